@@ -1,0 +1,26 @@
+import type { Command } from "commander";
+import { DEFAULT_APISERVER_SERVICE_PORT, DEFAULT_NAMESPACE } from "../../model/constants.js";
+import { renderCrdYaml } from "../../model/crd.js";
+import { parseNamespace, parsePort } from "../options.js";
+
+export function registerCrd(program: Command): void {
+  program
+    .command("crd")
+    .description("print the BottlerocketShadow CustomResourceDefinition (YAML)")
+    .option(
+      "--namespace <ns>",
+      "namespace of the brupop apiserver (conversion webhook)",
+      parseNamespace("--namespace"),
+    )
+    .option(
+      "--service-port <port>",
+      "port of the brupop-apiserver Service",
+      parsePort("--service-port"),
+      DEFAULT_APISERVER_SERVICE_PORT,
+    )
+    .action((opts: { namespace?: string; servicePort: number }) => {
+      process.stdout.write(
+        renderCrdYaml({ namespace: opts.namespace ?? DEFAULT_NAMESPACE, servicePort: opts.servicePort }),
+      );
+    });
+}

@@ -1,0 +1,16 @@
+// Controller configuration, read and validated once at start-up (SPEC §3). Every error names the
+// environment variable so a misconfigured Deployment fails fast and says why.
+import { BrupopError } from "../errors.js";
+import type { ConcurrencyLimit } from "./decisions.js";
+
+export function parseMaxConcurrentUpdate(value: string | undefined): ConcurrencyLimit {
+  if (value === undefined || value.trim() === "") return 1;
+  const v = value.trim();
+  if (v.toLowerCase() === "unlimited") return "unlimited";
+  if (/^\d+$/.test(v) && Number(v) >= 1 && Number.isSafeInteger(Number(v))) return Number(v);
+  throw new BrupopError(
+    "BRUPOP_E_CONFIG",
+    `MAX_CONCURRENT_UPDATE: must be a positive integer or "unlimited", got "${value}"`,
+    { variable: "MAX_CONCURRENT_UPDATE" },
+  );
+}

@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { BottlerocketShadow, ShadowSpec, ShadowStatus } from "../model/shadow.js";
+import type { ShadowState } from "../model/state.js";
+import {
+  backoffMs,
+  backoffPassed,
+  isActive,
+  nextSpec,
+  orderCandidates,
+  planTick,
+  shadowsToDelete,
+  type ConcurrencyLimit,
+} from "./decisions.js";
+
+const NOW = new Date("2026-01-10T12:00:00.000Z");
+const T0 = "2026-01-10T11:00:00.000Z";
+const MIN = 60_000;
+
+function shadow(
+  name: string,
+  spec: Partial<ShadowSpec> & { state: ShadowState },
+  status?: Partial<ShadowStatus> & { current_state: ShadowState },
+): BottlerocketShadow {
+  return {
+    apiVersion: "brupop.bottlerocket.aws/v2",
+    kind: "BottlerocketShadow",
+    metadata: { name, resourceVersion: `rv-${name}` },
+    spec: { state_transition_timestamp: T0, version: "1.20.0", ...spec },
+    ...(status === undefined
+      ? {}
+      : {
+          status: {
+            current_version: "1.19.0",
+            target_version: "1.20.0",
+            crash_count: 0,
+            state_transition_failure_timestamp: null,
+            ...status,
+          },
+        }),
+  };
+}
+
+const idleWithUpdate = (name: string, status: Partial<ShadowStatus> = {}) =>
+  shadow(name, { state: "Idle", version: null }, { current_state: "Idle", ...status });
+const idleUpToDate = (name: string) =>
+  shadow(name, { state: "Idle", version: null }, { current_state: "Idle", current_version: "1.20.0" });
+
+describe("nextSpec", () => {
+  const now = NOW.toISOString();
+  const table: [string, BottlerocketShadow, ShadowSpec | "unchanged"][] = [
+    [
+      "no status → default spec",
+      shadow("a", { state: "RebootedIntoUpdate" }),
+      { state: "Idle", state_transition_timestamp: null, version: null },
+    ],
+    [
+      "Idle reached, update offered → StagedAndPerformedUpdate to target",
+      idleWithUpdate("a"),
+      { state: "StagedAndPerformedUpdate", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    ["Idle reached, up to date → unchanged", idleUpToDate("a"), "unchanged"],
+    [
+      "StagedAndPerformedUpdate reached → RebootedIntoUpdate",
+      shadow("a", { state: "StagedAndPerformedUpdate" }, { current_state: "StagedAndPerformedUpdate" }),
+      { state: "RebootedIntoUpdate", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    [
+      "RebootedIntoUpdate reached → MonitoringUpdate",
+      shadow(
+        "a",
+        { state: "RebootedIntoUpdate" },
+        { current_state: "RebootedIntoUpdate", current_version: "1.20.0" },
+      ),
+      { state: "MonitoringUpdate", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    [
+      "MonitoringUpdate reached → Idle",
+      shadow("a", { state: "MonitoringUpdate" }, { current_state: "MonitoringUpdate" }),
+      { state: "Idle", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    [
+      "ErrorReset reached → Idle",
+      shadow("a", { state: "ErrorReset" }, { current_state: "ErrorReset" }),
+      { state: "Idle", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    [
+      "still working towards StagedAndPerformedUpdate → unchanged",
+      shadow("a", { state: "StagedAndPerformedUpdate" }, { current_state: "Idle" }),
+      "unchanged",
+    ],
+    [
+      "still working towards RebootedIntoUpdate → unchanged",
+      shadow("a", { state: "RebootedIntoUpdate" }, { current_state: "StagedAndPerformedUpdate" }),
+      "unchanged",
+    ],
+    [
+      "agent reports ErrorReset while working → Idle, keeps version",
+      shadow("a", { state: "RebootedIntoUpdate" }, { current_state: "ErrorReset" }),
+      { state: "Idle", state_transition_timestamp: now, version: "1.20.0" },
+    ],
+    [
+      "ErrorReset status while spec Idle → unchanged (agent recovering)",
+      shadow("a", { state: "Idle" }, { current_state: "ErrorReset" }),
+      "unchanged",
+    ],
+  ];
+  for (const [name, input, expected] of table) {
+    it(name, () => assert.deepEqual(nextSpec(input, NOW), expected === "unchanged" ? input.spec : expected));
+  }
+
+  it("Idle with update but inside crash back-off → unchanged", () => {
+    const s = idleWithUpdate("a", {
+      crash_count: 2,
+      state_transition_failure_timestamp: new Date(NOW.getTime() - 3 * MIN).toISOString(),
+    });
+    assert.deepEqual(nextSpec(s, NOW), s.spec);
+  });
+});
+
+describe("crash back-off", () => {
+  it("is 2^crash_count minutes, capped at 24 h", () => {
+    assert.deepEqual(
+      [0, 1, 2, 5, 10, 11, 12, 40, 4294967295].map((c) => backoffMs(c) / MIN),
+      [1, 2, 4, 32, 1024, 1440, 1440, 1440, 1440],
+    );
+  });
+  const failedAt = new Date(NOW.getTime() - 4 * MIN).toISOString();
+  const table: [number, boolean][] = [
+    [1, true], // 2 min < 4 min ago
+    [2, true], // exactly 4 min: boundary is inclusive
+    [3, false], // 8 min
+  ];
+  for (const [crashCount, passed] of table) {
+    it(`crash_count ${crashCount}, failed 4 min ago → ${passed ? "may retry" : "waits"}`, () => {
+      const status = idleWithUpdate("a", {
+        crash_count: crashCount,
+        state_transition_failure_timestamp: failedAt,
+      }).status;
+      assert.ok(status);
+      assert.equal(backoffPassed(status, NOW), passed);
+    });
+  }
+  it("a node without a failure timestamp never waits", () => {
+    const status = idleWithUpdate("a", { crash_count: 9 }).status;
+    assert.ok(status && backoffPassed(status, NOW));
+  });
+  it("waits a full day at most", () => {
+    const dayAgo = new Date(NOW.getTime() - 24 * 60 * MIN).toISOString();
+    const status = idleWithUpdate("a", {
+      crash_count: 30,
+      state_transition_failure_timestamp: dayAgo,
+    }).status;
+    assert.ok(status && backoffPassed(status, NOW));
+    assert.ok(!backoffPassed(status, new Date(NOW.getTime() - 1)));
+  });
+});
+
+describe("isActive", () => {
+  it("counts nodes outside Idle or still converging, not settled idle ones", () => {
+    assert.equal(isActive(idleWithUpdate("a")), false);
+    assert.equal(isActive(shadow("a", { state: "Idle" })), false);
+    assert.equal(
+      isActive(shadow("a", { state: "StagedAndPerformedUpdate" }, { current_state: "Idle" })),
+      true,
+    );
+    assert.equal(isActive(shadow("a", { state: "Idle" }, { current_state: "MonitoringUpdate" })), true);
+    assert.equal(isActive(shadow("a", { state: "Idle" }, { current_state: "ErrorReset" })), true);
+  });
+});
+
+describe("orderCandidates", () => {
+  it("orders by crash count, no-status last, the controller's node last, ties by name", () => {
+    const shadows = [
+      idleWithUpdate("brs-c", { crash_count: 1 }),
+      shadow("brs-nostatus", { state: "Idle" }),
+      idleWithUpdate("brs-self"),
+      idleWithUpdate("brs-b"),
+      idleWithUpdate("brs-a"),
+      idleWithUpdate("brs-d", { crash_count: 5 }),
+    ];
+    assert.deepEqual(
+      orderCandidates(shadows, "self").map((s) => s.metadata.name),
+      ["brs-a", "brs-b", "brs-c", "brs-d", "brs-nostatus", "brs-self"],
+    );
+    assert.deepEqual(
+      orderCandidates(shadows, undefined).map((s) => s.metadata.name),
+      ["brs-a", "brs-b", "brs-self", "brs-c", "brs-d", "brs-nostatus"],
+    );
+  });
+});
+
+describe("planTick", () => {
+  const plan = (shadows: BottlerocketShadow[], maxConcurrent: ConcurrencyLimit, updatesAllowed = true) =>
+    planTick({ shadows, now: NOW, maxConcurrent, updatesAllowed, controllerNodeName: "n0" });
+
+  it("starts as many candidates as the limit allows in one tick", () => {
+    const shadows = ["brs-n1", "brs-n2", "brs-n3", "brs-n4"].map((n) => idleWithUpdate(n));
+    const p = plan(shadows, 3);
+    assert.deepEqual(
+      p.changes.map((c) => [c.name, c.reason, c.to.state]),
+      [
+        ["brs-n1", "start", "StagedAndPerformedUpdate"],
+        ["brs-n2", "start", "StagedAndPerformedUpdate"],
+        ["brs-n3", "start", "StagedAndPerformedUpdate"],
+      ],
+    );
+    assert.equal(p.activeCount, 3);
+    assert.deepEqual(p.waitingForSlot, ["brs-n4"]);
+    assert.equal(p.changes[0]?.resourceVersion, "rv-brs-n1");
+  });
+
+  it("counts in-progress and failed nodes against the limit and still progresses them", () => {
+    const shadows = [
+      shadow(
+        "brs-busy",
+        { state: "StagedAndPerformedUpdate" },
+        { current_state: "StagedAndPerformedUpdate" },
+      ),
+      shadow("brs-err", { state: "RebootedIntoUpdate" }, { current_state: "ErrorReset" }),
+      idleWithUpdate("brs-idle"),
+    ];
+    const p = plan(shadows, 2);
+    assert.deepEqual(
+      p.changes.map((c) => [c.name, c.reason, c.to.state]),
+      [
+        ["brs-busy", "progress", "RebootedIntoUpdate"],
+        ["brs-err", "recover", "Idle"],
+      ],
+    );
+    assert.deepEqual(p.waitingForSlot, ["brs-idle"]);
+  });
+
+  it("outside the schedule starts nothing but finishes nodes in progress", () => {
+    const shadows = [
+      shadow("brs-busy", { state: "MonitoringUpdate" }, { current_state: "MonitoringUpdate" }),
+      idleWithUpdate("brs-idle"),
+    ];
+    const p = plan(shadows, "unlimited", false);
+    assert.deepEqual(
+      p.changes.map((c) => [c.name, c.to.state]),
+      [["brs-busy", "Idle"]],
+    );
+    assert.deepEqual(p.waitingForSlot, []);
+  });
+
+  it("unlimited starts every candidate; up-to-date and backed-off nodes are not candidates", () => {
+    const backedOff = idleWithUpdate("brs-b", {
+      crash_count: 3,
+      state_transition_failure_timestamp: NOW.toISOString(),
+    });
+    const p = plan(
+      [idleWithUpdate("brs-a"), idleUpToDate("brs-c"), backedOff, idleWithUpdate("brs-d")],
+      "unlimited",
+    );
+    assert.deepEqual(
+      p.changes.map((c) => c.name),
+      ["brs-a", "brs-d"],
+    );
+  });
+
+  it("resets a status-less shadow to the default spec once, then leaves it alone", () => {
+    const p = plan([shadow("brs-new", { state: "RebootedIntoUpdate" })], 1);
+    assert.deepEqual(
+      p.changes.map((c) => [c.reason, c.to]),
+      [["initialise", { state: "Idle", state_transition_timestamp: null, version: null }]],
+    );
+    const settled = shadow("brs-new", { state: "Idle", state_transition_timestamp: null, version: null });
+    assert.deepEqual(plan([settled], 1).changes, []);
+  });
+
+  it("puts the controller's own node last", () => {
+    const p = plan([idleWithUpdate("brs-n0"), idleWithUpdate("brs-n9")], 1);
+    assert.deepEqual(
+      p.changes.map((c) => c.name),
+      ["brs-n9"],
+    );
+    assert.deepEqual(p.waitingForSlot, ["brs-n0"]);
+  });
+});
+
+describe("shadowsToDelete", () => {
+  it("deletes shadows whose node lost the label, never those whose node is unknown", () => {
+    const nodes = [
+      { metadata: { name: "keep", labels: { "bottlerocket.aws/updater-interface-version": "2.0.0" } } },
+      { metadata: { name: "lost", labels: {} } },
+      { metadata: { name: "old", labels: { "bottlerocket.aws/updater-interface-version": "1.0.0" } } },
+    ];
+    const shadows = ["brs-keep", "brs-lost", "brs-old", "brs-gone", "not-a-shadow"].map((n) =>
+      idleUpToDate(n),
+    );
+    assert.deepEqual(shadowsToDelete(shadows, nodes), ["brs-lost", "brs-old"]);
+  });
+});
