@@ -2,9 +2,9 @@
 // command to finish and fails loudly when the host says it failed: a `Failed` prepare must never
 // pass as success (upstream's `||` bug).
 import { setTimeout as sleepMs } from "node:timers/promises";
-import { BrupopError } from "../errors.js";
+import { BrupopError, isBrupopError } from "../errors.js";
 import { compareTimestamps } from "./timestamp.js";
-import { HttpHostTransport, type HostEndpoint, type HostTransport } from "./transport.js";
+import { HttpHostTransport, type HostEndpoint, type HostResponse, type HostTransport } from "./transport.js";
 import {
   ACTION_PATHS,
   OS_PATH,
@@ -74,7 +74,9 @@ export class BottlerocketApiClient implements BottlerocketHost {
 
   constructor(opts: BottlerocketClientOptions = {}) {
     const endpoint: HostEndpoint =
-      opts.baseUrl !== undefined ? { baseUrl: opts.baseUrl } : { socketPath: opts.socketPath ?? DEFAULT_SOCKET_PATH };
+      opts.baseUrl !== undefined
+        ? { baseUrl: opts.baseUrl }
+        : { socketPath: opts.socketPath ?? DEFAULT_SOCKET_PATH };
     this.#transport = opts.transport ?? new HttpHostTransport(endpoint);
     this.#limits = { ...DEFAULT_COMMAND_LIMITS_MS, ...opts.limits };
     this.#pollMs = opts.pollIntervalMs ?? 100;
@@ -126,7 +128,8 @@ export class BottlerocketApiClient implements BottlerocketHost {
 
   async reboot(): Promise<void> {
     const res = await this.#transport.request("POST", ACTION_PATHS.reboot, this.#requestMs);
-    if (res.status < 200 || res.status > 299) throw apiError("POST", ACTION_PATHS.reboot, res.status, res.body);
+    if (res.status < 200 || res.status > 299)
+      throw apiError("POST", ACTION_PATHS.reboot, res.status, res.body);
   }
 
   /**
@@ -167,7 +170,7 @@ export class BottlerocketApiClient implements BottlerocketHost {
       const read = await this.#readStatus(deadline, onTimeout);
       if (read.kind !== "locked") {
         const baseline = read.kind === "ok" ? (read.status.most_recent_command?.timestamp ?? null) : null;
-        const res = await this.#transport.request("POST", path, this.#remaining(deadline, onTimeout));
+        const res = await this.#exchange("POST", path, deadline, onTimeout);
         if (res.status >= 200 && res.status <= 299) return baseline;
         if (res.status !== 423) throw apiError("POST", path, res.status, res.body, { command: cmd });
       }
@@ -177,19 +180,36 @@ export class BottlerocketApiClient implements BottlerocketHost {
   }
 
   async #readStatus(deadline: number, onTimeout: () => BrupopError): Promise<StatusRead> {
-    const timeout = this.#remaining(deadline, onTimeout);
-    const res = await this.#transport.request("GET", STATUS_PATH, timeout);
-    if (res.status === 200) return { kind: "ok", status: parseUpdateStatus(parseJson("GET", STATUS_PATH, res.body)) };
+    const res = await this.#exchange("GET", STATUS_PATH, deadline, onTimeout);
+    if (res.status === 200)
+      return { kind: "ok", status: parseUpdateStatus(parseJson("GET", STATUS_PATH, res.body)) };
     if (res.status === 404) return { kind: "uninitialized" };
     if (res.status === 423) return { kind: "locked" };
     throw apiError("GET", STATUS_PATH, res.status, res.body);
   }
 
-  /** Request timeout for the next exchange: the usual limit, but never past the deadline. */
-  #remaining(deadline: number, onTimeout: () => BrupopError): number {
+  /**
+   * One request inside a deadline: the usual request limit, but never past the deadline. When
+   * the deadline is what cut the request short, the caller's timeout error is the right one.
+   */
+  async #exchange(
+    method: "GET" | "POST",
+    path: string,
+    deadline: number,
+    onTimeout: () => BrupopError,
+  ): Promise<HostResponse> {
     const left = deadline - this.#now();
     if (left <= 0) throw onTimeout();
-    return Math.min(this.#requestMs, left);
+    const timeout = Math.min(this.#requestMs, left);
+    try {
+      return await this.#transport.request(method, path, timeout);
+    } catch (err) {
+      if (timeout < this.#requestMs && isBrupopError(err, "BRUPOP_E_HOST_TIMEOUT")) {
+        const e = onTimeout();
+        throw new BrupopError(e.code, e.message, e.details, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Sleeps before the next poll, never past the deadline; the poll after it still gets a look. */

@@ -91,12 +91,16 @@ export class HttpHostTransport implements HostTransport {
       const timer = setTimeout(() => {
         req.destroy();
         finish(
-          new BrupopError("BRUPOP_E_HOST_TIMEOUT", `no answer from host to ${method} ${path} in ${timeoutMs} ms`, {
-            method,
-            path,
-            timeoutMs,
-            phase: "request",
-          }),
+          new BrupopError(
+            "BRUPOP_E_HOST_TIMEOUT",
+            `no answer from host to ${method} ${path} in ${timeoutMs} ms`,
+            {
+              method,
+              path,
+              timeoutMs,
+              phase: "request",
+            },
+          ),
         );
       }, timeoutMs);
       req.on("error", (err) => finish(transportError(err, method, path, where)));
@@ -109,11 +113,21 @@ function transportError(err: Error, method: string, path: string, where: string)
   const code = (err as NodeJS.ErrnoException).code;
   const details = { method, path, endpoint: where, errno: code };
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
-    return new BrupopError("BRUPOP_E_HOST_UNREACHABLE", `host API at ${where} unreachable: ${code}`, details, {
-      cause: err,
-    });
+    return new BrupopError(
+      "BRUPOP_E_HOST_UNREACHABLE",
+      `host API at ${where} unreachable: ${code}`,
+      details,
+      {
+        cause: err,
+      },
+    );
   }
-  return new BrupopError("BRUPOP_E_HOST_API", `request ${method} ${path} to ${where} failed: ${err.message}`, details, {
-    cause: err,
-  });
+  return new BrupopError(
+    "BRUPOP_E_HOST_API",
+    `request ${method} ${path} to ${where} failed: ${err.message}`,
+    details,
+    {
+      cause: err,
+    },
+  );
 }

@@ -3,7 +3,7 @@
 import Type from "typebox";
 import { Compile } from "typebox/compile";
 import { BrupopError } from "../errors.js";
-import { SEMVER_PATTERN } from "./semver.js";
+import { SEMVER_PATTERN } from "../model/semver.js";
 
 export const UPDATE_STATES = ["Idle", "Available", "Staged", "Ready"] as const;
 export type UpdateState = (typeof UPDATE_STATES)[number];

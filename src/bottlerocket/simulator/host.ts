@@ -3,7 +3,7 @@
 // timers, and the HTTP front (server.ts) maps reads and actions to status codes.
 import { EventEmitter } from "node:events";
 import { systemClock, type Clock } from "../../clock.js";
-import { isSemver } from "../semver.js";
+import { isSemver } from "../../model/semver.js";
 import type {
   CommandResult,
   HostAction,
@@ -116,7 +116,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
 
   constructor(opts: SimulatedHostOptions) {
     super();
-    if (!isSemver(opts.version)) throw new TypeError(`host version ${JSON.stringify(opts.version)} is not semver`);
+    if (!isSemver(opts.version))
+      throw new TypeError(`host version ${JSON.stringify(opts.version)} is not semver`);
     const seed = opts.seed ?? seedFromId(opts.id);
     if (!Number.isInteger(seed) || seed < 0 || seed >= SEED_COUNT) {
       throw new TypeError(`host seed ${seed} must be an integer 0..${SEED_COUNT - 1}`);
@@ -264,7 +265,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
       case "refresh":
         return undefined;
       case "prepare":
-        if (s !== "Available" && s !== "Staged") return { status: 409, message: `cannot prepare in state ${s}` };
+        if (s !== "Available" && s !== "Staged")
+          return { status: 409, message: `cannot prepare in state ${s}` };
         if (this.#chosen === null) return { status: 404, message: "no update chosen; refresh first" };
         return undefined;
       case "activate":
@@ -337,7 +339,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     const fromVersion = this.version;
     const switching = this.#staging?.next_to_boot === true;
     const rollback = switching && this.#faults.takeRollback();
-    const toVersion = switching && !rollback && this.#staging !== null ? this.#staging.image.version : fromVersion;
+    const toVersion =
+      switching && !rollback && this.#staging !== null ? this.#staging.image.version : fromVersion;
     const downMs = this.#durations.reboot;
     const wasReachable = this.reachable;
     this.#rebooting = { cancel: this.#timers.set(downMs, () => this.#boot(fromVersion, rollback)) };

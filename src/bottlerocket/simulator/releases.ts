@@ -11,7 +11,7 @@
 // `chooseUpdate` is the version-lock rule: `latest` picks the newest visible version newer
 // than the running one; a pinned version is chosen when visible and not the running one
 // (pinning may go down as well as up, as with updog's version-lock).
-import { compareSemver, isSemver, newestFirst } from "../semver.js";
+import { compareSemver, isSemver } from "../../model/semver.js";
 
 export const SEED_COUNT = 2048;
 
@@ -63,7 +63,11 @@ export function visibleFrom(release: Release, seed: number): number {
 }
 
 /** The version-lock rule (see the file comment). `visible` is newest first. */
-export function chooseUpdate(visible: readonly string[], current: string, versionLock: string): string | null {
+export function chooseUpdate(
+  visible: readonly string[],
+  current: string,
+  versionLock: string,
+): string | null {
   if (versionLock === "latest") {
     const newest = visible[0];
     return newest !== undefined && compareSemver(newest, current) > 0 ? newest : null;
@@ -109,6 +113,9 @@ export class ReleaseCatalog {
 
   /** Versions a host with this seed sees at nowMs, newest first. */
   visibleVersions(seed: number, nowMs: number): string[] {
-    return newestFirst(this.#releases.filter((r) => visibleFrom(r, seed) <= nowMs).map((r) => r.version));
+    return this.#releases
+      .filter((r) => visibleFrom(r, seed) <= nowMs)
+      .map((r) => r.version)
+      .sort((a, b) => compareSemver(b, a));
   }
 }

@@ -1,0 +1,190 @@
+// A small JSON-over-HTTPS client for the Kubernetes API, on top of client-node's KubeConfig (which
+// supplies TLS material and credentials). We use it where client-node's generated clients get in
+// the way: LIST and WATCH must see the same raw JSON (the generated clients turn timestamps into
+// Dates, the watch stream does not), and every request passes one place where it can be counted.
+import { createHash } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import { createInterface } from "node:readline";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { BrupopError } from "../errors.js";
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RestResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Called once per request: the benchmark counts API load through it. */
+export type RequestObserver = (method: string, path: string, watch: boolean) => void;
+
+export class KubeRest {
+  readonly #kc: KubeConfig;
+  readonly #server: URL;
+  readonly #observer: RequestObserver | undefined;
+  readonly #agents = new Map<string, http.Agent>();
+
+  constructor(kc: KubeConfig, observer?: RequestObserver) {
+    const cluster = kc.getCurrentCluster();
+    if (cluster === null) throw new BrupopError("BRUPOP_E_CONFIG", "kubeconfig: no current cluster");
+    this.#kc = kc;
+    this.#server = new URL(cluster.server);
+    this.#observer = observer;
+  }
+
+  /**
+   * client-node builds a fresh Agent for every request (no connection reuse: a TLS handshake per
+   * call). We keep one keep-alive agent per distinct set of TLS material instead.
+   */
+  #agentFor(url: URL, opts: https.RequestOptions): http.Agent {
+    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized };
+    const key = createHash("sha256")
+      .update(JSON.stringify([url.protocol, opts.servername ?? "", tls.rejectUnauthorized ?? true]))
+      .update(String(tls.ca ?? ""))
+      .update(String(tls.cert ?? ""))
+      .update(String(tls.key ?? ""))
+      .digest("hex");
+    let agent = this.#agents.get(key);
+    if (agent === undefined) {
+      agent =
+        url.protocol === "https:"
+          ? new https.Agent({ keepAlive: true, maxSockets: 64, ...tls, servername: opts.servername })
+          : new http.Agent({ keepAlive: true, maxSockets: 64 });
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  #url(path: string, query: Query | undefined): URL {
+    const url = new URL(this.#server.pathname.replace(/\/$/, "") + path, this.#server);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  async #options(method: string, url: URL, headers: Record<string, string>): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      headers: { Accept: "application/json", ...headers },
+    };
+    await this.#kc.applyToHTTPSOptions(opts);
+    if (this.#kc.getCurrentCluster()?.proxyUrl === undefined) opts.agent = this.#agentFor(url, opts);
+    return opts;
+  }
+
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<RestResponse<T>> {
+    const url = this.#url(path, opts.query);
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string> = {};
+    if (payload !== undefined) {
+      headers["Content-Type"] = opts.contentType ?? "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(payload));
+    }
+    const reqOpts = await this.#options(method, url, headers);
+    this.#observer?.(method, path, false);
+    return new Promise<RestResponse<T>>((resolve, reject) => {
+      const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let body: unknown = text;
+          try {
+            body = text === "" ? undefined : JSON.parse(text);
+          } catch {
+            // keep the raw text: error pages are not always JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body: body as T });
+        });
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      if (opts.timeoutMs !== undefined) {
+        req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      }
+      if (opts.signal !== undefined) {
+        if (opts.signal.aborted) req.destroy(new Error("aborted"));
+        opts.signal.addEventListener("abort", () => req.destroy(new Error("aborted")), { once: true });
+      }
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Opens a watch stream and calls onEvent for each JSON line. Resolves when the stream ends (server
+   * timeout, network error, abort); rejects with the HTTP status on a non-200 answer.
+   */
+  async watch(
+    path: string,
+    query: Query,
+    onEvent: (event: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const url = this.#url(path, { ...query, watch: true });
+    const reqOpts = await this.#options("GET", url, {});
+    this.#observer?.("GET", path, true);
+    return new Promise<void>((resolve, reject) => {
+      const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            reject(
+              new WatchHttpError(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8").slice(0, 500)),
+            ),
+          );
+          return;
+        }
+        const lines = createInterface({ input: res, crlfDelay: Infinity });
+        lines.on("line", (line) => {
+          if (line.trim() === "") return;
+          let event: unknown;
+          try {
+            event = JSON.parse(line);
+          } catch {
+            return; // a torn line on abort; the stream is ending anyway
+          }
+          onEvent(event);
+        });
+        // Aborts and dropped connections end the stream; the caller decides what comes next.
+        lines.on("close", () => resolve());
+        lines.on("error", () => resolve());
+        res.on("error", () => resolve());
+      });
+      req.on("error", (err) => (signal.aborted ? resolve() : reject(err)));
+      signal.addEventListener("abort", () => req.destroy(), { once: true });
+      req.end();
+    });
+  }
+
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+}
+
+export class WatchHttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly body: string,
+  ) {
+    super(`watch failed with HTTP ${statusCode}: ${body}`);
+    this.name = "WatchHttpError";
+  }
+}
