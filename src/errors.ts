@@ -29,6 +29,7 @@ export const ERRORS = {
   BRUPOP_E_PAYLOAD_TOO_LARGE: { status: 413, summary: "request body too large" },
   BRUPOP_E_UPSTREAM: { status: 502, summary: "Kubernetes API request failed" },
   BRUPOP_E_DRAIN: { status: 500, summary: "drain failed" },
+  BRUPOP_E_TIMEOUT: { status: 504, summary: "request did not finish in time" },
   BRUPOP_E_INTERNAL: { status: 500, summary: "internal error" },
   // --- agent ---
   BRUPOP_E_AGENT_ASSERTION: { summary: "agent invariant violated" },

@@ -27,6 +27,15 @@ export interface RequestOptions {
 /** Called once per request: the benchmark counts API load through it. */
 export type RequestObserver = (method: string, path: string, watch: boolean) => void;
 
+/** TLS material (string, Buffer, or lists of them) as a hashable string. */
+function material(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString("latin1");
+  if (Array.isArray(v)) return v.map(material).join("\0");
+  return JSON.stringify(v);
+}
+
 export class KubeRest {
   readonly #kc: KubeConfig;
   readonly #server: URL;
@@ -49,9 +58,9 @@ export class KubeRest {
     const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized };
     const key = createHash("sha256")
       .update(JSON.stringify([url.protocol, opts.servername ?? "", tls.rejectUnauthorized ?? true]))
-      .update(String(tls.ca ?? ""))
-      .update(String(tls.cert ?? ""))
-      .update(String(tls.key ?? ""))
+      .update(material(tls.ca))
+      .update(material(tls.cert))
+      .update(material(tls.key))
       .digest("hex");
     let agent = this.#agents.get(key);
     if (agent === undefined) {

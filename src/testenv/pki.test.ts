@@ -54,8 +54,9 @@ describe("pki", () => {
 
   it("rejects bad IPs and config-breaking characters", async () => {
     const ca = await createCA();
-    await assert.rejects(issueCert({ ca, commonName: "x", ipAddresses: ["localhost"], usage: "server" }), (e) =>
-      isBrupopError(e, "BRUPOP_E_TESTENV"),
+    await assert.rejects(
+      issueCert({ ca, commonName: "x", ipAddresses: ["localhost"], usage: "server" }),
+      (e) => isBrupopError(e, "BRUPOP_E_TESTENV"),
     );
     await assert.rejects(issueCert({ ca, commonName: "x\n[ext]", usage: "server" }), (e) =>
       isBrupopError(e, "BRUPOP_E_TESTENV"),

@@ -116,7 +116,10 @@ interface ReqSpec {
 // characters that would start a comment or variable) could change the meaning.
 function configValue(v: string): string {
   if (/[\r\n#$\\"]/.test(v) || v.length === 0) {
-    throw new BrupopError("BRUPOP_E_TESTENV", `unsupported character in certificate field: ${JSON.stringify(v)}`);
+    throw new BrupopError(
+      "BRUPOP_E_TESTENV",
+      `unsupported character in certificate field: ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -150,7 +153,12 @@ async function runReq(spec: ReqSpec): Promise<string> {
       await execFileAsync("openssl", args, { cwd: dir });
     } catch (err) {
       const stderr = (err as { stderr?: unknown }).stderr;
-      throw new BrupopError("BRUPOP_E_TESTENV", "openssl failed to create a certificate", { stderr }, { cause: err });
+      throw new BrupopError(
+        "BRUPOP_E_TESTENV",
+        "openssl failed to create a certificate",
+        { stderr },
+        { cause: err },
+      );
     }
     return await readFile(join(dir, "cert.pem"), "utf8");
   } finally {

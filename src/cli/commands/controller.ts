@@ -1,11 +1,138 @@
+// `brupop controller`: a thin wrapper that reads the configuration (environment + flags), builds a
+// Controller and runs it until SIGTERM/SIGINT, then stops cleanly (releasing the leader lease).
+import { readFileSync } from "node:fs";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "commander";
+import { Controller } from "../../controller/controller.js";
+import {
+  controllerSettings,
+  SERVICE_ACCOUNT_NAMESPACE_FILE,
+  type ControllerFlags,
+} from "../../controller/settings.js";
+import { BrupopError } from "../../errors.js";
+import { KubeRest } from "../../k8s/rest.js";
+import { createLogger } from "../../log.js";
+import { parseNamespace, parsePort } from "../options.js";
+
+/** What commander hands the action (flag names camel-cased). */
+interface CliOptions {
+  namespace?: string;
+  kubeconfig?: string;
+  metricsPort?: number;
+  leaderElect?: boolean;
+  leaseName?: string;
+  leaseDuration?: number;
+  renewDeadline?: number;
+  retryPeriod?: number;
+  tickInterval?: number;
+  logLevel?: string;
+}
+
+function parseNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n)) {
+      throw new BrupopError("BRUPOP_E_CONFIG", `${flag}: "${value}" is not a number`, { variable: flag });
+    }
+    return n;
+  };
+}
+
+function readNamespaceFile(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, "utf8");
+  } catch {
+    return undefined;
+  }
+}
 
 export function registerController(program: Command): void {
   program
     .command("controller")
-    .description("not built yet")
-    .action(() => {
-      process.stderr.write("brupop controller: not built yet\n");
-      process.exitCode = 2;
+    .description(
+      "run the fleet controller: decides which nodes may update next and writes their shadow spec " +
+        "(env: MAX_CONCURRENT_UPDATE, SCHEDULER_CRON_EXPRESSION, UPDATE_WINDOW_START/STOP, MY_NODE_NAME, " +
+        "POD_NAME, TRACING_FILTER_DIRECTIVE)",
+    )
+    .option(
+      "--namespace <ns>",
+      "namespace of the shadows (default: the pod's service-account namespace)",
+      parseNamespace("--namespace"),
+    )
+    .option(
+      "--kubeconfig <path>",
+      "kubeconfig file (default: in-cluster config, or $KUBECONFIG / ~/.kube/config)",
+    )
+    .option("--metrics-port <port>", "port for /metrics and /healthz", parsePort("--metrics-port"))
+    .option("--no-leader-elect", "do not use a leader Lease (only safe with exactly one replica)")
+    .option("--lease-name <name>", "name of the leader Lease")
+    .option("--lease-duration <seconds>", "leader lease duration", parseNumber("--lease-duration"))
+    .option(
+      "--renew-deadline <seconds>",
+      "leader stops acting if it could not renew for this long",
+      parseNumber("--renew-deadline"),
+    )
+    .option(
+      "--retry-period <seconds>",
+      "how often the lease is renewed / tried",
+      parseNumber("--retry-period"),
+    )
+    .option("--tick-interval <ms>", "decision loop period in milliseconds", parseNumber("--tick-interval"))
+    .option(
+      "--log-level <level>",
+      "trace, debug, info, warn, error (default: TRACING_FILTER_DIRECTIVE or info)",
+    )
+    .action(async (opts: CliOptions) => {
+      const warnings: string[] = [];
+      const flags: ControllerFlags = {
+        namespace: opts.namespace,
+        metricsPort: opts.metricsPort,
+        leaderElect: opts.leaderElect,
+        leaseName: opts.leaseName,
+        leaseDurationSeconds: opts.leaseDuration,
+        renewDeadlineSeconds: opts.renewDeadline,
+        retryPeriodSeconds: opts.retryPeriod,
+        tickIntervalMs: opts.tickInterval,
+        logLevel: opts.logLevel,
+      };
+      const settings = controllerSettings(process.env, flags, new Date(), readNamespaceFile, (w) =>
+        warnings.push(w),
+      );
+      const logger = createLogger({ level: settings.logLevel, name: "brupop-controller" });
+      for (const w of warnings) logger.warn(w);
+
+      const kc = new KubeConfig();
+      if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
+      else kc.loadFromDefault();
+      const rest = new KubeRest(kc);
+      const controller = new Controller(
+        {
+          namespace: settings.namespace,
+          maxConcurrent: settings.maxConcurrent,
+          schedule: settings.schedule,
+          controllerNodeName: settings.controllerNodeName,
+          tickIntervalMs: settings.tickIntervalMs,
+          http: { port: settings.metricsPort },
+          leaderElection: settings.leaderElect
+            ? {
+                leaseName: settings.leaseName,
+                ...(settings.podName !== undefined && { identity: settings.podName }),
+                leaseDurationMs: settings.leaseDurationMs,
+                renewDeadlineMs: settings.renewDeadlineMs,
+                retryPeriodMs: settings.retryPeriodMs,
+              }
+            : null,
+          defaultMetrics: true,
+        },
+        { rest, logger },
+      );
+      await controller.start();
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once("SIGTERM", resolve);
+        process.once("SIGINT", resolve);
+      });
+      logger.info({ signal }, "shutting down");
+      await controller.stop({ releaseLease: true });
+      rest.close();
     });
 }
