@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { ApiserverCallError, ApiserverClient, errorForNetworkFailure, errorForResponse } from "./client.js";
+
+describe("errorForResponse", () => {
+  it("2xx is success", () => {
+    assert.equal(errorForResponse("x", 200, {}), undefined);
+    assert.equal(errorForResponse("x", 201, undefined), undefined);
+  });
+
+  const table: [number, unknown, boolean, string | undefined][] = [
+    [
+      400,
+      { code: "BRUPOP_E_INVALID_OBJECT", message: "status.current_version: bad" },
+      false,
+      "BRUPOP_E_INVALID_OBJECT",
+    ],
+    [401, { code: "BRUPOP_E_UNAUTHENTICATED", message: "no" }, false, "BRUPOP_E_UNAUTHENTICATED"],
+    [403, { code: "BRUPOP_E_FORBIDDEN", message: "no" }, false, "BRUPOP_E_FORBIDDEN"],
+    [404, { code: "BRUPOP_E_NOT_FOUND", message: "no" }, false, "BRUPOP_E_NOT_FOUND"],
+    [413, { code: "BRUPOP_E_PAYLOAD_TOO_LARGE", message: "big" }, false, "BRUPOP_E_PAYLOAD_TOO_LARGE"],
+    [429, undefined, true, undefined],
+    [500, { code: "BRUPOP_E_DRAIN", message: "pdb" }, false, "BRUPOP_E_DRAIN"],
+    [502, { code: "BRUPOP_E_UPSTREAM", message: "kube down" }, true, "BRUPOP_E_UPSTREAM"],
+    [503, "<html>proxy</html>", true, undefined],
+    [504, { code: "BRUPOP_E_TIMEOUT", message: "slow" }, true, "BRUPOP_E_TIMEOUT"],
+    [418, { code: "not-ours", message: "x" }, false, undefined],
+  ];
+  for (const [status, body, retryable, remote] of table) {
+    it(`${status} → retryable=${retryable}, remoteCode=${remote ?? "none"}`, () => {
+      const err = errorForResponse("PUT /x", status, body);
+      assert.ok(err instanceof ApiserverCallError);
+      assert.equal(err.code, "BRUPOP_E_APISERVER_CALL");
+      assert.equal(err.httpStatus, status);
+      assert.equal(err.retryable, retryable);
+      assert.equal(err.remoteCode, remote);
+      assert.match(err.message, /^PUT \/x: /);
+    });
+  }
+});
+
+describe("errorForNetworkFailure", () => {
+  const netErr = (code: string) => Object.assign(new Error(code), { code });
+  it("connection-level failures are retryable", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"]) {
+      assert.equal(errorForNetworkFailure("x", netErr(code)).retryable, true, code);
+    }
+  });
+  it("TLS and unknown failures are not (a wrong CA will not fix itself)", () => {
+    assert.equal(errorForNetworkFailure("x", netErr("DEPTH_ZERO_SELF_SIGNED_CERT")).retryable, false);
+    assert.equal(errorForNetworkFailure("x", new Error("weird")).retryable, false);
+    assert.equal(errorForNetworkFailure("x", netErr("ECONNREFUSED")).httpStatus, undefined);
+  });
+});
+
+describe("ApiserverClient retries", () => {
+  let server: Server;
+  let base: string;
+  let script: number[] = [];
+  const seen: { method?: string; url?: string; headers: IncomingMessage["headers"]; body: string }[] = [];
+
+  before(async () => {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const status = script.shift() ?? 200;
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify(
+            status < 300 ? { ok: true } : { code: "BRUPOP_E_UPSTREAM", message: `HTTP ${status}` },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  const make = (sleeps: number[], attempts = 4) =>
+    new ApiserverClient({
+      baseUrl: base,
+      nodeName: "n1",
+      nodeUid: "u1",
+      token: () => Promise.resolve("tok"),
+      attempts,
+      baseDelayMs: 100,
+      maxDelayMs: 1_000,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
+    });
+
+  it("sends the identity headers and the JSON body", async () => {
+    seen.length = 0;
+    const c = make([]);
+    try {
+      await c.updateStatus({
+        current_version: "1.0.0",
+        target_version: "1.0.0",
+        current_state: "Idle",
+        crash_count: 0,
+        state_transition_failure_timestamp: null,
+      });
+    } finally {
+      c.close();
+    }
+    const req = seen[0];
+    assert.equal(req?.method, "PUT");
+    assert.equal(req?.url, "/bottlerocket-node-resource");
+    assert.equal(req?.headers["brupopnodename"], "n1");
+    assert.equal(req?.headers["brupopnodeuid"], "u1");
+    assert.equal(req?.headers["brupopk8sauthtoken"], "tok");
+    assert.equal((JSON.parse(req?.body ?? "") as { current_state: string }).current_state, "Idle");
+  });
+
+  it("retries 502/503 with growing backoff, then succeeds", async () => {
+    seen.length = 0;
+    script = [503, 502];
+    const sleeps: number[] = [];
+    const c = make(sleeps);
+    try {
+      await c.uncordon();
+    } finally {
+      c.close();
+    }
+    assert.equal(seen.length, 3);
+    assert.equal(sleeps.length, 2);
+    assert.ok(sleeps[0]! >= 50 && sleeps[0]! <= 100, `first delay ${sleeps[0]}`);
+    assert.ok(sleeps[1]! >= 100 && sleeps[1]! <= 200, `second delay ${sleeps[1]}`);
+  });
+
+  it("gives up after `attempts`", async () => {
+    seen.length = 0;
+    script = [503, 503, 503];
+    const c = make([], 3);
+    try {
+      await assert.rejects(
+        c.excludeFromLb(),
+        (err) => err instanceof ApiserverCallError && err.httpStatus === 503,
+      );
+    } finally {
+      c.close();
+    }
+    assert.equal(seen.length, 3);
+  });
+
+  it("does not retry a 4xx", async () => {
+    seen.length = 0;
+    script = [400];
+    const c = make([]);
+    try {
+      await assert.rejects(
+        c.createShadow(),
+        (err) => err instanceof ApiserverCallError && err.httpStatus === 400,
+      );
+    } finally {
+      c.close();
+    }
+    assert.equal(seen.length, 1);
+  });
+
+  it("does not retry a drain that timed out (504)", async () => {
+    seen.length = 0;
+    script = [504];
+    const c = make([]);
+    try {
+      await assert.rejects(
+        c.cordonAndDrain(),
+        (err) => err instanceof ApiserverCallError && err.httpStatus === 504,
+      );
+    } finally {
+      c.close();
+    }
+    assert.equal(seen.length, 1);
+  });
+
+  it("retries a refused connection", async () => {
+    const sleeps: number[] = [];
+    const c = new ApiserverClient({
+      baseUrl: "http://127.0.0.1:1",
+      nodeName: "n1",
+      nodeUid: "u1",
+      token: () => "tok",
+      attempts: 2,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
+    });
+    try {
+      await assert.rejects(
+        c.uncordon(),
+        (err) => err instanceof ApiserverCallError && err.retryable && err.httpStatus === undefined,
+      );
+    } finally {
+      c.close();
+    }
+    assert.equal(sleeps.length, 1);
+  });
+});

@@ -1,0 +1,181 @@
+// The apiserver's HTTP routes (SPEC §5). Agent routes sit in one encapsulated scope whose onRequest
+// hook authenticates the caller before the body is even read; /ping, /crdconvert and /metrics are
+// outside it. Every agent route acts on the caller's own node only: the node comes from the
+// authenticated identity, never from the body.
+import type { FastifyInstance } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import type { Logger } from "pino";
+import { BrupopError } from "../errors.js";
+import { CONVERSION_PATH } from "../model/constants.js";
+import { reviewConversion } from "../model/conversion-review.js";
+import { parseStatus } from "../model/shadow.js";
+import type { Authenticator } from "./authenticator.js";
+import type { Caller } from "./authz.js";
+import type { ApiserverBackend } from "./backend.js";
+import type { ApiserverMetrics } from "./metrics.js";
+
+export const NODE_RESOURCE_PATH = "/bottlerocket-node-resource";
+export const CORDON_AND_DRAIN_PATH = `${NODE_RESOURCE_PATH}/cordon-and-drain`;
+export const UNCORDON_PATH = `${NODE_RESOURCE_PATH}/uncordon`;
+export const EXCLUDE_FROM_LB_PATH = `${NODE_RESOURCE_PATH}/exclude-from-lb`;
+export const REMOVE_EXCLUSION_FROM_LB_PATH = `${NODE_RESOURCE_PATH}/remove-exclusion-from-lb`;
+export const PING_PATH = "/ping";
+export const METRICS_PATH = "/metrics";
+
+export const AGENT_BODY_LIMIT = 64 * 1024;
+/** Conversion reviews carry whole list pages of shadows (kube-apiserver is the only real caller). */
+export const CONVERSION_BODY_LIMIT = 8 * 1024 * 1024;
+
+export type ApiserverApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, Logger>;
+
+export interface RouteDeps {
+  backend: ApiserverBackend;
+  authenticator: Authenticator;
+  metrics: ApiserverMetrics;
+  /** Aborted when the server gives up on in-flight work at shutdown. */
+  closing: AbortSignal;
+  /** Deadline of ordinary routes. */
+  requestTimeoutMs: number;
+  /** Deadline of cordon-and-drain (cordon + the drain's own deadline + margin). */
+  drainRouteTimeoutMs: number;
+}
+
+/**
+ * Runs `work` with a signal that aborts on the route deadline, on shutdown, or when the client goes
+ * away, and answers BRUPOP_E_TIMEOUT at the deadline even if `work` ignores its signal.
+ * (One controller, one timer and two listeners, all released when the work ends: no
+ * AbortSignal.any on the long-lived shutdown signal, no timers left pending for the full deadline.)
+ */
+async function withDeadline<T>(
+  res: ServerResponse,
+  deps: RouteDeps,
+  timeoutMs: number,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  let reject: ((err: BrupopError) => void) | undefined;
+  const aborted = new Promise<never>((_, r) => (reject = r));
+  aborted.catch(() => undefined);
+  const abort = (err: BrupopError): void => {
+    if (ac.signal.aborted) return;
+    ac.abort(err);
+    reject?.(err);
+  };
+  const timer = setTimeout(
+    () => abort(new BrupopError("BRUPOP_E_TIMEOUT", `request did not finish within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  const onClosing = (): void => abort(new BrupopError("BRUPOP_E_TIMEOUT", "server shutting down"));
+  const onClose = (): void => {
+    if (!res.writableFinished) abort(new BrupopError("BRUPOP_E_BAD_REQUEST", "client went away"));
+  };
+  if (deps.closing.aborted) onClosing();
+  deps.closing.addEventListener("abort", onClosing, { once: true });
+  res.once("close", onClose);
+  try {
+    return await Promise.race([work(ac.signal), aborted]);
+  } catch (err) {
+    throw ac.signal.aborted ? (ac.signal.reason as BrupopError) : err;
+  } finally {
+    clearTimeout(timer);
+    deps.closing.removeEventListener("abort", onClosing);
+    res.removeListener("close", onClose);
+  }
+}
+
+function callerOf(callers: WeakMap<object, Caller>, request: object): Caller {
+  const caller = callers.get(request);
+  // Unreachable: the scope's onRequest hook refuses the request first.
+  if (caller === undefined) throw new BrupopError("BRUPOP_E_UNAUTHENTICATED", "not authenticated");
+  return caller;
+}
+
+function parseStatusBody(body: unknown): ReturnType<typeof parseStatus> {
+  if (body === undefined || body === null) {
+    throw new BrupopError("BRUPOP_E_BAD_REQUEST", "status: request body is required", { field: "status" });
+  }
+  return parseStatus(body);
+}
+
+export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
+  const { backend, metrics } = deps;
+
+  app.get(PING_PATH, (_request, reply) => reply.send({ status: "ok" }));
+
+  app.get(METRICS_PATH, async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.header("content-type", metrics.registry.contentType).send(text);
+  });
+
+  // Always 200: the outcome of a conversion travels in response.result (reviewConversion never throws).
+  app.post(CONVERSION_PATH, { bodyLimit: CONVERSION_BODY_LIMIT }, (request, reply) =>
+    reply.send(reviewConversion(request.body)),
+  );
+
+  // Per-request authenticated caller, set by the scope's onRequest hook.
+  const callers = new WeakMap<object, Caller>();
+  void app.register((agent, _opts, done) => {
+    agent.addHook("onRequest", async (request, reply) => {
+      const caller = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        deps.authenticator.authenticate(request.headers, signal),
+      );
+      callers.set(request, caller);
+    });
+
+    agent.post(NODE_RESOURCE_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const result = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.shadows.create(caller.nodeName, caller.nodeUid, signal),
+      );
+      reply.code(result.created ? 201 : 200);
+      return result;
+    });
+
+    agent.put(NODE_RESOURCE_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const status = parseStatusBody(request.body);
+      return withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.shadows.updateStatus(caller.nodeName, status, signal),
+      );
+    });
+
+    agent.post(CORDON_AND_DRAIN_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      return withDeadline(reply.raw, deps, deps.drainRouteTimeoutMs, async (signal) => {
+        const cordoned = await backend.nodes.cordon(caller.nodeName, caller.nodeUid, signal);
+        const result = await backend.nodes.drain(caller.nodeName, signal);
+        return {
+          cordoned,
+          evicted: result.evicted.map((p) => `${p.namespace}/${p.name}`),
+          skipped: result.skipped.map((s) => ({ pod: `${s.pod.namespace}/${s.pod.name}`, reason: s.reason })),
+        };
+      });
+    });
+
+    agent.post(UNCORDON_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const uncordoned = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.nodes.uncordon(caller.nodeName, caller.nodeUid, signal),
+      );
+      return { uncordoned };
+    });
+
+    agent.post(EXCLUDE_FROM_LB_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const changed = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.nodes.excludeFromLb(caller.nodeName, caller.nodeUid, signal),
+      );
+      return { changed };
+    });
+
+    agent.post(REMOVE_EXCLUSION_FROM_LB_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const changed = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.nodes.removeExclusionFromLb(caller.nodeName, caller.nodeUid, signal),
+      );
+      return { changed };
+    });
+    done();
+  });
+}

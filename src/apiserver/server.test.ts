@@ -1,0 +1,516 @@
+// The apiserver over real HTTPS with a fake cluster behind its narrow backend interface: routing,
+// auth wiring, error shapes, limits, timeouts, metrics, and the agent client against it. (The real
+// control plane is exercised by test/e2e/apiserver.test.ts.)
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { DrainResult } from "../k8s/drain.js";
+import type { ShadowStatus } from "../model/shadow.js";
+import { createCA, issueCert } from "../testenv/pki.js";
+import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
+import type { ApiserverBackend } from "./backend.js";
+import { ApiserverCallError, ApiserverClient } from "./client.js";
+import { Apiserver } from "./server.js";
+
+const NS = "brupop-bottlerocket-aws";
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+class FakeBackend implements ApiserverBackend {
+  calls: string[] = [];
+  reviews = 0;
+  statuses = new Map<string, ShadowStatus | null>();
+  createDelayMs = 0;
+  tokens = new Map<string, { pod: string; node: string }>();
+  nodeUids = new Map<string, string>();
+
+  addAgent(token: string, pod: string, node: string, uid: string): void {
+    this.tokens.set(token, { pod, node });
+    this.nodeUids.set(node, uid);
+  }
+
+  readonly auth = {
+    reviewToken: async (token: string): Promise<TokenReviewStatus> => {
+      await tick();
+      this.reviews++;
+      const t = this.tokens.get(token);
+      if (t === undefined) return { authenticated: false };
+      return {
+        authenticated: true,
+        audiences: ["brupop-apiserver"],
+        user: {
+          username: `system:serviceaccount:${NS}:agent`,
+          extra: { [POD_NAME_EXTRA]: [t.pod], [POD_UID_EXTRA]: [`${t.pod}-uid`] },
+        },
+      };
+    },
+    getPod: async (name: string): Promise<AgentPod | undefined> => {
+      await tick();
+      const t = [...this.tokens.values()].find((v) => v.pod === name);
+      if (t === undefined) return undefined;
+      return {
+        metadata: {
+          name,
+          namespace: NS,
+          uid: `${name}-uid`,
+          labels: { "brupop.bottlerocket.aws/component": "agent" },
+        },
+        spec: { nodeName: t.node },
+      };
+    },
+    getNodeUid: async (name: string): Promise<string | undefined> => {
+      await tick();
+      return this.nodeUids.get(name);
+    },
+  };
+
+  readonly shadows = {
+    create: async (node: string) => {
+      this.calls.push(`create ${node}`);
+      await new Promise((r) => setTimeout(r, this.createDelayMs));
+      const name = `brs-${node}`;
+      const created = !this.statuses.has(name);
+      if (created) this.statuses.set(name, null);
+      return { name, created };
+    },
+    updateStatus: async (node: string, status: ShadowStatus) => {
+      await tick();
+      this.calls.push(`status ${node}`);
+      this.statuses.set(`brs-${node}`, status);
+      return { name: `brs-${node}`, resourceVersion: "7" };
+    },
+  };
+
+  readonly nodes = {
+    cordon: (n: string) => this.#record(`cordon ${n}`, true),
+    uncordon: (n: string) => this.#record(`uncordon ${n}`, true),
+    excludeFromLb: (n: string) => this.#record(`exclude ${n}`, true),
+    removeExclusionFromLb: (n: string) => this.#record(`include ${n}`, false),
+    drain: (n: string): Promise<DrainResult> =>
+      this.#record(`drain ${n}`, {
+        evicted: [{ namespace: "default", name: "web-1", uid: "x" }],
+        skipped: [],
+      }),
+  };
+
+  async #record<T>(call: string, result: T): Promise<T> {
+    await tick();
+    this.calls.push(call);
+    return result;
+  }
+
+  start(): void {}
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const STATUS: ShadowStatus = {
+  current_version: "1.19.0",
+  target_version: "1.20.0",
+  current_state: "Idle",
+  crash_count: 0,
+  state_transition_failure_timestamp: null,
+};
+
+interface Answer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+describe("Apiserver (fake cluster)", () => {
+  let dir: string;
+  let ca: string;
+  let server: Apiserver;
+  let fake: FakeBackend;
+
+  const agentHeaders = (token = "tok-1", node = "n1", uid = "uid-1") => ({
+    BrupopNodeName: node,
+    BrupopNodeUid: uid,
+    BrupopK8sAuthToken: token,
+  });
+
+  function call(
+    method: string,
+    path: string,
+    opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+  ): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.body !== undefined) {
+        headers["content-type"] ??= "application/json";
+        headers["content-length"] = String(Buffer.byteLength(opts.body));
+      }
+      const req = request(`${server.url}${path}`, { method, ca, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body, text });
+        });
+      });
+      req.on("error", reject);
+      req.end(opts.body);
+    });
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-test-"));
+    const authority = await createCA();
+    const cert = await issueCert({
+      ca: authority,
+      commonName: "brupop-apiserver",
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    await writeFile(join(dir, "tls.crt"), cert.certPem);
+    await writeFile(join(dir, "tls.key"), cert.keyPem);
+    ca = authority.certPem;
+    fake = new FakeBackend();
+    fake.addAgent("tok-1", "agent-1", "n1", "uid-1");
+    fake.addAgent("tok-2", "agent-2", "n2", "uid-2");
+    server = await Apiserver.start({
+      backend: fake,
+      namespace: NS,
+      tlsDir: dir,
+      requestTimeoutMs: 300,
+      tls: { pollIntervalMs: 0 },
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("GET /ping needs no credentials", async () => {
+    const res = await call("GET", "/ping");
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { status: "ok" });
+  });
+
+  it("an unknown route is a JSON 404", async () => {
+    const res = await call("GET", "/nope");
+    assert.equal(res.status, 404);
+    assert.equal((res.body as { code: string }).code, "BRUPOP_E_NOT_FOUND");
+  });
+
+  it("agent routes without credentials: 401 JSON, nothing done", async () => {
+    const before = fake.calls.length;
+    for (const [method, path] of [
+      ["POST", "/bottlerocket-node-resource"],
+      ["PUT", "/bottlerocket-node-resource"],
+      ["POST", "/bottlerocket-node-resource/cordon-and-drain"],
+      ["POST", "/bottlerocket-node-resource/uncordon"],
+      ["POST", "/bottlerocket-node-resource/exclude-from-lb"],
+      ["POST", "/bottlerocket-node-resource/remove-exclusion-from-lb"],
+    ] as const) {
+      const res = await call(method, path, { body: JSON.stringify(STATUS) });
+      assert.equal(res.status, 401, `${method} ${path}`);
+      assert.equal((res.body as { code: string }).code, "BRUPOP_E_UNAUTHENTICATED");
+    }
+    assert.equal(fake.calls.length, before);
+  });
+
+  it("an unknown token is 401; a valid token for another node is 403", async () => {
+    const unknown = await call("PUT", "/bottlerocket-node-resource", {
+      headers: agentHeaders("tok-x"),
+      body: JSON.stringify(STATUS),
+    });
+    assert.equal(unknown.status, 401);
+    const other = await call("PUT", "/bottlerocket-node-resource", {
+      headers: agentHeaders("tok-2", "n1", "uid-1"),
+      body: JSON.stringify(STATUS),
+    });
+    assert.equal(other.status, 403);
+    assert.equal((other.body as { code: string }).code, "BRUPOP_E_FORBIDDEN");
+    assert.equal(fake.statuses.has("brs-n1"), false);
+  });
+
+  it("creates the caller's shadow: 201, then 200 when it exists", async () => {
+    const first = await call("POST", "/bottlerocket-node-resource", { headers: agentHeaders() });
+    assert.equal(first.status, 201);
+    assert.deepEqual(first.body, { name: "brs-n1", created: true });
+    const again = await call("POST", "/bottlerocket-node-resource", { headers: agentHeaders() });
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, { name: "brs-n1", created: false });
+  });
+
+  it("replaces the caller's status", async () => {
+    const res = await call("PUT", "/bottlerocket-node-resource", {
+      headers: agentHeaders(),
+      body: JSON.stringify(STATUS),
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(fake.statuses.get("brs-n1"), STATUS);
+  });
+
+  it("rejects an invalid status with 400 naming the field", async () => {
+    for (const [patch, field] of [
+      [{ current_version: "1.2" }, "status.current_version"],
+      [{ current_state: "Rebooting" }, "status.current_state"],
+      [{ crash_count: -1 }, "status.crash_count"],
+    ] as const) {
+      const res = await call("PUT", "/bottlerocket-node-resource", {
+        headers: agentHeaders(),
+        body: JSON.stringify({ ...STATUS, ...patch }),
+      });
+      assert.equal(res.status, 400);
+      const body = res.body as { code: string; message: string; details: { field: string } };
+      assert.equal(body.code, "BRUPOP_E_INVALID_OBJECT");
+      assert.equal(body.details.field, field);
+      assert.match(body.message, new RegExp(field.replace(".", "\\.")));
+    }
+    const missing = await call("PUT", "/bottlerocket-node-resource", { headers: agentHeaders() });
+    assert.equal(missing.status, 400);
+    assert.deepEqual(fake.statuses.get("brs-n1"), STATUS);
+  });
+
+  it("malformed JSON is a JSON 400, a body over 64 KiB a JSON 413", async () => {
+    const bad = await call("PUT", "/bottlerocket-node-resource", {
+      headers: agentHeaders(),
+      body: "{not json",
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body as { code: string }).code, "BRUPOP_E_BAD_REQUEST");
+    const big = await call("PUT", "/bottlerocket-node-resource", {
+      headers: agentHeaders(),
+      body: JSON.stringify({ ...STATUS, pad: "x".repeat(70 * 1024) }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal((big.body as { code: string }).code, "BRUPOP_E_PAYLOAD_TOO_LARGE");
+    const wrongType = await call("PUT", "/bottlerocket-node-resource", {
+      headers: { ...agentHeaders(), "content-type": "text/plain" },
+      body: "hello",
+    });
+    assert.equal(wrongType.status, 400);
+  });
+
+  it("cordon-and-drain cordons then drains the caller's node only", async () => {
+    fake.calls = [];
+    const res = await call("POST", "/bottlerocket-node-resource/cordon-and-drain", {
+      headers: agentHeaders(),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { cordoned: true, evicted: ["default/web-1"], skipped: [] });
+    assert.deepEqual(fake.calls, ["cordon n1", "drain n1"]);
+  });
+
+  it("a route that outlives its deadline answers 504", async () => {
+    fake.createDelayMs = 1_000;
+    try {
+      const res = await call("POST", "/bottlerocket-node-resource", {
+        headers: agentHeaders("tok-2", "n2", "uid-2"),
+      });
+      assert.equal(res.status, 504);
+      assert.equal((res.body as { code: string }).code, "BRUPOP_E_TIMEOUT");
+    } finally {
+      fake.createDelayMs = 0;
+    }
+  });
+
+  it("/crdconvert answers 200 even for garbage, with the failure in response.result", async () => {
+    const res = await call("POST", "/crdconvert", { body: JSON.stringify({ kind: "Nope" }) });
+    assert.equal(res.status, 200);
+    assert.equal(
+      (res.body as { response: { result: { status: string } } }).response.result.status,
+      "Failure",
+    );
+    const ok = await call("POST", "/crdconvert", {
+      body: JSON.stringify({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: {
+          uid: "r1",
+          desiredAPIVersion: "brupop.bottlerocket.aws/v2",
+          objects: [
+            {
+              apiVersion: "brupop.bottlerocket.aws/v1",
+              kind: "BottlerocketShadow",
+              metadata: { name: "brs-a", namespace: NS },
+              spec: { state: "StagedUpdate", state_transition_timestamp: null, version: "1.20.0" },
+            },
+          ],
+        },
+      }),
+    });
+    assert.equal(ok.status, 200);
+    const response = (
+      ok.body as { response: { uid: string; convertedObjects: { spec: { state: string } }[] } }
+    ).response;
+    assert.equal(response.uid, "r1");
+    assert.equal(response.convertedObjects[0]?.spec.state, "StagedAndPerformedUpdate");
+  });
+
+  it("/metrics counts requests by route template and code", async () => {
+    const res = await call("GET", "/metrics");
+    assert.equal(res.status, 200);
+    assert.match(
+      res.text,
+      /brupop_apiserver_requests_total\{route="\/bottlerocket-node-resource",method="PUT",code="200"\} \d+/,
+    );
+    assert.match(res.text, /brupop_apiserver_requests_total\{route="unmatched",method="GET",code="404"\} 1/);
+    assert.match(res.text, /brupop_apiserver_request_duration_seconds_bucket\{le="0.005",route="\/ping"/);
+    assert.match(res.text, /brupop_apiserver_token_reviews_total\{outcome="cache_hit"\} \d+/);
+  });
+
+  describe("ApiserverClient against it", () => {
+    const client = (token: string, node: string, uid: string, extra: { attempts?: number } = {}) =>
+      new ApiserverClient({
+        baseUrl: server.url,
+        caPem: ca,
+        nodeName: node,
+        nodeUid: uid,
+        token: () => token,
+        sleep: async () => {},
+        ...extra,
+      });
+
+    it("performs every call as the node it names", async () => {
+      fake.calls = [];
+      const c = client("tok-2", "n2", "uid-2");
+      try {
+        await c.createShadow();
+        await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
+        await c.cordonAndDrain();
+        await c.uncordon();
+        await c.excludeFromLb();
+        await c.removeExclusionFromLb();
+      } finally {
+        c.close();
+      }
+      assert.deepEqual(fake.calls, [
+        "create n2",
+        "status n2",
+        "cordon n2",
+        "drain n2",
+        "uncordon n2",
+        "exclude n2",
+        "include n2",
+      ]);
+      assert.equal(fake.statuses.get("brs-n2")?.current_state, "MonitoringUpdate");
+    });
+
+    it("maps a refusal to a typed, non-retried error", async () => {
+      const c = client("tok-2", "n1", "uid-1");
+      const reviewsBefore = fake.reviews;
+      try {
+        await assert.rejects(
+          c.uncordon(),
+          (err) =>
+            err instanceof ApiserverCallError &&
+            err.httpStatus === 403 &&
+            err.remoteCode === "BRUPOP_E_FORBIDDEN" &&
+            !err.retryable,
+        );
+      } finally {
+        c.close();
+      }
+      assert.equal(fake.reviews, reviewsBefore); // cached: the one attempt did not even re-review
+    });
+
+    it("re-reads the token on every call", async () => {
+      let token = "tok-x";
+      const c = new ApiserverClient({
+        baseUrl: server.url,
+        caPem: ca,
+        nodeName: "n1",
+        nodeUid: "uid-1",
+        token: () => token,
+        attempts: 1,
+      });
+      try {
+        await assert.rejects(
+          c.uncordon(),
+          (err) => err instanceof ApiserverCallError && err.httpStatus === 401,
+        );
+        token = "tok-1";
+        await c.uncordon();
+      } finally {
+        c.close();
+      }
+    });
+  });
+});
+
+describe("Apiserver shutdown", () => {
+  let dir: string;
+  let ca: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-close-"));
+    const authority = await createCA();
+    const cert = await issueCert({
+      ca: authority,
+      commonName: "brupop-apiserver",
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    await writeFile(join(dir, "tls.crt"), cert.certPem);
+    await writeFile(join(dir, "tls.key"), cert.keyPem);
+    ca = authority.certPem;
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function slowServer(delayMs: number): Promise<{ server: Apiserver; client: ApiserverClient }> {
+    const fake = new FakeBackend();
+    fake.addAgent("tok", "agent", "n1", "uid-1");
+    fake.createDelayMs = delayMs;
+    const server = await Apiserver.start({
+      backend: fake,
+      namespace: NS,
+      tlsDir: dir,
+      tls: { pollIntervalMs: 0 },
+    });
+    const client = new ApiserverClient({
+      baseUrl: server.url,
+      caPem: ca,
+      nodeName: "n1",
+      nodeUid: "uid-1",
+      token: () => "tok",
+      attempts: 1,
+    });
+    return { server, client };
+  }
+
+  it("lets an in-flight request finish, then stops", async () => {
+    const { server, client } = await slowServer(300);
+    try {
+      const inflight = client.createShadow();
+      await new Promise((r) => setTimeout(r, 100));
+      await server.close(5_000);
+      await inflight; // answered, not dropped
+      await assert.rejects(client.uncordon(), (err) => err instanceof ApiserverCallError && err.retryable);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("after the grace period aborts what is left with a 504 the agent may retry elsewhere", async () => {
+    const { server, client } = await slowServer(10_000);
+    try {
+      const inflight = client.createShadow();
+      await new Promise((r) => setTimeout(r, 100));
+      const closed = server.close(200);
+      await assert.rejects(
+        inflight,
+        (err) => err instanceof ApiserverCallError && err.httpStatus === 504 && err.retryable,
+      );
+      await closed;
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isBrupopError } from "../errors.js";
+import { drainNode, planDrain, type DrainApi, type DrainPod, type PodRef } from "./drain.js";
+
+function pod(name: string, extra: Partial<DrainPod> & { owner?: string; ns?: string } = {}): DrainPod {
+  const { owner, ns, ...rest } = extra;
+  return {
+    metadata: {
+      name,
+      namespace: ns ?? "default",
+      uid: `${name}-uid`,
+      ownerReferences: owner === undefined ? undefined : [{ kind: owner, controller: true }],
+      ...rest.metadata,
+    },
+    status: rest.status ?? { phase: "Running" },
+  };
+}
+
+describe("planDrain", () => {
+  it("evicts ordinary pods and skips DaemonSet, mirror and completed pods", () => {
+    const plan = planDrain([
+      pod("web", { owner: "ReplicaSet" }),
+      pod("bare"),
+      pod("ds", { owner: "DaemonSet" }),
+      pod("static", { metadata: { annotations: { "kubernetes.io/config.mirror": "abc" } } }),
+      pod("done", { status: { phase: "Succeeded" } }),
+      pod("crashed", { status: { phase: "Failed" } }),
+      pod("pending", { status: { phase: "Pending" } }),
+    ]);
+    assert.deepEqual(
+      plan.evict.map((p) => p.name),
+      ["web", "bare", "pending"],
+    );
+    assert.deepEqual(
+      plan.skipped.map((s) => [s.pod.name, s.reason]),
+      [
+        ["ds", "daemonset"],
+        ["static", "mirror"],
+        ["done", "completed"],
+        ["crashed", "completed"],
+      ],
+    );
+  });
+
+  it("only the controlling owner counts as the DaemonSet owner", () => {
+    const p = pod("x");
+    p.metadata!.ownerReferences = [{ kind: "DaemonSet", controller: false }];
+    assert.equal(planDrain([p]).evict.length, 1);
+  });
+
+  it("keeps namespace, name and uid of each pod", () => {
+    assert.deepEqual(planDrain([pod("a", { ns: "team" })]).evict, [
+      { namespace: "team", name: "a", uid: "a-uid" },
+    ]);
+  });
+});
+
+/** A fake node: pods disappear `goneAfterPolls` lists after their eviction was accepted. */
+class FakeNode implements DrainApi {
+  pods: DrainPod[];
+  /** Scripted eviction answers per pod name; after the script runs out: 201. */
+  answers = new Map<string, number[]>();
+  evictions: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  goneAfterPolls = 1;
+  #evictedAt = new Map<string, number>();
+  lists = 0;
+
+  constructor(pods: DrainPod[]) {
+    this.pods = pods;
+  }
+
+  async listPodsOnNode(): Promise<DrainPod[]> {
+    await new Promise((r) => setImmediate(r));
+    this.lists++;
+    this.pods = this.pods.filter((p) => {
+      const at = this.#evictedAt.get(p.metadata!.name!);
+      return at === undefined || this.lists - at < this.goneAfterPolls;
+    });
+    return this.pods;
+  }
+
+  async evict(ref: PodRef): Promise<number> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setImmediate(r));
+    this.inFlight--;
+    this.evictions.push(ref.name);
+    const status = this.answers.get(ref.name)?.shift() ?? 201;
+    if (status === 201 || status === 200) this.#evictedAt.set(ref.name, this.lists);
+    return status;
+  }
+}
+
+/** A fake clock whose sleep just moves time. */
+function fakeTime() {
+  let now = 0;
+  const sleeps: number[] = [];
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+      await new Promise((r) => setImmediate(r));
+    },
+    sleeps,
+  };
+}
+
+describe("drainNode", () => {
+  it("evicts at most `concurrency` pods at a time and waits until they are gone", async () => {
+    const node = new FakeNode(Array.from({ length: 12 }, (_, i) => pod(`p${i}`)));
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { concurrency: 5, now: t.now, sleep: t.sleep });
+    assert.equal(result.evicted.length, 12);
+    assert.equal(node.maxInFlight, 5);
+    assert.equal(node.pods.length, 0);
+  });
+
+  it("retries 429 (PDB) and 500 every retryInterval, treats 404 as done", async () => {
+    const node = new FakeNode([pod("guarded"), pod("flaky"), pod("vanished")]);
+    node.answers.set("guarded", [429, 429, 201]);
+    node.answers.set("flaky", [500, 201]);
+    node.answers.set("vanished", [404]);
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", {
+      retryIntervalMs: 5_000,
+      pollIntervalMs: 100,
+      now: t.now,
+      sleep: t.sleep,
+    });
+    assert.deepEqual(result.evicted.map((p) => p.name).sort(), ["flaky", "guarded"]);
+    assert.equal(node.evictions.filter((n) => n === "guarded").length, 3);
+    assert.equal(node.evictions.filter((n) => n === "vanished").length, 1);
+    assert.equal(t.sleeps.filter((ms) => ms === 5_000).length, 3);
+  });
+
+  it("skips DaemonSet pods entirely", async () => {
+    const node = new FakeNode([pod("ds", { owner: "DaemonSet" }), pod("web")]);
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.evictions, ["web"]);
+    assert.deepEqual(
+      result.skipped.map((s) => s.pod.name),
+      ["ds"],
+    );
+    assert.deepEqual(
+      node.pods.map((p) => p.metadata?.name),
+      ["ds"],
+    );
+  });
+
+  it("fails at once on an eviction answer that will not change (403)", async () => {
+    const node = new FakeNode([pod("a")]);
+    node.answers.set("a", [403]);
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", { now: t.now, sleep: t.sleep }),
+      (err) => isBrupopError(err, "BRUPOP_E_DRAIN") && err.details.status === 403,
+    );
+  });
+
+  it("gives up at the deadline while a PDB keeps refusing", async () => {
+    const node = new FakeNode([pod("guarded")]);
+    node.answers.set(
+      "guarded",
+      Array.from({ length: 1000 }, () => 429),
+    );
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", { timeoutMs: 60_000, retryIntervalMs: 5_000, now: t.now, sleep: t.sleep }),
+      (err) => isBrupopError(err, "BRUPOP_E_DRAIN") && /timed out evicting/.test(err.message),
+    );
+    assert.equal(t.now(), 60_000);
+    assert.equal(node.evictions.length, 12);
+  });
+
+  it("gives up at the deadline while evicted pods do not terminate", async () => {
+    const node = new FakeNode([pod("stuck")]);
+    node.goneAfterPolls = Number.POSITIVE_INFINITY;
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", { timeoutMs: 10_000, pollIntervalMs: 1_000, now: t.now, sleep: t.sleep }),
+      (err) =>
+        isBrupopError(err, "BRUPOP_E_DRAIN") &&
+        /terminate/.test(err.message) &&
+        JSON.stringify(err.details.remaining) === JSON.stringify(["default/stuck"]),
+    );
+  });
+
+  it("a pod replaced under the same name (new uid) counts as gone", async () => {
+    const node = new FakeNode([pod("sts-0")]);
+    node.goneAfterPolls = Number.POSITIVE_INFINITY;
+    const t = fakeTime();
+    const run = drainNode(node, "n1", { pollIntervalMs: 1_000, now: t.now, sleep: t.sleep });
+    // The StatefulSet controller re-creates sts-0 at once: same name, new uid.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    node.pods = [{ ...pod("sts-0"), metadata: { ...pod("sts-0").metadata, uid: "new-uid" } }];
+    const result = await run;
+    assert.equal(result.evicted.length, 1);
+  });
+
+  it("retries a failed eviction request (network) like a 5xx", async () => {
+    const node = new FakeNode([pod("a")]);
+    let calls = 0;
+    const api: DrainApi = {
+      listPodsOnNode: () => (calls > 1 ? Promise.resolve([]) : node.listPodsOnNode()),
+      evict: () => {
+        calls++;
+        return calls === 1 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve(201);
+      },
+    };
+    const t = fakeTime();
+    const result = await drainNode(api, "n1", { now: t.now, sleep: t.sleep });
+    assert.equal(calls, 2);
+    assert.equal(result.evicted.length, 1);
+  });
+
+  it("stops when its signal aborts", async () => {
+    const node = new FakeNode([pod("guarded")]);
+    node.answers.set(
+      "guarded",
+      Array.from({ length: 1000 }, () => 429),
+    );
+    const ac = new AbortController();
+    const t = fakeTime();
+    const sleep = async (ms: number) => {
+      await t.sleep(ms);
+      if (t.now() >= 15_000) ac.abort(new Error("shutting down"));
+    };
+    await assert.rejects(drainNode(node, "n1", { signal: ac.signal, now: t.now, sleep }), /shutting down/);
+    assert.ok(node.evictions.length <= 4);
+  });
+});
