@@ -39,6 +39,9 @@ if complete; then
   exit 0
 fi
 
+# Leftovers of a build that was SIGKILLed (no trap ran); we hold the lock, so none is in use.
+rm -rf "$cache_root/.build-$key."*
+
 export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
 work="$(mktemp -d "$cache_root/.build-$key.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -80,6 +83,7 @@ done
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "seconds=$((SECONDS - start))"
 } >"$work/BUILDINFO"
+chmod 755 "$work" # mktemp made it 0700
 touch "$work/COMPLETE"
 rm -rf "$final" # only ever a leftover without COMPLETE (see complete())
 mv "$work" "$final"
