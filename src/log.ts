@@ -1,7 +1,10 @@
 // Logging: pino, JSON to stderr by default. Components take a Logger; nothing logs through a global.
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import pino from "pino";
+import type { Logger, LevelWithSilent } from "pino";
 
 export type { Logger };
+
+export const LOG_LEVELS: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export interface LogOptions {
   level?: LevelWithSilent;

@@ -11,6 +11,7 @@ import {
   planTick,
   shadowsToDelete,
   type ConcurrencyLimit,
+  type NodeLike,
 } from "./decisions.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
@@ -281,7 +282,7 @@ describe("planTick", () => {
 
 describe("shadowsToDelete", () => {
   it("deletes shadows whose node lost the label, never those whose node is unknown", () => {
-    const nodes = [
+    const nodes: NodeLike[] = [
       { metadata: { name: "keep", labels: { "bottlerocket.aws/updater-interface-version": "2.0.0" } } },
       { metadata: { name: "lost", labels: {} } },
       { metadata: { name: "old", labels: { "bottlerocket.aws/updater-interface-version": "1.0.0" } } },
