@@ -174,6 +174,8 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   #sleep(ms: number): Promise<void> {
+    // stop() may have run before we got here: its wake-up found no sleeper.
+    if (this.#stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
       this.#wake = () => {

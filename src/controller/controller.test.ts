@@ -1,0 +1,404 @@
+// The Controller runtime against an in-memory fake of the few API endpoints it uses, for what the
+// real-cluster e2e cannot force deterministically: a cache lagging behind the controller's own
+// writes, leadership lost while a write is in flight, invalid objects. (Behaviour against a real API
+// server is covered by test/e2e/controller.test.ts.)
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ManualClock } from "../clock.js";
+import type { LeaseObject, LeaseStore } from "../k8s/leader-election.js";
+import { KubeRest, type Query, type RequestOptions, type RestResponse } from "../k8s/rest.js";
+import { silentLogger } from "../log.js";
+import { UPDATER_INTERFACE_LABEL } from "../model/constants.js";
+import { Controller, type ControllerConfig } from "./controller.js";
+import { MemoryRoundStore } from "./round-store.js";
+import { parseSchedule } from "./schedule.js";
+
+const NS = "ns";
+const SHADOWS = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
+const NOW = new Date("2024-05-01T12:00:00Z");
+
+interface Obj {
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+interface Subscriber {
+  path: string;
+  onEvent: (e: unknown) => void;
+}
+
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
+    users: [{ name: "u" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return kc;
+}
+
+/** Shadows, Nodes and Events in memory, with resourceVersions and watch streams. */
+class FakeKube extends KubeRest {
+  readonly shadows = new Map<string, Obj>();
+  readonly nodes = new Map<string, Obj>();
+  readonly events: { reason: string; name: string }[] = [];
+  #rv = 100;
+  readonly #subs = new Set<Subscriber>();
+  readonly #held: (() => void)[] = [];
+  /** Watch events for which this returns true are held back until release(). */
+  hold: (obj: Obj) => boolean = () => false;
+  /** If set, spec PATCHes wait for this before being applied (and give up when aborted). */
+  gate: Promise<void> | undefined;
+  patches = 0;
+
+  constructor() {
+    super(kubeConfig());
+  }
+
+  put(kind: "shadow" | "node", obj: Obj): void {
+    const map = kind === "shadow" ? this.shadows : this.nodes;
+    const existed = map.has(obj.metadata.name);
+    const stored = structuredClone(obj);
+    stored.metadata.resourceVersion = String(++this.#rv);
+    stored.metadata.uid ??= `uid-${obj.metadata.name}`;
+    map.set(obj.metadata.name, stored);
+    this.#emit(kind === "shadow" ? SHADOWS : "/api/v1/nodes", existed ? "MODIFIED" : "ADDED", stored);
+  }
+
+  release(): void {
+    this.hold = () => false;
+    for (const deliver of this.#held.splice(0)) deliver();
+  }
+
+  #emit(path: string, type: string, obj: Obj): void {
+    const copy = structuredClone(obj);
+    for (const s of this.#subs) {
+      if (s.path !== path) continue;
+      const deliver = () => s.onEvent({ type, object: structuredClone(copy) });
+      if (this.hold(copy)) this.#held.push(deliver);
+      else deliver();
+    }
+  }
+
+  override async request<T = unknown>(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<RestResponse<T>> {
+    const res = await this.#route(method, path, opts);
+    return res as RestResponse<T>;
+  }
+
+  async #route(method: string, path: string, opts: RequestOptions): Promise<RestResponse> {
+    const list = (m: Map<string, Obj>) => ({
+      status: 200,
+      body: {
+        items: [...m.values()].map((o) => structuredClone(o)),
+        metadata: { resourceVersion: String(this.#rv) },
+      },
+    });
+    if (method === "GET" && path === SHADOWS) return list(this.shadows);
+    if (method === "GET" && path === "/api/v1/nodes") return list(this.nodes);
+    if (method === "POST" && path.endsWith("/events")) {
+      const ev = opts.body as { reason: string; involvedObject: { name: string } };
+      this.events.push({ reason: ev.reason, name: ev.involvedObject.name });
+      return { status: 201, body: {} };
+    }
+    if (method === "PATCH" && path.startsWith(`${SHADOWS}/`))
+      return this.#patch(path.slice(SHADOWS.length + 1), opts);
+    if (method === "DELETE" && path.startsWith(`${SHADOWS}/`)) {
+      const name = path.slice(SHADOWS.length + 1);
+      const obj = this.shadows.get(name);
+      if (obj === undefined) return { status: 404, body: {} };
+      this.shadows.delete(name);
+      this.#emit(SHADOWS, "DELETED", obj);
+      return { status: 200, body: {} };
+    }
+    return { status: 404, body: { message: `fake: no route for ${method} ${path}` } };
+  }
+
+  async #patch(name: string, opts: RequestOptions): Promise<RestResponse> {
+    this.patches++;
+    if (opts.signal?.aborted === true) throw new Error("aborted");
+    if (this.gate !== undefined) {
+      const aborted = new Promise<never>((_, reject) =>
+        opts.signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true }),
+      );
+      await Promise.race([this.gate, aborted]);
+    }
+    const obj = this.shadows.get(name);
+    if (obj === undefined) return { status: 404, body: {} };
+    const ops = opts.body as { op: string; path: string; value: unknown }[];
+    const rv = ops.find((o) => o.path === "/metadata/resourceVersion")?.value;
+    if (rv !== obj.metadata.resourceVersion) return { status: 409, body: { reason: "Conflict" } };
+    const spec = ops.find((o) => o.path === "/spec")?.value as Record<string, unknown>;
+    this.put("shadow", { ...obj, spec });
+    return { status: 200, body: structuredClone(this.shadows.get(name)) };
+  }
+
+  override watch(
+    path: string,
+    _query: Query,
+    onEvent: (event: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const sub = { path, onEvent };
+    this.#subs.add(sub);
+    return new Promise((resolve) => {
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.#subs.delete(sub);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+}
+
+/** A Lease store that grants the lease and can then be made to hang (API unreachable). */
+class ControllableLeaseStore implements LeaseStore {
+  lease: LeaseObject | null = null;
+  #rv = 0;
+  hang = false;
+  async #gate(signal?: AbortSignal): Promise<void> {
+    await Promise.resolve();
+    if (this.hang) {
+      await new Promise<void>((_, reject) =>
+        signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true }),
+      );
+    }
+  }
+  async get(signal?: AbortSignal): Promise<LeaseObject | null> {
+    await this.#gate(signal);
+    return this.lease === null ? null : structuredClone(this.lease);
+  }
+  async create(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+    await this.#gate(signal);
+    if (this.lease !== null) return null;
+    this.lease = { ...structuredClone(lease), metadata: { resourceVersion: String(++this.#rv) } };
+    return structuredClone(this.lease);
+  }
+  async update(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+    await this.#gate(signal);
+    if (lease.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) return null;
+    this.lease = { ...structuredClone(lease), metadata: { resourceVersion: String(++this.#rv) } };
+    return structuredClone(this.lease);
+  }
+}
+
+function node(name: string, labelled = true): Obj {
+  return { metadata: { name, labels: labelled ? { [UPDATER_INTERFACE_LABEL]: "2.0.0" } : {} } };
+}
+
+function shadow(name: string, o: { spec?: string; state?: string; cur?: string; tgt?: string } = {}): Obj {
+  return {
+    metadata: { name: `brs-${name}`, namespace: NS },
+    spec: {
+      state: o.spec ?? "Idle",
+      state_transition_timestamp: null,
+      version: o.spec ? (o.tgt ?? "1.20.0") : null,
+    },
+    status: {
+      current_state: o.state ?? "Idle",
+      current_version: o.cur ?? "1.19.0",
+      target_version: o.tgt ?? "1.20.0",
+      crash_count: 0,
+      state_transition_failure_timestamp: null,
+    },
+  };
+}
+
+function makeController(kube: FakeKube, config: Partial<ControllerConfig> = {}, leaseStore?: LeaseStore) {
+  return new Controller(
+    {
+      namespace: NS,
+      maxConcurrent: 1,
+      schedule: parseSchedule("* * * * * * *", NOW),
+      autoTick: false, // the test drives every tick
+      http: null,
+      leaderElection: null,
+      ...config,
+    },
+    {
+      rest: kube,
+      logger: silentLogger(),
+      clock: new ManualClock(NOW),
+      roundStore: new MemoryRoundStore(),
+      ...(leaseStore && { leaseStore }),
+    },
+  );
+}
+
+const specState = (kube: FakeKube, name: string) => kube.shadows.get(`brs-${name}`)?.spec?.["state"];
+
+describe("Controller runtime (in-memory API)", () => {
+  it("never exceeds the limit when its cache lags behind its own writes", async () => {
+    const kube = new FakeKube();
+    for (const n of ["a", "b"]) kube.put("node", node(n));
+    kube.put("shadow", shadow("a", { cur: "1.20.0" })); // up to date
+    kube.put("shadow", shadow("b"));
+    // b's watch events are held back: the cache will not see the controller's own write to b.
+    kube.hold = (o) => o.metadata.name === "brs-b";
+    const c = makeController(kube);
+    await c.start();
+    await c.waitForSync();
+    const first = await c.tickOnce();
+    assert.deepEqual(
+      first.changes.map((ch) => [ch.name, ch.reason]),
+      [["brs-b", "start"]],
+    );
+    assert.equal(first.written, 1);
+    assert.equal(specState(kube, "b"), "StagedAndPerformedUpdate");
+
+    // Now a (which ranks before b by name) is offered a newer version. Deciding on the cache alone,
+    // b looks idle and a would start too: two active nodes with a limit of 1.
+    kube.put("shadow", shadow("a", { tgt: "1.21.0" }));
+    const second = await c.tickOnce();
+    assert.equal(specState(kube, "a"), "Idle", "a must wait for the slot b holds");
+    assert.deepEqual(second.waitingForSlot, ["brs-a"]);
+    assert.equal(c.explain().find((e) => e.shadow === "brs-a")?.reason.kind, "concurrency-full");
+
+    kube.put("shadow", {
+      ...shadow("b", { spec: "StagedAndPerformedUpdate", state: "StagedAndPerformedUpdate" }),
+      spec: kube.shadows.get("brs-b")?.spec,
+    });
+    kube.release();
+    const third = await c.tickOnce();
+    assert.deepEqual(
+      third.changes.map((ch) => [ch.name, ch.to.state]),
+      [["brs-b", "RebootedIntoUpdate"]],
+    );
+    await c.stop();
+  });
+
+  it("a new leader reads the API before deciding (its cache may miss the old leader's last write)", async () => {
+    const kube = new FakeKube();
+    for (const n of ["a", "b"]) kube.put("node", node(n));
+    kube.put("shadow", shadow("a"));
+    kube.put("shadow", shadow("b"));
+    const store = new ControllableLeaseStore();
+    store.hang = true; // the API does not grant the lease yet: a standby
+    const c = makeController(
+      kube,
+      {
+        leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
+      },
+      store,
+    );
+    await c.start();
+    await c.waitForSync();
+    // The previous leader started b just before it died; this replica's cache has not seen it.
+    kube.hold = (o) => o.metadata.name === "brs-b";
+    kube.put("shadow", {
+      ...shadow("b"),
+      spec: {
+        state: "StagedAndPerformedUpdate",
+        state_transition_timestamp: NOW.toISOString(),
+        version: "1.20.0",
+      },
+    });
+    store.hang = false;
+    const deadline = Date.now() + 3_000;
+    while (!c.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(c.isLeader, true);
+    const report = await c.tickOnce();
+    assert.equal(specState(kube, "a"), "Idle", "a waits: b holds the only slot");
+    assert.deepEqual(report.waitingForSlot, ["brs-a"]);
+    await c.stop({ releaseLease: false });
+  });
+
+  it("refuses stale decisions (409) and leaves the object alone", async () => {
+    const kube = new FakeKube();
+    kube.put("node", node("a"));
+    kube.put("shadow", shadow("a", { cur: "1.20.0", tgt: "1.20.0" }));
+    const c = makeController(kube);
+    await c.start();
+    await c.waitForSync();
+    // The first tick of a term reads the shadows from the API (the fence); the cache serves the rest.
+    assert.equal((await c.tickOnce()).changes.length, 0);
+    kube.put("shadow", shadow("a", { tgt: "1.21.0" })); // the cache sees this one
+    kube.hold = () => true;
+    kube.put("shadow", shadow("a", { tgt: "1.22.0" })); // ...but not this one
+    const stale = await c.tickOnce();
+    assert.equal(stale.conflicts, 1);
+    assert.equal(specState(kube, "a"), "Idle");
+    kube.release();
+    await c.tickOnce();
+    assert.equal(kube.shadows.get("brs-a")?.spec?.["version"], "1.22.0");
+    await c.stop();
+  });
+
+  it("skips invalid shadows, keeps deciding for the rest, and cleans up unlabelled nodes' shadows", async () => {
+    const kube = new FakeKube();
+    for (const n of ["a", "bad", "gone"]) kube.put("node", node(n, n !== "gone"));
+    kube.put("shadow", shadow("a"));
+    kube.put("shadow", { ...shadow("bad"), spec: { state: "Exploded" } });
+    kube.put("shadow", shadow("gone"));
+    const c = makeController(kube, { maxConcurrent: "unlimited" });
+    await c.start();
+    await c.waitForSync();
+    const report = await c.tickOnce();
+    assert.deepEqual(report.invalid, ["brs-bad"]);
+    assert.deepEqual(report.deleted, ["brs-gone"]);
+    assert.deepEqual(
+      report.changes.map((ch) => ch.name),
+      ["brs-a"],
+    );
+    assert.equal(kube.shadows.has("brs-gone"), false);
+    assert.equal(kube.shadows.has("brs-bad"), true);
+    assert.match(await c.metrics.text(), /brupop_controller_invalid_shadows 1/);
+    await c.stop();
+    assert.deepEqual(kube.events, [{ reason: "StartUpdate", name: "brs-a" }]);
+  });
+
+  it("drops a write in flight when leadership is lost, and writes nothing while not leading", async () => {
+    const kube = new FakeKube();
+    kube.put("node", node("a"));
+    kube.put("shadow", shadow("a"));
+    const store = new ControllableLeaseStore();
+    const c = makeController(
+      kube,
+      {
+        leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
+      },
+      store,
+    );
+    let openGate: () => void = () => undefined;
+    kube.gate = new Promise((r) => (openGate = r));
+    await c.start();
+    await c.waitForSync();
+    const deadline = Date.now() + 3_000;
+    while (!c.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(c.isLeader, true);
+
+    // The write is in flight (held by the fake API) when the Lease can no longer be renewed.
+    const tick = c.tickOnce();
+    while (kube.patches === 0) await new Promise((r) => setTimeout(r, 5));
+    store.hang = true;
+    const report = await tick; // returns once the renew deadline aborts the term
+    openGate();
+    assert.equal(c.isLeader, false);
+    assert.equal(report.written, 0);
+    assert.equal(specState(kube, "a"), "Idle", "nothing was written after leadership ended");
+    assert.match(
+      await c.metrics.text(),
+      /brupop_controller_spec_writes_total\{outcome="skipped_not_leader"\} 1/,
+    );
+    assert.match(await c.metrics.text(), /brupop_controller_is_leader 0/);
+    const idle = await c.tickOnce();
+    assert.equal(idle.skipped, "not-leader");
+    assert.equal(kube.patches, 1);
+    await c.stop({ releaseLease: false });
+  });
+});

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { BottlerocketShadow } from "../model/shadow.js";
+import type { ShadowState } from "../model/state.js";
+import {
+  describeReason,
+  explainFleet,
+  explainNode,
+  type ExplainContext,
+  type WaitReason,
+} from "./explain.js";
+
+const NOW = new Date("2024-05-01T12:00:00Z");
+
+interface Opts {
+  spec?: ShadowState;
+  state?: ShadowState;
+  cur?: string;
+  tgt?: string;
+  crashes?: number;
+  failedAt?: string | null;
+  noStatus?: boolean;
+}
+
+function brs(node: string, o: Opts = {}): BottlerocketShadow {
+  const s: BottlerocketShadow = {
+    apiVersion: "brupop.bottlerocket.aws/v2",
+    kind: "BottlerocketShadow",
+    metadata: { name: `brs-${node}`, resourceVersion: "1" },
+    spec: { state: o.spec ?? "Idle", state_transition_timestamp: null, version: o.spec ? "1.20.0" : null },
+  };
+  if (o.noStatus !== true) {
+    s.status = {
+      current_state: o.state ?? "Idle",
+      current_version: o.cur ?? "1.19.0",
+      target_version: o.tgt ?? "1.20.0",
+      crash_count: o.crashes ?? 0,
+      state_transition_failure_timestamp: o.failedAt ?? null,
+    };
+  }
+  return s;
+}
+
+const open = { kind: "window" as const, updatesAllowed: true, opensAt: null };
+const ctx = (over: Partial<ExplainContext> = {}): ExplainContext => ({
+  now: NOW,
+  maxConcurrent: 1,
+  gate: open,
+  ...over,
+});
+
+describe("explain", () => {
+  const cases: {
+    name: string;
+    fleet: BottlerocketShadow[];
+    node: string;
+    ctx: ExplainContext;
+    want: WaitReason;
+  }[] = [
+    {
+      name: "no status yet",
+      fleet: [brs("a", { noStatus: true })],
+      node: "a",
+      ctx: ctx(),
+      want: { kind: "no-status" },
+    },
+    {
+      name: "nothing to do",
+      fleet: [brs("a", { cur: "1.20.0", tgt: "1.20.0" })],
+      node: "a",
+      ctx: ctx(),
+      want: { kind: "up-to-date", version: "1.20.0" },
+    },
+    {
+      name: "in progress",
+      fleet: [brs("a", { spec: "RebootedIntoUpdate", state: "StagedAndPerformedUpdate" })],
+      node: "a",
+      ctx: ctx(),
+      want: {
+        kind: "in-progress",
+        current: "StagedAndPerformedUpdate",
+        target: "RebootedIntoUpdate",
+        version: "1.20.0",
+      },
+    },
+    {
+      name: "back-off: 2 crashes = 4 minutes after the failure",
+      fleet: [brs("a", { crashes: 2, failedAt: "2024-05-01T11:58:00Z" })],
+      node: "a",
+      ctx: ctx(),
+      want: {
+        kind: "backoff",
+        until: new Date("2024-05-01T12:02:00Z"),
+        crashCount: 2,
+        targetVersion: "1.20.0",
+      },
+    },
+    {
+      name: "back-off over: starts",
+      fleet: [brs("a", { crashes: 2, failedAt: "2024-05-01T11:55:00Z" })],
+      node: "a",
+      ctx: ctx(),
+      want: { kind: "starting", targetVersion: "1.20.0" },
+    },
+    {
+      name: "window closed until it opens",
+      fleet: [brs("a")],
+      node: "a",
+      ctx: ctx({
+        gate: { kind: "window", updatesAllowed: false, opensAt: new Date("2024-05-02T03:00:00Z") },
+      }),
+      want: {
+        kind: "schedule-closed",
+        schedule: "window",
+        until: new Date("2024-05-02T03:00:00Z"),
+        targetVersion: "1.20.0",
+      },
+    },
+    {
+      name: "trigger round closed until the next fire time",
+      fleet: [brs("a")],
+      node: "a",
+      ctx: ctx({
+        gate: { kind: "trigger", updatesAllowed: false, opensAt: new Date("2024-05-02T03:00:00Z") },
+      }),
+      want: {
+        kind: "schedule-closed",
+        schedule: "trigger",
+        until: new Date("2024-05-02T03:00:00Z"),
+        targetVersion: "1.20.0",
+      },
+    },
+    {
+      name: "concurrency full because another node is active",
+      fleet: [brs("a"), brs("b", { spec: "StagedAndPerformedUpdate" })],
+      node: "a",
+      ctx: ctx(),
+      want: { kind: "concurrency-full", active: 1, limit: 1, targetVersion: "1.20.0" },
+    },
+    {
+      name: "concurrency full because a better-ranked candidate takes the last slot",
+      fleet: [brs("a", { crashes: 1, failedAt: "2024-05-01T10:00:00Z" }), brs("b")],
+      node: "a",
+      ctx: ctx(),
+      want: { kind: "concurrency-full", active: 1, limit: 1, targetVersion: "1.20.0" },
+    },
+    {
+      name: "the better-ranked candidate starts",
+      fleet: [brs("a", { crashes: 1, failedAt: "2024-05-01T10:00:00Z" }), brs("b")],
+      node: "b",
+      ctx: ctx(),
+      want: { kind: "starting", targetVersion: "1.20.0" },
+    },
+    {
+      name: "the controller's own node goes last",
+      fleet: [brs("a"), brs("b")],
+      node: "a",
+      ctx: ctx({ controllerNodeName: "a" }),
+      want: { kind: "concurrency-full", active: 1, limit: 1, targetVersion: "1.20.0" },
+    },
+    {
+      name: "unlimited concurrency never blocks",
+      fleet: [brs("a"), brs("b", { spec: "StagedAndPerformedUpdate" })],
+      node: "a",
+      ctx: ctx({ maxConcurrent: "unlimited" }),
+      want: { kind: "starting", targetVersion: "1.20.0" },
+    },
+    {
+      name: "a closed schedule is reported before concurrency",
+      fleet: [brs("a"), brs("b", { spec: "StagedAndPerformedUpdate" })],
+      node: "a",
+      ctx: ctx({ gate: { kind: "window", updatesAllowed: false, opensAt: null } }),
+      want: { kind: "schedule-closed", schedule: "window", until: null, targetVersion: "1.20.0" },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const e = explainNode(c.node, c.fleet, c.ctx);
+      assert.ok(e, "explained");
+      assert.deepEqual(e.reason, c.want);
+      assert.equal(e.node, c.node);
+      assert.equal(e.message, describeReason(c.want));
+    });
+  }
+
+  it("explains every shadow in order and finds nodes by shadow name too", () => {
+    const fleet = [brs("a"), brs("b", { noStatus: true })];
+    assert.deepEqual(
+      explainFleet(fleet, ctx()).map((e) => [e.shadow, e.reason.kind]),
+      [
+        ["brs-a", "starting"],
+        ["brs-b", "no-status"],
+      ],
+    );
+    assert.equal(explainNode("brs-b", fleet, ctx())?.node, "b");
+    assert.equal(explainNode("zzz", fleet, ctx()), undefined);
+  });
+
+  it("writes readable messages", () => {
+    const t = new Date("2024-05-02T03:00:00Z");
+    assert.equal(
+      describeReason({ kind: "schedule-closed", schedule: "window", until: t, targetVersion: "1.20.0" }),
+      "update window closed until 2024-05-02T03:00:00.000Z",
+    );
+    assert.equal(
+      describeReason({ kind: "concurrency-full", active: 2, limit: 2, targetVersion: "1.20.0" }),
+      "concurrency limit reached: 2 of 2 nodes updating",
+    );
+    assert.match(
+      describeReason({ kind: "in-progress", current: "ErrorReset", target: "Idle", version: null }),
+      /failed; recovering/,
+    );
+  });
+});

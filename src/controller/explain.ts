@@ -1,0 +1,126 @@
+// Why is a node (not) updating? A pure explanation of the controller's decision for each shadow, for
+// `brupop status` and for logs. It uses the same functions the controller decides with (planTick,
+// backoffUntil, isActive), so the explanation cannot drift from what the controller actually does.
+import { nodeNameForShadow } from "../model/constants.js";
+import type { BottlerocketShadow } from "../model/shadow.js";
+import type { ShadowState } from "../model/state.js";
+import { backoffPassed, backoffUntil, isActive, planTick, type ConcurrencyLimit } from "./decisions.js";
+import type { ScheduleKind } from "./schedule.js";
+
+export type WaitReason =
+  /** The agent has not reported a status yet. */
+  | { kind: "no-status" }
+  /** In the active set: the agent works towards `target`, or it reached it and moves on next tick. */
+  | { kind: "in-progress"; current: ShadowState; target: ShadowState; version: string | null }
+  /** Already on the newest version offered. */
+  | { kind: "up-to-date"; version: string }
+  /** Its last attempt failed; it may retry after `until`. */
+  | { kind: "backoff"; until: Date; crashCount: number; targetVersion: string }
+  /** The schedule does not let new updates start now; `until` is when it next does (null: never). */
+  | { kind: "schedule-closed"; schedule: ScheduleKind; until: Date | null; targetVersion: string }
+  /** Every update slot is taken. */
+  | { kind: "concurrency-full"; active: number; limit: number; targetVersion: string }
+  /** Nothing holds it back: the controller starts it at its next tick. */
+  | { kind: "starting"; targetVersion: string };
+
+export interface Explanation {
+  shadow: string;
+  node: string;
+  reason: WaitReason;
+  message: string;
+}
+
+export interface ScheduleGateView {
+  kind: ScheduleKind;
+  /** Whether new updates may start now (window open / trigger round open). */
+  updatesAllowed: boolean;
+  /** When they next may (null if allowed now, or never again). */
+  opensAt: Date | null;
+}
+
+export interface ExplainContext {
+  now: Date;
+  maxConcurrent: ConcurrencyLimit;
+  gate: ScheduleGateView;
+  controllerNodeName?: string | undefined;
+}
+
+export function describeReason(reason: WaitReason): string {
+  switch (reason.kind) {
+    case "no-status":
+      return "waiting for its agent to report a status";
+    case "in-progress":
+      return reason.current === reason.target
+        ? `reached ${reason.current}; the controller moves it on at its next tick`
+        : reason.current === "ErrorReset"
+          ? `update failed; recovering to ${reason.target}`
+          : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
+    case "up-to-date":
+      return `up to date (${reason.version}); nothing to do`;
+    case "backoff":
+      return `${reason.crashCount} failed attempt(s); back-off until ${reason.until.toISOString()}`;
+    case "schedule-closed":
+      if (reason.until === null) return "the update schedule never opens again";
+      return reason.schedule === "window"
+        ? `update window closed until ${reason.until.toISOString()}`
+        : `waiting for the next scheduled update round at ${reason.until.toISOString()}`;
+    case "concurrency-full":
+      return `concurrency limit reached: ${reason.active} of ${reason.limit} nodes updating`;
+    case "starting":
+      return `starts updating to ${reason.targetVersion} at the controller's next tick`;
+  }
+}
+
+function reasonFor(
+  shadow: BottlerocketShadow,
+  ctx: ExplainContext,
+  plan: { waiting: Set<string>; active: number },
+): WaitReason {
+  const { status, spec } = shadow;
+  if (status === undefined) return { kind: "no-status" };
+  if (isActive(shadow)) {
+    return { kind: "in-progress", current: status.current_state, target: spec.state, version: spec.version };
+  }
+  if (status.current_version === status.target_version)
+    return { kind: "up-to-date", version: status.current_version };
+  const targetVersion = status.target_version;
+  if (!backoffPassed(status, ctx.now)) {
+    const until = backoffUntil(status) ?? ctx.now;
+    return { kind: "backoff", until, crashCount: status.crash_count, targetVersion };
+  }
+  if (!ctx.gate.updatesAllowed) {
+    return { kind: "schedule-closed", schedule: ctx.gate.kind, until: ctx.gate.opensAt, targetVersion };
+  }
+  if (plan.waiting.has(shadow.metadata.name ?? "")) {
+    const limit = ctx.maxConcurrent === "unlimited" ? Infinity : ctx.maxConcurrent;
+    return { kind: "concurrency-full", active: plan.active, limit, targetVersion };
+  }
+  return { kind: "starting", targetVersion };
+}
+
+/** Explains every shadow of a fleet, in input order. */
+export function explainFleet(shadows: readonly BottlerocketShadow[], ctx: ExplainContext): Explanation[] {
+  // Plan as if the schedule were open: who gets a slot depends on the fleet, not on the window.
+  const plan = planTick({
+    shadows,
+    now: ctx.now,
+    maxConcurrent: ctx.maxConcurrent,
+    updatesAllowed: true,
+    controllerNodeName: ctx.controllerNodeName,
+  });
+  const view = { waiting: new Set(plan.waitingForSlot), active: plan.activeCount };
+  return shadows.map((shadow) => {
+    const name = shadow.metadata.name ?? "";
+    const reason = reasonFor(shadow, ctx, view);
+    return { shadow: name, node: nodeNameForShadow(name) ?? name, reason, message: describeReason(reason) };
+  });
+}
+
+/** Explains one node of the fleet (the whole fleet is needed for the concurrency verdict). */
+export function explainNode(
+  nodeOrShadowName: string,
+  shadows: readonly BottlerocketShadow[],
+  ctx: ExplainContext,
+): Explanation | undefined {
+  return explainFleet(shadows, ctx).find((e) => e.node === nodeOrShadowName || e.shadow === nodeOrShadowName);
+}

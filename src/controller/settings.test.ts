@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isBrupopError } from "../errors.js";
+import { controllerSettings, parseLogLevel, type ControllerEnv, type ControllerFlags } from "./settings.js";
+
+const NOW = new Date("2024-05-01T00:00:00Z");
+
+function settings(env: ControllerEnv, flags: ControllerFlags = {}, nsFile?: string) {
+  const warnings: string[] = [];
+  const s = controllerSettings(
+    env,
+    flags,
+    NOW,
+    () => nsFile,
+    (w) => warnings.push(w),
+  );
+  return { s, warnings };
+}
+
+function rejectsNaming(variable: string, fn: () => unknown): void {
+  assert.throws(
+    fn,
+    (e) =>
+      (isBrupopError(e, "BRUPOP_E_CONFIG") || isBrupopError(e, "BRUPOP_E_CRON")) &&
+      e.message.startsWith(`${variable}:`),
+  );
+}
+
+describe("controller settings", () => {
+  it("defaults: limit 1, always-open window, namespace from the service account", () => {
+    const { s, warnings } = settings({ MY_NODE_NAME: "node-a" }, {}, "brupop-bottlerocket-aws\n");
+    assert.equal(s.maxConcurrent, 1);
+    assert.equal(s.schedule.kind, "window");
+    assert.equal(s.schedule.isInWindow(NOW), true);
+    assert.equal(s.namespace, "brupop-bottlerocket-aws");
+    assert.equal(s.namespaceSource, "service-account");
+    assert.equal(s.controllerNodeName, "node-a");
+    assert.equal(s.metricsPort, 8080);
+    assert.equal(s.leaderElect, true);
+    assert.deepEqual([s.leaseDurationMs, s.renewDeadlineMs, s.retryPeriodMs], [15_000, 10_000, 2_000]);
+    assert.equal(s.logLevel, "info");
+    assert.deepEqual(warnings, []);
+  });
+
+  it("the --namespace flag wins over the service-account file; neither falls back with a warning", () => {
+    assert.equal(settings({ MY_NODE_NAME: "n" }, { namespace: "x" }, "y").s.namespace, "x");
+    const { s, warnings } = settings({ MY_NODE_NAME: "n" });
+    assert.equal(s.namespaceSource, "default");
+    assert.equal(warnings.length, 1);
+  });
+
+  it("reads upstream's variables", () => {
+    const { s } = settings(
+      {
+        MAX_CONCURRENT_UPDATE: "unlimited",
+        SCHEDULER_CRON_EXPRESSION: "0 0 3 * * * *",
+        MY_NODE_NAME: "n",
+        TRACING_FILTER_DIRECTIVE: "controller=debug,warn",
+      },
+      { namespace: "ns" },
+    );
+    assert.equal(s.maxConcurrent, "unlimited");
+    assert.equal(s.schedule.kind, "trigger");
+    assert.equal(s.logLevel, "warn");
+  });
+
+  it("names the variable at fault", () => {
+    rejectsNaming("MAX_CONCURRENT_UPDATE", () => settings({ MAX_CONCURRENT_UPDATE: "0" }));
+    rejectsNaming("SCHEDULER_CRON_EXPRESSION", () => settings({ SCHEDULER_CRON_EXPRESSION: "every day" }));
+    rejectsNaming("UPDATE_WINDOW_STOP", () => settings({ UPDATE_WINDOW_START: "01:00:00" }));
+    rejectsNaming("UPDATE_WINDOW_START", () =>
+      settings({ UPDATE_WINDOW_START: "25:00:00", UPDATE_WINDOW_STOP: "1:0:0" }),
+    );
+    rejectsNaming("MY_NODE_NAME", () => settings({ MY_NODE_NAME: "Not_A_Node" }));
+    rejectsNaming("TRACING_FILTER_DIRECTIVE", () => settings({ TRACING_FILTER_DIRECTIVE: "loud" }));
+    rejectsNaming("--lease-duration", () => settings({}, { leaseDurationSeconds: -1 }));
+    rejectsNaming("--tick-interval", () => settings({}, { tickIntervalMs: 10 }));
+  });
+
+  it("warns when MY_NODE_NAME is missing", () => {
+    const { s, warnings } = settings({}, { namespace: "ns" });
+    assert.equal(s.controllerNodeName, undefined);
+    assert.match(warnings.join("\n"), /MY_NODE_NAME/);
+  });
+
+  it("maps log levels and tracing directives", () => {
+    assert.equal(parseLogLevel(undefined, "X"), "info");
+    assert.equal(parseLogLevel("DEBUG", "X"), "debug");
+    assert.equal(parseLogLevel("off", "X"), "silent");
+    assert.equal(parseLogLevel("a=trace,b=error", "X"), "trace");
+    assert.equal(parseLogLevel("warning", "X"), "warn");
+  });
+});
