@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { isBrupopError } from "../errors.js";
+import { execForm, lastInstruction, parseDockerfile, type Stage } from "./dockerfile.js";
+
+const root = new URL("../../", import.meta.url);
+const read = (path: string): string => readFileSync(new URL(path, root), "utf8");
+
+describe("parseDockerfile", () => {
+  it("reads stages, global ARG defaults, continuations and comments", () => {
+    const stages = parseDockerfile(
+      [
+        "# syntax=docker/dockerfile:1",
+        "ARG BASE=node:24-slim",
+        "FROM ${BASE} AS build",
+        "# a comment",
+        "RUN npm ci \\",
+        "  # dropped inside a continuation",
+        "  && npm run build",
+        "",
+        "from $BASE",
+        'ENTRYPOINT ["node", "main.js"]',
+      ].join("\n"),
+    );
+    assert.deepEqual(
+      stages.map((s) => [s.from, s.name]),
+      [
+        ["node:24-slim", "build"],
+        ["node:24-slim", undefined],
+      ],
+    );
+    assert.deepEqual(stages[0]?.instructions, [{ keyword: "RUN", args: "npm ci && npm run build" }]);
+    assert.deepEqual(execForm(stages[1]?.instructions[0]?.args ?? ""), ["node", "main.js"]);
+    assert.equal(execForm("node main.js"), undefined);
+  });
+
+  it("rejects an instruction before FROM", () => {
+    assert.throws(
+      () => parseDockerfile("RUN true\nFROM x"),
+      (e) => isBrupopError(e, "BRUPOP_E_CONFIG"),
+    );
+  });
+});
+
+describe("the project's Dockerfile", () => {
+  const stages = parseDockerfile(read("Dockerfile"));
+  const runs = (stage: Stage | undefined): string[] =>
+    (stage?.instructions ?? []).filter((i) => i.keyword === "RUN").map((i) => i.args);
+  const final = stages.at(-1);
+  const pkg = JSON.parse(read("package.json")) as { bin: Record<string, string>; engines: { node: string } };
+
+  it("is multi-stage and every stage is based on Node.js 24, like package.json's engines", () => {
+    assert.ok(stages.length >= 2, "a build stage and a runtime stage");
+    for (const stage of stages) {
+      assert.match(
+        stage.from,
+        /^(node:24([.-]|$)|gcr\.io\/distroless\/nodejs24-)/,
+        `stage base ${stage.from}`,
+      );
+    }
+    assert.match(pkg.engines.node, /^>=24\b/);
+  });
+
+  it("compiles with `npm ci && npm run build` in a build stage and ships only production deps", () => {
+    const build = stages.find((s) => runs(s).some((r) => r.includes("npm run build")));
+    assert.ok(build?.name !== undefined && build !== final, "a named build stage other than the runtime");
+    assert.ok(runs(build).some((r) => /\bnpm ci\b/.test(r) && !r.includes("--omit=dev")));
+    const prodInstall = stages.find((s) => runs(s).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)));
+    assert.ok(prodInstall !== undefined, "npm ci --omit=dev somewhere");
+    const copies = (final?.instructions ?? []).filter((i) => i.keyword === "COPY").map((i) => i.args);
+    assert.ok(copies.some((c) => c.includes(`--from=${build.name}`) && c.includes("dist")));
+    if (prodInstall !== final) {
+      assert.ok(copies.some((c) => c.includes(`--from=${prodInstall.name}`) && c.includes("node_modules")));
+    }
+  });
+
+  it("runs as a numeric non-root user by default", () => {
+    const user = lastInstruction(final as Stage, "USER");
+    assert.match(user ?? "", /^[1-9]\d*(:\d+)?$/, "numeric, so the kubelet can enforce runAsNonRoot");
+  });
+
+  it("has the brupop CLI (package.json bin, node dist/cli/main.js) as its entrypoint", () => {
+    const entrypoint = execForm(lastInstruction(final as Stage, "ENTRYPOINT") ?? "");
+    assert.equal(entrypoint?.[0], "node");
+    assert.equal(entrypoint.length, 2);
+    const bin = pkg.bin["brupop"];
+    assert.equal(bin, "dist/cli/main.js");
+    assert.ok(entrypoint[1]?.endsWith(`/${bin}`), `${entrypoint[1]} is the brupop bin`);
+    assert.ok(existsSync(new URL("src/cli/main.ts", root)), "the entrypoint's source exists");
+  });
+
+  it("sends only what the build needs to the build context", () => {
+    const ignore = read(".dockerignore")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("#"));
+    assert.equal(ignore[0], "*", "everything excluded first (node_modules, .git, dist, ...)");
+    for (const path of [
+      "package.json",
+      "package-lock.json",
+      "tsconfig.json",
+      "tsconfig.build.json",
+      "src/",
+    ]) {
+      assert.ok(ignore.includes(`!${path}`), `${path} is re-included`);
+    }
+    const copied = stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === "COPY" && !i.args.includes("--from"));
+    for (const c of copied) {
+      const sources = c.args.split(/\s+/).slice(0, -1);
+      for (const s of sources)
+        assert.ok(ignore.includes(`!${s.replace(/^\.\//, "")}`) || ignore.includes(`!${s}/`), s);
+    }
+  });
+});
