@@ -1,0 +1,448 @@
+// The per-node update loop (SPEC §4). I/O at the edges: the shadow and Node come from AgentObjects
+// (watches), the host from a BottlerocketHost, every write goes through the brupop apiserver. What to
+// do next is decided by the pure `decide` (decide.ts); this class only gathers facts, runs the step
+// it names, and reports the outcome.
+//
+// Crash-only: nothing the agent needs lives only in its memory. Each loop starts from the API (spec,
+// status) and the host (version, update state, partitions); every step is idempotent (prepare and
+// activate check the host state first, cordon/uncordon/LB calls are idempotent on the apiserver).
+// `kill()` simulates a crash at any instant; a new Agent picks up from what it observes.
+import { setTimeout as sleepTimer } from "node:timers/promises";
+import type { Logger } from "pino";
+import { ApiserverCallError, type BrupopApiserverApi } from "../apiserver/client.js";
+import type { BottlerocketHost } from "../bottlerocket/client.js";
+import type { UpdateStatus } from "../bottlerocket/types.js";
+import { systemClock, type Clock } from "../clock.js";
+import { BrupopError } from "../errors.js";
+import { isCordonedByBrupop } from "../k8s/node-ops.js";
+import { silentLogger } from "../log.js";
+import { EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
+import { parseShadow, type BottlerocketShadow, type ShadowStatus } from "../model/shadow.js";
+import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
+import {
+  decide,
+  failureStatus,
+  hostUpdateFacts,
+  initialStatus,
+  statusChanged,
+  successStatus,
+  type HostFacts,
+  type NodeFacts,
+  type Step,
+} from "./decide.js";
+import type { AgentObjects } from "./objects.js";
+import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
+
+export interface AgentTimings {
+  /** Period of the loop (default 5 s); a change of the brs or Node wakes it earlier. */
+  loopIntervalMs: number;
+  /** Minimum time between host update checks (default 120 s). */
+  updateCheckIntervalMs: number;
+  /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC in ms; 0 = no load-balancer exclusion (default). */
+  excludeFromLbWaitMs: number;
+}
+
+export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
+  loopIntervalMs: DEFAULT_LOOP_INTERVAL_MS,
+  updateCheckIntervalMs: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
+  excludeFromLbWaitMs: 0,
+};
+
+export interface AgentDeps {
+  nodeName: string;
+  host: BottlerocketHost;
+  apiserver: BrupopApiserverApi;
+  objects: AgentObjects;
+  clock?: Clock;
+  logger?: Logger;
+  timings?: Partial<AgentTimings>;
+  /** Interruptible sleep (the LB wait); injected for tests. Must resolve early when `signal` aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Why the agent stopped: asked to (SIGTERM), crashed (tests), or it asked its host to reboot. */
+export type AgentExit = "stopped" | "killed" | "rebooting";
+
+type TickOutcome = "continue" | "halt";
+
+const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  sleepTimer(ms, undefined, { signal }).catch(() => undefined);
+
+/** Failures of these calls are retried next loop when the apiserver says "try again" (nothing was undone). */
+const RETRYABLE_UNDO_STEPS: ReadonlySet<Step> = new Set(["uncordon", "removeExclusionFromLb"]);
+
+export class Agent {
+  readonly nodeName: string;
+  readonly #host: BottlerocketHost;
+  readonly #apiserver: BrupopApiserverApi;
+  readonly #objects: AgentObjects;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #timings: AgentTimings;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #throttle: UpdateCheckThrottle;
+  /** Aborted when the agent stops for any reason: every wait ends, no write starts afterwards. */
+  readonly #halt = new AbortController();
+  readonly #exited: Promise<AgentExit>;
+  #resolveExit!: (exit: AgentExit) => void;
+
+  #started = false;
+  #dirty = false;
+  #wake: (() => void) | undefined;
+  /** The status write in flight (stop() lets it finish: no half-written status). */
+  #writing: Promise<unknown> | undefined;
+  /** Our last successful write and the brs resourceVersion it was based on (the cache may lag it). */
+  #lastWrite: { status: ShadowStatus; baseVersion: string | undefined } | undefined;
+  /** What the last refresh chose, when one ran in this tick (it doubles as the update check). */
+  #freshTarget: string | undefined;
+  #assertedVersion: string | undefined;
+
+  constructor(deps: AgentDeps) {
+    this.nodeName = deps.nodeName;
+    this.#host = deps.host;
+    this.#apiserver = deps.apiserver;
+    this.#objects = deps.objects;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = (deps.logger ?? silentLogger()).child({ node: deps.nodeName });
+    this.#timings = { ...DEFAULT_AGENT_TIMINGS, ...deps.timings };
+    this.#sleep = deps.sleep ?? defaultSleep;
+    this.#throttle = new UpdateCheckThrottle(this.#timings.updateCheckIntervalMs, this.#clock);
+    this.#exited = new Promise((resolve) => (this.#resolveExit = resolve));
+    this.#objects.onChange(() => this.#poke());
+  }
+
+  /** Resolves when the agent stopped, with the reason. */
+  get exited(): Promise<AgentExit> {
+    return this.#exited;
+  }
+
+  get alive(): boolean {
+    return !this.#halt.signal.aborted;
+  }
+
+  /** Starts the watches and the loop (returns at once). */
+  start(): void {
+    if (this.#started || !this.alive) return;
+    this.#started = true;
+    this.#objects.start();
+    this.#run().catch((err: unknown) => this.#log.error({ err }, "agent loop ended unexpectedly"));
+  }
+
+  /**
+   * Graceful stop (SIGTERM): no new step or write starts; a status write in flight is allowed to
+   * finish. A long host command in flight is abandoned (it goes on on the host; the next agent waits
+   * for it).
+   */
+  async stop(): Promise<void> {
+    if (!this.alive) return;
+    this.#finish("stopped");
+    await this.#writing?.catch(() => undefined);
+    await this.#objects.stop();
+  }
+
+  /** A crash, for tests: everything stops at once; whatever was in flight lands or not. */
+  kill(): void {
+    if (!this.alive) return;
+    this.#finish("killed");
+    void this.#objects.stop().catch(() => undefined);
+  }
+
+  /** One pass of the loop, for tests and tools that drive the agent by hand. */
+  async reconcileOnce(): Promise<TickOutcome> {
+    const outcome = await this.#tick();
+    if (outcome === "halt") this.#rebooting();
+    return outcome;
+  }
+
+  #finish(exit: AgentExit): void {
+    this.#halt.abort();
+    this.#wake?.();
+    this.#resolveExit(exit);
+  }
+
+  #poke(): void {
+    this.#dirty = true;
+    this.#wake?.();
+  }
+
+  #rebooting(): void {
+    if (!this.alive) return;
+    this.#log.info("reboot requested; not acting any more (the agent of the next boot carries on)");
+    this.#finish("rebooting");
+    void this.#objects.stop().catch(() => undefined);
+  }
+
+  async #run(): Promise<void> {
+    await this.#objects.waitForSync();
+    while (this.alive) {
+      this.#dirty = false;
+      let outcome: TickOutcome = "continue";
+      try {
+        outcome = await this.#tick();
+      } catch (err) {
+        this.#log.error({ err }, "agent loop failed unexpectedly; retrying next loop");
+      }
+      if (outcome === "halt") {
+        this.#rebooting();
+        return;
+      }
+      await this.#idle();
+    }
+  }
+
+  /** Sleeps one loop interval, or less if a watched object changed or the agent stops. */
+  #idle(): Promise<void> {
+    if (this.#dirty || !this.alive) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.#timings.loopIntervalMs);
+      this.#wake = done;
+    });
+  }
+
+  // --- one pass ---
+
+  async #tick(): Promise<TickOutcome> {
+    if (!this.alive) return "continue";
+    this.#freshTarget = undefined;
+    const raw = this.#objects.shadow();
+    if (raw === undefined) {
+      await this.#createShadow();
+      return "continue";
+    }
+    let shadow: BottlerocketShadow;
+    try {
+      shadow = parseShadow(raw);
+    } catch (err) {
+      this.#log.error({ err }, "cannot read the BottlerocketShadow; not acting on it");
+      return "continue";
+    }
+    const facts = await this.#readHost();
+    if (facts === undefined || !this.alive) return "continue";
+    const status = this.#currentStatus(shadow);
+    if (status === undefined) {
+      const target = await this.#target(facts, undefined);
+      if (this.alive) await this.#report(shadow, undefined, initialStatus(facts.version, target));
+      return "continue";
+    }
+    return this.#act(shadow, status, facts);
+  }
+
+  /** Decide, run the step, observe, decide again, until the outcome is known. */
+  async #act(shadow: BottlerocketShadow, status: ShadowStatus, initial: HostFacts): Promise<TickOutcome> {
+    const done = new Set<Step>();
+    let facts = initial;
+    for (;;) {
+      const decision = decide({
+        spec: shadow.spec,
+        status,
+        host: facts,
+        node: this.#nodeFacts(),
+        done,
+        manageLbExclusion: this.#timings.excludeFromLbWaitMs > 0,
+      });
+      switch (decision.kind) {
+        case "halt":
+          return "halt";
+        case "wait":
+          this.#log.debug({ reason: decision.reason }, "waiting");
+          return "continue";
+        case "assert":
+          this.#assertOnce(shadow, decision.reason);
+          return "continue";
+        case "report": {
+          const target = await this.#target(facts, status);
+          if (this.alive) {
+            await this.#report(
+              shadow,
+              status,
+              successStatus(status, shadow.spec.state, facts.version, target),
+            );
+          }
+          return "continue";
+        }
+        case "fail":
+          await this.#fail(
+            shadow,
+            status,
+            facts,
+            new BrupopError("BRUPOP_E_HOST_API", decision.reason, { reason: "host-state" }),
+          );
+          return "continue";
+        case "step": {
+          done.add(decision.step);
+          const next = await this.#runStep(decision.step, facts, shadow, status);
+          if (next === undefined || !this.alive) return "continue";
+          facts = next;
+        }
+      }
+    }
+  }
+
+  /** Runs one step; the host facts afterwards, or undefined when the pass is over (failure reported). */
+  async #runStep(
+    step: Step,
+    facts: HostFacts,
+    shadow: BottlerocketShadow,
+    status: ShadowStatus,
+  ): Promise<HostFacts | undefined> {
+    this.#log.info({ step, spec: shadow.spec.state, version: shadow.spec.version }, "step");
+    try {
+      return await this.#perform(step, facts);
+    } catch (err) {
+      if (!this.alive) return undefined;
+      if (RETRYABLE_UNDO_STEPS.has(step) && isRetryable(err)) {
+        this.#log.warn({ err, step }, "apiserver unavailable; retrying next loop");
+        return undefined;
+      }
+      await this.#fail(shadow, status, facts, err);
+      return undefined;
+    }
+  }
+
+  async #perform(step: Step, facts: HostFacts): Promise<HostFacts> {
+    switch (step) {
+      case "refresh":
+        return this.#afterHostCommand(facts, await this.#host.refresh(), true);
+      case "prepare":
+        return this.#afterHostCommand(facts, await this.#host.prepare(), false);
+      case "activate":
+        return this.#afterHostCommand(facts, await this.#host.activate(), false);
+      case "deactivate":
+        return this.#afterHostCommand(facts, await this.#host.deactivate(), false);
+      case "reboot":
+        await this.#host.reboot();
+        return facts;
+      case "excludeFromLb":
+        await this.#apiserver.excludeFromLb();
+        return facts;
+      case "waitBeforeDrain":
+        await this.#sleep(this.#timings.excludeFromLbWaitMs, this.#halt.signal);
+        return facts;
+      case "cordonAndDrain":
+        await this.#apiserver.cordonAndDrain();
+        return facts;
+      case "uncordon":
+        await this.#apiserver.uncordon();
+        return facts;
+      case "removeExclusionFromLb":
+        await this.#apiserver.removeExclusionFromLb();
+        return facts;
+    }
+  }
+
+  #afterHostCommand(facts: HostFacts, status: UpdateStatus, refreshed: boolean): HostFacts {
+    if (refreshed) {
+      // A refresh is also the update check.
+      this.#throttle.record();
+      this.#freshTarget = status.chosen_update?.version ?? facts.version;
+    }
+    return { version: facts.version, update: hostUpdateFacts(status) };
+  }
+
+  // --- facts ---
+
+  async #readHost(): Promise<HostFacts | undefined> {
+    try {
+      const os = await this.#host.osInfo();
+      const update = await this.#host.updateStatus();
+      return { version: os.version_id, update: hostUpdateFacts(update) };
+    } catch (err) {
+      // Not acting yet: a host that cannot be read (rebooting, busy with a command a previous agent
+      // started) is asked again next loop. Nothing is reported as done.
+      if (this.alive) this.#log.warn({ err }, "cannot read the host's update status; retrying next loop");
+      return undefined;
+    }
+  }
+
+  #nodeFacts(): NodeFacts | undefined {
+    const node = this.#objects.node();
+    if (node === undefined) return undefined;
+    return {
+      cordonedByBrupop: isCordonedByBrupop(node),
+      excludedFromLb: node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined,
+    };
+  }
+
+  /** The status as the API has it, unless the cache has not caught up with our own last write yet. */
+  #currentStatus(shadow: BottlerocketShadow): ShadowStatus | undefined {
+    const last = this.#lastWrite;
+    if (last !== undefined && last.baseVersion === shadow.metadata.resourceVersion) return last.status;
+    return shadow.status;
+  }
+
+  /**
+   * target_version: what a refresh in this pass chose; else a fresh update check when one is due;
+   * else the previously reported value. A failed check keeps the previous value.
+   */
+  async #target(facts: HostFacts, prev: ShadowStatus | undefined): Promise<string> {
+    if (this.#freshTarget !== undefined) return this.#freshTarget;
+    const previous = prev?.target_version ?? facts.version;
+    if (!this.#throttle.due()) return previous;
+    this.#throttle.record();
+    try {
+      const status = await this.#host.refresh();
+      return status.chosen_update?.version ?? facts.version;
+    } catch (err) {
+      if (this.alive) this.#log.warn({ err }, "update check failed; keeping the previous target version");
+      return previous;
+    }
+  }
+
+  // --- writes ---
+
+  async #createShadow(): Promise<void> {
+    try {
+      await this.#apiserver.createShadow();
+      this.#log.info("created the BottlerocketShadow");
+    } catch (err) {
+      if (this.alive) this.#log.warn({ err }, "cannot create the BottlerocketShadow; retrying next loop");
+    }
+  }
+
+  async #report(
+    shadow: BottlerocketShadow,
+    prev: ShadowStatus | undefined,
+    next: ShadowStatus,
+  ): Promise<void> {
+    if (!this.alive || !statusChanged(prev, next)) return;
+    const write = this.#apiserver.updateStatus(next);
+    this.#writing = write;
+    try {
+      await write;
+      this.#lastWrite = { status: next, baseVersion: shadow.metadata.resourceVersion };
+      this.#log.info({ status: next }, "status reported");
+    } catch (err) {
+      if (this.alive) this.#log.warn({ err }, "cannot report status; retrying next loop");
+    } finally {
+      if (this.#writing === write) this.#writing = undefined;
+    }
+  }
+
+  async #fail(shadow: BottlerocketShadow, prev: ShadowStatus, facts: HostFacts, err: unknown): Promise<void> {
+    if (!this.alive) return;
+    this.#log.error(
+      { err, spec: shadow.spec.state, version: shadow.spec.version, crashCount: prev.crash_count + 1 },
+      "update step failed; reporting ErrorReset",
+    );
+    const target = this.#freshTarget ?? prev.target_version;
+    await this.#report(shadow, prev, failureStatus(prev, facts.version, target, this.#clock.now()));
+  }
+
+  #assertOnce(shadow: BottlerocketShadow, reason: string): void {
+    const version = shadow.metadata.resourceVersion ?? "";
+    if (this.#assertedVersion === version) return;
+    this.#assertedVersion = version;
+    const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
+    this.#log.error({ err }, "invalid spec; not acting on it");
+  }
+}
+
+/** An apiserver failure that says "try again later" (network, 429, 502-504). */
+function isRetryable(err: unknown): boolean {
+  return err instanceof ApiserverCallError && err.retryable;
+}

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isBrupopError } from "../errors.js";
+import {
+  loadAgentConfig,
+  parseLogLevel,
+  readRequiredFile,
+  type AgentEnv,
+  type AgentFlags,
+} from "./config.js";
+
+const inPod = { readNamespace: () => "brupop-bottlerocket-aws" };
+const outsidePod = { readNamespace: () => undefined };
+
+function configError(fn: () => unknown, variable: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isBrupopError(err, "BRUPOP_E_CONFIG"), `expected BRUPOP_E_CONFIG, got ${String(err)}`);
+    assert.equal(err.details.variable, variable);
+    assert.ok(err.message.startsWith(`${variable}:`), err.message);
+    return true;
+  });
+}
+
+describe("loadAgentConfig", () => {
+  it("defaults: upstream's paths and the in-cluster apiserver address", () => {
+    const c = loadAgentConfig({ MY_NODE_NAME: "ip-10-0-0-1.ec2.internal" }, {}, inPod);
+    assert.deepEqual(c, {
+      nodeName: "ip-10-0-0-1.ec2.internal",
+      namespace: "brupop-bottlerocket-aws",
+      apiserverUrl: "https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443",
+      tokenPath: "/var/run/secrets/tokens/bottlerocket-agent-service-account-token",
+      caPath: "/etc/brupop-tls-keys/ca.crt",
+      socketPath: "/run/api.sock",
+      kubeconfig: undefined,
+      excludeFromLbWaitMs: 0,
+      loopIntervalMs: 5_000,
+      updateCheckIntervalMs: 120_000,
+      rebootWaitMs: 180_000,
+      logLevel: "info",
+    });
+  });
+
+  it("reads the environment and flags", () => {
+    const env: AgentEnv = {
+      MY_NODE_NAME: "node-a",
+      EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "30",
+      APISERVER_SERVICE_PORT: "8443",
+      TRACING_FILTER_DIRECTIVE: "agent=debug,info",
+    };
+    const c = loadAgentConfig(env, { namespace: "brupop" }, outsidePod);
+    assert.equal(c.namespace, "brupop");
+    assert.equal(c.apiserverUrl, "https://brupop-apiserver.brupop.svc.cluster.local:8443");
+    assert.equal(c.excludeFromLbWaitMs, 30_000);
+    assert.equal(c.logLevel, "info");
+
+    const flags: AgentFlags = {
+      apiserverUrl: "https://127.0.0.1:9443/",
+      socketPath: "/tmp/x.sock",
+      loopIntervalMs: "250",
+      updateCheckIntervalMs: "1000",
+      rebootWaitMs: "0",
+      logLevel: "debug",
+    };
+    const d = loadAgentConfig({ MY_NODE_NAME: "node-a" }, flags, inPod);
+    assert.equal(d.apiserverUrl, "https://127.0.0.1:9443");
+    assert.equal(d.socketPath, "/tmp/x.sock");
+    assert.equal(d.loopIntervalMs, 250);
+    assert.equal(d.updateCheckIntervalMs, 1000);
+    assert.equal(d.rebootWaitMs, 0);
+    assert.equal(d.logLevel, "debug");
+  });
+
+  it("the --namespace flag wins over the service-account mount", () => {
+    assert.equal(loadAgentConfig({ MY_NODE_NAME: "n" }, { namespace: "other" }, inPod).namespace, "other");
+  });
+
+  const bad: [string, AgentEnv, AgentFlags, typeof inPod | typeof outsidePod][] = [
+    ["MY_NODE_NAME", {}, {}, inPod],
+    ["MY_NODE_NAME", { MY_NODE_NAME: "  " }, {}, inPod],
+    ["MY_NODE_NAME", { MY_NODE_NAME: "Not_A_Node" }, {}, inPod],
+    ["--namespace", { MY_NODE_NAME: "n" }, {}, outsidePod],
+    ["--namespace", { MY_NODE_NAME: "n" }, { namespace: "Bad Namespace" }, inPod],
+    [
+      "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
+      { MY_NODE_NAME: "n", EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "-1" },
+      {},
+      inPod,
+    ],
+    [
+      "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
+      { MY_NODE_NAME: "n", EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "1.5" },
+      {},
+      inPod,
+    ],
+    [
+      "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
+      { MY_NODE_NAME: "n", EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "soon" },
+      {},
+      inPod,
+    ],
+    ["APISERVER_SERVICE_PORT", { MY_NODE_NAME: "n", APISERVER_SERVICE_PORT: "0" }, {}, inPod],
+    ["APISERVER_SERVICE_PORT", { MY_NODE_NAME: "n", APISERVER_SERVICE_PORT: "65536" }, {}, inPod],
+    ["APISERVER_SERVICE_PORT", { MY_NODE_NAME: "n", APISERVER_SERVICE_PORT: "https" }, {}, inPod],
+    ["TRACING_FILTER_DIRECTIVE", { MY_NODE_NAME: "n", TRACING_FILTER_DIRECTIVE: "loud" }, {}, inPod],
+    ["--log-level", { MY_NODE_NAME: "n" }, { logLevel: "loud" }, inPod],
+    ["--apiserver-url", { MY_NODE_NAME: "n" }, { apiserverUrl: "not a url" }, inPod],
+    ["--apiserver-url", { MY_NODE_NAME: "n" }, { apiserverUrl: "ftp://x" }, inPod],
+    ["--loop-interval-ms", { MY_NODE_NAME: "n" }, { loopIntervalMs: "0" }, inPod],
+    ["--update-check-interval-ms", { MY_NODE_NAME: "n" }, { updateCheckIntervalMs: "x" }, inPod],
+    ["--reboot-wait-ms", { MY_NODE_NAME: "n" }, { rebootWaitMs: "-5" }, inPod],
+  ];
+  for (const [variable, env, flags, deps] of bad) {
+    it(`rejects ${variable} = ${JSON.stringify({ ...env, ...flags })}`, () => {
+      configError(() => loadAgentConfig(env, flags, deps), variable);
+    });
+  }
+});
+
+describe("parseLogLevel", () => {
+  it("reads level names and upstream's tracing directives", () => {
+    assert.equal(parseLogLevel(undefined, "V"), "info");
+    assert.equal(parseLogLevel("DEBUG", "V"), "debug");
+    assert.equal(parseLogLevel("off", "V"), "silent");
+    assert.equal(parseLogLevel("agent=debug,warn", "V"), "warn");
+    assert.equal(parseLogLevel("agent=debug,apiserver=error", "V"), "debug");
+  });
+});
+
+describe("readRequiredFile", () => {
+  it("names the variable and the path when a mount is missing", () => {
+    assert.throws(
+      () => readRequiredFile("--ca-path", "/nonexistent/brupop/ca.crt"),
+      (err: unknown) =>
+        isBrupopError(err, "BRUPOP_E_CONFIG") &&
+        err.details.variable === "--ca-path" &&
+        err.message.includes("/nonexistent/brupop/ca.crt") &&
+        err.message.includes("ENOENT"),
+    );
+  });
+});

@@ -1,0 +1,208 @@
+// `brupop agent` start-up configuration: upstream's environment names plus a few flags (mostly for
+// tests and the benchmark), read and validated once. Every error is BRUPOP_E_CONFIG naming the
+// variable or flag at fault; everything else takes the typed result.
+import { readFileSync } from "node:fs";
+import type { LevelWithSilent } from "pino";
+import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
+import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
+import { BrupopError } from "../errors.js";
+import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
+import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
+
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
+export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
+/** Upstream sleeps this long after asking for the reboot, then exits 0. */
+export const DEFAULT_REBOOT_WAIT_MS = 180_000;
+
+export interface AgentEnv {
+  MY_NODE_NAME?: string | undefined;
+  EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC?: string | undefined;
+  APISERVER_SERVICE_PORT?: string | undefined;
+  /** Upstream's log filter (`info`, `debug`, `agent=debug,info`). */
+  TRACING_FILTER_DIRECTIVE?: string | undefined;
+}
+
+export interface AgentFlags {
+  namespace?: string | undefined;
+  /** Overrides the in-cluster service address (tests, the benchmark). */
+  apiserverUrl?: string | undefined;
+  tokenPath?: string | undefined;
+  caPath?: string | undefined;
+  socketPath?: string | undefined;
+  kubeconfig?: string | undefined;
+  loopIntervalMs?: string | undefined;
+  updateCheckIntervalMs?: string | undefined;
+  rebootWaitMs?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+export interface AgentConfig {
+  nodeName: string;
+  namespace: string;
+  apiserverUrl: string;
+  tokenPath: string;
+  caPath: string;
+  socketPath: string;
+  kubeconfig: string | undefined;
+  excludeFromLbWaitMs: number;
+  loopIntervalMs: number;
+  updateCheckIntervalMs: number;
+  rebootWaitMs: number;
+  logLevel: LevelWithSilent;
+}
+
+export interface AgentConfigDeps {
+  /** Reads the service-account namespace file; undefined when absent (not in a pod). */
+  readNamespace?: () => string | undefined;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const LEVELS: readonly LevelWithSilent[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/**
+ * A pino level from a level name or upstream's tracing filter directive (`agent=debug,info`): the bare
+ * default level if there is one, else the most verbose level named. (The controller reads the same
+ * variable the same way; kept here so the agent does not load the controller's modules.)
+ */
+export function parseLogLevel(value: string | undefined, variable: string): LevelWithSilent {
+  if (value === undefined || value.trim() === "") return "info";
+  const parts = value
+    .toLowerCase()
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  const normalise = (l: string): string => (l === "off" ? "silent" : l === "warning" ? "warn" : l);
+  const bare = parts.filter((p) => !p.includes("=")).map(normalise);
+  const scoped = parts.filter((p) => p.includes("=")).map((p) => normalise(p.split("=")[1] ?? ""));
+  const rank = (l: string): number => LEVELS.indexOf(l as LevelWithSilent);
+  const pick = bare.at(-1) ?? scoped.sort((a, b) => rank(a) - rank(b))[0];
+  if (pick === undefined || rank(pick) < 0) {
+    throw configError(variable, `"${value}" is not a log level (trace, debug, info, warn, error, off)`);
+  }
+  return pick as LevelWithSilent;
+}
+
+function configError(variable: string, message: string): BrupopError {
+  return new BrupopError("BRUPOP_E_CONFIG", `${variable}: ${message}`, { variable });
+}
+
+function nonNegativeInt(variable: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const v = raw.trim();
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw configError(variable, `must be a non-negative integer, got "${raw}"`);
+  }
+  return Number(v);
+}
+
+function positiveInt(variable: string, raw: string | undefined, fallback: number): number {
+  const n = nonNegativeInt(variable, raw, fallback);
+  if (n < 1) throw configError(variable, `must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function port(variable: string, raw: string | undefined, fallback: number): number {
+  const n = nonNegativeInt(variable, raw, fallback);
+  if (n < 1 || n > 65535) throw configError(variable, `must be a port number 1-65535, got "${raw}"`);
+  return n;
+}
+
+function readNamespaceFile(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function nodeNameFrom(raw: string | undefined): string {
+  const name = raw?.trim() ?? "";
+  if (name === "") throw configError("MY_NODE_NAME", "must be set to the name of the node the agent runs on");
+  if (!DNS_SUBDOMAIN.test(name)) throw configError("MY_NODE_NAME", `"${name}" is not a valid node name`);
+  return name;
+}
+
+function namespaceFrom(flag: string | undefined, deps: AgentConfigDeps): string {
+  const ns = flag ?? (deps.readNamespace ?? readNamespaceFile)();
+  if (ns === undefined || ns === "") {
+    throw configError(
+      "--namespace",
+      `required when ${SERVICE_ACCOUNT_NAMESPACE_FILE} does not exist (not running in a pod)`,
+    );
+  }
+  if (!DNS_LABEL.test(ns)) throw configError("--namespace", `"${ns}" is not a valid namespace name`);
+  return ns;
+}
+
+function urlFrom(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw configError("--apiserver-url", `"${raw}" is not a URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw configError("--apiserver-url", `must be an https:// URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+/** Reads and validates the agent's configuration; throws BRUPOP_E_CONFIG naming the culprit. */
+export function loadAgentConfig(
+  env: AgentEnv,
+  flags: AgentFlags = {},
+  deps: AgentConfigDeps = {},
+): AgentConfig {
+  const nodeName = nodeNameFrom(env.MY_NODE_NAME);
+  const namespace = namespaceFrom(flags.namespace, deps);
+  const servicePort = port(
+    "APISERVER_SERVICE_PORT",
+    env.APISERVER_SERVICE_PORT,
+    DEFAULT_APISERVER_SERVICE_PORT,
+  );
+  const apiserverUrl = urlFrom(
+    flags.apiserverUrl ?? `https://${APISERVER_SERVICE_NAME}.${namespace}.svc.cluster.local:${servicePort}`,
+  );
+  const lbWaitSeconds = nonNegativeInt(
+    "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
+    env.EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC,
+    0,
+  );
+  return {
+    nodeName,
+    namespace,
+    apiserverUrl,
+    tokenPath: flags.tokenPath ?? AGENT_TOKEN_PATH,
+    caPath: flags.caPath ?? DEFAULT_CA_PATH,
+    socketPath: flags.socketPath ?? DEFAULT_SOCKET_PATH,
+    kubeconfig: flags.kubeconfig,
+    excludeFromLbWaitMs: lbWaitSeconds * 1000,
+    loopIntervalMs: positiveInt("--loop-interval-ms", flags.loopIntervalMs, DEFAULT_LOOP_INTERVAL_MS),
+    updateCheckIntervalMs: positiveInt(
+      "--update-check-interval-ms",
+      flags.updateCheckIntervalMs,
+      DEFAULT_UPDATE_CHECK_INTERVAL_MS,
+    ),
+    rebootWaitMs: nonNegativeInt("--reboot-wait-ms", flags.rebootWaitMs, DEFAULT_REBOOT_WAIT_MS),
+    logLevel:
+      flags.logLevel !== undefined
+        ? parseLogLevel(flags.logLevel, "--log-level")
+        : parseLogLevel(env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE"),
+  };
+}
+
+/**
+ * Reads a file the agent needs at start (CA, token), so a missing mount fails at start-up with the
+ * path in the message rather than on the first apiserver call.
+ */
+export function readRequiredFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw configError(variable, `cannot read ${path} (${code})`);
+  }
+}

@@ -1,0 +1,695 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ShadowStatus } from "../model/shadow.js";
+import { V2_STATES, type ShadowState } from "../model/state.js";
+import {
+  decide,
+  failureStatus,
+  hostUpdateFacts,
+  initialStatus,
+  statusChanged,
+  successStatus,
+  type Decision,
+  type DecisionInput,
+  type HostFacts,
+  type HostUpdateFacts,
+  type NodeFacts,
+  type Step,
+} from "./decide.js";
+
+const OLD = "1.19.0";
+const NEW = "1.20.0";
+const OTHER = "1.21.0";
+
+const status = (state: ShadowState, extra: Partial<ShadowStatus> = {}): ShadowStatus => ({
+  current_version: OLD,
+  target_version: NEW,
+  current_state: state,
+  crash_count: 0,
+  state_transition_failure_timestamp: null,
+  ...extra,
+});
+
+const upd = (
+  state: HostUpdateFacts["state"],
+  staged: HostUpdateFacts["staged"] = null,
+  chosenVersion: string | null = NEW,
+): HostUpdateFacts => ({ state, chosenVersion, staged });
+
+const HOST = {
+  uninitialised: { version: OLD, update: null },
+  idle: { version: OLD, update: upd("Idle", null, null) },
+  available: { version: OLD, update: upd("Available") },
+  availableOther: { version: OLD, update: upd("Available", null, OTHER) },
+  staged: { version: OLD, update: upd("Staged", { version: NEW, nextToBoot: false }) },
+  stagedOther: { version: OLD, update: upd("Staged", { version: OTHER, nextToBoot: false }) },
+  ready: { version: OLD, update: upd("Ready", { version: NEW, nextToBoot: true }) },
+  readyOther: { version: OLD, update: upd("Ready", { version: OTHER, nextToBoot: true }, OTHER) },
+  rolledBack: { version: OLD, update: upd("Available", { version: NEW, nextToBoot: false }) },
+  onNew: { version: NEW, update: null },
+} satisfies Record<string, HostFacts>;
+
+const CLEAN: NodeFacts = { cordonedByBrupop: false, excludedFromLb: false };
+const CORDONED: NodeFacts = { cordonedByBrupop: true, excludedFromLb: true };
+
+interface Row {
+  name: string;
+  spec: ShadowState;
+  version?: string | null;
+  status: ShadowState;
+  host: HostFacts;
+  node?: NodeFacts | undefined;
+  done?: Step[];
+  lb?: boolean;
+  expect: Decision["kind"] | Step;
+  /** For fail/wait/assert: a fragment of the reason. */
+  reason?: RegExp;
+}
+
+function input(row: Row): DecisionInput {
+  return {
+    spec: {
+      state: row.spec,
+      version: row.version === undefined ? NEW : row.version,
+      state_transition_timestamp: null,
+    },
+    status: status(row.status),
+    host: row.host,
+    node: "node" in row ? row.node : CLEAN,
+    done: new Set(row.done ?? []),
+    manageLbExclusion: row.lb ?? false,
+  };
+}
+
+function label(d: Decision): string {
+  return d.kind === "step" ? d.step : d.kind;
+}
+
+const ROWS: Row[] = [
+  // --- spec ErrorReset: never valid ---
+  ...V2_STATES.map((s): Row => ({
+    name: `spec ErrorReset, status ${s}`,
+    spec: "ErrorReset",
+    status: s,
+    host: HOST.ready,
+    expect: "assert",
+  })),
+
+  // --- reached states ---
+  ...(["Idle", "StagedAndPerformedUpdate", "RebootedIntoUpdate", "MonitoringUpdate"] as const).map(
+    (s): Row => ({ name: `reached ${s}`, spec: s, status: s, host: HOST.idle, expect: "report" }),
+  ),
+  {
+    name: "reached Idle, node unknown",
+    spec: "Idle",
+    status: "Idle",
+    host: HOST.idle,
+    node: undefined,
+    expect: "report",
+  },
+  {
+    name: "reached Idle with a stale brupop cordon",
+    spec: "Idle",
+    status: "Idle",
+    host: HOST.idle,
+    node: CORDONED,
+    expect: "uncordon",
+  },
+  {
+    name: "… after uncordoning",
+    spec: "Idle",
+    status: "Idle",
+    host: HOST.idle,
+    node: CORDONED,
+    done: ["uncordon"],
+    expect: "report",
+  },
+  {
+    name: "reached MonitoringUpdate with a stale brupop cordon",
+    spec: "MonitoringUpdate",
+    status: "MonitoringUpdate",
+    host: HOST.onNew,
+    node: CORDONED,
+    expect: "uncordon",
+  },
+  {
+    name: "reached ErrorReset?? (spec ErrorReset) stays an assertion",
+    spec: "ErrorReset",
+    status: "ErrorReset",
+    host: HOST.idle,
+    expect: "assert",
+  },
+
+  // --- status ErrorReset: only the controller moves on ---
+  ...(["StagedAndPerformedUpdate", "RebootedIntoUpdate", "MonitoringUpdate"] as const).map((s): Row => ({
+    name: `status ErrorReset, spec ${s}`,
+    spec: s,
+    status: "ErrorReset",
+    host: HOST.ready,
+    expect: "wait",
+    reason: /controller/,
+  })),
+
+  // --- spec Idle: recover / finish ---
+  {
+    name: "Idle after ErrorReset: uncordon",
+    spec: "Idle",
+    status: "ErrorReset",
+    host: HOST.ready,
+    expect: "uncordon",
+  },
+  {
+    name: "Idle after ErrorReset: then report (no LB management)",
+    spec: "Idle",
+    status: "ErrorReset",
+    host: HOST.ready,
+    done: ["uncordon"],
+    expect: "report",
+  },
+  {
+    name: "Idle after ErrorReset: then lift LB exclusion",
+    spec: "Idle",
+    status: "ErrorReset",
+    host: HOST.ready,
+    done: ["uncordon"],
+    lb: true,
+    expect: "removeExclusionFromLb",
+  },
+  {
+    name: "Idle after ErrorReset: done",
+    spec: "Idle",
+    status: "ErrorReset",
+    host: HOST.ready,
+    done: ["uncordon", "removeExclusionFromLb"],
+    lb: true,
+    expect: "report",
+  },
+  {
+    name: "Idle after MonitoringUpdate: make sure uncordoned",
+    spec: "Idle",
+    status: "MonitoringUpdate",
+    host: HOST.onNew,
+    expect: "uncordon",
+  },
+  {
+    name: "Idle after MonitoringUpdate: report",
+    spec: "Idle",
+    status: "MonitoringUpdate",
+    host: HOST.onNew,
+    done: ["uncordon"],
+    expect: "report",
+  },
+  {
+    name: "Idle while status StagedAndPerformedUpdate (operator rollback): uncordon",
+    spec: "Idle",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    expect: "uncordon",
+  },
+
+  // --- spec MonitoringUpdate ---
+  {
+    name: "MonitoringUpdate: uncordon",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    expect: "uncordon",
+  },
+  {
+    name: "MonitoringUpdate: lift LB exclusion",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    done: ["uncordon"],
+    lb: true,
+    expect: "removeExclusionFromLb",
+  },
+  {
+    name: "MonitoringUpdate: report",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    done: ["uncordon"],
+    expect: "report",
+  },
+
+  // --- spec StagedAndPerformedUpdate ---
+  {
+    name: "stage: no version",
+    spec: "StagedAndPerformedUpdate",
+    version: null,
+    status: "Idle",
+    host: HOST.available,
+    expect: "fail",
+    reason: /version/,
+  },
+  {
+    name: "stage: host already runs it",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.onNew,
+    expect: "report",
+  },
+  {
+    name: "stage: uninitialised host → refresh",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.uninitialised,
+    expect: "refresh",
+  },
+  {
+    name: "stage: still uninitialised after refresh",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.uninitialised,
+    done: ["refresh"],
+    expect: "fail",
+  },
+  {
+    name: "stage: Idle host → refresh",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.idle,
+    expect: "refresh",
+  },
+  {
+    name: "stage: Idle host after refresh → nothing offered",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.idle,
+    done: ["refresh"],
+    expect: "fail",
+    reason: /no update/,
+  },
+  {
+    name: "stage: Available with the wanted version → prepare",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.available,
+    expect: "prepare",
+  },
+  {
+    name: "stage: Available with another version → refresh",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.availableOther,
+    expect: "refresh",
+  },
+  {
+    name: "stage: still another version after refresh → fail",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.availableOther,
+    done: ["refresh"],
+    expect: "fail",
+    reason: /1\.21\.0.*1\.20\.0/,
+  },
+  {
+    name: "stage: Staged wanted → activate",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.staged,
+    expect: "activate",
+  },
+  {
+    name: "stage: Staged wanted after activate (?) → fail",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.staged,
+    done: ["prepare", "activate"],
+    expect: "fail",
+  },
+  {
+    name: "stage: Staged other, chosen wanted → prepare",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: { ...HOST.stagedOther, update: { ...HOST.stagedOther.update, chosenVersion: NEW } },
+    expect: "prepare",
+  },
+  {
+    name: "stage: prepare did not stage the wanted version → fail",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: { ...HOST.stagedOther, update: { ...HOST.stagedOther.update, chosenVersion: NEW } },
+    done: ["prepare"],
+    expect: "fail",
+    reason: /did not stage/,
+  },
+  {
+    name: "stage: Ready with wanted next to boot → report (resume after restart)",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.ready,
+    expect: "report",
+  },
+  {
+    name: "stage: Ready with another version → deactivate",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.readyOther,
+    expect: "deactivate",
+  },
+  {
+    name: "stage: still Ready with another version after deactivate → fail",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.readyOther,
+    done: ["deactivate"],
+    expect: "fail",
+  },
+  {
+    name: "stage: from MonitoringUpdate status (odd) acts the same",
+    spec: "StagedAndPerformedUpdate",
+    status: "MonitoringUpdate",
+    host: HOST.available,
+    expect: "prepare",
+  },
+
+  // --- spec RebootedIntoUpdate ---
+  {
+    name: "reboot: no version",
+    spec: "RebootedIntoUpdate",
+    version: null,
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    expect: "fail",
+  },
+  {
+    name: "reboot: host runs the version → uncordon",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.onNew,
+    expect: "uncordon",
+  },
+  {
+    name: "reboot: host runs the version → lift LB exclusion",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.onNew,
+    lb: true,
+    done: ["uncordon"],
+    expect: "removeExclusionFromLb",
+  },
+  {
+    name: "reboot: host runs the version → report",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.onNew,
+    done: ["uncordon"],
+    expect: "report",
+  },
+  {
+    name: "reboot: uninitialised host → refresh first",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.uninitialised,
+    expect: "refresh",
+  },
+  {
+    name: "reboot: host not Ready → fail before draining",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.staged,
+    expect: "fail",
+    reason: /not ready/,
+  },
+  {
+    name: "reboot: host Available → fail",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.available,
+    expect: "fail",
+  },
+  {
+    name: "reboot: came back on the old version → fail (rollback)",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.rolledBack,
+    done: ["refresh"],
+    expect: "fail",
+    reason: /rolled back/,
+  },
+  {
+    name: "reboot: Ready with another version → fail",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.readyOther,
+    expect: "fail",
+  },
+  {
+    name: "reboot: Ready → cordon and drain",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    expect: "cordonAndDrain",
+  },
+  {
+    name: "reboot: drained → reboot",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    done: ["cordonAndDrain"],
+    expect: "reboot",
+  },
+  {
+    name: "reboot: requested → halt",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    done: ["cordonAndDrain", "reboot"],
+    expect: "halt",
+  },
+  {
+    name: "reboot with LB: exclude first",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    lb: true,
+    expect: "excludeFromLb",
+  },
+  {
+    name: "reboot with LB: then wait",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    lb: true,
+    done: ["excludeFromLb"],
+    expect: "waitBeforeDrain",
+  },
+  {
+    name: "reboot with LB: then drain",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    lb: true,
+    done: ["excludeFromLb", "waitBeforeDrain"],
+    expect: "cordonAndDrain",
+  },
+  {
+    name: "reboot: a node cordoned meanwhile changes nothing",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    node: CORDONED,
+    expect: "cordonAndDrain",
+  },
+];
+
+describe("decide: the decision table", () => {
+  for (const row of ROWS) {
+    it(row.name, () => {
+      const d = decide(input(row));
+      assert.equal(label(d), row.expect, JSON.stringify(d));
+      if (row.reason !== undefined) {
+        assert.ok("reason" in d, `expected a reason: ${JSON.stringify(d)}`);
+        assert.match(d.reason, row.reason);
+      }
+    });
+  }
+});
+
+/** A tiny host model: what each step does to the facts (like the simulator). */
+function applyStep(step: Step, host: HostFacts, offered: string | null): HostFacts {
+  const u = host.update ?? upd("Idle", null, null);
+  switch (step) {
+    case "refresh":
+      return {
+        ...host,
+        update: {
+          ...u,
+          chosenVersion: offered,
+          state:
+            u.state === "Idle" || u.state === "Available"
+              ? offered === null
+                ? "Idle"
+                : "Available"
+              : u.state,
+        },
+      };
+    case "prepare":
+      return {
+        ...host,
+        update: { ...u, state: "Staged", staged: { version: u.chosenVersion ?? "?", nextToBoot: false } },
+      };
+    case "activate":
+      return {
+        ...host,
+        update: { ...u, state: "Ready", staged: u.staged && { ...u.staged, nextToBoot: true } },
+      };
+    case "deactivate":
+      return {
+        ...host,
+        update: { ...u, state: "Staged", staged: u.staged && { ...u.staged, nextToBoot: false } },
+      };
+    default:
+      return host;
+  }
+}
+
+function walk(
+  spec: ShadowState,
+  start: HostFacts,
+  offered: string | null,
+): { steps: Step[]; end: Decision; host: HostFacts } {
+  const done = new Set<Step>();
+  let host = start;
+  for (let i = 0; i < 20; i++) {
+    const d = decide({
+      spec: { state: spec, version: NEW, state_transition_timestamp: null },
+      status: status(spec === "StagedAndPerformedUpdate" ? "Idle" : "StagedAndPerformedUpdate"),
+      host,
+      node: CLEAN,
+      done,
+      manageLbExclusion: false,
+    });
+    if (d.kind !== "step") return { steps: [...done], end: d, host };
+    done.add(d.step);
+    host = applyStep(d.step, host, offered);
+  }
+  throw new Error("decisions did not converge");
+}
+
+describe("decide: walking StagedAndPerformedUpdate from every host state", () => {
+  const starts: [string, HostFacts, Step[]][] = [
+    ["uninitialised (after a boot)", HOST.uninitialised, ["refresh", "prepare", "activate"]],
+    ["Idle", HOST.idle, ["refresh", "prepare", "activate"]],
+    ["Available", HOST.available, ["prepare", "activate"]],
+    ["Available with an older choice", HOST.availableOther, ["refresh", "prepare", "activate"]],
+    ["Staged (agent restarted after prepare)", HOST.staged, ["activate"]],
+    ["Ready (agent restarted after activate)", HOST.ready, []],
+    [
+      "Ready with another version",
+      { ...HOST.readyOther, update: { ...HOST.readyOther.update, chosenVersion: NEW } },
+      ["deactivate", "prepare", "activate"],
+    ],
+  ];
+  for (const [name, start, steps] of starts) {
+    it(`${name}: ${steps.join(" → ") || "nothing to do"} → report`, () => {
+      const r = walk("StagedAndPerformedUpdate", start, NEW);
+      assert.deepEqual(r.steps, steps);
+      assert.equal(r.end.kind, "report");
+      assert.deepEqual(r.host.update?.staged, { version: NEW, nextToBoot: true });
+      assert.equal(r.host.update?.state, "Ready");
+    });
+  }
+
+  it("a host that offers nothing ends in a failure, never a silent pass", () => {
+    const r = walk("StagedAndPerformedUpdate", HOST.uninitialised, null);
+    assert.equal(r.end.kind, "fail");
+  });
+
+  it("RebootedIntoUpdate from an activated host: drain, reboot, halt", () => {
+    const r = walk("RebootedIntoUpdate", HOST.ready, NEW);
+    assert.deepEqual(r.steps, ["cordonAndDrain", "reboot"]);
+    assert.equal(r.end.kind, "halt");
+  });
+});
+
+describe("hostUpdateFacts", () => {
+  it("reduces the host status", () => {
+    assert.equal(hostUpdateFacts(null), null);
+    const image = { arch: "x86_64", variant: "aws-k8s-1.33", version: NEW };
+    assert.deepEqual(
+      hostUpdateFacts({
+        update_state: "Ready",
+        available_updates: [OTHER, NEW, OLD],
+        chosen_update: image,
+        active_partition: { image: { ...image, version: OLD }, next_to_boot: false },
+        staging_partition: { image, next_to_boot: true },
+        most_recent_command: null,
+      }),
+      { state: "Ready", chosenVersion: NEW, staged: { version: NEW, nextToBoot: true } },
+    );
+  });
+});
+
+describe("status", () => {
+  const T = "2025-01-01T00:00:00.000Z";
+
+  it("initialStatus: Idle, host versions, no crashes", () => {
+    assert.deepEqual(initialStatus(OLD, NEW), status("Idle"));
+  });
+
+  it("successStatus keeps the crash record on every step but the completed cycle", () => {
+    const crashed = { crash_count: 2, state_transition_failure_timestamp: T };
+    const pairs: [ShadowState, ShadowState][] = [
+      ["Idle", "StagedAndPerformedUpdate"],
+      ["StagedAndPerformedUpdate", "RebootedIntoUpdate"],
+      ["RebootedIntoUpdate", "MonitoringUpdate"],
+      ["ErrorReset", "Idle"],
+      ["Idle", "Idle"],
+    ];
+    for (const [from, to] of pairs) {
+      const next = successStatus(status(from, crashed), to, OLD, NEW);
+      assert.equal(next.current_state, to);
+      assert.equal(next.crash_count, 2, `${from} → ${to}`);
+      assert.equal(next.state_transition_failure_timestamp, T, `${from} → ${to}`);
+    }
+  });
+
+  it("successStatus: MonitoringUpdate → Idle resets crash_count and the failure timestamp", () => {
+    const next = successStatus(
+      status("MonitoringUpdate", { crash_count: 3, state_transition_failure_timestamp: T }),
+      "Idle",
+      NEW,
+      NEW,
+    );
+    assert.deepEqual(next, { ...status("Idle"), current_version: NEW, target_version: NEW });
+  });
+
+  it("successStatus takes the versions given", () => {
+    const next = successStatus(status("StagedAndPerformedUpdate"), "RebootedIntoUpdate", NEW, OTHER);
+    assert.equal(next.current_version, NEW);
+    assert.equal(next.target_version, OTHER);
+  });
+
+  it("failureStatus: ErrorReset, one more crash, stamped now", () => {
+    const now = new Date("2025-02-03T04:05:06.789Z");
+    const next = failureStatus(
+      status("StagedAndPerformedUpdate", { crash_count: 1, state_transition_failure_timestamp: T }),
+      OLD,
+      NEW,
+      now,
+    );
+    assert.deepEqual(next, {
+      ...status("ErrorReset"),
+      crash_count: 2,
+      state_transition_failure_timestamp: "2025-02-03T04:05:06.789Z",
+    });
+  });
+
+  it("statusChanged: only a real difference is written", () => {
+    assert.equal(statusChanged(undefined, status("Idle")), true);
+    assert.equal(statusChanged(status("Idle"), status("Idle")), false);
+    assert.equal(statusChanged(status("Idle"), { ...status("Idle") }), false);
+    for (const change of [
+      { current_version: NEW },
+      { target_version: OTHER },
+      { current_state: "StagedAndPerformedUpdate" as const },
+      { crash_count: 1 },
+      { state_transition_failure_timestamp: T },
+    ]) {
+      assert.equal(statusChanged(status("Idle"), status("Idle", change)), true, JSON.stringify(change));
+    }
+  });
+});

@@ -1,0 +1,254 @@
+// The agent's decisions, as pure functions (SPEC §4). Given the shadow's spec and status, what the host
+// says (running version, update state) and a few facts about the Node, `decide` names the ONE next
+// thing to do. The agent runs that step, observes again and asks again, until the answer is "report",
+// "fail", "wait" or "halt". Because every answer is derived from observed state (plus the steps already
+// taken in this attempt, so nothing loops), a new agent started at any moment picks up where the old
+// one stopped: that is what makes the agent crash-only.
+//
+// The status functions below say what the agent reports afterwards.
+import type { UpdateState, UpdateStatus } from "../bottlerocket/types.js";
+import { statusesEqual, type ShadowSpec, type ShadowStatus } from "../model/shadow.js";
+import type { ShadowState } from "../model/state.js";
+
+/** What the host's update API says, reduced to what decisions read. */
+export interface HostUpdateFacts {
+  state: UpdateState;
+  /** `chosen_update.version` from the last refresh (null: nothing newer offered). */
+  chosenVersion: string | null;
+  /** The staging partition's image and whether it boots next. */
+  staged: { version: string; nextToBoot: boolean } | null;
+}
+
+export interface HostFacts {
+  /** The running version (`GET /os` → version_id). */
+  version: string;
+  /** null while the host has no update status yet (after a boot, until the first command). */
+  update: HostUpdateFacts | null;
+}
+
+export interface NodeFacts {
+  /** brupop cordoned this node (the apiserver's marker annotation is present). */
+  cordonedByBrupop: boolean;
+  /** `node.kubernetes.io/exclude-from-external-load-balancers` is set. */
+  excludedFromLb: boolean;
+}
+
+export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
+export type NodeStep =
+  "excludeFromLb" | "waitBeforeDrain" | "cordonAndDrain" | "uncordon" | "removeExclusionFromLb";
+export type Step = HostStep | NodeStep;
+
+export type Decision =
+  /** Run this step, then decide again. */
+  | { kind: "step"; step: Step }
+  /** Nothing (more) to do: report `spec.state` as reached (only written if the status changed). */
+  | { kind: "report" }
+  /** The host cannot do what the spec asks: report ErrorReset. */
+  | { kind: "fail"; reason: string }
+  /** Nothing to do until the controller changes the spec. */
+  | { kind: "wait"; reason: string }
+  /** The spec is invalid (never acted on). */
+  | { kind: "assert"; reason: string }
+  /** The reboot was requested: stop acting; the agent of the next boot carries on. */
+  | { kind: "halt" };
+
+export interface DecisionInput {
+  spec: ShadowSpec;
+  status: ShadowStatus;
+  host: HostFacts;
+  /** undefined while the Node is not (yet) in the agent's cache. */
+  node: NodeFacts | undefined;
+  /** Steps already taken in this attempt: a step never runs twice in one attempt. */
+  done: ReadonlySet<Step>;
+  /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC > 0: exclude from load balancers before draining, undo after. */
+  manageLbExclusion: boolean;
+}
+
+const REPORT: Decision = { kind: "report" };
+
+function fail(reason: string): Decision {
+  return { kind: "fail", reason };
+}
+
+/** The step unless it already ran in this attempt. */
+function once(input: DecisionInput, step: Step): Decision | undefined {
+  return input.done.has(step) ? undefined : { kind: "step", step };
+}
+
+export function decide(input: DecisionInput): Decision {
+  const { spec, status } = input;
+  if (spec.state === "ErrorReset") {
+    return { kind: "assert", reason: "spec.state ErrorReset is never valid (only a status reports it)" };
+  }
+  if (spec.state === status.current_state) return steady(input);
+  // After a failure only the controller moves things on (ErrorReset → Idle). Acting again here
+  // would retry a failed drain or reboot every loop, past the crash back-off (upstream does).
+  if (status.current_state === "ErrorReset" && spec.state !== "Idle") {
+    return {
+      kind: "wait",
+      reason: "status is ErrorReset: waiting for the controller to reset the spec to Idle",
+    };
+  }
+  switch (spec.state) {
+    case "Idle":
+    case "MonitoringUpdate":
+      return undoNodeChanges(input) ?? REPORT;
+    case "StagedAndPerformedUpdate":
+      return stageAndActivate(input);
+    case "RebootedIntoUpdate":
+      return rebootIntoUpdate(input);
+  }
+}
+
+/**
+ * Spec reached. Report (versions may have moved), and clean up a brupop cordon left behind: brupop only
+ * cordons while acting on RebootedIntoUpdate, so in a reached state its marker is always stale.
+ */
+function steady(input: DecisionInput): Decision {
+  if (input.node?.cordonedByBrupop === true) return once(input, "uncordon") ?? REPORT;
+  return REPORT;
+}
+
+/** Uncordon (the apiserver only uncordons what brupop cordoned) and lift the LB exclusion brupop set. */
+function undoNodeChanges(input: DecisionInput): Decision | undefined {
+  return (
+    once(input, "uncordon") ?? (input.manageLbExclusion ? once(input, "removeExclusionFromLb") : undefined)
+  );
+}
+
+/** StagedAndPerformedUpdate: the wanted version staged on the inactive partition and marked to boot next. */
+function stageAndActivate(input: DecisionInput): Decision {
+  const wanted = input.spec.version;
+  if (wanted === null) return fail("spec.version is not set");
+  if (input.host.version === wanted) return REPORT; // already running it: nothing to stage
+  const update = input.host.update;
+  if (update === null)
+    return once(input, "refresh") ?? fail("host has no update status even after a refresh");
+  switch (update.state) {
+    case "Ready":
+      if (isActivated(update, wanted)) return REPORT;
+      // Another version is marked to boot: take it back, then stage the wanted one.
+      return once(input, "deactivate") ?? fail(`host stays Ready with ${describeStaged(update)}`);
+    case "Staged":
+      if (update.staged?.version === wanted) {
+        return once(input, "activate") ?? fail(`activate left the host Staged, not Ready`);
+      }
+      return prepareWanted(input, update, wanted);
+    case "Available":
+      return prepareWanted(input, update, wanted);
+    case "Idle":
+      return once(input, "refresh") ?? fail(`host offers no update (spec wants ${wanted})`);
+  }
+}
+
+function prepareWanted(input: DecisionInput, update: HostUpdateFacts, wanted: string): Decision {
+  if (update.chosenVersion === wanted) {
+    return once(input, "prepare") ?? fail(`prepare did not stage ${wanted} (${describeStaged(update)})`);
+  }
+  // The host's choice is not what the controller asked for (an older refresh, or a newer release
+  // appeared since): refresh once; if it still differs, fail so the controller retries with the new
+  // target_version we report.
+  return (
+    once(input, "refresh") ?? fail(`host offers ${update.chosenVersion ?? "no update"}, spec wants ${wanted}`)
+  );
+}
+
+/** RebootedIntoUpdate: drain and reboot into the activated update, or confirm the reboot happened. */
+function rebootIntoUpdate(input: DecisionInput): Decision {
+  const wanted = input.spec.version;
+  if (wanted === null) return fail("spec.version is not set");
+  if (input.host.version === wanted) return undoNodeChanges(input) ?? REPORT; // the reboot happened
+  if (input.done.has("reboot")) return { kind: "halt" };
+  const update = input.host.update;
+  if (update === null)
+    return once(input, "refresh") ?? fail("host has no update status even after a refresh");
+  // Check before draining: never take workloads off a node that cannot boot into the update.
+  if (!isActivated(update, wanted)) return notActivated(update, wanted);
+  if (input.manageLbExclusion) {
+    const lb = once(input, "excludeFromLb") ?? once(input, "waitBeforeDrain");
+    if (lb !== undefined) return lb;
+  }
+  return once(input, "cordonAndDrain") ?? once(input, "reboot") ?? { kind: "halt" };
+}
+
+function notActivated(update: HostUpdateFacts, wanted: string): Decision {
+  const rolledBack = update.staged?.version === wanted && !update.staged.nextToBoot;
+  return fail(
+    `host is not ready to reboot into ${wanted}: update state ${update.state}, ${describeStaged(update)}` +
+      (rolledBack ? " (a reboot into it may have rolled back)" : ""),
+  );
+}
+
+function isActivated(update: HostUpdateFacts, version: string): boolean {
+  return update.state === "Ready" && update.staged?.version === version && update.staged.nextToBoot;
+}
+
+function describeStaged(update: HostUpdateFacts): string {
+  const s = update.staged;
+  return s === null ? "nothing staged" : `staged ${s.version}${s.nextToBoot ? " (next to boot)" : ""}`;
+}
+
+/** Reduces the host's update status to the facts decisions read. */
+export function hostUpdateFacts(status: UpdateStatus | null): HostUpdateFacts | null {
+  if (status === null) return null;
+  const staging = status.staging_partition;
+  return {
+    state: status.update_state,
+    chosenVersion: status.chosen_update?.version ?? null,
+    staged: staging === null ? null : { version: staging.image.version, nextToBoot: staging.next_to_boot },
+  };
+}
+
+// --- status ---
+
+/** A fresh node's first status: Idle, versions from the host, no crashes. */
+export function initialStatus(hostVersion: string, targetVersion: string): ShadowStatus {
+  return {
+    current_version: hostVersion,
+    target_version: targetVersion,
+    current_state: "Idle",
+    crash_count: 0,
+    state_transition_failure_timestamp: null,
+  };
+}
+
+/**
+ * The status after reaching `state`. A completed cycle (MonitoringUpdate → Idle) clears the crash
+ * record, so the controller's back-off starts over; any other step keeps it.
+ */
+export function successStatus(
+  prev: ShadowStatus,
+  state: ShadowState,
+  hostVersion: string,
+  targetVersion: string,
+): ShadowStatus {
+  const completedCycle = prev.current_state === "MonitoringUpdate" && state === "Idle";
+  return {
+    current_version: hostVersion,
+    target_version: targetVersion,
+    current_state: state,
+    crash_count: completedCycle ? 0 : prev.crash_count,
+    state_transition_failure_timestamp: completedCycle ? null : prev.state_transition_failure_timestamp,
+  };
+}
+
+/** The status after a failed attempt: ErrorReset, one more crash, stamped now. */
+export function failureStatus(
+  prev: ShadowStatus,
+  hostVersion: string,
+  targetVersion: string,
+  now: Date,
+): ShadowStatus {
+  return {
+    current_version: hostVersion,
+    target_version: targetVersion,
+    current_state: "ErrorReset",
+    crash_count: prev.crash_count + 1,
+    state_transition_failure_timestamp: now.toISOString(),
+  };
+}
+
+/** Whether `next` must be written (statuses are only reported when they change). */
+export function statusChanged(prev: ShadowStatus | undefined, next: ShadowStatus): boolean {
+  return !statusesEqual(prev, next);
+}

@@ -1,0 +1,245 @@
+// What the agent reads from Kubernetes: its own BottlerocketShadow and its own Node, kept current by
+// watches. Two implementations of one narrow interface:
+//   - OwnObjectsWatch: two informers with field selectors (metadata.name=…), like upstream's agent pod;
+//   - SharedObjectsWatch: one brs informer and one Node informer for MANY agents in one process (the
+//     demo and the fleet benchmark), each agent given a per-node view.
+// Caches keep only the fields the agent reads, so a Node costs a few hundred bytes, not kilobytes.
+import type { Logger } from "pino";
+import { Informer } from "../k8s/informer.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import type { KubeRest } from "../k8s/rest.js";
+import {
+  API_GROUP,
+  EXCLUDE_FROM_LB_LABEL,
+  nodeNameForShadow,
+  PLURAL,
+  shadowNameForNode,
+} from "../model/constants.js";
+
+/** The brs as read from the API (validated by the agent with parseShadow). */
+export interface RawShadow {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+  spec?: unknown;
+  status?: unknown;
+}
+
+/** The part of a Node the agent reads. */
+export interface SlimNode {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: { unschedulable?: boolean };
+}
+
+export interface AgentObjects {
+  /** The node's brs as last seen; undefined when it does not exist. */
+  shadow(): RawShadow | undefined;
+  /** The Node as last seen; undefined when not (yet) known. */
+  node(): SlimNode | undefined;
+  /** Called when the brs or a field of the Node the agent reads changed (one listener). */
+  onChange(listener: () => void): void;
+  start(): void;
+  /** Resolves once both caches are filled (or the watch is stopped). */
+  waitForSync(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function shadowsPath(namespace: string): string {
+  return `/apis/${API_GROUP}/v2/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`;
+}
+
+const NODES_PATH = "/api/v1/nodes";
+
+function pick(record: Record<string, string> | undefined, key: string): Record<string, string> | undefined {
+  const v = record?.[key];
+  return v === undefined ? undefined : { [key]: v };
+}
+
+/** Keeps the Node fields the agent reads (brupop's cordon marker, the LB label, unschedulable). */
+export function slimNode(node: SlimNode): SlimNode {
+  const m = node.metadata;
+  return {
+    metadata: {
+      name: m?.name,
+      uid: m?.uid,
+      resourceVersion: m?.resourceVersion,
+      labels: pick(m?.labels, EXCLUDE_FROM_LB_LABEL),
+      annotations: pick(m?.annotations, CORDONED_BY_BRUPOP_ANNOTATION),
+    },
+    spec: { unschedulable: node.spec?.unschedulable === true },
+  };
+}
+
+function slimShadow(brs: RawShadow): RawShadow {
+  const m = brs.metadata;
+  return {
+    metadata: { name: m?.name, namespace: m?.namespace, resourceVersion: m?.resourceVersion, uid: m?.uid },
+    spec: brs.spec,
+    status: brs.status,
+  };
+}
+
+/** What of a slim Node matters to the agent (kwok's heartbeats change the resourceVersion only). */
+function nodeSignature(node: SlimNode | undefined): string {
+  if (node === undefined) return "";
+  const m = node.metadata;
+  return JSON.stringify([m?.uid, m?.labels, m?.annotations, node.spec?.unschedulable]);
+}
+
+export interface OwnObjectsOptions {
+  rest: KubeRest;
+  namespace: string;
+  nodeName: string;
+  logger: Logger;
+}
+
+/** The agent's own brs and Node, each through its own field-selected informer. */
+export class OwnObjectsWatch implements AgentObjects {
+  readonly #shadows: Informer<RawShadow>;
+  readonly #nodes: Informer<SlimNode>;
+  readonly #namespace: string;
+  readonly #nodeName: string;
+  readonly #shadowName: string;
+  #listener: (() => void) | undefined;
+  #nodeSig = "";
+
+  constructor(opts: OwnObjectsOptions) {
+    this.#namespace = opts.namespace;
+    this.#nodeName = opts.nodeName;
+    this.#shadowName = shadowNameForNode(opts.nodeName);
+    this.#shadows = new Informer<RawShadow>({
+      rest: opts.rest,
+      path: shadowsPath(opts.namespace),
+      fieldSelector: `metadata.name=${this.#shadowName}`,
+      logger: opts.logger,
+      transform: slimShadow,
+    });
+    this.#nodes = new Informer<SlimNode>({
+      rest: opts.rest,
+      path: NODES_PATH,
+      fieldSelector: `metadata.name=${opts.nodeName}`,
+      logger: opts.logger,
+      transform: slimNode,
+    });
+    this.#shadows.on(() => this.#listener?.());
+    this.#nodes.on(() => {
+      const sig = nodeSignature(this.node());
+      if (sig === this.#nodeSig) return;
+      this.#nodeSig = sig;
+      this.#listener?.();
+    });
+  }
+
+  shadow(): RawShadow | undefined {
+    return this.#shadows.get(this.#shadowName, this.#namespace);
+  }
+
+  node(): SlimNode | undefined {
+    return this.#nodes.get(this.#nodeName);
+  }
+
+  onChange(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  start(): void {
+    this.#shadows.start();
+    this.#nodes.start();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.#shadows.waitForSync(), this.#nodes.waitForSync()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
+  }
+}
+
+export interface SharedObjectsOptions {
+  rest: KubeRest;
+  namespace: string;
+  logger: Logger;
+  /** Limits the Node watch (e.g. the updater-interface label); default all nodes. */
+  nodeLabelSelector?: string;
+}
+
+/**
+ * One brs informer and one Node informer shared by many in-process agents. The owner starts and stops
+ * it; agents get views from forNode(), whose start/stop only (un)register the view.
+ */
+export class SharedObjectsWatch {
+  readonly #shadows: Informer<RawShadow>;
+  readonly #nodes: Informer<SlimNode>;
+  readonly #namespace: string;
+  readonly #listeners = new Map<string, () => void>();
+  readonly #nodeSigs = new Map<string, string>();
+
+  constructor(opts: SharedObjectsOptions) {
+    this.#namespace = opts.namespace;
+    this.#shadows = new Informer<RawShadow>({
+      rest: opts.rest,
+      path: shadowsPath(opts.namespace),
+      logger: opts.logger,
+      transform: slimShadow,
+    });
+    this.#nodes = new Informer<SlimNode>({
+      rest: opts.rest,
+      path: NODES_PATH,
+      labelSelector: opts.nodeLabelSelector,
+      logger: opts.logger,
+      transform: slimNode,
+    });
+    this.#shadows.on((_type, brs) => {
+      const node = nodeNameForShadow(brs.metadata?.name ?? "");
+      if (node !== undefined) this.#listeners.get(node)?.();
+    });
+    this.#nodes.on((type, node) => {
+      const name = node.metadata?.name ?? "";
+      const sig = type === "delete" ? "" : nodeSignature(node);
+      if (this.#nodeSigs.get(name) === sig) return;
+      if (sig === "") this.#nodeSigs.delete(name);
+      else this.#nodeSigs.set(name, sig);
+      this.#listeners.get(name)?.();
+    });
+  }
+
+  start(): void {
+    this.#shadows.start();
+    this.#nodes.start();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.#shadows.waitForSync(), this.#nodes.waitForSync()]);
+  }
+
+  async stop(): Promise<void> {
+    this.#listeners.clear();
+    await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
+  }
+
+  forNode(nodeName: string): AgentObjects {
+    const shadowName = shadowNameForNode(nodeName);
+    let listener: (() => void) | undefined;
+    return {
+      shadow: () => this.#shadows.get(shadowName, this.#namespace),
+      node: () => this.#nodes.get(nodeName),
+      onChange: (l) => {
+        listener = l;
+      },
+      start: () => {
+        if (listener !== undefined) this.#listeners.set(nodeName, listener);
+      },
+      waitForSync: () => this.waitForSync(),
+      stop: () => {
+        if (this.#listeners.get(nodeName) === listener) this.#listeners.delete(nodeName);
+        return Promise.resolve();
+      },
+    };
+  }
+}
