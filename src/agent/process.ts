@@ -1,11 +1,11 @@
 // One agent as a process (`brupop agent`): builds the real clients from a validated AgentConfig,
 // runs the Agent, and turns its end into the process's end. Kept out of the CLI module so the
 // command stays a thin flag parser.
-import { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
 import { ApiserverClient, tokenFileProvider } from "../apiserver/client.js";
 import { BottlerocketApiClient } from "../bottlerocket/client.js";
+import { loadKubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { Agent, type AgentExit } from "./agent.js";
 import { readRequiredFile, type AgentConfig } from "./config.js";
@@ -57,10 +57,7 @@ export async function startAgentProcess(
     : undefined;
   readRequiredFile("--token-path", config.tokenPath);
 
-  const kc = new KubeConfig();
-  if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  const rest = new KubeRest(kc);
+  const rest = new KubeRest(await loadKubeAccess(config.kubeconfig));
   let uid: string;
   try {
     uid = await nodeUid(rest, config, logger, stopSignal);

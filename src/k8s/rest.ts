@@ -1,13 +1,13 @@
-// A small JSON-over-HTTPS client for the Kubernetes API, on top of client-node's KubeConfig (which
-// supplies TLS material and credentials). We use it where client-node's generated clients get in
+// A small JSON-over-HTTPS client for the Kubernetes API, on top of a KubeAccess (client-node's
+// KubeConfig, or the in-cluster service account; it supplies TLS material and credentials). We use it where client-node's generated clients get in
 // the way: LIST and WATCH must see the same raw JSON (the generated clients turn timestamps into
 // Dates, the watch stream does not), and every request passes one place where it can be counted.
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { createInterface } from "node:readline";
-import type { KubeConfig } from "@kubernetes/client-node";
 import { BrupopError } from "../errors.js";
+import type { KubeAccess } from "./access.js";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -37,12 +37,12 @@ function material(v: unknown): string {
 }
 
 export class KubeRest {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeAccess;
   readonly #server: URL;
   readonly #observer: RequestObserver | undefined;
   readonly #agents = new Map<string, http.Agent>();
 
-  constructor(kc: KubeConfig, observer?: RequestObserver) {
+  constructor(kc: KubeAccess, observer?: RequestObserver) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new BrupopError("BRUPOP_E_CONFIG", "kubeconfig: no current cluster");
     this.#kc = kc;

@@ -85,9 +85,15 @@ export class ManagedProcess {
   /** SIGTERM the group, SIGKILL it after graceMs. Idempotent. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.running) {
+      // While stopping, the child and the grace timer must keep the event loop alive: otherwise a
+      // plain script whose last work is `await cluster.stop()` exits half-way through it.
+      this.child.ref();
       killGroup(this.pid, "SIGTERM");
-      const timer = new Promise<"timeout">((r) => setTimeout(r, graceMs, "timeout").unref());
-      if ((await Promise.race([this.exited, timer])) === "timeout") {
+      let grace: NodeJS.Timeout | undefined;
+      const timer = new Promise<"timeout">((r) => (grace = setTimeout(r, graceMs, "timeout")));
+      const outcome = await Promise.race([this.exited, timer]);
+      clearTimeout(grace);
+      if (outcome === "timeout") {
         killGroup(this.pid, "SIGKILL");
         await this.exited;
       }

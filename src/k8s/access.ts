@@ -1,0 +1,106 @@
+// How a component reaches the Kubernetes API. KubeRest needs only a server URL and a way to add TLS
+// material and credentials to a request, which client-node's KubeConfig provides, and which, in a
+// pod, a few lines over the service-account mount provide too. The agent runs on every node, so it
+// uses the in-cluster path and never loads client-node (≈80 MiB of resident memory for one class).
+import { readFileSync } from "node:fs";
+import type https from "node:https";
+import { BrupopError } from "../errors.js";
+
+export interface KubeAccess {
+  getCurrentCluster(): { server: string; proxyUrl?: string | undefined } | null;
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
+
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** kubelet rotates the projected token file; client-go re-reads it about once a minute too. */
+const TOKEN_REREAD_MS = 60_000;
+
+export class InClusterAccess implements KubeAccess {
+  readonly #server: string;
+  readonly #ca: Buffer;
+  readonly #tokenFile: string;
+  #token = "";
+  #tokenReadAt = -Infinity;
+
+  constructor(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR) {
+    const host = env.KUBERNETES_SERVICE_HOST;
+    const port = env.KUBERNETES_SERVICE_PORT;
+    if (host === undefined || host === "" || port === undefined || port === "") {
+      throw new BrupopError(
+        "BRUPOP_E_CONFIG",
+        "KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT: not set (not running in a pod? pass --kubeconfig)",
+        { variable: "KUBERNETES_SERVICE_HOST" },
+      );
+    }
+    this.#server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    this.#tokenFile = `${dir}/token`;
+    try {
+      this.#ca = readFileSync(`${dir}/ca.crt`);
+    } catch (err) {
+      throw new BrupopError(
+        "BRUPOP_E_CONFIG",
+        `${dir}/ca.crt: cannot read the service-account CA`,
+        {},
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  getCurrentCluster(): { server: string } {
+    return { server: this.#server };
+  }
+
+  #readToken(): string {
+    const now = Date.now();
+    if (now - this.#tokenReadAt >= TOKEN_REREAD_MS) {
+      try {
+        this.#token = readFileSync(this.#tokenFile, "utf8").trim();
+        this.#tokenReadAt = now;
+      } catch (err) {
+        // Keep the last good token through a transient read failure (the file is swapped atomically).
+        if (this.#token === "") {
+          throw new BrupopError(
+            "BRUPOP_E_CONFIG",
+            `${this.#tokenFile}: cannot read the service-account token`,
+            {},
+            {
+              cause: err,
+            },
+          );
+        }
+      }
+    }
+    return this.#token;
+  }
+
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    opts.ca = this.#ca;
+    opts.headers = { ...opts.headers, Authorization: `Bearer ${this.#readToken()}` };
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The API access for a component: an explicit kubeconfig file, else the pod's service account when
+ * running in a cluster, else client-node's defaults ($KUBECONFIG, ~/.kube/config). client-node is
+ * only loaded when a kubeconfig is involved.
+ */
+export async function loadKubeAccess(
+  kubeconfig?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KubeAccess> {
+  if (
+    kubeconfig === undefined &&
+    env.KUBERNETES_SERVICE_HOST !== undefined &&
+    env.KUBERNETES_SERVICE_HOST !== ""
+  ) {
+    return new InClusterAccess(env);
+  }
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
