@@ -51,6 +51,8 @@ export const DEFAULT_EVENT_DEBOUNCE_MS = 100;
 export const DEFAULT_METRICS_PORT = 8080;
 export const DEFAULT_LEASE_NAME = "brupop-controller-leader";
 export const CONTROLLER_COMPONENT = "brupop-controller";
+/** After a failed settings publication, wait this long before the next attempt (not every tick). */
+export const SETTINGS_RETRY_MS = 30_000;
 
 export interface LeaderElectionSettings {
   leaseName?: string;
@@ -192,6 +194,10 @@ export class Controller {
   #needsFence = false;
   /** undefined = not loaded in this term; null = nothing persisted yet. */
   #round: RoundState | null | undefined = undefined;
+  /** Settings published in this term (for `brupop status`); when the next attempt may run if not. */
+  #settingsPublished = false;
+  #settingsRetryAt = 0;
+  #leaderSince: Date | undefined;
   #lastGate: GateDecision | undefined;
   #lastShadows: BottlerocketShadow[] = [];
   readonly #loggedInvalid = new Map<string, string | undefined>();
@@ -370,6 +376,9 @@ export class Controller {
     this.#term = term;
     this.#needsFence = true;
     this.#round = undefined;
+    this.#settingsPublished = false;
+    this.#settingsRetryAt = 0;
+    this.#leaderSince = this.#clock.now();
     this.metrics.setLeader(true);
     this.#schedule(0);
   }
@@ -476,6 +485,7 @@ export class Controller {
       if (!(await this.#fence(term))) return { ...report, skipped: "fence-failed" };
       this.#needsFence = false;
     }
+    await this.#publishSettings(term);
     if (this.#cfg.schedule.kind === "trigger" && this.#round === undefined) {
       try {
         this.#round = await this.#roundStore.load(term.signal);
@@ -558,6 +568,37 @@ export class Controller {
     } catch (err) {
       this.#log.warn({ err }, "fence read at leadership start failed; retrying next tick");
       return false;
+    }
+  }
+
+  /**
+   * Once per leadership term: write the effective settings into the state ConfigMap so `brupop
+   * status` can explain the schedule and concurrency verdicts. Best effort: a failure never stops
+   * the tick, and the next attempt waits SETTINGS_RETRY_MS (a missing RBAC verb must not cost a
+   * request every tick).
+   */
+  async #publishSettings(term: LeadershipTerm): Promise<void> {
+    const store = this.#roundStore;
+    if (this.#settingsPublished || store.publishSettings === undefined) return;
+    if (performance.now() < this.#settingsRetryAt || !term.isActive()) return;
+    const settings = {
+      maxConcurrent: this.#cfg.maxConcurrent,
+      schedule: this.#cfg.schedule.expression,
+      controllerNode: this.#cfg.controllerNodeName ?? null,
+      leader: this.#identity,
+      leaderSince: (this.#leaderSince ?? this.#clock.now()).toISOString(),
+    };
+    try {
+      await store.publishSettings(settings, term.signal);
+      this.#settingsPublished = true;
+      // The write moved the ConfigMap's resourceVersion: re-read the round state before saving it.
+      this.#round = undefined;
+      this.#log.info(settings, "published controller settings");
+    } catch (err) {
+      this.#settingsRetryAt = performance.now() + SETTINGS_RETRY_MS;
+      if (!term.signal.aborted) {
+        this.#log.warn({ err }, "could not publish the controller settings (for brupop status); will retry");
+      }
     }
   }
 

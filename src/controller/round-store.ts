@@ -1,17 +1,80 @@
 // Persists the trigger-round state (see gate.ts) in a small ConfigMap in the controller's namespace,
 // so a restarted or newly elected controller carries on with the round its predecessor opened.
 // Only the leader writes it, and every write is conditional on the resourceVersion last read.
+//
+// The same ConfigMap carries the leader's effective settings (limit, schedule, own node, identity),
+// published once per leadership term, so `brupop status` can explain the schedule and concurrency
+// verdicts from the API alone (see docs/status.md).
 import { BrupopError } from "../errors.js";
 import type { KubeRest } from "../k8s/rest.js";
-import { roundStateFromData, roundStateToData, type RoundState } from "./gate.js";
+import type { ConcurrencyLimit } from "./decisions.js";
+import { ROUND_EXPRESSION_KEY, roundStateFromData, roundStateToData, type RoundState } from "./gate.js";
 
 export const DEFAULT_STATE_CONFIGMAP = "brupop-controller-state";
+
+/** What the leader publishes about itself. */
+export interface PublishedSettings {
+  maxConcurrent: ConcurrencyLimit;
+  /** The 7-field cron expression in force. */
+  schedule: string;
+  /** Node hosting the leader (MY_NODE_NAME; updated last), null if unknown. */
+  controllerNode: string | null;
+  /** Leader identity (POD_NAME, or hostname + suffix). */
+  leader: string;
+  /** When this leadership term started (RFC 3339). */
+  leaderSince: string;
+}
+
+export const SETTINGS_MAX_CONCURRENT_KEY = "max-concurrent";
+/** Shared with the round state: both write the same expression. */
+export const SETTINGS_SCHEDULE_KEY = ROUND_EXPRESSION_KEY;
+export const SETTINGS_CONTROLLER_NODE_KEY = "controller-node";
+export const SETTINGS_LEADER_KEY = "leader";
+export const SETTINGS_LEADER_SINCE_KEY = "leader-since";
+
+export function settingsToData(s: PublishedSettings): Record<string, string> {
+  return {
+    [SETTINGS_MAX_CONCURRENT_KEY]: String(s.maxConcurrent),
+    [SETTINGS_SCHEDULE_KEY]: s.schedule,
+    [SETTINGS_CONTROLLER_NODE_KEY]: s.controllerNode ?? "",
+    [SETTINGS_LEADER_KEY]: s.leader,
+    [SETTINGS_LEADER_SINCE_KEY]: s.leaderSince,
+  };
+}
+
+/**
+ * null when the data holds no (valid) settings, e.g. a controller that predates publishing them. The
+ * schedule expression is returned as written; the reader parses it.
+ */
+export function settingsFromData(data: Record<string, string> | undefined): PublishedSettings | null {
+  const limit = data?.[SETTINGS_MAX_CONCURRENT_KEY];
+  const schedule = data?.[SETTINGS_SCHEDULE_KEY];
+  if (data === undefined || limit === undefined || schedule === undefined || schedule.trim() === "")
+    return null;
+  let maxConcurrent: ConcurrencyLimit;
+  if (limit === "unlimited") maxConcurrent = "unlimited";
+  else if (/^[1-9]\d*$/.test(limit)) maxConcurrent = Number(limit);
+  else return null;
+  const node = data[SETTINGS_CONTROLLER_NODE_KEY] ?? "";
+  return {
+    maxConcurrent,
+    schedule,
+    controllerNode: node === "" ? null : node,
+    leader: data[SETTINGS_LEADER_KEY] ?? "",
+    leaderSince: data[SETTINGS_LEADER_SINCE_KEY] ?? "",
+  };
+}
 
 export interface RoundStore {
   /** The persisted state, or null if there is none (first start). */
   load(signal?: AbortSignal): Promise<RoundState | null>;
   /** Writes the state; false when someone else changed it since load (reload and retry). */
   save(state: RoundState, expression: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Publishes the leader's settings next to the round state, leaving the round keys untouched. The
+   * caller must load() afterwards before its next save() (this write moves the resourceVersion).
+   */
+  publishSettings?(settings: PublishedSettings, signal?: AbortSignal): Promise<void>;
 }
 
 interface ConfigMapLike {
@@ -55,19 +118,7 @@ export class ConfigMapRoundStore implements RoundStore {
     const res =
       this.#rv === undefined
         ? await this.#rest.request<ConfigMapLike>("POST", this.#collection, {
-            body: {
-              apiVersion: "v1",
-              kind: "ConfigMap",
-              metadata: {
-                name: this.#name,
-                namespace: this.#namespace,
-                labels: {
-                  "app.kubernetes.io/managed-by": "brupop",
-                  "app.kubernetes.io/component": "brupop-controller",
-                },
-              },
-              data,
-            },
+            body: this.#newConfigMap(data),
             signal,
             timeoutMs: 10_000,
           })
@@ -86,6 +137,56 @@ export class ConfigMapRoundStore implements RoundStore {
     return true;
   }
 
+  async publishSettings(settings: PublishedSettings, signal?: AbortSignal): Promise<void> {
+    const data = settingsToData(settings);
+    // Conditional like every write here; a conflict (the old leader's last round write) is retried.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const cur = await this.#rest.request<ConfigMapLike>("GET", `${this.#collection}/${this.#name}`, {
+        signal,
+        timeoutMs: 10_000,
+      });
+      if (cur.status !== 404) this.#check(cur.status, "GET");
+      const rv = cur.status === 404 ? undefined : cur.body.metadata?.resourceVersion;
+      if (rv !== undefined && Object.entries(data).every(([k, v]) => cur.body.data?.[k] === v)) return;
+      const res =
+        rv === undefined
+          ? await this.#rest.request<ConfigMapLike>("POST", this.#collection, {
+              body: this.#newConfigMap(data),
+              signal,
+              timeoutMs: 10_000,
+            })
+          : await this.#rest.request<ConfigMapLike>("PATCH", `${this.#collection}/${this.#name}`, {
+              body: { metadata: { resourceVersion: rv }, data },
+              contentType: "application/merge-patch+json",
+              signal,
+              timeoutMs: 10_000,
+            });
+      if (res.status === 409 || res.status === 404) continue;
+      this.#check(res.status, rv === undefined ? "POST" : "PATCH");
+      return;
+    }
+    throw new BrupopError(
+      "BRUPOP_E_CONFLICT",
+      `configmap ${this.#namespace}/${this.#name}: settings write kept conflicting`,
+    );
+  }
+
+  #newConfigMap(data: Record<string, string>): object {
+    return {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: this.#name,
+        namespace: this.#namespace,
+        labels: {
+          "app.kubernetes.io/managed-by": "brupop",
+          "app.kubernetes.io/component": "brupop-controller",
+        },
+      },
+      data,
+    };
+  }
+
   #check(status: number, method: string): void {
     if (status < 200 || status >= 300) {
       throw new BrupopError(
@@ -100,6 +201,11 @@ export class ConfigMapRoundStore implements RoundStore {
 /** In-memory store (tests, demo without persistence). */
 export class MemoryRoundStore implements RoundStore {
   state: RoundState | null = null;
+  settings: PublishedSettings | null = null;
+  publishSettings(settings: PublishedSettings): Promise<void> {
+    this.settings = { ...settings };
+    return Promise.resolve();
+  }
   load(): Promise<RoundState | null> {
     return Promise.resolve(this.state === null ? null : { ...this.state });
   }

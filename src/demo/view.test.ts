@@ -71,7 +71,7 @@ describe("demo view", () => {
       { elapsedMs: 65_000, rows, goalVersion: "1.20.0", events: ["node-2 StartUpdate"] },
       "brupop demo",
     );
-    assert.match(screen, /^brupop demo   elapsed 01:05$/m);
+    assert.match(screen, /^brupop demo {3}elapsed 01:05$/m);
     assert.match(screen, /^NODE +STATE +VERSION +CRASHES +CORDONED$/m);
     assert.match(
       screen,
@@ -87,9 +87,13 @@ describe("demo view", () => {
       r.node === "node-2" ? { ...r, currentState: "RebootedIntoUpdate" } : r,
     );
     assert.deepEqual(diffLines(rows, next, 3000), [
-      "00:03 node-2: RebootedIntoUpdate, 1.19.0 → 1.20.0 (cordoned)",
+      "00:03 node-2: RebootedIntoUpdate, 1.19.0 → 1.20.0, 1 failed attempt(s) (cordoned)",
     ]);
     assert.equal(diffLines([], rows, 0).length, 3);
+    const failed: NodeRow[] = next.map((r) => (r.node === "node-2" ? { ...r, crashCount: 2 } : r));
+    assert.deepEqual(diffLines(next, failed, 4000), [
+      "00:04 node-2: RebootedIntoUpdate, 1.19.0 → 1.20.0, 2 failed attempt(s) (cordoned)",
+    ]);
   });
 
   it("formats progress and elapsed time", () => {

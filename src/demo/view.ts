@@ -114,12 +114,16 @@ export function diffLines(prev: readonly NodeRow[], next: readonly NodeRow[], el
       old.currentState === row.currentState &&
       old.targetState === row.targetState &&
       old.version === row.version &&
-      old.cordoned === row.cordoned
+      old.cordoned === row.cordoned &&
+      old.crashCount === row.crashCount
     ) {
       continue;
     }
     const cordon = row.cordoned ? " (cordoned)" : "";
-    out.push(`${formatElapsed(elapsedMs)} ${row.node}: ${stateCell(row)}, ${versionCell(row)}${cordon}`);
+    const crashes = row.crashCount > 0 ? `, ${row.crashCount} failed attempt(s)` : "";
+    out.push(
+      `${formatElapsed(elapsedMs)} ${row.node}: ${stateCell(row)}, ${versionCell(row)}${crashes}${cordon}`,
+    );
   }
   return out;
 }

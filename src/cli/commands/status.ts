@@ -1,11 +1,62 @@
-import type { Command } from "commander";
+// `brupop status` (and, through src/cli/kubectl-brupop.ts, `kubectl brupop`): the fleet at a glance.
+// A thin wrapper: flags → runStatus (src/status/run.ts), which owns the logic and the exit code.
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { DEFAULT_NAMESPACE } from "../../model/constants.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
+import { runStatus } from "../../status/run.js";
+
+interface StatusCliOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+  output: OutputFormat;
+  watch?: boolean;
+}
+
+function namespaceArg(value: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    throw new InvalidArgumentError("not a valid namespace name.");
+  }
+  return value;
+}
+
+/** Adds the status flags and action to `cmd` (shared by `brupop status` and `kubectl-brupop`). */
+export function configureStatusCommand(cmd: Command): Command {
+  return cmd
+    .description(
+      "show the managed nodes: state, version, crash count, cordoned, and why each is (not) updating",
+    )
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .option("--context <name>", "kubeconfig context to use (default: the current context)")
+    .addOption(
+      new Option("-n, --namespace <ns>", "namespace brupop runs in")
+        .default(DEFAULT_NAMESPACE)
+        .argParser(namespaceArg),
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS]).default("table"),
+    )
+    .option("-w, --watch", "keep watching and re-render on every change (Ctrl-C to stop)")
+    .action(async (opts: StatusCliOptions) => {
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        process.exitCode = await runStatus(opts, {
+          out: (t) => process.stdout.write(t),
+          err: (t) => process.stderr.write(t),
+          tty: process.stdout.isTTY === true,
+          signal: stop.signal,
+          debug: process.env["BRUPOP_DEBUG"] === "1",
+        });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}
 
 export function registerStatus(program: Command): void {
-  program
-    .command("status")
-    .description("not built yet")
-    .action(() => {
-      process.stderr.write("brupop status: not built yet\n");
-      process.exitCode = 2;
-    });
+  configureStatusCommand(program.command("status"));
 }

@@ -1,0 +1,200 @@
+// What `brupop status` reads from the API, as raw JSON shapes (only the fields it looks at), and the
+// small pure normalisers over them. Nothing here does I/O.
+import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
+
+export interface RawShadow {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+  spec?: unknown;
+  status?: unknown;
+}
+
+export interface RawCondition {
+  type?: string;
+  status?: string;
+  lastTransitionTime?: string;
+}
+
+export interface RawNode {
+  metadata?: { name?: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: { unschedulable?: boolean };
+  status?: { conditions?: RawCondition[] };
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface RawPod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind?: string; controller?: boolean }[];
+    deletionTimestamp?: string;
+  };
+  status?: { phase?: string };
+}
+
+export interface RawPdb {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { selector?: LabelSelector | null };
+  status?: { disruptionsAllowed?: number };
+}
+
+export interface RawConfigMap {
+  metadata?: { name?: string; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+/** Pods and PDBs seen for one draining node, or why they could not be read. */
+export type DrainView = { pods: readonly RawPod[]; pdbs: readonly RawPdb[] } | { error: string };
+
+/** Everything the pure core needs; `now` is injected. */
+export interface StatusInput {
+  namespace: string;
+  now: Date;
+  shadows: readonly RawShadow[];
+  nodes: readonly RawNode[];
+  /** Data of the controller's state ConfigMap; null when it does not exist. */
+  controllerState: Record<string, string> | null;
+  /** Why the ConfigMap could not be read (e.g. forbidden), if so. */
+  controllerStateError?: string | undefined;
+  /** Keyed by node name; fetched only for the nodes `drainingNodes` names. */
+  drain: ReadonlyMap<string, DrainView>;
+}
+
+export interface NodeInfo {
+  name: string;
+  /** Carries bottlerocket.aws/updater-interface-version=2.0.0 (managed by brupop). */
+  labelled: boolean;
+  cordoned: boolean;
+  /** null when the node reports no Ready condition yet. */
+  ready: boolean | null;
+  /** lastTransitionTime of the Ready condition while not Ready. */
+  notReadySince: string | null;
+}
+
+export function nodeInfo(node: RawNode): NodeInfo | undefined {
+  const name = node.metadata?.name;
+  if (name === undefined || name === "") return undefined;
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+  const isReady = ready === undefined ? null : ready.status === "True";
+  return {
+    name,
+    labelled: node.metadata?.labels?.[UPDATER_INTERFACE_LABEL] === UPDATER_INTERFACE_VERSION,
+    cordoned: node.spec?.unschedulable === true,
+    ready: isReady,
+    notReadySince: isReady === false ? (ready?.lastTransitionTime ?? null) : null,
+  };
+}
+
+function slimReady(node: RawNode): RawCondition | undefined {
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+  if (ready === undefined) return undefined;
+  // Not lastHeartbeatTime: it changes all the time and would make every event look like a change.
+  const slim: RawCondition = { type: "Ready" };
+  if (ready.status !== undefined) slim.status = ready.status;
+  if (ready.lastTransitionTime !== undefined) slim.lastTransitionTime = ready.lastTransitionTime;
+  return slim;
+}
+
+/** Keeps only what status reads of a Node (the watch cache holds every node of the cluster). */
+export function slimNode(node: RawNode): RawNode {
+  const m = node.metadata ?? {};
+  const metadata: NonNullable<RawNode["metadata"]> = {};
+  if (m.name !== undefined) metadata.name = m.name;
+  if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
+  const label = m.labels?.[UPDATER_INTERFACE_LABEL];
+  if (label !== undefined) metadata.labels = { [UPDATER_INTERFACE_LABEL]: label };
+  const slim: RawNode = { metadata };
+  if (node.spec?.unschedulable === true) slim.spec = { unschedulable: true };
+  const ready = slimReady(node);
+  if (ready !== undefined) slim.status = { conditions: [ready] };
+  return slim;
+}
+
+/**
+ * Kubernetes label-selector semantics. A null/absent selector matches nothing (policy/v1 PDBs);
+ * an empty one matches everything.
+ */
+export function selectorMatches(
+  selector: LabelSelector | null | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
+  if (selector === null || selector === undefined) return false;
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  return (selector.matchExpressions ?? []).every((req) => requirementMatches(req, l));
+}
+
+function requirementMatches(req: LabelSelectorRequirement, labels: Record<string, string>): boolean {
+  const value = Object.hasOwn(labels, req.key) ? labels[req.key] : undefined;
+  const listed = value !== undefined && (req.values ?? []).includes(value);
+  switch (req.operator) {
+    case "In":
+      return listed;
+    case "NotIn":
+      return !listed;
+    case "Exists":
+      return value !== undefined;
+    case "DoesNotExist":
+      return value === undefined;
+    default:
+      return false; // unknown operator: the API server would have rejected it; match nothing
+  }
+}
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+/** Pods the drain must evict (it skips DaemonSet and mirror pods, completed and terminating ones). */
+function mustEvict(pod: RawPod): boolean {
+  const m = pod.metadata ?? {};
+  if (m.deletionTimestamp !== undefined) return false;
+  if (m.annotations?.["kubernetes.io/config.mirror"] !== undefined) return false;
+  if (m.ownerReferences?.some((o) => o.kind === "DaemonSet") === true) return false;
+  const phase = pod.status?.phase;
+  return phase !== "Succeeded" && phase !== "Failed";
+}
+
+/** Does this PDB stop the eviction of this pod? (No status yet counts as 0, as for evictions.) */
+function pdbBlocks(pdb: RawPdb, pod: RawPod): boolean {
+  return (
+    (pdb.metadata?.namespace ?? "") === (pod.metadata?.namespace ?? "") &&
+    (pdb.status?.disruptionsAllowed ?? 0) <= 0 &&
+    selectorMatches(pdb.spec?.selector, pod.metadata?.labels)
+  );
+}
+
+const refOf = (o: { metadata?: { namespace?: string; name?: string } }): ObjectRef => ({
+  namespace: o.metadata?.namespace ?? "",
+  name: o.metadata?.name ?? "",
+});
+
+const byRef = (a: ObjectRef, b: ObjectRef): number =>
+  `${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1;
+
+/** PDBs with no disruption left that cover a pod the drain still has to evict. */
+export function blockingPdbs(view: { pods: readonly RawPod[]; pdbs: readonly RawPdb[] }): {
+  pdbs: ObjectRef[];
+  pods: ObjectRef[];
+} {
+  const pdbs = new Map<string, ObjectRef>();
+  const pods: ObjectRef[] = [];
+  for (const pod of view.pods.filter(mustEvict)) {
+    const blocking = view.pdbs.filter((pdb) => pdbBlocks(pdb, pod)).map(refOf);
+    for (const ref of blocking) pdbs.set(`${ref.namespace}/${ref.name}`, ref);
+    if (blocking.length > 0) pods.push(refOf(pod));
+  }
+  return { pdbs: [...pdbs.values()].sort(byRef), pods: pods.sort(byRef) };
+}

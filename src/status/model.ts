@@ -1,0 +1,104 @@
+// The output shape of `brupop status` (`-o json|yaml`), versioned as
+// `brupop.bottlerocket.aws/status-v1`. It is a contract with scripts: add optional fields freely,
+// but renaming, removing or re-typing a field needs a new apiVersion. Documented in docs/status.md.
+import type { ScheduleKind } from "../controller/schedule.js";
+import type { ObjectRef } from "./inputs.js";
+
+export const STATUS_API_VERSION = "brupop.bottlerocket.aws/status-v1";
+export const STATUS_KIND = "FleetStatus";
+
+/** Coarse bucket for the summary line. */
+export type Phase = "up-to-date" | "updating" | "waiting";
+
+export type AgentSilentCause = "timeout" | "node-not-ready" | "node-missing";
+
+/** Why a node is where it is. Timestamps are RFC 3339 strings (UTC, whole seconds). */
+export type RowReason =
+  | { kind: "up-to-date" }
+  | {
+      kind: "updating";
+      /** Spec state asked for, and when the controller asked; deadline = that + time allowance. */
+      since: string | null;
+      deadline: string | null;
+    }
+  | { kind: "starting" }
+  | { kind: "schedule-closed"; schedule: ScheduleKind; until: string | null }
+  | { kind: "concurrency-full"; active: number; limit: number }
+  | { kind: "backoff"; until: string; crashCount: number }
+  | { kind: "pdb-blocking"; pdbs: ObjectRef[]; pods: ObjectRef[] }
+  | {
+      kind: "agent-silent";
+      cause: AgentSilentCause;
+      /** timeout: when the spec state was set; node-not-ready: when the node went NotReady. */
+      since: string | null;
+      /** timeout only: the state's allowance, in seconds. */
+      allowanceSeconds: number | null;
+    }
+  | { kind: "no-status" }
+  | { kind: "no-shadow" }
+  | { kind: "invalid"; error: string };
+
+export type ReasonKind = RowReason["kind"];
+
+export interface NodeRow {
+  node: string;
+  /** BottlerocketShadow name (null: the node has none). */
+  shadow: string | null;
+  /** Reported (status) and asked-for (spec) state. */
+  state: { current: string | null; target: string | null };
+  /** Running version and the version it is headed for (spec.version while updating, else offered). */
+  version: { current: string | null; target: string | null };
+  crashCount: number | null;
+  /** node.spec.unschedulable; null when the node does not exist. */
+  cordoned: boolean | null;
+  /** Ready condition; null when unknown or the node does not exist. */
+  ready: boolean | null;
+  phase: Phase;
+  /** agent silent, PDB blocking, invalid: an operator should look. */
+  attention: boolean;
+  reason: RowReason;
+  message: string;
+}
+
+export interface ScheduleStatus {
+  expression: string;
+  kind: ScheduleKind;
+  /** May new updates start now (window open / trigger round open)? */
+  updatesAllowed: boolean;
+  /** When they next may (null while allowed, or never again). */
+  opensAt: string | null;
+  /** Trigger schedules: the persisted round. */
+  round: { lastFire: string | null; open: boolean } | null;
+}
+
+export interface ControllerStatus {
+  /** false: nothing published; the values below are the controller's defaults. */
+  settingsKnown: boolean;
+  note: string | null;
+  leader: string | null;
+  leaderSince: string | null;
+  node: string | null;
+  maxConcurrent: number | "unlimited";
+  schedule: ScheduleStatus;
+}
+
+export interface Summary {
+  nodes: number;
+  upToDate: number;
+  updating: number;
+  waiting: number;
+  needAttention: number;
+  /** Nodes in the controller's active set (they count against the limit). */
+  active: number;
+  limit: number | "unlimited";
+}
+
+export interface FleetStatus {
+  apiVersion: typeof STATUS_API_VERSION;
+  kind: typeof STATUS_KIND;
+  namespace: string;
+  generatedAt: string;
+  controller: ControllerStatus;
+  summary: Summary;
+  nodes: NodeRow[];
+}
