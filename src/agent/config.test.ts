@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import {
-  loadAgentConfig,
-  parseLogLevel,
-  readRequiredFile,
-  type AgentEnv,
-  type AgentFlags,
-} from "./config.js";
+import { loadAgentConfig, readRequiredFile, type AgentEnv, type AgentFlags } from "./config.js";
 
 const inPod = { readNamespace: () => "brupop-bottlerocket-aws" };
 const outsidePod = { readNamespace: () => undefined };
@@ -114,16 +108,6 @@ describe("loadAgentConfig", () => {
       configError(() => loadAgentConfig(env, flags, deps), variable);
     });
   }
-});
-
-describe("parseLogLevel", () => {
-  it("reads level names and upstream's tracing directives", () => {
-    assert.equal(parseLogLevel(undefined, "V"), "info");
-    assert.equal(parseLogLevel("DEBUG", "V"), "debug");
-    assert.equal(parseLogLevel("off", "V"), "silent");
-    assert.equal(parseLogLevel("agent=debug,warn", "V"), "warn");
-    assert.equal(parseLogLevel("agent=debug,apiserver=error", "V"), "debug");
-  });
 });
 
 describe("readRequiredFile", () => {

@@ -6,6 +6,7 @@ import type { LevelWithSilent } from "pino";
 import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
 import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
 import { BrupopError } from "../errors.js";
+import { parseLogLevel } from "../log.js";
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
@@ -59,31 +60,6 @@ export interface AgentConfigDeps {
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-const LEVELS: readonly LevelWithSilent[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-
-/**
- * A pino level from a level name or upstream's tracing filter directive (`agent=debug,info`): the bare
- * default level if there is one, else the most verbose level named. (The controller reads the same
- * variable the same way; kept here so the agent does not load the controller's modules.)
- */
-export function parseLogLevel(value: string | undefined, variable: string): LevelWithSilent {
-  if (value === undefined || value.trim() === "") return "info";
-  const parts = value
-    .toLowerCase()
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
-  const normalise = (l: string): string => (l === "off" ? "silent" : l === "warning" ? "warn" : l);
-  const bare = parts.filter((p) => !p.includes("=")).map(normalise);
-  const scoped = parts.filter((p) => p.includes("=")).map((p) => normalise(p.split("=")[1] ?? ""));
-  const rank = (l: string): number => LEVELS.indexOf(l as LevelWithSilent);
-  const pick = bare.at(-1) ?? scoped.sort((a, b) => rank(a) - rank(b))[0];
-  if (pick === undefined || rank(pick) < 0) {
-    throw configError(variable, `"${value}" is not a log level (trace, debug, info, warn, error, off)`);
-  }
-  return pick as LevelWithSilent;
-}
 
 function configError(variable: string, message: string): BrupopError {
   return new BrupopError("BRUPOP_E_CONFIG", `${variable}: ${message}`, { variable });

@@ -1,5 +1,7 @@
 // Parsers for CLI flag values: each rejects bad input with BRUPOP_E_CONFIG naming the flag.
+import type { LevelWithSilent } from "pino";
 import { BrupopError } from "../errors.js";
+import { parseLogLevel } from "../log.js";
 
 export function parsePort(flag: string) {
   return (value: string): number => {
@@ -19,4 +21,9 @@ export function parseNamespace(flag: string) {
     }
     return value;
   };
+}
+
+/** `--log-level`: a level name or a tracing directive, as TRACING_FILTER_DIRECTIVE takes. */
+export function parseLogLevelFlag(flag = "--log-level") {
+  return (value: string): LevelWithSilent => parseLogLevel(value, flag);
 }

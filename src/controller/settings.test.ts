@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { controllerSettings, parseLogLevel, type ControllerEnv, type ControllerFlags } from "./settings.js";
+import { controllerSettings, type ControllerEnv, type ControllerFlags } from "./settings.js";
 
 const NOW = new Date("2024-05-01T00:00:00Z");
 
@@ -81,13 +81,5 @@ describe("controller settings", () => {
     const { s, warnings } = settings({}, { namespace: "ns" });
     assert.equal(s.controllerNodeName, undefined);
     assert.match(warnings.join("\n"), /MY_NODE_NAME/);
-  });
-
-  it("maps log levels and tracing directives", () => {
-    assert.equal(parseLogLevel(undefined, "X"), "info");
-    assert.equal(parseLogLevel("DEBUG", "X"), "debug");
-    assert.equal(parseLogLevel("off", "X"), "silent");
-    assert.equal(parseLogLevel("a=trace,b=error", "X"), "trace");
-    assert.equal(parseLogLevel("warning", "X"), "warn");
   });
 });

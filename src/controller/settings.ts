@@ -2,6 +2,7 @@
 // flags, read and validated once at start-up. Every error names the variable or flag at fault.
 import type { LevelWithSilent } from "pino";
 import { BrupopError } from "../errors.js";
+import { parseLogLevel } from "../log.js";
 import { DEFAULT_NAMESPACE } from "../model/constants.js";
 import { parseMaxConcurrentUpdate } from "./config.js";
 import type { ConcurrencyLimit } from "./decisions.js";
@@ -51,33 +52,9 @@ export interface ControllerSettings {
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
 function configError(variable: string, message: string): BrupopError {
   return new BrupopError("BRUPOP_E_CONFIG", `${variable}: ${message}`, { variable });
-}
-
-/**
- * Maps a level name or a tracing filter directive to a pino level. Directives name per-module levels
- * (`controller=debug,warn`); we keep the bare default level if there is one, else the most verbose
- * level mentioned.
- */
-export function parseLogLevel(value: string | undefined, variable: string): LevelWithSilent {
-  if (value === undefined || value.trim() === "") return "info";
-  const parts = value
-    .toLowerCase()
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
-  const normalise = (l: string): string => (l === "off" ? "silent" : l === "warning" ? "warn" : l);
-  const bare = parts.filter((p) => !p.includes("=")).map(normalise);
-  const scoped = parts.filter((p) => p.includes("=")).map((p) => normalise(p.split("=")[1] ?? ""));
-  const order = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-  const pick = bare.at(-1) ?? scoped.sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
-  if (pick === undefined || !LEVELS.has(pick)) {
-    throw configError(variable, `"${value}" is not a log level (trace, debug, info, warn, error, off)`);
-  }
-  return pick as LevelWithSilent;
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, flag: string): number {

@@ -1,30 +1,18 @@
 // `brupop apiserver`: a thin wrapper around src/apiserver/server.ts. Config is read and validated
 // once here (APISERVER_INTERNAL_PORT, namespace from the service-account mount or --namespace, TLS
 // dir); SIGTERM/SIGINT close the server gracefully. See docs/apiserver.md.
-import { KubeConfig } from "@kubernetes/client-node";
-import { InvalidArgumentError, type Command } from "commander";
-import { loadApiserverConfig } from "../../apiserver/config.js";
-import { Apiserver } from "../../apiserver/server.js";
+import type { Command } from "commander";
+import type { LevelWithSilent } from "pino";
 import { DEFAULT_TLS_DIR } from "../../apiserver/tls.js";
-import { createLogger } from "../../log.js";
-import { parseNamespace } from "../options.js";
-
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
-
-function parseLogLevel(v: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) {
-    throw new InvalidArgumentError(`${JSON.stringify(v)} is not one of ${LOG_LEVELS.join(", ")}`);
-  }
-  return v as LogLevel;
-}
+import { parseLogLevel } from "../../log.js";
+import { parseLogLevelFlag, parseNamespace } from "../options.js";
 
 interface Flags {
   namespace?: string;
   tlsDir: string;
   host?: string;
   drainTimeoutSeconds?: string;
-  logLevel: LogLevel;
+  logLevel?: LevelWithSilent;
 }
 
 export function registerApiserver(program: Command): void {
@@ -48,10 +36,23 @@ export function registerApiserver(program: Command): void {
       "--drain-timeout-seconds <n>",
       "deadline of one cordon-and-drain (env DRAIN_TIMEOUT_SECONDS; default 600)",
     )
-    .option("--log-level <level>", LOG_LEVELS.join("|"), parseLogLevel, "info")
+    .option(
+      "--log-level <level>",
+      "trace, debug, info, warn, error, off (default: TRACING_FILTER_DIRECTIVE or info)",
+      parseLogLevelFlag(),
+    )
     .action(async (flags: Flags) => {
+      // Loaded here, not at the top: every other command would pay for fastify and client-node.
+      const [{ loadApiserverConfig }, { Apiserver }, { createLogger }, { KubeConfig }] = await Promise.all([
+        import("../../apiserver/config.js"),
+        import("../../apiserver/server.js"),
+        import("../../log.js"),
+        import("@kubernetes/client-node"),
+      ]);
       const config = loadApiserverConfig(flags);
-      const logger = createLogger({ name: "apiserver", level: flags.logLevel });
+      const level =
+        flags.logLevel ?? parseLogLevel(process.env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE");
+      const logger = createLogger({ name: "apiserver", level });
       const kubeConfig = new KubeConfig();
       kubeConfig.loadFromDefault();
       const server = await Apiserver.start({

@@ -2,6 +2,7 @@
 // optionally TCP), for demos and manual testing of the agent. See docs/bottlerocket.md.
 import { hostname } from "node:os";
 import { InvalidArgumentError, type Command } from "commander";
+import type { LevelWithSilent } from "pino";
 import type { HostDurations } from "../../bottlerocket/simulator/host.js";
 import {
   parseCommand,
@@ -19,6 +20,7 @@ import { startStandaloneHost, type StandaloneConfig } from "../../bottlerocket/s
 import type { UpdateCommand } from "../../bottlerocket/types.js";
 import { BrupopError } from "../../errors.js";
 import { createLogger } from "../../log.js";
+import { parseLogLevelFlag } from "../options.js";
 
 /** Commander reports an InvalidArgumentError together with the flag it came from. */
 function arg<T>(parse: (v: string) => T): (v: string) => T {
@@ -34,15 +36,6 @@ function arg<T>(parse: (v: string) => T): (v: string) => T {
 function many<T>(parse: (v: string) => T): (v: string, prev: T[] | undefined) => T[] {
   const one = arg(parse);
   return (v, prev) => [...(prev ?? []), one(v)];
-}
-
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
-
-function parseLogLevel(v: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(v))
-    throw new TypeError(`${JSON.stringify(v)} is not a log level`);
-  return v as LogLevel;
 }
 
 interface RawOptions {
@@ -62,7 +55,7 @@ interface RawOptions {
   rebootTime?: number;
   fail?: { cmd: UpdateCommand; times?: number }[];
   hang?: UpdateCommand[];
-  logLevel: LogLevel;
+  logLevel: LevelWithSilent;
 }
 
 /** Turns parsed flags into the runner's config (cross-flag checks live here). */
@@ -128,7 +121,7 @@ export function registerSimulateHost(program: Command): void {
       many(parseFailure),
     )
     .option("--hang <command>", "make a command never finish (repeatable)", many(parseCommand))
-    .option("--log-level <level>", LOG_LEVELS.join("|"), arg(parseLogLevel), "info")
+    .option("--log-level <level>", "trace, debug, info, warn, error, off", arg(parseLogLevelFlag()), "info")
     .action(async (opts: RawOptions) => {
       const config = toStandaloneConfig(opts);
       const log = createLogger({ name: "simulate-host", level: opts.logLevel });
