@@ -10,7 +10,7 @@ import { parseLogLevel } from "../log.js";
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
 export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */

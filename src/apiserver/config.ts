@@ -5,7 +5,7 @@ import { BrupopError } from "../errors.js";
 import { DEFAULT_TLS_DIR } from "./tls.js";
 
 export const DEFAULT_APISERVER_INTERNAL_PORT = 8443;
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
 
 export interface ApiserverConfig {

@@ -3,7 +3,7 @@ import { BrupopError } from "../errors.js";
 import { buildProgram } from "./program.js";
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (err) {
   // Configuration and usage errors end the process with one clear line, not a stack trace.
   if (err instanceof BrupopError) {

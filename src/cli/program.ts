@@ -1,26 +1,37 @@
 // Builds the single `brupop` command. Each subcommand lives in its own module under
 // src/cli/commands and registers itself on the program; this file only wires them up.
+//
+// Only the subcommand being run is loaded: the agent runs on every node, and loading the
+// controller's, the apiserver's or the simulator's modules into it would cost tens of MiB of RSS.
+// `brupop --help` (or an unknown word) loads them all, so help and errors stay complete.
 import { Command } from "commander";
-import { registerAgent } from "./commands/agent.js";
-import { registerApiserver } from "./commands/apiserver.js";
-import { registerController } from "./commands/controller.js";
-import { registerCrd } from "./commands/crd.js";
-import { registerDemo } from "./commands/demo.js";
-import { registerSimulateHost } from "./commands/simulate-host.js";
-import { registerStatus } from "./commands/status.js";
 
 export const VERSION = "0.1.0";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  controller: async () => (await import("./commands/controller.js")).registerController,
+  agent: async () => (await import("./commands/agent.js")).registerAgent,
+  apiserver: async () => (await import("./commands/apiserver.js")).registerApiserver,
+  crd: async () => (await import("./commands/crd.js")).registerCrd,
+  demo: async () => (await import("./commands/demo.js")).registerDemo,
+  status: async () => (await import("./commands/status.js")).registerStatus,
+  "simulate-host": async () => (await import("./commands/simulate-host.js")).registerSimulateHost,
+};
+
+/** The subcommand named on the command line (the first word that is not an option), if any. */
+export function requestedCommand(argv: readonly string[]): string | undefined {
+  const word = argv.slice(2).find((a) => !a.startsWith("-"));
+  return word !== undefined && Object.hasOwn(COMMANDS, word) ? word : undefined;
+}
+
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command("brupop")
     .description("Bottlerocket Update Operator (TypeScript): keeps Bottlerocket nodes up to date")
     .version(VERSION);
-  registerController(program);
-  registerAgent(program);
-  registerApiserver(program);
-  registerCrd(program);
-  registerDemo(program);
-  registerStatus(program);
-  registerSimulateHost(program);
+  const only = requestedCommand(argv);
+  const names = only === undefined ? Object.keys(COMMANDS) : [only];
+  for (const register of await Promise.all(names.map((n) => COMMANDS[n]?.()))) register?.(program);
   return program;
 }

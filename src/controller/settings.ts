@@ -8,7 +8,7 @@ import { parseMaxConcurrentUpdate } from "./config.js";
 import type { ConcurrencyLimit } from "./decisions.js";
 import { scheduleFromEnv, type UpdateSchedule } from "./schedule.js";
 
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
 
 export interface ControllerEnv {
   MAX_CONCURRENT_UPDATE?: string | undefined;

@@ -12,6 +12,8 @@ export interface KubeAccess {
 }
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** The pod's namespace, as the kubelet mounts it: components default to it. */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = `${SERVICE_ACCOUNT_DIR}/namespace`;
 /** kubelet rotates the projected token file; client-go re-reads it about once a minute too. */
 const TOKEN_REREAD_MS = 60_000;
 

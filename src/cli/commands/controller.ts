@@ -1,17 +1,10 @@
 // `brupop controller`: a thin wrapper that reads the configuration (environment + flags), builds a
 // Controller and runs it until SIGTERM/SIGINT, then stops cleanly (releasing the leader lease).
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Command } from "commander";
-import { Controller } from "../../controller/controller.js";
-import {
-  controllerSettings,
-  SERVICE_ACCOUNT_NAMESPACE_FILE,
-  type ControllerFlags,
-} from "../../controller/settings.js";
+import type { ControllerFlags } from "../../controller/settings.js";
 import { BrupopError } from "../../errors.js";
-import { KubeRest } from "../../k8s/rest.js";
-import { createLogger } from "../../log.js";
+import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../../k8s/access.js";
 import { parseNamespace, parsePort } from "../options.js";
 
 /** What commander hands the action (flag names camel-cased). */
@@ -83,6 +76,15 @@ export function registerController(program: Command): void {
       "trace, debug, info, warn, error (default: TRACING_FILTER_DIRECTIVE or info)",
     )
     .action(async (opts: CliOptions) => {
+      // Loaded here, not at the top, so other commands (the agent above all) do not pay for them.
+      const [{ Controller }, { controllerSettings }, { loadKubeAccess }, { KubeRest }, { createLogger }] =
+        await Promise.all([
+          import("../../controller/controller.js"),
+          import("../../controller/settings.js"),
+          import("../../k8s/access.js"),
+          import("../../k8s/rest.js"),
+          import("../../log.js"),
+        ]);
       const warnings: string[] = [];
       const flags: ControllerFlags = {
         namespace: opts.namespace,
@@ -101,10 +103,7 @@ export function registerController(program: Command): void {
       const logger = createLogger({ level: settings.logLevel, name: "brupop-controller" });
       for (const w of warnings) logger.warn(w);
 
-      const kc = new KubeConfig();
-      if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-      else kc.loadFromDefault();
-      const rest = new KubeRest(kc);
+      const rest = new KubeRest(await loadKubeAccess(opts.kubeconfig));
       const controller = new Controller(
         {
           namespace: settings.namespace,

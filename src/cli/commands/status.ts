@@ -3,7 +3,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
-import { runStatus } from "../../status/run.js";
 
 interface StatusCliOptions {
   kubeconfig?: string;
@@ -43,6 +42,7 @@ export function configureStatusCommand(cmd: Command): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
+        const { runStatus } = await import("../../status/run.js");
         process.exitCode = await runStatus(opts, {
           out: (t) => process.stdout.write(t),
           err: (t) => process.stderr.write(t),

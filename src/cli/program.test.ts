@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { buildProgram, requestedCommand } from "./program.js";
+
+describe("brupop program", () => {
+  it("finds the subcommand past leading options", () => {
+    assert.equal(requestedCommand(["node", "brupop", "agent", "--namespace", "x"]), "agent");
+    assert.equal(requestedCommand(["node", "brupop", "--help"]), undefined);
+    assert.equal(requestedCommand(["node", "brupop", "bogus"]), undefined);
+    assert.equal(requestedCommand(["node", "brupop", "toString"]), undefined);
+  });
+
+  it("registers only the command being run, and every command for help", async () => {
+    const one = await buildProgram(["node", "brupop", "crd"]);
+    assert.deepEqual(
+      one.commands.map((c) => c.name()),
+      ["crd"],
+    );
+    const all = await buildProgram(["node", "brupop", "--help"]);
+    assert.deepEqual(all.commands.map((c) => c.name()).sort(), [
+      "agent",
+      "apiserver",
+      "controller",
+      "crd",
+      "demo",
+      "simulate-host",
+      "status",
+    ]);
+  });
+});
