@@ -32,6 +32,10 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .version(VERSION);
   const only = requestedCommand(argv);
   const names = only === undefined ? Object.keys(COMMANDS) : [only];
-  for (const register of await Promise.all(names.map((n) => COMMANDS[n]?.()))) register?.(program);
+  const loaders = names.flatMap((n) => {
+    const load = COMMANDS[n];
+    return load === undefined ? [] : [load()];
+  });
+  for (const register of await Promise.all(loaders)) register(program);
   return program;
 }
