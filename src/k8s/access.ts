@@ -98,7 +98,8 @@ export async function loadKubeAccess(
     env.KUBERNETES_SERVICE_HOST !== undefined &&
     env.KUBERNETES_SERVICE_HOST !== ""
   ) {
-    return new InClusterAccess(env);
+    // BRUPOP_SERVICE_ACCOUNT_DIR: only for measuring the in-cluster path outside a pod (benchmarks).
+    return new InClusterAccess(env, env.BRUPOP_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR);
   }
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
