@@ -8,8 +8,6 @@ import { parseMaxConcurrentUpdate } from "./config.js";
 import type { ConcurrencyLimit } from "./decisions.js";
 import { scheduleFromEnv, type UpdateSchedule } from "./schedule.js";
 
-import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
-
 export interface ControllerEnv {
   MAX_CONCURRENT_UPDATE?: string | undefined;
   SCHEDULER_CRON_EXPRESSION?: string | undefined;
