@@ -1,0 +1,801 @@
+// `npm run bench [-- --quick]`: fleet scale, API load and footprint of brupop on a REAL control plane
+// (src/testenv: etcd, kube-apiserver, controller-manager, scheduler, kwok), with simulated Bottlerocket
+// hosts and in-process agents (src/agent/testbed.ts), the controller as its own process, and an
+// observer process recording every BottlerocketShadow change. See docs/benchmarks.md.
+//
+// Steps: build → simulator memory → cluster (with an audit log counting our components' requests)
+// → one agent process → one node's cycle time, alone → N nodes: per-agent memory, a steady-state
+// window, a rollout at each concurrency limit → apiserver status-update benchmark → report.
+//
+// Writes bench/results/<mode>.json and the generated section of docs/benchmarks.md; prints a summary.
+// Exit status: 1 on a gross failure (a rollout not completing, a figure over 3× its goal), else 0.
+import { execFileSync } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { measureAgentProcess, type AgentProcessFigures } from "../src/agent/bench.js";
+import { BrupopTestbed, type TestbedOptions } from "../src/agent/testbed.js";
+import type { StatusBenchResult } from "../src/apiserver/bench.js";
+import {
+  AuditLog,
+  auditPolicyYaml,
+  BENCH_USERS,
+  countLoad,
+  perUnit,
+  type AuditedRequest,
+  type LoadCounts,
+} from "../src/bench/audit.js";
+import { grossFailures, judge, type GoalResult } from "../src/bench/goals.js";
+import {
+  CpuWindow,
+  findProcesses,
+  ProcessSampler,
+  round,
+  rssBytes,
+  type CpuBreakdown,
+  type WindowFigures,
+} from "../src/bench/proc.js";
+import {
+  decisionLatencies,
+  median,
+  rolloutOverhead,
+  rolloutTimeline,
+  summarize,
+  type Overhead,
+  type ShadowSample,
+  type Summary,
+} from "../src/bench/rollout.js";
+import type { FleetMemoryReport } from "../src/bottlerocket/simulator/measure-memory.js";
+import { shadowNameForNode } from "../src/model/constants.js";
+import { freePorts, startCluster, type TestCluster } from "../src/testenv/cluster.js";
+import { brupopCommand, ControllerProcess, Observer, repoRoot, runJsonChild } from "./lib/children.js";
+import { asIdentity, identity, type Identity } from "./lib/identities.js";
+import { renderMarkdown, summaryTable, updateDocs } from "./report.js";
+
+// ---- settings ------------------------------------------------------------------------------------
+
+export interface BenchSettings {
+  mode: "quick" | "full";
+  nodes: number;
+  /** null = unlimited. */
+  limits: (number | null)[];
+  watch: "own" | "shared";
+  controllerTickMs: number;
+  agentLoopMs: number;
+  updateCheckMs: number;
+  hostDurations: { refresh: number; prepare: number; activate: number; deactivate: number; reboot: number };
+  nodeDownDuringReboot: boolean;
+  singleRuns: number;
+  steadyMs: number;
+  agentWindowMs: number;
+  rolloutTimeoutMs: number;
+  apiserverAgents: number;
+  apiserverDurationMs: number;
+}
+
+function plainName(name: string): string {
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`--name: ${name} is not a plain file name`);
+  return name;
+}
+
+function settingsFrom(argv: readonly string[]): {
+  settings: BenchSettings;
+  writeDocs: boolean;
+  build: boolean;
+  /** Names the JSON file and the docs section (default: the mode). */
+  name: string;
+} {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      nodes: { type: "string" },
+      limits: { type: "string" },
+      watch: { type: "string" },
+      "node-down": { type: "boolean", default: false },
+      "no-docs": { type: "boolean", default: false },
+      "no-build": { type: "boolean", default: false },
+      name: { type: "string" },
+    },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const nodes = Number(values.nodes ?? (quick ? 200 : 1_000));
+  if (!Number.isInteger(nodes) || nodes < 1)
+    throw new Error(`--nodes: ${values.nodes} is not a positive integer`);
+  const limits = (values.limits ?? "50,unlimited").split(",").map((s) => {
+    if (s === "unlimited") return null;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--limits: ${s} is not a positive integer or "unlimited"`);
+    return n;
+  });
+  const watch = values.watch ?? "own";
+  if (watch !== "own" && watch !== "shared") throw new Error(`--watch: own or shared, not ${watch}`);
+  return {
+    settings: {
+      mode: quick ? "quick" : "full",
+      nodes,
+      limits,
+      watch,
+      controllerTickMs: 2_000,
+      agentLoopMs: 5_000,
+      updateCheckMs: 5_000,
+      hostDurations: { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 },
+      nodeDownDuringReboot: values["node-down"] === true,
+      singleRuns: 3,
+      steadyMs: quick ? 30_000 : 60_000,
+      agentWindowMs: quick ? 15_000 : 30_000,
+      rolloutTimeoutMs: quick ? 240_000 : 1_200_000,
+      apiserverAgents: 200,
+      apiserverDurationMs: 10_000,
+    },
+    writeDocs: values["no-docs"] !== true,
+    build: values["no-build"] !== true,
+    name: plainName(values.name ?? (quick ? "quick" : "full")),
+  };
+}
+
+// ---- results -------------------------------------------------------------------------------------
+
+export interface RolloutResult {
+  label: string;
+  maxConcurrent: number | null;
+  nodes: number;
+  version: string;
+  completed: boolean;
+  wallMs: number | null;
+  overhead: Overhead | null;
+  /** Offer → each node's status shows it / spec starts it / node done (ms after the offer). */
+  offered: Summary;
+  started: Summary;
+  done: Summary;
+  /** Each node's own start → done. */
+  update: Summary;
+  maxActive: number;
+  decisionLatencyMs: Summary;
+  decisionLatencyByState: Record<string, Summary>;
+  apiLoad: {
+    total: LoadCounts;
+    perNode: LoadCounts["total"];
+    perNodeByComponent: Record<string, LoadCounts["total"]>;
+  };
+  controller: WindowFigures & { heapUsedBytes: number | null };
+  /** Where the machine's CPU went during the rollout. */
+  cpu: CpuBreakdown;
+  testbedErrors: number;
+}
+
+export interface BenchResults {
+  mode: "quick" | "full";
+  date: string;
+  command: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    kernel: string;
+    node: string;
+    loadAvgStart: number[];
+    loadAvgEnd: number[];
+  };
+  settings: BenchSettings;
+  builtJs: boolean;
+  countedBy: string;
+  durationS: number;
+  simulator: FleetMemoryReport | { error: string };
+  agentProcess: AgentProcessFigures | { error: string };
+  /** One node alone: offer → done (cycle), offer → noticed (detect), start → done (update); medians. */
+  single: {
+    runs: { cycleMs: number; detectMs: number; updateMs: number }[];
+    /** The controller's RSS with one node (its baseline). */
+    controllerRssBytes: number;
+    cycleMs: number;
+    detectMs: number;
+    updateMs: number;
+  } | null;
+  setup: { nodesSetupS: number; agentsStartMs: number; heapBytesPerAgent: number; rssBytesPerAgent: number };
+  steady: {
+    windowS: number;
+    load: LoadCounts;
+    listsPerMinute: number;
+    controller: WindowFigures;
+    /** Where the machine's CPU went with nothing in flight: the cost of the idle fleet. */
+    cpu: CpuBreakdown;
+  } | null;
+  rollouts: RolloutResult[];
+  apiserver: (StatusBenchResult & { baselineRssBytes: number; peakRssBytes: number }) | { error: string };
+  goals: GoalResult[];
+  gross: string[];
+}
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+const now = (): number => performance.timeOrigin + performance.now();
+const MiB = 2 ** 20;
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function gcFn(): () => void {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (existing !== undefined) return existing;
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+function errorOf(err: unknown): { error: string } {
+  return { error: err instanceof Error ? err.message : String(err) };
+}
+
+async function readSamples(file: string): Promise<ShadowSample[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  const out: ShadowSample[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      out.push(JSON.parse(line) as ShadowSample);
+    } catch {
+      // torn last line
+    }
+  }
+  return out;
+}
+
+async function readAudit(file: string): Promise<AuditLog> {
+  const audit = new AuditLog();
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) audit.add(line);
+  return audit;
+}
+
+function testbedOptions(s: BenchSettings, cluster: TestCluster, namespace: string): TestbedOptions {
+  return {
+    cluster,
+    namespace,
+    watch: s.watch,
+    hostDurations: s.hostDurations,
+    agentTimings: { loopIntervalMs: s.agentLoopMs, updateCheckIntervalMs: s.updateCheckMs },
+    nodeDownDuringReboot: s.nodeDownDuringReboot,
+  };
+}
+
+/** Adds nodes in batches (kwok nodes, hosts, agent pods, tokens), agents not started. */
+async function addNodes(
+  tb: BrupopTestbed,
+  count: number,
+  prefix: string,
+  version: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i += 100) {
+    names.push(
+      ...(await tb.addNodes(Math.min(100, count - i), { version, namePrefix: prefix, startAgents: false })),
+    );
+    if (count > 100) log(`  ${names.length}/${count} nodes`);
+  }
+  return names;
+}
+
+const CLUSTER_PROCESSES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+
+/** The controller's V8 heap in use, from its /metrics (prom-client's default metrics). */
+async function controllerHeap(c: ControllerProcess): Promise<number | null> {
+  try {
+    const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(await c.metrics());
+    return m?.[1] === undefined ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+function limitLabel(limit: number | null): string {
+  return limit === null ? "unlimited" : String(limit);
+}
+
+// ---- steps ---------------------------------------------------------------------------------------
+
+interface Env {
+  s: BenchSettings;
+  cluster: TestCluster;
+  work: string;
+  ids: { controller: Identity; node: Identity; observer: Identity };
+  ports: number[];
+}
+
+async function controllerFor(
+  env: Env,
+  namespace: string,
+  limit: number | null,
+  tag: string,
+): Promise<ControllerProcess> {
+  const port = env.ports.shift();
+  if (port === undefined) throw new Error("out of ports");
+  return ControllerProcess.start({
+    kubeconfig: env.ids.controller.kubeconfigPath,
+    namespace,
+    maxConcurrent: limitLabel(limit),
+    tickIntervalMs: env.s.controllerTickMs,
+    metricsPort: port,
+    logFile: join(env.work, `controller-${tag}.log`),
+  });
+}
+
+/** One node alone, updated `runs` times (a new release each time): offer → done, and offer → noticed. */
+async function singleCycles(env: Env): Promise<BenchResults["single"]> {
+  const ns = "bench-one";
+  const tb = await BrupopTestbed.start(testbedOptions(env.s, asIdentity(env.cluster, env.ids.node), ns));
+  const eventsFile = join(env.work, "single-events.jsonl");
+  let controller: ControllerProcess | undefined;
+  let observer: Observer | undefined;
+  try {
+    const [node] = await tb.addNodes(1, { version: "1.19.0", namePrefix: "one-" });
+    if (node === undefined) throw new Error("no node");
+    await tb.waitForAll([node], "first status", (st) => st.current_state === "Idle", 60_000);
+    observer = await Observer.start(env.ids.observer.kubeconfigPath, ns, eventsFile);
+    controller = await controllerFor(env, ns, env.s.limits[0] ?? 50, "single");
+    const marks: { version: string; t0: number; t1: number }[] = [];
+    for (let i = 0; i < env.s.singleRuns; i++) {
+      const version = `1.${20 + i}.0`;
+      await sleep(1_000 + Math.random() * env.s.agentLoopMs); // a random phase of the agent's loop
+      const t0 = now();
+      tb.fleet.releases.add({ version });
+      const t1 = await observer.waitDone(version, [shadowNameForNode(node)], 120_000);
+      if (t1 === null) throw new Error(`single node did not finish updating to ${version}`);
+      marks.push({ version, t0, t1 });
+      log(`  single node → ${version}: ${Math.round(t1 - t0)} ms`);
+    }
+    const controllerRssBytes = rssBytes(controller.pid);
+    await observer.stop();
+    observer = undefined;
+    const samples = await readSamples(eventsFile);
+    const runs = marks.map((m) => {
+      const tl = rolloutTimeline(
+        samples.filter((x) => x.t >= m.t0 && x.t <= m.t1 + 1),
+        m.version,
+        [shadowNameForNode(node)],
+      );
+      const n = tl.nodes.get(shadowNameForNode(node));
+      return {
+        cycleMs: Math.round(m.t1 - m.t0),
+        detectMs: Math.round((n?.offeredMs ?? m.t0) - m.t0),
+        updateMs: Math.round(m.t1 - (n?.startedMs ?? m.t0)),
+      };
+    });
+    return {
+      runs,
+      controllerRssBytes,
+      cycleMs: median(runs.map((r) => r.cycleMs)),
+      detectMs: median(runs.map((r) => r.detectMs)),
+      updateMs: median(runs.map((r) => r.updateMs)),
+    };
+  } finally {
+    await observer?.stop();
+    await controller?.stop();
+    await tb.stop();
+  }
+}
+
+interface FleetOutcome {
+  setup: BenchResults["setup"];
+  steady: BenchResults["steady"];
+  rollouts: RolloutResult[];
+  windows: { steady: [number, number] | null; rollouts: [number, number][] };
+}
+
+async function fleet(env: Env, single: NonNullable<BenchResults["single"]>): Promise<FleetOutcome> {
+  const s = env.s;
+  const ns = "bench-fleet";
+  const gc = gcFn();
+  const tb = await BrupopTestbed.start(testbedOptions(s, asIdentity(env.cluster, env.ids.node), ns));
+  const eventsFile = join(env.work, "fleet-events.jsonl");
+  let observer: Observer | undefined;
+  let controller: ControllerProcess | undefined;
+  try {
+    log(`adding ${s.nodes} kwok nodes with simulated hosts`);
+    const t0 = performance.now();
+    const nodes = await addNodes(tb, s.nodes, "n-", "1.19.0");
+    const nodesSetupS = round((performance.now() - t0) / 1000, 1);
+    const shadows = nodes.map(shadowNameForNode);
+
+    // Memory per in-process agent (the method of measureAgentsInProcess, on this fleet).
+    gc();
+    const before = process.memoryUsage();
+    const a0 = performance.now();
+    for (const n of nodes) tb.startAgent(n);
+    await tb.waitForAll(nodes, "first status", (st) => st.current_state === "Idle", 300_000);
+    const agentsStartMs = Math.round(performance.now() - a0);
+    await sleep(10_000);
+    gc();
+    const after = process.memoryUsage();
+    const setup = {
+      nodesSetupS,
+      agentsStartMs,
+      heapBytesPerAgent: Math.round((after.heapUsed - before.heapUsed) / nodes.length),
+      rssBytesPerAgent: Math.round((after.rss - before.rss) / nodes.length),
+    };
+    log(
+      `${nodes.length} agents reporting after ${agentsStartMs} ms; RSS/agent ${(setup.rssBytesPerAgent / 1024).toFixed(0)} KiB`,
+    );
+
+    observer = await Observer.start(env.ids.observer.kubeconfigPath, ns, eventsFile);
+    const rollouts: (Pick<
+      RolloutResult,
+      | "label"
+      | "maxConcurrent"
+      | "nodes"
+      | "version"
+      | "completed"
+      | "wallMs"
+      | "controller"
+      | "cpu"
+      | "testbedErrors"
+    > & { t0: number; t1: number })[] = [];
+    let steady: { w: [number, number]; controller: WindowFigures; cpu: CpuBreakdown } | null = null;
+    const cpuWindow = (c: ControllerProcess, o: Observer): CpuWindow =>
+      new CpuWindow([
+        { pid: process.pid, name: "bench process (agents, brupop apiserver, hosts)" },
+        { pid: c.pid, name: "brupop controller" },
+        { pid: o.pid, name: "observer" },
+        ...findProcesses(env.cluster.dir).filter((p) => CLUSTER_PROCESSES.includes(p.name)),
+      ]);
+
+    for (const [i, limit] of s.limits.entries()) {
+      const label = `c=${limitLabel(limit)}`;
+      controller = await controllerFor(env, ns, limit, limitLabel(limit));
+      const sampler = new ProcessSampler(controller.pid, 500);
+      sampler.start();
+      if (i === 0) {
+        // Steady state: every node Idle, nothing offered; the controller has ticked a few times.
+        await sleep(5_000);
+        log(`steady-state window (${s.steadyMs / 1000} s)`);
+        sampler.begin("steady");
+        const steadyCpu = cpuWindow(controller, observer);
+        steadyCpu.begin();
+        const w0 = now();
+        await sleep(s.steadyMs);
+        steady = { w: [w0, now()], controller: sampler.end("steady"), cpu: steadyCpu.end() };
+      } else {
+        await sleep(3_000);
+      }
+      const version = `1.${20 + i}.0`;
+      log(`rollout ${label} of ${nodes.length} nodes to ${version}`);
+      const errorsBefore = tb.errors.length;
+      const cpu = cpuWindow(controller, observer);
+      cpu.begin();
+      sampler.begin("rollout");
+      const r0 = now();
+      tb.fleet.releases.add({ version });
+      const r1 = await observer.waitDone(version, shadows, s.rolloutTimeoutMs);
+      const t1 = r1 ?? now();
+      const figures = { ...sampler.end("rollout"), heapUsedBytes: await controllerHeap(controller) };
+      const cpuUse = cpu.end();
+      sampler.stop();
+      log(
+        r1 === null
+          ? `  rollout ${label} did NOT complete within ${s.rolloutTimeoutMs / 1000} s`
+          : `  rollout ${label}: ${Math.round(t1 - r0)} ms; controller peak RSS ${(figures.rssPeakBytes / MiB).toFixed(1)} MiB`,
+      );
+      rollouts.push({
+        label,
+        maxConcurrent: limit,
+        nodes: nodes.length,
+        version,
+        completed: r1 !== null,
+        wallMs: r1 === null ? null : Math.round(t1 - r0),
+        controller: figures,
+        cpu: cpuUse,
+        testbedErrors: tb.errors.length - errorsBefore,
+        t0: r0,
+        t1,
+      });
+      if (r1 === null) log(`controller log (last lines):\n${await controller.logTail()}`);
+      await controller.stop();
+      controller = undefined;
+      if (r1 === null) break;
+    }
+    await observer.stop();
+    observer = undefined;
+
+    // Analysis of the recorded shadow changes.
+    const samples = await readSamples(eventsFile);
+    const results: RolloutResult[] = rollouts.map((r) => {
+      const window = samples.filter((x) => x.t >= r.t0 && x.t <= r.t1 + 1);
+      const tl = rolloutTimeline(window, r.version, shadows);
+      const rel = (
+        pick: (n: { offeredMs?: number; startedMs?: number; doneMs?: number }) => number | undefined,
+      ): Summary =>
+        summarize(
+          [...tl.nodes.values()]
+            .map(pick)
+            .filter((v): v is number => v !== undefined)
+            .map((v) => v - r.t0),
+        );
+      const update = summarize(
+        [...tl.nodes.values()].flatMap((n) =>
+          n.startedMs !== undefined && n.doneMs !== undefined ? [n.doneMs - n.startedMs] : [],
+        ),
+      );
+      const lat = decisionLatencies(window);
+      const byState: Record<string, Summary> = {};
+      for (const st of new Set(lat.map((l) => l.state))) {
+        byState[st] = summarize(lat.filter((l) => l.state === st).map((l) => l.latencyMs));
+      }
+      const { t0: _t0, t1: _t1, ...rest } = r;
+      return {
+        ...rest,
+        overhead:
+          r.wallMs === null
+            ? null
+            : rolloutOverhead({
+                nodes: r.nodes,
+                maxConcurrent: r.maxConcurrent,
+                wallMs: r.wallMs,
+                firstStartMs: Math.min(
+                  r.wallMs,
+                  ...[...tl.nodes.values()].map((n) => (n.startedMs ?? Infinity) - r.t0),
+                ),
+                singleCycleMs: single.cycleMs,
+                singleUpdateMs: single.updateMs,
+                meanUpdateMs: update.mean,
+              }),
+        offered: rel((n) => n.offeredMs),
+        started: rel((n) => n.startedMs),
+        done: rel((n) => n.doneMs),
+        update,
+        maxActive: tl.maxActive,
+        decisionLatencyMs: summarize(lat.map((l) => l.latencyMs)),
+        decisionLatencyByState: byState,
+        // filled in from the audit log once it is complete
+        apiLoad: {
+          total: countLoad([], 0, 0),
+          perNode: perUnit(countLoad([], 0, 0).total, 1),
+          perNodeByComponent: {},
+        },
+      };
+    });
+    const steadyOut =
+      steady === null
+        ? null
+        : {
+            windowS: round((steady.w[1] - steady.w[0]) / 1000, 1),
+            load: countLoad([], 0, 0),
+            listsPerMinute: 0,
+            controller: steady.controller,
+            cpu: steady.cpu,
+          };
+    return {
+      setup,
+      steady: steadyOut,
+      rollouts: results,
+      windows: { steady: steady?.w ?? null, rollouts: rollouts.map((r) => [r.t0, r.t1]) },
+    };
+  } finally {
+    await observer?.stop();
+    await controller?.stop();
+    await tb.stop();
+  }
+}
+
+/** Fills in the API load of each window from the audit log. */
+function applyAudit(fleetOut: FleetOutcome, requests: readonly AuditedRequest[]): void {
+  for (const [i, r] of fleetOut.rollouts.entries()) {
+    const w = fleetOut.windows.rollouts[i];
+    if (w === undefined) continue;
+    const load = countLoad(requests, w[0], w[1]);
+    r.apiLoad = {
+      total: load,
+      perNode: perUnit(load.total, r.nodes),
+      perNodeByComponent: Object.fromEntries(
+        Object.entries(load.byComponent).map(([k, v]) => [k, perUnit(v, r.nodes)]),
+      ),
+    };
+  }
+  if (fleetOut.steady !== null && fleetOut.windows.steady !== null) {
+    const [w0, w1] = fleetOut.windows.steady;
+    fleetOut.steady.load = countLoad(requests, w0, w1);
+    fleetOut.steady.listsPerMinute = round(fleetOut.steady.load.total.list / ((w1 - w0) / 60_000), 2);
+  }
+}
+
+/** The figures judged against the goals, and what counts as a gross failure. */
+function verdicts(
+  s: BenchSettings,
+  fleetOut: FleetOutcome,
+  agentProcess: BenchResults["agentProcess"],
+): { goals: GoalResult[]; gross: string[] } {
+  const first = fleetOut.rollouts.find((r) => r.maxConcurrent === 50) ?? fleetOut.rollouts[0];
+  const goals = judge({
+    "rollout-overhead": first?.overhead?.strictRatio,
+    "rollout-scheduling": first?.overhead?.schedulingRatio,
+    "writes-per-node": first?.apiLoad.perNode.write,
+    "steady-lists": fleetOut.steady?.listsPerMinute,
+    "decision-p99": first?.decisionLatencyMs.count === 0 ? null : first?.decisionLatencyMs.p99,
+    "controller-rss":
+      fleetOut.rollouts.length === 0
+        ? null
+        : Math.max(...fleetOut.rollouts.map((r) => r.controller.rssPeakBytes)) / MiB,
+    "agent-rss": "error" in agentProcess ? null : agentProcess.rssBytesMean / MiB,
+  });
+  const incomplete = fleetOut.rollouts.filter((r) => !r.completed).map((r) => `rollout ${r.label}`);
+  if (fleetOut.rollouts.length < s.limits.length) incomplete.push("the remaining rollouts");
+  return { goals, gross: grossFailures(goals, incomplete) };
+}
+
+/** bench/results/<name>.json, the docs section `bench:<name>` (unless told not to), the summary. */
+async function writeResults(results: BenchResults, name: string, writeDocs: boolean): Promise<void> {
+  await mkdir(join(repoRoot, "bench", "results"), { recursive: true });
+  const jsonPath = join(repoRoot, "bench", "results", `${name}.json`);
+  await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  const written = [jsonPath];
+  if (writeDocs) {
+    const doc = join(repoRoot, "docs", "benchmarks.md");
+    await updateDocs(doc, name, renderMarkdown(results));
+    written.push(doc);
+  }
+  try {
+    // Leave the files as `npm run format` would (tables aligned, short arrays on one line).
+    execFileSync(join(repoRoot, "node_modules", ".bin", "prettier"), ["--write", ...written], {
+      stdio: "ignore",
+    });
+  } catch {
+    log(`prettier could not format ${written.join(", ")}`);
+  }
+  process.stdout.write(`${summaryTable(results)}\n`);
+  log(`wrote ${jsonPath}${writeDocs ? " and docs/benchmarks.md" : ""} in ${results.durationS} s`);
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const { settings: s, writeDocs, build, name } = settingsFrom(process.argv.slice(2));
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const loadAvgStart = os.loadavg().map((v) => round(v, 2));
+  log(`mode ${s.mode}: N=${s.nodes}, limits ${s.limits.map(limitLabel).join(", ")}, watch ${s.watch}`);
+
+  if (build) {
+    log("building dist/ (npm run build)");
+    try {
+      execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
+        cwd: repoRoot,
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+    } catch {
+      log("tsc reported errors; using whatever dist/ it emitted");
+    }
+  }
+  const builtJs = brupopCommand().built;
+
+  log(`simulator memory (${s.nodes} hosts, own process)`);
+  const simulator = await runJsonChild<FleetMemoryReport>("bench/children/fleet-memory.ts", [
+    String(s.nodes),
+  ]).catch(errorOf);
+
+  const work = await mkdtemp(join(os.tmpdir(), "brupop-bench-"));
+  const auditLog = join(work, "audit.log");
+  const policy = join(work, "audit-policy.yaml");
+  await writeFile(policy, auditPolicyYaml(Object.values(BENCH_USERS)));
+  log("starting the control plane (audit log on for brupop's identities)");
+  const cluster = await startCluster({
+    apiserverArgs: [
+      `--audit-policy-file=${policy}`,
+      `--audit-log-path=${auditLog}`,
+      "--audit-log-maxsize=0",
+      "--audit-log-mode=batch",
+      "--audit-log-batch-max-wait=1s",
+    ],
+    timeoutMs: 120_000,
+  });
+  let exitCode = 0;
+  try {
+    const ids = {
+      controller: await identity(cluster, BENCH_USERS.controller, work),
+      node: await identity(cluster, BENCH_USERS.node, work),
+      observer: await identity(cluster, "bench-observer", work),
+    };
+    const env: Env = { s, cluster, work, ids, ports: await freePorts(s.limits.length + 2) };
+
+    log(`one agent process (${s.agentWindowMs / 1000} s steady window)`);
+    let agentProcess: BenchResults["agentProcess"];
+    {
+      const tb = await BrupopTestbed.start({
+        ...testbedOptions(s, asIdentity(cluster, ids.node), "bench-agent-proc"),
+        releases: [{ version: "1.20.0", releasedAt: 0 }],
+      });
+      try {
+        agentProcess = await measureAgentProcess({
+          testbed: tb,
+          windowMs: s.agentWindowMs,
+          loopIntervalMs: 5_000,
+        });
+      } catch (err) {
+        agentProcess = errorOf(err);
+      } finally {
+        await tb.stop();
+      }
+    }
+
+    log(`one node alone (${s.singleRuns} updates)`);
+    const single = await singleCycles(env);
+    log(
+      `  median offer → done ${single?.cycleMs} ms; noticing the offer ${single?.detectMs} ms; start → done ${single?.updateMs} ms`,
+    );
+    if (single === null) throw new Error("no single-node cycle");
+
+    const fleetOut = await fleet(env, single);
+
+    log(`apiserver status-update benchmark (${s.apiserverAgents} agents, own process)`);
+    const apiserver = await runJsonChild<
+      StatusBenchResult & { baselineRssBytes: number; peakRssBytes: number }
+    >(
+      "bench/children/apiserver.ts",
+      [cluster.dir, String(s.apiserverAgents), String(s.apiserverDurationMs)],
+      ["--expose-gc"],
+    ).catch(errorOf);
+
+    // The audit log: batched, flushed within a second.
+    await sleep(2_500);
+    log("counting requests in the audit log");
+    const audit = await readAudit(auditLog);
+    const requests = audit.requests;
+    applyAudit(fleetOut, requests);
+
+    const { goals, gross } = verdicts(s, fleetOut, agentProcess);
+
+    const results: BenchResults = {
+      mode: s.mode,
+      date: new Date().toISOString(),
+      command,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? "?",
+        memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+        kernel: os.release(),
+        node: process.version,
+        loadAvgStart,
+        loadAvgEnd: os.loadavg().map((v) => round(v, 2)),
+      },
+      settings: s,
+      builtJs,
+      countedBy:
+        "kube-apiserver audit log (Metadata level, only brupop's client-certificate identities), one request per auditID",
+      durationS: round((performance.now() - started) / 1000, 0),
+      simulator,
+      agentProcess,
+      single,
+      setup: fleetOut.setup,
+      steady: fleetOut.steady,
+      rollouts: fleetOut.rollouts,
+      apiserver,
+      goals,
+      gross,
+    };
+    await writeResults(results, name, writeDocs);
+    if (gross.length > 0) {
+      for (const g of gross) log(`GROSS FAILURE: ${g}`);
+      exitCode = 1;
+    }
+  } finally {
+    await cluster.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { GOALS, grossFailures, judge } from "./goals.js";
+
+describe("goals", () => {
+  it("judges met, missed, not measured and gross", () => {
+    const r = judge({
+      "rollout-overhead": 1.05,
+      "writes-per-node": 25,
+      "agent-rss": 300,
+      "controller-rss": null,
+    });
+    const by = new Map(r.map((g) => [g.id, g]));
+    assert.equal(by.get("rollout-overhead")?.verdict, "met");
+    assert.equal(by.get("writes-per-node")?.verdict, "missed");
+    assert.equal(by.get("writes-per-node")?.gross, false);
+    assert.equal(by.get("agent-rss")?.gross, true);
+    assert.equal(by.get("controller-rss")?.verdict, "not measured");
+    assert.equal(by.get("decision-p99")?.verdict, "not measured");
+    assert.equal(r.length, GOALS.length);
+  });
+
+  it("fails a quick run only on gross failures or an incomplete rollout", () => {
+    assert.deepEqual(grossFailures(judge({ "writes-per-node": 59 }), []), []);
+    const fails = grossFailures(judge({ "writes-per-node": 61 }), ["rollout c=50"]);
+    assert.equal(fails.length, 2);
+    assert.match(fails[0] ?? "", /rollout c=50 did not complete/);
+    assert.match(fails[1] ?? "", /writes per node.*61/);
+  });
+
+  it("sets every gross limit at three times the goal", () => {
+    for (const g of GOALS)
+      if (g.max >= 1 && g.id !== "steady-lists" && g.id !== "rollout-overhead")
+        assert.ok(Math.abs(g.grossAbove - g.max * 3) < 1e-9, g.id);
+  });
+});
