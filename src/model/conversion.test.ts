@@ -88,13 +88,20 @@ describe("v2 → v1", () => {
     it(`${from} → ${to}, dropping crash_count and the failure timestamp`, () => {
       const out = convertShadow(v2(from, from), "brupop.bottlerocket.aws/v1");
       assert.deepEqual(out.spec, { state: to, state_transition_timestamp: TS, version: "1.20.0" });
-      assert.deepEqual(out.status, { current_version: "1.19.0", target_version: "1.20.0", current_state: to });
+      assert.deepEqual(out.status, {
+        current_version: "1.19.0",
+        target_version: "1.20.0",
+        current_state: to,
+      });
       assert.deepEqual(out.metadata, metadata);
     });
   }
   it("round-trips v1 → v2 → v1 for every v1 state except the merged PerformedUpdate", () => {
     for (const s of ["Idle", "StagedUpdate", "RebootedIntoUpdate", "MonitoringUpdate"]) {
-      const back = convertShadow(convertShadow(v1(s, s), "brupop.bottlerocket.aws/v2"), "brupop.bottlerocket.aws/v1");
+      const back = convertShadow(
+        convertShadow(v1(s, s), "brupop.bottlerocket.aws/v2"),
+        "brupop.bottlerocket.aws/v1",
+      );
       assert.deepEqual(back, v1(s, s));
     }
   });
@@ -116,12 +123,37 @@ describe("convertShadow errors and unknown fields", () => {
     assert.deepEqual(convertShadow(obj, "brupop.bottlerocket.aws/v2"), obj);
   });
   const bad: [string, KubeObject, string, RegExp][] = [
-    ["a v2-only state sent as v1", v1("ErrorReset"), "brupop.bottlerocket.aws/v2", /spec.state: must be one of/],
-    ["a v1-only state sent as v2", v2("StagedUpdate"), "brupop.bottlerocket.aws/v1", /spec.state: must be one of/],
-    ["another kind", { ...v2("Idle"), kind: "Pod" }, "brupop.bottlerocket.aws/v1", /kind: expected BottlerocketShadow/],
-    ["an unknown source version", { ...v2("Idle"), apiVersion: "brupop.bottlerocket.aws/v3" }, "brupop.bottlerocket.aws/v1", /apiVersion/],
+    [
+      "a v2-only state sent as v1",
+      v1("ErrorReset"),
+      "brupop.bottlerocket.aws/v2",
+      /spec.state: must be one of/,
+    ],
+    [
+      "a v1-only state sent as v2",
+      v2("StagedUpdate"),
+      "brupop.bottlerocket.aws/v1",
+      /spec.state: must be one of/,
+    ],
+    [
+      "another kind",
+      { ...v2("Idle"), kind: "Pod" },
+      "brupop.bottlerocket.aws/v1",
+      /kind: expected BottlerocketShadow/,
+    ],
+    [
+      "an unknown source version",
+      { ...v2("Idle"), apiVersion: "brupop.bottlerocket.aws/v3" },
+      "brupop.bottlerocket.aws/v1",
+      /apiVersion/,
+    ],
     ["an unknown target version", v2("Idle"), "brupop.bottlerocket.aws/v9", /desiredAPIVersion/],
-    ["a bad semver in status", v2("Idle", "Idle", { current_version: "x" }), "brupop.bottlerocket.aws/v1", /status.current_version/],
+    [
+      "a bad semver in status",
+      v2("Idle", "Idle", { current_version: "x" }),
+      "brupop.bottlerocket.aws/v1",
+      /status.current_version/,
+    ],
   ];
   for (const [name, obj, desired, message] of bad) {
     it(`rejects ${name}`, () => {
@@ -138,26 +170,44 @@ describe("reviewConversion", () => {
     const out = reviewConversion({
       apiVersion: "apiextensions.k8s.io/v1",
       kind: "ConversionReview",
-      request: { uid: "r-1", desiredAPIVersion: "brupop.bottlerocket.aws/v2", objects: [v1("StagedUpdate", "Idle"), v1("Idle")] },
+      request: {
+        uid: "r-1",
+        desiredAPIVersion: "brupop.bottlerocket.aws/v2",
+        objects: [v1("StagedUpdate", "Idle"), v1("Idle")],
+      },
     });
     assert.equal(out.response.uid, "r-1");
     assert.deepEqual(out.response.result, { status: "Success" });
     assert.equal(out.response.convertedObjects.length, 2);
-    assert.equal((out.response.convertedObjects[0]?.spec as { state: string }).state, "StagedAndPerformedUpdate");
+    assert.equal(
+      (out.response.convertedObjects[0]?.spec as { state: string }).state,
+      "StagedAndPerformedUpdate",
+    );
   });
   it("fails the whole review (no partial result) when one object is invalid", () => {
     const out = reviewConversion({
       kind: "ConversionReview",
-      request: { uid: "r-2", desiredAPIVersion: "brupop.bottlerocket.aws/v1", objects: [v2("Idle"), v2("Bogus")] },
+      request: {
+        uid: "r-2",
+        desiredAPIVersion: "brupop.bottlerocket.aws/v1",
+        objects: [v2("Idle"), v2("Bogus")],
+      },
     });
     assert.equal(out.response.result.status, "Failure");
     assert.deepEqual(out.response.convertedObjects, []);
-    assert.match("message" in out.response.result ? out.response.result.message : "", /objects\[1\] \(brs-node-a\).*spec.state/);
+    assert.match(
+      "message" in out.response.result ? out.response.result.message : "",
+      /objects\[1\] \(brs-node-a\).*spec.state/,
+    );
   });
   for (const [name, body, message] of [
     ["a non-object", "hello", /not a ConversionReview/],
     ["a missing uid", { kind: "ConversionReview", request: { desiredAPIVersion: "x", objects: [] } }, /uid/],
-    ["missing objects", { kind: "ConversionReview", request: { uid: "u", desiredAPIVersion: "x" } }, /objects/],
+    [
+      "missing objects",
+      { kind: "ConversionReview", request: { uid: "u", desiredAPIVersion: "x" } },
+      /objects/,
+    ],
   ] as const) {
     it(`answers Failure for ${name}`, () => {
       const out = reviewConversion(body);

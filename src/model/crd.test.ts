@@ -9,7 +9,9 @@ interface Version {
   served: boolean;
   storage: boolean;
   additionalPrinterColumns: { name: string; jsonPath: string }[];
-  schema: { openAPIV3Schema: { properties: Record<string, { properties: Record<string, Record<string, unknown>> }> } };
+  schema: {
+    openAPIV3Schema: { properties: Record<string, { properties: Record<string, Record<string, unknown>> }> };
+  };
   subresources: unknown;
 }
 
@@ -19,14 +21,19 @@ describe("CRD", () => {
   const crd = buildCrd() as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
   const spec = crd.spec as {
     names: Record<string, unknown>;
-    conversion: { strategy: string; webhook: { clientConfig: { service: Record<string, unknown> }; conversionReviewVersions: string[] } };
+    conversion: {
+      strategy: string;
+      webhook: { clientConfig: { service: Record<string, unknown> }; conversionReviewVersions: string[] };
+    };
     versions: Version[];
     scope: string;
   };
 
   it("has the names, scope and CA annotation of SPEC §2, and no empty categories", () => {
     assert.equal(crd.metadata.name, "bottlerocketshadows.brupop.bottlerocket.aws");
-    assert.deepEqual(crd.metadata.annotations, { "cert-manager.io/inject-ca-from": "brupop-bottlerocket-aws/root-certificate" });
+    assert.deepEqual(crd.metadata.annotations, {
+      "cert-manager.io/inject-ca-from": "brupop-bottlerocket-aws/root-certificate",
+    });
     assert.deepEqual(spec.names, {
       kind: "BottlerocketShadow",
       plural: "bottlerocketshadows",
@@ -70,12 +77,24 @@ describe("CRD", () => {
     const [v2, v1] = spec.versions;
     const v2Spec = v2?.schema.openAPIV3Schema.properties.spec?.properties;
     const v2Status = v2?.schema.openAPIV3Schema.properties.status?.properties;
-    assert.deepEqual(v2Spec?.state?.enum, ["Idle", "StagedAndPerformedUpdate", "RebootedIntoUpdate", "MonitoringUpdate", "ErrorReset"]);
+    assert.deepEqual(v2Spec?.state?.enum, [
+      "Idle",
+      "StagedAndPerformedUpdate",
+      "RebootedIntoUpdate",
+      "MonitoringUpdate",
+      "ErrorReset",
+    ]);
     assert.equal(v2Spec?.version?.nullable, true);
     assert.match(String(v2Spec?.version?.pattern), /^\^\(0\|\[1-9\]/);
     assert.equal(v2Status?.crash_count?.type, "integer");
     const v1Spec = v1?.schema.openAPIV3Schema.properties.spec?.properties;
-    assert.deepEqual(v1Spec?.state?.enum, ["Idle", "StagedUpdate", "PerformedUpdate", "RebootedIntoUpdate", "MonitoringUpdate"]);
+    assert.deepEqual(v1Spec?.state?.enum, [
+      "Idle",
+      "StagedUpdate",
+      "PerformedUpdate",
+      "RebootedIntoUpdate",
+      "MonitoringUpdate",
+    ]);
     assert.ok(!("crash_count" in (v1?.schema.openAPIV3Schema.properties.status?.properties ?? {})));
   });
 
@@ -84,7 +103,9 @@ describe("CRD", () => {
     const s = custom.spec as typeof spec;
     assert.equal(s.conversion.webhook.clientConfig.service.namespace, "ops");
     assert.equal(s.conversion.webhook.clientConfig.service.port, 8443);
-    assert.deepEqual(custom.metadata.annotations, { "cert-manager.io/inject-ca-from": "ops/root-certificate" });
+    assert.deepEqual(custom.metadata.annotations, {
+      "cert-manager.io/inject-ca-from": "ops/root-certificate",
+    });
   });
 
   it("deploy/ holds exactly the generated CRD (regenerate with `npm run brupop -- crd`)", () => {

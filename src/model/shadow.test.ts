@@ -20,7 +20,10 @@ function omit<T extends object>(obj: T, key: keyof T): Partial<T> {
 
 function rejects(fn: () => unknown, field: string, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(isBrupopError(err, "BRUPOP_E_INVALID_OBJECT"), `expected BRUPOP_E_INVALID_OBJECT, got ${String(err)}`);
+    assert.ok(
+      isBrupopError(err, "BRUPOP_E_INVALID_OBJECT"),
+      `expected BRUPOP_E_INVALID_OBJECT, got ${String(err)}`,
+    );
     assert.equal(err.details.field, field);
     assert.match(err.message, message);
     return true;
@@ -35,7 +38,11 @@ describe("semver", () => {
     it(`rejects "${v}"`, () => assert.ok(!isSemver(v)));
   }
   it("orders by precedence", () => {
-    assert.deepEqual(["1.9.0", "1.10.0", "1.10.0-rc.1"].sort(compareSemver).reverse(), ["1.10.0", "1.10.0-rc.1", "1.9.0"]);
+    assert.deepEqual(["1.9.0", "1.10.0", "1.10.0-rc.1"].sort(compareSemver).reverse(), [
+      "1.10.0",
+      "1.10.0-rc.1",
+      "1.9.0",
+    ]);
   });
 });
 
@@ -43,15 +50,28 @@ describe("parseStatus", () => {
   it("accepts a valid status and normalises the optional timestamp", () => {
     const { state_transition_failure_timestamp: _, ...withoutTs } = status;
     assert.deepEqual(parseStatus(withoutTs), status);
-    assert.deepEqual(parseStatus({ ...status, state_transition_failure_timestamp: "2024-05-01T10:00:00.123456789Z" }), {
-      ...status,
-      state_transition_failure_timestamp: "2024-05-01T10:00:00.123456789Z",
-    });
+    assert.deepEqual(
+      parseStatus({ ...status, state_transition_failure_timestamp: "2024-05-01T10:00:00.123456789Z" }),
+      {
+        ...status,
+        state_transition_failure_timestamp: "2024-05-01T10:00:00.123456789Z",
+      },
+    );
   });
   const cases: [string, unknown, string, RegExp][] = [
     ["bad semver", { ...status, current_version: "1.19" }, "status.current_version", /semantic version/],
-    ["bad target semver", { ...status, target_version: "latest" }, "status.target_version", /semantic version/],
-    ["unknown state", { ...status, current_state: "Rebooting" }, "status.current_state", /must be one of Idle/],
+    [
+      "bad target semver",
+      { ...status, target_version: "latest" },
+      "status.target_version",
+      /semantic version/,
+    ],
+    [
+      "unknown state",
+      { ...status, current_state: "Rebooting" },
+      "status.current_state",
+      /must be one of Idle/,
+    ],
     [
       "malformed timestamp",
       { ...status, state_transition_failure_timestamp: "yesterday" },
@@ -71,7 +91,11 @@ describe("parseStatus", () => {
 
 describe("parseSpec / parseShadow", () => {
   it("normalises missing optional fields to null", () => {
-    assert.deepEqual(parseSpec({ state: "Idle" }), { state: "Idle", state_transition_timestamp: null, version: null });
+    assert.deepEqual(parseSpec({ state: "Idle" }), {
+      state: "Idle",
+      state_transition_timestamp: null,
+      version: null,
+    });
   });
   it("rejects an unknown state and a bad version", () => {
     rejects(() => parseSpec({ state: "StagedUpdate" }), "spec.state", /must be one of/);
