@@ -44,6 +44,7 @@ import { buildCrd } from "../model/crd.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { startCluster, type TestCluster } from "../testenv/cluster.js";
+import { eventually, kube } from "../testenv/kube-call.js";
 import { createCA, issueCert, type CertificateAuthority } from "../testenv/pki.js";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../errors.js";
@@ -674,36 +675,4 @@ async function installAgentDaemonSet(rest: KubeRest, namespace: string): Promise
 
 function testbedError(message: string): BrupopError {
   return new BrupopError("BRUPOP_E_TESTENV", message);
-}
-
-/** A Kubernetes API call that must answer one of `ok`. */
-async function kube<T = unknown>(
-  rest: KubeRest,
-  method: string,
-  path: string,
-  body?: unknown,
-  opts: { ok?: readonly number[]; contentType?: string; query?: Record<string, string> } = {},
-): Promise<T> {
-  const res = await rest.request<T>(method, path, { body, contentType: opts.contentType, query: opts.query });
-  if (!(opts.ok ?? [200, 201]).includes(res.status)) {
-    throw testbedError(`${method} ${path}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
-  }
-  return res.body;
-}
-
-/** Polls `check` until true (errors count as "not yet"). */
-async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() >= deadline) break;
-    await sleepTimer(100);
-  }
-  const why = last instanceof Error ? `: ${last.message}` : "";
-  throw testbedError(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
 }
