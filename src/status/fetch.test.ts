@@ -8,7 +8,7 @@ import { ConfigMapRoundStore, type PublishedSettings } from "../controller/round
 import { isBrupopError } from "../errors.js";
 import { KubeRest, type RequestOptions, type RestResponse } from "../k8s/rest.js";
 import { errorLine } from "./errors.js";
-import { loadKubeConfig, StatusReader } from "./fetch.js";
+import { firstFailureInOrder, loadKubeConfig, StatusReader } from "./fetch.js";
 import { ago, node, pdb, pod, shadow, settings, TO } from "./test-fixtures.js";
 
 type Handler = (method: string, path: string, opts: RequestOptions) => RestResponse | Error;
@@ -315,5 +315,20 @@ describe("ConfigMapRoundStore.publishSettings (the controller side of status)", 
     await assert.rejects(new ConfigMapRoundStore(api.rest, "ns").publishSettings(published), (e: unknown) =>
       isBrupopError(e, "BRUPOP_E_CONFLICT"),
     );
+  });
+});
+
+describe("firstFailureInOrder", () => {
+  it("reports the first failure in declared order, not the first to arrive", async () => {
+    const slow = new Promise<string>((_, reject) =>
+      setTimeout(() => reject(new Error("shadows forbidden")), 20),
+    );
+    const fast = Promise.reject(new Error("nodes forbidden"));
+    const settled = await Promise.allSettled([slow, fast]);
+    assert.throws(() => firstFailureInOrder<[string, string]>(settled), /shadows forbidden/);
+  });
+  it("returns the values when all succeeded", async () => {
+    const settled = await Promise.allSettled([Promise.resolve(1), Promise.resolve("a")]);
+    assert.deepEqual(firstFailureInOrder<[number, string]>(settled), [1, "a"]);
   });
 });

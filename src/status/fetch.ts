@@ -149,11 +149,11 @@ export class StatusReader {
 
   /** Everything for one snapshot. */
   async snapshot(now: () => Date): Promise<StatusInput> {
-    const [shadows, nodes, state] = await Promise.all([
-      this.listShadows(),
-      this.listNodes(),
-      this.readControllerState(),
-    ]);
+    // In parallel, but a failure is reported in a fixed order (shadows first): with Promise.all the
+    // error shown would depend on which answer happened to arrive first.
+    const [shadows, nodes, state] = firstFailureInOrder(
+      await Promise.allSettled([this.listShadows(), this.listNodes(), this.readControllerState()]),
+    );
     const drain = await this.readDrain(drainingNodes(shadows, nodes));
     return {
       namespace: this.namespace,
@@ -165,4 +165,16 @@ export class StatusReader {
       drain,
     };
   }
+}
+
+type Settled<T extends readonly unknown[]> = { [K in keyof T]: PromiseSettledResult<T[K]> };
+
+/** The values of settled promises, or the first rejection in their order (not in time). */
+export function firstFailureInOrder<T extends readonly unknown[]>(results: Settled<T>): T {
+  for (const r of results as readonly PromiseSettledResult<unknown>[]) {
+    if (r.status === "rejected") throw r.reason;
+  }
+  return (results as readonly PromiseSettledResult<unknown>[]).map(
+    (r) => (r as PromiseFulfilledResult<unknown>).value,
+  ) as unknown as T;
 }
