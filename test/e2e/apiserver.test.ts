@@ -29,6 +29,7 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
 import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
+import { eventually as pollUntil } from "./support/kube.js";
 
 const NS = "brupop-bottlerocket-aws";
 const WORKLOADS = "workloads";
@@ -887,18 +888,7 @@ function startPartialRequest(
   };
 }
 
-async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`,
-  );
+/** The shared poller, at this file's 200 ms pace. */
+function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  return pollUntil(what, timeoutMs, check, 200);
 }

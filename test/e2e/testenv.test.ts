@@ -22,6 +22,7 @@ import { after, before, describe, it } from "node:test";
 import { liveProcessGroupCount } from "../../src/testenv/process.js";
 import { readVersions } from "../../src/testenv/paths.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { eventually as pollUntil } from "./support/kube.js";
 
 const NS = "testenv-e2e";
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -393,20 +394,9 @@ function isRunningReady(p: V1Pod): boolean {
   );
 }
 
-async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`,
-  );
+/** The shared poller, at this file's 200 ms pace. */
+function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  return pollUntil(what, timeoutMs, check, 200);
 }
 
 /** A watch that restarts itself while the API server answers 429 (watch cache not ready yet). */
