@@ -18,6 +18,7 @@ import {
   KWOK_MANAGED_VALUE,
   KWOK_NODE_LABEL,
   kwokNodeManifest,
+  markNodePodsReady,
   setNodeReady,
   type NodeOptions,
 } from "./nodes.js";
@@ -234,6 +235,14 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
           // the not-ready/unreachable taints it put on while the node was down.
           return isNodeReady(node) === ready && (!ready || !hasNodeProblemTaint(node));
         });
+        if (ready) {
+          // Like the kubelet after a reboot: report the node's pods Ready again (the node lifecycle
+          // controller marked them not Ready while it was down; left so, they would hold every
+          // PodDisruptionBudget that guards them at 0 disruptions allowed).
+          await waitFor(`pods on ${name} Ready`, Date.now() + timeoutMs, watched, async () => {
+            return (await markNodePodsReady(core, name, new Date())) === 0;
+          });
+        }
       },
       async kubectl(args) {
         const { stdout } = await execFileAsync(

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
+import type { V1Pod } from "@kubernetes/client-node";
+
 import {
   hasNodeProblemTaint,
   isNodeReady,
+  isPodReady,
   kwokManagementPatch,
   kwokNodeManifest,
+  podReadyStatusPatch,
+  podsToMarkReady,
   readyStatusPatch,
 } from "./nodes.js";
 
@@ -63,6 +68,41 @@ describe("kwok nodes", () => {
     assert.deepEqual(
       p.status.conditions.map((c) => [c.type, c.status, c.lastTransitionTime]),
       [["Ready", "False", "2026-01-02T03:04:05Z"]],
+    );
+  });
+});
+
+describe("pods after a simulated reboot", () => {
+  const pod = (name: string, phase: string, ready: string, deleting = false): V1Pod => ({
+    metadata: { name, ...(deleting ? { deletionTimestamp: new Date(0) } : {}) },
+    status: { phase, conditions: [{ type: "Ready", status: ready }] },
+  });
+
+  it("marks Ready again only running, not-deleting pods that are not Ready", () => {
+    const pods = [
+      pod("stale", "Running", "False"),
+      pod("fine", "Running", "True"),
+      pod("pending", "Pending", "False"),
+      pod("going", "Running", "False", true),
+    ];
+    assert.deepEqual(
+      podsToMarkReady(pods).map((p) => p.metadata?.name),
+      ["stale"],
+    );
+    assert.equal(isPodReady(pod("fine", "Running", "True")), true);
+    assert.equal(isPodReady({}), false);
+  });
+
+  it("reports both ContainersReady and Ready", () => {
+    const p = podReadyStatusPatch(new Date("2026-01-02T03:04:05.678Z")) as {
+      status: { conditions: { type: string; status: string; lastTransitionTime: string }[] };
+    };
+    assert.deepEqual(
+      p.status.conditions.map((c) => [c.type, c.status, c.lastTransitionTime]),
+      [
+        ["ContainersReady", "True", "2026-01-02T03:04:05Z"],
+        ["Ready", "True", "2026-01-02T03:04:05Z"],
+      ],
     );
   });
 });

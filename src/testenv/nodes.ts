@@ -11,7 +11,7 @@
 // annotation changes stays in its cache and kwok keeps running its pods and renewing its lease. A
 // label selector is applied by the API server, so changing the label makes kwok's watch report the
 // node as deleted: kwok stops renewing its Lease and stops touching its pods, like a rebooting host.
-import type { CoreV1Api, V1Node, V1NodeCondition, V1Taint } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Node, V1NodeCondition, V1Pod, V1Taint } from "@kubernetes/client-node";
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 
 /** Annotation and label key marking kwok-managed nodes. */
@@ -111,4 +111,58 @@ export async function setNodeReady(core: CoreV1Api, name: string, ready: boolean
     await core.patchNodeStatus({ name, body: readyStatusPatch(true, now) }, strategic);
     await core.patchNode({ name, body: kwokManagementPatch(true) }, merge);
   }
+}
+
+/** A pod's Ready condition is True. */
+export function isPodReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+}
+
+/**
+ * Pods a kubelet would report Ready again after its node came back: running, not being deleted,
+ * and marked not Ready (the node lifecycle controller sets Ready=False on every pod of a node
+ * that goes NotReady; a real kubelet restarts the containers after a reboot and reports them
+ * Ready, but kwok leaves a Running pod's conditions alone).
+ */
+export function podsToMarkReady(pods: readonly V1Pod[]): V1Pod[] {
+  return pods.filter(
+    (p) => p.status?.phase === "Running" && p.metadata?.deletionTimestamp === undefined && !isPodReady(p),
+  );
+}
+
+/** Strategic-merge status patch (conditions merge by type): the pod's containers are Ready again. */
+export function podReadyStatusPatch(now: Date): object {
+  const ts = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    status: {
+      conditions: ["ContainersReady", "Ready"].map((type) => ({
+        type,
+        status: "True",
+        lastTransitionTime: ts,
+      })),
+    },
+  };
+}
+
+/**
+ * Does what the node's kubelet does after a reboot: reports its running pods Ready again.
+ * Returns how many pods were still not Ready when it looked (0 = all Ready).
+ */
+export async function markNodePodsReady(core: CoreV1Api, node: string, now: Date): Promise<number> {
+  const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+  const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+  const stale = podsToMarkReady(list.items);
+  await Promise.all(
+    stale.map(async (p) => {
+      const name = p.metadata?.name ?? "";
+      const namespace = p.metadata?.namespace ?? "";
+      try {
+        await core.patchNamespacedPodStatus({ name, namespace, body: podReadyStatusPatch(now) }, strategic);
+      } catch (err: unknown) {
+        // Deleted meanwhile (evicted, garbage-collected): nothing left to report Ready.
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
+    }),
+  );
+  return stale.length;
 }

@@ -337,10 +337,26 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
   );
 
   it(
-    "takes a node NotReady (kwok lets go of it) and back Ready (kwok runs its pods again)",
+    "takes a node NotReady (kwok lets go of it) and back Ready (kwok runs its pods again, its old pods are Ready again)",
     withLogs(async () => {
       const target = nodes[4] as string;
+      await core.createNamespacedPod({
+        namespace: NS,
+        body: {
+          metadata: { name: "before-reboot" },
+          spec: { nodeName: target, containers: [{ name: "c", image: "registry.invalid/c:1" }] },
+        },
+      });
+      const readPod = (name: string): Promise<V1Pod> => core.readNamespacedPod({ name, namespace: NS });
+      await eventually("pod Running before the reboot", 20_000, async () =>
+        isRunningReady(await readPod("before-reboot")),
+      );
       await cluster.setNodeReady(target, false);
+      // The node lifecycle controller marks the pods of a NotReady node not Ready (a PDB then
+      // counts them unhealthy); after the reboot they must come back Ready, as a kubelet reports.
+      await eventually("pod marked not Ready while its node is down", 30_000, async () => {
+        return !isRunningReady(await readPod("before-reboot"));
+      });
       await core.createNamespacedPod({
         namespace: NS,
         body: {
@@ -363,6 +379,10 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
       const t0 = Date.now();
       await cluster.setNodeReady(target, true);
       process.stderr.write(`testenv: node Ready and untainted again in ${Date.now() - t0} ms\n`);
+      assert.ok(
+        isRunningReady(await readPod("before-reboot")),
+        "the pod that ran before the reboot is Ready again",
+      );
       const up = await core.readNode({ name: target });
       assert.equal(up.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/")) ?? false, false);
       await eventually("pod Running once the node is back", 20_000, async () => {
