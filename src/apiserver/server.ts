@@ -1,11 +1,11 @@
 // The brupop apiserver: fastify over HTTPS, startable in-process (the demo and the e2e tests do) with
 // an injected KubeConfig (or a ready backend), logger, TLS dir and port (0 = ephemeral).
-import type { KubeConfig } from "@kubernetes/client-node";
 import Fastify, { LogController } from "fastify";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
 import type { DrainOptions } from "../k8s/drain.js";
+import type { KubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
 import { Authenticator } from "./authenticator.js";
@@ -25,8 +25,8 @@ export interface ApiserverOptions {
   /** Default 127.0.0.1 (the CLI passes the bind-all address). */
   host?: string;
   logger?: Logger;
-  /** Cluster access: a KubeConfig, an existing KubeRest (to share its request counting), or a backend. */
-  kubeConfig?: KubeConfig;
+  /** Cluster access: a KubeConfig (or in-cluster KubeAccess), an existing KubeRest (to share its request counting), or a backend. */
+  kubeConfig?: KubeAccess;
   rest?: KubeRest;
   backend?: ApiserverBackend;
   drain?: Omit<DrainOptions, "signal" | "logger" | "now" | "sleep">;

@@ -84,10 +84,48 @@ export class InClusterAccess implements KubeAccess {
   }
 }
 
+/** client-node's last resort when it found no configuration at all: an unauthenticated http://localhost:8080. */
+const LAST_RESORT_SERVER = "http://localhost:8080";
+
+interface LoadedClusterConfig {
+  getCurrentContext(): string;
+  getCurrentCluster(): { name: string; server: string; skipTLSVerify?: boolean } | null;
+}
+
+/**
+ * Why a loaded kubeconfig cannot work (undefined: it can). Checked at start-up, so a component
+ * refuses to start with one line instead of retrying requests that can never succeed.
+ */
+export function kubeconfigProblem(kc: LoadedClusterConfig, explicitFile: boolean): string | undefined {
+  const cluster = kc.getCurrentCluster();
+  if (
+    !explicitFile &&
+    kc.getCurrentContext() === "loaded-context" &&
+    cluster?.server === LAST_RESORT_SERVER
+  ) {
+    return "no Kubernetes configuration found: not in a pod (KUBERNETES_SERVICE_HOST unset), no $KUBECONFIG, no ~/.kube/config; pass --kubeconfig";
+  }
+  if (cluster === null) return "the kubeconfig has no current context/cluster (set current-context)";
+  let url: URL;
+  try {
+    url = new URL(cluster.server);
+  } catch {
+    return `cluster "${cluster.name}": server "${cluster.server}" is not a URL`;
+  }
+  if (url.protocol === "http:" && cluster.skipTLSVerify !== true) {
+    return `cluster "${cluster.name}": server ${cluster.server} is plain HTTP (use https, or set insecure-skip-tls-verify)`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `cluster "${cluster.name}": server ${cluster.server} is not an https URL`;
+  }
+  return undefined;
+}
+
 /**
  * The API access for a component: an explicit kubeconfig file, else the pod's service account when
  * running in a cluster, else client-node's defaults ($KUBECONFIG, ~/.kube/config). client-node is
- * only loaded when a kubeconfig is involved.
+ * only loaded when a kubeconfig is involved. Throws BRUPOP_E_CONFIG, naming what is missing, when
+ * none of them can work (every component calls this before doing anything else).
  */
 export async function loadKubeAccess(
   kubeconfig?: string,
@@ -103,7 +141,26 @@ export async function loadKubeAccess(
   }
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
+  const source =
+    kubeconfig ?? (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "" ? env.KUBECONFIG : undefined);
+  try {
+    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BrupopError(
+      "BRUPOP_E_CONFIG",
+      `cannot load kubeconfig${source === undefined ? "" : ` ${source}`}: ${why}`,
+      { variable: kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig" },
+    );
+  }
+  const problem = kubeconfigProblem(kc, kubeconfig !== undefined || source !== undefined);
+  if (problem !== undefined) {
+    throw new BrupopError(
+      "BRUPOP_E_CONFIG",
+      source === undefined ? problem : `kubeconfig ${source}: ${problem}`,
+      { variable: kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig" },
+    );
+  }
   return kc;
 }
