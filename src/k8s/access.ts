@@ -131,36 +131,29 @@ export async function loadKubeAccess(
   kubeconfig?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<KubeAccess> {
-  if (
-    kubeconfig === undefined &&
-    env.KUBERNETES_SERVICE_HOST !== undefined &&
-    env.KUBERNETES_SERVICE_HOST !== ""
-  ) {
+  const inPod = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "";
+  if (kubeconfig === undefined && inPod) {
     // BRUPOP_SERVICE_ACCOUNT_DIR: only for measuring the in-cluster path outside a pod (benchmarks).
     return new InClusterAccess(env, env.BRUPOP_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR);
   }
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  const source =
-    kubeconfig ?? (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "" ? env.KUBECONFIG : undefined);
+  const fromEnv = env.KUBECONFIG !== undefined && env.KUBECONFIG !== "" ? env.KUBECONFIG : undefined;
+  const source = kubeconfig ?? fromEnv;
+  const variable = kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig";
   try {
     if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
     else kc.loadFromDefault();
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new BrupopError(
-      "BRUPOP_E_CONFIG",
-      `cannot load kubeconfig${source === undefined ? "" : ` ${source}`}: ${why}`,
-      { variable: kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig" },
-    );
+    throw new BrupopError("BRUPOP_E_CONFIG", `cannot load kubeconfig ${source ?? "~/.kube/config"}: ${why}`, {
+      variable,
+    });
   }
-  const problem = kubeconfigProblem(kc, kubeconfig !== undefined || source !== undefined);
+  const problem = kubeconfigProblem(kc, source !== undefined);
   if (problem !== undefined) {
-    throw new BrupopError(
-      "BRUPOP_E_CONFIG",
-      source === undefined ? problem : `kubeconfig ${source}: ${problem}`,
-      { variable: kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig" },
-    );
+    const message = source === undefined ? problem : `kubeconfig ${source}: ${problem}`;
+    throw new BrupopError("BRUPOP_E_CONFIG", message, { variable });
   }
   return kc;
 }
