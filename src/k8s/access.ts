@@ -127,19 +127,20 @@ export function kubeconfigProblem(kc: LoadedClusterConfig, explicitFile: boolean
  * only loaded when a kubeconfig is involved. Throws BRUPOP_E_CONFIG, naming what is missing, when
  * none of them can work (every component calls this before doing anything else).
  */
+const nonEmpty = (v: string | undefined): string | undefined => (v === "" ? undefined : v);
+
 export async function loadKubeAccess(
   kubeconfig?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<KubeAccess> {
-  const inPod = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== "";
+  const inPod = nonEmpty(env.KUBERNETES_SERVICE_HOST) !== undefined;
   if (kubeconfig === undefined && inPod) {
     // BRUPOP_SERVICE_ACCOUNT_DIR: only for measuring the in-cluster path outside a pod (benchmarks).
     return new InClusterAccess(env, env.BRUPOP_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR);
   }
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  const fromEnv = env.KUBECONFIG !== undefined && env.KUBECONFIG !== "" ? env.KUBECONFIG : undefined;
-  const source = kubeconfig ?? fromEnv;
+  const source = kubeconfig ?? nonEmpty(env.KUBECONFIG);
   const variable = kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig";
   try {
     if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
