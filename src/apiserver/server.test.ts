@@ -14,6 +14,9 @@ import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } 
 import type { ApiserverBackend } from "./backend.js";
 import { ApiserverCallError, ApiserverClient } from "./client.js";
 import { Apiserver } from "./server.js";
+import { fakeAgentToken } from "./fake-token.js";
+
+const tok = (label: string): string => fakeAgentToken(label);
 
 const NS = "brupop-bottlerocket-aws";
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -127,7 +130,7 @@ describe("Apiserver (fake cluster)", () => {
   let server: Apiserver;
   let fake: FakeBackend;
 
-  const agentHeaders = (token = "tok-1", node = "n1", uid = "uid-1") => ({
+  const agentHeaders = (token = tok("tok-1"), node = "n1", uid = "uid-1") => ({
     BrupopNodeName: node,
     BrupopNodeUid: uid,
     BrupopK8sAuthToken: token,
@@ -176,8 +179,8 @@ describe("Apiserver (fake cluster)", () => {
     await writeFile(join(dir, "tls.key"), cert.keyPem);
     ca = authority.certPem;
     fake = new FakeBackend();
-    fake.addAgent("tok-1", "agent-1", "n1", "uid-1");
-    fake.addAgent("tok-2", "agent-2", "n2", "uid-2");
+    fake.addAgent(tok("tok-1"), "agent-1", "n1", "uid-1");
+    fake.addAgent(tok("tok-2"), "agent-2", "n2", "uid-2");
     server = await Apiserver.start({
       backend: fake,
       namespace: NS,
@@ -223,12 +226,12 @@ describe("Apiserver (fake cluster)", () => {
 
   it("an unknown token is 401; a valid token for another node is 403", async () => {
     const unknown = await call("PUT", "/bottlerocket-node-resource", {
-      headers: agentHeaders("tok-x"),
+      headers: agentHeaders(tok("tok-x")),
       body: JSON.stringify(STATUS),
     });
     assert.equal(unknown.status, 401);
     const other = await call("PUT", "/bottlerocket-node-resource", {
-      headers: agentHeaders("tok-2", "n1", "uid-1"),
+      headers: agentHeaders(tok("tok-2"), "n1", "uid-1"),
       body: JSON.stringify(STATUS),
     });
     assert.equal(other.status, 403);
@@ -309,7 +312,7 @@ describe("Apiserver (fake cluster)", () => {
     fake.createDelayMs = 1_000;
     try {
       const res = await call("POST", "/bottlerocket-node-resource", {
-        headers: agentHeaders("tok-2", "n2", "uid-2"),
+        headers: agentHeaders(tok("tok-2"), "n2", "uid-2"),
       });
       assert.equal(res.status, 504);
       assert.equal((res.body as { code: string }).code, "BRUPOP_E_TIMEOUT");
@@ -377,7 +380,7 @@ describe("Apiserver (fake cluster)", () => {
 
     it("performs every call as the node it names", async () => {
       fake.calls = [];
-      const c = client("tok-2", "n2", "uid-2");
+      const c = client(tok("tok-2"), "n2", "uid-2");
       try {
         await c.createShadow();
         await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
@@ -401,7 +404,7 @@ describe("Apiserver (fake cluster)", () => {
     });
 
     it("maps a refusal to a typed, non-retried error", async () => {
-      const c = client("tok-2", "n1", "uid-1");
+      const c = client(tok("tok-2"), "n1", "uid-1");
       const reviewsBefore = fake.reviews;
       try {
         await assert.rejects(
@@ -419,7 +422,7 @@ describe("Apiserver (fake cluster)", () => {
     });
 
     it("re-reads the token on every call", async () => {
-      let token = "tok-x";
+      let token = tok("tok-x");
       const c = new ApiserverClient({
         baseUrl: server.url,
         caPem: ca,
@@ -433,7 +436,7 @@ describe("Apiserver (fake cluster)", () => {
           c.uncordon(),
           (err) => err instanceof ApiserverCallError && err.httpStatus === 401,
         );
-        token = "tok-1";
+        token = tok("tok-1");
         await c.uncordon();
       } finally {
         c.close();
@@ -466,7 +469,7 @@ describe("Apiserver shutdown", () => {
 
   async function slowServer(delayMs: number): Promise<{ server: Apiserver; client: ApiserverClient }> {
     const fake = new FakeBackend();
-    fake.addAgent("tok", "agent", "n1", "uid-1");
+    fake.addAgent(tok("tok"), "agent", "n1", "uid-1");
     fake.createDelayMs = delayMs;
     const server = await Apiserver.start({
       backend: fake,
@@ -479,7 +482,7 @@ describe("Apiserver shutdown", () => {
       caPem: ca,
       nodeName: "n1",
       nodeUid: "uid-1",
-      token: () => "tok",
+      token: () => tok("tok"),
       attempts: 1,
     });
     return { server, client };

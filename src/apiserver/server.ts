@@ -30,7 +30,12 @@ export interface ApiserverOptions {
   rest?: KubeRest;
   backend?: ApiserverBackend;
   drain?: Omit<DrainOptions, "signal" | "logger" | "now" | "sleep">;
-  auth?: { cacheTtlMs?: number; negativeTtlMs?: number; cacheMaxEntries?: number };
+  auth?: {
+    cacheTtlMs?: number;
+    negativeTtlMs?: number;
+    cacheMaxEntries?: number;
+    reviewBudget?: { capacity?: number; refillPerSecond?: number };
+  };
   /** Deadline of every route but cordon-and-drain (default 30 s). */
   requestTimeoutMs?: number;
   tls?: { debounceMs?: number; pollIntervalMs?: number };
@@ -39,6 +44,11 @@ export interface ApiserverOptions {
 }
 
 const DRAIN_ROUTE_MARGIN_MS = 30_000;
+
+function retryAfterSeconds(err: unknown): number {
+  const ms = err instanceof BrupopError ? err.details.retryAfterMs : undefined;
+  return typeof ms === "number" && ms > 0 ? Math.ceil(ms / 1000) : 1;
+}
 
 function drainTimeoutOf(opts: ApiserverOptions): number {
   return opts.drain?.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_SECONDS * 1000;
@@ -131,6 +141,7 @@ export class Apiserver {
     app.setErrorHandler((err, request, reply) => {
       const http = toHttpError(err);
       if (http.internal) request.log.error({ err, url: request.url }, "request failed");
+      if (http.status === 429) void reply.header("retry-after", String(retryAfterSeconds(err)));
       void reply.code(http.status).send(http.body);
     });
     app.setNotFoundHandler((request, reply) => {
