@@ -39,11 +39,34 @@ export interface ApiserverOptions {
   /** Deadline of every route but cordon-and-drain (default 30 s). */
   requestTimeoutMs?: number;
   tls?: { debounceMs?: number; pollIntervalMs?: number };
+  /** Connection limits (defaults: HTTP_LIMITS). */
+  http?: Partial<HttpLimits>;
   /** Node.js process metrics on /metrics too (the CLI turns them on; off for in-process servers). */
   processMetrics?: boolean;
 }
 
 const DRAIN_ROUTE_MARGIN_MS = 30_000;
+
+export interface HttpLimits {
+  /** A TLS handshake must finish within this (Node's default: 120 s). */
+  handshakeTimeoutMs: number;
+  /** The request's headers must all arrive within this (slow-header guard; Node's default: 60 s). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this; answering may take longer. */
+  receiveTimeoutMs: number;
+  /** A kept-alive connection with no request in flight is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the two timeouts above (Node's default: 30 s, so cuts came 30-60 s late). */
+  checkIntervalMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  receiveTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+};
 
 function retryAfterSeconds(err: unknown): number {
   const ms = err instanceof BrupopError ? err.details.retryAfterMs : undefined;
@@ -127,13 +150,22 @@ export class Apiserver {
     });
     const closing = new AbortController();
     const shutdown = { started: false };
+    const limits: HttpLimits = { ...HTTP_LIMITS, ...opts.http };
     const app = Fastify({
-      https: { cert: pair.cert, key: pair.key },
+      https: {
+        cert: pair.cert,
+        key: pair.key,
+        handshakeTimeout: limits.handshakeTimeoutMs,
+        // Read by Node's http server from the options (fastify does not set these two itself).
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.receiveTimeoutMs),
+        connectionsCheckingInterval: limits.checkIntervalMs,
+      },
       loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: AGENT_BODY_LIMIT,
       // Time to receive a whole request (not to answer it): slow-loris guard.
-      requestTimeout: 30_000,
+      requestTimeout: limits.receiveTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Refuse requests on kept-alive connections once closing (503), close idle ones at once.
       return503OnClosing: true,
       forceCloseConnections: "idle",
