@@ -321,6 +321,26 @@ describe("Apiserver (fake cluster)", () => {
     }
   });
 
+  it("/crdconvert: 413 over 3 MiB, a Failure over 5,000 objects", async () => {
+    const review = (objects: unknown[]) =>
+      JSON.stringify({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: { uid: "r1", desiredAPIVersion: "brupop.bottlerocket.aws/v2", objects },
+      });
+    const big = await call("POST", "/crdconvert", { body: review([{ pad: "x".repeat(3 * 1024 * 1024) }]) });
+    assert.equal(big.status, 413);
+    const many = await call("POST", "/crdconvert", {
+      body: review(Array.from({ length: 5_001 }, () => ({}))),
+    });
+    assert.equal(many.status, 200);
+    const result = (many.body as { response: { uid: string; result: { status: string; message: string } } })
+      .response;
+    assert.equal(result.uid, "r1");
+    assert.equal(result.result.status, "Failure");
+    assert.match(result.result.message, /5001 objects, more than 5000/);
+  });
+
   it("/crdconvert answers 200 even for garbage, with the failure in response.result", async () => {
     const res = await call("POST", "/crdconvert", { body: JSON.stringify({ kind: "Nope" }) });
     assert.equal(res.status, 200);
