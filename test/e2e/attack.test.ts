@@ -456,7 +456,9 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
       attack: async () => {
         const pod = await createPod("short-lived-agent", nodeA, AGENT_LABELS);
         const token = await tokenFor(AGENT_SA, { name: pod.metadata.name, uid: pod.metadata.uid });
-        await kube("DELETE", `/api/v1/namespaces/${NS}/pods/short-lived-agent`, { gracePeriodSeconds: 0 });
+        await kube("DELETE", `/api/v1/namespaces/${NS}/pods/short-lived-agent`, undefined, {
+          query: { gracePeriodSeconds: "0" },
+        });
         await eventually("pod gone", 30_000, async () => {
           const res = await rest.request("GET", `/api/v1/namespaces/${NS}/pods/short-lived-agent`);
           return res.status === 404;
@@ -570,7 +572,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     },
     {
       name: "a body in another content type",
-      expect: 415,
+      expect: 400,
       attack: async () =>
         (
           await call("PUT", PATH, headersOf(agent(nodeA)), EVIL, {
@@ -689,7 +691,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     const shadow = (i: number) => ({
       apiVersion: "brupop.bottlerocket.aws/v1",
       kind: "BottlerocketShadow",
-      metadata: { name: `brs-${i}`, namespace: NS },
+      metadata: { name: `brs-${i}`, namespace: NS, annotations: { pad: "x".repeat(200) } },
       spec: { state: "Idle", version: null, state_transition_timestamp: null },
     });
     const review = (n: number) =>
