@@ -663,15 +663,18 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
   it("200 concurrent forged tokens cost at most the review budget; one forged token, one review", async (t: TestContext) => {
     const a = agent(nodeA);
     let reviews = upstream.tokenReviews;
+    const started = Date.now();
     await refusedWithoutWrite(async () => {
       const statuses = await Promise.all(
         Array.from({ length: 200 }, (_, i) => put(headersOf(a, { token: fakeAgentToken(`flood-${i}`) }))),
       );
       return statuses;
     }, [401, 429]);
+    const seconds = (Date.now() - started) / 1000;
     const flood = upstream.tokenReviews - reviews;
-    t.diagnostic(`200 forged tokens → ${flood} TokenReviews`);
-    assert.ok(flood <= 20, `${flood} TokenReviews`);
+    t.diagnostic(`200 forged tokens in ${seconds.toFixed(1)} s → ${flood} TokenReviews`);
+    // The budget: 20 at once, then 2 a second (the requests take a few seconds to arrive over TLS).
+    assert.ok(flood <= 20 + Math.ceil(2 * seconds), `${flood} TokenReviews in ${seconds} s`);
 
     await sleep(10_500); // the budget refills
     reviews = upstream.tokenReviews;
