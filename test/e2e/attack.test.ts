@@ -696,7 +696,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     const shadow = (i: number) => ({
       apiVersion: "brupop.bottlerocket.aws/v1",
       kind: "BottlerocketShadow",
-      metadata: { name: `brs-${i}`, namespace: NS, annotations: { pad: "x".repeat(200) } },
+      metadata: { name: `brs-${i}`, namespace: NS, annotations: { pad: "x".repeat(135) } },
       spec: { state: "Idle", version: null, state_transition_timestamp: null },
     });
     const review = (n: number) =>
