@@ -537,3 +537,55 @@ describe("Apiserver shutdown", () => {
     }
   });
 });
+
+describe("Apiserver review budget over HTTPS", () => {
+  it("answers 429 with Retry-After once failed reviews have spent the budget", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-budget-"));
+    const authority = await createCA();
+    const cert = await issueCert({
+      ca: authority,
+      commonName: "brupop-apiserver",
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    await writeFile(join(dir, "tls.crt"), cert.certPem);
+    await writeFile(join(dir, "tls.key"), cert.keyPem);
+    const server = await Apiserver.start({
+      backend: new FakeBackend(),
+      namespace: NS,
+      tlsDir: dir,
+      tls: { pollIntervalMs: 0 },
+      auth: { reviewBudget: { capacity: 1, refillPerSecond: 0.5 } },
+    });
+    const put = (token: string): Promise<{ status: number; retryAfter: string | undefined; code: unknown }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          `${server.url}/bottlerocket-node-resource`,
+          {
+            method: "PUT",
+            ca: authority.certPem,
+            headers: { BrupopNodeName: "n1", BrupopNodeUid: "uid-1", BrupopK8sAuthToken: token },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+              const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code?: unknown };
+              const ra = res.headers["retry-after"];
+              resolve({ status: res.statusCode ?? 0, retryAfter: ra, code: body.code });
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      assert.equal((await put(tok("forged-1"))).status, 401);
+      const throttled = await put(tok("forged-2"));
+      assert.deepEqual(throttled, { status: 429, retryAfter: "2", code: "BRUPOP_E_TOO_MANY_REQUESTS" });
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
