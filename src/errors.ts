@@ -27,6 +27,7 @@ export const ERRORS = {
   BRUPOP_E_NOT_FOUND: { status: 404, summary: "not found" },
   BRUPOP_E_CONFLICT: { status: 409, summary: "conflict" },
   BRUPOP_E_PAYLOAD_TOO_LARGE: { status: 413, summary: "request body too large" },
+  BRUPOP_E_TOO_MANY_REQUESTS: { status: 429, summary: "too many requests; retry later" },
   BRUPOP_E_UPSTREAM: { status: 502, summary: "Kubernetes API request failed" },
   BRUPOP_E_DRAIN: { status: 500, summary: "drain failed" },
   BRUPOP_E_TIMEOUT: { status: 504, summary: "request did not finish in time" },

@@ -3,6 +3,9 @@ import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { Authenticator, type AuthBackend, type ReviewOutcome } from "./authenticator.js";
 import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
+import { fakeAgentToken } from "./fake-token.js";
+
+const tok = (label: string): string => fakeAgentToken(label);
 
 const NS = "brupop-bottlerocket-aws";
 
@@ -11,6 +14,7 @@ class FakeCluster implements AuthBackend {
   tokens = new Map<string, string>(); // token → pod name
   pods = new Map<string, AgentPod>();
   nodes = new Map<string, string>(); // name → uid
+  serviceAccounts = new Map<string, string>([["agent", "sa-uid"]]); // name → uid
   reviews = 0;
   nodeLookups: { name: string; fresh: boolean }[] = [];
   reviewDelayMs = 0;
@@ -41,6 +45,7 @@ class FakeCluster implements AuthBackend {
       audiences: ["brupop-apiserver"],
       user: {
         username: `system:serviceaccount:${NS}:agent`,
+        uid: "sa-uid",
         extra: { [POD_NAME_EXTRA]: [pod], [POD_UID_EXTRA]: [`${pod}-uid`] },
       },
     };
@@ -48,6 +53,10 @@ class FakeCluster implements AuthBackend {
 
   getPod(name: string): Promise<AgentPod | undefined> {
     return Promise.resolve(this.pods.get(name));
+  }
+
+  getServiceAccountUid(name: string): Promise<string | undefined> {
+    return Promise.resolve(this.serviceAccounts.get(name));
   }
 
   getNodeUid(name: string, fresh: boolean): Promise<string | undefined> {
@@ -67,11 +76,11 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 describe("Authenticator", () => {
   it("accepts an agent and caches its review: one TokenReview for many requests", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     const outcomes: ReviewOutcome[] = [];
     const auth = new Authenticator({ backend: cluster, namespace: NS, onReview: (o) => outcomes.push(o) });
     for (let i = 0; i < 5; i++) {
-      const caller = await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+      const caller = await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
       assert.deepEqual(caller, {
         nodeName: "n1",
         nodeUid: "uid-1",
@@ -85,58 +94,60 @@ describe("Authenticator", () => {
 
   it("concurrent first requests with one token share one TokenReview", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     cluster.reviewDelayMs = 20;
     const auth = new Authenticator({ backend: cluster, namespace: NS });
-    await Promise.all(Array.from({ length: 10 }, () => auth.authenticate(headers("n1", "uid-1", "tok-1"))));
+    await Promise.all(
+      Array.from({ length: 10 }, () => auth.authenticate(headers("n1", "uid-1", tok("tok-1")))),
+    );
     assert.equal(cluster.reviews, 1);
   });
 
   it("re-reviews after the TTL", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     let now = 0;
     const auth = new Authenticator({ backend: cluster, namespace: NS, cacheTtlMs: 1_000, now: () => now });
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     now = 999;
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     assert.equal(cluster.reviews, 1);
     now = 1_000;
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     assert.equal(cluster.reviews, 2);
   });
 
   it("a deleted pod's cached token stops working at once, and the cache entry goes", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     const auth = new Authenticator({ backend: cluster, namespace: NS });
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     cluster.pods.delete("agent-1");
-    await rejectsWith(auth.authenticate(headers("n1", "uid-1", "tok-1")), "BRUPOP_E_UNAUTHENTICATED");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), "BRUPOP_E_UNAUTHENTICATED");
     // The next attempt asks the API server again (which now says no, and that answer is cached briefly).
-    await rejectsWith(auth.authenticate(headers("n1", "uid-1", "tok-1")), "BRUPOP_E_UNAUTHENTICATED");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), "BRUPOP_E_UNAUTHENTICATED");
     assert.equal(cluster.reviews, 2);
-    await rejectsWith(auth.authenticate(headers("n1", "uid-1", "tok-1")), "BRUPOP_E_UNAUTHENTICATED");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), "BRUPOP_E_UNAUTHENTICATED");
     assert.equal(cluster.reviews, 2);
   });
 
   it("refuses another node's name (403) even with a cached review", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
-    cluster.addAgent("agent-2", "n2", "uid-2", "tok-2");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
+    cluster.addAgent("agent-2", "n2", "uid-2", tok("tok-2"));
     const auth = new Authenticator({ backend: cluster, namespace: NS });
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
-    await rejectsWith(auth.authenticate(headers("n2", "uid-2", "tok-1")), "BRUPOP_E_FORBIDDEN");
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
+    await rejectsWith(auth.authenticate(headers("n2", "uid-2", tok("tok-1"))), "BRUPOP_E_FORBIDDEN");
     // A forbidden request does not evict the review: the token itself is fine.
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     assert.equal(cluster.reviews, 1);
   });
 
   it("checks a mismatching node uid against a fresh read before refusing", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     const auth = new Authenticator({ backend: cluster, namespace: NS });
-    await rejectsWith(auth.authenticate(headers("n1", "uid-OLD", "tok-1")), "BRUPOP_E_FORBIDDEN");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-OLD", tok("tok-1"))), "BRUPOP_E_FORBIDDEN");
     assert.deepEqual(cluster.nodeLookups, [
       { name: "n1", fresh: false },
       { name: "n1", fresh: true },
@@ -155,21 +166,94 @@ describe("Authenticator", () => {
 
   it("a TokenReview failure propagates and is not cached", async () => {
     const cluster = new FakeCluster();
-    cluster.addAgent("agent-1", "n1", "uid-1", "tok-1");
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
     cluster.reviewFails = true;
     const outcomes: ReviewOutcome[] = [];
     const auth = new Authenticator({ backend: cluster, namespace: NS, onReview: (o) => outcomes.push(o) });
-    await assert.rejects(auth.authenticate(headers("n1", "uid-1", "tok-1")), /unreachable/);
+    await assert.rejects(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), /unreachable/);
     cluster.reviewFails = false;
-    await auth.authenticate(headers("n1", "uid-1", "tok-1"));
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
     assert.deepEqual(outcomes, ["error", "reviewed"]);
   });
 
   it("the cache is bounded", async () => {
     const cluster = new FakeCluster();
-    for (let i = 0; i < 10; i++) cluster.addAgent(`agent-${i}`, `n${i}`, `uid-${i}`, `tok-${i}`);
+    for (let i = 0; i < 10; i++) cluster.addAgent(`agent-${i}`, `n${i}`, `uid-${i}`, tok(`tok-${i}`));
     const auth = new Authenticator({ backend: cluster, namespace: NS, cacheMaxEntries: 4 });
-    for (let i = 0; i < 10; i++) await auth.authenticate(headers(`n${i}`, `uid-${i}`, `tok-${i}`));
+    for (let i = 0; i < 10; i++) await auth.authenticate(headers(`n${i}`, `uid-${i}`, tok(`tok-${i}`)));
     assert.equal(auth.cacheSize, 4);
+  });
+
+  it("a deleted service account's cached token stops working at once (no wait for the cache)", async () => {
+    const cluster = new FakeCluster();
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
+    const auth = new Authenticator({ backend: cluster, namespace: NS });
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
+    cluster.serviceAccounts.delete("agent");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), "BRUPOP_E_UNAUTHENTICATED");
+    // Re-created under the same name: a new uid, still not the token's account.
+    cluster.serviceAccounts.set("agent", "sa-uid-2");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", tok("tok-1"))), "BRUPOP_E_UNAUTHENTICATED");
+    assert.equal(auth.cacheSize, 0);
+  });
+
+  it("caches a review for 10 s by default (kube-apiserver's own token cache)", async () => {
+    let now = 1_000_000;
+    const cluster = new FakeCluster();
+    cluster.addAgent("agent-1", "n1", "uid-1", tok("tok-1"));
+    const auth = new Authenticator({ backend: cluster, namespace: NS, now: () => now });
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
+    now += 9_999;
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
+    assert.equal(cluster.reviews, 1);
+    now += 2;
+    await auth.authenticate(headers("n1", "uid-1", tok("tok-1")));
+    assert.equal(cluster.reviews, 2);
+  });
+
+  it("malformed headers and tokens that cannot pass cost no TokenReview and no lookup", async () => {
+    const cluster = new FakeCluster();
+    const outcomes: ReviewOutcome[] = [];
+    const auth = new Authenticator({ backend: cluster, namespace: NS, onReview: (o) => outcomes.push(o) });
+    await rejectsWith(auth.authenticate(headers("A%2F..%2FB", "uid-1", tok("x"))), "BRUPOP_E_BAD_REQUEST");
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", "opaque")), "BRUPOP_E_UNAUTHENTICATED");
+    const wrongAudience = fakeAgentToken("x", { aud: ["kubernetes"] });
+    await rejectsWith(auth.authenticate(headers("n1", "uid-1", wrongAudience)), "BRUPOP_E_UNAUTHENTICATED");
+    assert.equal(cluster.reviews, 0);
+    assert.deepEqual(cluster.nodeLookups, []);
+    assert.deepEqual(outcomes, ["refused"]);
+  });
+
+  it("200 concurrent forged tokens cost at most the review budget; the rest get 429", async () => {
+    const cluster = new FakeCluster();
+    cluster.reviewDelayMs = 10;
+    const outcomes: ReviewOutcome[] = [];
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      reviewBudget: { capacity: 20, refillPerSecond: 1 },
+      onReview: (o) => outcomes.push(o),
+    });
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => auth.authenticate(headers("n1", "uid-1", tok(`forged-${i}`)))),
+    );
+    const codes = results.map((r) =>
+      r.status === "rejected" && isBrupopError(r.reason) ? r.reason.code : "ok",
+    );
+    assert.equal(cluster.reviews, 20);
+    assert.equal(codes.filter((c) => c === "BRUPOP_E_UNAUTHENTICATED").length, 20);
+    assert.equal(codes.filter((c) => c === "BRUPOP_E_TOO_MANY_REQUESTS").length, 180);
+  });
+
+  it("accepted reviews give their budget back", async () => {
+    const cluster = new FakeCluster();
+    for (let i = 0; i < 30; i++) cluster.addAgent(`agent-${i}`, `n${i}`, `uid-${i}`, tok(`tok-${i}`));
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      reviewBudget: { capacity: 5, refillPerSecond: 0 },
+    });
+    for (let i = 0; i < 30; i++) await auth.authenticate(headers(`n${i}`, `uid-${i}`, tok(`tok-${i}`)));
+    assert.equal(cluster.reviews, 30);
   });
 });

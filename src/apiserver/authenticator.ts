@@ -1,6 +1,9 @@
-// Runs the authz.ts decisions against the cluster for one request: headers → TokenReview (cached by
-// token hash, concurrent reviews of one token share one call) → the pod and node checks, which run on
-// every request, so a deleted pod's token stops working as soon as our pod cache sees the deletion.
+// Runs the authz.ts decisions against the cluster for one request: headers (shape checked, nothing
+// malformed reaches Kubernetes) → the token's own claims (a token that cannot pass costs no review)
+// → TokenReview (cached by token hash for 10 s like kube-apiserver's own cache; concurrent reviews of
+// one token share one call; reviews bounded by a budget that failed reviews spend) → the service
+// account, pod and node checks, which run on every request, so a deleted service account's or pod's
+// token stops working as soon as our watch sees the deletion.
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
 import { AGENT_TOKEN_AUDIENCE } from "../model/constants.js";
@@ -10,11 +13,14 @@ import {
   parseAuthHeaders,
   type AgentIdentity,
   type AgentPod,
+  type AuthErrorCode,
   type Caller,
   type Decision,
   type TokenReviewStatus,
+  tokenClaimsProblem,
+  unverifiedClaims,
 } from "./authz.js";
-import { jwtExpiryMs, tokenKey, TtlCache } from "./token-cache.js";
+import { jwtExpiryMs, ReviewBudget, tokenKey, TtlCache, type ReviewBudgetOptions } from "./token-cache.js";
 
 /** What authentication needs from the cluster (narrow, so tests can fake it). */
 export interface AuthBackend {
@@ -23,26 +29,34 @@ export interface AuthBackend {
   getPod(name: string, signal?: AbortSignal): Promise<AgentPod | undefined>;
   /** The node's uid, or undefined when there is no such node. `fresh` bypasses any cache. */
   getNodeUid(name: string, fresh: boolean, signal?: AbortSignal): Promise<string | undefined>;
+  /** The uid of the service account `name` in our namespace, or undefined when it does not exist. */
+  getServiceAccountUid?(name: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
-export type ReviewOutcome = "cache_hit" | "reviewed" | "rejected" | "error";
+/** cache_hit, reviewed (accepted), rejected (by the review), refused (by the token's own claims, no
+ * review), throttled (review budget spent: 429), error. */
+export type ReviewOutcome = "cache_hit" | "reviewed" | "rejected" | "refused" | "throttled" | "error";
 
 export interface AuthenticatorOptions {
   backend: AuthBackend;
   namespace: string;
   audiences?: readonly string[];
-  /** Life of a cached successful review (default 60 s; never past the token's expiry). */
+  /** Life of a cached successful review (default 10 s, like kube-apiserver; never past the token's expiry). */
   cacheTtlMs?: number;
   /** Life of a cached failed review (default 10 s): a flood of bad tokens costs few reviews. */
   negativeTtlMs?: number;
   cacheMaxEntries?: number;
+  /** Bounds the reviews failed or unknown tokens can cost (see ReviewBudget). */
+  reviewBudget?: ReviewBudgetOptions;
   logger?: Logger;
   now?: () => number;
   /** Told about every review lookup (metrics). */
   onReview?: (outcome: ReviewOutcome) => void;
 }
 
-function fail(decision: { code: "BRUPOP_E_UNAUTHENTICATED" | "BRUPOP_E_FORBIDDEN"; reason: string }): never {
+export const DEFAULT_REVIEW_CACHE_TTL_MS = 10_000;
+
+function fail(decision: { code: AuthErrorCode; reason: string }): never {
   throw new BrupopError(decision.code, decision.reason);
 }
 
@@ -53,6 +67,8 @@ export class Authenticator {
   readonly #cache: TtlCache<Decision<AgentIdentity>>;
   readonly #negativeTtlMs: number;
   readonly #inflight = new Map<string, Promise<Decision<AgentIdentity>>>();
+  readonly #budget: ReviewBudget;
+  readonly #now: () => number;
   readonly #logger: Logger | undefined;
   readonly #onReview: ((outcome: ReviewOutcome) => void) | undefined;
 
@@ -61,13 +77,15 @@ export class Authenticator {
     this.#namespace = opts.namespace;
     this.#audiences = opts.audiences ?? [AGENT_TOKEN_AUDIENCE];
     this.#cache = new TtlCache({
-      ttlMs: opts.cacheTtlMs ?? 60_000,
+      ttlMs: opts.cacheTtlMs ?? DEFAULT_REVIEW_CACHE_TTL_MS,
       maxEntries: opts.cacheMaxEntries,
       now: opts.now,
     });
     this.#negativeTtlMs = opts.negativeTtlMs ?? 10_000;
     this.#logger = opts.logger;
     this.#onReview = opts.onReview;
+    this.#now = opts.now ?? Date.now;
+    this.#budget = new ReviewBudget({ now: this.#now, ...opts.reviewBudget });
   }
 
   get cacheSize(): number {
@@ -86,13 +104,17 @@ export class Authenticator {
     const identity = await this.#identity(key, token);
     if (!identity.ok) fail(identity);
 
+    const sa =
+      this.#backend.getServiceAccountUid === undefined
+        ? undefined
+        : { uid: await this.#backend.getServiceAccountUid(identity.value.serviceAccount, signal) };
     const pod = await this.#backend.getPod(identity.value.podName, signal);
     let currentNodeUid = await this.#backend.getNodeUid(nodeName, false, signal);
     // A cached uid may predate a node re-created under the same name: ask again before refusing.
     if (currentNodeUid !== nodeUid) currentNodeUid = await this.#backend.getNodeUid(nodeName, true, signal);
-    const decision = authorizeCaller(identity.value, pod, currentNodeUid, { nodeName, nodeUid });
+    const decision = authorizeCaller(identity.value, pod, currentNodeUid, { nodeName, nodeUid }, sa);
     if (!decision.ok) {
-      // The pod is gone: forget the review, so the next attempt asks the API server again.
+      // The pod or service account is gone: forget the review, so the next attempt asks again.
       if (decision.code === "BRUPOP_E_UNAUTHENTICATED") this.#cache.delete(key);
       this.#logger?.info(
         { node: nodeName, pod: identity.value.podName, reason: decision.reason },
@@ -111,6 +133,18 @@ export class Authenticator {
     }
     let pending = this.#inflight.get(key);
     if (pending === undefined) {
+      // Refused on its own claims: no review, and not cached (checking again is as cheap).
+      const problem = tokenClaimsProblem(token, this.#audiences, this.#now());
+      if (problem !== undefined) {
+        this.#onReview?.("refused");
+        return { ok: false, code: "BRUPOP_E_UNAUTHENTICATED", reason: problem };
+      }
+      if (!this.#budget.take()) {
+        this.#onReview?.("throttled");
+        throw new BrupopError("BRUPOP_E_TOO_MANY_REQUESTS", "too many unverified tokens; retry later", {
+          retryAfterMs: this.#budget.retryAfterMs,
+        });
+      }
       // Shared by every request with this token, so no one request's abort signal applies to it.
       pending = this.#review(key, token).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
@@ -123,13 +157,32 @@ export class Authenticator {
     try {
       status = await this.#backend.reviewToken(token, this.#audiences);
     } catch (err) {
+      this.#budget.refund(); // not the caller's doing
       this.#onReview?.("error");
       throw err;
     }
-    const decision = identityFromReview(status, { namespace: this.#namespace, audiences: this.#audiences });
+    const decision = withClaimedServiceAccountUid(
+      identityFromReview(status, { namespace: this.#namespace, audiences: this.#audiences }),
+      token,
+    );
+    if (decision.ok) this.#budget.refund();
     this.#onReview?.(decision.ok ? "reviewed" : "rejected");
     if (decision.ok) this.#cache.set(key, decision, jwtExpiryMs(token));
     else this.#cache.set(key, decision, jwtExpiryMs(token), this.#negativeTtlMs);
     return decision;
   }
+}
+
+/** The service account uid from the (now verified) token's claims, when the review did not give one. */
+function withClaimedServiceAccountUid(d: Decision<AgentIdentity>, token: string): Decision<AgentIdentity> {
+  if (!d.ok || d.value.serviceAccountUid !== undefined) return d;
+  const k8s = unverifiedClaims(token)?.["kubernetes.io"];
+  const sa =
+    typeof k8s === "object" && k8s !== null
+      ? (k8s as { serviceaccount?: unknown }).serviceaccount
+      : undefined;
+  const uid = typeof sa === "object" && sa !== null ? (sa as { uid?: unknown }).uid : undefined;
+  return typeof uid === "string" && uid !== ""
+    ? { ok: true, value: { ...d.value, serviceAccountUid: uid } }
+    : d;
 }

@@ -4,12 +4,16 @@ import {
   authorizeCaller,
   identityFromReview,
   parseAuthHeaders,
+  tokenClaimsProblem,
   POD_NAME_EXTRA,
   POD_UID_EXTRA,
   type AgentIdentity,
   type AgentPod,
   type TokenReviewStatus,
 } from "./authz.js";
+import { fakeAgentToken } from "./fake-token.js";
+
+const tok = (label: string): string => fakeAgentToken(label);
 
 const NS = "brupop-bottlerocket-aws";
 const expect = { namespace: NS, audiences: ["brupop-apiserver"] };
@@ -30,18 +34,18 @@ function review(
 }
 
 describe("parseAuthHeaders", () => {
-  const full = { brupopnodename: "n1", brupopnodeuid: "u1", brupopk8sauthtoken: "tok" };
+  const full = { brupopnodename: "n1", brupopnodeuid: "u1", brupopk8sauthtoken: tok("tok") };
 
   it("accepts the three headers (lower-cased by Node)", () => {
     assert.deepEqual(parseAuthHeaders(full), {
       ok: true,
-      value: { nodeName: "n1", nodeUid: "u1", token: "tok" },
+      value: { nodeName: "n1", nodeUid: "u1", token: tok("tok") },
     });
   });
 
   it("strips an optional Bearer prefix", () => {
-    const d = parseAuthHeaders({ ...full, brupopk8sauthtoken: "Bearer tok2" });
-    assert.equal(d.ok && d.value.token, "tok2");
+    const d = parseAuthHeaders({ ...full, brupopk8sauthtoken: `Bearer ${tok("tok2")}` });
+    assert.equal(d.ok && d.value.token, tok("tok2"));
   });
 
   for (const missing of ["brupopnodename", "brupopnodeuid", "brupopk8sauthtoken"] as const) {
@@ -118,6 +122,7 @@ describe("identityFromReview", () => {
             podName: "agent-abc",
             podUid: "pod-uid-1",
             serviceAccount: "brupop-agent-service-account",
+            serviceAccountUid: undefined,
           },
         });
       } else {
@@ -139,7 +144,12 @@ describe("identityFromReview", () => {
 });
 
 describe("authorizeCaller", () => {
-  const identity: AgentIdentity = { podName: "agent-abc", podUid: "pod-uid-1", serviceAccount: "sa" };
+  const identity: AgentIdentity = {
+    podName: "agent-abc",
+    podUid: "pod-uid-1",
+    serviceAccount: "sa",
+    serviceAccountUid: "sa-uid-1",
+  };
   const pod: AgentPod = {
     metadata: {
       name: "agent-abc",
@@ -158,8 +168,29 @@ describe("authorizeCaller", () => {
     nodeUid?: string;
     claim?: typeof claim;
     code?: string;
+    sa?: { uid: string | undefined };
   }[] = [
     { name: "agent pod on the claimed node", pod, nodeUid: "node-uid-1" },
+    {
+      name: "service account still there",
+      pod,
+      nodeUid: "node-uid-1",
+      sa: { uid: "sa-uid-1" },
+    },
+    {
+      name: "service account deleted",
+      pod,
+      nodeUid: "node-uid-1",
+      sa: { uid: undefined },
+      code: "BRUPOP_E_UNAUTHENTICATED",
+    },
+    {
+      name: "service account re-created under the same name",
+      pod,
+      nodeUid: "node-uid-1",
+      sa: { uid: "sa-uid-2" },
+      code: "BRUPOP_E_UNAUTHENTICATED",
+    },
     { name: "pod deleted", pod: undefined, nodeUid: "node-uid-1", code: "BRUPOP_E_UNAUTHENTICATED" },
     {
       name: "pod re-created under the same name",
@@ -205,7 +236,7 @@ describe("authorizeCaller", () => {
   ];
   for (const row of table) {
     it(`${row.name} → ${row.code ?? "ok"}`, () => {
-      const d = authorizeCaller(row.identity ?? identity, row.pod, row.nodeUid, row.claim ?? claim);
+      const d = authorizeCaller(row.identity ?? identity, row.pod, row.nodeUid, row.claim ?? claim, row.sa);
       if (row.code === undefined) {
         assert.equal(d.ok, true);
         assert.deepEqual(d.ok && d.value, {
@@ -218,6 +249,107 @@ describe("authorizeCaller", () => {
         assert.equal(d.ok, false);
         assert.equal(!d.ok && d.code, row.code);
       }
+    });
+  }
+});
+
+describe("parseAuthHeaders refuses malformed headers before any Kubernetes call", () => {
+  const good = {
+    brupopnodename: "ip-10-0-0-1.ec2.internal",
+    brupopnodeuid: "0b7c9d5e-1f2a-4b3c-8d9e-0a1b2c3d4e5f",
+    brupopk8sauthtoken: tok("t"),
+  };
+  const table: { name: string; headers: Record<string, string | string[]>; code?: string }[] = [
+    { name: "a real-looking node name and uid", headers: good },
+    {
+      name: "path traversal in the node name",
+      headers: { ...good, brupopnodename: "A%2F..%2FB" },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "slash in the node name",
+      headers: { ...good, brupopnodename: "a/../b" },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "upper case node name",
+      headers: { ...good, brupopnodename: "Node-1" },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "node name of 254 characters",
+      headers: { ...good, brupopnodename: "a".repeat(254) },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "node name ending in a dash",
+      headers: { ...good, brupopnodename: "node-" },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "node name with an empty label",
+      headers: { ...good, brupopnodename: "a..b" },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    { name: "uid with a slash", headers: { ...good, brupopnodeuid: "../x" }, code: "BRUPOP_E_BAD_REQUEST" },
+    {
+      name: "uid of 65 characters",
+      headers: { ...good, brupopnodeuid: "a".repeat(65) },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "node name given twice",
+      headers: { ...good, brupopnodename: ["n1", "n1"] },
+      code: "BRUPOP_E_BAD_REQUEST",
+    },
+    {
+      name: "an opaque (non-JWT) token",
+      headers: { ...good, brupopk8sauthtoken: "opaque-token" },
+      code: "BRUPOP_E_UNAUTHENTICATED",
+    },
+    {
+      name: "a token with spaces",
+      headers: { ...good, brupopk8sauthtoken: "a.b c.d" },
+      code: "BRUPOP_E_UNAUTHENTICATED",
+    },
+    {
+      name: "a 17 KiB token",
+      headers: { ...good, brupopk8sauthtoken: `a.${"b".repeat(17 * 1024)}.c` },
+      code: "BRUPOP_E_UNAUTHENTICATED",
+    },
+  ];
+  for (const row of table) {
+    it(`${row.name} → ${row.code ?? "ok"}`, () => {
+      const d = parseAuthHeaders(row.headers);
+      if (row.code === undefined) assert.equal(d.ok, true);
+      else assert.equal(!d.ok && d.code, row.code);
+    });
+  }
+});
+
+describe("tokenClaimsProblem (unverified claims that already rule a token out)", () => {
+  const now = 1_800_000_000_000;
+  const table: { name: string; token: string; problem?: RegExp }[] = [
+    { name: "a bound agent token", token: tok("a") },
+    {
+      name: "another audience",
+      token: fakeAgentToken("a", { aud: ["https://kubernetes.default.svc"] }),
+      problem: /audience/,
+    },
+    { name: "audience as a string", token: fakeAgentToken("a", { aud: "brupop-apiserver" }) },
+    { name: "expired", token: fakeAgentToken("a", { exp: now / 1000 - 1 }), problem: /expired/ },
+    {
+      name: "not bound to a pod (legacy secret token)",
+      token: fakeAgentToken("a", { pod: null }),
+      problem: /pod/,
+    },
+    { name: "payload not JSON", token: "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", problem: /not a JWT/ },
+  ];
+  for (const row of table) {
+    it(`${row.name} → ${row.problem === undefined ? "review it" : "refuse"}`, () => {
+      const got = tokenClaimsProblem(row.token, ["brupop-apiserver"], now);
+      if (row.problem === undefined) assert.equal(got, undefined);
+      else assert.match(got ?? "", row.problem);
     });
   }
 });

@@ -8,6 +8,7 @@ import { drainNode, kubeDrainApi, type DrainOptions, type DrainResult } from "..
 import { NodeOps, upstreamError } from "../k8s/node-ops.js";
 import type { KubeRest } from "../k8s/rest.js";
 import { AgentPodCache } from "./agent-pods.js";
+import { ServiceAccountCache } from "./service-accounts.js";
 import type { AuthBackend } from "./authenticator.js";
 import type { TokenReviewStatus } from "./authz.js";
 import { TtlCache } from "./token-cache.js";
@@ -58,6 +59,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const { rest, namespace, logger } = opts;
   const pods = new AgentPodCache(rest, namespace, logger);
+  const serviceAccounts = new ServiceAccountCache(rest, namespace, logger);
   const nodeOps = new NodeOps(rest);
   const nodeUids = new TtlCache<string>({ ttlMs: opts.nodeUidTtlMs ?? 30_000, maxEntries: 10_000 });
   const drainApi = kubeDrainApi(rest);
@@ -81,6 +83,7 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
       return res.body.status ?? {};
     },
     getPod: (name, signal) => pods.get(name, signal),
+    getServiceAccountUid: (name, signal) => serviceAccounts.uid(name, signal),
     async getNodeUid(name, fresh, signal) {
       if (!fresh) {
         const cached = nodeUids.get(name);
@@ -152,7 +155,12 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
     auth,
     shadows,
     nodes,
-    start: () => pods.start(),
-    stop: () => pods.stop(),
+    start: () => {
+      pods.start();
+      serviceAccounts.start();
+    },
+    stop: async () => {
+      await Promise.all([pods.stop(), serviceAccounts.stop()]);
+    },
   };
 }

@@ -24,8 +24,33 @@ export const PING_PATH = "/ping";
 export const METRICS_PATH = "/metrics";
 
 export const AGENT_BODY_LIMIT = 64 * 1024;
-/** Conversion reviews carry whole list pages of shadows (kube-apiserver is the only real caller). */
-export const CONVERSION_BODY_LIMIT = 8 * 1024 * 1024;
+/**
+ * /crdconvert is unauthenticated (kube-apiserver calls it without credentials), so what one call can
+ * cost is bounded: 3 MiB of body (kube-apiserver's own request-body limit; upstream's actix JSON
+ * limit was 2 MiB) and 5,000 objects per review (a shadow as kube-apiserver sends it is ~1-1.5 KiB,
+ * so a 3 MiB review of real shadows holds ~2,000-3,000; a list through v1 of a larger fleet fails).
+ */
+export const CONVERSION_BODY_LIMIT = 3 * 1024 * 1024;
+export const CONVERSION_MAX_OBJECTS = 5_000;
+
+/** A Failure review for more objects than CONVERSION_MAX_OBJECTS (undefined: within bounds). */
+function tooManyObjects(body: unknown): object | undefined {
+  const request = (body as { request?: { uid?: unknown; objects?: unknown } } | null)?.request;
+  const objects = request?.objects;
+  if (!Array.isArray(objects) || objects.length <= CONVERSION_MAX_OBJECTS) return undefined;
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "ConversionReview",
+    response: {
+      uid: typeof request?.uid === "string" ? request.uid : "",
+      convertedObjects: [],
+      result: {
+        status: "Failure",
+        message: `request.objects: ${objects.length} objects, more than ${CONVERSION_MAX_OBJECTS} in one review`,
+      },
+    },
+  };
+}
 
 export type ApiserverApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, Logger>;
 
@@ -110,7 +135,7 @@ export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
 
   // Always 200: the outcome of a conversion travels in response.result (reviewConversion never throws).
   app.post(CONVERSION_PATH, { bodyLimit: CONVERSION_BODY_LIMIT }, (request, reply) =>
-    reply.send(reviewConversion(request.body)),
+    reply.send(tooManyObjects(request.body) ?? reviewConversion(request.body)),
   );
 
   // Per-request authenticated caller, set by the scope's onRequest hook.

@@ -14,6 +14,9 @@ import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } 
 import type { ApiserverBackend } from "./backend.js";
 import { ApiserverCallError, ApiserverClient } from "./client.js";
 import { Apiserver } from "./server.js";
+import { fakeAgentToken } from "./fake-token.js";
+
+const tok = (label: string): string => fakeAgentToken(label);
 
 const NS = "brupop-bottlerocket-aws";
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -127,7 +130,7 @@ describe("Apiserver (fake cluster)", () => {
   let server: Apiserver;
   let fake: FakeBackend;
 
-  const agentHeaders = (token = "tok-1", node = "n1", uid = "uid-1") => ({
+  const agentHeaders = (token = tok("tok-1"), node = "n1", uid = "uid-1") => ({
     BrupopNodeName: node,
     BrupopNodeUid: uid,
     BrupopK8sAuthToken: token,
@@ -176,8 +179,8 @@ describe("Apiserver (fake cluster)", () => {
     await writeFile(join(dir, "tls.key"), cert.keyPem);
     ca = authority.certPem;
     fake = new FakeBackend();
-    fake.addAgent("tok-1", "agent-1", "n1", "uid-1");
-    fake.addAgent("tok-2", "agent-2", "n2", "uid-2");
+    fake.addAgent(tok("tok-1"), "agent-1", "n1", "uid-1");
+    fake.addAgent(tok("tok-2"), "agent-2", "n2", "uid-2");
     server = await Apiserver.start({
       backend: fake,
       namespace: NS,
@@ -223,12 +226,12 @@ describe("Apiserver (fake cluster)", () => {
 
   it("an unknown token is 401; a valid token for another node is 403", async () => {
     const unknown = await call("PUT", "/bottlerocket-node-resource", {
-      headers: agentHeaders("tok-x"),
+      headers: agentHeaders(tok("tok-x")),
       body: JSON.stringify(STATUS),
     });
     assert.equal(unknown.status, 401);
     const other = await call("PUT", "/bottlerocket-node-resource", {
-      headers: agentHeaders("tok-2", "n1", "uid-1"),
+      headers: agentHeaders(tok("tok-2"), "n1", "uid-1"),
       body: JSON.stringify(STATUS),
     });
     assert.equal(other.status, 403);
@@ -309,13 +312,33 @@ describe("Apiserver (fake cluster)", () => {
     fake.createDelayMs = 1_000;
     try {
       const res = await call("POST", "/bottlerocket-node-resource", {
-        headers: agentHeaders("tok-2", "n2", "uid-2"),
+        headers: agentHeaders(tok("tok-2"), "n2", "uid-2"),
       });
       assert.equal(res.status, 504);
       assert.equal((res.body as { code: string }).code, "BRUPOP_E_TIMEOUT");
     } finally {
       fake.createDelayMs = 0;
     }
+  });
+
+  it("/crdconvert: 413 over 3 MiB, a Failure over 5,000 objects", async () => {
+    const review = (objects: unknown[]) =>
+      JSON.stringify({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: { uid: "r1", desiredAPIVersion: "brupop.bottlerocket.aws/v2", objects },
+      });
+    const big = await call("POST", "/crdconvert", { body: review([{ pad: "x".repeat(3 * 1024 * 1024) }]) });
+    assert.equal(big.status, 413);
+    const many = await call("POST", "/crdconvert", {
+      body: review(Array.from({ length: 5_001 }, () => ({}))),
+    });
+    assert.equal(many.status, 200);
+    const result = (many.body as { response: { uid: string; result: { status: string; message: string } } })
+      .response;
+    assert.equal(result.uid, "r1");
+    assert.equal(result.result.status, "Failure");
+    assert.match(result.result.message, /5001 objects, more than 5000/);
   });
 
   it("/crdconvert answers 200 even for garbage, with the failure in response.result", async () => {
@@ -377,7 +400,7 @@ describe("Apiserver (fake cluster)", () => {
 
     it("performs every call as the node it names", async () => {
       fake.calls = [];
-      const c = client("tok-2", "n2", "uid-2");
+      const c = client(tok("tok-2"), "n2", "uid-2");
       try {
         await c.createShadow();
         await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
@@ -401,7 +424,7 @@ describe("Apiserver (fake cluster)", () => {
     });
 
     it("maps a refusal to a typed, non-retried error", async () => {
-      const c = client("tok-2", "n1", "uid-1");
+      const c = client(tok("tok-2"), "n1", "uid-1");
       const reviewsBefore = fake.reviews;
       try {
         await assert.rejects(
@@ -419,7 +442,7 @@ describe("Apiserver (fake cluster)", () => {
     });
 
     it("re-reads the token on every call", async () => {
-      let token = "tok-x";
+      let token = tok("tok-x");
       const c = new ApiserverClient({
         baseUrl: server.url,
         caPem: ca,
@@ -433,7 +456,7 @@ describe("Apiserver (fake cluster)", () => {
           c.uncordon(),
           (err) => err instanceof ApiserverCallError && err.httpStatus === 401,
         );
-        token = "tok-1";
+        token = tok("tok-1");
         await c.uncordon();
       } finally {
         c.close();
@@ -466,7 +489,7 @@ describe("Apiserver shutdown", () => {
 
   async function slowServer(delayMs: number): Promise<{ server: Apiserver; client: ApiserverClient }> {
     const fake = new FakeBackend();
-    fake.addAgent("tok", "agent", "n1", "uid-1");
+    fake.addAgent(tok("tok"), "agent", "n1", "uid-1");
     fake.createDelayMs = delayMs;
     const server = await Apiserver.start({
       backend: fake,
@@ -479,7 +502,7 @@ describe("Apiserver shutdown", () => {
       caPem: ca,
       nodeName: "n1",
       nodeUid: "uid-1",
-      token: () => "tok",
+      token: () => tok("tok"),
       attempts: 1,
     });
     return { server, client };
@@ -511,6 +534,58 @@ describe("Apiserver shutdown", () => {
       await closed;
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("Apiserver review budget over HTTPS", () => {
+  it("answers 429 with Retry-After once failed reviews have spent the budget", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-budget-"));
+    const authority = await createCA();
+    const cert = await issueCert({
+      ca: authority,
+      commonName: "brupop-apiserver",
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    await writeFile(join(dir, "tls.crt"), cert.certPem);
+    await writeFile(join(dir, "tls.key"), cert.keyPem);
+    const server = await Apiserver.start({
+      backend: new FakeBackend(),
+      namespace: NS,
+      tlsDir: dir,
+      tls: { pollIntervalMs: 0 },
+      auth: { reviewBudget: { capacity: 1, refillPerSecond: 0.5 } },
+    });
+    const put = (token: string): Promise<{ status: number; retryAfter: string | undefined; code: unknown }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          `${server.url}/bottlerocket-node-resource`,
+          {
+            method: "PUT",
+            ca: authority.certPem,
+            headers: { BrupopNodeName: "n1", BrupopNodeUid: "uid-1", BrupopK8sAuthToken: token },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+              const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code?: unknown };
+              const ra = res.headers["retry-after"];
+              resolve({ status: res.statusCode ?? 0, retryAfter: ra, code: body.code });
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      assert.equal((await put(tok("forged-1"))).status, 401);
+      const throttled = await put(tok("forged-2"));
+      assert.deepEqual(throttled, { status: 429, retryAfter: "2", code: "BRUPOP_E_TOO_MANY_REQUESTS" });
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

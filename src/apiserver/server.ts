@@ -1,11 +1,11 @@
 // The brupop apiserver: fastify over HTTPS, startable in-process (the demo and the e2e tests do) with
 // an injected KubeConfig (or a ready backend), logger, TLS dir and port (0 = ephemeral).
-import type { KubeConfig } from "@kubernetes/client-node";
 import Fastify, { LogController } from "fastify";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
 import type { DrainOptions } from "../k8s/drain.js";
+import type { KubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
 import { Authenticator } from "./authenticator.js";
@@ -25,20 +25,53 @@ export interface ApiserverOptions {
   /** Default 127.0.0.1 (the CLI passes the bind-all address). */
   host?: string;
   logger?: Logger;
-  /** Cluster access: a KubeConfig, an existing KubeRest (to share its request counting), or a backend. */
-  kubeConfig?: KubeConfig;
+  /** Cluster access: a KubeConfig (or in-cluster KubeAccess), an existing KubeRest (to share its request counting), or a backend. */
+  kubeConfig?: KubeAccess;
   rest?: KubeRest;
   backend?: ApiserverBackend;
   drain?: Omit<DrainOptions, "signal" | "logger" | "now" | "sleep">;
-  auth?: { cacheTtlMs?: number; negativeTtlMs?: number; cacheMaxEntries?: number };
+  auth?: {
+    cacheTtlMs?: number;
+    negativeTtlMs?: number;
+    cacheMaxEntries?: number;
+    reviewBudget?: { capacity?: number; refillPerSecond?: number };
+  };
   /** Deadline of every route but cordon-and-drain (default 30 s). */
   requestTimeoutMs?: number;
   tls?: { debounceMs?: number; pollIntervalMs?: number };
+  /** Connection limits (defaults: HTTP_LIMITS). */
+  http?: Partial<HttpLimits>;
   /** Node.js process metrics on /metrics too (the CLI turns them on; off for in-process servers). */
   processMetrics?: boolean;
 }
 
 const DRAIN_ROUTE_MARGIN_MS = 30_000;
+
+export interface HttpLimits {
+  /** A TLS handshake must finish within this (Node's default: 120 s). */
+  handshakeTimeoutMs: number;
+  /** The request's headers must all arrive within this (slow-header guard; Node's default: 60 s). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this; answering may take longer. */
+  receiveTimeoutMs: number;
+  /** A kept-alive connection with no request in flight is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often Node checks the two timeouts above (Node's default: 30 s, so cuts came 30-60 s late). */
+  checkIntervalMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  receiveTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+};
+
+function retryAfterSeconds(err: unknown): number {
+  const ms = err instanceof BrupopError ? err.details.retryAfterMs : undefined;
+  return typeof ms === "number" && ms > 0 ? Math.ceil(ms / 1000) : 1;
+}
 
 function drainTimeoutOf(opts: ApiserverOptions): number {
   return opts.drain?.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_SECONDS * 1000;
@@ -117,13 +150,22 @@ export class Apiserver {
     });
     const closing = new AbortController();
     const shutdown = { started: false };
+    const limits: HttpLimits = { ...HTTP_LIMITS, ...opts.http };
     const app = Fastify({
-      https: { cert: pair.cert, key: pair.key },
+      https: {
+        cert: pair.cert,
+        key: pair.key,
+        handshakeTimeout: limits.handshakeTimeoutMs,
+        // Read by Node's http server from the options (fastify does not set these two itself).
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.receiveTimeoutMs),
+        connectionsCheckingInterval: limits.checkIntervalMs,
+      },
       loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: AGENT_BODY_LIMIT,
       // Time to receive a whole request (not to answer it): slow-loris guard.
-      requestTimeout: 30_000,
+      requestTimeout: limits.receiveTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Refuse requests on kept-alive connections once closing (503), close idle ones at once.
       return503OnClosing: true,
       forceCloseConnections: "idle",
@@ -131,6 +173,7 @@ export class Apiserver {
     app.setErrorHandler((err, request, reply) => {
       const http = toHttpError(err);
       if (http.internal) request.log.error({ err, url: request.url }, "request failed");
+      if (http.status === 429) void reply.header("retry-after", String(retryAfterSeconds(err)));
       void reply.code(http.status).send(http.body);
     });
     app.setNotFoundHandler((request, reply) => {

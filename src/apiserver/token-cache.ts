@@ -88,3 +88,67 @@ export class TtlCache<V> {
     this.#entries.clear();
   }
 }
+
+export interface ReviewBudgetOptions {
+  /** Reviews whose outcome is unknown or failed that may be outstanding at once (default 32). */
+  capacity?: number;
+  /** How fast spent budget comes back, per second (default 2). */
+  refillPerSecond?: number;
+  now?: () => number;
+}
+
+/**
+ * Bounds the TokenReviews unauthenticated callers can make us send. Every review takes one unit
+ * when it starts; a review that accepts the token gives it back, one that refuses it keeps it, and
+ * spent units come back at `refillPerSecond`. So at most `capacity` reviews are in flight at once,
+ * and a stream of forged tokens costs `refillPerSecond` reviews a second, however many requests
+ * carry them; an agent whose review is refused for budget gets 429 and retries (its review, once
+ * it succeeds, is cached). A pure token bucket, clock injected.
+ */
+export class ReviewBudget {
+  readonly #capacity: number;
+  readonly #refillPerMs: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #at: number;
+
+  constructor(opts: ReviewBudgetOptions = {}) {
+    this.#capacity = Math.max(1, opts.capacity ?? 32);
+    this.#refillPerMs = Math.max(0, opts.refillPerSecond ?? 2) / 1000;
+    this.#now = opts.now ?? Date.now;
+    this.#tokens = this.#capacity;
+    this.#at = this.#now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#at) * this.#refillPerMs);
+    this.#at = now;
+  }
+
+  get available(): number {
+    this.#refill();
+    return Math.floor(this.#tokens);
+  }
+
+  /** Takes one unit; false when none is left (the caller answers 429). */
+  take(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Gives a unit back (the review accepted the token). */
+  refund(): void {
+    this.#refill();
+    this.#tokens = Math.min(this.#capacity, this.#tokens + 1);
+  }
+
+  /** Milliseconds until one unit is available (for Retry-After). */
+  get retryAfterMs(): number {
+    this.#refill();
+    if (this.#tokens >= 1 || this.#refillPerMs === 0) return this.#tokens >= 1 ? 0 : 1000;
+    return Math.ceil((1 - this.#tokens) / this.#refillPerMs);
+  }
+}

@@ -84,26 +84,77 @@ export class InClusterAccess implements KubeAccess {
   }
 }
 
+/** client-node's last resort when it found no configuration at all: an unauthenticated http://localhost:8080. */
+const LAST_RESORT_SERVER = "http://localhost:8080";
+
+interface LoadedClusterConfig {
+  getCurrentContext(): string;
+  getCurrentCluster(): { name: string; server: string; skipTLSVerify?: boolean } | null;
+}
+
+/**
+ * Why a loaded kubeconfig cannot work (undefined: it can). Checked at start-up, so a component
+ * refuses to start with one line instead of retrying requests that can never succeed.
+ */
+export function kubeconfigProblem(kc: LoadedClusterConfig, explicitFile: boolean): string | undefined {
+  const cluster = kc.getCurrentCluster();
+  if (
+    !explicitFile &&
+    kc.getCurrentContext() === "loaded-context" &&
+    cluster?.server === LAST_RESORT_SERVER
+  ) {
+    return "no Kubernetes configuration found: not in a pod (KUBERNETES_SERVICE_HOST unset), no $KUBECONFIG, no ~/.kube/config; pass --kubeconfig";
+  }
+  if (cluster === null) return "the kubeconfig has no current context/cluster (set current-context)";
+  let url: URL;
+  try {
+    url = new URL(cluster.server);
+  } catch {
+    return `cluster "${cluster.name}": server "${cluster.server}" is not a URL`;
+  }
+  if (url.protocol === "http:" && cluster.skipTLSVerify !== true) {
+    return `cluster "${cluster.name}": server ${cluster.server} is plain HTTP (use https, or set insecure-skip-tls-verify)`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `cluster "${cluster.name}": server ${cluster.server} is not an https URL`;
+  }
+  return undefined;
+}
+
 /**
  * The API access for a component: an explicit kubeconfig file, else the pod's service account when
  * running in a cluster, else client-node's defaults ($KUBECONFIG, ~/.kube/config). client-node is
- * only loaded when a kubeconfig is involved.
+ * only loaded when a kubeconfig is involved. Throws BRUPOP_E_CONFIG, naming what is missing, when
+ * none of them can work (every component calls this before doing anything else).
  */
+const nonEmpty = (v: string | undefined): string | undefined => (v === "" ? undefined : v);
+
 export async function loadKubeAccess(
   kubeconfig?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<KubeAccess> {
-  if (
-    kubeconfig === undefined &&
-    env.KUBERNETES_SERVICE_HOST !== undefined &&
-    env.KUBERNETES_SERVICE_HOST !== ""
-  ) {
+  const inPod = nonEmpty(env.KUBERNETES_SERVICE_HOST) !== undefined;
+  if (kubeconfig === undefined && inPod) {
     // BRUPOP_SERVICE_ACCOUNT_DIR: only for measuring the in-cluster path outside a pod (benchmarks).
     return new InClusterAccess(env, env.BRUPOP_SERVICE_ACCOUNT_DIR ?? SERVICE_ACCOUNT_DIR);
   }
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
+  const source = kubeconfig ?? nonEmpty(env.KUBECONFIG);
+  const variable = kubeconfig === undefined ? "KUBECONFIG" : "--kubeconfig";
+  try {
+    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BrupopError("BRUPOP_E_CONFIG", `cannot load kubeconfig ${source ?? "~/.kube/config"}: ${why}`, {
+      variable,
+    });
+  }
+  const problem = kubeconfigProblem(kc, source !== undefined);
+  if (problem !== undefined) {
+    const message = source === undefined ? problem : `kubeconfig ${source}: ${problem}`;
+    throw new BrupopError("BRUPOP_E_CONFIG", message, { variable });
+  }
   return kc;
 }

@@ -107,32 +107,41 @@ export class KubeRest {
     }
     const reqOpts = await this.#options(method, url, headers);
     this.#observer?.(method, path, false);
-    return new Promise<RestResponse<T>>((resolve, reject) => {
-      const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown = text;
-          try {
-            body = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            // keep the raw text: error pages are not always JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: body as T });
+    const signal = opts.signal;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await new Promise<RestResponse<T>>((resolve, reject) => {
+        const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let body: unknown = text;
+            try {
+              body = text === "" ? undefined : JSON.parse(text);
+            } catch {
+              // keep the raw text: error pages are not always JSON
+            }
+            resolve({ status: res.statusCode ?? 0, body: body as T });
+          });
+          res.on("error", reject);
         });
-        res.on("error", reject);
+        req.on("error", reject);
+        if (opts.timeoutMs !== undefined) {
+          req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+        }
+        if (signal !== undefined) {
+          if (signal.aborted) req.destroy(new Error("aborted"));
+          onAbort = () => req.destroy(new Error("aborted"));
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+        req.end(payload);
       });
-      req.on("error", reject);
-      if (opts.timeoutMs !== undefined) {
-        req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      }
-      if (opts.signal !== undefined) {
-        if (opts.signal.aborted) req.destroy(new Error("aborted"));
-        opts.signal.addEventListener("abort", () => req.destroy(new Error("aborted")), { once: true });
-      }
-      req.end(payload);
-    });
+    } finally {
+      // Callers pass long-lived signals (the controller's leadership term): a listener left behind
+      // would hold this request until the signal aborts, one per request.
+      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   /**
@@ -148,8 +157,10 @@ export class KubeRest {
     const url = this.#url(path, { ...query, watch: true });
     const reqOpts = await this.#options("GET", url, {});
     this.#observer?.("GET", path, true);
+    let req: http.ClientRequest | undefined;
+    const onAbort = (): void => void req?.destroy();
     return new Promise<void>((resolve, reject) => {
-      const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
+      req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -177,9 +188,10 @@ export class KubeRest {
         res.on("error", () => resolve());
       });
       req.on("error", (err) => (signal.aborted ? resolve() : reject(err)));
-      signal.addEventListener("abort", () => req.destroy(), { once: true });
+      if (signal.aborted) req.destroy();
+      signal.addEventListener("abort", onAbort, { once: true });
       req.end();
-    });
+    }).finally(() => signal.removeEventListener("abort", onAbort));
   }
 
   close(): void {

@@ -43,18 +43,19 @@ export function registerApiserver(program: Command): void {
     )
     .action(async (flags: Flags) => {
       // Loaded here, not at the top: every other command would pay for fastify and client-node.
-      const [{ loadApiserverConfig }, { Apiserver }, { createLogger }, { KubeConfig }] = await Promise.all([
-        import("../../apiserver/config.js"),
-        import("../../apiserver/server.js"),
-        import("../../log.js"),
-        import("@kubernetes/client-node"),
-      ]);
+      const [{ loadApiserverConfig }, { Apiserver }, { createLogger }, { loadKubeAccess }] =
+        await Promise.all([
+          import("../../apiserver/config.js"),
+          import("../../apiserver/server.js"),
+          import("../../log.js"),
+          import("../../k8s/access.js"),
+        ]);
       const config = loadApiserverConfig(flags);
       const level =
         flags.logLevel ?? parseLogLevel(process.env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE");
       const logger = createLogger({ name: "apiserver", level });
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromDefault();
+      // Before anything else: no usable cluster access is one line and exit 2, not a retry loop.
+      const kubeConfig = await loadKubeAccess();
       const server = await Apiserver.start({
         kubeConfig,
         namespace: config.namespace,

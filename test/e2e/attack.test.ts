@@ -1,0 +1,750 @@
+// The apiserver's attack surface as a maintained test, on a REAL control plane (etcd, kube-apiserver,
+// kube-controller-manager, kwok): forged, misdirected and malformed requests against an in-process
+// `brupop apiserver` with real bound service-account tokens and a real agent DaemonSet. Every case
+// asserts the HTTP status AND that nothing was written: the shadows' resourceVersions and the
+// brupop-writable parts of the nodes (unschedulable, labels, annotations) are the same after it.
+// One cluster for the file (scaffolding after test/e2e/apiserver.test.ts).
+import assert from "node:assert/strict";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "node:tls";
+import { after, before, describe, it, type TestContext } from "node:test";
+
+import { fakeAgentToken } from "../../src/apiserver/fake-token.js";
+import { Apiserver } from "../../src/apiserver/server.js";
+import { KubeRest } from "../../src/k8s/rest.js";
+import { silentLogger } from "../../src/log.js";
+import {
+  AGENT_COMPONENT,
+  AGENT_TOKEN_AUDIENCE,
+  COMPONENT_LABEL,
+  UPDATER_INTERFACE_LABEL,
+  UPDATER_INTERFACE_VERSION,
+} from "../../src/model/constants.js";
+import { buildCrd } from "../../src/model/crd.js";
+import type { ShadowStatus } from "../../src/model/shadow.js";
+import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
+import { eventually, kube as kubeCall, sleep } from "./support/kube.js";
+
+const NS = "brupop-bottlerocket-aws";
+const ELSEWHERE = "elsewhere";
+const AGENT_SA = "brupop-agent-service-account";
+const DOOMED_SA = "doomed-agent-sa";
+const SHADOWS = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
+const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
+const AGENT_LABELS = { [COMPONENT_LABEL]: AGENT_COMPONENT };
+const PATH = "/bottlerocket-node-resource";
+
+const STATUS: ShadowStatus = {
+  current_version: "1.19.0",
+  target_version: "1.19.0",
+  current_state: "Idle",
+  crash_count: 0,
+  state_transition_failure_timestamp: null,
+};
+/** What every attack tries to write (a successful write would change the shadow). */
+const EVIL = JSON.stringify({ ...STATUS, current_version: "6.6.6", target_version: "6.6.6" });
+
+interface Meta {
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface Obj {
+  metadata: Meta;
+  spec?: { nodeName?: string; unschedulable?: boolean };
+  data?: Record<string, string>;
+}
+interface Answer {
+  status: number;
+  body: unknown;
+}
+interface Agent {
+  node: string;
+  nodeUid: string;
+  pod: string;
+  podUid: string;
+  token: string;
+}
+
+describe("brupop apiserver under attack (real control plane)", { timeout: 600_000 }, () => {
+  let cluster: TestCluster;
+  let rest: KubeRest;
+  let server: Apiserver;
+  let tlsDir: string;
+  let ca: CertificateAuthority;
+  let nodeA: string, nodeB: string;
+  const agents = new Map<string, Agent>();
+  /** Requests our apiserver made to kube-apiserver (its own KubeRest's observer). */
+  const upstream = { tokenReviews: 0, nodeGets: 0, total: 0 };
+
+  const kube = <T = Obj>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { ok?: number[]; query?: Record<string, string> },
+  ) => kubeCall<T>(rest, method, path, body, opts);
+
+  function agent(node: string): Agent {
+    const a = agents.get(node);
+    assert.ok(a, `agent on ${node}`);
+    return a;
+  }
+
+  async function tokenFor(
+    sa: string,
+    pod: { name: string; uid: string } | undefined,
+    audience = AGENT_TOKEN_AUDIENCE,
+    namespace = NS,
+  ): Promise<string> {
+    const tr = await kube<{ status: { token: string } }>(
+      "POST",
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`,
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: {
+          audiences: [audience],
+          expirationSeconds: 3600,
+          boundObjectRef:
+            pod === undefined ? undefined : { apiVersion: "v1", kind: "Pod", name: pod.name, uid: pod.uid },
+        },
+      },
+    );
+    return tr.status.token;
+  }
+
+  async function createPod(
+    name: string,
+    node: string,
+    labels: Record<string, string>,
+    sa = AGENT_SA,
+    namespace = NS,
+  ): Promise<Obj> {
+    return kube("POST", `/api/v1/namespaces/${namespace}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, labels },
+      spec: {
+        nodeName: node,
+        serviceAccountName: sa,
+        automountServiceAccountToken: false,
+        containers: [{ name: "main", image: "registry.example/none:1" }],
+      },
+    });
+  }
+
+  const headersOf = (a: Agent, over: Partial<Record<"node" | "uid" | "token", string>> = {}) => ({
+    BrupopNodeName: over.node ?? a.node,
+    BrupopNodeUid: over.uid ?? a.nodeUid,
+    BrupopK8sAuthToken: over.token ?? a.token,
+  });
+
+  /** An HTTPS call to our server; `chunked` sends the body without a Content-Length. */
+  function call(
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]> = {},
+    body?: string | Buffer,
+    opts: { chunked?: boolean; contentType?: string } = {},
+  ): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const h: Record<string, string | string[]> = { ...headers };
+      if (body !== undefined) {
+        h["content-type"] = opts.contentType ?? "application/json";
+        if (opts.chunked !== true) h["content-length"] = String(Buffer.byteLength(body));
+      }
+      const req = request(`${server.url}${path}`, { method, headers: h, ca: ca.certPem }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      });
+      req.on("error", reject);
+      if (body !== undefined && opts.chunked === true) {
+        // Several chunks, so the body really is streamed.
+        const buf = Buffer.from(body);
+        for (let i = 0; i < buf.length; i += 16 * 1024) req.write(buf.subarray(i, i + 16 * 1024));
+        req.end();
+      } else req.end(body);
+    });
+  }
+
+  /** Writes `text` on a raw TLS connection; resolves with the status lines of every answer. */
+  function raw(text: string, waitMs = 1_500): Promise<{ statuses: number[]; text: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({
+        host: "127.0.0.1",
+        port: server.port,
+        ca: ca.certPem,
+        servername: "localhost",
+      });
+      socket.setTimeout(waitMs);
+      const chunks: Buffer[] = [];
+      const done = (): void => {
+        socket.destroy();
+        const all = Buffer.concat(chunks).toString("latin1");
+        const statuses = [...all.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+        resolve({ statuses, text: all });
+      };
+      socket.on("secureConnect", () => socket.write(text));
+      socket.on("data", (c: Buffer) => chunks.push(c));
+      socket.on("timeout", done);
+      socket.on("end", done);
+      socket.on("error", (err: Error) => (chunks.length > 0 ? done() : reject(err)));
+    });
+  }
+
+  /** The state an attack must not change. */
+  async function snapshot(): Promise<string> {
+    const shadows = await kube<{ items: Obj[] }>("GET", SHADOWS);
+    const nodes = await Promise.all([nodeA, nodeB].map((n) => kube("GET", `/api/v1/nodes/${n}`)));
+    return JSON.stringify({
+      shadows: shadows.items.map((s) => [s.metadata.name, s.metadata.resourceVersion]).sort(),
+      nodes: nodes.map((n) => ({
+        name: n.metadata.name,
+        unschedulable: n.spec?.unschedulable ?? false,
+        labels: n.metadata.labels,
+        annotations: n.metadata.annotations,
+      })),
+    });
+  }
+
+  before(async () => {
+    cluster = await startCluster();
+    rest = new KubeRest(cluster.kubeConfig);
+    [nodeA, nodeB] = (await cluster.addNodes(2, {
+      namePrefix: "brupop-attack-",
+      labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+    })) as [string, string];
+    for (const name of [NS, ELSEWHERE]) {
+      await kube("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    }
+    for (const [ns, name] of [
+      [NS, AGENT_SA],
+      [NS, DOOMED_SA],
+      [ELSEWHERE, AGENT_SA],
+    ] as const) {
+      await kube("POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name },
+      });
+    }
+
+    tlsDir = await mkdtemp(join(tmpdir(), "brupop-attack-tls-"));
+    ca = await createCA({ commonName: "brupop-attack-root" });
+    const cert = await issueCert({
+      ca,
+      commonName: "brupop-apiserver",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+      usage: "server",
+    });
+    await writeFile(join(tlsDir, "tls.key.tmp"), cert.keyPem);
+    await writeFile(join(tlsDir, "tls.crt.tmp"), cert.certPem);
+    await rename(join(tlsDir, "tls.key.tmp"), join(tlsDir, "tls.key"));
+    await rename(join(tlsDir, "tls.crt.tmp"), join(tlsDir, "tls.crt"));
+
+    const serverRest = new KubeRest(cluster.kubeConfig, (method, path) => {
+      upstream.total++;
+      if (path.endsWith("/tokenreviews")) upstream.tokenReviews++;
+      if (method === "GET" && path.startsWith("/api/v1/nodes/")) upstream.nodeGets++;
+    });
+    server = await Apiserver.start({
+      rest: serverRest,
+      namespace: NS,
+      tlsDir,
+      logger: silentLogger(),
+      // Short connection limits, so the slow-client cases take seconds.
+      http: { headersTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 250 },
+      auth: { reviewBudget: { capacity: 20, refillPerSecond: 2 } },
+    });
+
+    const crd = buildCrd({ namespace: NS }) as {
+      spec: { conversion: { webhook: { clientConfig: unknown } } };
+    };
+    crd.spec.conversion.webhook.clientConfig = {
+      url: `${server.url}/crdconvert`,
+      caBundle: Buffer.from(ca.certPem).toString("base64"),
+    };
+    await kube("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+    await eventually("CRD Established", 30_000, async () => {
+      const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        "GET",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bottlerocketshadows.brupop.bottlerocket.aws",
+      );
+      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+    });
+
+    await kube("POST", `/apis/apps/v1/namespaces/${NS}/daemonsets`, {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "brupop-agent" },
+      spec: {
+        selector: { matchLabels: DS_LABELS },
+        template: {
+          metadata: { labels: { ...DS_LABELS, ...AGENT_LABELS } },
+          spec: {
+            serviceAccountName: AGENT_SA,
+            automountServiceAccountToken: false,
+            nodeSelector: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+            containers: [{ name: "agent", image: "registry.example/brupop:test" }],
+          },
+        },
+      },
+    });
+    await eventually("an agent pod on every node", 60_000, async () => {
+      const pods = await kube<{ items: Obj[] }>("GET", `/api/v1/namespaces/${NS}/pods`, undefined, {
+        query: { labelSelector: "app.kubernetes.io/name=brupop-agent" },
+      });
+      for (const p of pods.items) {
+        const node = p.spec?.nodeName;
+        if (node === undefined || agents.has(node)) continue;
+        const nodeUid = (await kube("GET", `/api/v1/nodes/${node}`)).metadata.uid;
+        const token = await tokenFor(AGENT_SA, { name: p.metadata.name, uid: p.metadata.uid });
+        agents.set(node, { node, nodeUid, pod: p.metadata.name, podUid: p.metadata.uid, token });
+      }
+      return [nodeA, nodeB].every((n) => agents.has(n));
+    });
+    // Both shadows exist with a status, as in a running fleet.
+    for (const node of [nodeA, nodeB]) {
+      const a = agent(node);
+      assert.equal((await call("POST", PATH, headersOf(a))).status, 201);
+      assert.equal((await call("PUT", PATH, headersOf(a), JSON.stringify(STATUS))).status, 200);
+    }
+  });
+
+  after(async () => {
+    await server?.close(1_000);
+    rest?.close();
+    await cluster?.stop();
+    if (tlsDir !== undefined) await rm(tlsDir, { recursive: true, force: true });
+  });
+
+  /** Runs `attack`, then checks its status(es) and that nothing was written. */
+  async function refusedWithoutWrite(
+    attack: () => Promise<number | number[]>,
+    expected: number | readonly number[],
+  ): Promise<void> {
+    const before = await snapshot();
+    const got = await attack();
+    const allowed = typeof expected === "number" ? [expected] : expected;
+    for (const status of Array.isArray(got) ? got : [got]) {
+      assert.ok(allowed.includes(status), `status ${status}, expected one of ${allowed.join(", ")}`);
+    }
+    // A write in flight would land within this.
+    await sleep(200);
+    assert.equal(await snapshot(), before, "something was written");
+  }
+
+  const put = async (headers: Record<string, string | string[]>, body = EVIL): Promise<number> =>
+    (await call("PUT", PATH, headers, body)).status;
+
+  interface Case {
+    name: string;
+    expect: number | number[];
+    attack: () => Promise<number | number[]>;
+  }
+
+  // Tokens and identities that are wrong in one way each.
+  const identityCases: Case[] = [
+    { name: "no headers at all", expect: 401, attack: () => put({}) },
+    {
+      name: "token only (no node headers)",
+      expect: 401,
+      attack: () => put({ BrupopK8sAuthToken: agent(nodeA).token }),
+    },
+    {
+      name: "a token for another audience (kube-apiserver's own)",
+      expect: 401,
+      attack: async () => {
+        const a = agent(nodeA);
+        const token = await tokenFor(
+          AGENT_SA,
+          { name: a.pod, uid: a.podUid },
+          "https://kubernetes.default.svc",
+        );
+        return put(headersOf(a, { token }));
+      },
+    },
+    {
+      name: "another node's agent naming this node",
+      expect: 403,
+      attack: () => put(headersOf(agent(nodeB), { node: nodeA, uid: agent(nodeA).nodeUid })),
+    },
+    {
+      name: "right token and node, wrong node uid",
+      expect: 403,
+      attack: () => put(headersOf(agent(nodeA), { uid: "00000000-0000-0000-0000-000000000000" })),
+    },
+    {
+      name: "a pod that is not an agent (no component label), on the node",
+      expect: 403,
+      attack: async () => {
+        const pod = await createPod("not-an-agent", nodeA, { app: "other" });
+        const token = await tokenFor(AGENT_SA, { name: pod.metadata.name, uid: pod.metadata.uid });
+        return put(headersOf(agent(nodeA), { token }));
+      },
+    },
+    {
+      name: "an agent-labelled pod of another namespace, on the node",
+      expect: 403,
+      attack: async () => {
+        const pod = await createPod("lookalike-agent", nodeA, AGENT_LABELS, AGENT_SA, ELSEWHERE);
+        const token = await tokenFor(
+          AGENT_SA,
+          { name: pod.metadata.name, uid: pod.metadata.uid },
+          undefined,
+          ELSEWHERE,
+        );
+        return put(headersOf(agent(nodeA), { token }));
+      },
+    },
+    {
+      name: "a token not bound to any pod",
+      expect: 401,
+      attack: async () => put(headersOf(agent(nodeA), { token: await tokenFor(AGENT_SA, undefined) })),
+    },
+    {
+      name: "a legacy secret token of the agent service account",
+      expect: 401,
+      attack: async () => {
+        await kube("POST", `/api/v1/namespaces/${NS}/secrets`, {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/service-account-token",
+          metadata: {
+            name: "legacy-agent-token",
+            annotations: { "kubernetes.io/service-account.name": AGENT_SA },
+          },
+        });
+        let token = "";
+        await eventually("the token controller fills the legacy secret", 30_000, async () => {
+          const s = await kube("GET", `/api/v1/namespaces/${NS}/secrets/legacy-agent-token`);
+          token = Buffer.from(s.data?.token ?? "", "base64").toString("utf8");
+          return token !== "";
+        });
+        return put(headersOf(agent(nodeA), { token }));
+      },
+    },
+    {
+      name: "a forged token (unsigned JWT with the right claims)",
+      expect: 401,
+      attack: () => {
+        const a = agent(nodeA);
+        const token = fakeAgentToken("forged", { pod: { name: a.pod, uid: a.podUid } });
+        return put(headersOf(a, { token }));
+      },
+    },
+    {
+      name: "a deleted pod's token",
+      expect: 401,
+      attack: async () => {
+        const pod = await createPod("short-lived-agent", nodeA, AGENT_LABELS);
+        const token = await tokenFor(AGENT_SA, { name: pod.metadata.name, uid: pod.metadata.uid });
+        await kube("DELETE", `/api/v1/namespaces/${NS}/pods/short-lived-agent`, undefined, {
+          query: { gracePeriodSeconds: "0" },
+        });
+        await eventually("pod gone", 30_000, async () => {
+          const res = await rest.request("GET", `/api/v1/namespaces/${NS}/pods/short-lived-agent`);
+          return res.status === 404;
+        });
+        return put(headersOf(agent(nodeA), { token }));
+      },
+    },
+  ];
+
+  // Malformed and odd requests from a VALID agent (so only the malformation can refuse them).
+  const requestCases: Case[] = [
+    {
+      name: "node name with path traversal (was 502 after a Kubernetes GET)",
+      expect: 400,
+      attack: async () => {
+        const calls = { ...upstream };
+        const status = await put(headersOf(agent(nodeA), { node: "A%2F..%2FB" }));
+        assert.equal(upstream.nodeGets, calls.nodeGets, "a node GET was made");
+        assert.equal(upstream.tokenReviews, calls.tokenReviews, "a TokenReview was made");
+        return status;
+      },
+    },
+    {
+      name: "upper-case node name",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA), { node: nodeA.toUpperCase() })),
+    },
+    {
+      name: "node name of 300 characters",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA), { node: "a".repeat(300) })),
+    },
+    {
+      name: "node uid with a slash",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA), { uid: "x/../y" })),
+    },
+    {
+      name: "node name header given twice (spoofing)",
+      expect: 400,
+      attack: () => put({ ...headersOf(agent(nodeB)), BrupopNodeName: [nodeB, nodeA] }),
+    },
+    {
+      // Node joins a repeated custom header with ", ", which no JWT contains.
+      name: "token header given twice",
+      expect: 401,
+      attack: () =>
+        put({ ...headersOf(agent(nodeA)), BrupopK8sAuthToken: [agent(nodeB).token, agent(nodeA).token] }),
+    },
+    {
+      name: "the token in Authorization instead (not ours to read)",
+      expect: 401,
+      attack: () =>
+        put({
+          BrupopNodeName: nodeA,
+          BrupopNodeUid: agent(nodeA).nodeUid,
+          Authorization: `Bearer ${agent(nodeA).token}`,
+        }),
+    },
+    {
+      name: "malformed JSON",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA)), '{"current_version": "6.6.6",'),
+    },
+    {
+      name: "JSON that is not an object",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA)), "[1,2,3]"),
+    },
+    { name: "empty body", expect: 400, attack: () => put(headersOf(agent(nodeA)), "") },
+    {
+      name: "not a version",
+      expect: 400,
+      attack: () =>
+        put(headersOf(agent(nodeA)), JSON.stringify({ ...STATUS, current_version: "latest; rm -rf /" })),
+    },
+    {
+      name: "an unknown state",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA)), JSON.stringify({ ...STATUS, current_state: "Pwned" })),
+    },
+    {
+      name: "a negative crash count",
+      expect: 400,
+      attack: () => put(headersOf(agent(nodeA)), JSON.stringify({ ...STATUS, crash_count: -1 })),
+    },
+    {
+      name: "a body over the 64 KiB limit",
+      expect: 413,
+      attack: () => put(headersOf(agent(nodeA)), JSON.stringify({ ...STATUS, pad: "x".repeat(70 * 1024) })),
+    },
+    {
+      name: "a chunked body over the limit (no Content-Length)",
+      expect: 413,
+      attack: async () =>
+        (
+          await call(
+            "PUT",
+            PATH,
+            headersOf(agent(nodeA)),
+            JSON.stringify({ ...STATUS, pad: "x".repeat(200 * 1024) }),
+            {
+              chunked: true,
+            },
+          )
+        ).status,
+    },
+    {
+      name: "a chunked, malformed body",
+      expect: 400,
+      attack: async () =>
+        (await call("PUT", PATH, headersOf(agent(nodeA)), '{"a":', { chunked: true })).status,
+    },
+    {
+      name: "a body in another content type",
+      expect: 400,
+      attack: async () =>
+        (
+          await call("PUT", PATH, headersOf(agent(nodeA)), EVIL, {
+            contentType: "application/x-www-form-urlencoded",
+          })
+        ).status,
+    },
+    {
+      name: "odd methods on the agent path",
+      expect: [404, 405],
+      attack: async () =>
+        Promise.all(
+          ["GET", "DELETE", "PATCH", "OPTIONS"].map(
+            async (m) => (await call(m, PATH, headersOf(agent(nodeA)), EVIL)).status,
+          ),
+        ),
+    },
+    {
+      name: "odd URLs",
+      expect: [400, 404],
+      attack: async () =>
+        Promise.all(
+          [
+            `${PATH}/`,
+            `${PATH}/../${PATH}`,
+            `/${PATH}`,
+            `${PATH}%00`,
+            `${PATH}/status`,
+            "/BOTTLEROCKET-NODE-RESOURCE",
+          ].map(async (p) => (await call("PUT", p, headersOf(agent(nodeA)), EVIL)).status),
+        ),
+    },
+    {
+      name: "request smuggling: Content-Length and Transfer-Encoding together",
+      expect: 400,
+      attack: async () => {
+        const a = agent(nodeA);
+        const smuggled =
+          `PUT ${PATH} HTTP/1.1\r\nHost: x\r\nBrupopNodeName: ${a.node}\r\nBrupopNodeUid: ${a.nodeUid}\r\n` +
+          `BrupopK8sAuthToken: ${a.token}\r\nContent-Type: application/json\r\nContent-Length: ${EVIL.length}\r\n\r\n${EVIL}`;
+        const res = await raw(
+          `POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+        );
+        assert.equal(res.statuses.length, 1, `one answer only:\n${res.text.slice(0, 500)}`);
+        return res.statuses[0] ?? 0;
+      },
+    },
+    {
+      name: "request smuggling: two different Content-Lengths",
+      expect: 400,
+      attack: async () => {
+        const res = await raw(
+          `PUT ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}`,
+        );
+        return res.statuses;
+      },
+    },
+    {
+      name: "request smuggling: obfuscated Transfer-Encoding",
+      expect: 400,
+      attack: async () => {
+        const res = await raw(
+          `PUT ${PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`,
+        );
+        return res.statuses;
+      },
+    },
+  ];
+
+  for (const c of [...identityCases, ...requestCases]) {
+    it(c.name, () => refusedWithoutWrite(c.attack, c.expect));
+  }
+
+  it("a deleted service account's token is refused at once (it was accepted for 60 s)", async () => {
+    const pod = await createPod("doomed-agent", nodeB, AGENT_LABELS, DOOMED_SA);
+    const token = await tokenFor(DOOMED_SA, { name: pod.metadata.name, uid: pod.metadata.uid });
+    const headers = headersOf(agent(nodeB), { token });
+    // Used once, so the review is in the cache.
+    assert.equal(await put(headers, JSON.stringify(STATUS)), 200);
+    await kube("DELETE", `/api/v1/namespaces/${NS}/serviceaccounts/${DOOMED_SA}`);
+    // Our watch sees the deletion within moments (kube-apiserver itself refuses after ≤ 10 s).
+    await sleep(1_000);
+    await refusedWithoutWrite(() => put(headers), 401);
+  });
+
+  it("200 concurrent forged tokens cost at most the review budget; one forged token, one review", async (t: TestContext) => {
+    const a = agent(nodeA);
+    let reviews = upstream.tokenReviews;
+    const started = Date.now();
+    await refusedWithoutWrite(async () => {
+      const statuses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => put(headersOf(a, { token: fakeAgentToken(`flood-${i}`) }))),
+      );
+      return statuses;
+    }, [401, 429]);
+    const seconds = (Date.now() - started) / 1000;
+    const flood = upstream.tokenReviews - reviews;
+    t.diagnostic(`200 forged tokens in ${seconds.toFixed(1)} s → ${flood} TokenReviews`);
+    // The budget: 20 at once, then 2 a second (the requests take a few seconds to arrive over TLS).
+    assert.ok(flood <= 20 + Math.ceil(2 * seconds), `${flood} TokenReviews in ${seconds} s`);
+
+    await sleep(10_500); // the budget refills
+    reviews = upstream.tokenReviews;
+    const same = fakeAgentToken("same-forged");
+    await refusedWithoutWrite(
+      () => Promise.all(Array.from({ length: 50 }, () => put(headersOf(a, { token: same })))),
+      401,
+    );
+    assert.equal(
+      upstream.tokenReviews - reviews,
+      1,
+      "concurrent identical reviews coalesce, then the refusal is cached",
+    );
+    // A genuine agent is not locked out once the flood is over.
+    assert.equal(await put(headersOf(a), JSON.stringify(STATUS)), 200);
+  });
+
+  it("/crdconvert refuses a review over 3 MiB (413) and over 5,000 objects (Failure), quickly", async (t: TestContext) => {
+    const shadow = (i: number) => ({
+      apiVersion: "brupop.bottlerocket.aws/v1",
+      kind: "BottlerocketShadow",
+      metadata: { name: `brs-${i}`, namespace: NS, annotations: { pad: "x".repeat(135) } },
+      spec: { state: "Idle", version: null, state_transition_timestamp: null },
+    });
+    const review = (n: number) =>
+      JSON.stringify({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: {
+          uid: "u-1",
+          desiredAPIVersion: "brupop.bottlerocket.aws/v2",
+          objects: Array.from({ length: n }, (_, i) => shadow(i)),
+        },
+      });
+    const big = review(21_000); // the attack run's 7.5 MiB
+    let started = Date.now();
+    await refusedWithoutWrite(async () => (await call("POST", "/crdconvert", {}, big)).status, 413);
+    t.diagnostic(`${(big.length / 1048576).toFixed(1)} MiB review → 413 in ${Date.now() - started} ms`);
+
+    const many = review(5_001);
+    assert.ok(many.length < 3 * 1024 * 1024);
+    started = Date.now();
+    const res = await call("POST", "/crdconvert", {}, many);
+    t.diagnostic(
+      `5,001-object review (${(many.length / 1048576).toFixed(1)} MiB) → Failure in ${Date.now() - started} ms`,
+    );
+    assert.equal(res.status, 200);
+    const result = (res.body as { response?: { result?: { status?: string; message?: string } } }).response
+      ?.result;
+    assert.equal(result?.status, "Failure");
+    assert.match(result?.message ?? "", /more than 5000/);
+    // A real review still converts.
+    const ok = await call("POST", "/crdconvert", {}, review(100));
+    assert.equal((ok.body as { response: { result: { status: string } } }).response.result.status, "Success");
+  });
+
+  it("a slow-header client is cut after the header timeout; an idle kept-alive connection after the keep-alive timeout", async (t: TestContext) => {
+    // Headers that never finish (the server was started with a 2 s header timeout).
+    let started = Date.now();
+    const slow = await raw(`PUT ${PATH} HTTP/1.1\r\nHost: x\r\nBrupopNodeName: ${nodeA}\r\n`, 20_000);
+    const slowMs = Date.now() - started;
+    t.diagnostic(`slow headers cut after ${slowMs} ms (${slow.statuses.join(",") || "closed"})`);
+    assert.ok(slowMs < 5_000, `slow-header connection held ${slowMs} ms`);
+
+    // One full request on a kept-alive connection, then silence (keep-alive timeout 1 s).
+    started = Date.now();
+    const idle = await raw(`GET /ping HTTP/1.1\r\nHost: x\r\n\r\n`, 20_000);
+    const idleMs = Date.now() - started;
+    t.diagnostic(`idle kept-alive connection closed after ${idleMs} ms`);
+    assert.deepEqual(idle.statuses, [200]);
+    assert.ok(idleMs < 5_000, `idle connection held ${idleMs} ms`);
+  });
+});
