@@ -174,7 +174,7 @@ describe("components refuse to start without usable cluster access", () => {
           const child = spawn(process.execPath, ["--import", "tsx", main, ...c.args], {
             env: { ...base, ...c.env },
             stdio: ["ignore", "ignore", "pipe"],
-            timeout: 60_000,
+            timeout: 180_000, // five tsx start-ups at once on a busy 2-core machine took ~40 s
           });
           let stderr = "";
           child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
