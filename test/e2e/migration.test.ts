@@ -116,6 +116,12 @@ async function putCrd(rest: KubeRest, crd: Crd): Promise<void> {
     );
     return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
   });
+  // The API server re-initialises the resource's storage after a CRD change (429 meanwhile).
+  await eventually("shadows served again", 30_000, async () => {
+    for (const version of ["v1", "v2"] as const)
+      if ((await rest.request("GET", `/apis/${API_GROUP}/${version}/${PLURAL}`)).status !== 200) return false;
+    return true;
+  });
 }
 
 interface Answer {
