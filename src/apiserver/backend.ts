@@ -14,12 +14,15 @@ import type { TokenReviewStatus } from "./authz.js";
 import { TtlCache } from "./token-cache.js";
 
 export interface ShadowStore {
-  /** Creates brs-<node> owned by the Node; `created: false` when it already existed. */
+  /**
+   * Creates brs-<node> owned by the Node; `created: false` when it already existed. `shadow` is the
+   * object as the cluster holds it (the route answers it, as upstream's apiserver does).
+   */
   create(
     nodeName: string,
     nodeUid: string,
     signal?: AbortSignal,
-  ): Promise<{ name: string; created: boolean }>;
+  ): Promise<{ name: string; created: boolean; shadow?: Record<string, unknown> }>;
   /** Replaces the status of brs-<node> through the status subresource. */
   updateStatus(
     nodeName: string,
@@ -55,6 +58,17 @@ export interface KubeBackendOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
+
+function withoutManagedFields(body: unknown): Record<string, unknown> | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const obj = { ...(body as Record<string, unknown>) };
+  const meta = obj["metadata"];
+  if (typeof meta === "object" && meta !== null && "managedFields" in meta) {
+    const { managedFields: _dropped, ...rest } = meta as Record<string, unknown>;
+    obj["metadata"] = rest;
+  }
+  return obj;
+}
 
 export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const { rest, namespace, logger } = opts;
@@ -113,9 +127,16 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
         signal,
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
-      if (res.status === 201 || res.status === 200) return { name, created: true };
-      if (res.status === 409) return { name, created: false };
-      throw upstreamError(`create ${name}`, res);
+      if (res.status === 201 || res.status === 200)
+        return { name, created: true, shadow: withoutManagedFields(res.body) };
+      if (res.status !== 409) throw upstreamError(`create ${name}`, res);
+      // Already there: answer the existing object (one GET, only on this path).
+      const got = await rest.request("GET", `${shadowsPath}/${encodeURIComponent(name)}`, {
+        signal,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
+      if (got.status !== 200) throw upstreamError(`read ${name}`, got);
+      return { name, created: false, shadow: withoutManagedFields(got.body) };
     },
     async updateStatus(nodeName, status, signal) {
       const name = shadowNameForNode(nodeName);

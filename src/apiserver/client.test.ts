@@ -208,3 +208,87 @@ describe("ApiserverClient retries", () => {
     assert.equal(sleeps.length, 1);
   });
 });
+
+describe("ApiserverClient reads the answers of either apiserver (mixed fleets, migrations)", () => {
+  // Upstream's apiserver answers create with the BottlerocketShadow and a status write with the
+  // status echoed (200, and actix sets no content type); this project's earlier releases answered
+  // 201 {name, created} and 200 {name, resourceVersion}. The agent needs only the 2xx, never a field.
+  const status = {
+    current_version: "1.19.0",
+    target_version: "1.20.0",
+    current_state: "Idle" as const,
+    crash_count: 0,
+    state_transition_failure_timestamp: null,
+  };
+  const upstreamShadow = {
+    apiVersion: "brupop.bottlerocket.aws/v2",
+    kind: "BottlerocketShadow",
+    metadata: {
+      name: "brs-n1",
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: "u1" }],
+    },
+    spec: { state: "Idle", state_transition_timestamp: null, version: null },
+  };
+  const shapes: [string, [number, string, string | undefined], [number, string, string | undefined]][] = [
+    [
+      "upstream (200 + object, 200 + status echo, no content type)",
+      [200, JSON.stringify(upstreamShadow), undefined],
+      [200, JSON.stringify(status), undefined],
+    ],
+    [
+      "this project, current (200 + object, 200 + status, JSON)",
+      [200, JSON.stringify(upstreamShadow), "application/json"],
+      [200, JSON.stringify(status), "application/json"],
+    ],
+    [
+      "this project, before (201 {name, created}, 200 {name, resourceVersion})",
+      [201, JSON.stringify({ name: "brs-n1", created: true }), "application/json"],
+      [200, JSON.stringify({ name: "brs-n1", resourceVersion: "7" }), "application/json"],
+    ],
+    ["empty bodies", [200, "", undefined], [200, "", undefined]],
+  ];
+  let server: Server;
+  let base: string;
+  let answers: [number, string, string | undefined][] = [];
+  let requests = 0;
+
+  before(async () => {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      req.on("end", () => {
+        requests++;
+        const [code, body, type] = answers.shift() ?? [500, "", undefined];
+        res.writeHead(code, type === undefined ? {} : { "content-type": type });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  for (const [name, create, update] of shapes) {
+    it(name, async () => {
+      answers = [create, update];
+      requests = 0;
+      const c = new ApiserverClient({
+        baseUrl: base,
+        nodeName: "n1",
+        nodeUid: "u1",
+        token: () => "tok",
+        sleep: () => Promise.reject(new Error("no retry expected")),
+      });
+      try {
+        await c.createShadow();
+        await c.updateStatus(status);
+      } finally {
+        c.close();
+      }
+      assert.equal(requests, 2, "one request each, no retry");
+    });
+  }
+});

@@ -7,9 +7,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
-import { CONVERSION_PATH } from "../model/constants.js";
+import { API_VERSION_V2, CONVERSION_PATH, KIND, shadowNameForNode } from "../model/constants.js";
 import { reviewConversion } from "../model/conversion-review.js";
-import { parseStatus } from "../model/shadow.js";
+import { DEFAULT_SPEC, parseStatus } from "../model/shadow.js";
 import type { Authenticator } from "./authenticator.js";
 import type { Caller } from "./authz.js";
 import type { ApiserverBackend } from "./backend.js";
@@ -116,6 +116,19 @@ function callerOf(callers: WeakMap<object, Caller>, request: object): Caller {
   return caller;
 }
 
+/** The object upstream's apiserver answers on create when the backend has none to give. */
+function upstreamCreatedShadow(caller: Caller): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION_V2,
+    kind: KIND,
+    metadata: {
+      name: shadowNameForNode(caller.nodeName),
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: caller.nodeName, uid: caller.nodeUid }],
+    },
+    spec: { ...DEFAULT_SPEC },
+  };
+}
+
 function parseStatusBody(body: unknown): ReturnType<typeof parseStatus> {
   if (body === undefined || body === null) {
     throw new BrupopError("BRUPOP_E_BAD_REQUEST", "status: request body is required", { field: "status" });
@@ -148,21 +161,24 @@ export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
       callers.set(request, caller);
     });
 
+    // Upstream's answers, which upstream's agent parses (a mixed fleet runs both during a
+    // migration): 200 with the BottlerocketShadow, created or already there.
     agent.post(NODE_RESOURCE_PATH, async (request, reply) => {
       const caller = callerOf(callers, request);
       const result = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
         backend.shadows.create(caller.nodeName, caller.nodeUid, signal),
       );
-      reply.code(result.created ? 201 : 200);
-      return result;
+      return reply.code(200).send(result.shadow ?? upstreamCreatedShadow(caller));
     });
 
+    // 200 echoing the status written (a v2 BottlerocketShadowStatus, every field present).
     agent.put(NODE_RESOURCE_PATH, async (request, reply) => {
       const caller = callerOf(callers, request);
       const status = parseStatusBody(request.body);
-      return withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+      await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
         backend.shadows.updateStatus(caller.nodeName, status, signal),
       );
+      return reply.code(200).send(status);
     });
 
     agent.post(CORDON_AND_DRAIN_PATH, async (request, reply) => {

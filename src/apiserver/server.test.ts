@@ -239,22 +239,40 @@ describe("Apiserver (fake cluster)", () => {
     assert.equal(fake.statuses.has("brs-n1"), false);
   });
 
-  it("creates the caller's shadow: 201, then 200 when it exists", async () => {
+  it("creates the caller's shadow: 200 with the BottlerocketShadow, created or existing (upstream's answer)", async () => {
+    // The fake backend returns no object: the route answers what upstream's apiserver does.
+    const upstreamBody = {
+      apiVersion: "brupop.bottlerocket.aws/v2",
+      kind: "BottlerocketShadow",
+      metadata: {
+        name: "brs-n1",
+        ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: "uid-1" }],
+      },
+      spec: { state: "Idle", state_transition_timestamp: null, version: null },
+    };
     const first = await call("POST", "/bottlerocket-node-resource", { headers: agentHeaders() });
-    assert.equal(first.status, 201);
-    assert.deepEqual(first.body, { name: "brs-n1", created: true });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, upstreamBody);
     const again = await call("POST", "/bottlerocket-node-resource", { headers: agentHeaders() });
     assert.equal(again.status, 200);
-    assert.deepEqual(again.body, { name: "brs-n1", created: false });
+    assert.deepEqual(again.body, upstreamBody);
   });
 
-  it("replaces the caller's status", async () => {
+  it("replaces the caller's status: 200 echoing it, every field present (upstream's answer)", async () => {
     const res = await call("PUT", "/bottlerocket-node-resource", {
       headers: agentHeaders(),
-      body: JSON.stringify(STATUS),
+      body: JSON.stringify({ ...STATUS, state_transition_failure_timestamp: undefined }),
     });
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(fake.statuses.get("brs-n1"), STATUS);
+    assert.deepEqual(res.body, STATUS);
+    assert.deepEqual(Object.keys(res.body as object), [
+      "current_version",
+      "target_version",
+      "current_state",
+      "crash_count",
+      "state_transition_failure_timestamp",
+    ]);
   });
 
   it("rejects an invalid status with 400 naming the field", async () => {

@@ -7,10 +7,11 @@ export function parseMaxConcurrentUpdate(value: string | undefined): Concurrency
   if (value === undefined || value.trim() === "") return 1;
   const v = value.trim();
   if (v.toLowerCase() === "unlimited") return "unlimited";
-  if (/^\d+$/.test(v) && Number(v) >= 1 && Number.isSafeInteger(Number(v))) return Number(v);
+  // 0 is valid, as upstream: nodes in progress finish, no node starts (a pause switch).
+  if (/^\+?\d+$/.test(v) && Number.isSafeInteger(Number(v))) return Number(v); // Rust usize::from_str allows "+"
   throw new BrupopError(
     "BRUPOP_E_CONFIG",
-    `MAX_CONCURRENT_UPDATE: must be a positive integer or "unlimited", got "${value}"`,
+    `MAX_CONCURRENT_UPDATE: must be a whole number (0 pauses updates) or "unlimited", got "${value}"`,
     { variable: "MAX_CONCURRENT_UPDATE" },
   );
 }

@@ -137,6 +137,7 @@ const EVENT_REASONS: Record<SpecChange["reason"], string> = {
   progress: "Progress",
   recover: "Recover",
   initialise: "Initialise",
+  reset: "ResetSpec",
 };
 
 function describeChange(c: SpecChange): string {
@@ -148,6 +149,8 @@ function describeChange(c: SpecChange): string {
       return `update failed (status ErrorReset); spec ${c.from.state} → ${c.to.state}${version}`;
     case "initialise":
       return "initialised spec to Idle";
+    case "reset":
+      return `Idle on ${c.from.version ?? "its target version"}: spec reset to the default (no target version)`;
     case "progress":
       return c.from.state === "MonitoringUpdate" && c.to.state === "Idle"
         ? `update complete${version}: spec MonitoringUpdate → Idle`
@@ -705,6 +708,8 @@ export class Controller {
       this.metrics.updateSucceeded();
     const message = describeChange(change);
     this.#log.info({ shadow: change.name, reason: change.reason, from: change.from, to: change.to }, message);
+    // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
+    if (change.reason === "reset") return;
     const meta = written.metadata ?? {};
     this.#events.record({
       regarding: {

@@ -3,8 +3,9 @@ import { describe, it } from "node:test";
 import type { BottlerocketShadow, ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import {
-  backoffMs,
   backoffPassed,
+  backoffThresholdMinutes,
+  backoffUntil,
   isActive,
   nextSpec,
   orderCandidates,
@@ -45,7 +46,11 @@ function shadow(
 const idleWithUpdate = (name: string, status: Partial<ShadowStatus> = {}) =>
   shadow(name, { state: "Idle", version: null }, { current_state: "Idle", ...status });
 const idleUpToDate = (name: string) =>
-  shadow(name, { state: "Idle", version: null }, { current_state: "Idle", current_version: "1.20.0" });
+  shadow(
+    name,
+    { state: "Idle", version: null, state_transition_timestamp: null },
+    { current_state: "Idle", current_version: "1.20.0" },
+  );
 
 describe("nextSpec", () => {
   const now = NOW.toISOString();
@@ -60,7 +65,12 @@ describe("nextSpec", () => {
       idleWithUpdate("a"),
       { state: "StagedAndPerformedUpdate", state_transition_timestamp: now, version: "1.20.0" },
     ],
-    ["Idle reached, up to date → unchanged", idleUpToDate("a"), "unchanged"],
+    ["Idle reached, up to date, default spec → unchanged", idleUpToDate("a"), "unchanged"],
+    [
+      "Idle reached on its target after a cycle → default spec (no version, no timestamp)",
+      shadow("a", { state: "Idle" }, { current_state: "Idle", current_version: "1.20.0" }),
+      { state: "Idle", state_transition_timestamp: null, version: null },
+    ],
     [
       "StagedAndPerformedUpdate reached → RebootedIntoUpdate",
       shadow("a", { state: "StagedAndPerformedUpdate" }, { current_state: "StagedAndPerformedUpdate" }),
@@ -119,41 +129,70 @@ describe("nextSpec", () => {
   });
 });
 
-describe("crash back-off", () => {
-  it("is 2^crash_count minutes, capped at 24 h", () => {
+describe("crash back-off (upstream: whole minutes since the failure > 2^crash_count, or > 1440)", () => {
+  it("threshold is 2^crash_count minutes, capped at 1440", () => {
     assert.deepEqual(
-      [0, 1, 2, 5, 10, 11, 12, 40, 4294967295].map((c) => backoffMs(c) / MIN),
+      [0, 1, 2, 5, 10, 11, 12, 40, 4294967295].map((c) => backoffThresholdMinutes(c)),
       [1, 2, 4, 32, 1024, 1440, 1440, 1440, 1440],
     );
   });
-  const failedAt = new Date(NOW.getTime() - 4 * MIN).toISOString();
-  const table: [number, boolean][] = [
-    [1, true], // 2 min < 4 min ago
-    [2, true], // exactly 4 min: boundary is inclusive
-    [3, false], // 8 min
+  // [crash_count, time since the failure, may retry]. Whole minutes must EXCEED the threshold.
+  const S = 1000;
+  const table: [number, number, boolean][] = [
+    [0, 2 * MIN - 1, false], // 1 whole minute: not > 1
+    [0, 2 * MIN, true], // 2 > 1
+    [1, 2 * MIN, false], // 2 is not > 2 (our old rule let it go here)
+    [1, 3 * MIN - 1, false], // still 2 whole minutes
+    [1, 3 * MIN, true], // 3 > 2: the 180 s upstream really waits
+    [2, 5 * MIN - S, false],
+    [2, 5 * MIN, true],
+    [10, 1025 * MIN - 1, false],
+    [10, 1025 * MIN, true],
+    [11, 1440 * MIN, false], // at the cap 1440 whole minutes are not enough
+    [11, 1441 * MIN - 1, false],
+    [11, 1441 * MIN, true],
+    [40, 1440 * MIN, false],
+    [40, 1441 * MIN, true],
+    [4294967295, 1441 * MIN, true],
+    [0, -5 * MIN, false], // a failure "in the future" (clock skew) holds the node
   ];
-  for (const [crashCount, passed] of table) {
-    it(`crash_count ${crashCount}, failed 4 min ago → ${passed ? "may retry" : "waits"}`, () => {
+  for (const [crashCount, ago, passed] of table) {
+    it(`crash_count ${crashCount}, failed ${ago / S} s ago → ${passed ? "may retry" : "waits"}`, () => {
+      const failedAt = new Date(NOW.getTime() - ago).toISOString();
       const status = idleWithUpdate("a", {
         crash_count: crashCount,
         state_transition_failure_timestamp: failedAt,
       }).status;
       assert.ok(status);
       assert.equal(backoffPassed(status, NOW), passed);
+      if (ago >= 0) {
+        const until = backoffUntil(status);
+        assert.ok(until !== null);
+        assert.equal(until.getTime() <= NOW.getTime(), passed, "backoffUntil agrees with backoffPassed");
+      }
     });
   }
+  it("reads upstream's nanosecond +00:00 timestamps exactly (no millisecond rounding)", () => {
+    // Failed at 11:57:00.000000400: exactly 3 min later is still 400 ns short of 3 whole minutes.
+    const status = idleWithUpdate("a", {
+      crash_count: 1,
+      state_transition_failure_timestamp: "2026-01-10T11:57:00.000000400+00:00",
+    }).status;
+    assert.ok(status);
+    assert.equal(backoffPassed(status, NOW), false);
+    assert.equal(backoffPassed(status, new Date(NOW.getTime() + 1)), true);
+    assert.deepEqual(backoffUntil(status), new Date(NOW.getTime() + 1));
+    const offset = idleWithUpdate("a", {
+      crash_count: 1,
+      state_transition_failure_timestamp: "2026-01-10T13:57:00.000000000+02:00",
+    }).status;
+    assert.ok(offset && backoffPassed(offset, NOW));
+    assert.deepEqual(backoffUntil(offset), NOW);
+  });
   it("a node without a failure timestamp never waits", () => {
     const status = idleWithUpdate("a", { crash_count: 9 }).status;
     assert.ok(status && backoffPassed(status, NOW));
-  });
-  it("waits a full day at most", () => {
-    const dayAgo = new Date(NOW.getTime() - 24 * 60 * MIN).toISOString();
-    const status = idleWithUpdate("a", {
-      crash_count: 30,
-      state_transition_failure_timestamp: dayAgo,
-    }).status;
-    assert.ok(status && backoffPassed(status, NOW));
-    assert.ok(!backoffPassed(status, new Date(NOW.getTime() - 1)));
+    assert.equal(backoffUntil(status), null);
   });
 });
 
@@ -268,6 +307,63 @@ describe("planTick", () => {
     );
     const settled = shadow("brs-new", { state: "Idle", state_transition_timestamp: null, version: null });
     assert.deepEqual(plan([settled], 1).changes, []);
+  });
+
+  it("resets a node Idle on its target to the default spec, even with the schedule closed", () => {
+    const finished = shadow(
+      "brs-done",
+      { state: "Idle" },
+      { current_state: "Idle", current_version: "1.20.0" },
+    );
+    for (const [limit, allowed] of [
+      [1, true],
+      [0, true],
+      ["unlimited", false],
+    ] as const) {
+      const p = plan([finished], limit, allowed);
+      assert.deepEqual(
+        p.changes.map((c) => [c.name, c.reason, c.to]),
+        [["brs-done", "reset", { state: "Idle", state_transition_timestamp: null, version: null }]],
+      );
+      assert.equal(p.activeCount, 0, "a reset takes no slot");
+    }
+    // Not while the agent still reports MonitoringUpdate, nor while an update is still offered.
+    const converging = shadow(
+      "brs-m",
+      { state: "Idle" },
+      { current_state: "MonitoringUpdate", current_version: "1.20.0" },
+    );
+    assert.deepEqual(
+      plan([converging], 1).changes.map((c) => c.reason),
+      [],
+    );
+    const backedOff = shadow(
+      "brs-b",
+      { state: "Idle" },
+      { current_state: "Idle", crash_count: 1, state_transition_failure_timestamp: NOW.toISOString() },
+    );
+    assert.deepEqual(plan([backedOff], 1).changes, [], "a node waiting out its back-off keeps its spec");
+  });
+
+  it("MAX_CONCURRENT_UPDATE=0: nodes in progress finish, no node starts", () => {
+    const shadows = [
+      shadow(
+        "brs-busy",
+        { state: "RebootedIntoUpdate" },
+        { current_state: "RebootedIntoUpdate", current_version: "1.20.0" },
+      ),
+      idleWithUpdate("brs-a"),
+      idleWithUpdate("brs-b"),
+    ];
+    const p = plan(shadows, 0);
+    assert.deepEqual(
+      p.changes.map((c) => [c.name, c.reason, c.to.state]),
+      [["brs-busy", "progress", "MonitoringUpdate"]],
+    );
+    assert.deepEqual(p.waitingForSlot, ["brs-a", "brs-b"]);
+    const idle = plan([idleWithUpdate("brs-a")], 0);
+    assert.deepEqual(idle.changes, []);
+    assert.deepEqual(idle.waitingForSlot, ["brs-a"]);
   });
 
   it("puts the controller's own node last", () => {

@@ -9,28 +9,51 @@ import {
   type ShadowStatus,
 } from "../model/shadow.js";
 import { ON_SUCCESS } from "../model/state.js";
+import { dateCeil, epochNanos } from "../model/time.js";
 import { nodeNameForShadow, UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 
-const MINUTE_MS = 60_000;
-export const MAX_BACKOFF_MS = 24 * 60 * MINUTE_MS;
+const MINUTE_NS = 60_000_000_000n;
+/** Upstream's RETRY_MAX_DELAY_IN_MINUTES: past 24 h a failed node may always retry. */
+export const BACKOFF_CAP_MINUTES = 24 * 60;
 
-/** Crash back-off: `2^crash_count` minutes after the last failure, capped at 24 h. */
-export function backoffMs(crashCount: number): number {
-  // 2^11 minutes already exceeds 24 h; clamp the exponent so huge counts cannot overflow.
-  return Math.min(2 ** Math.min(crashCount, 11) * MINUTE_MS, MAX_BACKOFF_MS);
+/**
+ * Upstream's crash back-off (controller/src/statemachine.rs, exponential_backoff_time_with_upper_limit):
+ * a failed node may retry once the WHOLE minutes elapsed since its failure are strictly greater than
+ * 2^crash_count, or strictly greater than 1440. So the real wait is one minute longer than 2^n:
+ * 2 min at crash count 0, 3 min at 1, 5 min at 2, ..., 1025 min at 10, and 1441 min from 11 on.
+ * Returns that threshold (the whole minutes that are still NOT enough).
+ */
+export function backoffThresholdMinutes(crashCount: number): number {
+  // 2^11 already exceeds the cap; clamping the exponent keeps huge counts finite.
+  return Math.min(2 ** Math.min(Math.max(crashCount, 0), 11), BACKOFF_CAP_MINUTES);
 }
 
-/** When the node may try again, or null if it has no recorded failure. */
+/**
+ * When the node may try again (the first instant at which the whole minutes since the failure
+ * exceed the threshold), or null if it has no recorded failure. An unreadable failure timestamp
+ * counts as none: upstream panics on it (and restarts forever); we let the node proceed.
+ */
 export function backoffUntil(status: ShadowStatus): Date | null {
-  if (status.state_transition_failure_timestamp === null) return null;
-  const failedAt = Date.parse(status.state_transition_failure_timestamp);
-  if (Number.isNaN(failedAt)) return null;
-  return new Date(failedAt + backoffMs(status.crash_count));
+  const failedAt = failureNanos(status);
+  if (failedAt === undefined) return null;
+  return dateCeil(failedAt + BigInt(backoffThresholdMinutes(status.crash_count) + 1) * MINUTE_NS);
+}
+
+function failureNanos(status: ShadowStatus): bigint | undefined {
+  const ts = status.state_transition_failure_timestamp;
+  return ts === null ? undefined : epochNanos(ts);
+}
+
+/** Whole minutes from the failure to `now`, truncated toward zero like chrono's num_minutes(). */
+export function wholeMinutesSinceFailure(status: ShadowStatus, now: Date): number | null {
+  const failedAt = failureNanos(status);
+  if (failedAt === undefined) return null;
+  return Number((BigInt(now.getTime()) * 1_000_000n - failedAt) / MINUTE_NS);
 }
 
 export function backoffPassed(status: ShadowStatus, now: Date): boolean {
-  const until = backoffUntil(status);
-  return until === null || now.getTime() >= until.getTime();
+  const minutes = wholeMinutesSinceFailure(status, now);
+  return minutes === null || minutes > backoffThresholdMinutes(status.crash_count);
 }
 
 /** A node is active while its agent is still working or it is anywhere but Idle. */
@@ -38,6 +61,17 @@ export function isActive(shadow: BottlerocketShadow): boolean {
   const status = shadow.status;
   if (status === undefined) return false;
   return status.current_state !== "Idle" || status.current_state !== shadow.spec.state;
+}
+
+/** Idle, settled, and running the newest version offered. */
+export function isSettledOnTarget(shadow: BottlerocketShadow): boolean {
+  const status = shadow.status;
+  return (
+    status !== undefined &&
+    shadow.spec.state === "Idle" &&
+    status.current_state === "Idle" &&
+    status.current_version === status.target_version
+  );
 }
 
 /** Idle, settled, offered a newer version and out of back-off: may start an update. */
@@ -69,7 +103,10 @@ export function nextSpec(shadow: BottlerocketShadow, now: Date): ShadowSpec {
     return spec;
   }
   if (spec.state === "Idle") {
-    if (status.current_version !== status.target_version && backoffPassed(status, now)) {
+    // Idle on its target: back to the default spec (no version, no timestamp), like upstream, so
+    // `kubectl get brs` shows no target version on a finished node.
+    if (status.current_version === status.target_version) return { ...DEFAULT_SPEC };
+    if (backoffPassed(status, now)) {
       return {
         state: "StagedAndPerformedUpdate",
         state_transition_timestamp: timestamp,
@@ -109,7 +146,12 @@ export function orderCandidates(
   });
 }
 
-export type SpecChangeReason = "initialise" | "progress" | "recover" | "start";
+/**
+ * initialise: a status-less shadow gets the default spec. progress: a node that reached its spec
+ * moves on. recover: a failed node goes back to Idle. start: an idle node starts an update.
+ * reset: a node Idle on its target gets the default spec back (upstream's behaviour after a cycle).
+ */
+export type SpecChangeReason = "initialise" | "progress" | "recover" | "start" | "reset";
 
 export interface SpecChange {
   name: string;
@@ -158,7 +200,12 @@ export function planTick(input: TickInput): TickPlan {
         changes.push(change(shadow, { ...DEFAULT_SPEC }, "initialise"));
       continue;
     }
-    if (!isActive(shadow)) continue;
+    if (!isActive(shadow)) {
+      // Not an update and takes no slot, so neither the schedule nor the limit holds it back.
+      if (isSettledOnTarget(shadow) && !specsEqual(shadow.spec, DEFAULT_SPEC))
+        changes.push(change(shadow, { ...DEFAULT_SPEC }, "reset"));
+      continue;
+    }
     activeCount++;
     const next = nextSpec(shadow, now);
     if (!specsEqual(next, shadow.spec)) {

@@ -84,13 +84,13 @@ describe("explain", () => {
       },
     },
     {
-      name: "back-off: 2 crashes = 4 minutes after the failure",
+      name: "back-off: 2 crashes = more than 4 whole minutes (5 min) after the failure",
       fleet: [brs("a", { crashes: 2, failedAt: "2024-05-01T11:58:00Z" })],
       node: "a",
       ctx: ctx(),
       want: {
         kind: "backoff",
-        until: new Date("2024-05-01T12:02:00Z"),
+        until: new Date("2024-05-01T12:03:00Z"),
         crashCount: 2,
         targetVersion: "1.20.0",
       },
@@ -209,6 +209,15 @@ describe("explain", () => {
     assert.match(
       describeReason({ kind: "in-progress", current: "ErrorReset", target: "Idle", version: null }),
       /failed; recovering/,
+    );
+  });
+});
+
+describe("describeReason: MAX_CONCURRENT_UPDATE=0", () => {
+  it("says updates are paused rather than 0 of 0 slots used", () => {
+    assert.match(
+      describeReason({ kind: "concurrency-full", active: 0, limit: 0, targetVersion: "1.20.0" }),
+      /updates paused: MAX_CONCURRENT_UPDATE is 0/,
     );
   });
 });

@@ -65,7 +65,9 @@ export function describeReason(reason: WaitReason): string {
         ? `update window closed until ${reason.until.toISOString()}`
         : `waiting for the next scheduled update round at ${reason.until.toISOString()}`;
     case "concurrency-full":
-      return `concurrency limit reached: ${reason.active} of ${reason.limit} nodes updating`;
+      return reason.limit === 0
+        ? "updates paused: MAX_CONCURRENT_UPDATE is 0 (nodes in progress finish, none starts)"
+        : `concurrency limit reached: ${reason.active} of ${reason.limit} nodes updating`;
     case "starting":
       return `starts updating to ${reason.targetVersion} at the controller's next tick`;
   }

@@ -59,7 +59,7 @@ describe("fleet metrics", () => {
     assert.equal(snap.withoutStatus, 1);
   });
 
-  it("exports upstream's gauges from a snapshot and drops versions that vanished", async () => {
+  it("exports upstream's gauges from a snapshot and keeps versions that vanished at 0", async () => {
     const m = new ControllerMetrics();
     m.setFleet(fleetSnapshot(fleet));
     let text = await m.text();
@@ -80,11 +80,24 @@ describe("fleet metrics", () => {
     text = await m.text();
     assert.deepEqual(
       samples(text, "brupop_hosts_version"),
-      new Map([['{bottlerocket_version="1.20.0"}', 1]]),
+      new Map([
+        ['{bottlerocket_version="1.20.0"}', 1],
+        ['{bottlerocket_version="1.19.0"}', 0],
+      ]),
+      "1.19.0 left the fleet: its series stays, at 0",
+    );
+    m.setFleet(fleetSnapshot([shadow("brs-a", "Idle", "1.19.0")]));
+    assert.deepEqual(
+      samples(await m.text(), "brupop_hosts_version"),
+      new Map([
+        ['{bottlerocket_version="1.20.0"}', 0],
+        ['{bottlerocket_version="1.19.0"}', 1],
+      ]),
     );
     m.setFleet(null);
     text = await m.text();
     assert.equal(samples(text, "brupop_hosts_state").size, 0, "a standby exports no fleet gauges");
+    assert.equal(samples(text, "brupop_hosts_version").size, 0);
   });
 
   it("counts updates and leadership; registries are private per instance", async () => {

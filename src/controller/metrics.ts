@@ -2,7 +2,8 @@
 // many controllers (tests, demo, benchmarks) can live in one process without colliding.
 //
 // Upstream-compatible gauges: `brupop_hosts_state{state}` and `brupop_hosts_version{bottlerocket_version}`
-// (hosts per reported state / version; shadows without a status are not counted, like upstream).
+// (hosts per reported state / version; shadows without a status are not counted, like upstream; a
+// version that left the fleet is kept at 0, like upstream).
 // Only the leader publishes them, so summing over replicas does not double-count; a standby
 // exports them empty.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -48,6 +49,8 @@ export class ControllerMetrics {
   readonly #specWrites: Counter<"outcome">;
   readonly #deletes: Counter<"outcome">;
   readonly #tick: Histogram;
+  /** Every version exported while leading (a fleet sees a handful over its life). */
+  readonly #versionsSeen = new Set<string>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -117,14 +120,22 @@ export class ControllerMetrics {
     if (opts.defaultMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Publishes the fleet gauges; null clears them (standby). */
+  /**
+   * Publishes the fleet gauges; null clears them (standby). A version no host runs any more stays
+   * exported at 0, as upstream's gauge does, so dashboards and alerts see it drop to zero rather
+   * than the series vanish.
+   */
   setFleet(snapshot: FleetSnapshot | null): void {
     this.#hostsState.reset();
     this.#hostsVersion.reset();
-    if (snapshot === null) return;
+    if (snapshot === null) {
+      this.#versionsSeen.clear();
+      return;
+    }
     for (const state of V2_STATES) this.#hostsState.set({ state }, snapshot.states[state]);
-    for (const [version, n] of snapshot.versions)
-      this.#hostsVersion.set({ bottlerocket_version: version }, n);
+    for (const version of snapshot.versions.keys()) this.#versionsSeen.add(version);
+    for (const version of this.#versionsSeen)
+      this.#hostsVersion.set({ bottlerocket_version: version }, snapshot.versions.get(version) ?? 0);
   }
 
   setLeader(leader: boolean): void {

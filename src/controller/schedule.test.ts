@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { legacyWindowToCron, parseSchedule, scheduleFromEnv, type ScheduleEnv } from "./schedule.js";
+import {
+  legacyWindowToCron,
+  normalizeCronExpression,
+  parseSchedule,
+  scheduleFromEnv,
+  type ScheduleEnv,
+} from "./schedule.js";
 
 // 2026-11-24 is a Tuesday.
 const at = (iso: string) => new Date(iso);
@@ -77,10 +83,54 @@ describe("triggers", () => {
   });
 });
 
+describe("upstream's cron syntax (the Rust cron crate)", () => {
+  // [expression, kind, next fire after NOW = Tuesday 2026-11-24T10:00:00.500Z]
+  const table: [string, "window" | "trigger", string][] = [
+    ["0 0 10 * * Mon", "trigger", "2026-11-30T10:00:00Z"], // 6 fields: no year
+    ["0 0 10 * * Mon *", "trigger", "2026-11-30T10:00:00Z"],
+    ["* * 10-12 * * Mon-Fri", "window", "2026-11-24T10:00:01Z"],
+    ["0/15 * * * * * *", "trigger", "2026-11-24T10:00:15Z"], // step on a number: 0,15,30,45
+    ["0/15 * * * * *", "trigger", "2026-11-24T10:00:15Z"],
+    ["5/20 * * * * *", "trigger", "2026-11-24T10:00:05Z"], // 5,25,45
+    ["0 0/30 * * * *", "trigger", "2026-11-24T10:30:00Z"],
+    ["0 0 8/6 * * *", "trigger", "2026-11-24T14:00:00Z"], // 8,14,20
+    ["0,30/10 * * * * *", "trigger", "2026-11-24T10:00:30Z"], // 0 and 30,40,50
+    ["@hourly", "trigger", "2026-11-24T11:00:00Z"],
+    ["@daily", "trigger", "2026-11-25T00:00:00Z"],
+    ["@weekly", "trigger", "2026-11-29T00:00:00Z"], // Sunday
+    ["@monthly", "trigger", "2026-12-01T00:00:00Z"],
+    ["@yearly", "trigger", "2027-01-01T00:00:00Z"],
+    ["  @daily ", "trigger", "2026-11-25T00:00:00Z"],
+  ];
+  for (const [expr, kind, next] of table) {
+    it(`"${expr}" is a ${kind}, next fire ${next}`, () => {
+      const s = parseSchedule(expr, NOW);
+      assert.equal(s.kind, kind);
+      assert.equal(s.expression, expr, "the expression is kept as the user wrote it");
+      assert.deepEqual(s.nextFire(NOW), at(next));
+    });
+  }
+  it("rewrites into croner's 7-field form", () => {
+    assert.equal(normalizeCronExpression("0/15 * * * * *"), "0-59/15 * * * * * *");
+    assert.equal(normalizeCronExpression("0 0 10 * * Mon"), "0 0 10 * * Mon *");
+    assert.equal(
+      normalizeCronExpression("* * * 1/7 2/3 2/2 2030/5"),
+      "* * * 1-31/7 2-12/3 2-7/2 2030-2100/5",
+    );
+    assert.equal(normalizeCronExpression("@weekly"), "0 0 0 * * 1 *");
+    assert.equal(normalizeCronExpression("*/5 1-10/2 * * * * *"), "*/5 1-10/2 * * * * *");
+  });
+});
+
 describe("invalid expressions", () => {
   const table: [string, RegExp][] = [
-    ["* * * * *", /has 5 fields; expected 7/],
-    ["* * * * * * * *", /has 8 fields; expected 7/],
+    ["* * * * *", /has 5 fields; expected 6 or 7 fields/],
+    ["* * * * * * * *", /has 8 fields; expected 6 or 7 fields/],
+    ["@annually", /"@annually" is not a supported shorthand/], // the crate has no @annually
+    ["@midnight", /not a supported shorthand; .*@yearly, @monthly, @weekly, @daily, @hourly/],
+    ["@reboot", /not a supported shorthand/],
+    ["@Daily", /not a supported shorthand/], // the crate matches shorthands case-sensitively
+    ["70/5 * * * * *", /invalid cron expression "70\/5/],
     ["61 * * * * * *", /invalid cron expression "61 \* \* \* \* \* \*": Invalid value for second: 61/],
     ["* * 25 * * * *", /Invalid value for hour: 25/],
     ["* * * * * Funday *", /illegal characters/],
@@ -162,6 +212,20 @@ describe("scheduleFromEnv", () => {
     });
     assert.equal(schedule.expression, "* * * * * * *");
     assert.deepEqual(warnings, []);
+  });
+  it("ignores the legacy window entirely when a cron expression is set (no validation)", () => {
+    const cases: ScheduleEnv[] = [
+      { UPDATE_WINDOW_START: "09:00:00" },
+      { UPDATE_WINDOW_STOP: "5pm" },
+      { UPDATE_WINDOW_START: "25:00:00", UPDATE_WINDOW_STOP: "nonsense" },
+    ];
+    for (const legacy of cases) {
+      const { schedule, warnings } = run({ SCHEDULER_CRON_EXPRESSION: "0 0 10 * * Mon", ...legacy });
+      assert.equal(schedule.expression, "0 0 10 * * Mon");
+      assert.equal(schedule.kind, "trigger");
+      assert.equal(warnings.length, 1, JSON.stringify(legacy));
+      assert.match(warnings[0] ?? "", /ignoring UPDATE_WINDOW_START\/STOP/);
+    }
   });
   it("refuses to start with only one end of the legacy window", () => {
     assert.throws(

@@ -1,10 +1,11 @@
-// The update schedule (SPEC §3): a 7-field cron `sec min hour day-of-month month day-of-week year`
-// in UTC. If the next two fire times are one second apart the schedule is a *window* (updates may
+// The update schedule (SPEC §3): a cron `sec min hour day-of-month month day-of-week [year]` in UTC,
+// or one of the shorthands @yearly @monthly @weekly @daily @hourly. If the next two fire times are one second apart the schedule is a *window* (updates may
 // start only while the current second matches); otherwise it is a *trigger* (each fire time opens
 // an update round that runs until every waiting node is done).
 //
-// Field semantics follow the Rust `cron` crate upstream used: day-of-week 1-7 is Sunday-Saturday
-// (Quartz numbering) or names (Mon, Tue, ...), and day-of-month and day-of-week must both match.
+// Syntax and field semantics follow the Rust `cron` crate upstream used: the year is optional,
+// `N/step` steps from N to the field's maximum, day-of-week 1-7 is Sunday-Saturday (Quartz
+// numbering) or names (Mon, Tue, ...), and day-of-month and day-of-week must both match.
 import { Cron } from "croner";
 import { BrupopError } from "../errors.js";
 
@@ -31,17 +32,71 @@ function floorToSecond(d: Date): Date {
   return new Date(Math.floor(d.getTime() / SECOND) * SECOND);
 }
 
-function compileCron(expression: string, variable: string): Cron {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 7) {
+/** Upstream's shorthands (the Rust `cron` crate has exactly these five; no @annually, no @midnight). */
+const SHORTHANDS: Readonly<Record<string, string>> = {
+  "@yearly": "0 0 0 1 1 * *",
+  "@monthly": "0 0 0 1 * * *",
+  "@weekly": "0 0 0 * * 1 *", // day 1 = Sunday in the crate's numbering
+  "@daily": "0 0 0 * * * *",
+  "@hourly": "0 0 * * * * *",
+};
+
+/** Largest value of each field, in order: sec min hour day-of-month month day-of-week year. */
+const FIELD_MAX = [59, 59, 23, 31, 12, 7, 2100] as const;
+
+const FIELDS_HINT =
+  "expected 6 or 7 fields (sec min hour day-of-month month day-of-week [year]) or one of " +
+  Object.keys(SHORTHANDS).join(", ");
+
+/**
+ * Rewrites an expression in the Rust `cron` crate's syntax (what upstream Brupop parses) into the
+ * 7-field form croner understands, without changing its meaning:
+ * - a shorthand becomes its 7-field expression;
+ * - 6 fields (no year) get `*` as year;
+ * - `N/step` (a step starting at a number) becomes `N-max/step`, as the crate reads it.
+ * Throws BRUPOP_E_CRON naming `variable` when the shape is wrong.
+ */
+export function normalizeCronExpression(expression: string, variable = "SCHEDULER_CRON_EXPRESSION"): string {
+  const trimmed = expression.trim();
+  if (trimmed.startsWith("@")) {
+    const full = SHORTHANDS[trimmed];
+    if (full === undefined) {
+      throw new BrupopError(
+        "BRUPOP_E_CRON",
+        `${variable}: "${expression}" is not a supported shorthand; ${FIELDS_HINT}`,
+        { variable },
+      );
+    }
+    return full;
+  }
+  const fields = trimmed === "" ? [] : trimmed.split(/\s+/);
+  if (fields.length !== 6 && fields.length !== 7) {
     throw new BrupopError(
       "BRUPOP_E_CRON",
-      `${variable}: "${expression}" has ${fields.length} fields; expected 7 (sec min hour day-of-month month day-of-week year)`,
+      `${variable}: "${expression}" has ${fields.length} fields; ${FIELDS_HINT}`,
       { variable },
     );
   }
+  if (fields.length === 6) fields.push("*");
+  return fields
+    .map((field, i) =>
+      field
+        .split(",")
+        .map((item) =>
+          item.replace(
+            /^(\d+)\/(\d+)$/,
+            (_, start: string, step: string) => `${start}-${FIELD_MAX[i] ?? 0}/${step}`,
+          ),
+        )
+        .join(","),
+    )
+    .join(" ");
+}
+
+function compileCron(expression: string, variable: string): Cron {
+  const normalized = normalizeCronExpression(expression, variable);
   try {
-    return new Cron(fields.join(" "), {
+    return new Cron(normalized, {
       mode: "7-part",
       timezone: "Etc/UTC",
       alternativeWeekdays: true,
@@ -60,7 +115,7 @@ function compileCron(expression: string, variable: string): Cron {
 }
 
 /**
- * Parses a 7-field cron expression and classifies it as window or trigger, looking from `now`.
+ * Parses a cron expression (upstream's syntax, see normalizeCronExpression) and classifies it as window or trigger, looking from `now`.
  * Throws BRUPOP_E_CRON (naming `variable`) for an invalid expression or one that never fires again.
  */
 export function parseSchedule(
@@ -148,13 +203,12 @@ export function scheduleFromEnv(
   const start = env.UPDATE_WINDOW_START;
   const stop = env.UPDATE_WINDOW_STOP;
   const legacyEnds = [start, stop].filter(present).length;
-  const legacyIsDefault =
-    legacyEnds === 2 &&
-    parseHmsSeconds(start ?? "", "UPDATE_WINDOW_START") === parseHmsSeconds(stop ?? "", "UPDATE_WINDOW_STOP");
   if (present(cron)) {
-    if (legacyEnds > 0 && !legacyIsDefault) {
+    // Like upstream: with a cron expression the legacy window is ignored entirely, never validated
+    // (a half-set or malformed legacy pair must not stop a controller that does not use it).
+    if (legacyEnds > 0 && !legacyIsDefault(start, stop)) {
       warn(
-        "SCHEDULER_CRON_EXPRESSION and UPDATE_WINDOW_START/STOP are both set; using SCHEDULER_CRON_EXPRESSION",
+        "SCHEDULER_CRON_EXPRESSION and UPDATE_WINDOW_START/STOP are both set; using SCHEDULER_CRON_EXPRESSION, ignoring UPDATE_WINDOW_START/STOP",
       );
     }
     return parseSchedule(cron, now);
@@ -169,12 +223,25 @@ export function scheduleFromEnv(
       },
     );
   }
-  if (legacyEnds === 2 && !legacyIsDefault) {
+  if (
+    legacyEnds === 2 &&
+    parseHmsSeconds(start ?? "", "UPDATE_WINDOW_START") !== parseHmsSeconds(stop ?? "", "UPDATE_WINDOW_STOP")
+  ) {
     const { expression, lossy } = legacyWindowToCron(start ?? "", stop ?? "");
     if (lossy) warn(`UPDATE_WINDOW_START/STOP are applied with hour granularity as "${expression}"`);
     return parseSchedule(expression, now, "UPDATE_WINDOW_START/STOP");
   }
   return parseSchedule(DEFAULT_CRON_EXPRESSION, now);
+}
+
+/** Both ends set, valid and equal (the upstream chart's `0:0:0`/`0:0:0` default). Never throws. */
+function legacyIsDefault(start: string | undefined, stop: string | undefined): boolean {
+  if (!present(start) || !present(stop)) return false;
+  try {
+    return parseHmsSeconds(start, "UPDATE_WINDOW_START") === parseHmsSeconds(stop, "UPDATE_WINDOW_STOP");
+  } catch {
+    return false;
+  }
 }
 
 function parseHmsSeconds(value: string, variable: string): number {

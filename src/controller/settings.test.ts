@@ -65,7 +65,7 @@ describe("controller settings", () => {
   });
 
   it("names the variable at fault", () => {
-    rejectsNaming("MAX_CONCURRENT_UPDATE", () => settings({ MAX_CONCURRENT_UPDATE: "0" }));
+    rejectsNaming("MAX_CONCURRENT_UPDATE", () => settings({ MAX_CONCURRENT_UPDATE: "-1" }));
     rejectsNaming("SCHEDULER_CRON_EXPRESSION", () => settings({ SCHEDULER_CRON_EXPRESSION: "every day" }));
     rejectsNaming("UPDATE_WINDOW_STOP", () => settings({ UPDATE_WINDOW_START: "01:00:00" }));
     rejectsNaming("UPDATE_WINDOW_START", () =>

@@ -233,12 +233,12 @@ const CASES: Case[] = [
     phase: "updating",
   },
   {
-    name: "back-off until T (2^3 minutes after the failure)",
+    name: "back-off until T (upstream: more than 2^3 whole minutes, so 9 min after the failure)",
     shadows: [shadow("a", {}, { crash_count: 3, state_transition_failure_timestamp: ago(60) })],
     nodes: [node("a")],
     node: "a",
-    reason: { kind: "backoff", until: "2030-06-01T12:07:00.000Z", crashCount: 3 },
-    message: "back-off until 2030-06-01T12:07:00Z (in 7m) after 3 failed attempts",
+    reason: { kind: "backoff", until: "2030-06-01T12:08:00.000Z", crashCount: 3 },
+    message: "back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts",
     phase: "waiting",
   },
   {

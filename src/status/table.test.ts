@@ -73,7 +73,7 @@ describe("renderTable", () => {
       "NODE      STATE                              VERSION            CRASHES   CORDONED   WHY",
       "node-a    Idle                               1.20.0             0         no         up to date",
       "node-b    Idle -> StagedAndPerformedUpdate   1.19.0 -> 1.20.0   0         yes        updating to 1.20.0: Idle -> StagedAndPerformedUpdate",
-      "node-c    Idle                               1.19.0 -> 1.20.0   3         no         back-off until 2030-06-01T12:07:00Z (in 7m) after 3 failed attempts",
+      "node-c    Idle                               1.19.0 -> 1.20.0   3         no         back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts",
       "node-d    -                                  -                  -         no         waiting for the agent's first status report",
       "",
       '4 nodes: 1 up to date, 1 updating, 2 waiting; schedule: window "* * * * * * *" open; limit 2 (1 active)',

@@ -261,9 +261,13 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       for (const s of ["StagedAndPerformedUpdate", "RebootedIntoUpdate", "MonitoringUpdate", "ErrorReset"]) {
         assert.equal(states.get(`{state="${s}"}`), 0, s);
       }
+      // 1.19.0 left the fleet: like upstream its series stays, at 0.
       assert.deepEqual(
         await scrape(c, "brupop_hosts_version"),
-        new Map([[`{bottlerocket_version="${TO}"}`, 5]]),
+        new Map([
+          [`{bottlerocket_version="${FROM}"}`, 0],
+          [`{bottlerocket_version="${TO}"}`, 5],
+        ]),
       );
       assert.equal((await scrape(c, "brupop_updates_started_total")).get(""), 5);
       assert.equal((await scrape(c, "brupop_updates_succeeded_total")).get(""), 5);
@@ -383,7 +387,7 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
           failed.status.crash_count === 1
         );
       });
-      // Several ticks later it still waits: 2^1 minutes of back-off.
+      // Several ticks later it still waits: upstream's back-off, whole minutes > 2^1, i.e. 3 min.
       const ticks = c.ticks;
       await eventually("three more ticks", 10_000, () => c.ticks >= ticks + 3);
       const waiting = await tb.shadow(bad);
@@ -395,7 +399,7 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       const why = c.explain().find((e) => e.shadow === badShadow);
       assert.deepEqual(why?.reason, {
         kind: "backoff",
-        until: new Date(failedAt + 120_000),
+        until: new Date(failedAt + 180_000),
         crashCount: 1,
         targetVersion: TO,
       });
@@ -409,12 +413,12 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       assert.equal(recovered[0]?.type, "Warning");
 
       // Just before the back-off ends nothing happens; past it the node is retried and succeeds.
-      clock.set(failedAt + 119_000);
+      clock.set(failedAt + 179_999); // 2 whole minutes: not more than 2^1
       const t1 = c.ticks;
       c.poke();
       await eventually("a tick just before the back-off ends", 10_000, () => c.ticks >= t1 + 2);
       assert.equal((await tb.shadow(bad)).spec?.state, "Idle");
-      clock.set(failedAt + 120_001);
+      clock.set(failedAt + 180_000);
       c.poke();
       await eventually("the failed node retried and updated", 30_000, async () =>
         allIdleOn(await listBrs(tb.rest, tb.namespace), TO),

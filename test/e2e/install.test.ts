@@ -215,7 +215,7 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
 
   it("the values schema rejects values the components would refuse at start-up", async () => {
     const bad: ChartValues[] = [
-      { max_concurrent_updates: "0" },
+      { max_concurrent_updates: "-1" }, // 0 is valid: upstream's pause switch
       { max_concurrent_updates: "some" },
       { namespace: "Not_A_Namespace" },
       { apiserver_internal_port: "https" },
