@@ -1,0 +1,29 @@
+// `npm ci` runs this (package.json "prepare"): npm links the bins of dependencies into
+// node_modules/.bin but never the project's own, so `npx brupop` would find nothing (or fetch an
+// unrelated package). This links ours there, next to tsc and eslint. Idempotent; never fails the
+// install.
+import { mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const binDir = join(root, "node_modules", ".bin");
+try {
+  mkdirSync(binDir, { recursive: true });
+  for (const [name, target] of Object.entries(pkg.bin ?? {})) {
+    const link = join(binDir, name);
+    const want = relative(binDir, join(root, target));
+    let have;
+    try {
+      have = readlinkSync(link);
+    } catch {
+      have = undefined;
+    }
+    if (have === want) continue;
+    if (have !== undefined) unlinkSync(link);
+    symlinkSync(want, link);
+  }
+} catch (err) {
+  process.stderr.write(`bin/link.js: could not link the brupop bins into node_modules/.bin: ${err}\n`);
+}
