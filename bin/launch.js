@@ -2,7 +2,7 @@
 // sources run through tsx, so `npx brupop …` works without a build and never runs a stale one;
 // where the sources are absent (an installed package, the image) the compiled dist/ runs.
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, URL } from "node:url";
 
 /** @param {string} entry path under src/ or dist/ without extension, e.g. "cli/main" */
 export async function launch(entry) {

@@ -137,8 +137,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const now = new Date();
   const schedule = parseSchedule(opts.cron, now, "--cron");
   const title =
-    `brupop demo: ${opts.nodes} nodes ${FROM_VERSION} → ${TO_VERSION}, ` +
-    `max concurrent ${String(opts.maxConcurrent)}, schedule "${opts.cron}" (${schedule.kind})`;
+    `${opts.nodes} nodes ${FROM_VERSION} → ${TO_VERSION}, max concurrent ${String(opts.maxConcurrent)}, ` +
+    `schedule "${opts.cron}" (${schedule.kind})`;
   const notice = scheduleNotice(schedule.msUntilOpen(now), opts.timeoutMs, opts.cron, now);
   if (notice !== undefined) say(notice);
   if (opts.logFile !== undefined) say(`logs: ${opts.logFile}`);

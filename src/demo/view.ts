@@ -70,7 +70,7 @@ export function demoRows(
   goalVersion: string,
   failures: ReadonlyMap<string, SeenFailure> = new Map(),
 ): DemoRow[] {
-  return status.nodes.map((r) => ({
+  const rows = status.nodes.map((r) => ({
     node: r.node,
     state: arrow(r.state.current, r.state.target),
     shortState: arrow(r.state.current, r.state.target, true),
@@ -83,6 +83,7 @@ export function demoRows(
     why: whyOf(r, failures.get(r.node)),
     reasonKey: reasonKey(r.reason),
   }));
+  return rows.sort((a, b) => a.node.localeCompare(b.node, undefined, { numeric: true }));
 }
 
 export function formatElapsed(ms: number): string {
@@ -122,45 +123,80 @@ export function progressBar(done: number, total: number, barWidth = 30): string 
 
 export const VIEW_HEADER = ["NODE", "STATE", "VERSION", "CRASHES", "CORDONED", "WHY"] as const;
 const GAP = 2;
-const MIN_WHY = 16;
-const MIN_STATE = 10;
+const WHY = 5;
+/** A WHY column narrower than this moves the WHY to its own line. */
+const MIN_INLINE_WHY = 64;
+
+/** One node's lines in the view: its table row, and its WHY on a line of its own when narrow. */
+export interface FittedTable {
+  header: string;
+  rows: string[][];
+}
 
 /**
- * The node table fitted to `columns`: full state names if they fit, else short ones; then the WHY
- * column shrinks (to 16), then STATE; a cut cell ends with "…". NODE and VERSION are never cut (a
- * version cut in the middle reads as another version).
+ * The node table fitted to `columns` without cutting anything that matters: full state names if
+ * everything fits, else short ones, else without CORDONED, then CRASHES (a back-off's WHY says the
+ * failures, a drain's that it drains). A WHY column of 64+ characters cuts a longer WHY with "…";
+ * narrower, the WHY moves to a line of its own under its node ("  └ why"). NODE and VERSION are
+ * never cut.
  */
-export function fitTable(rows: readonly DemoRow[], columns: number): string[] {
-  const cells = (short: boolean): string[][] =>
-    rows.map((r) => [
-      r.node,
-      short ? r.shortState : r.state,
-      r.version,
-      String(r.crashes),
-      r.cordoned ? "yes" : "",
-      r.why,
-    ]);
-  const natural = (grid: string[][]): number[] =>
-    VIEW_HEADER.map((h, i) => Math.max(width(h), ...grid.map((c) => width(c[i] ?? ""))));
-  const total = (w: readonly number[]): number => w.reduce((a, b) => a + b, 0) + GAP * (w.length - 1);
-
-  let grid = cells(false);
-  let widths = natural(grid);
-  if (total(widths) > columns) {
-    grid = cells(true);
-    widths = natural(grid);
-  }
-  const shrink = (col: number, min: number): void => {
-    const excess = total(widths) - columns;
-    const w = widths[col] ?? 0;
-    if (excess > 0 && w > min) widths[col] = Math.max(min, w - excess);
+export function fitTable(rows: readonly DemoRow[], columns: number): FittedTable {
+  const cellsOf = (r: DemoRow, short: boolean): string[] => [
+    r.node,
+    short ? r.shortState : r.state,
+    r.version,
+    String(r.crashes),
+    r.cordoned ? "yes" : "",
+    r.why,
+  ];
+  const layout = (short: boolean, keep: readonly number[]) => {
+    const header = keep.map((i) => VIEW_HEADER[i] ?? "");
+    const grid = rows.map((r) => {
+      const c = cellsOf(r, short);
+      return keep.map((i) => c[i] ?? "");
+    });
+    const widths = header.map((h, i) => Math.max(width(h), ...grid.map((c) => width(c[i] ?? ""))));
+    const total = widths.reduce((x, y) => x + y, 0) + GAP * (widths.length - 1);
+    return { header, grid, widths, total };
   };
-  shrink(5, MIN_WHY);
-  shrink(1, MIN_STATE);
-  const fitted = grid.map((c) => c.map((cell, i) => truncate(cell, widths[i] ?? 0)));
-  return [alignRow([...VIEW_HEADER], widths), ...fitted.map((c) => alignRow(c, widths))].map((l) =>
-    truncate(l, columns),
-  );
+  const all = [0, 1, 2, 3, 4, WHY];
+  const tries = [
+    [false, all],
+    [true, all],
+    [true, [0, 1, 2, 3, WHY]],
+    [true, [0, 1, 2, WHY]],
+  ] as const;
+  // First a layout where everything fits; else one that cuts only a long WHY (short names first).
+  for (const cutWhy of [false, true]) {
+    for (const [short, keep] of cutWhy ? tries.slice(1) : tries) {
+      const l = layout(short, keep);
+      const why = l.widths.at(-1) ?? 0;
+      const room = columns - (l.total - why);
+      if (l.total <= columns || (cutWhy && room >= MIN_INLINE_WHY)) {
+        const widths = [...l.widths.slice(0, -1), Math.min(why, room)];
+        return {
+          header: alignRow(l.header, widths),
+          rows: l.grid.map((c) => [
+            alignRow(
+              c.map((cell, i) => truncate(cell, widths[i] ?? 0)),
+              widths,
+            ),
+          ]),
+        };
+      }
+    }
+  }
+  // Narrow: the WHY under each unfinished node.
+  let l = layout(true, [0, 1, 2, 3, 4]);
+  if (l.total > columns) l = layout(true, [0, 1, 2]);
+  return {
+    header: truncate(alignRow(l.header, l.widths), columns),
+    rows: l.grid.map((c, i) => {
+      const r = rows[i];
+      const line = truncate(alignRow(c, l.widths), columns);
+      return r === undefined || r.done ? [line] : [line, truncate(`  └ ${r.why}`, columns)];
+    }),
+  };
 }
 
 export interface Frame {
@@ -178,18 +214,9 @@ export interface TermSize {
   rows: number;
 }
 
-/** Which rows fit in `room` lines: unfinished nodes first (in node order), then finished ones. */
-function pickRows(rows: readonly DemoRow[], room: number): { shown: DemoRow[]; hidden: DemoRow[] } {
-  if (rows.length <= room) return { shown: [...rows], hidden: [] };
-  const slots = Math.max(0, room - 1); // one line says what is hidden
-  const ranked = [...rows.filter((r) => !r.done), ...rows.filter((r) => r.done)];
-  const keep = new Set(ranked.slice(0, slots));
-  return { shown: rows.filter((r) => keep.has(r)), hidden: rows.filter((r) => !keep.has(r)) };
-}
-
 /**
  * The full-screen view as lines, each at most `size.columns` wide and at most `size.rows` of them:
- * the title and progress always; then the table (rows that do not fit are summed up in one line,
+ * the title and progress always; then the table (nodes that do not fit are summed up in one line,
  * unfinished nodes shown first); then as many recent events as fit.
  */
 export function renderFrame(frame: Frame, size: TermSize): string[] {
@@ -197,16 +224,36 @@ export function renderFrame(frame: Frame, size: TermSize): string[] {
   const height = Math.max(5, size.rows);
   const done = frame.rows.filter((r) => r.done).length;
   const head = [
-    `${frame.title}   elapsed ${formatElapsed(frame.elapsedMs)}`,
+    `brupop demo  ${formatElapsed(frame.elapsedMs)}  ${frame.title}`,
     ...(frame.notes ?? []),
     progressBar(done, frame.rows.length, Math.min(30, Math.max(10, cols - 40))),
     "",
   ];
-  // At least 2 event lines (heading + newest) when there is room after the table's header.
-  const wantEvents = frame.events.length === 0 ? 0 : 2;
-  const roomForRows = height - head.length - 1 - (wantEvents > 0 ? wantEvents + 1 : 0);
-  const { shown, hidden } = pickRows(frame.rows, Math.max(1, roomForRows));
-  const lines = [...head, ...fitTable(shown, cols)];
+  const table = fitTable(frame.rows, cols);
+  // Room for the table's rows: keep the events heading and the newest event if there are events.
+  const room = height - head.length - 1 - (frame.events.length > 0 ? 3 : 0);
+  const cost = table.rows.reduce((n, r) => n + r.length, 0);
+  const shown = new Set<number>();
+  if (cost <= room) frame.rows.forEach((_, i) => shown.add(i));
+  else {
+    // Unfinished nodes first (in node order), then finished ones, while they fit (one line is kept
+    // to say what is hidden).
+    const order = [...frame.rows.keys()].sort(
+      (a, b) => Number(frame.rows[a]?.done) - Number(frame.rows[b]?.done) || a - b,
+    );
+    let used = 1;
+    for (const i of order) {
+      const need = table.rows[i]?.length ?? 1;
+      if (used + need > room) break;
+      used += need;
+      shown.add(i);
+    }
+  }
+  const lines = [...head, table.header];
+  table.rows.forEach((r, i) => {
+    if (shown.has(i)) lines.push(...r);
+  });
+  const hidden = frame.rows.filter((_, i) => !shown.has(i));
   if (hidden.length > 0) {
     const hiddenDone = hidden.filter((r) => r.done).length;
     lines.push(`… ${hidden.length} more node${hidden.length === 1 ? "" : "s"} (${hiddenDone} done)`);
