@@ -40,6 +40,8 @@ exec 9>>"$lock"
 if ! flock -n 9; then
   wait_start=$SECONDS
   holder="$(cat "$lock.started" 2>/dev/null || true)"
+  # A holder that predates .started: its temp build dir was made when it started.
+  [[ -n "$holder" ]] || holder="$(TZ=UTC find "$cache_root" -maxdepth 1 -name ".build-$key.*" -printf '%TY-%Tm-%TdT%TH:%TM:%.2TSZ\n' 2>/dev/null | sort | head -1)"
   log "waiting for another build (started ${holder:-at an unknown time}) of $key; it holds $lock"
   until flock -w 60 9; do
     log "still waiting for another build (started ${holder:-at an unknown time}); waited $(dur $((SECONDS - wait_start)))"
