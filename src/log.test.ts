@@ -94,7 +94,7 @@ describe("log format (LOGGING_FORMATTER, LOGGING_ANSI_ENABLED)", () => {
       "  2030-06-01T12:00:00.123Z  WARN brupop-controller: drain blocked\n    with node: n-1, pdb: default/web\n\n",
     );
     assert.equal(formatLogLine(line, "json", false), line);
-    assert.match(formatLogLine(line, "full", true), /\x1b\[33m {1}WARN\x1b\[0m/);
+    assert.ok(formatLogLine(line, "full", true).includes("\x1b[33m WARN\x1b[0m"), "level in yellow");
     assert.ok(!formatLogLine(line, "full", false).includes("\x1b"), "no escape codes without ANSI");
   });
 
