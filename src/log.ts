@@ -119,6 +119,33 @@ function fieldText(value: unknown): string {
   return String(value);
 }
 
+interface LogRecord {
+  level: number;
+  iso: string;
+  name: string | undefined;
+  msg: string;
+  fields: [string, unknown][];
+  stack: string | undefined;
+}
+
+function parseRecord(line: string): LogRecord | undefined {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const stack = (rec["err"] as { stack?: unknown } | undefined)?.stack;
+  return {
+    level: typeof rec["level"] === "number" ? rec["level"] : 30,
+    iso: new Date(typeof rec["time"] === "number" ? rec["time"] : Date.now()).toISOString(),
+    name: typeof rec["name"] === "string" ? rec["name"] : undefined,
+    msg: typeof rec["msg"] === "string" ? rec["msg"] : "",
+    fields: Object.entries(rec).filter(([k]) => !RESERVED.has(k)),
+    stack: typeof stack === "string" ? stack : undefined,
+  };
+}
+
 /**
  * One pino JSON line as human text, in the spirit of upstream's tracing-subscriber formats:
  * full `TIME LEVEL name: message key=value`, compact (time of day, no name), pretty (message, then
@@ -126,36 +153,21 @@ function fieldText(value: unknown): string {
  */
 export function formatLogLine(line: string, format: LogFormat, ansi: boolean): string {
   if (format === "json") return line;
-  let rec: Record<string, unknown>;
-  try {
-    rec = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  const level = typeof rec["level"] === "number" ? rec["level"] : 30;
+  const r = parseRecord(line);
+  if (r === undefined) return line;
   const paint = (code: string, text: string): string => (ansi ? `${code}${text}${RESET}` : text);
-  const levelText = paint(LEVEL_COLOURS[level] ?? "", (LEVEL_NAMES[level] ?? String(level)).padStart(5));
-  const iso = new Date(typeof rec["time"] === "number" ? rec["time"] : Date.now()).toISOString();
-  const name = typeof rec["name"] === "string" ? rec["name"] : undefined;
-  const msg = typeof rec["msg"] === "string" ? rec["msg"] : "";
-  const fields = Object.entries(rec).filter(([k]) => !RESERVED.has(k));
-  const stack = (rec["err"] as { stack?: unknown } | undefined)?.stack;
-  switch (format) {
-    case "full":
-    case "compact": {
-      const time = format === "full" ? iso : iso.slice(11, 23);
-      const who = format === "full" && name !== undefined ? ` ${paint(DIM, `${name}:`)}` : "";
-      const kv = fields.map(([k, v]) => ` ${paint(DIM, `${k}=`)}${fieldText(v)}`).join("");
-      return `${paint(DIM, time)} ${levelText}${who} ${msg}${kv}\n`;
-    }
-    case "pretty": {
-      const head = `  ${paint(DIM, iso)} ${levelText} ${name === undefined ? "" : paint(BOLD, `${name}: `)}${msg}\n`;
-      const kv = fields.map(([k, v]) => `${k}: ${fieldText(v)}`).join(", ");
-      const body = kv === "" ? "" : `    ${paint(DIM, "with")} ${kv}\n`;
-      const trace = typeof stack === "string" && level >= 50 ? `${stack.replace(/^/gm, "    ")}\n` : "";
-      return `${head}${body}${trace}\n`;
-    }
+  const level = paint(LEVEL_COLOURS[r.level] ?? "", (LEVEL_NAMES[r.level] ?? String(r.level)).padStart(5));
+  if (format === "pretty") {
+    const who = r.name === undefined ? "" : paint(BOLD, `${r.name}: `);
+    const kv = r.fields.map(([k, v]) => `${k}: ${fieldText(v)}`).join(", ");
+    const body = kv === "" ? "" : `    ${paint(DIM, "with")} ${kv}\n`;
+    const trace = r.stack !== undefined && r.level >= 50 ? `${r.stack.replace(/^/gm, "    ")}\n` : "";
+    return `  ${paint(DIM, r.iso)} ${level} ${who}${r.msg}\n${body}${trace}\n`;
   }
+  const time = format === "full" ? r.iso : r.iso.slice(11, 23);
+  const who = format === "full" && r.name !== undefined ? ` ${paint(DIM, `${r.name}:`)}` : "";
+  const kv = r.fields.map(([k, v]) => ` ${paint(DIM, `${k}=`)}${fieldText(v)}`).join("");
+  return `${paint(DIM, time)} ${level}${who} ${r.msg}${kv}\n`;
 }
 
 export interface LogOptions {

@@ -226,6 +226,22 @@ class FailureLog {
   }
 }
 
+/** Start and finish times, and failures, per node (for the summary). */
+function noteTimings(
+  timings: Map<string, NodeTiming>,
+  rows: readonly DemoRow[],
+  failures: FailureLog,
+  elapsed: number,
+): void {
+  for (const row of rows) {
+    const t = timings.get(row.node);
+    if (t === undefined) continue;
+    t.failures = failures.byNode.get(row.node) ?? [];
+    if (t.startedMs === null && row.active) t.startedMs = elapsed;
+    if (t.finishedMs === null && row.done) t.finishedMs = elapsed;
+  }
+}
+
 async function watchRollout(
   opts: DemoOptions,
   testbed: BrupopTestbed,
@@ -247,36 +263,30 @@ async function watchRollout(
     screen.enter();
     process.stdout.on("resize", onResize);
   }
-  let prev: DemoRow[] = [];
   let rows: DemoRow[] = [];
   try {
     while (!opts.signal.aborted) {
       const elapsed = Date.now() - started;
       const fresh = failures.poll(testbed, names);
-      const input = await reader.snapshot(() => new Date());
-      rows = demoRows(buildFleetStatus(input), TO_VERSION, failures.latest());
-      const changes = [
-        ...fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`),
-        ...diffLines(prev, rows, elapsed),
-      ];
-      prev = rows;
-      for (const row of rows) {
-        const t = timings.get(row.node);
-        if (t === undefined) continue;
-        t.failures = failures.byNode.get(row.node) ?? [];
-        if (t.startedMs === null && row.active) t.startedMs = elapsed;
-        if (t.finishedMs === null && row.done) t.finishedMs = elapsed;
+      const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
+      try {
+        const input = await reader.snapshot(() => new Date());
+        const next = demoRows(buildFleetStatus(input), TO_VERSION, failures.latest());
+        changes.push(...diffLines(rows, next, elapsed));
+        rows = next;
+      } catch (err) {
+        // A hiccup of the local API server: keep the last view, say so, look again.
+        changes.push(
+          `${formatElapsed(elapsed)} could not read the fleet: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
+      noteTimings(timings, rows, failures, elapsed);
       events.push(...changes);
       events.splice(0, Math.max(0, events.length - 50));
-      if (screen.active) {
-        screen.draw(
-          renderFrame(
-            { title, elapsedMs: elapsed, rows, events, notes: notice === undefined ? [] : [notice] },
-            opts.size(),
-          ),
-        );
-      } else for (const line of changes) say(line);
+      const notes = notice === undefined ? [] : [notice];
+      if (screen.active)
+        screen.draw(renderFrame({ title, elapsedMs: elapsed, rows, events, notes }, opts.size()));
+      else for (const line of changes) say(line);
       const finished = rows.length === names.length && rows.every((r) => r.done);
       if (finished || elapsed > opts.timeoutMs) {
         screen.leave();
