@@ -86,7 +86,21 @@ async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: 
     spec: {
       replicas,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: "web", image: "demo/web:1" }] } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [{ name: "web", image: "demo/web:1" }],
+          // One pod per node where possible, so every drain has a pod to evict under the PDB.
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: "kubernetes.io/hostname",
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: labels },
+            },
+          ],
+        },
+      },
     },
   });
   await post(`/apis/policy/v1/namespaces/${WORKLOAD_NAMESPACE}/poddisruptionbudgets`, {
@@ -95,6 +109,19 @@ async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: 
     metadata: { name: "demo-web" },
     spec: { maxUnavailable, selector: { matchLabels: labels } },
   });
+}
+
+/** Waits until the workload's pods are all Ready (at most 60 s; the demo goes on regardless). */
+async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !signal.aborted) {
+    const res = await rest.request<{ status?: { readyReplicas?: number } }>(
+      "GET",
+      `/apis/apps/v1/namespaces/${WORKLOAD_NAMESPACE}/deployments/demo-web`,
+    );
+    if (res.status === 200 && (res.body.status?.readyReplicas ?? 0) >= replicas) return;
+    await sleep(250, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 function untilAborted(signal: AbortSignal): Promise<void> {
@@ -156,8 +183,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(
       `creating ${opts.nodes} Bottlerocket nodes on ${FROM_VERSION}, a workload and its PodDisruptionBudget…`,
     );
-    await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
     const names = await testbed.addNodes(opts.nodes, { version: FROM_VERSION, namePrefix: NODE_PREFIX });
+    // After the nodes, so the scheduler spreads the pods over all of them (pending pods would all
+    // land on the first node to be Ready); and Ready before the first drain.
+    await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
+    await waitForWorkload(testbed.rest, opts.nodes, opts.signal);
     if (opts.failHost !== undefined) {
       if (!names.includes(opts.failHost)) {
         throw new BrupopError(
