@@ -71,7 +71,7 @@ describe("brupop demo", () => {
         "--pdb-max-unavailable",
         "0",
         "--timeout",
-        "40",
+        "25",
       ],
       180_000,
     );
@@ -80,7 +80,7 @@ describe("brupop demo", () => {
     // The failure, with the host's own text, as it happens.
     assert.match(stdout, /^\d\d:\d\d demo-node-0: prepare failed: demo: injected prepare failure$/m, all);
     // The timeout report: every unfinished node and why.
-    assert.match(stdout, /^The rollout did not finish within 40 s: 3 of 3 nodes not done\.$/m, all);
+    assert.match(stdout, /^The rollout did not finish within 25 s: 3 of 3 nodes not done\.$/m, all);
     assert.match(
       stdout,
       /^ {2}demo-node-0: .*back-off until \S+Z \(in \S+\) after 1 failed attempt; last: prepare failed: demo: injected prepare failure$/m,
