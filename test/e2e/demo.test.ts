@@ -57,7 +57,9 @@ describe("brupop demo", () => {
     assert.match(stdout, /^\d\d:\d\d demo-node-2: Idle, 1\.20\.0$/m);
   });
 
-  it("says why each node is stuck (back-off with the failure's text, PDB-blocked drain, slot full) and names them at --timeout", async () => {
+  it("says why each node is stuck (back-off with the failure's text, PDB-blocked drains) and names them at --timeout", async () => {
+    // Every node starts at once (unlimited): demo-node-0's first prepare fails (back-off 2 min), the
+    // others reach their drain, which a PDB allowing 0 disruptions blocks. (Slot full: the test above.)
     const { code, stdout, stderr } = await runCli(
       [
         "demo",
@@ -65,7 +67,7 @@ describe("brupop demo", () => {
         "3",
         "--speed",
         "--max-concurrent",
-        "1",
+        "unlimited",
         "--fail-host",
         "demo-node-0",
         "--pdb-max-unavailable",
@@ -86,12 +88,16 @@ describe("brupop demo", () => {
       /^ {2}demo-node-0: .*back-off until \S+Z \(in \S+\) after 1 failed attempt; last: prepare failed: demo: injected prepare failure$/m,
       all,
     );
-    assert.match(
-      stdout,
-      /^ {2}demo-node-1: .*drain blocked by PodDisruptionBudget default\/demo-web \(0 disruptions allowed; pod default\/demo-web-/m,
-      all,
-    );
-    assert.match(stdout, /^ {2}demo-node-2: .*concurrency full \(1 of 1 updating\)$/m, all);
+    for (const node of ["demo-node-1", "demo-node-2"]) {
+      assert.match(
+        stdout,
+        new RegExp(
+          `^ {2}${node}: .*drain blocked by PodDisruptionBudget default/demo-web \\(0 disruptions allowed; pods? default/demo-web-`,
+          "m",
+        ),
+        all,
+      );
+    }
   });
 
   it("a schedule that cannot open before --timeout: said at start, named at the end", async () => {
