@@ -124,9 +124,20 @@ async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSi
   }
 }
 
+/** Resolves on abort; keeps the process alive until then (the cluster's processes are not handles). */
 function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  const alive = setInterval(() => undefined, 60_000);
+  return new Promise((resolve) =>
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(alive);
+        resolve();
+      },
+      { once: true },
+    ),
+  );
 }
 
 /** `--bare`: a cluster with labelled nodes and nothing of brupop, until Ctrl-C. */
