@@ -167,6 +167,11 @@ describe("demo frames (golden)", () => {
       assertFits([header, ...rows.flat()], columns, 100);
       for (const [row] of rows) assert.match(row ?? "", /1\.(19|20)\.0( → 1\.20\.0)?(\s|$)/);
     }
+    const withFailure = fitTable(mixedFleet(new Map([["demo-node-3", injected]])), 80).rows[3] ?? [];
+    assert.deepEqual(withFailure.slice(1), [
+      "  └ back-off until 2030-06-01T12:01:40Z (in 1m) after 1 failed attempt; last:",
+      "    prepare failed: demo: injected prepare failure",
+    ]);
     const narrow = fitTable(mixedFleet(), 80);
     assert.match(narrow.rows[2]?.[1] ?? "", /^ {2}└ drain blocked by PodDisruptionBudget default\/demo-web/);
   });

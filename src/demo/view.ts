@@ -194,9 +194,22 @@ export function fitTable(rows: readonly DemoRow[], columns: number): FittedTable
     rows: l.grid.map((c, i) => {
       const r = rows[i];
       const line = truncate(alignRow(c, l.widths), columns);
-      return r === undefined || r.done ? [line] : [line, truncate(`  └ ${r.why}`, columns)];
+      return r === undefined || r.done ? [line] : [line, ...whyLines(r.why, columns)];
     }),
   };
+}
+
+/** A WHY under its node: "  └ " then words, on at most two lines, the second cut with "…". */
+export function whyLines(why: string, columns: number): string[] {
+  const room = Math.max(8, columns - 4);
+  if (width(why) <= room) return [`  └ ${why}`];
+  const words = why.split(" ");
+  let first = "";
+  while (words.length > 0 && width(first === "" ? (words[0] ?? "") : `${first} ${words[0] ?? ""}`) <= room) {
+    first = first === "" ? (words.shift() ?? "") : `${first} ${words.shift() ?? ""}`;
+  }
+  if (first === "") return [`  └ ${truncate(why, room)}`];
+  return [`  └ ${first}`, `    ${truncate(words.join(" "), room)}`];
 }
 
 export interface Frame {
