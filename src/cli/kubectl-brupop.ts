@@ -4,6 +4,7 @@
 // usual flags (--kubeconfig, --context, -n, -o, -w) pass straight through.
 import { Command } from "commander";
 import { configureStatusCommand } from "./commands/status.js";
+import { runCli, styleCommander } from "./exit.js";
 
 /** The arguments kubectl hands us, minus an optional leading `status`. */
 function pluginArgs(argv: readonly string[]): string[] {
@@ -11,5 +12,5 @@ function pluginArgs(argv: readonly string[]): string[] {
   return args[0] === "status" ? args.slice(1) : args;
 }
 
-const program = configureStatusCommand(new Command().name("kubectl brupop"));
-await program.parseAsync(pluginArgs(process.argv), { from: "user" });
+const program = configureStatusCommand(styleCommander(new Command().name("kubectl brupop")));
+await runCli(program, pluginArgs(process.argv), "user");

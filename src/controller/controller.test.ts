@@ -362,6 +362,25 @@ describe("Controller runtime (in-memory API)", () => {
     assert.deepEqual(kube.events, [{ reason: "StartUpdate", name: "brs-a" }]);
   });
 
+  it("records each step on the Node too (kubectl describe node), when the shadow names its Node owner", async () => {
+    const kube = new FakeKube();
+    kube.put("node", node("a"));
+    const owned = shadow("a");
+    Object.assign(owned.metadata, {
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "a", uid: "u-a" }],
+    });
+    kube.put("shadow", owned);
+    const c = makeController(kube);
+    await c.start();
+    await c.waitForSync();
+    await c.tickOnce();
+    await c.stop();
+    assert.deepEqual(kube.events, [
+      { reason: "StartUpdate", name: "brs-a" },
+      { reason: "StartUpdate", name: "a" },
+    ]);
+  });
+
   it("drops a write in flight when leadership is lost, and writes nothing while not leading", async () => {
     const kube = new FakeKube();
     kube.put("node", node("a"));

@@ -725,6 +725,24 @@ export class Controller {
       message,
       action: "SetSpec",
     });
+    // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
+    const owner = (
+      meta["ownerReferences"] as { kind?: string; name?: string; uid?: string }[] | undefined
+    )?.find((o) => o.kind === "Node" && typeof o.name === "string");
+    if (owner?.name !== undefined) {
+      this.#events.record({
+        regarding: {
+          apiVersion: "v1",
+          kind: "Node",
+          name: owner.name,
+          ...(owner.uid !== undefined && { uid: owner.uid }),
+        },
+        type: change.reason === "recover" ? "Warning" : "Normal",
+        reason: EVENT_REASONS[change.reason],
+        message,
+        action: "SetSpec",
+      });
+    }
   }
 
   async #deleteShadow(name: string, uid: string | undefined, term: LeadershipTerm): Promise<boolean> {

@@ -2,6 +2,10 @@
 // scheduler, kwok), N simulated Bottlerocket hosts as kwok nodes, a workload guarded by a
 // PodDisruptionBudget, and brupop's apiserver, controller and agents running in this process exactly
 // as in a cluster: same code, real TLS, real bound service-account tokens, real drains.
+//
+// The view reads the fleet the way `brupop status` does (StatusReader + buildFleetStatus), so each
+// waiting or stuck node says why: slot full, back-off, window closed, drain blocked by a PDB, agent
+// silent.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BrupopTestbed } from "../agent/testbed.js";
@@ -10,20 +14,27 @@ import type { ConcurrencyLimit } from "../controller/decisions.js";
 import { parseSchedule } from "../controller/schedule.js";
 import { BrupopError } from "../errors.js";
 import type { KubeRest } from "../k8s/rest.js";
-import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
+import { buildFleetStatus } from "../status/core.js";
+import { StatusReader } from "../status/fetch.js";
+import { startCluster } from "../testenv/cluster.js";
+import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
+import { LiveScreen } from "./screen.js";
 import {
+  demoRows,
   diffLines,
-  isDone,
-  renderScreen,
+  failureText,
+  formatElapsed,
+  renderFrame,
   renderSummary,
-  rowsFrom,
-  type NodeRow,
+  renderTimeout,
+  scheduleNotice,
+  type DemoRow,
   type NodeTiming,
+  type SeenFailure,
+  type TermSize,
 } from "./view.js";
 
-export const FROM_VERSION = "1.19.0";
-export const TO_VERSION = "1.20.0";
-const NODE_PREFIX = "demo-node-";
+export { FROM_VERSION, TO_VERSION };
 const WORKLOAD_NAMESPACE = "default";
 
 export interface DemoOptions {
@@ -32,15 +43,24 @@ export interface DemoOptions {
   cron: string;
   /** Node whose host fails its first prepare (it recovers after its crash back-off). */
   failHost?: string | undefined;
+  /** maxUnavailable of the workload's PodDisruptionBudget (0 blocks every drain). */
+  pdbMaxUnavailable: number;
   /** Short host command times. */
   speed: boolean;
   /** Keep the cluster running after the rollout until interrupted. */
   keep: boolean;
+  /** Only a cluster (with labelled nodes), brupop not installed: for trying the charts. */
+  bare: boolean;
   /** Give up after this long. */
   timeoutMs: number;
   out: NodeJS.WritableStream;
+  /** stdout is a terminal: full-screen live view. */
   tty: boolean;
+  /** Terminal size (read at each frame: it may change). */
+  size: () => TermSize;
   logger: Logger;
+  /** Where --verbose logs go, said at start (undefined: not logging, or to stderr). */
+  logFile?: string | undefined;
   signal: AbortSignal;
 }
 
@@ -51,7 +71,7 @@ function hostDurations(speed: boolean) {
     : { refresh: 500, prepare: 3_000, activate: 500, deactivate: 500, reboot: 3_000 };
 }
 
-async function createWorkload(rest: KubeRest, replicas: number): Promise<void> {
+async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: number): Promise<void> {
   const labels = { app: "demo-web" };
   const post = async (path: string, body: unknown) => {
     const res = await rest.request("POST", path, { body });
@@ -66,57 +86,100 @@ async function createWorkload(rest: KubeRest, replicas: number): Promise<void> {
     spec: {
       replicas,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: "web", image: "demo/web:1" }] } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [{ name: "web", image: "demo/web:1" }],
+          // One pod per node where possible, so every drain has a pod to evict under the PDB.
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: "kubernetes.io/hostname",
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: labels },
+            },
+          ],
+        },
+      },
     },
   });
   await post(`/apis/policy/v1/namespaces/${WORKLOAD_NAMESPACE}/poddisruptionbudgets`, {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     metadata: { name: "demo-web" },
-    spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+    spec: { maxUnavailable, selector: { matchLabels: labels } },
   });
 }
 
-interface Observation {
-  rows: NodeRow[];
-}
-
-async function observe(rest: KubeRest, namespace: string): Promise<Observation> {
-  const [shadows, nodes] = await Promise.all([
-    rest.request<{ items?: unknown[] }>(
+/** Waits until the workload's pods are all Ready (at most 60 s; the demo goes on regardless). */
+async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !signal.aborted) {
+    const res = await rest.request<{ status?: { readyReplicas?: number } }>(
       "GET",
-      `/apis/brupop.bottlerocket.aws/v2/namespaces/${namespace}/bottlerocketshadows`,
-    ),
-    rest.request<{ items?: { metadata?: { name?: string }; spec?: { unschedulable?: boolean } }[] }>(
-      "GET",
-      "/api/v1/nodes",
-      { query: { labelSelector: "bottlerocket.aws/updater-interface-version=2.0.0" } },
-    ),
-  ]);
-  const parsed: BottlerocketShadow[] = [];
-  for (const item of shadows.body.items ?? []) {
-    try {
-      parsed.push(parseShadow(item as Parameters<typeof parseShadow>[0]));
-    } catch {
-      // an object mid-creation; the next look sees it whole
-    }
+      `/apis/apps/v1/namespaces/${WORKLOAD_NAMESPACE}/deployments/demo-web`,
+    );
+    if (res.status === 200 && (res.body.status?.readyReplicas ?? 0) >= replicas) return;
+    await sleep(250, undefined, { signal }).catch(() => undefined);
   }
-  const facts = (nodes.body.items ?? []).map((n) => ({
-    name: n.metadata?.name ?? "",
-    unschedulable: n.spec?.unschedulable === true,
-  }));
-  return { rows: rowsFrom(parsed, facts) };
 }
 
-const CLEAR = "\x1b[H\x1b[2J";
+/** Resolves on abort; keeps the process alive until then (the cluster's processes are not handles). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  const alive = setInterval(() => undefined, 60_000);
+  return new Promise((resolve) =>
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(alive);
+        resolve();
+      },
+      { once: true },
+    ),
+  );
+}
 
-/** Runs the demo; resolves with the process exit code. */
-export async function runDemo(opts: DemoOptions): Promise<number> {
+/** `--bare`: a cluster with labelled nodes and nothing of brupop, until Ctrl-C. */
+async function runBare(opts: DemoOptions): Promise<number> {
   const say = (line: string) => opts.out.write(`${line}\n`);
-  const schedule = parseSchedule(opts.cron, new Date(), "--cron");
+  say(
+    "starting a local Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, kwok)…",
+  );
+  const cluster = await startCluster();
+  try {
+    const names = await cluster.addNodes(opts.nodes, {
+      namePrefix: NODE_PREFIX,
+      labels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
+    });
+    say(
+      `A bare cluster: ${names.length} kwok nodes labelled bottlerocket.aws/updater-interface-version=2.0.0, ` +
+        `brupop not installed.\n` +
+        `  export KUBECONFIG=${cluster.kubeconfigPath}\n` +
+        `  kubectl get nodes\n` +
+        `(binaries: ${cluster.binDir}; see docs/install.md "Try the charts locally")\n` +
+        `The cluster keeps running until you press Ctrl-C.`,
+    );
+    await untilAborted(opts.signal);
+    return 130;
+  } finally {
+    say("stopping the local cluster…");
+    await cluster.stop();
+  }
+}
+
+/** Runs the demo; resolves with the process exit code (0 done, 1 timed out, 130 interrupted). */
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  if (opts.bare) return runBare(opts);
+  const say = (line: string) => opts.out.write(`${line}\n`);
+  const now = new Date();
+  const schedule = parseSchedule(opts.cron, now, "--cron");
   const title =
-    `brupop demo: ${opts.nodes} nodes ${FROM_VERSION} → ${TO_VERSION}, ` +
-    `max concurrent ${String(opts.maxConcurrent)}, schedule "${opts.cron}" (${schedule.kind})`;
+    `${opts.nodes} nodes ${FROM_VERSION} → ${TO_VERSION}, max concurrent ${String(opts.maxConcurrent)}, ` +
+    `schedule "${opts.cron}" (${schedule.kind})`;
+  const notice = scheduleNotice(schedule.msUntilOpen(now), opts.timeoutMs, opts.cron, now);
+  if (notice !== undefined) say(notice);
+  if (opts.logFile !== undefined) say(`logs: ${opts.logFile}`);
   say(
     "starting a local Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, kwok)…",
   );
@@ -131,8 +194,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(
       `creating ${opts.nodes} Bottlerocket nodes on ${FROM_VERSION}, a workload and its PodDisruptionBudget…`,
     );
-    await createWorkload(testbed.rest, opts.nodes);
     const names = await testbed.addNodes(opts.nodes, { version: FROM_VERSION, namePrefix: NODE_PREFIX });
+    // After the nodes, so the scheduler spreads the pods over all of them (pending pods would all
+    // land on the first node to be Ready); and Ready before the first drain.
+    await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
+    await waitForWorkload(testbed.rest, opts.nodes, opts.signal);
     if (opts.failHost !== undefined) {
       if (!names.includes(opts.failHost)) {
         throw new BrupopError(
@@ -156,11 +222,64 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       { rest: testbed.rest, logger: opts.logger },
     );
     await controller.start();
-    return await watchRollout(opts, testbed, title, names);
+    return await watchRollout(opts, testbed, title, names, notice);
   } finally {
     await controller?.stop();
     if (!opts.signal.aborted) say("stopping the local cluster…");
     await testbed.stop();
+  }
+}
+
+/** Failed host commands seen so far (the hosts run in this process). */
+class FailureLog {
+  readonly #seen = new Set<string>();
+  readonly byNode = new Map<string, SeenFailure[]>();
+
+  /** New failures since the last look. */
+  poll(testbed: BrupopTestbed, names: readonly string[]): { node: string; failure: SeenFailure }[] {
+    const fresh: { node: string; failure: SeenFailure }[] = [];
+    for (const node of names) {
+      const read = testbed.fleet.host(node).readStatus();
+      const last = read.kind === "ok" ? read.status.most_recent_command : null;
+      if (last === null || last.cmd_status !== "Failed") continue;
+      const key = `${node} ${last.timestamp}`;
+      if (this.#seen.has(key)) continue;
+      this.#seen.add(key);
+      const failure = {
+        command: last.cmd_type,
+        text: last.stderr.trim() || `exit status ${last.exit_status}`,
+      };
+      const list = this.byNode.get(node) ?? [];
+      list.push(failure);
+      this.byNode.set(node, list);
+      fresh.push({ node, failure });
+    }
+    return fresh;
+  }
+
+  latest(): Map<string, SeenFailure> {
+    const out = new Map<string, SeenFailure>();
+    for (const [node, list] of this.byNode) {
+      const last = list.at(-1);
+      if (last !== undefined) out.set(node, last);
+    }
+    return out;
+  }
+}
+
+/** Start and finish times, and failures, per node (for the summary). */
+function noteTimings(
+  timings: Map<string, NodeTiming>,
+  rows: readonly DemoRow[],
+  failures: FailureLog,
+  elapsed: number,
+): void {
+  for (const row of rows) {
+    const t = timings.get(row.node);
+    if (t === undefined) continue;
+    t.failures = failures.byNode.get(row.node) ?? [];
+    if (t.startedMs === null && row.active) t.startedMs = elapsed;
+    if (t.finishedMs === null && row.done) t.finishedMs = elapsed;
   }
 }
 
@@ -169,54 +288,73 @@ async function watchRollout(
   testbed: BrupopTestbed,
   title: string,
   names: string[],
+  notice: string | undefined,
 ): Promise<number> {
   const say = (line: string) => opts.out.write(`${line}\n`);
+  const reader = new StatusReader(testbed.rest, testbed.namespace, testbed.cluster.server);
   const started = Date.now();
   const timings = new Map<string, NodeTiming>(
-    names.map((n) => [n, { node: n, startedMs: null, finishedMs: null }]),
+    names.map((n) => [n, { node: n, startedMs: null, finishedMs: null, failures: [] }]),
   );
+  const failures = new FailureLog();
   const events: string[] = [];
-  let prev: NodeRow[] = [];
-  while (!opts.signal.aborted) {
-    const elapsed = Date.now() - started;
-    const { rows } = await observe(testbed.rest, testbed.namespace);
-    const changes = diffLines(prev, rows, elapsed);
-    prev = rows;
-    for (const row of rows) {
-      const t = timings.get(row.node);
-      if (t === undefined) continue;
-      if (t.startedMs === null && row.targetState !== "Idle") t.startedMs = elapsed;
-      if (t.finishedMs === null && isDone(row, TO_VERSION)) t.finishedMs = elapsed;
-    }
-    events.push(...changes);
-    events.splice(0, Math.max(0, events.length - 8));
-    if (opts.tty)
-      opts.out.write(
-        CLEAR + renderScreen({ elapsedMs: elapsed, rows, goalVersion: TO_VERSION, events }, title),
-      );
-    else for (const line of changes) say(line);
-    if (rows.length === names.length && rows.every((r) => isDone(r, TO_VERSION))) {
-      say("");
-      say(renderSummary(elapsed, [...timings.values()], TO_VERSION));
-      if (opts.keep) await keepRunning(opts, testbed);
-      return 0;
-    }
-    if (elapsed > opts.timeoutMs) {
-      say(`the rollout did not finish within ${Math.round(opts.timeoutMs / 1000)} s`);
-      return 1;
-    }
-    await sleep(500, undefined, { signal: opts.signal }).catch(() => undefined);
+  const screen = new LiveScreen((t) => opts.out.write(t));
+  const onResize = () => screen.invalidate();
+  if (opts.tty) {
+    screen.enter();
+    process.stdout.on("resize", onResize);
   }
-  return 130;
+  let rows: DemoRow[] = [];
+  try {
+    while (!opts.signal.aborted) {
+      const elapsed = Date.now() - started;
+      const fresh = failures.poll(testbed, names);
+      const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
+      try {
+        const input = await reader.snapshot(() => new Date());
+        const next = demoRows(buildFleetStatus(input), TO_VERSION, failures.latest());
+        changes.push(...diffLines(rows, next, elapsed));
+        rows = next;
+      } catch (err) {
+        // A hiccup of the local API server: keep the last view, say so, look again.
+        changes.push(
+          `${formatElapsed(elapsed)} could not read the fleet: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      noteTimings(timings, rows, failures, elapsed);
+      events.push(...changes);
+      events.splice(0, Math.max(0, events.length - 50));
+      const notes = notice === undefined ? [] : [notice];
+      if (screen.active)
+        screen.draw(renderFrame({ title, elapsedMs: elapsed, rows, events, notes }, opts.size()));
+      else for (const line of changes) say(line);
+      const finished = rows.length === names.length && rows.every((r) => r.done);
+      if (finished || elapsed > opts.timeoutMs) {
+        screen.leave();
+        say("");
+        if (!finished) {
+          say(renderTimeout(opts.timeoutMs, rows, [...timings.values()]));
+          return 1;
+        }
+        say(renderSummary(elapsed, [...timings.values()], TO_VERSION));
+        if (opts.keep) await keepRunning(opts, testbed);
+        return 0;
+      }
+      await sleep(500, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+    return 130;
+  } finally {
+    process.stdout.off("resize", onResize);
+    screen.leave();
+  }
 }
 
 async function keepRunning(opts: DemoOptions, testbed: BrupopTestbed): Promise<void> {
   opts.out.write(
     `The cluster keeps running until you press Ctrl-C. Try:\n` +
       `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} get brs -n ${testbed.namespace}\n` +
-      `  npm run brupop -- status --kubeconfig ${testbed.cluster.kubeconfigPath}\n`,
+      `  npx brupop status --kubeconfig ${testbed.cluster.kubeconfigPath}\n` +
+      `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} describe node ${NODE_PREFIX}0\n`,
   );
-  await new Promise<void>((resolve) =>
-    opts.signal.addEventListener("abort", () => resolve(), { once: true }),
-  );
+  await untilAborted(opts.signal);
 }

@@ -1,16 +1,26 @@
 // The README's first command, run the way a newcomer runs it (non-interactive here): `brupop demo`
-// must bring every node from the old version to the new one and exit 0.
+// must bring every node from the old version to the new one and exit 0; when it cannot, it must
+// say why for each node (the reasons `brupop status` computes), on the real control plane.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 
-function runCli(
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function runCli(args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env,
     });
     let stdout = "";
     let stderr = "";
@@ -22,14 +32,13 @@ function runCli(
     }, timeoutMs);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
 }
 
 describe("brupop demo", () => {
-  // The README's command with --nodes 3 --speed. (--fail-host is left out: the failed node's first
-  // retry waits out the controller's real 2-minute crash back-off.)
+  // The README's command with --nodes 3 --speed.
   it("updates 3 nodes and exits 0 with a summary", async () => {
     const { code, stdout, stderr } = await runCli(
       ["demo", "--nodes", "3", "--speed", "--max-concurrent", "2"],
@@ -40,18 +49,97 @@ describe("brupop demo", () => {
     for (const node of ["demo-node-0", "demo-node-1", "demo-node-2"]) {
       assert.match(stdout, new RegExp(`^${node} +\\d\\d:\\d\\d +\\d\\d:\\d\\d +[\\d.]+ s$`, "m"));
     }
-    // Plain progress lines (no TTY): nodes start, are cordoned for their reboot, end Idle.
-    assert.match(stdout, /^\d\d:\d\d demo-node-0: Idle → StagedAndPerformedUpdate, 1\.19\.0 → 1\.20\.0$/m);
-    assert.match(stdout, /\(cordoned\)$/m);
+    // Plain progress lines (no TTY): nodes start, are cordoned for their reboot, end Idle; a waiting
+    // node says why.
+    assert.match(stdout, /^\d\d:\d\d demo-node-0: Idle → StagedAndPerformedUpdate, 1\.19\.0 → 1\.20\.0 — /m);
+    assert.match(stdout, /\(cordoned\) — /m);
+    assert.match(stdout, /^\d\d:\d\d demo-node-\d: .* — concurrency full \(2 of 2 updating\)$/m);
     assert.match(stdout, /^\d\d:\d\d demo-node-2: Idle, 1\.20\.0$/m);
   });
 
-  it("refuses a --fail-host that is not one of its nodes, naming the flag", async () => {
-    const { code, stderr } = await runCli(
-      ["demo", "--nodes", "1", "--speed", "--fail-host", "nope"],
+  it("says why each node is stuck (back-off with the failure's text, PDB-blocked drains) and names them at --timeout", async () => {
+    // Every node starts at once (unlimited): demo-node-0's first prepare fails (back-off 2 min), the
+    // others reach their drain, which a PDB allowing 0 disruptions blocks. (Slot full: the test above.)
+    const { code, stdout, stderr } = await runCli(
+      [
+        "demo",
+        "--nodes",
+        "3",
+        "--speed",
+        "--max-concurrent",
+        "unlimited",
+        "--fail-host",
+        "demo-node-0",
+        "--pdb-max-unavailable",
+        "0",
+        "--timeout",
+        "25",
+      ],
+      180_000,
+    );
+    const all = `${stdout}\n${stderr}`;
+    assert.equal(code, 1, all);
+    // The failure, with the host's own text, as it happens.
+    assert.match(stdout, /^\d\d:\d\d demo-node-0: prepare failed: demo: injected prepare failure$/m, all);
+    // The timeout report: every unfinished node and why.
+    assert.match(stdout, /^The rollout did not finish within 25 s: 3 of 3 nodes not done\.$/m, all);
+    assert.match(
+      stdout,
+      /^ {2}demo-node-0: .*back-off until \S+Z \(in \S+\) after 1 failed attempt; last: prepare failed: demo: injected prepare failure$/m,
+      all,
+    );
+    for (const node of ["demo-node-1", "demo-node-2"]) {
+      assert.match(
+        stdout,
+        new RegExp(
+          `^ {2}${node}: .*drain blocked by PodDisruptionBudget default/demo-web \\(0 disruptions allowed; pods? default/demo-web-`,
+          "m",
+        ),
+        all,
+      );
+    }
+  });
+
+  it("a schedule that cannot open before --timeout: said at start, named at the end", async () => {
+    const { code, stdout, stderr } = await runCli(
+      ["demo", "--nodes", "1", "--speed", "--cron", "* * * 1 1 * 2099", "--timeout", "15"],
       120_000,
     );
-    assert.equal(code, 2);
-    assert.match(stderr, /BRUPOP_E_CONFIG: --fail-host: no node "nope"/);
+    const all = `${stdout}\n${stderr}`;
+    assert.equal(code, 1, all);
+    const first = stdout.split("\n")[0] ?? "";
+    assert.match(
+      first,
+      /^note: the schedule "\* \* \* 1 1 \* 2099" first lets updates start at 2099-01-01T00:00:00Z, after --timeout \(15 s\)/,
+      all,
+    );
+    assert.match(
+      stdout,
+      /^ {2}demo-node-0: Idle, 1\.19\.0 → 1\.20\.0: window closed until 2099-01-01T00:00:00Z/m,
+      all,
+    );
+  });
+
+  it("checks its flags before building or starting anything: bad --fail-host, --help", async () => {
+    // An empty cache: had it tried to build, it would have printed the build's progress and taken minutes.
+    const cache = await mkdtemp(join(tmpdir(), "brupop-demo-nocache-"));
+    try {
+      const env = { ...process.env, BRUPOP_TESTENV_CACHE: cache, BRUPOP_TESTENV_BIN_DIR: "" };
+      const bad = await runCli(["demo", "--nodes", "2", "--fail-host", "demo-node-2"], 30_000, env);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stdout, "");
+      assert.equal(
+        bad.stderr,
+        'error: --fail-host: no node "demo-node-2" (nodes: demo-node-0, demo-node-1)\n',
+      );
+      const help = await runCli(["demo", "--help"], 30_000, env);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /--timeout <seconds> +give up after this long \(exit 1\) \(default:\s+900\)/);
+      assert.match(help.stdout, /--fail-host <node>/);
+      assert.equal(help.stderr, "");
+      assert.ok(bad.ms < 15_000 && help.ms < 15_000, `took ${bad.ms} / ${help.ms} ms`);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });

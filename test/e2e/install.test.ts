@@ -276,8 +276,10 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
       "PriorityClass/brupop-controller-high-priority",
       "Role/brupop-apiserver-namespace-role",
       "Role/brupop-controller-namespace-role",
+      "Role/brupop-controller-node-events",
       "RoleBinding/brupop-apiserver-namespace-role-binding",
       "RoleBinding/brupop-controller-namespace-role-binding",
+      "RoleBinding/brupop-controller-node-events",
       "Service/brupop-apiserver",
       "Service/brupop-controller-server",
       "ServiceAccount/brupop-agent-service-account",
@@ -287,9 +289,11 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     const clusterScoped = new Set(["ClusterRole", "ClusterRoleBinding", "PriorityClass"]);
     for (const o of objs) {
       const where = `${String(o["kind"])}/${String(at(o, "metadata", "name"))}`;
+      // Events about Nodes live in `default`, so the controller's right to write them is granted there.
+      const inDefault = where.endsWith("/brupop-controller-node-events");
       assert.equal(
         at(o, "metadata", "namespace"),
-        clusterScoped.has(String(o["kind"])) ? undefined : NS,
+        clusterScoped.has(String(o["kind"])) ? undefined : inDefault ? "default" : NS,
         where,
       );
       const labels = at(o, "metadata", "labels") as Record<string, string>;
@@ -478,7 +482,9 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     for (const o of objs.filter(
       (x) => x["kind"] !== "Namespace" && at(x, "metadata", "namespace") !== undefined,
     )) {
-      assert.equal(at(o, "metadata", "namespace"), ns);
+      // The Node-events Role and its binding live in `default`, whatever the namespace.
+      const nodeEvents = at(o, "metadata", "name") === "brupop-controller-node-events";
+      assert.equal(at(o, "metadata", "namespace"), nodeEvents ? "default" : ns);
     }
     for (const b of objs.filter((o) => String(o["kind"]).endsWith("Binding"))) {
       assert.equal(at(b, "subjects", 0, "namespace"), ns);
@@ -763,6 +769,8 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
         ["update", `leases.coordination.k8s.io/${LEASE}`, NS, true],
         ["create", "events", NS, true],
         ["patch", "events", NS, true],
+        ["create", "events", "default", true], // events about Nodes (kubectl describe node)
+        ["get", "events", "default", false],
         ["create", "configmaps", NS, true],
         ["get", `configmaps/${STATE_CONFIGMAP}`, NS, true],
         ["patch", `configmaps/${STATE_CONFIGMAP}`, NS, true],

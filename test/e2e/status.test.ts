@@ -539,7 +539,7 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
     assert.equal(unreachable.stderr.split("\n").length, 2); // one line, no stack trace
   });
 
-  it("--watch re-renders when a shadow changes, and Ctrl-C ends it cleanly", async () => {
+  it("--watch re-renders when a shadow changes, and Ctrl-C ends it with 130 (docs/cli.md)", async () => {
     const child = spawn(
       process.execPath,
       [
@@ -593,8 +593,69 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
     } finally {
       child.kill("SIGINT");
     }
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 130, stderr);
     assert.equal(stderr, "");
+  });
+
+  it("piping: npx's launcher (bin/brupop.js) writes only JSON; a closed pipe ends it quietly with 0", async () => {
+    // What `npx brupop status -o json | jq` runs: the launcher, no npm banner on stdout.
+    const once = await new Promise<CliResult>((done) =>
+      execFile(
+        process.execPath,
+        [join(REPO, "bin/brupop.js"), "status", "--kubeconfig", kubeconfig, "-n", "st-main", "-o", "json"],
+        { cwd: REPO, timeout: 60_000 },
+        (err, stdout, stderr) =>
+          done({ code: err === null ? 0 : typeof err.code === "number" ? err.code : null, stdout, stderr }),
+      ),
+    );
+    assert.equal(json(once).kind, "FleetStatus");
+    // `brupop status -o json --watch | head -c 1`: the reader goes away after the first bytes.
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO, "bin/brupop.js"),
+        "status",
+        "--kubeconfig",
+        kubeconfig,
+        "-n",
+        "st-watch",
+        "-o",
+        "json",
+        "-w",
+      ],
+      { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    await new Promise<void>((done) =>
+      child.stdout.once("data", () => {
+        child.stdout.destroy();
+        done();
+      }),
+    );
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    // A change makes the watch write again, into the closed pipe.
+    await kube(
+      rest,
+      "PATCH",
+      `${shadowsPath("st-watch")}/brs-${n["x"]}/status`,
+      { status: status({ current_version: FROM }) },
+      { contentType: "application/merge-patch+json" },
+    );
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Error/);
+  });
+
+  it("usage errors: one `error:` line and exit 2", async () => {
+    const bad = await brupop(["-o", "xml"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error: option '-o, --output <format>' argument 'xml' is invalid\./);
+    const unknown = await brupop(["--nope"]);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, "error: unknown option '--nope'\n");
   });
 
   it("a running controller publishes its settings; status explains with them", async () => {

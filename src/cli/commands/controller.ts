@@ -56,21 +56,36 @@ export function registerController(program: Command): void {
       "--kubeconfig <path>",
       "kubeconfig file (default: in-cluster config, or $KUBECONFIG / ~/.kube/config)",
     )
-    .option("--metrics-port <port>", "port for /metrics and /healthz", parsePort("--metrics-port"))
-    .option("--no-leader-elect", "do not use a leader Lease (only safe with exactly one replica)")
-    .option("--lease-name <name>", "name of the leader Lease")
-    .option("--lease-duration <seconds>", "leader lease duration", parseNumber("--lease-duration"))
+    .option(
+      "--metrics-port <port>",
+      "port for /metrics and /healthz (default 8080)",
+      parsePort("--metrics-port"),
+    )
+    .option(
+      "--no-leader-elect",
+      "do not use a leader Lease (only safe with exactly one replica; default: use one)",
+    )
+    .option("--lease-name <name>", "name of the leader Lease (default brupop-controller-leader)")
+    .option(
+      "--lease-duration <seconds>",
+      "leader lease duration (default 15)",
+      parseNumber("--lease-duration"),
+    )
     .option(
       "--renew-deadline <seconds>",
-      "leader stops acting if it could not renew for this long",
+      "leader stops acting if it could not renew for this long (default 10)",
       parseNumber("--renew-deadline"),
     )
     .option(
       "--retry-period <seconds>",
-      "how often the lease is renewed / tried",
+      "how often the lease is renewed / tried (default 2)",
       parseNumber("--retry-period"),
     )
-    .option("--tick-interval <ms>", "decision loop period in milliseconds", parseNumber("--tick-interval"))
+    .option(
+      "--tick-interval <ms>",
+      "decision loop period in milliseconds (default 2000)",
+      parseNumber("--tick-interval"),
+    )
     .option(
       "--log-level <level>",
       "trace, debug, info, warn, error (default: TRACING_FILTER_DIRECTIVE or info)",

@@ -1,26 +1,36 @@
-// `brupop demo`: the main job. Flag parsing only; src/demo/run.ts does the work, loaded lazily so
-// other commands do not pay for it.
+// `brupop demo`: the main job. Flag parsing and checks only; src/demo/run.ts does the work, loaded
+// lazily so other commands do not pay for it. Every flag is checked before anything is built or
+// started: `--help` or a bad flag answers at once, even on a machine that has never built the
+// control plane.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { parseMaxConcurrentUpdate } from "../../controller/config.js";
 import type { ConcurrencyLimit } from "../../controller/decisions.js";
-import { isBrupopError } from "../../errors.js";
+import { parseSchedule } from "../../controller/schedule.js";
+import { BrupopError, isBrupopError } from "../../errors.js";
+import { checkFailHost } from "../../demo/plan.js";
+import { signalExitCode } from "../exit.js";
 
 interface DemoFlags {
   nodes: number;
   maxConcurrent: ConcurrencyLimit;
   cron: string;
   failHost?: string;
+  pdbMaxUnavailable: number;
   speed?: boolean;
   keep?: boolean;
+  bare?: boolean;
   timeout: number;
   verbose?: boolean;
+  logFile?: string;
 }
 
-function positiveInt(flag: string, max: number) {
+function wholeNumber(flag: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > max) {
-      throw new InvalidArgumentError(`${flag} must be a whole number from 1 to ${max}`);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
     }
     return n;
   };
@@ -35,43 +45,104 @@ function concurrency(value: string): ConcurrencyLimit {
   }
 }
 
+function cronArg(value: string): string {
+  try {
+    parseSchedule(value, new Date(), "--cron");
+    return value;
+  } catch (err) {
+    if (isBrupopError(err)) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/** Checks that need more than one flag. Throws BRUPOP_E_CONFIG. */
+export function checkDemoFlags(flags: DemoFlags): void {
+  checkFailHost(flags.failHost, flags.nodes);
+  if (flags.bare === true && (flags.failHost !== undefined || flags.keep === true)) {
+    throw new BrupopError(
+      "BRUPOP_E_CONFIG",
+      "--bare: brupop is not installed, so --fail-host and --keep do not apply",
+    );
+  }
+}
+
 export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description(
       "a live local fleet: a real control plane, simulated Bottlerocket nodes, brupop updating them",
     )
-    .option("--nodes <n>", "number of nodes", positiveInt("--nodes", 200), 6)
+    .option("--nodes <n>", "number of nodes", wholeNumber("--nodes", 1, 200), 6)
     .option("--max-concurrent <n|unlimited>", "MAX_CONCURRENT_UPDATE for the controller", concurrency, 2)
-    .option("--cron <expr>", "SCHEDULER_CRON_EXPRESSION (7 fields, UTC)", "* * * * * * *")
-    .option("--fail-host <node>", "make this node's first prepare fail (it retries after its back-off)")
-    .option("--speed", "short host command times")
-    .option("--keep", "keep the cluster running after the rollout (prints its kubeconfig)")
-    .option("--timeout <seconds>", "give up after this long", positiveInt("--timeout", 86_400), 900)
-    .option("--verbose", "log brupop's components to stderr")
+    .option("--cron <expr>", "SCHEDULER_CRON_EXPRESSION (7 fields, UTC)", cronArg, "* * * * * * *")
+    .option("--fail-host <node>", "make this node's first prepare fail (it retries after its 2 min back-off)")
+    .option(
+      "--pdb-max-unavailable <n>",
+      "maxUnavailable of the workload's PodDisruptionBudget (0 blocks every drain)",
+      wholeNumber("--pdb-max-unavailable", 0, 200),
+      1,
+    )
+    .option("--speed", "short host command times", false)
+    .option("--keep", "keep the cluster running after the rollout (prints its kubeconfig)", false)
+    .option("--bare", "only a cluster with labelled nodes, brupop not installed (to try the charts)", false)
+    .option(
+      "--timeout <seconds>",
+      "give up after this long (exit 1)",
+      wholeNumber("--timeout", 1, 86_400),
+      900,
+    )
+    .option("--verbose", "log brupop's components (to a file on a terminal, else to stderr)", false)
+    .option("--log-file <path>", "with --verbose: the log file (default: a new file in the temp dir)")
     .action(async (flags: DemoFlags) => {
-      const [{ runDemo }, { createLogger, silentLogger }] = await Promise.all([
+      checkDemoFlags(flags);
+      const [{ ensureControlPlane }, { runDemo }, { createLogger, silentLogger }] = await Promise.all([
+        import("../../demo/build.js"),
         import("../../demo/run.js"),
         import("../../log.js"),
       ]);
+      const tty = process.stdout.isTTY === true;
+      const verbose = flags.verbose === true || flags.logFile !== undefined;
+      // On a terminal the live view owns the screen: logs go to a file, never into the view.
+      const logFile =
+        verbose && (tty || flags.logFile !== undefined)
+          ? (flags.logFile ??
+            join(tmpdir(), `brupop-demo-${new Date().toISOString().replace(/[:.]/g, "-")}.log`))
+          : undefined;
+      const logger = !verbose
+        ? silentLogger()
+        : createLogger({
+            name: "demo",
+            level: "info",
+            ...(logFile !== undefined && { destination: logFile }),
+          });
+      await ensureControlPlane();
       const abort = new AbortController();
-      const onSignal = () => abort.abort();
+      let stoppedBy: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        stoppedBy = signal;
+        abort.abort();
+      };
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        process.exitCode = await runDemo({
+        const code = await runDemo({
           nodes: flags.nodes,
           maxConcurrent: flags.maxConcurrent,
           cron: flags.cron,
           failHost: flags.failHost,
+          pdbMaxUnavailable: flags.pdbMaxUnavailable,
           speed: flags.speed === true,
           keep: flags.keep === true,
+          bare: flags.bare === true,
           timeoutMs: flags.timeout * 1000,
           out: process.stdout,
-          tty: process.stdout.isTTY,
-          logger: flags.verbose === true ? createLogger({ name: "demo", level: "info" }) : silentLogger(),
+          tty,
+          size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
+          logger,
+          logFile,
           signal: abort.signal,
         });
+        process.exitCode = code === 130 ? signalExitCode(stoppedBy) : code;
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);

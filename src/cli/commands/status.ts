@@ -3,6 +3,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
+import { signalExitCode } from "../exit.js";
 
 interface StatusCliOptions {
   kubeconfig?: string;
@@ -38,18 +39,24 @@ export function configureStatusCommand(cmd: Command): Command {
     .option("-w, --watch", "keep watching and re-render on every change (Ctrl-C to stop)")
     .action(async (opts: StatusCliOptions) => {
       const stop = new AbortController();
-      const onSignal = (): void => stop.abort();
+      let stoppedBy: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        stoppedBy = signal;
+        stop.abort();
+      };
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
         const { runStatus } = await import("../../status/run.js");
-        process.exitCode = await runStatus(opts, {
+        const code = await runStatus(opts, {
           out: (t) => process.stdout.write(t),
           err: (t) => process.stderr.write(t),
           tty: process.stdout.isTTY === true,
           signal: stop.signal,
           debug: process.env["BRUPOP_DEBUG"] === "1",
         });
+        // `--watch` ends only when interrupted: 130 for Ctrl-C, 143 for SIGTERM (docs/cli.md).
+        process.exitCode = code === 0 && stoppedBy !== undefined ? signalExitCode(stoppedBy) : code;
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
