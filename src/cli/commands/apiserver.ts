@@ -42,21 +42,23 @@ export function registerApiserver(program: Command): void {
       parseLogLevelFlag(),
     )
     .action(async (flags: Flags) => {
-      // Loaded here, not at the top: every other command would pay for fastify and client-node.
-      const [{ loadApiserverConfig }, { Apiserver }, { createLogger }, { KubeConfig }] = await Promise.all([
-        import("../../apiserver/config.js"),
-        import("../../apiserver/server.js"),
-        import("../../log.js"),
-        import("@kubernetes/client-node"),
-      ]);
+      // Loaded here, not at the top: every other command would pay for fastify. In a pod the
+      // service account is used directly (src/k8s/access.ts): client-node is not loaded at all.
+      const [{ loadApiserverConfig }, { Apiserver }, { createLogger }, { loadKubeAccess }, { KubeRest }] =
+        await Promise.all([
+          import("../../apiserver/config.js"),
+          import("../../apiserver/server.js"),
+          import("../../log.js"),
+          import("../../k8s/access.js"),
+          import("../../k8s/rest.js"),
+        ]);
       const config = loadApiserverConfig(flags);
       const level =
         flags.logLevel ?? parseLogLevel(process.env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE");
       const logger = createLogger({ name: "apiserver", level });
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromDefault();
+      const rest = new KubeRest(await loadKubeAccess());
       const server = await Apiserver.start({
-        kubeConfig,
+        rest,
         namespace: config.namespace,
         tlsDir: config.tlsDir,
         port: config.port,
@@ -76,5 +78,6 @@ export function registerApiserver(program: Command): void {
         process.on("SIGTERM", onSignal);
       });
       await server.close();
+      rest.close();
     });
 }
