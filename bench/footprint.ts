@@ -25,6 +25,7 @@ import { BrupopTestbed } from "../src/agent/testbed.js";
 import { BenchCgroup, type CgroupLimits, type CgroupReading } from "../src/bench/cgroup.js";
 import { cpuSeconds, rssBytes } from "../src/bench/proc.js";
 import { API_GROUP, PLURAL, shadowNameForNode } from "../src/model/constants.js";
+import type { TestCluster } from "../src/testenv/cluster.js";
 import { kube } from "../src/testenv/kube-call.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -68,11 +69,22 @@ export interface ProcessFootprint {
   exitCode: number | null;
 }
 
+/** What Node.js itself costs here: the floor under every figure above. */
+export interface NodeBaseline {
+  /** A bare `node` idling (a timer), RSS mean over 5 s. */
+  rssMiB: number;
+  /** `node -e 0` under the agent's CPU limit (10m), wall time; null without cgroups. */
+  startUnderAgentCpuLimitS: number | null;
+  /** CPU time of `node -e 0` (user + system). */
+  startCpuS: number;
+}
+
 export interface FootprintResult {
   nodes: number;
   loopIntervalMs: number;
   processes: ProcessFootprint[];
   agentVariants: ProcessFootprint[];
+  baseline: NodeBaseline;
 }
 
 export interface FootprintOptions {
@@ -82,6 +94,8 @@ export interface FootprintOptions {
   variants?: boolean;
   /** Measure under cgroup limits when possible (default true). */
   cgroups?: boolean;
+  /** An existing control plane (default: a new one, stopped at the end). */
+  cluster?: TestCluster;
   log?: (line: string) => void;
 }
 
@@ -218,6 +232,41 @@ async function waitFirstStatus(tb: BrupopTestbed, node: string, timeoutMs: numbe
   throw new Error(`${node}: no status from the agent within ${timeoutMs / 1000} s`);
 }
 
+/** Bare Node.js: its idle RSS, and its start-up alone under the agent's CPU limit. */
+async function nodeBaseline(cgroups: boolean): Promise<NodeBaseline> {
+  const idle = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  await sleep(1_000);
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    samples.push(rssBytes(idle.pid ?? 0));
+    await sleep(1_000);
+  }
+  await stopChild(idle);
+  const t = spawn("/usr/bin/time", ["-f", "%U %S", process.execPath, "-e", "0"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let timeOut = "";
+  t.stderr?.on("data", (d: Buffer) => (timeOut += d.toString()));
+  await exited(t);
+  const [u, sy] = timeOut.trim().split(/\s+/).map(Number);
+  let startUnderAgentCpuLimitS: number | null = null;
+  const group = cgroups
+    ? BenchCgroup.create(`brupop-footprint-${process.pid}-bare`, LIMITS.agent)
+    : undefined;
+  if (group !== undefined) {
+    const [exe, ...args] = group.wrap([process.execPath, "-e", "0"]) as [string, ...string[]];
+    const t0 = performance.now();
+    await exited(spawn(exe, args, { stdio: "ignore" }));
+    startUnderAgentCpuLimitS = Math.round((performance.now() - t0) / 100) / 10;
+    group.remove();
+  }
+  return {
+    rssMiB: mib(samples.reduce((a, b) => a + b, 0) / samples.length),
+    startUnderAgentCpuLimitS,
+    startCpuS: Math.round(((u ?? 0) + (sy ?? 0)) * 100) / 100,
+  };
+}
+
 /** Runs the measurement; see the top of this file. */
 export async function measureFootprint(opts: FootprintOptions = {}): Promise<FootprintResult> {
   const windowMs = opts.windowMs ?? 30_000;
@@ -225,9 +274,12 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
   const cgroups = opts.cgroups ?? true;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const node = process.execPath;
+  const baseline = await nodeBaseline(cgroups);
+  log(`footprint: bare node ${baseline.rssMiB} MiB RSS, \`node -e 0\` ${baseline.startCpuS} s CPU`);
   const tb = await BrupopTestbed.start({
     releases: [{ version: VERSION, releasedAt: 0 }],
     namespace: "footprint",
+    ...(opts.cluster !== undefined && { cluster: opts.cluster }),
   });
   const dir = await mkdtemp(join(tmpdir(), "brupop-footprint-"));
   const running: Running[] = [];
@@ -336,7 +388,7 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
       const code = await stopChild(p.child);
       if (fig !== undefined) fig.exitCode = code;
     }
-    return { nodes: 3, loopIntervalMs, processes, agentVariants };
+    return { nodes: 3, loopIntervalMs, processes, agentVariants, baseline };
   } finally {
     for (const r of running) {
       await stopChild(r.child);
@@ -366,8 +418,14 @@ function table(rows: readonly ProcessFootprint[]): string {
 }
 
 export function footprintMarkdown(r: FootprintResult): string {
+  const b = r.baseline;
   return [
     table(r.processes),
+    "",
+    `Node.js alone on this machine: ${b.rssMiB} MiB RSS idle; \`node -e 0\` takes ${b.startCpuS} s of CPU` +
+      (b.startUnderAgentCpuLimitS === null
+        ? "."
+        : `, ${b.startUnderAgentCpuLimitS} s of wall time under a 10m CPU limit.`),
     ...(r.agentVariants.length > 0 ? ["", "Agent V8 flags compared:", "", table(r.agentVariants)] : []),
   ].join("\n");
 }
@@ -389,4 +447,27 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const out = arg("--json");
   if (out !== undefined) await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${footprintMarkdown(result)}\n`);
+}
+
+/** For each footprint goal, what limits its figure (shown when the goal is missed). */
+export function footprintLimits(r: FootprintResult): Record<string, string> {
+  const b = r.baseline;
+  const agent = r.processes.find((p) => p.component === "agent");
+  const cg = agent?.cgroup;
+  const node = `Node.js itself: a bare \`node\` is ${b.rssMiB} MiB RSS here, most of it the node binary's own pages`;
+  return {
+    "agent-rss":
+      `${node}; TLS (OpenSSL) adds ~8 MiB once https is loaded.` +
+      (cg === null || cg === undefined
+        ? ""
+        : ` Under upstream's 50 Mi limit the agent's cgroup working set was ${cg.workingSetMeanMiB} MiB, ${cg.reading.oomKills} OOM kills`),
+    "agent-start":
+      `Node.js's own start-up: \`node -e 0\` needs ${b.startCpuS} s of CPU` +
+      (b.startUnderAgentCpuLimitS === null
+        ? ""
+        : `, ${b.startUnderAgentCpuLimitS} s of wall time under a 10m limit`) +
+      "; the agent adds loading its bundle and two TLS handshakes",
+    "apiserver-rss": `${node}; fastify, prom-client and TLS on top`,
+    "controller-rss-3": `${node}; prom-client, croner and TLS on top`,
+  };
 }
