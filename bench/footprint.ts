@@ -64,8 +64,9 @@ export interface ProcessFootprint {
   cpuPercent: number;
   /** Under the cgroup limits (when the machine allows cgroups), else null. */
   cgroup: (CgroupLimits & { workingSetMeanMiB: number; reading: CgroupReading }) | null;
-  /** Agent only: process start → its shadow shows a status. */
+  /** Agent only: process start → its shadow shows a status, and the CPU time that took. */
   startToFirstStatusS?: number;
+  startCpuS?: number;
   exitCode: number | null;
 }
 
@@ -90,8 +91,10 @@ export interface FootprintResult {
 export interface FootprintOptions {
   windowMs?: number;
   loopIntervalMs?: number;
-  /** Also measure the agent under each of AGENT_FLAG_SETS. */
+  /** Also measure the agent under each of AGENT_FLAG_SETS, then under each of `runtimes`. */
   variants?: boolean;
+  /** Other JavaScript runtimes (executables) to run the agent bundle with, for the comparison. */
+  runtimes?: readonly string[];
   /** Measure under cgroup limits when possible (default true). */
   cgroups?: boolean;
   /** An existing control plane (default: a new one, stopped at the end). */
@@ -329,9 +332,10 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
     const agentRun = async (
       flags: readonly string[],
       name: string,
-    ): Promise<Running & { startS: number }> => {
+      runtime: string = node,
+    ): Promise<Running & { startS: number; startCpuS: number }> => {
       const argv = [
-        node,
+        runtime,
         ...flags,
         BUNDLE_MAIN,
         "agent",
@@ -352,7 +356,7 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
       const startS = await waitFirstStatus(tb, agentNode, 180_000).catch((err: unknown) => {
         throw new Error(`${String(err)}\nagent stderr:\n${r.stderr.join("")}`);
       });
-      return { ...r, startS };
+      return { ...r, startS, startCpuS: cpuSeconds(r.child.pid ?? 0) };
     };
 
     log(
@@ -363,20 +367,29 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
     await sleep(Math.min(2 * loopIntervalMs, 10_000)); // past start-up (first checks, JIT)
     const processes = await sample([api, ctl, agent], windowMs);
     const agentFigures = processes.find((p) => p.component === "agent");
-    if (agentFigures !== undefined) agentFigures.startToFirstStatusS = Math.round(agent.startS * 10) / 10;
-    agentFigures!.exitCode = await stopChild(agent.child);
+    if (agentFigures !== undefined) {
+      agentFigures.startToFirstStatusS = Math.round(agent.startS * 10) / 10;
+      agentFigures.startCpuS = Math.round(agent.startCpuS * 100) / 100;
+    }
+    const agentExit = await stopChild(agent.child);
+    if (agentFigures !== undefined) agentFigures.exitCode = agentExit;
     agent.group?.remove();
     running.splice(running.indexOf(agent), 1);
 
     const agentVariants: ProcessFootprint[] = [];
     if (opts.variants === true) {
-      for (const [i, flags] of AGENT_FLAG_SETS.entries()) {
-        log(`footprint: agent with [${flags.join(" ")}]`);
-        const v = await agentRun(flags, `${tag}-agent-${i}`);
+      const variants = [
+        ...AGENT_FLAG_SETS.map((flags) => ({ runtime: node, flags })),
+        ...(opts.runtimes ?? []).map((runtime) => ({ runtime, flags: [] as readonly string[] })),
+      ];
+      for (const [i, { runtime, flags }] of variants.entries()) {
+        log(`footprint: agent with ${runtime} [${flags.join(" ")}]`);
+        const v = await agentRun(flags, `${tag}-agent-${i}`, runtime);
         await sleep(Math.min(2 * loopIntervalMs, 10_000));
         const [fig] = await sample([v], Math.min(windowMs, 20_000));
         if (fig !== undefined) {
           fig.startToFirstStatusS = Math.round(v.startS * 10) / 10;
+          fig.startCpuS = Math.round(v.startCpuS * 100) / 100;
           fig.exitCode = await stopChild(v.child);
           agentVariants.push(fig);
         }
@@ -401,7 +414,7 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
 
 function table(rows: readonly ProcessFootprint[]): string {
   const lines = [
-    "| process | RSS mean / max | working set (cgroup limit) | CPU | start → first status |",
+    "| process | RSS mean / max | working set (cgroup limit) | CPU | start → first status (CPU used) |",
     "|---|---|---|---|---|",
   ];
   for (const r of rows) {
@@ -410,8 +423,10 @@ function table(rows: readonly ProcessFootprint[]): string {
         ? "—"
         : `${r.cgroup.workingSetMeanMiB} MiB (${r.cgroup.memoryBytes === undefined ? "none" : `${mib(r.cgroup.memoryBytes)} MiB`}${r.cgroup.cpuMillis === undefined ? "" : `, ${r.cgroup.cpuMillis}m CPU`}; OOM kills ${r.cgroup.reading.oomKills}, limit hit ${r.cgroup.reading.failcnt}×)`;
     const flags = r.command.slice(1, r.command.indexOf("dist/bundle/main.js")).join(" ");
+    const exe = r.command[0] ?? "";
+    const runtime = exe === process.execPath ? "" : ` (${exe.replace(/.*node_modules\//, "")})`;
     lines.push(
-      `| ${r.component}${flags === "" ? "" : ` \`${flags}\``} | ${r.rssMeanMiB} / ${r.rssMaxMiB} MiB | ${cg} | ${r.cpuPercent} % | ${r.startToFirstStatusS === undefined ? "" : `${r.startToFirstStatusS} s`} |`,
+      `| ${r.component}${runtime}${flags === "" ? "" : ` \`${flags}\``} | ${r.rssMeanMiB} / ${r.rssMaxMiB} MiB | ${cg} | ${r.cpuPercent} % | ${r.startToFirstStatusS === undefined ? "" : `${r.startToFirstStatusS} s (${r.startCpuS ?? "?"} s)`} |`,
     );
   }
   return lines.join("\n");
@@ -442,6 +457,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const result = await measureFootprint({
     windowMs: Number(arg("--window-s") ?? "30") * 1000,
     variants: process.argv.includes("--variants"),
+    runtimes: process.argv.flatMap((a, i) => (a === "--runtime" ? [process.argv[i + 1] ?? ""] : [])),
     cgroups: !process.argv.includes("--no-cgroups"),
   });
   const out = arg("--json");
