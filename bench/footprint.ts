@@ -15,6 +15,7 @@
 // bench/run.ts calls measureFootprint() too. Needs the testenv binaries (npm run testenv:build)
 // and dist/bundle (npm run bundle: run here first unless --no-bundle).
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { BrupopTestbed } from "../src/agent/testbed.js";
 import { BenchCgroup, type CgroupLimits, type CgroupReading } from "../src/bench/cgroup.js";
 import { cpuSeconds, rssBytes } from "../src/bench/proc.js";
+import { parseDockerfile, stageEnv } from "../src/deploy/dockerfile.js";
 import { API_GROUP, PLURAL, shadowNameForNode } from "../src/model/constants.js";
 import type { TestCluster } from "../src/testenv/cluster.js";
 import { kube } from "../src/testenv/kube-call.js";
@@ -235,6 +237,12 @@ async function waitFirstStatus(tb: BrupopTestbed, node: string, timeoutMs: numbe
   throw new Error(`${node}: no status from the agent within ${timeoutMs / 1000} s`);
 }
 
+/** The runtime image's ENV (the Dockerfile's last stage). */
+export function imageEnv(): Record<string, string> {
+  const final = parseDockerfile(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).at(-1);
+  return final === undefined ? {} : stageEnv(final);
+}
+
 /** Bare Node.js: its idle RSS, and its start-up alone under the agent's CPU limit. */
 async function nodeBaseline(cgroups: boolean): Promise<NodeBaseline> {
   const idle = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
@@ -292,6 +300,8 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
     const server = new URL(tb.cluster.server);
     const inCluster: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
+      // As in the image: its ENV (NODE_ENV, malloc settings).
+      ...imageEnv(),
       KUBERNETES_SERVICE_HOST: server.hostname,
       KUBERNETES_SERVICE_PORT: server.port,
       BRUPOP_SERVICE_ACCOUNT_DIR: sa,

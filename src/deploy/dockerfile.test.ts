@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { execForm, lastInstruction, parseDockerfile, type Stage } from "./dockerfile.js";
+import { execForm, lastInstruction, parseDockerfile, stageEnv, type Stage } from "./dockerfile.js";
 
 const root = new URL("../../", import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), "utf8");
@@ -33,6 +33,11 @@ describe("parseDockerfile", () => {
     assert.deepEqual(stages[0]?.instructions, [{ keyword: "RUN", args: "npm ci && npm run build" }]);
     assert.deepEqual(execForm(stages[1]?.instructions[0]?.args ?? ""), ["node", "main.js"]);
     assert.equal(execForm("node main.js"), undefined);
+  });
+
+  it("reads a stage's ENV (KEY=VALUE pairs, quoted values)", () => {
+    const [stage] = parseDockerfile('FROM x\nENV A=1 B="two words"\nENV A=3 C=');
+    assert.deepEqual(stageEnv(stage as Stage), { A: "3", B: "two words", C: "" });
   });
 
   it("rejects an instruction before FROM", () => {
@@ -77,6 +82,12 @@ describe("the project's Dockerfile", () => {
       runs(final).filter((r) => /\bnpm\b/.test(r)),
       [],
     );
+  });
+
+  it("keeps glibc's malloc from holding freed memory per thread (measured: docs/benchmarks.md)", () => {
+    const env = stageEnv(final as Stage);
+    assert.equal(env["NODE_ENV"], "production");
+    assert.equal(env["MALLOC_ARENA_MAX"], "2");
   });
 
   it("runs as a numeric non-root user by default", () => {
