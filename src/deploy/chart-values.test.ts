@@ -122,7 +122,7 @@ describe("chart values", () => {
       assert.ok(r !== undefined, component);
       assert.ok(!("cpu" in r.limits), `${component}: no CPU limit (throttling stalls the event loop)`);
       assert.match(r.requests["memory"] ?? "", /^\d+Mi$/);
-      // The bundled build measured 61-80 MiB RSS idle (docs/benchmarks.md, "Resource limits vs upstream").
+      // The bundled build measured 59-77 MiB RSS idle (docs/benchmarks.md, "Resource limits vs upstream").
       const request = parseInt(r.requests["memory"] ?? "0", 10);
       assert.ok(request >= 64, `${component}: ≥64Mi for a bundled Node.js process`);
       assert.ok(
