@@ -2,30 +2,31 @@
 # brupop-ts: one image for the controller, the agent and the apiserver. The entrypoint is the
 # `brupop` CLI; the chart picks the component with the container args (`agent`, `apiserver`,
 # `controller`). Build: docker build -t brupop-ts:0.1.0 .
+#
+# The image ships bundles, not node_modules: `npm run bundle` (tools/bundle.ts) writes one minified
+# file per component, and each process loads only its own (docs/benchmarks.md, "Where the memory
+# goes"). Every runtime dependency is inside them, so there is no production `npm ci` stage.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# 1. Compile TypeScript (needs the dev dependencies).
+# 1. Bundle the TypeScript (needs the dev dependencies: esbuild, tsx).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY tools/bundle.ts ./tools/bundle.ts
+COPY tools/bundle ./tools/bundle
 COPY src ./src
-RUN npm run build
+RUN npm run bundle
 
-# 2. Production dependencies only (no install scripts: nothing at runtime needs them).
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
-# 3. Runtime: Node 24, the compiled code and production node_modules, as an unprivileged user.
+# 2. Runtime: Node 24 and the bundles, as an unprivileged user. dist/bundle becomes /app/dist/cli,
+# so /app/dist/cli/main.js (the `brupop` launcher) is where the chart's commands expect it.
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
+# glibc's malloc: two arenas (not one per thread) and no growing trim threshold, so memory that
+# start-up allocated and freed goes back to the kernel (~1-2 MiB per process: docs/benchmarks.md).
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY package.json ./
+COPY --from=build /src/dist/bundle ./dist/cli
 # `brupop` on PATH too, for `kubectl exec ... -- brupop status`.
 RUN chmod 0755 /app/dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/brupop
 # Numeric, so the kubelet can verify runAsNonRoot (the image's `node` user). The agent's pod

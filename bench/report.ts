@@ -3,6 +3,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { KindCounts } from "../src/bench/audit.js";
 import type { GoalResult } from "../src/bench/goals.js";
+import { footprintMarkdown, type FootprintResult } from "./footprint.js";
 import type { BenchResults, RolloutResult } from "./run.js";
 
 const MiB = 2 ** 20;
@@ -63,6 +64,44 @@ function cpuParts(byProcess: Record<string, number>): string {
     .join(", ");
 }
 
+function goalsTable(goals: readonly GoalResult[]): string {
+  return table(
+    ["figure", "measured", "goal", "verdict", "what limits it"],
+    goals.map((g) => [
+      g.what,
+      fmtGoalValue(g),
+      fmtGoal(g),
+      g.verdict === "missed" ? "**missed**" : g.verdict,
+      g.limitedBy ?? "",
+    ]),
+  );
+}
+
+/** The generated section of a `--footprint-only` run. */
+export function renderFootprintOnly(r: {
+  date: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; loadAvgStart: number[]; loadAvgEnd: number[] };
+  durationS: number;
+  footprint: FootprintResult;
+  goals: readonly GoalResult[];
+}): string {
+  return [
+    `Run ${r.date.slice(0, 16).replace("T", " ")} UTC, \`${r.command}\`, ${r.durationS} s. Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ` +
+      `Node ${r.machine.node}; load average ${r.machine.loadAvgStart.join(" ")} at the start, ${r.machine.loadAvgEnd.join(" ")} at the end (the machine is shared). ` +
+      `Each component is its bundle (\`dist/bundle/main.js <component>\`), on the in-cluster access path (a service-account token), idle: ` +
+      `${r.footprint.nodes} nodes, agent loop ${r.footprint.loopIntervalMs / 1000} s.`,
+    "",
+    "**Goals**",
+    "",
+    goalsTable(r.goals.filter((g) => g.verdict !== "not measured" || g.id === "agent-cpu")),
+    "",
+    "**Processes** (RSS from /proc; working set = the cgroup's usage − inactive file pages, as `kubectl top` shows it)",
+    "",
+    footprintMarkdown(r.footprint),
+  ].join("\n");
+}
+
 /** The generated section of docs/benchmarks.md for one run. */
 export function renderMarkdown(r: BenchResults): string {
   const s = r.settings;
@@ -71,7 +110,7 @@ export function renderMarkdown(r: BenchResults): string {
     `Run ${r.date.slice(0, 16).replace("T", " ")} UTC, \`${r.command}\`, ${r.durationS} s. Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ` +
       `${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; load average ${r.machine.loadAvgStart.join(" ")} at the start, ` +
       `${r.machine.loadAvgEnd.join(" ")} at the end (the machine is shared). ` +
-      `Processes measured from ${r.builtJs ? "the built JS (dist/)" : "the TypeScript sources through tsx (no dist/)"}.`,
+      `Processes measured from ${r.builtJs ? "the bundles as shipped (dist/bundle)" : "the TypeScript sources through tsx (no dist/)"}.`,
     "",
     `Settings: N = ${s.nodes}, agents' watches ${s.watch === "own" ? "their own (two per agent, as deployed)" : "shared (one for all agents)"}, ` +
       `controller tick ${s.controllerTickMs} ms, agent loop ${s.agentLoopMs} ms, update check ${s.updateCheckMs} ms, ` +
@@ -80,15 +119,7 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "**Goals**",
     "",
-    table(
-      ["figure", "measured", "goal", "verdict"],
-      r.goals.map((g) => [
-        g.what,
-        fmtGoalValue(g),
-        fmtGoal(g),
-        g.verdict === "missed" ? "**missed**" : g.verdict,
-      ]),
-    ),
+    goalsTable(r.goals),
     "",
   );
   if (r.single !== null) {
@@ -159,18 +190,9 @@ export function renderMarkdown(r: BenchResults): string {
       "",
     );
   }
+  if ("error" in r.footprint) out.push(`**Bundled components:** failed: ${r.footprint.error}`, "");
+  else out.push("**Bundled components**, idle (bench/footprint.ts)", "", footprintMarkdown(r.footprint), "");
   const foot: string[][] = [];
-  if (!("error" in r.agentProcess)) {
-    const a = r.agentProcess;
-    foot.push([
-      "one `brupop agent` process, steady (5 s loop)",
-      `RSS mean ${mib(a.rssBytesMean)}, max ${mib(a.rssBytesMax)}; CPU ${a.cpuPercent} %`,
-      `\`${a.command
-        .slice(1)
-        .join(" ")
-        .replace(/.*\/(dist|src)\//, "$1/")}\`, ${a.windowMs / 1000} s window`,
-    ]);
-  } else foot.push(["one `brupop agent` process", `failed: ${r.agentProcess.error}`, ""]);
   foot.push([
     `${s.nodes} agents in one process (${s.watch} watches)`,
     `${kib(r.setup.rssBytesPerAgent)} RSS, ${kib(r.setup.heapBytesPerAgent)} heap per agent`,

@@ -3,12 +3,14 @@
 // hosts and in-process agents (src/agent/testbed.ts), the controller as its own process, and an
 // observer process recording every BottlerocketShadow change. See docs/benchmarks.md.
 //
-// Steps: build → simulator memory → cluster (with an audit log counting our components' requests)
-// → one agent process → one node's cycle time, alone → N nodes: per-agent memory, a steady-state
+// Steps: build (tsc and the bundles) → simulator memory → cluster (with an audit log counting our
+// components' requests) → footprint of the bundled components (bench/footprint.ts: apiserver,
+// controller with 3 nodes, one agent under upstream's limits) → one node's cycle time, alone → N nodes: per-agent memory, a steady-state
 // window, a rollout at each concurrency limit → apiserver status-update benchmark → report.
 //
 // Writes bench/results/<mode>.json and the generated section of docs/benchmarks.md; prints a summary.
 // Exit status: 1 on a gross failure (a rollout not completing, a figure over 3× its goal), else 0.
+// `--footprint-only`: cluster → footprint (and the agent's V8 flag variants) → report, in ~3 min.
 import { execFileSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -19,7 +21,6 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { measureAgentProcess, type AgentProcessFigures } from "../src/agent/bench.js";
 import { BrupopTestbed, type TestbedOptions } from "../src/agent/testbed.js";
 import type { StatusBenchResult } from "../src/apiserver/bench.js";
 import {
@@ -56,7 +57,9 @@ import { shadowNameForNode } from "../src/model/constants.js";
 import { freePorts, startCluster, type TestCluster } from "../src/testenv/cluster.js";
 import { brupopCommand, ControllerProcess, Observer, repoRoot, runJsonChild } from "./lib/children.js";
 import { asIdentity, identity, type Identity } from "./lib/identities.js";
-import { renderMarkdown, summaryTable, updateDocs } from "./report.js";
+import { footprintLimits, measureFootprint, type FootprintResult } from "./footprint.js";
+import { renderFootprintOnly, renderMarkdown, summaryTable, updateDocs } from "./report.js";
+import { bundle } from "../tools/bundle.js";
 
 // ---- settings ------------------------------------------------------------------------------------
 
@@ -90,6 +93,9 @@ function settingsFrom(argv: readonly string[]): {
   build: boolean;
   /** Names the JSON file and the docs section (default: the mode). */
   name: string;
+  footprintOnly: boolean;
+  /** Also measure the agent under each V8 flag set (bench/footprint.ts AGENT_FLAG_SETS). */
+  variants: boolean;
 } {
   const { values } = parseArgs({
     args: [...argv],
@@ -101,6 +107,8 @@ function settingsFrom(argv: readonly string[]): {
       "node-down": { type: "boolean", default: false },
       "no-docs": { type: "boolean", default: false },
       "no-build": { type: "boolean", default: false },
+      "footprint-only": { type: "boolean", default: false },
+      variants: { type: "boolean", default: false },
       name: { type: "string" },
     },
     strict: true,
@@ -138,7 +146,11 @@ function settingsFrom(argv: readonly string[]): {
     },
     writeDocs: values["no-docs"] !== true,
     build: values["no-build"] !== true,
-    name: plainName(values.name ?? (quick ? "quick" : "full")),
+    footprintOnly: values["footprint-only"] === true,
+    variants: values.variants === true || values["footprint-only"] === true,
+    name: plainName(
+      values.name ?? (values["footprint-only"] === true ? "footprint" : quick ? "quick" : "full"),
+    ),
   };
 }
 
@@ -190,7 +202,8 @@ export interface BenchResults {
   countedBy: string;
   durationS: number;
   simulator: FleetMemoryReport | { error: string };
-  agentProcess: AgentProcessFigures | { error: string };
+  /** The bundled components, idle, each in its own process (bench/footprint.ts). */
+  footprint: FootprintResult | { error: string };
   /** One node alone: offer → done (cycle), offer → noticed (detect), start → done (update); medians. */
   single: {
     runs: { cycleMs: number; detectMs: number; updateMs: number }[];
@@ -605,25 +618,42 @@ function applyAudit(fleetOut: FleetOutcome, requests: readonly AuditedRequest[])
   }
 }
 
+/** The footprint figures judged against the goals (bench/footprint.ts). */
+function footprintFigures(f: BenchResults["footprint"]): Record<string, number | null> {
+  if ("error" in f) return {};
+  const p = (c: string) => f.processes.find((x) => x.component === c);
+  return {
+    "agent-rss": p("agent")?.rssMeanMiB ?? null,
+    "agent-start": p("agent")?.startToFirstStatusS ?? null,
+    "apiserver-rss": p("apiserver")?.rssMeanMiB ?? null,
+    "controller-rss-3": p("controller")?.rssMeanMiB ?? null,
+    // Upstream's idle agent CPU at the same loop interval is not measured here (no Rust build).
+    "agent-cpu": null,
+  };
+}
+
 /** The figures judged against the goals, and what counts as a gross failure. */
 function verdicts(
   s: BenchSettings,
   fleetOut: FleetOutcome,
-  agentProcess: BenchResults["agentProcess"],
+  footprint: BenchResults["footprint"],
 ): { goals: GoalResult[]; gross: string[] } {
   const first = fleetOut.rollouts.find((r) => r.maxConcurrent === 50) ?? fleetOut.rollouts[0];
-  const goals = judge({
-    "rollout-overhead": first?.overhead?.strictRatio,
-    "rollout-scheduling": first?.overhead?.schedulingRatio,
-    "writes-per-node": first?.apiLoad.perNode.write,
-    "steady-lists": fleetOut.steady?.listsPerMinute,
-    "decision-p99": first?.decisionLatencyMs.count === 0 ? null : first?.decisionLatencyMs.p99,
-    "controller-rss":
-      fleetOut.rollouts.length === 0
-        ? null
-        : Math.max(...fleetOut.rollouts.map((r) => r.controller.rssPeakBytes)) / MiB,
-    "agent-rss": "error" in agentProcess ? null : agentProcess.rssBytesMean / MiB,
-  });
+  const goals = judge(
+    {
+      "rollout-overhead": first?.overhead?.strictRatio,
+      "rollout-scheduling": first?.overhead?.schedulingRatio,
+      "writes-per-node": first?.apiLoad.perNode.write,
+      "steady-lists": fleetOut.steady?.listsPerMinute,
+      "decision-p99": first?.decisionLatencyMs.count === 0 ? null : first?.decisionLatencyMs.p99,
+      "controller-rss":
+        fleetOut.rollouts.length === 0
+          ? null
+          : Math.max(...fleetOut.rollouts.map((r) => r.controller.rssPeakBytes)) / MiB,
+      ...footprintFigures(footprint),
+    },
+    "error" in footprint ? {} : footprintLimits(footprint),
+  );
   const incomplete = fleetOut.rollouts.filter((r) => !r.completed).map((r) => `rollout ${r.label}`);
   if (fleetOut.rollouts.length < s.limits.length) incomplete.push("the remaining rollouts");
   return { goals, gross: grossFailures(goals, incomplete) };
@@ -654,15 +684,79 @@ async function writeResults(results: BenchResults, name: string, writeDocs: bool
 
 // ---- main ----------------------------------------------------------------------------------------
 
+/** `--footprint-only`: a control plane, the footprint of the bundled components, the report. */
+async function footprintMain(
+  command: string,
+  variants: boolean,
+  name: string,
+  writeDocs: boolean,
+  started: number,
+): Promise<number> {
+  const loadAvgStart = os.loadavg().map((v) => round(v, 2));
+  log("starting the control plane");
+  const cluster = await startCluster({ timeoutMs: 120_000 });
+  try {
+    const footprint = await measureFootprint({ cluster, windowMs: 30_000, variants, log });
+    const goals = judge(footprintFigures(footprint), footprintLimits(footprint));
+    const result = {
+      date: new Date().toISOString(),
+      command,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? "?",
+        node: process.version,
+        loadAvgStart,
+        loadAvgEnd: os.loadavg().map((v) => round(v, 2)),
+      },
+      durationS: round((performance.now() - started) / 1000, 0),
+      footprint,
+      goals,
+    };
+    await mkdir(join(repoRoot, "bench", "results"), { recursive: true });
+    const jsonPath = join(repoRoot, "bench", "results", `${name}.json`);
+    await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+    const written = [jsonPath];
+    if (writeDocs) {
+      const doc = join(repoRoot, "docs", "benchmarks.md");
+      await updateDocs(doc, name, renderFootprintOnly(result));
+      written.push(doc);
+    }
+    execFileSync(join(repoRoot, "node_modules", ".bin", "prettier"), ["--write", ...written], {
+      stdio: "ignore",
+    });
+    for (const g of goals) {
+      if (
+        g.verdict === "not measured" &&
+        !["agent-rss", "agent-start", "apiserver-rss", "controller-rss-3", "agent-cpu"].includes(g.id)
+      )
+        continue;
+      log(
+        `${g.what}: ${g.value ?? "—"} ${g.unit} (goal ≤ ${g.max}) ${g.verdict}${g.limitedBy === undefined ? "" : ` — ${g.limitedBy}`}`,
+      );
+    }
+    log(`wrote ${written.join(", ")}`);
+    return goals.some((g) => g.gross) ? 1 : 0;
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
-  const { settings: s, writeDocs, build, name } = settingsFrom(process.argv.slice(2));
+  const {
+    settings: s,
+    writeDocs,
+    build,
+    name,
+    footprintOnly,
+    variants,
+  } = settingsFrom(process.argv.slice(2));
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   const loadAvgStart = os.loadavg().map((v) => round(v, 2));
   log(`mode ${s.mode}: N=${s.nodes}, limits ${s.limits.map(limitLabel).join(", ")}, watch ${s.watch}`);
 
   if (build) {
-    log("building dist/ (npm run build)");
+    log("building dist/ (npm run build) and dist/bundle (npm run bundle)");
     try {
       execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
         cwd: repoRoot,
@@ -671,7 +765,9 @@ async function main(): Promise<number> {
     } catch {
       log("tsc reported errors; using whatever dist/ it emitted");
     }
+    await bundle();
   }
+  if (footprintOnly) return footprintMain(command, variants, name, writeDocs, started);
   const builtJs = brupopCommand().built;
 
   log(`simulator memory (${s.nodes} hosts, own process)`);
@@ -703,25 +799,14 @@ async function main(): Promise<number> {
     };
     const env: Env = { s, cluster, work, ids, ports: await freePorts(s.limits.length + 2) };
 
-    log(`one agent process (${s.agentWindowMs / 1000} s steady window)`);
-    let agentProcess: BenchResults["agentProcess"];
-    {
-      const tb = await BrupopTestbed.start({
-        ...testbedOptions(s, asIdentity(cluster, ids.node), "bench-agent-proc"),
-        releases: [{ version: "1.20.0", releasedAt: 0 }],
-      });
-      try {
-        agentProcess = await measureAgentProcess({
-          testbed: tb,
-          windowMs: s.agentWindowMs,
-          loopIntervalMs: 5_000,
-        });
-      } catch (err) {
-        agentProcess = errorOf(err);
-      } finally {
-        await tb.stop();
-      }
-    }
+    log(`footprint of the bundled components (${s.agentWindowMs / 1000} s steady window)`);
+    const footprint: BenchResults["footprint"] = await measureFootprint({
+      cluster,
+      windowMs: s.agentWindowMs,
+      loopIntervalMs: s.agentLoopMs,
+      variants,
+      log,
+    }).catch(errorOf);
 
     log(`one node alone (${s.singleRuns} updates)`);
     const single = await singleCycles(env);
@@ -748,7 +833,7 @@ async function main(): Promise<number> {
     const requests = audit.requests;
     applyAudit(fleetOut, requests);
 
-    const { goals, gross } = verdicts(s, fleetOut, agentProcess);
+    const { goals, gross } = verdicts(s, fleetOut, footprint);
 
     const results: BenchResults = {
       mode: s.mode,
@@ -769,7 +854,7 @@ async function main(): Promise<number> {
         "kube-apiserver audit log (Metadata level, only brupop's client-certificate identities), one request per auditID",
       durationS: round((performance.now() - started) / 1000, 0),
       simulator,
-      agentProcess,
+      footprint,
       single,
       setup: fleetOut.setup,
       steady: fleetOut.steady,

@@ -1,5 +1,5 @@
-// The benchmark's child processes: the controller as it ships (`brupop controller`, built JS when
-// dist/ exists), the shadow observer (bench/observer.ts) and one-shot measurement scripts.
+// The benchmark's child processes: the controller as it ships (`brupop controller`, the bundle when
+// dist/bundle exists), the shadow observer (bench/observer.ts) and one-shot measurement scripts.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -10,8 +10,13 @@ import type { ObserverReport, ObserverRequest } from "../observer.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** `brupop` as a command line: the built CLI if present, else the sources through tsx. */
+/**
+ * `brupop` as a command line: the bundles as shipped (dist/bundle, `npm run bundle`) if present,
+ * else the built CLI (dist/), else the sources through tsx.
+ */
 export function brupopCommand(): { argv: string[]; built: boolean } {
+  const bundled = join(repoRoot, "dist", "bundle", "main.js");
+  if (existsSync(bundled)) return { argv: [process.execPath, bundled], built: true };
   const built = join(repoRoot, "dist", "cli", "main.js");
   if (existsSync(built)) return { argv: [process.execPath, built], built: true };
   return {

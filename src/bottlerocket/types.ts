@@ -1,9 +1,9 @@
 // Wire types of the Bottlerocket host update API (SPEC §6), snake_case exactly as on the wire,
 // with schemas so the client can reject a malformed host answer with a clear, typed error.
 import Type from "typebox";
-import { Compile } from "typebox/compile";
 import { BrupopError } from "../errors.js";
 import { SEMVER_PATTERN } from "../model/semver.js";
+import { compileCheck } from "../model/validation.js";
 
 export const UPDATE_STATES = ["Idle", "Available", "Staged", "Ready"] as const;
 export type UpdateState = (typeof UPDATE_STATES)[number];
@@ -110,8 +110,9 @@ export const UpdateStatusSchema = Type.Object({
   most_recent_command: Type.Union([CommandResultSchema, Type.Null()]),
 });
 
-const osInfoValidator = Compile(OsInfoSchema);
-const updateStatusValidator = Compile(UpdateStatusSchema);
+// Precompiled at build time (src/model/validator-codegen.ts).
+const osInfoValidator = compileCheck(OsInfoSchema);
+const updateStatusValidator = compileCheck(UpdateStatusSchema);
 
 interface Validator {
   Check(value: unknown): boolean;

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from "./exit.js";
-import { buildProgram } from "./program.js";
+import { runCli } from "./run.js";
 
-await runCli(await buildProgram(process.argv), process.argv, "node");
+await runCli(process.argv);

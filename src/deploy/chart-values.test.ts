@@ -122,11 +122,13 @@ describe("chart values", () => {
       assert.ok(r !== undefined, component);
       assert.ok(!("cpu" in r.limits), `${component}: no CPU limit (throttling stalls the event loop)`);
       assert.match(r.requests["memory"] ?? "", /^\d+Mi$/);
+      // The bundled build measured 59-77 MiB RSS idle (docs/benchmarks.md, "Resource limits vs upstream").
+      const request = parseInt(r.requests["memory"] ?? "0", 10);
+      assert.ok(request >= 64, `${component}: ≥64Mi for a bundled Node.js process`);
       assert.ok(
-        parseInt(r.requests["memory"] ?? "0", 10) >= 128,
-        `${component}: ≥128Mi for a Node.js process`,
+        parseInt(r.limits["memory"] ?? "0", 10) >= 2 * request,
+        `${component}: room above the request`,
       );
-      assert.ok(parseInt(r.limits["memory"] ?? "0", 10) >= 2 * 128, `${component}: room above the request`);
     }
   });
 

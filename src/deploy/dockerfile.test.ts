@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { execForm, lastInstruction, parseDockerfile, type Stage } from "./dockerfile.js";
+import { execForm, lastInstruction, parseDockerfile, stageEnv, type Stage } from "./dockerfile.js";
 
 const root = new URL("../../", import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), "utf8");
@@ -35,6 +35,11 @@ describe("parseDockerfile", () => {
     assert.equal(execForm("node main.js"), undefined);
   });
 
+  it("reads a stage's ENV (KEY=VALUE pairs, quoted values)", () => {
+    const [stage] = parseDockerfile('FROM x\nENV A=1 B="two words"\nENV A=3 C=');
+    assert.deepEqual(stageEnv(stage as Stage), { A: "3", B: "two words", C: "" });
+  });
+
   it("rejects an instruction before FROM", () => {
     assert.throws(
       () => parseDockerfile("RUN true\nFROM x"),
@@ -62,17 +67,27 @@ describe("the project's Dockerfile", () => {
     assert.match(pkg.engines.node, /^>=24\b/);
   });
 
-  it("compiles with `npm ci && npm run build` in a build stage and ships only production deps", () => {
-    const build = stages.find((s) => runs(s).some((r) => r.includes("npm run build")));
+  it("bundles with `npm ci && npm run bundle` in a build stage and ships only the bundles", () => {
+    const build = stages.find((s) => runs(s).some((r) => r.includes("npm run bundle")));
     assert.ok(build?.name !== undefined && build !== final, "a named build stage other than the runtime");
     assert.ok(runs(build).some((r) => /\bnpm ci\b/.test(r) && !r.includes("--omit=dev")));
-    const prodInstall = stages.find((s) => runs(s).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)));
-    assert.ok(prodInstall !== undefined, "npm ci --omit=dev somewhere");
     const copies = (final?.instructions ?? []).filter((i) => i.keyword === "COPY").map((i) => i.args);
-    assert.ok(copies.some((c) => c.includes(`--from=${build.name}`) && c.includes("dist")));
-    if (prodInstall !== final) {
-      assert.ok(copies.some((c) => c.includes(`--from=${prodInstall.name}`) && c.includes("node_modules")));
-    }
+    // dist/bundle (tools/bundle.ts) becomes /app/dist/cli: the chart's commands run /app/dist/cli/main.js.
+    assert.ok(
+      copies.some((c) => c.includes(`--from=${build.name}`) && /dist\/bundle\/?\s+\S*dist\/cli$/.test(c)),
+    );
+    // Every runtime dependency is inside the bundles: no node_modules and no npm in the final stage.
+    assert.ok(!copies.some((c) => c.includes("node_modules")), "no node_modules in the image");
+    assert.deepEqual(
+      runs(final).filter((r) => /\bnpm\b/.test(r)),
+      [],
+    );
+  });
+
+  it("keeps glibc's malloc from holding freed memory per thread (measured: docs/benchmarks.md)", () => {
+    const env = stageEnv(final as Stage);
+    assert.equal(env["NODE_ENV"], "production");
+    assert.equal(env["MALLOC_ARENA_MAX"], "2");
   });
 
   it("runs as a numeric non-root user by default", () => {
@@ -80,14 +95,14 @@ describe("the project's Dockerfile", () => {
     assert.match(user ?? "", /^[1-9]\d*(:\d+)?$/, "numeric, so the kubelet can enforce runAsNonRoot");
   });
 
-  it("has the brupop CLI (package.json bin, node dist/cli/main.js) as its entrypoint", () => {
+  it("has the brupop CLI (package.json bin, node dist/cli/main.js: the bundles' launcher) as its entrypoint", () => {
     const entrypoint = execForm(lastInstruction(final as Stage, "ENTRYPOINT") ?? "");
     assert.equal(entrypoint?.[0], "node");
     assert.equal(entrypoint.length, 2);
     const bin = pkg.bin["brupop"];
     assert.equal(bin, "dist/cli/main.js");
     assert.ok(entrypoint[1]?.endsWith(`/${bin}`), `${entrypoint[1]} is the brupop bin`);
-    assert.ok(existsSync(new URL("src/cli/main.ts", root)), "the entrypoint's source exists");
+    assert.ok(existsSync(new URL("tools/bundle/main.ts", root)), "the launcher's source exists");
   });
 
   it("sends only what the build needs to the build context", () => {
@@ -101,6 +116,8 @@ describe("the project's Dockerfile", () => {
       "tsconfig.json",
       "tsconfig.build.json",
       "src/",
+      "tools/bundle.ts",
+      "tools/bundle/",
     ]) {
       assert.ok(ignore.includes(`!${path}`), `${path} is re-included`);
     }

@@ -83,3 +83,16 @@ export function execForm(args: string): string[] | undefined {
 export function lastInstruction(stage: Stage, keyword: string): string | undefined {
   return stage.instructions.filter((i) => i.keyword === keyword).at(-1)?.args;
 }
+
+/** The environment a stage sets with `ENV KEY=VALUE ...` (later values win; quotes removed). */
+export function stageEnv(stage: Stage): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const i of stage.instructions) {
+    if (i.keyword !== "ENV") continue;
+    for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|(\S*))/g)) {
+      const key = m[1];
+      if (key !== undefined) env[key] = m[3] ?? m[4] ?? "";
+    }
+  }
+  return env;
+}

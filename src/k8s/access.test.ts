@@ -135,19 +135,19 @@ describe("components refuse to start without usable cluster access", () => {
       name: "controller, empty environment",
       args: ["controller", "--namespace", "brupop"],
       env: { MY_NODE_NAME: "node-1" },
-      line: /^brupop: BRUPOP_E_CONFIG: no Kubernetes configuration found.*--kubeconfig$/,
+      line: /^error: no Kubernetes configuration found.*--kubeconfig$/,
     },
     {
       name: "controller, KUBECONFIG names a missing file",
       args: ["controller", "--namespace", "brupop"],
       env: { MY_NODE_NAME: "node-1", KUBECONFIG: join(dir, "nope.yaml") },
-      line: /^brupop: BRUPOP_E_CONFIG: cannot load kubeconfig .*nope\.yaml/,
+      line: /^error: cannot load kubeconfig .*nope\.yaml/,
     },
     {
       name: "apiserver, empty environment",
       args: ["apiserver", "--namespace", "brupop", "--tls-dir", dir],
       env: {},
-      line: /^brupop: BRUPOP_E_CONFIG: no Kubernetes configuration found/,
+      line: /^error: no Kubernetes configuration found/,
     },
     {
       name: "agent, empty environment",
@@ -161,7 +161,7 @@ describe("components refuse to start without usable cluster access", () => {
         join(dir, "ca.crt"),
       ],
       env: { MY_NODE_NAME: "node-1" },
-      line: /^brupop: BRUPOP_E_CONFIG: no Kubernetes configuration found/,
+      line: /^error: no Kubernetes configuration found/,
     },
   ];
   // Started together (each pays for loading tsx and client-node), checked one by one.

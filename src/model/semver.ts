@@ -1,6 +1,6 @@
 // Versions on the wire are validated with the semver.org regular expression (SPEC §2), the same
 // pattern goes into the CRD schema so the Kubernetes API server enforces it too.
-import semver from "semver";
+import semverCompare from "semver/functions/compare.js";
 
 /** https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string */
 export const SEMVER_PATTERN =
@@ -16,5 +16,5 @@ export function isSemver(value: string): boolean {
 
 /** Semver precedence order (build metadata ignored), for sorting newest first. */
 export function compareSemver(a: string, b: string): number {
-  return semver.compare(a, b);
+  return semverCompare(a, b);
 }

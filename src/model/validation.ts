@@ -1,11 +1,15 @@
-// Turns TypeBox validation errors into one BrupopError that names the offending field, so bad
-// input is rejected with a message an operator can act on ("status.current_version: ...").
+// Validators of wire objects. The checks are precompiled at build time (validator-codegen.ts →
+// validators.generated.ts, `npm run validators`): no process loads TypeBox's schema compiler.
+// Only a value that fails its check goes through TypeBox's (interpreted) error reporting, which
+// is turned into one BrupopError naming the offending field, so bad input is rejected with a
+// message an operator can act on ("status.current_version: ...").
 import type { TSchema, Static } from "typebox";
-import { Compile } from "typebox/compile";
+import { Errors } from "typebox/schema";
 import { BrupopError } from "../errors.js";
 import { SEMVER_PATTERN } from "./semver.js";
+import { PRECOMPILED } from "./validators.generated.js";
 
-interface SchemaError {
+export interface SchemaError {
   keyword: string;
   instancePath: string;
   params: Record<string, unknown>;
@@ -18,17 +22,45 @@ export interface Validator<T> {
   parse(value: unknown): T;
 }
 
+/** Every schema a validator was made for, in order: what `npm run validators` generates checks for. */
+export const VALIDATED_SCHEMAS: TSchema[] = [];
+
+/** The schema's precompiled check; throws (on first use, so the generator can still run) if stale. */
+function precompiledCheck(schema: TSchema): (value: unknown) => boolean {
+  VALIDATED_SCHEMAS.push(schema);
+  const check = PRECOMPILED.get(JSON.stringify(schema));
+  if (check !== undefined) return check;
+  return () => {
+    throw new Error(
+      "src/model/validators.generated.ts has no check for a schema (changed without regenerating): run `npm run validators`",
+    );
+  };
+}
+
+/** TypeBox's error list for a value that failed its check. */
+export function schemaErrors(schema: TSchema, value: unknown): SchemaError[] {
+  return Errors(schema, value)[1];
+}
+
 export function compileValidator<S extends TSchema>(schema: S, fieldPrefix: string): Validator<Static<S>> {
-  const compiled = Compile(schema);
+  const check = precompiledCheck(schema);
   return {
-    check: (value: unknown): value is Static<S> => compiled.Check(value),
+    check: (value: unknown): value is Static<S> => check(value),
     parse(value: unknown): Static<S> {
-      if (compiled.Check(value)) return value;
-      const errors = [...compiled.Errors(value)] as SchemaError[];
-      const first = describeErrors(errors, fieldPrefix);
+      if (check(value)) return value as Static<S>;
+      const first = describeErrors(schemaErrors(schema, value), fieldPrefix);
       throw new BrupopError("BRUPOP_E_INVALID_OBJECT", first.message, { field: first.field });
     },
   };
+}
+
+/** A bare precompiled check with TypeBox's errors on failure (host answers: src/bottlerocket/types.ts). */
+export function compileCheck(schema: TSchema): {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): SchemaError[];
+} {
+  const check = precompiledCheck(schema);
+  return { Check: check, Errors: (value: unknown) => schemaErrors(schema, value) };
 }
 
 function fieldName(prefix: string, instancePath: string, child?: string): string {

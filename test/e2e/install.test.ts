@@ -517,7 +517,7 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     assert.equal(env(agent)["LOGGING_FORMATTER"], "json");
     // Helm merges a partial override into the defaults.
     assert.deepEqual(container(agent).resources, {
-      limits: { memory: "256Mi" },
+      limits: { memory: "128Mi" },
       requests: { cpu: "20m", memory: "100Mi" },
     });
 
