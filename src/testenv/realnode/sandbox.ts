@@ -268,6 +268,26 @@ export class Sandbox {
     return p;
   }
 
+  /** Starts a tracked process on the host itself (outside every namespace), stopped by stop(). */
+  startOnHost(name: string, command: string, args: readonly string[]): ManagedProcess {
+    const p = new ManagedProcess({
+      name,
+      command,
+      args,
+      logFile: join(this.logs, `${name}.log`),
+      cwd: this.dir,
+    });
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Stops (SIGKILL) the running tracked processes called `name` and forgets them. */
+  async stopProcess(name: string): Promise<void> {
+    const mine = this.procs.filter((p) => p.name === name);
+    for (const p of mine) await p.stop(0);
+    for (const p of mine) this.procs.splice(this.procs.indexOf(p), 1);
+  }
+
   /**
    * A node's own mount namespace inside the sandbox, with /run bound to `runDir` (so the host can
    * reach a node's /run/api.sock at runDir/api.sock) and a fresh tmpfs on /var/lib.
