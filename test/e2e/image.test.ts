@@ -49,7 +49,9 @@ describe("container image", { timeout: 1_800_000 }, () => {
     archive = stdout.trim().split("\n").at(-1) ?? "";
     extracted = await mkdtemp(join(tmpdir(), "brupop-image-test-"));
     await run("tar", ["-xf", archive, "-C", extracted]);
-    [manifest] = JSON.parse(await readFile(join(extracted, "manifest.json"), "utf8")) as ArchiveManifest[];
+    const manifests = JSON.parse(await readFile(join(extracted, "manifest.json"), "utf8")) as ArchiveManifest[];
+    assert.equal(manifests.length, 1, "one image in the archive");
+    manifest = manifests[0] as ArchiveManifest;
     for (const layer of manifest.Layers) {
       const { stdout: list } = await run("tar", ["-tf", join(extracted, layer)], {
         maxBuffer: 256 * 1024 * 1024,
