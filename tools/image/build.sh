@@ -74,7 +74,7 @@ if ! bah inspect --type image "$base_ref" >/dev/null 2>&1; then
   rootfs="$cache/rootfs-$DEBIAN_SUITE-minbase.tar"
   if [[ ! -s "$rootfs" ]]; then
     log "mmdebstrap $DEBIAN_SUITE minbase (about 1-3 min)"
-    mmdebstrap --quiet --mode=root --variant=minbase --include=passwd "$DEBIAN_SUITE" "$rootfs.tmp" >&2
+    mmdebstrap --quiet --mode=root --format=tar --variant=minbase --include=passwd "$DEBIAN_SUITE" "$rootfs.tmp" >&2
     mv "$rootfs.tmp" "$rootfs"
   fi
   ctx="$(mktemp -d "$cache/.base.XXXXXX")"
