@@ -214,9 +214,10 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       });
     }
 
+    const replicas = opts.corednsReplicas ?? count;
     const images = [
       join(cacheDir, "images", "pause.tar"),
-      join(cacheDir, "images", "coredns.tar"),
+      ...(replicas > 0 ? [join(cacheDir, "images", "coredns.tar")] : []),
       ...(opts.images ?? []),
     ];
     const boot = async (s: NodeState, loadImages: boolean): Promise<void> => {
@@ -278,7 +279,6 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       return nodes.every((n) => n !== undefined && isNodeReady(n));
     });
 
-    const replicas = opts.corednsReplicas ?? count;
     if (replicas > 0) {
       const { COREDNS_VERSION } = readRealNodeVersions();
       const manifests = corednsManifests(`registry.k8s.io/coredns/coredns:${COREDNS_VERSION}`, replicas);
