@@ -462,7 +462,8 @@ function walkDirs(root: string): string[] {
 
 function defaultBrupop(): string[] {
   const ts = join(import.meta.dirname, "..", "..", "cli", "main.ts");
-  if (existsSync(ts)) return [process.execPath, "--import", "tsx", ts];
+  // tsx by URL: processes run with the sandbox dir as cwd, where a bare "tsx" does not resolve.
+  if (existsSync(ts)) return [process.execPath, "--import", import.meta.resolve("tsx"), ts];
   return [process.execPath, join(import.meta.dirname, "..", "..", "cli", "main.js")];
 }
 

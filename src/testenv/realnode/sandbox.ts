@@ -139,7 +139,7 @@ export class Sandbox {
     appendFileSync(this.journal, `${line}\n`);
   }
 
-  /** Every v1 hierarchy mounted under /sys/fs/cgroup (cgroup2 "unified" is not used by v1 kubelets). */
+  /** Every cgroup hierarchy mounted below /sys/fs/cgroup (v1, plus hybrid's v2 "unified"). */
   static async hierarchies(): Promise<string[]> {
     const mounts = await readFile("/proc/self/mountinfo", "utf8");
     const out: string[] = [];
@@ -148,7 +148,10 @@ export class Sandbox {
       if (pre === undefined || post === undefined) continue;
       const mountPoint = pre.split(" ")[4];
       const fsType = post.split(" ")[0];
-      if (fsType === "cgroup" && mountPoint?.startsWith(`${CGROUP_BASE}/`) === true) out.push(mountPoint);
+      // v1 hierarchies, and the v2 one of a hybrid setup ("unified"): the kubelet mirrors its
+      // cgroups there too.
+      const isCgroup = fsType === "cgroup" || fsType === "cgroup2";
+      if (isCgroup && mountPoint?.startsWith(`${CGROUP_BASE}/`) === true) out.push(mountPoint);
     }
     return out.sort();
   }

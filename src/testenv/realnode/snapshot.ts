@@ -51,7 +51,7 @@ export function normaliseMounts(mountinfo: string, ignorePrefixes: readonly stri
 export interface SnapshotOptions {
   /** Mount points to ignore (e.g. buildah's storage, which other jobs on the machine use). */
   ignoreMounts?: readonly string[];
-  /** Top-level cgroup dirs to ignore (the machine's own session cgroups come and go). */
+  /** Prefixes of top-level cgroup dirs to ignore (other jobs' cgroups come and go meanwhile). */
   ignoreCgroups?: readonly string[];
 }
 
@@ -110,7 +110,7 @@ async function cgroupDirs(ignore: readonly string[]): Promise<string[]> {
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const p = join(d, e.name);
-      if (depth === 1 && ignore.includes(e.name)) continue;
+      if (depth === 1 && ignore.some((prefix) => e.name.startsWith(prefix))) continue;
       out.push(p);
       if (depth < 4) await walk(p, depth + 1);
     }
