@@ -229,6 +229,7 @@ describe(
         watching = false;
         await watcher;
 
+        assert.deepEqual(cluster.rebootErrors(), []);
         for (const n of cluster.nodes) assert.equal(cluster.reboots(n.name), 1, `${n.name} rebooted once`);
         // The reboot was real to Kubernetes: the agent's container died and was started again.
         const agents = await core.listNamespacedPod({

@@ -84,6 +84,8 @@ export interface RealNodeCluster extends TestCluster {
   powerOn(node: string): Promise<void>;
   /** Number of reboots done by powerOff/powerOn per node. */
   reboots(node: string): number;
+  /** Failures of the power cycles startHostApi triggered (empty when every reboot worked). */
+  rebootErrors(): readonly string[];
 }
 
 interface NodeState {
@@ -118,11 +120,11 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
   let cluster: TestCluster | undefined;
   const states: NodeState[] = [];
   const hostApis: { stop(): Promise<void> }[] = [];
+  const rebootErrors: string[] = [];
   const stopAll = async (): Promise<void> => {
     for (const h of hostApis) await h.stop();
-    for (const s of states) for (const p of [...s.procs].reverse()) await p.stop(2_000);
-    await cluster?.stop();
-    await sandbox.stop();
+    await sandbox.stop(); // every node, pod and control-plane process dies with the namespaces
+    await cluster?.stop(); // then only reaps them and removes the control plane's dir
   };
   try {
     cluster = await startCluster({
@@ -320,6 +322,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       powerOff,
       powerOn,
       reboots: (name) => byName(name).reboots,
+      rebootErrors: () => [...rebootErrors],
       async startHostApi(name, hostOpts = {}) {
         const s = byName(name);
         const argv = hostOpts.brupop ?? defaultBrupop();
@@ -335,12 +338,16 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
           name,
           ...(hostOpts.args ?? []),
         ]);
-        const watcher = followLog(p.logFile, (line) => {
-          // pino JSON lines: {"msg":"rebooting",...} / {"msg":"booted",...}
-          if (line.includes('"msg":"rebooting"')) return powerOff(name);
-          if (line.includes('"msg":"booted"')) return powerOn(name);
-          return Promise.resolve();
-        });
+        const watcher = followLog(
+          p.logFile,
+          (line) => {
+            // pino JSON lines: {"msg":"rebooting",...} / {"msg":"booted",...}
+            if (line.includes('"msg":"rebooting"')) return powerOff(name);
+            if (line.includes('"msg":"booted"')) return powerOn(name);
+            return Promise.resolve();
+          },
+          (err) => rebootErrors.push(`${name}: ${err instanceof Error ? err.message : String(err)}`),
+        );
         hostApis.push({
           stop: async () => {
             watcher.stop();
@@ -468,17 +475,22 @@ function defaultBrupop(): string[] {
 }
 
 /** Calls onLine for each new line appended to `file` (polling; lines are handled in order). */
-function followLog(file: string, onLine: (line: string) => Promise<void>): { stop(): void } {
+function followLog(
+  file: string,
+  onLine: (line: string) => Promise<void>,
+  onError: (err: unknown) => void,
+): { stop(): void } {
   const state = { offset: 0, partial: "" };
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
     void readNewLines(file, state)
+      .catch(() => [] as string[]) // no log yet
       .then(async (lines) => {
         for (const l of lines) await onLine(l);
       })
-      .catch(() => undefined) // no log yet
+      .catch(onError)
       .finally(() => (busy = false));
   }, 100);
   timer.unref();
