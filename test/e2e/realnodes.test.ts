@@ -245,6 +245,17 @@ describe(
           assert.ok(isReady(p));
         }
         assert.deepEqual(pdbViolations, []);
+
+        // Footprint as shipped: each brupop pod's working set (what kubelet and `kubectl top` use).
+        const usage = (await cluster.podUsage()).filter((u) => u.namespace === NS);
+        assert.equal(usage.length, 6, "3 apiservers, 1 controller, 2 agents");
+        for (const u of usage) {
+          const mib = u.workingSetBytes / 2 ** 20;
+          process.stderr.write(
+            `footprint ${u.name}: working set ${mib.toFixed(1)} MiB, cpu ${u.cpuSeconds.toFixed(2)} s\n`,
+          );
+          assert.ok(mib > 10 && mib < 384, `${u.name}: ${mib.toFixed(1)} MiB`);
+        }
       }),
     );
 

@@ -31,6 +31,7 @@ import {
 } from "./config.js";
 import { readRealNodeVersions, requireRealNodeBinaries } from "./paths.js";
 import { Sandbox, type NamespaceHost } from "./sandbox.js";
+import { podUsage, type PodUsage } from "./stats.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -86,6 +87,8 @@ export interface RealNodeCluster extends TestCluster {
   reboots(node: string): number;
   /** Failures of the power cycles startHostApi triggered (empty when every reboot worked). */
   rebootErrors(): readonly string[];
+  /** Memory working set and CPU of every running pod, from its cgroup (as `kubectl top`). */
+  podUsage(): Promise<(PodUsage & { namespace: string; name: string })[]>;
 }
 
 interface NodeState {
@@ -323,6 +326,15 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       powerOn,
       reboots: (name) => byName(name).reboots,
       rebootErrors: () => [...rebootErrors],
+      async podUsage() {
+        const pods = await core.listPodForAllNamespaces();
+        const byUid = new Map(pods.items.map((p) => [p.metadata?.uid ?? "", p.metadata]));
+        const all = (await Promise.all(states.map((s) => podUsage(s.node.name, s.node.cgroupRoot)))).flat();
+        return all.flatMap((u) => {
+          const meta = byUid.get(u.podUid);
+          return meta === undefined ? [] : [{ ...u, namespace: meta.namespace ?? "", name: meta.name ?? "" }];
+        });
+      },
       async startHostApi(name, hostOpts = {}) {
         const s = byName(name);
         const argv = hostOpts.brupop ?? defaultBrupop();
