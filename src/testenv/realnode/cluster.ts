@@ -104,13 +104,8 @@ interface NodeState {
 }
 
 export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {}): Promise<RealNodeCluster> {
-  const cacheDir = requireRealNodeBinaries(opts.realNodeDir);
-  requireBinaries(controlPlaneBinDir());
+  const { cacheDir, count } = checkPrerequisites(opts);
   const bin = join(cacheDir, "bin");
-  const count = opts.nodes ?? 2;
-  if (!Number.isInteger(count) || count < 1 || count > 8) {
-    throw new BrupopError("BRUPOP_E_TESTENV", `nodes must be 1..8, got ${String(count)}`);
-  }
   const keep = opts.keepDir === true || process.env["BRUPOP_TESTENV_KEEP"] === "1";
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   const dir = await mkdtemp(join(tmpdir(), "brupop-realnode-"));
@@ -424,6 +419,23 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       if (e !== "api.sock") rmSync(join(s.node.runDir, e), { recursive: true, force: true });
     }
   }
+}
+
+/** Bad input or a machine that cannot run real nodes: a clear error before anything is changed. */
+function checkPrerequisites(opts: StartRealNodeClusterOptions): { cacheDir: string; count: number } {
+  const count = opts.nodes ?? 2;
+  if (!Number.isInteger(count) || count < 1 || count > 8) {
+    throw new BrupopError("BRUPOP_E_TESTENV", `nodes must be 1..8, got ${String(count)}`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new BrupopError(
+      "BRUPOP_E_TESTENV",
+      "real nodes need root (namespaces, mounts, cgroups, containerd)",
+    );
+  }
+  const cacheDir = requireRealNodeBinaries(opts.realNodeDir);
+  requireBinaries(controlPlaneBinDir());
+  return { cacheDir, count };
 }
 
 /** SIGKILLs every task below `root` and removes its (then empty) child cgroups; returns tasks seen. */
