@@ -62,6 +62,18 @@ export interface StartClusterOptions {
   timeoutMs?: number;
   /** Base directory for the temp dir (default os.tmpdir()). */
   tmpBase?: string;
+  /**
+   * Runs every component through a wrapper, e.g. `nsenter` into the network namespace of real
+   * nodes (src/testenv/realnode). Gets the binary and its args, returns what to spawn.
+   */
+  wrapCommand?: (command: string, args: readonly string[]) => { command: string; args: readonly string[] };
+  /**
+   * Called once the loopback ports are chosen, before any component starts (the real-node
+   * sandbox forwards the host's 127.0.0.1:<port> into its namespace with it).
+   */
+  exposePorts?: (ports: readonly number[]) => Promise<void>;
+  /** More IP addresses for the kube-apiserver serving certificate. */
+  servingIPs?: readonly string[];
 }
 
 export interface AddNodesOptions extends NodeOptions {
@@ -112,12 +124,14 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   removeOnExit(dir, !keep);
   const reaper = startReaper(paths.pidFile, keep ? undefined : dir);
   const procs: ManagedProcess[] = [];
+  const hooks = withHookDefaults(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   const start = (name: string, args: readonly string[]): ManagedProcess => {
+    const wrapped = hooks.wrapCommand(join(bin, name), args);
     const p = new ManagedProcess({
       name,
-      command: join(bin, name),
-      args,
+      command: wrapped.command,
+      args: wrapped.args,
       logFile: join(paths.logs, `${name}.log`),
       cwd: dir,
       pidFile: paths.pidFile,
@@ -142,7 +156,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   };
 
   try {
-    const [pkiFiles, ports] = await Promise.all([writePki(paths.pki), freePorts(5)]);
+    const [pkiFiles, ports] = await Promise.all([writePki(paths.pki, hooks.servingIPs), freePorts(5)]);
+    await hooks.exposePorts(ports);
     const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = ports as [
       number,
       number,
@@ -273,6 +288,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   }
 }
 
+type Hooks = Required<Pick<StartClusterOptions, "wrapCommand" | "exposePorts" | "servingIPs">>;
+
+function withHookDefaults(opts: StartClusterOptions): Hooks {
+  return {
+    wrapCommand: opts.wrapCommand ?? ((command, args) => ({ command, args })),
+    exposePorts: opts.exposePorts ?? (() => Promise.resolve()),
+    servingIPs: opts.servingIPs ?? [],
+  };
+}
+
 // ---- component flags -----------------------------------------------------------------------------
 
 function etcdArgs(dataDir: string, client: number, peer: number): string[] {
@@ -374,7 +399,7 @@ interface PkiFiles {
   readonly tls: { ca: string; cert: string; key: string };
 }
 
-async function writePki(dir: string): Promise<PkiFiles> {
+async function writePki(dir: string, servingIPs: readonly string[]): Promise<PkiFiles> {
   const [ca, frontProxyCa] = await Promise.all([
     createCA({ commonName: "brupop-testenv-ca" }),
     createCA({ commonName: "brupop-testenv-front-proxy-ca" }),
@@ -390,7 +415,7 @@ async function writePki(dir: string): Promise<PkiFiles> {
         "kubernetes.default.svc",
         "kubernetes.default.svc.cluster.local",
       ],
-      ipAddresses: ["127.0.0.1", "10.0.0.1"],
+      ipAddresses: ["127.0.0.1", "10.0.0.1", ...servingIPs],
       usage: "server",
     }),
     issueCert({ ca, commonName: "brupop-testenv-admin", organization: "system:masters", usage: "client" }),

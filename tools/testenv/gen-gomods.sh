@@ -13,6 +13,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
+# shellcheck source=realnode.env
+source "$here/realnode.env"
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 
 gomod_of() { go mod download -json "$1" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p'; }
@@ -28,11 +30,17 @@ header() {
   } >"$1/go.mod"
 }
 
+# gen_kube <dir name> <cmd...>: a k8s.io/kubernetes wrapper building k8s.io/kubernetes/cmd/<cmd>.
+# The control plane (go/kube) and the real-node binaries (go/kubenode: kubelet, kube-proxy) are
+# two modules with the same requirements, so adding the node binaries never changes the control
+# plane's cache key (a 20-minute cold build); the Go build cache still shares compiled packages.
 gen_kube() {
-  local dir="$here/go/kube" up staging_ver
+  local dir="$here/go/$1" up staging_ver
+  shift
   up="$(gomod_of "k8s.io/kubernetes@$K8S_VERSION")"
   staging_ver="v0.${K8S_VERSION#v1.}"
-  header "$dir" local/testenv/kube "$up"
+  mkdir -p "$dir"
+  header "$dir" "local/testenv/$(basename "$dir")" "$up"
   {
     echo "require k8s.io/kubernetes $K8S_VERSION"
     echo
@@ -45,16 +53,16 @@ gen_kube() {
     echo "gen-gomods: no staging replaces found in $up" >&2
     exit 1
   }
-  (cd "$dir" && go get -tool k8s.io/kubernetes/cmd/kube-apiserver@"$K8S_VERSION" \
-    k8s.io/kubernetes/cmd/kube-controller-manager@"$K8S_VERSION" \
-    k8s.io/kubernetes/cmd/kube-scheduler@"$K8S_VERSION" \
-    k8s.io/kubernetes/cmd/kubectl@"$K8S_VERSION" && go mod tidy)
+  local args=() c
+  for c in "$@"; do args+=("k8s.io/kubernetes/cmd/$c@$K8S_VERSION"); done
+  (cd "$dir" && go get -tool "${args[@]}" && go mod tidy)
 }
 
 gen_simple() { # <dir> <module> <version> <tool package...>
   local dir="$here/go/$1" mod="$2" ver="$3" up
   shift 3
   up="$(gomod_of "$mod@$ver")"
+  mkdir -p "$dir"
   header "$dir" "local/testenv/$(basename "$dir")" "$up"
   echo "require $mod $ver" >>"$dir/go.mod"
   local args=()
@@ -64,10 +72,12 @@ gen_simple() { # <dir> <module> <version> <tool package...>
 
 what="${1:-all}"
 case "$what" in
-  kube | all) gen_kube ;;&
+  kube | all) gen_kube kube kube-apiserver kube-controller-manager kube-scheduler kubectl ;;&
+  kubenode | all) gen_kube kubenode kubelet kube-proxy ;;&
+  coredns | all) gen_simple coredns github.com/coredns/coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;&
   etcd | all) gen_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 ;;&
   kwok | all) gen_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;&
   helm | all) gen_simple helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;&
-  kube | etcd | kwok | helm | all) ;;
-  *) echo "usage: $0 [all|kube|etcd|kwok|helm]" >&2; exit 2 ;;
+  kube | kubenode | coredns | etcd | kwok | helm | all) ;;
+  *) echo "usage: $0 [all|kube|kubenode|coredns|etcd|kwok|helm]" >&2; exit 2 ;;
 esac

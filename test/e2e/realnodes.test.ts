@@ -1,0 +1,318 @@
+// brupop as shipped, on real nodes: the image from `npm run image`, both charts installed with
+// helm as docs/install.md tells a user (its "Without cert-manager" block, run as written), two
+// real nodes (containerd + kubelet) whose Bottlerocket host API is `brupop simulate-host` on the
+// socket the agent DaemonSet mounts. A release is offered and the fleet rolls through real pods:
+// drains evict real pods under a PDB, each reboot kills the node's containers like a power cycle,
+// and every node ends on the new version, uncordoned, without the PDB ever violated.
+// Then: the host is exactly as before (after stop(), and after a SIGKILL of a cluster's owner).
+//
+// Needs root, cgroup v1, overlayfs (see docs/testenv.md, "Real nodes"). Set BRUPOP_SKIP_REALNODES=1
+// to skip on machines without them (never skipped silently).
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+
+import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
+import { listCgroups } from "../../src/testenv/realnode/sandbox.js";
+import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../src/testenv/realnode/snapshot.js";
+import { imageCacheRoot } from "../../src/testenv/realnode/paths.js";
+import { eventually, sleep } from "./support/kube.js";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "..", "..");
+const NS = "brupop-bottlerocket-aws";
+const OLD = "1.19.0";
+const NEW = "1.20.0";
+const SKIP = process.env["BRUPOP_SKIP_REALNODES"] === "1" ? "BRUPOP_SKIP_REALNODES=1" : false;
+// Other jobs on this machine: buildah's storage mounts, the session cgroups of the machine and the
+// benchmark's footprint cgroups come and go meanwhile; everything else must be exactly as before.
+const snapshotOpts = {
+  ignoreMounts: [`${imageCacheRoot()}/`],
+  ignoreCgroups: ["process_api", "brupop-footprint"],
+};
+
+interface Shadow {
+  metadata: { name: string };
+  status?: { current_version?: string; current_state?: string };
+}
+
+/** The "Without cert-manager" shell block of docs/install.md, as a user would paste it. */
+function installBlock(): string {
+  const doc = readFileSync(join(ROOT, "docs", "install.md"), "utf8");
+  const m = /### Without cert-manager[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m?.[1] !== undefined, "docs/install.md lost its 'Without cert-manager' block");
+  return m[1];
+}
+
+describe(
+  "real nodes: install with helm and roll a release through real pods",
+  { skip: SKIP, timeout: 1_500_000 },
+  () => {
+    let cluster: RealNodeCluster;
+    let before0: HostSnapshot;
+    let core: CoreV1Api;
+    const pdbViolations: string[] = [];
+    let watching = true;
+
+    const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(await cluster.dumpLogs(40).catch(() => ""));
+        throw err;
+      }
+    };
+
+    before(async () => {
+      before0 = await snapshotHost(snapshotOpts);
+      const { stdout } = await run("bash", [join(ROOT, "tools", "image", "build.sh")], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const image = stdout.trim().split("\n").at(-1) ?? "";
+      cluster = await startRealNodeCluster({
+        nodes: 2,
+        images: [image],
+        nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
+      });
+      core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    });
+
+    after(async () => {
+      watching = false;
+      await cluster?.stop();
+    });
+
+    it(
+      "installs both charts as docs/install.md says and updates every node through real pods",
+      withLogs(async () => {
+        for (const n of cluster.nodes) {
+          await cluster.startHostApi(n.name, {
+            args: [
+              "--current-version",
+              OLD,
+              "--release",
+              NEW,
+              "--seed",
+              "0",
+              "--refresh-time",
+              "100ms",
+              "--prepare-time",
+              "500ms",
+              "--activate-time",
+              "200ms",
+              "--reboot-time",
+              "3s",
+              "--log-level",
+              "info",
+            ],
+          });
+        }
+
+        // A workload under a PDB that the drains must respect (pause: it is on every node already).
+        const work = await mkdtemp(join(tmpdir(), "brupop-realnodes-"));
+        try {
+          await writeFile(
+            join(work, "web.json"),
+            JSON.stringify({
+              apiVersion: "v1",
+              kind: "List",
+              items: [
+                {
+                  apiVersion: "apps/v1",
+                  kind: "Deployment",
+                  metadata: { name: "web", namespace: "default" },
+                  spec: {
+                    replicas: 2,
+                    selector: { matchLabels: { app: "web" } },
+                    template: {
+                      metadata: { labels: { app: "web" } },
+                      spec: {
+                        terminationGracePeriodSeconds: 1,
+                        containers: [
+                          {
+                            name: "web",
+                            image: "registry.k8s.io/pause:brupop-testenv",
+                            imagePullPolicy: "Never",
+                            resources: { limits: { memory: "16Mi" } },
+                          },
+                        ],
+                      },
+                    },
+                  },
+                },
+                {
+                  apiVersion: "policy/v1",
+                  kind: "PodDisruptionBudget",
+                  metadata: { name: "web", namespace: "default" },
+                  spec: { minAvailable: 1, selector: { matchLabels: { app: "web" } } },
+                },
+              ],
+            }),
+          );
+          await cluster.kubectl(["apply", "-f", join(work, "web.json")]);
+
+          // docs/install.md, "Without cert-manager", as written (kubectl, helm, openssl on PATH).
+          await symlink(join(ROOT, "deploy"), join(work, "deploy"));
+          await run("bash", ["-euo", "pipefail", "-c", installBlock()], {
+            cwd: work,
+            env: {
+              ...process.env,
+              KUBECONFIG: cluster.kubeconfigPath,
+              PATH: `${cluster.binDir}:${process.env["PATH"] ?? ""}`,
+            },
+            maxBuffer: 16 * 1024 * 1024,
+          });
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+
+        const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+        await eventually(
+          "brupop's apiserver and controller available, agents on both nodes",
+          300_000,
+          async () => {
+            const [api, ctl, agent, web] = await Promise.all([
+              apps.readNamespacedDeployment({ name: "brupop-apiserver", namespace: NS }),
+              apps.readNamespacedDeployment({ name: "brupop-controller-deployment", namespace: NS }),
+              apps.readNamespacedDaemonSet({ name: "brupop-agent", namespace: NS }),
+              apps.readNamespacedDeployment({ name: "web", namespace: "default" }),
+            ]);
+            return (
+              (api.status?.availableReplicas ?? 0) >= 1 &&
+              (ctl.status?.availableReplicas ?? 0) === 1 &&
+              (agent.status?.numberReady ?? 0) === 2 &&
+              (web.status?.availableReplicas ?? 0) === 2
+            );
+          },
+        );
+
+        // The PDB must hold all along: at least one Ready web pod at every look.
+        const watcher = (async () => {
+          while (watching) {
+            const pods = await core
+              .listNamespacedPod({ namespace: "default", labelSelector: "app=web" })
+              .catch(() => undefined);
+            if (pods !== undefined) {
+              const ready = pods.items.filter(isReady).length;
+              if (ready < 1)
+                pdbViolations.push(`${new Date().toISOString()}: ${String(ready)} ready web pods`);
+            }
+            await sleep(250);
+          }
+        })();
+
+        const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+        const shadows = async (): Promise<Shadow[]> =>
+          (
+            (await custom.listNamespacedCustomObject({
+              group: "brupop.bottlerocket.aws",
+              version: "v2",
+              namespace: NS,
+              plural: "bottlerocketshadows",
+            })) as { items: Shadow[] }
+          ).items;
+
+        await eventually("every node on the new version, Idle, uncordoned", 900_000, async () => {
+          const [list, nodes] = await Promise.all([shadows(), core.listNode()]);
+          const done = list.filter(
+            (s) => s.status?.current_version === NEW && s.status.current_state === "Idle",
+          );
+          return done.length === 2 && nodes.items.every((n) => n.spec?.unschedulable !== true);
+        });
+        watching = false;
+        await watcher;
+
+        assert.deepEqual(cluster.rebootErrors(), []);
+        for (const n of cluster.nodes) assert.equal(cluster.reboots(n.name), 1, `${n.name} rebooted once`);
+        // The reboot was real to Kubernetes: the agent's container died and was started again.
+        const agents = await core.listNamespacedPod({
+          namespace: NS,
+          labelSelector: "brupop.bottlerocket.aws/component=agent",
+        });
+        assert.equal(agents.items.length, 2);
+        for (const p of agents.items) {
+          assert.ok(
+            (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1,
+            `${p.metadata?.name ?? "?"} restarted`,
+          );
+          assert.ok(isReady(p));
+        }
+        assert.deepEqual(pdbViolations, []);
+
+        // Footprint as shipped: each brupop pod's working set (what kubelet and `kubectl top` use).
+        const usage = (await cluster.podUsage()).filter((u) => u.namespace === NS);
+        assert.equal(usage.length, 6, "3 apiservers, 1 controller, 2 agents");
+        for (const u of usage) {
+          const mib = u.workingSetBytes / 2 ** 20;
+          process.stderr.write(
+            `footprint ${u.name}: working set ${mib.toFixed(1)} MiB, cpu ${u.cpuSeconds.toFixed(2)} s\n`,
+          );
+          assert.ok(mib > 10 && mib < 384, `${u.name}: ${mib.toFixed(1)} MiB`);
+        }
+      }),
+    );
+
+    it("leaves the host as it found it after stop()", async () => {
+      const cgroupName = cluster.nodes[0]?.cgroupRoot.split("/")[1] ?? "";
+      await cluster.stop();
+      assert.deepEqual(await listCgroups(cgroupName), []);
+      assert.deepEqual(diffSnapshots(before0, await snapshotHost(snapshotOpts)), []);
+    });
+
+    it("leaves the host as it found it after its owner is SIGKILLed (the reaper undoes the journal)", async () => {
+      const start = await snapshotHost(snapshotOpts);
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(import.meta.dirname, "support", "realnode-child.ts")],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      const dir = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (b: Buffer) => {
+          out += b.toString();
+          const m = /READY (\S+)/.exec(out);
+          if (m?.[1] !== undefined) resolve(m[1]);
+        });
+        child.once("exit", (code) => reject(new Error(`child exited early with ${String(code)}`)));
+      });
+      const running = await snapshotHost(snapshotOpts);
+      assert.ok(
+        diffSnapshots(start, running).some((d) => d.startsWith("cgroups: +")),
+        "the cluster made its cgroups",
+      );
+      child.kill("SIGKILL");
+      await eventually(
+        "the reaper restored the host",
+        60_000,
+        async () =>
+          diffSnapshots(start, await snapshotHost(snapshotOpts)).length === 0 && !(await exists(dir)),
+        1_000,
+      );
+    });
+  },
+);
+
+function isReady(p: V1Pod): boolean {
+  return (
+    p.metadata?.deletionTimestamp === undefined &&
+    (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await run("test", ["-e", path]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Builds (or reuses) what real nodes need beside the control plane (build.sh): kubelet and
+# kube-proxy (wrapper module go/kubenode, same Kubernetes version), CoreDNS (go/coredns), a static
+# `pause`, and two image archives for containerd: pause.tar and coredns.tar (docker-archive).
+#
+# Cached under ${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}/<realnode-key.sh>/, a key of
+# its own so the control plane's cache never rebuilds because of the node side. Same contract as
+# build.sh: flock per key, temp dir renamed into place, COMPLETE marker, last stdout line = bin dir.
+# Needs the Debian packages of install-realnode-deps.sh (gcc for pause, buildah for the images).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+# shellcheck source=realnode.env
+source "$here/realnode.env"
+
+BINARIES=(kubelet kube-proxy coredns pause)
+IMAGES=(pause.tar coredns.tar)
+cache_root="${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}"
+key="$(bash "$here/realnode-key.sh")"
+final="$cache_root/$key"
+
+complete() {
+  [[ -f "$final/COMPLETE" ]] || return 1
+  local b
+  for b in "${BINARIES[@]}"; do [[ -x "$final/bin/$b" ]] || return 1; done
+  for b in "${IMAGES[@]}"; do [[ -s "$final/images/$b" ]] || return 1; done
+}
+
+log() { echo "realnode-build: $*" >&2; }
+
+if complete; then
+  echo "$final/bin"
+  exit 0
+fi
+
+command -v go >/dev/null || { log "ERROR: 'go' not found on PATH (need go >= 1.26)"; exit 1; }
+for t in gcc buildah; do
+  command -v "$t" >/dev/null || { log "ERROR: '$t' not found: run bash tools/testenv/install-realnode-deps.sh"; exit 1; }
+done
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock-$key"
+flock 9
+if complete; then
+  echo "$final/bin"
+  exit 0
+fi
+rm -rf "$cache_root/.build-$key."*
+
+export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+work="$(mktemp -d "$cache_root/.build-$key.XXXXXX")"
+bstore="$work/.buildah"
+cleanup() {
+  # buildah's overlay storage may hold mounts; unmount before removing.
+  if [[ -d "$bstore" ]]; then
+    buildah --root "$bstore/root" --runroot "$bstore/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/bin" "$work/images"
+start=$SECONDS
+log "cold build of $key with $(go env GOVERSION) into $work (about 10 min on 2 cores; less with a warm Go build cache)"
+
+kube_minor="${K8S_VERSION#v1.}"
+kube_minor="${kube_minor%%.*}"
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=clean"
+done
+
+build() { # <module dir> <output file or dir/> <ldflags> <package...>
+  local dir="$1" out="$2" ldflags="$3"
+  shift 3
+  log "building $* ($((SECONDS - start))s elapsed)"
+  (cd "$here/go/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out" "$@")
+}
+
+build kubenode "$work/bin/" "$kube_ldflags" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+build coredns "$work/bin/coredns" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
+  github.com/coredns/coredns
+
+# pause: the upstream C source of the k8s.io/kubernetes version we build, linked statically.
+kdir="$(cd "$here/go/kubenode" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+  sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')"
+log "building pause from $kdir/build/pause/linux/pause.c"
+gcc -Os -Wall -Werror -static -DVERSION="brupop-testenv-$K8S_VERSION" -o "$work/bin/pause" \
+  "$kdir/build/pause/linux/pause.c"
+strip "$work/bin/pause"
+
+# Images: FROM scratch, one binary each, pushed as docker-archive for `ctr images import`.
+# buildah's own storage lives in the temp dir (vfs: two tiny layers, no mounts left behind).
+bah() { buildah --root "$bstore/root" --runroot "$bstore/run" --storage-driver vfs "$@"; }
+image() { # <binary> <name:tag> <archive> [entrypoint args json]
+  local c
+  c="$(bah from scratch)"
+  bah copy --chmod 0755 "$c" "$work/bin/$1" "/$1" >/dev/null
+  bah config --entrypoint "[\"/$1\"${4:+,$4}]" --cmd '' --user 65535:65535 "$c"
+  bah commit -q "$c" "$2" >/dev/null
+  bah push -q "$2" "docker-archive:$work/images/$3:$2"
+  bah rm "$c" >/dev/null
+}
+image pause "registry.k8s.io/pause:brupop-testenv" pause.tar
+image coredns "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" coredns.tar
+bah rmi --all >/dev/null 2>&1 || true
+rm -rf "$bstore"
+
+for b in "${BINARIES[@]}"; do
+  [[ -x "$work/bin/$b" ]] || { log "ERROR: $b was not built"; exit 1; }
+done
+"$work/bin/kubelet" --version >&2
+{
+  echo "key=$key"
+  echo "go=$(go env GOVERSION)"
+  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "seconds=$((SECONDS - start))"
+} >"$work/BUILDINFO"
+chmod 755 "$work"
+touch "$work/COMPLETE"
+rm -rf "$final"
+mv "$work" "$final"
+trap - EXIT
+log "done in $((SECONDS - start))s"
+echo "$final/bin"
