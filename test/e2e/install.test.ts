@@ -127,6 +127,7 @@ interface Container {
   ports?: { containerPort: number }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   securityContext?: Obj;
+  startupProbe?: Obj;
   livenessProbe?: Obj;
   readinessProbe?: Obj;
   resources?: Obj;
@@ -403,9 +404,19 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     assert.ok(Number(at(apiserver, "spec", "replicas")) >= 2);
     assert.equal(at(podSpec(apiserver), "serviceAccountName"), "brupop-apiserver-service-account");
     assert.equal(env(apiserver)["APISERVER_INTERNAL_PORT"], "8443");
-    for (const probe of [container(apiserver).livenessProbe, container(apiserver).readinessProbe]) {
+    for (const probe of [
+      container(apiserver).startupProbe,
+      container(apiserver).livenessProbe,
+      container(apiserver).readinessProbe,
+    ]) {
       assert.deepEqual(at(probe, "httpGet"), { path: "/ping", port: 8443, scheme: "HTTPS" });
     }
+    // A slow start (busy node) must not be killed by the liveness probe: up to 5 min to start.
+    assert.equal(
+      Number(at(container(apiserver).startupProbe, "periodSeconds")) *
+        Number(at(container(apiserver).startupProbe, "failureThreshold")),
+      300,
+    );
     assert.deepEqual(
       container(apiserver).volumeMounts?.find((m) => m.name === "bottlerocket-tls-keys"),
       {
