@@ -90,19 +90,27 @@ export function binDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheRoot(env), versionKey(), "bin");
 }
 
-/**
- * Checks that every binary is present and executable and returns the bin dir. Fails loudly
- * (never skips): tests that need the control plane must not silently pass without it.
- */
-export function requireBinaries(dir: string = binDir()): string {
-  const missing = BINARIES.filter((b) => {
+/** The paths of `files` this process cannot access with `mode` (e.g. fs.constants.X_OK). */
+export function unreadable(files: readonly string[], mode: number): string[] {
+  return files.filter((f) => {
     try {
-      accessSync(join(dir, b), constants.X_OK);
+      accessSync(f, mode);
       return false;
     } catch {
       return true;
     }
   });
+}
+
+/**
+ * Checks that every binary is present and executable and returns the bin dir. Fails loudly
+ * (never skips): tests that need the control plane must not silently pass without it.
+ */
+export function requireBinaries(dir: string = binDir()): string {
+  const missing = unreadable(
+    BINARIES.map((b) => join(dir, b)),
+    constants.X_OK,
+  ).map((f) => f.slice(dir.length + 1));
   if (missing.length > 0) {
     throw new BrupopError(
       "BRUPOP_E_TESTENV",

@@ -3,12 +3,12 @@
 // computes the same key (tools/testenv/realnode-key.sh is the shell twin; paths.test.ts checks
 // that both agree). The key is separate from the control plane's (../paths.ts) on purpose.
 import { createHash } from "node:crypto";
-import { accessSync, constants, readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
 import { BrupopError } from "../../errors.js";
-import { cacheRoot, readVersions, toolsDir } from "../paths.js";
+import { cacheRoot, readVersions, toolsDir, unreadable } from "../paths.js";
 
 /** Files whose content decides what build-realnode.sh builds, in realnode-key.sh's order. */
 export const REALNODE_KEY_FILES = [
@@ -47,17 +47,13 @@ export function realNodeDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Fails loudly (never skips) when build-realnode.sh has not run; returns the cache dir. */
 export function requireRealNodeBinaries(dir: string = realNodeDir()): string {
-  const missing = [
-    ...REALNODE_BINARIES.map((b) => join(dir, "bin", b)),
-    ...REALNODE_IMAGES.map((i) => join(dir, "images", i)),
-  ].filter((f) => {
-    try {
-      accessSync(f, constants.R_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = unreadable(
+    [
+      ...REALNODE_BINARIES.map((b) => join(dir, "bin", b)),
+      ...REALNODE_IMAGES.map((i) => join(dir, "images", i)),
+    ],
+    constants.R_OK,
+  );
   if (missing.length > 0) {
     throw new BrupopError(
       "BRUPOP_E_TESTENV",
