@@ -118,7 +118,7 @@ describe("demo rows", () => {
       why("demo-node-2"),
       /^drain blocked by PodDisruptionBudget default\/demo-web \(0 disruptions/,
     );
-    assert.match(why("demo-node-3"), /^back-off until 2030-06-01T12:01:40Z \(in 1m\) after 1 failed attempt/);
+    assert.match(why("demo-node-3"), /^back-off until 2030-06-01T12:02:40Z \(in 2m\) after 1 failed attempt/);
     assert.match(why("demo-node-4"), /^concurrency full \(2 of 2 updating\)$/);
   });
 
@@ -169,7 +169,7 @@ describe("demo frames (golden)", () => {
     }
     const withFailure = fitTable(mixedFleet(new Map([["demo-node-3", injected]])), 80).rows[3] ?? [];
     assert.deepEqual(withFailure.slice(1), [
-      "  └ back-off until 2030-06-01T12:01:40Z (in 1m) after 1 failed attempt; last:",
+      "  └ back-off until 2030-06-01T12:02:40Z (in 2m) after 1 failed attempt; last:",
       "    prepare failed: demo: injected prepare failure",
     ]);
     const narrow = fitTable(mixedFleet(), 80);

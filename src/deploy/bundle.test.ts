@@ -98,7 +98,7 @@ describe("npm run bundle", { timeout: 180_000 }, () => {
     assert.match(noNode.stderr, /^error: MY_NODE_NAME: /);
     assert.equal(noNode.stderr.trim().split("\n").length, 1);
     const unknown = run(["nonsense"]);
-    assert.equal(unknown.status, 1);
+    assert.equal(unknown.status, 2); // a usage error (docs/cli.md exit codes)
     assert.match(unknown.stderr, /unknown command 'nonsense'/);
     const all = run(["--help"]);
     for (const c of ["agent", "controller", "apiserver", "status", "crd"])
