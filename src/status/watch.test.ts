@@ -12,7 +12,11 @@ import {
 } from "../cli/screen.js";
 import { buildFleetStatus } from "./core.js";
 import { asked, input, node, NOW, shadow, upToDate } from "./test-fixtures.js";
-import { fitStatusTable, FrameWriter, moreNodes } from "./watch.js";
+import { fitStatusTable, FrameWriter, moreNodes, watchStatus } from "./watch.js";
+import { systemClock } from "../clock.js";
+import type { KubeRest } from "../k8s/rest.js";
+import { silentLogger } from "../log.js";
+import type { StatusReader } from "./fetch.js";
 
 const later = (s: number) => new Date(NOW.getTime() + s * 1000);
 const snapshot = (shadows = [shadow("a")], now = NOW) =>
@@ -188,5 +192,63 @@ describe("terminalOf", () => {
     assert.equal(stream.listenerCount("resize"), 0);
     w.stop();
     assert.equal(out.at(-1), LEAVE_ALT_SCREEN);
+  });
+});
+
+describe("watchStatus on a terminal", () => {
+  // The informers' API is down (they retry quietly): only the first, direct read is drawn.
+  const rest = {
+    request: () => Promise.reject(new Error("down")),
+    watch: () => Promise.reject(new Error("down")),
+  } as unknown as KubeRest;
+  const reader = (fail: boolean) =>
+    ({
+      namespace: "ns",
+      configMapName: "brupop-controller-state",
+      snapshot: () =>
+        fail
+          ? Promise.reject(new Error("cannot reach"))
+          : Promise.resolve({ ...input([shadow("a")], [node("a")]), now: NOW }),
+      readDrain: () => Promise.resolve({}),
+    }) as unknown as StatusReader;
+  const deps = (fail: boolean) => ({
+    rest,
+    reader: reader(fail),
+    clock: systemClock,
+    logger: silentLogger(),
+  });
+
+  it("Ctrl-C: the alternate screen is left and the resize hook removed", async () => {
+    const out: string[] = [];
+    const term = fakeTerminal();
+    const stop = new AbortController();
+    const done = watchStatus(deps(false), {
+      format: "table",
+      terminal: term.terminal,
+      write: (t) => out.push(t),
+      signal: stop.signal,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(out[0], ENTER_ALT_SCREEN);
+    assert.equal(term.listeners.size, 1);
+    stop.abort();
+    await done;
+    assert.equal(out.at(-1), LEAVE_ALT_SCREEN);
+    assert.equal(out.filter((o) => o === ENTER_ALT_SCREEN).length, 1);
+    assert.equal(term.listeners.size, 0);
+  });
+
+  it("a first read that fails: the error, and the screen never touched", async () => {
+    const out: string[] = [];
+    await assert.rejects(
+      watchStatus(deps(true), {
+        format: "table",
+        terminal: fakeTerminal().terminal,
+        write: (t) => out.push(t),
+        signal: new AbortController().signal,
+      }),
+      /cannot reach/,
+    );
+    assert.deepEqual(out, []);
   });
 });
