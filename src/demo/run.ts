@@ -18,7 +18,7 @@ import { buildFleetStatus } from "../status/core.js";
 import { StatusReader } from "../status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
 import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
-import { LiveScreen } from "./screen.js";
+import { LiveScreen } from "../cli/screen.js";
 import {
   demoRows,
   diffLines,

@@ -15,7 +15,7 @@ import {
   TO,
   upToDate,
 } from "../status/test-fixtures.js";
-import { LiveScreen, ENTER_ALT_SCREEN, HOME, LEAVE_ALT_SCREEN } from "./screen.js";
+import { LiveScreen, ENTER_ALT_SCREEN, HOME, LEAVE_ALT_SCREEN } from "../cli/screen.js";
 import {
   demoRows,
   diffLines,

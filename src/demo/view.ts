@@ -4,7 +4,10 @@
 // The WHY of each node is `brupop status`'s own (src/status/core.ts, on top of the controller's
 // explainFleet), so the demo and `brupop status` never disagree. The demo adds what only it knows:
 // the text of a host failure it saw (the simulated hosts run in its process).
+import { truncate, type TermSize } from "../cli/screen.js";
 import type { FleetStatus, NodeRow as StatusRow, RowReason } from "../status/model.js";
+
+export { truncate, type TermSize };
 
 /** One host failure the demo saw (the host's most_recent_command was Failed). */
 export interface SeenFailure {
@@ -95,13 +98,6 @@ export function formatElapsed(ms: number): string {
 
 /** Display width (every character we print is one column wide). */
 const width = (s: string): number => [...s].length;
-
-/** At most `w` columns; a cut cell ends with "…". */
-export function truncate(s: string, w: number): string {
-  if (w <= 0) return "";
-  const chars = [...s];
-  return chars.length <= w ? s : `${chars.slice(0, w - 1).join("")}…`;
-}
 
 /** Left-aligned columns separated by two spaces, like kubectl; the last column is not padded. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
@@ -220,11 +216,6 @@ export interface Frame {
   events: string[];
   /** Lines shown under the title (e.g. "the schedule does not open before --timeout"). */
   notes?: string[];
-}
-
-export interface TermSize {
-  columns: number;
-  rows: number;
 }
 
 /**

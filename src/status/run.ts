@@ -1,5 +1,6 @@
 // `brupop status` / `kubectl brupop` end to end: kubeconfig → reader → snapshot(s) → output. Returns
 // the exit code; every failure is one `error: ...` line on stderr and exit code 1.
+import { type Terminal } from "../cli/screen.js";
 import { systemClock, type Clock } from "../clock.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -20,8 +21,8 @@ export interface StatusOptions {
 export interface StatusIo {
   out: (text: string) => void;
   err: (text: string) => void;
-  /** stdout is a terminal (watch redraws the table in place). */
-  tty: boolean;
+  /** stdout, if it is a terminal (watch shows the table as a full-screen live view). */
+  terminal?: Terminal | undefined;
   /** Ends a watch. */
   signal: AbortSignal;
   clock?: Clock;
@@ -41,7 +42,7 @@ export async function runStatus(opts: StatusOptions, io: StatusIo): Promise<numb
     if (opts.watch === true) {
       await watchStatus(
         { rest, reader, clock, logger: io.logger ?? silentLogger() },
-        { format: opts.output, tty: io.tty, write: io.out, signal: io.signal },
+        { format: opts.output, terminal: io.terminal, write: io.out, signal: io.signal },
       );
     } else {
       const input = await reader.snapshot(() => clock.now());

@@ -12,42 +12,77 @@ import { configMapsPath, NODES_PATH, shadowsPath, type StatusReader } from "./fe
 import { slimNode, type RawConfigMap, type RawNode, type RawShadow, type StatusInput } from "./inputs.js";
 import type { FleetStatus } from "./model.js";
 import { changeKey, renderStatus, type OutputFormat } from "./output.js";
+import { fitLines, LiveScreen, type Terminal, type TermSize } from "../cli/screen.js";
 
-/** Clear screen and home the cursor (what `watch` does between frames). */
-export const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+/** What a status table that does not fit says in place of the nodes it leaves out. */
+export function moreNodes(hidden: number): string {
+  return `… ${hidden} more node${hidden === 1 ? "" : "s"} (a taller terminal or -o json shows all)`;
+}
 
 /**
- * Decides what to write for each snapshot. A terminal showing the table is redrawn whenever the text
- * changes (relative times tick); anything else (a pipe, JSON, YAML) gets a new document only when
- * the facts change.
+ * The table of `renderTable` fitted to the terminal: the header, the summary and its note always
+ * shown; the node rows that do not fit summed up in one line; every line cut to the width.
+ */
+export function fitStatusTable(text: string, nodes: number, size: TermSize): string[] {
+  const lines = text.replace(/\n$/, "").split("\n");
+  const head = nodes > 0 ? 1 : 0;
+  return fitLines(lines, size, { head, tail: lines.length - head - nodes, more: moreNodes });
+}
+
+/**
+ * Decides what to write for each snapshot. The table on a terminal is a full-screen live view (the
+ * shared LiveScreen of src/cli/screen.ts, as `brupop demo` draws: alternate screen, drawn in place,
+ * fitted to the terminal) redrawn whenever the text changes (relative times tick); anything else (a
+ * pipe, JSON, YAML) gets a new document only when the facts change.
  */
 export class FrameWriter {
   readonly #format: OutputFormat;
-  readonly #tty: boolean;
   readonly #write: (text: string) => void;
+  readonly #terminal: Terminal | undefined;
+  readonly #screen: LiveScreen | undefined;
   #lastKey: string | undefined;
-  #lastText: string | undefined;
+  #last: { status: FleetStatus; now: Date } | undefined;
+  #stopped = false;
   frames = 0;
 
-  constructor(format: OutputFormat, tty: boolean, write: (text: string) => void) {
+  constructor(format: OutputFormat, write: (text: string) => void, terminal?: Terminal) {
     this.#format = format;
-    this.#tty = tty;
     this.#write = write;
+    this.#terminal = format === "table" ? terminal : undefined;
+    this.#screen = this.#terminal === undefined ? undefined : new LiveScreen(write);
   }
 
   /** Returns whether it wrote. */
   push(status: FleetStatus, now: Date): boolean {
-    const redraw = this.#tty && this.#format === "table";
-    const text = renderStatus(status, this.#format, now, true);
+    if (this.#stopped) return false;
+    if (this.#screen !== undefined && this.#terminal !== undefined) {
+      this.#last = { status, now };
+      this.#screen.enter();
+      const text = renderStatus(status, "table", now, true);
+      const wrote = this.#screen.draw(fitStatusTable(text, status.nodes.length, this.#terminal.size()));
+      if (wrote) this.frames++;
+      return wrote;
+    }
     const key = changeKey(status);
-    const changed = redraw ? text !== this.#lastText : key !== this.#lastKey;
-    if (!changed) return false;
+    if (key === this.#lastKey) return false;
     this.#lastKey = key;
-    this.#lastText = text;
-    const sep = this.frames === 0 || redraw || this.#format !== "table" ? "" : "\n";
-    this.#write(redraw ? `${CLEAR_SCREEN}${text}` : `${sep}${text}`);
+    const sep = this.frames === 0 || this.#format !== "table" ? "" : "\n";
+    this.#write(`${sep}${renderStatus(status, this.#format, now, true)}`);
     this.frames++;
     return true;
+  }
+
+  /** Draws the last frame again, fitted to the terminal's new size. */
+  resized(): void {
+    if (this.#last === undefined) return;
+    this.#screen?.invalidate();
+    this.push(this.#last.status, this.#last.now);
+  }
+
+  /** Leaves the live view (the screen and cursor as they were); writes nothing after. */
+  stop(): void {
+    this.#stopped = true;
+    this.#screen?.leave();
   }
 }
 
@@ -60,7 +95,8 @@ export interface WatchDeps {
 
 export interface WatchOptions {
   format: OutputFormat;
-  tty: boolean;
+  /** stdout is a terminal: the table is a full-screen live view. */
+  terminal?: Terminal | undefined;
   write: (text: string) => void;
   /** Ends the watch (Ctrl-C). */
   signal: AbortSignal;
@@ -80,10 +116,25 @@ function untilAborted(signal: AbortSignal): Promise<void> {
  * missing CRD or a forbidden LIST fail at once with a clear error instead of a silent retry loop.
  */
 export async function watchStatus(deps: WatchDeps, opts: WatchOptions): Promise<void> {
-  const { rest, reader, clock, logger } = deps;
-  const frames = new FrameWriter(opts.format, opts.tty, opts.write);
+  const { reader, clock } = deps;
+  const frames = new FrameWriter(opts.format, opts.write, opts.terminal);
   const first = await reader.snapshot(() => clock.now());
-  frames.push(buildFleetStatus(first), first.now);
+  try {
+    frames.push(buildFleetStatus(first), first.now);
+    await follow(deps, opts, first, frames);
+  } finally {
+    frames.stop(); // Ctrl-C or an error: the terminal comes back as it was
+  }
+}
+
+/** Informers feeding `frames` until `opts.signal` aborts. */
+async function follow(
+  deps: WatchDeps,
+  opts: WatchOptions,
+  first: StatusInput,
+  frames: FrameWriter,
+): Promise<void> {
+  const { rest, reader, clock, logger } = deps;
 
   const ns = reader.namespace;
   const shadows = new Informer<RawShadow>({ rest, path: shadowsPath(ns), logger });
@@ -151,6 +202,7 @@ export async function watchStatus(deps: WatchDeps, opts: WatchOptions): Promise<
     inf.start();
   }
   const interval = setInterval(render, opts.refreshMs ?? 5_000);
+  const offResize = opts.terminal?.onResize(() => frames.resized());
   try {
     await Promise.race([
       Promise.all([shadows.waitForSync(), nodes.waitForSync()]),
@@ -159,6 +211,7 @@ export async function watchStatus(deps: WatchDeps, opts: WatchOptions): Promise<
     if (!opts.signal.aborted) render();
     await untilAborted(opts.signal);
   } finally {
+    offResize?.();
     clearInterval(interval);
     clearTimeout(timer);
     await Promise.all([shadows.stop(), nodes.stop(), state.stop()]);

@@ -4,6 +4,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
 import { signalExitCode } from "../exit.js";
+import { terminalOf } from "../screen.js";
 
 interface StatusCliOptions {
   kubeconfig?: string;
@@ -51,7 +52,7 @@ export function configureStatusCommand(cmd: Command): Command {
         const code = await runStatus(opts, {
           out: (t) => process.stdout.write(t),
           err: (t) => process.stderr.write(t),
-          tty: process.stdout.isTTY === true,
+          terminal: terminalOf(process.stdout),
           signal: stop.signal,
           debug: process.env["BRUPOP_DEBUG"] === "1",
         });
