@@ -363,7 +363,7 @@ describe("brupop agent on a real control plane", { timeout: 300_000 }, () => {
 
       const bad = run({ MY_NODE_NAME: "", EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "0" });
       assert.equal(await bad.exit, 2);
-      assert.match(bad.stderr(), /BRUPOP_E_CONFIG: MY_NODE_NAME/);
+      assert.match(bad.stderr(), /^error: MY_NODE_NAME/m);
 
       const agent = run({ MY_NODE_NAME: node, TRACING_FILTER_DIRECTIVE: "warn" });
       try {
