@@ -597,6 +597,28 @@ async function fleet(env: Env, single: NonNullable<BenchResults["single"]>): Pro
   }
 }
 
+/** When the steady window saw LISTs, says which ones (the goal is none): the first clue in a CI log. */
+function logSteadyLists(fleetOut: FleetOutcome, requests: readonly AuditedRequest[]): void {
+  const w = fleetOut.windows.steady;
+  if (w === null) return;
+  const lists = requests.filter((r) => r.verb === "list" && r.receivedMs >= w[0] && r.receivedMs < w[1]);
+  if (lists.length === 0) return;
+  const byShape = new Map<string, number>();
+  for (const r of lists) {
+    const shape = `${r.user} ${r.resource}${r.subresource ? `/${r.subresource}` : ""} ${r.uri.replace(/=[^&]*/g, "=…")} → ${r.code ?? "?"}`;
+    byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
+  }
+  const top = [...byShape].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  log(`steady window: ${lists.length} LISTs; by shape:`);
+  for (const [shape, n] of top) log(`  ${n}× ${shape}`);
+  const byUserVerb = new Map<string, number>();
+  for (const r of requests.filter((q) => q.receivedMs >= w[0] && q.receivedMs < w[1])) {
+    const k = `${r.user} ${r.verb} ${r.resource} ${r.code ?? "?"}`;
+    byUserVerb.set(k, (byUserVerb.get(k) ?? 0) + 1);
+  }
+  for (const [k, n] of [...byUserVerb].sort((a, b) => b[1] - a[1]).slice(0, 8)) log(`  all: ${n}× ${k}`);
+}
+
 /** Fills in the API load of each window from the audit log. */
 function applyAudit(fleetOut: FleetOutcome, requests: readonly AuditedRequest[]): void {
   for (const [i, r] of fleetOut.rollouts.entries()) {
@@ -832,6 +854,7 @@ async function main(): Promise<number> {
     const audit = await readAudit(auditLog);
     const requests = audit.requests;
     applyAudit(fleetOut, requests);
+    logSteadyLists(fleetOut, requests);
 
     const { goals, gross } = verdicts(s, fleetOut, footprint);
 
