@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { loadAgentConfig, readRequiredFile, type AgentEnv, type AgentFlags } from "./config.js";
+import {
+  loadAgentConfig,
+  readRequiredFile,
+  serviceEnvName,
+  type AgentEnv,
+  type AgentFlags,
+} from "./config.js";
 
 const inPod = { readNamespace: () => "brupop-bottlerocket-aws" };
 const outsidePod = { readNamespace: () => undefined };
@@ -22,6 +28,7 @@ describe("loadAgentConfig", () => {
       nodeName: "ip-10-0-0-1.ec2.internal",
       namespace: "brupop-bottlerocket-aws",
       apiserverUrl: "https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443",
+      apiserverConnectTo: undefined,
       tokenPath: "/var/run/secrets/tokens/bottlerocket-agent-service-account-token",
       caPath: "/etc/brupop-tls-keys/ca.crt",
       socketPath: "/run/api.sock",
@@ -64,6 +71,56 @@ describe("loadAgentConfig", () => {
     assert.equal(d.logLevel, "debug");
   });
 
+  it("serviceEnvName follows Kubernetes' service environment names", () => {
+    assert.equal(serviceEnvName("brupop-apiserver", "HOST"), "BRUPOP_APISERVER_SERVICE_HOST");
+    assert.equal(serviceEnvName("brupop-apiserver", "PORT"), "BRUPOP_APISERVER_SERVICE_PORT");
+  });
+
+  describe("apiserver address without cluster DNS", () => {
+    const svc = {
+      MY_NODE_NAME: "n",
+      BRUPOP_APISERVER_SERVICE_HOST: "10.96.0.42",
+      BRUPOP_APISERVER_SERVICE_PORT: "443",
+    };
+    const table: [string, AgentEnv, AgentFlags, { host: string; port: number } | undefined, string][] = [
+      [
+        "service env injected: connect to the cluster IP, TLS name stays the DNS name",
+        svc,
+        {},
+        { host: "10.96.0.42", port: 443 },
+        "https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443",
+      ],
+      [
+        "IPv6 cluster IP",
+        { ...svc, BRUPOP_APISERVER_SERVICE_HOST: "fd00::2a", BRUPOP_APISERVER_SERVICE_PORT: "8443" },
+        {},
+        { host: "fd00::2a", port: 8443 },
+        "https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443",
+      ],
+      [
+        "no service env: DNS as before",
+        { MY_NODE_NAME: "n" },
+        {},
+        undefined,
+        "https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443",
+      ],
+      [
+        "an explicit --apiserver-url wins",
+        svc,
+        { apiserverUrl: "https://127.0.0.1:9443" },
+        undefined,
+        "https://127.0.0.1:9443",
+      ],
+    ];
+    for (const [title, env, flags, connectTo, url] of table) {
+      it(title, () => {
+        const c = loadAgentConfig(env, flags, inPod);
+        assert.deepEqual(c.apiserverConnectTo, connectTo);
+        assert.equal(c.apiserverUrl, url);
+      });
+    }
+  });
+
   it("the --namespace flag wins over the service-account mount", () => {
     assert.equal(loadAgentConfig({ MY_NODE_NAME: "n" }, { namespace: "other" }, inPod).namespace, "other");
   });
@@ -96,6 +153,28 @@ describe("loadAgentConfig", () => {
     ["APISERVER_SERVICE_PORT", { MY_NODE_NAME: "n", APISERVER_SERVICE_PORT: "65536" }, {}, inPod],
     ["APISERVER_SERVICE_PORT", { MY_NODE_NAME: "n", APISERVER_SERVICE_PORT: "https" }, {}, inPod],
     ["TRACING_FILTER_DIRECTIVE", { MY_NODE_NAME: "n", TRACING_FILTER_DIRECTIVE: "loud" }, {}, inPod],
+    [
+      "BRUPOP_APISERVER_SERVICE_HOST",
+      {
+        MY_NODE_NAME: "n",
+        BRUPOP_APISERVER_SERVICE_HOST: "apiserver.local",
+        BRUPOP_APISERVER_SERVICE_PORT: "443",
+      },
+      {},
+      inPod,
+    ],
+    [
+      "BRUPOP_APISERVER_SERVICE_PORT",
+      { MY_NODE_NAME: "n", BRUPOP_APISERVER_SERVICE_HOST: "10.0.0.1" },
+      {},
+      inPod,
+    ],
+    [
+      "BRUPOP_APISERVER_SERVICE_PORT",
+      { MY_NODE_NAME: "n", BRUPOP_APISERVER_SERVICE_HOST: "10.0.0.1", BRUPOP_APISERVER_SERVICE_PORT: "0" },
+      {},
+      inPod,
+    ],
     ["--log-level", { MY_NODE_NAME: "n" }, { logLevel: "loud" }, inPod],
     ["--apiserver-url", { MY_NODE_NAME: "n" }, { apiserverUrl: "not a url" }, inPod],
     ["--apiserver-url", { MY_NODE_NAME: "n" }, { apiserverUrl: "ftp://x" }, inPod],

@@ -2,6 +2,7 @@
 // tests and the benchmark), read and validated once. Every error is BRUPOP_E_CONFIG naming the
 // variable or flag at fault; everything else takes the typed result.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import type { LevelWithSilent } from "pino";
 import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
 import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
@@ -20,6 +21,12 @@ export interface AgentEnv {
   MY_NODE_NAME?: string | undefined;
   EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC?: string | undefined;
   APISERVER_SERVICE_PORT?: string | undefined;
+  /**
+   * Injected by Kubernetes for the apiserver Service of the agent's namespace (`<SERVICE NAME>_
+   * SERVICE_HOST/_PORT`): the agent connects to this cluster IP, so it needs no cluster DNS.
+   */
+  BRUPOP_APISERVER_SERVICE_HOST?: string | undefined;
+  BRUPOP_APISERVER_SERVICE_PORT?: string | undefined;
   /** Upstream's log filter (`info`, `debug`, `agent=debug,info`). */
   TRACING_FILTER_DIRECTIVE?: string | undefined;
 }
@@ -41,7 +48,10 @@ export interface AgentFlags {
 export interface AgentConfig {
   nodeName: string;
   namespace: string;
+  /** The apiserver's URL; its host name is what TLS verifies. */
   apiserverUrl: string;
+  /** Where to connect instead of resolving apiserverUrl's host (the Service's cluster IP), if known. */
+  apiserverConnectTo: { host: string; port: number } | undefined;
   tokenPath: string;
   caPath: string;
   socketPath: string;
@@ -126,6 +136,23 @@ function urlFrom(raw: string): string {
   return raw.replace(/\/+$/, "");
 }
 
+/** `brupop-apiserver` → `BRUPOP_APISERVER_SERVICE_HOST` (Kubernetes' service environment names). */
+export function serviceEnvName(service: string, suffix: "HOST" | "PORT"): string {
+  return `${service.toUpperCase().replace(/-/g, "_")}_SERVICE_${suffix}`;
+}
+
+/** The Service's cluster IP and port from the injected environment, or undefined when not injected. */
+function serviceAddressFrom(env: AgentEnv): { host: string; port: number } | undefined {
+  const hostVar = serviceEnvName(APISERVER_SERVICE_NAME, "HOST");
+  const portVar = serviceEnvName(APISERVER_SERVICE_NAME, "PORT");
+  const host = env.BRUPOP_APISERVER_SERVICE_HOST?.trim() ?? "";
+  if (host === "") return undefined;
+  if (isIP(host) === 0) throw configError(hostVar, `must be an IP address, got "${host}"`);
+  const raw = env.BRUPOP_APISERVER_SERVICE_PORT;
+  if (raw === undefined || raw.trim() === "") throw configError(portVar, `must be set when ${hostVar} is`);
+  return { host, port: port(portVar, raw, DEFAULT_APISERVER_SERVICE_PORT) };
+}
+
 /** Reads and validates the agent's configuration; throws BRUPOP_E_CONFIG naming the culprit. */
 export function loadAgentConfig(
   env: AgentEnv,
@@ -142,6 +169,8 @@ export function loadAgentConfig(
   const apiserverUrl = urlFrom(
     flags.apiserverUrl ?? `https://${APISERVER_SERVICE_NAME}.${namespace}.svc.cluster.local:${servicePort}`,
   );
+  // An explicit URL wins; otherwise the DNS name (for TLS) reached through the cluster IP when known.
+  const apiserverConnectTo = flags.apiserverUrl === undefined ? serviceAddressFrom(env) : undefined;
   const lbWaitSeconds = nonNegativeInt(
     "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
     env.EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC,
@@ -151,6 +180,7 @@ export function loadAgentConfig(
     nodeName,
     namespace,
     apiserverUrl,
+    apiserverConnectTo,
     tokenPath: flags.tokenPath ?? AGENT_TOKEN_PATH,
     caPath: flags.caPath ?? DEFAULT_CA_PATH,
     socketPath: flags.socketPath ?? DEFAULT_SOCKET_PATH,

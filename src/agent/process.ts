@@ -68,6 +68,7 @@ export async function startAgentProcess(
 
   const apiserver = new ApiserverClient({
     baseUrl: config.apiserverUrl,
+    ...(config.apiserverConnectTo === undefined ? {} : { connectTo: config.apiserverConnectTo }),
     caPem,
     nodeName: config.nodeName,
     nodeUid: uid,
@@ -91,7 +92,12 @@ export async function startAgentProcess(
   stopSignal.addEventListener("abort", onStop, { once: true });
   agent.start();
   logger.info(
-    { node: config.nodeName, namespace: config.namespace, apiserver: config.apiserverUrl },
+    {
+      node: config.nodeName,
+      namespace: config.namespace,
+      apiserver: config.apiserverUrl,
+      apiserverAddress: config.apiserverConnectTo,
+    },
     "agent started",
   );
 

@@ -169,7 +169,8 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
     excludeFromLb: (name, uid, signal) => nodeOps.excludeFromLb(name, { expectedUid: uid, signal }),
     removeExclusionFromLb: (name, uid, signal) =>
       nodeOps.removeExclusionFromLb(name, { expectedUid: uid, signal }),
-    drain: (name, signal) => drainNode(drainApi, name, { ...opts.drain, signal, logger }),
+    drain: (name, signal) =>
+      drainNode(drainApi, name, { brupopNamespace: namespace, ...opts.drain, signal, logger }),
   };
 
   return {

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
+import { createCA, issueCert } from "../testenv/pki.js";
 import { ApiserverCallError, ApiserverClient, errorForNetworkFailure, errorForResponse } from "./client.js";
 
 describe("errorForResponse", () => {
@@ -291,4 +294,68 @@ describe("ApiserverClient reads the answers of either apiserver (mixed fleets, m
       assert.equal(requests, 2, "one request each, no retry");
     });
   }
+});
+
+describe("ApiserverClient connectTo (cluster IP, no DNS)", () => {
+  const DNS = "brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local";
+  let server: HttpsServer;
+  let port: number;
+  let caPem: string;
+  const hosts: (string | undefined)[] = [];
+  const snis: (string | false | null)[] = [];
+
+  before(async () => {
+    const ca = await createCA({ commonName: "brupop-test-ca" });
+    caPem = ca.certPem;
+    const cert = await issueCert({ ca, commonName: DNS, dnsNames: [DNS], usage: "server" });
+    server = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      hosts.push(req.headers.host);
+      snis.push((req.socket as TLSSocket).servername);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  const make = (name: string) =>
+    new ApiserverClient({
+      baseUrl: `https://${name}:${port}`,
+      connectTo: { host: "127.0.0.1", port },
+      caPem,
+      nodeName: "n1",
+      nodeUid: "u1",
+      token: () => "tok",
+      attempts: 1,
+    });
+
+  it("reaches the IP and accepts the certificate for the DNS name (SNI and Host are the name)", async () => {
+    const c = make(DNS);
+    try {
+      await c.uncordon();
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(hosts, [`${DNS}:${port}`]);
+    assert.deepEqual(snis, [DNS]);
+  });
+
+  it("refuses a certificate that is not for the URL's name", async () => {
+    const c = make("brupop-apiserver.other.svc.cluster.local");
+    try {
+      await assert.rejects(c.uncordon(), (err: unknown) => {
+        assert.ok(err instanceof ApiserverCallError);
+        assert.equal(err.httpStatus, undefined);
+        assert.equal((err.cause as { code?: string }).code, "ERR_TLS_CERT_ALTNAME_INVALID");
+        return true;
+      });
+    } finally {
+      c.close();
+    }
+  });
 });

@@ -110,6 +110,12 @@ export function errorForNetworkFailure(what: string, err: unknown): ApiserverCal
 export interface ApiserverClientOptions {
   /** e.g. https://brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local:443 */
   baseUrl: string;
+  /**
+   * Connect to this address instead of resolving baseUrl's host (the Service's cluster IP, so the
+   * agent needs no cluster DNS). TLS still checks the certificate for baseUrl's host name, sent as
+   * SNI, and the Host header stays baseUrl's.
+   */
+  connectTo?: { host: string; port: number };
   /** CA that signed the server certificate (the mount's ca.crt); the system CAs when omitted. */
   caPem?: string | Buffer;
   nodeName: string;
@@ -232,8 +238,14 @@ export class ApiserverClient implements BrupopApiserverApi {
     }
     const url = new URL(path, this.#base);
     const transport = url.protocol === "https:" ? https : http;
+    const target: https.RequestOptions = { method, headers, agent: this.#agent };
+    const to = this.#opts.connectTo;
+    if (to !== undefined) {
+      headers.Host = url.host;
+      Object.assign(target, { hostname: to.host, port: to.port, servername: url.hostname });
+    }
     return new Promise<Answer>((resolve, reject) => {
-      const req = transport.request(url, { method, headers, agent: this.#agent }, (res) => {
+      const req = transport.request(url, target, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {

@@ -49,6 +49,57 @@ describe("planDrain", () => {
     assert.equal(planDrain([p]).evict.length, 1);
   });
 
+  describe("brupop's own apiserver pods", () => {
+    const NS = "brupop-bottlerocket-aws";
+    const labelled = (name: string, ns: string, component: string): DrainPod =>
+      pod(name, {
+        ns,
+        owner: "ReplicaSet",
+        metadata: { labels: { "brupop.bottlerocket.aws/component": component } },
+      });
+    const table: [string, DrainPod, string | undefined, "evict" | "brupop-apiserver"][] = [
+      [
+        "apiserver pod in brupop's namespace is kept",
+        labelled("api-1", NS, "apiserver"),
+        NS,
+        "brupop-apiserver",
+      ],
+      [
+        "controller pod is evicted (not needed to finish the reboot)",
+        labelled("ctl", NS, "brupop-controller"),
+        NS,
+        "evict",
+      ],
+      ["agent label is not the apiserver", labelled("ag", NS, "agent"), NS, "evict"],
+      ["the label in another namespace is not brupop's", labelled("fake", "team", "apiserver"), NS, "evict"],
+      [
+        "without a brupop namespace nothing is kept (upstream behaviour)",
+        labelled("api-2", NS, "apiserver"),
+        undefined,
+        "evict",
+      ],
+      ["unlabelled pod in brupop's namespace is evicted", pod("other", { ns: NS }), NS, "evict"],
+    ];
+    for (const [title, p, ns, want] of table) {
+      it(title, () => {
+        const plan = planDrain([p], ns);
+        if (want === "evict") {
+          assert.deepEqual(
+            plan.evict.map((r) => r.name),
+            [p.metadata?.name],
+          );
+          assert.deepEqual(plan.skipped, []);
+        } else {
+          assert.deepEqual(plan.evict, []);
+          assert.deepEqual(
+            plan.skipped.map((s) => [s.pod.name, s.reason]),
+            [[p.metadata?.name, want]],
+          );
+        }
+      });
+    }
+  });
+
   it("keeps namespace, name and uid of each pod", () => {
     assert.deepEqual(planDrain([pod("a", { ns: "team" })]).evict, [
       { namespace: "team", name: "a", uid: "a-uid" },
@@ -135,6 +186,23 @@ describe("drainNode", () => {
     assert.equal(node.evictions.filter((n) => n === "guarded").length, 3);
     assert.equal(node.evictions.filter((n) => n === "vanished").length, 1);
     assert.equal(t.sleeps.filter((ms) => ms === 5_000).length, 3);
+  });
+
+  it("never evicts brupop's apiserver pods and reports them as skipped", async () => {
+    const ns = "brupop-bottlerocket-aws";
+    const api = pod("brupop-apiserver-1", {
+      ns,
+      owner: "ReplicaSet",
+      metadata: { labels: { "brupop.bottlerocket.aws/component": "apiserver" } },
+    });
+    const node = new FakeNode([api, pod("web")]);
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { brupopNamespace: ns, now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.evictions, ["web"]);
+    assert.deepEqual(
+      result.skipped.map((s) => [`${s.pod.namespace}/${s.pod.name}`, s.reason]),
+      [[`${ns}/brupop-apiserver-1`, "brupop-apiserver"]],
+    );
   });
 
   it("skips DaemonSet pods entirely", async () => {

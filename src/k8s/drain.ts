@@ -1,6 +1,8 @@
 // Node drain, like `kubectl drain`, through the Eviction API so PodDisruptionBudgets hold (SPEC §5):
 //   1. list the pods bound to the node;
-//   2. plan (pure): skip DaemonSet-owned and mirror pods, completed pods need nothing, evict the rest;
+//   2. plan (pure): skip DaemonSet-owned and mirror pods, brupop's own apiserver pods (the update
+//      needs them: on a one-node cluster they could go nowhere and the agent would lose its
+//      apiserver), completed pods need nothing, evict the rest;
 //   3. evict up to `concurrency` at a time; 429 (a PDB says not now) and 5xx → retry every
 //      `retryIntervalMs`; 404 → already gone;
 //   4. wait until every evicted pod is gone (deleted, or its name now belongs to a pod with another uid).
@@ -8,10 +10,13 @@
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
+import { COMPONENT_LABEL } from "../model/constants.js";
 import { upstreamError } from "./node-ops.js";
 import type { KubeRest } from "./rest.js";
 
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
+/** Value of COMPONENT_LABEL on brupop's apiserver pods (the chart's, upstream's). */
+export const APISERVER_COMPONENT = "apiserver";
 
 /** The part of a Pod the drain reads. */
 export interface DrainPod {
@@ -20,6 +25,7 @@ export interface DrainPod {
     namespace?: string;
     uid?: string;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     ownerReferences?: { kind?: string; controller?: boolean; apiVersion?: string }[];
   };
   status?: { phase?: string };
@@ -31,7 +37,7 @@ export interface PodRef {
   readonly uid: string;
 }
 
-export type SkipReason = "daemonset" | "mirror" | "completed";
+export type SkipReason = "daemonset" | "mirror" | "brupop-apiserver" | "completed";
 
 export interface DrainPlan {
   readonly evict: PodRef[];
@@ -46,8 +52,22 @@ function refOf(pod: DrainPod): PodRef {
   };
 }
 
-export function skipReason(pod: DrainPod): SkipReason | undefined {
+function isBrupopApiserver(pod: DrainPod, brupopNamespace: string | undefined): boolean {
+  return (
+    brupopNamespace !== undefined &&
+    pod.metadata?.namespace === brupopNamespace &&
+    pod.metadata.labels?.[COMPONENT_LABEL] === APISERVER_COMPONENT
+  );
+}
+
+/**
+ * Why the drain leaves `pod` on the node, or undefined to evict it (pure). `brupopNamespace` is the
+ * namespace brupop runs in: its apiserver pods there are kept (the agent needs them to finish the
+ * update; elsewhere the label is not brupop's to trust).
+ */
+export function skipReason(pod: DrainPod, brupopNamespace?: string): SkipReason | undefined {
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return "mirror";
+  if (isBrupopApiserver(pod, brupopNamespace)) return "brupop-apiserver";
   // Like kubectl, only the controlling owner counts: a DaemonSet would recreate the pod at once.
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller === true);
   if (controller?.kind === "DaemonSet") return "daemonset";
@@ -57,10 +77,10 @@ export function skipReason(pod: DrainPod): SkipReason | undefined {
 }
 
 /** Decides, for the pods bound to a node, which to evict and which to leave (pure). */
-export function planDrain(pods: readonly DrainPod[]): DrainPlan {
+export function planDrain(pods: readonly DrainPod[], brupopNamespace?: string): DrainPlan {
   const plan: DrainPlan = { evict: [], skipped: [] };
   for (const pod of pods) {
-    const reason = skipReason(pod);
+    const reason = skipReason(pod, brupopNamespace);
     if (reason === undefined) plan.evict.push(refOf(pod));
     else plan.skipped.push({ pod: refOf(pod), reason });
   }
@@ -75,6 +95,8 @@ export interface DrainApi {
 }
 
 export interface DrainOptions {
+  /** Namespace brupop runs in: its apiserver pods there are never evicted (see skipReason). */
+  brupopNamespace?: string;
   /** Evictions in flight at once (default 5). */
   concurrency?: number;
   /** Pause between eviction retries after 429/5xx (default 5000 ms, as upstream). */
@@ -217,7 +239,7 @@ export async function drainNode(
 ): Promise<DrainResult> {
   const signal = opts.signal ?? new AbortController().signal;
   const run = new DrainRun(api, nodeName, opts, signal);
-  const plan = planDrain(await api.listPodsOnNode(nodeName, signal));
+  const plan = planDrain(await api.listPodsOnNode(nodeName, signal), opts.brupopNamespace);
   opts.logger?.info(
     { node: nodeName, evict: plan.evict.length, skipped: plan.skipped.length },
     "draining node",
