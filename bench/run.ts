@@ -262,6 +262,26 @@ async function readSamples(file: string): Promise<ShadowSample[]> {
   return out;
 }
 
+/** Waits (at most `maxMs`) until the audit log shows no LIST by brupop's identities for `quietMs`. */
+async function untilNoLists(file: string, quietMs: number, maxMs: number): Promise<void> {
+  const t0 = now();
+  for (;;) {
+    await sleep(2_000);
+    const lists = (await readAudit(file)).requests.filter((r) => r.verb === "list");
+    const last = Math.max(0, ...lists.map((r) => r.receivedMs));
+    if (now() - last >= quietMs) {
+      if (now() - t0 > 2_500)
+        log(`  no LIST for ${quietMs / 1000} s after ${Math.round((now() - t0) / 1000)} s`);
+      return;
+    }
+    if (now() - t0 >= maxMs) {
+      const recent = lists.filter((r) => r.receivedMs >= t0).length;
+      log(`  still LISTing after ${maxMs / 1000} s (${recent} LISTs while waiting); measuring anyway`);
+      return;
+    }
+  }
+}
+
 async function readAudit(file: string): Promise<AuditLog> {
   const audit = new AuditLog();
   const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
@@ -466,8 +486,13 @@ async function fleet(env: Env, single: NonNullable<BenchResults["single"]>): Pro
       const sampler = new ProcessSampler(controller.pid, 500);
       sampler.start();
       if (i === 0) {
-        // Steady state: every node Idle, nothing offered; the controller has ticked a few times.
+        // Steady state: every node Idle, nothing offered; the controller has ticked a few times,
+        // and no LIST for a while (on a loaded machine some agents' first LISTs are still being
+        // retried after 429s/timeouts long after every agent reported; those are start-up, not
+        // steady state). A component that really polls keeps LISTing: the wait ends at its bound
+        // and the window counts it.
         await sleep(5_000);
+        await untilNoLists(join(env.work, "audit.log"), 10_000, 90_000);
         log(`steady-state window (${s.steadyMs / 1000} s)`);
         sampler.begin("steady");
         const steadyCpu = cpuWindow(controller, observer);
