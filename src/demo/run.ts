@@ -12,6 +12,7 @@ import { BrupopTestbed } from "../agent/testbed.js";
 import { Controller } from "../controller/controller.js";
 import type { ConcurrencyLimit } from "../controller/decisions.js";
 import { parseSchedule } from "../controller/schedule.js";
+import type { CommandResult } from "../bottlerocket/types.js";
 import { BrupopError } from "../errors.js";
 import type { KubeRest } from "../k8s/rest.js";
 import { buildFleetStatus } from "../status/core.js";
@@ -51,6 +52,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Only a cluster (with labelled nodes), brupop not installed: for trying the charts. */
   bare: boolean;
+  /** Real nodes (kubelets, containerd, real pods; root only) instead of kwok nodes. */
+  realNodes?: boolean;
   /** Give up after this long. */
   timeoutMs: number;
   out: NodeJS.WritableStream;
@@ -64,8 +67,18 @@ export interface DemoOptions {
   signal: AbortSignal;
 }
 
+/** What the live view reads: the cluster, and the hosts' last commands where it can see them. */
+export interface RolloutSource {
+  rest: KubeRest;
+  namespace: string;
+  server: string;
+  kubeconfigPath: string;
+  /** The host's most recent command (in-process hosts), or null when unknown. */
+  lastCommand(node: string): CommandResult | null;
+}
+
 /** Host timings: long enough to watch each step, or short (`--speed`). */
-function hostDurations(speed: boolean) {
+export function hostDurations(speed: boolean) {
   return speed
     ? { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 }
     : { refresh: 500, prepare: 3_000, activate: 500, deactivate: 500, reboot: 3_000 };
@@ -125,7 +138,7 @@ async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSi
 }
 
 /** Resolves on abort; keeps the process alive until then (the cluster's processes are not handles). */
-function untilAborted(signal: AbortSignal): Promise<void> {
+export function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   const alive = setInterval(() => undefined, 60_000);
   return new Promise((resolve) =>
@@ -168,15 +181,25 @@ async function runBare(opts: DemoOptions): Promise<number> {
   }
 }
 
+/** The demo's title line. */
+export function demoTitle(opts: DemoOptions, scheduleKind: string, kind = ""): string {
+  return (
+    `${opts.nodes} ${kind}nodes ${FROM_VERSION} → ${TO_VERSION}, max concurrent ${String(opts.maxConcurrent)}, ` +
+    `schedule "${opts.cron}" (${scheduleKind})`
+  );
+}
+
 /** Runs the demo; resolves with the process exit code (0 done, 1 timed out, 130 interrupted). */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   if (opts.bare) return runBare(opts);
+  if (opts.realNodes === true) {
+    const { runRealNodeDemo } = await import("./realnodes.js");
+    return runRealNodeDemo(opts);
+  }
   const say = (line: string) => opts.out.write(`${line}\n`);
   const now = new Date();
   const schedule = parseSchedule(opts.cron, now, "--cron");
-  const title =
-    `${opts.nodes} nodes ${FROM_VERSION} → ${TO_VERSION}, max concurrent ${String(opts.maxConcurrent)}, ` +
-    `schedule "${opts.cron}" (${schedule.kind})`;
+  const title = demoTitle(opts, schedule.kind);
   const notice = scheduleNotice(schedule.msUntilOpen(now), opts.timeoutMs, opts.cron, now);
   if (notice !== undefined) say(notice);
   if (opts.logFile !== undefined) say(`logs: ${opts.logFile}`);
@@ -222,7 +245,17 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       { rest: testbed.rest, logger: opts.logger },
     );
     await controller.start();
-    return await watchRollout(opts, testbed, title, names, notice);
+    const source: RolloutSource = {
+      rest: testbed.rest,
+      namespace: testbed.namespace,
+      server: testbed.cluster.server,
+      kubeconfigPath: testbed.cluster.kubeconfigPath,
+      lastCommand: (node) => {
+        const read = testbed.fleet.host(node).readStatus();
+        return read.kind === "ok" ? read.status.most_recent_command : null;
+      },
+    };
+    return await watchRollout(opts, source, title, names, notice);
   } finally {
     await controller?.stop();
     if (!opts.signal.aborted) say("stopping the local cluster…");
@@ -236,11 +269,10 @@ class FailureLog {
   readonly byNode = new Map<string, SeenFailure[]>();
 
   /** New failures since the last look. */
-  poll(testbed: BrupopTestbed, names: readonly string[]): { node: string; failure: SeenFailure }[] {
+  poll(source: RolloutSource, names: readonly string[]): { node: string; failure: SeenFailure }[] {
     const fresh: { node: string; failure: SeenFailure }[] = [];
     for (const node of names) {
-      const read = testbed.fleet.host(node).readStatus();
-      const last = read.kind === "ok" ? read.status.most_recent_command : null;
+      const last = source.lastCommand(node);
       if (last === null || last.cmd_status !== "Failed") continue;
       const key = `${node} ${last.timestamp}`;
       if (this.#seen.has(key)) continue;
@@ -283,15 +315,15 @@ function noteTimings(
   }
 }
 
-async function watchRollout(
+export async function watchRollout(
   opts: DemoOptions,
-  testbed: BrupopTestbed,
+  source: RolloutSource,
   title: string,
   names: string[],
   notice: string | undefined,
 ): Promise<number> {
   const say = (line: string) => opts.out.write(`${line}\n`);
-  const reader = new StatusReader(testbed.rest, testbed.namespace, testbed.cluster.server);
+  const reader = new StatusReader(source.rest, source.namespace, source.server);
   const started = Date.now();
   const timings = new Map<string, NodeTiming>(
     names.map((n) => [n, { node: n, startedMs: null, finishedMs: null, failures: [] }]),
@@ -308,7 +340,7 @@ async function watchRollout(
   try {
     while (!opts.signal.aborted) {
       const elapsed = Date.now() - started;
-      const fresh = failures.poll(testbed, names);
+      const fresh = failures.poll(source, names);
       const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
       try {
         const input = await reader.snapshot(() => new Date());
@@ -337,7 +369,7 @@ async function watchRollout(
           return 1;
         }
         say(renderSummary(elapsed, [...timings.values()], TO_VERSION));
-        if (opts.keep) await keepRunning(opts, testbed);
+        if (opts.keep) await keepRunning(opts, source);
         return 0;
       }
       await sleep(500, undefined, { signal: opts.signal }).catch(() => undefined);
@@ -349,12 +381,13 @@ async function watchRollout(
   }
 }
 
-async function keepRunning(opts: DemoOptions, testbed: BrupopTestbed): Promise<void> {
+async function keepRunning(opts: DemoOptions, source: RolloutSource): Promise<void> {
+  const kc = source.kubeconfigPath;
   opts.out.write(
     `The cluster keeps running until you press Ctrl-C. Try:\n` +
-      `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} get brs -n ${testbed.namespace}\n` +
-      `  npx brupop status --kubeconfig ${testbed.cluster.kubeconfigPath}\n` +
-      `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} describe node ${NODE_PREFIX}0\n`,
+      `  kubectl --kubeconfig ${kc} get brs -n ${source.namespace}\n` +
+      `  npx brupop status --kubeconfig ${kc}\n` +
+      `  kubectl --kubeconfig ${kc} get pods -A -o wide\n`,
   );
   await untilAborted(opts.signal);
 }

@@ -9,7 +9,7 @@ import { parseMaxConcurrentUpdate } from "../../controller/config.js";
 import type { ConcurrencyLimit } from "../../controller/decisions.js";
 import { parseSchedule } from "../../controller/schedule.js";
 import { BrupopError, isBrupopError } from "../../errors.js";
-import { checkFailHost } from "../../demo/plan.js";
+import { checkFailHost, checkRealNodeDemo, REAL_NODE_PREFIX } from "../../demo/plan.js";
 import { signalExitCode } from "../exit.js";
 
 interface DemoFlags {
@@ -21,6 +21,7 @@ interface DemoFlags {
   speed?: boolean;
   keep?: boolean;
   bare?: boolean;
+  realNodes?: boolean;
   timeout: number;
   verbose?: boolean;
   logFile?: string;
@@ -56,8 +57,12 @@ function cronArg(value: string): string {
 }
 
 /** Checks that need more than one flag. Throws BRUPOP_E_CONFIG. */
-export function checkDemoFlags(flags: DemoFlags): void {
-  checkFailHost(flags.failHost, flags.nodes);
+export function checkDemoFlags(flags: DemoFlags, uid: number | undefined = process.getuid?.()): void {
+  if (flags.realNodes === true) {
+    if (flags.bare === true) throw new BrupopError("BRUPOP_E_CONFIG", "--real-nodes and --bare: choose one");
+    checkRealNodeDemo(flags.nodes, uid);
+  }
+  checkFailHost(flags.failHost, flags.nodes, flags.realNodes === true ? REAL_NODE_PREFIX : undefined);
   if (flags.bare === true && (flags.failHost !== undefined || flags.keep === true)) {
     throw new BrupopError(
       "BRUPOP_E_CONFIG",
@@ -85,6 +90,11 @@ export function registerDemo(program: Command): void {
     .option("--speed", "short host command times", false)
     .option("--keep", "keep the cluster running after the rollout (prints its kubeconfig)", false)
     .option("--bare", "only a cluster with labelled nodes, brupop not installed (to try the charts)", false)
+    .option(
+      "--real-nodes",
+      "1-3 real nodes (containerd, kubelet; root) running brupop's image from its charts, instead of kwok nodes",
+      false,
+    )
     .option(
       "--timeout <seconds>",
       "give up after this long (exit 1)",
@@ -134,6 +144,7 @@ export function registerDemo(program: Command): void {
           speed: flags.speed === true,
           keep: flags.keep === true,
           bare: flags.bare === true,
+          realNodes: flags.realNodes === true,
           timeoutMs: flags.timeout * 1000,
           out: process.stdout,
           tty,

@@ -13,7 +13,7 @@
 // written: inside the sandbox each /proc/sys file it would change is bind-mounted over with a
 // plain file holding the current value, so the kubelet "sets" that file instead.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createConnection, createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -307,6 +307,9 @@ export class Sandbox {
       "trap '' TERM; while :; do sleep 3600 & wait $!; done",
     ]);
     const ns = { target: await childOf(init.pid) };
+    // The child exists before it has called unshare(): mounts made then land in the SANDBOX's mount
+    // namespace, and the node (kubelet, pods) would see the machine's /run — no host API socket.
+    await untilOwnMountNamespace(ns.target, init.pid);
     await this.run(ns, [
       "set -e",
       `mount --bind '${runDir}' /run`,
@@ -400,6 +403,21 @@ async function childOf(pid: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new BrupopError("BRUPOP_E_TESTENV", `no child of ${String(pid)} (did unshare/nsenter fail?)`);
+}
+
+/** Waits until `pid` is in a mount namespace of its own (not `parentPid`'s): unshare() has run. */
+export async function untilOwnMountNamespace(pid: number, parentPid: number, proc = "/proc"): Promise<void> {
+  const mnt = (p: number) => readlinkSync(`${proc}/${String(p)}/ns/mnt`);
+  for (let i = 0; i < 400; i++) {
+    try {
+      if (mnt(pid) !== mnt(parentPid)) return;
+    } catch {
+      // gone: the caller's next step reports it
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new BrupopError("BRUPOP_E_TESTENV", `process ${String(pid)} never left its parent's mount namespace`);
 }
 
 export async function runCleanup(journal: string): Promise<void> {
