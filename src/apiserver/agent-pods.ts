@@ -5,23 +5,12 @@
 import type { Logger } from "pino";
 import { AGENT_COMPONENT, COMPONENT_LABEL } from "../model/constants.js";
 import { Informer } from "../k8s/informer.js";
-import { upstreamError } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
+import { ifFound, type KubeApi } from "../k8s/api.js";
+import { paths, type KubePod } from "../k8s/objects.js";
 import type { AgentPod } from "./authz.js";
 
-interface RawPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-  };
-  spec?: { nodeName?: string };
-}
-
 /** Keeps what authorizeCaller reads (and what the informer needs), drops the rest of the pod. */
-export function slimPod(pod: RawPod): RawPod {
+export function slimPod(pod: KubePod): KubePod {
   const m = pod.metadata;
   return {
     metadata: {
@@ -36,16 +25,16 @@ export function slimPod(pod: RawPod): RawPod {
 }
 
 export class AgentPodCache {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly #namespace: string;
-  readonly #informer: Informer<RawPod>;
+  readonly #informer: Informer<KubePod>;
 
-  constructor(rest: KubeRest, namespace: string, logger: Logger) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, logger: Logger) {
+    this.#api = api;
     this.#namespace = namespace;
-    this.#informer = new Informer<RawPod>({
-      rest,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+    this.#informer = new Informer<KubePod>({
+      rest: api,
+      path: paths.pods(namespace),
       labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
       logger,
       transform: slimPod,
@@ -72,10 +61,7 @@ export class AgentPodCache {
   async get(name: string, signal?: AbortSignal): Promise<AgentPod | undefined> {
     const cached = this.#informer.get(name, this.#namespace);
     if (cached !== undefined) return cached;
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods/${encodeURIComponent(name)}`;
-    const res = await this.#rest.request<RawPod>("GET", path, { signal, timeoutMs: 10_000 });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw upstreamError(`GET pod ${name}`, res);
-    return slimPod(res.body);
+    const pod = await ifFound(this.#api.getPod(this.#namespace, name, { signal, timeoutMs: 10_000 }));
+    return pod === undefined ? undefined : slimPod(pod);
   }
 }

@@ -4,14 +4,10 @@
 // back to one GET (the account may be newer than the watch). Only name and uid are kept.
 import type { Logger } from "pino";
 import { Informer } from "../k8s/informer.js";
-import { upstreamError } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
+import { ifFound, type KubeApi } from "../k8s/api.js";
+import { paths, type KubeServiceAccount } from "../k8s/objects.js";
 
-interface RawServiceAccount {
-  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
-}
-
-function slim(sa: RawServiceAccount): RawServiceAccount {
+function slim(sa: KubeServiceAccount): KubeServiceAccount {
   const m = sa.metadata;
   return {
     metadata: { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion },
@@ -19,16 +15,16 @@ function slim(sa: RawServiceAccount): RawServiceAccount {
 }
 
 export class ServiceAccountCache {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly #namespace: string;
-  readonly #informer: Informer<RawServiceAccount>;
+  readonly #informer: Informer<KubeServiceAccount>;
 
-  constructor(rest: KubeRest, namespace: string, logger: Logger) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, logger: Logger) {
+    this.#api = api;
     this.#namespace = namespace;
-    this.#informer = new Informer<RawServiceAccount>({
-      rest,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts`,
+    this.#informer = new Informer<KubeServiceAccount>({
+      rest: api,
+      path: paths.serviceAccounts(namespace),
       logger,
       transform: slim,
     });
@@ -46,10 +42,7 @@ export class ServiceAccountCache {
   async uid(name: string, signal?: AbortSignal): Promise<string | undefined> {
     const cached = this.#informer.get(name, this.#namespace);
     if (cached !== undefined) return cached.metadata?.uid;
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/serviceaccounts/${encodeURIComponent(name)}`;
-    const res = await this.#rest.request<RawServiceAccount>("GET", path, { signal, timeoutMs: 10_000 });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw upstreamError(`GET serviceaccount ${name}`, res);
-    return res.body.metadata?.uid;
+    const sa = await ifFound(this.#api.getServiceAccount(this.#namespace, name, { signal, timeoutMs: 10_000 }));
+    return sa?.metadata?.uid;
   }
 }

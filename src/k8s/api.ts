@@ -74,7 +74,7 @@ export interface KubeApi {
   /** POSTs a policy/v1 Eviction (429: a PodDisruptionBudget says not now). */
   evictPod(namespace: string, name: string, opts?: CallOptions): Promise<void>;
   getServiceAccount(namespace: string, name: string, opts?: CallOptions): Promise<KubeServiceAccount>;
-  reviewToken(token: string, audiences: string[], opts?: CallOptions): Promise<TokenReviewResult>;
+  reviewToken(token: string, audiences: readonly string[], opts?: CallOptions): Promise<TokenReviewResult>;
   getShadow(namespace: string, name: string, opts?: CallOptions): Promise<RawShadow>;
   /** Creates brs `name` with `spec`, owned by the given Node. */
   createShadow(
@@ -179,7 +179,7 @@ export abstract class KubeApiBase implements KubeApi {
     });
   }
 
-  async reviewToken(token: string, audiences: string[], opts: CallOptions = {}): Promise<TokenReviewResult> {
+  async reviewToken(token: string, audiences: readonly string[], opts: CallOptions = {}): Promise<TokenReviewResult> {
     const review = await this.create<{ status?: TokenReviewResult } | undefined>(
       paths.tokenReviews(),
       { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences } },
