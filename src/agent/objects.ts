@@ -7,34 +7,13 @@
 import type { Logger } from "pino";
 import { Informer } from "../k8s/informer.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
-import {
-  API_GROUP,
-  EXCLUDE_FROM_LB_LABEL,
-  nodeNameForShadow,
-  PLURAL,
-  shadowNameForNode,
-} from "../model/constants.js";
+import type { KubeApi } from "../k8s/api.js";
+import { paths, type KubeNode, type RawShadow } from "../k8s/objects.js";
+import { EXCLUDE_FROM_LB_LABEL, nodeNameForShadow, shadowNameForNode } from "../model/constants.js";
 
-/** The brs as read from the API (validated by the agent with parseShadow). */
-export interface RawShadow {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
-  spec?: unknown;
-  status?: unknown;
-}
-
-/** The part of a Node the agent reads. */
-export interface SlimNode {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: { unschedulable?: boolean };
-}
+/** The brs as read from the API (validated by the agent with parseShadow); the Node as slimNode keeps it. */
+export type { RawShadow };
+export type SlimNode = KubeNode;
 
 export interface AgentObjects {
   /** The node's brs as last seen; undefined when it does not exist. */
@@ -49,11 +28,8 @@ export interface AgentObjects {
   stop(): Promise<void>;
 }
 
-export function shadowsPath(namespace: string): string {
-  return `/apis/${API_GROUP}/v2/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`;
-}
-
-const NODES_PATH = "/api/v1/nodes";
+/** Kept for the agent's test bed; the path is built in src/k8s/objects.ts. */
+export const shadowsPath = paths.shadows;
 
 function pick(record: Record<string, string> | undefined, key: string): Record<string, string> | undefined {
   const v = record?.[key];
@@ -92,7 +68,7 @@ function nodeSignature(node: SlimNode | undefined): string {
 }
 
 export interface OwnObjectsOptions {
-  rest: KubeRest;
+  rest: KubeApi;
   namespace: string;
   nodeName: string;
   logger: Logger;
@@ -114,14 +90,14 @@ export class OwnObjectsWatch implements AgentObjects {
     this.#shadowName = shadowNameForNode(opts.nodeName);
     this.#shadows = new Informer<RawShadow>({
       rest: opts.rest,
-      path: shadowsPath(opts.namespace),
+      path: paths.shadows(opts.namespace),
       fieldSelector: `metadata.name=${this.#shadowName}`,
       logger: opts.logger,
       transform: slimShadow,
     });
     this.#nodes = new Informer<SlimNode>({
       rest: opts.rest,
-      path: NODES_PATH,
+      path: paths.nodes(),
       fieldSelector: `metadata.name=${opts.nodeName}`,
       logger: opts.logger,
       transform: slimNode,
@@ -162,7 +138,7 @@ export class OwnObjectsWatch implements AgentObjects {
 }
 
 export interface SharedObjectsOptions {
-  rest: KubeRest;
+  rest: KubeApi;
   namespace: string;
   logger: Logger;
   /** Limits the Node watch (e.g. the updater-interface label); default all nodes. */
@@ -184,13 +160,13 @@ export class SharedObjectsWatch {
     this.#namespace = opts.namespace;
     this.#shadows = new Informer<RawShadow>({
       rest: opts.rest,
-      path: shadowsPath(opts.namespace),
+      path: paths.shadows(opts.namespace),
       logger: opts.logger,
       transform: slimShadow,
     });
     this.#nodes = new Informer<SlimNode>({
       rest: opts.rest,
-      path: NODES_PATH,
+      path: paths.nodes(),
       labelSelector: opts.nodeLabelSelector,
       logger: opts.logger,
       transform: slimNode,
