@@ -10,7 +10,6 @@ import { NodeOps } from "../k8s/node-ops.js";
 import { AgentPodCache } from "./agent-pods.js";
 import { ServiceAccountCache } from "./service-accounts.js";
 import type { AuthBackend } from "./authenticator.js";
-import type { TokenReviewStatus } from "./authz.js";
 import { TtlCache } from "./token-cache.js";
 
 export interface ShadowStore {
@@ -99,7 +98,13 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
       const name = shadowNameForNode(nodeName);
       const call = { signal, timeoutMs: REQUEST_TIMEOUT_MS };
       try {
-        const created = await rest.createShadow(namespace, name, { nodeName, nodeUid }, { ...DEFAULT_SPEC }, call);
+        const created = await rest.createShadow(
+          namespace,
+          name,
+          { nodeName, nodeUid },
+          { ...DEFAULT_SPEC },
+          call,
+        );
         return { name, created: true, shadow: withoutManagedFields(created) };
       } catch (err) {
         if (!isConflict(err)) throw err;

@@ -42,7 +42,9 @@ export class ServiceAccountCache {
   async uid(name: string, signal?: AbortSignal): Promise<string | undefined> {
     const cached = this.#informer.get(name, this.#namespace);
     if (cached !== undefined) return cached.metadata?.uid;
-    const sa = await ifFound(this.#api.getServiceAccount(this.#namespace, name, { signal, timeoutMs: 10_000 }));
+    const sa = await ifFound(
+      this.#api.getServiceAccount(this.#namespace, name, { signal, timeoutMs: 10_000 }),
+    );
     return sa?.metadata?.uid;
   }
 }

@@ -63,12 +63,16 @@ export class HttpHostTransport implements HostTransport {
       // A total deadline, not an idle timeout: a host that trickles bytes must not hold us forever.
       deadlineMs: timeoutMs,
       onTimeout: () =>
-        new BrupopError("BRUPOP_E_HOST_TIMEOUT", `no answer from host to ${method} ${path} in ${timeoutMs} ms`, {
-          method,
-          path,
-          timeoutMs,
-          phase: "request",
-        }),
+        new BrupopError(
+          "BRUPOP_E_HOST_TIMEOUT",
+          `no answer from host to ${method} ${path} in ${timeoutMs} ms`,
+          {
+            method,
+            path,
+            timeoutMs,
+            phase: "request",
+          },
+        ),
       maxBodyBytes: MAX_BODY_BYTES,
       onTooLarge: () =>
         new BrupopError("BRUPOP_E_HOST_API", `host answer to ${method} ${path} is larger than 1 MiB`, {

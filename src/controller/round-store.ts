@@ -97,7 +97,9 @@ export class ConfigMapRoundStore implements RoundStore {
 
   /** The ConfigMap, or undefined when it does not exist. */
   #read(signal: AbortSignal | undefined): Promise<KubeConfigMap | undefined> {
-    return ifFound(this.#api.get<KubeConfigMap>(paths.configMap(this.#namespace, this.#name), this.#opts("GET", signal)));
+    return ifFound(
+      this.#api.get<KubeConfigMap>(paths.configMap(this.#namespace, this.#name), this.#opts("GET", signal)),
+    );
   }
 
   /**

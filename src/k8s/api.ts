@@ -85,7 +85,12 @@ export interface KubeApi {
     opts?: CallOptions,
   ): Promise<RawShadow>;
   /** Replaces the whole status (JSON Patch "add" on /status: a merge patch would drop null fields). */
-  replaceShadowStatus(namespace: string, name: string, status: unknown, opts?: CallOptions): Promise<RawShadow>;
+  replaceShadowStatus(
+    namespace: string,
+    name: string,
+    status: unknown,
+    opts?: CallOptions,
+  ): Promise<RawShadow>;
   getConfigMap(namespace: string, name: string, opts?: CallOptions): Promise<KubeConfigMap>;
   createEvent(namespace: string, event: unknown, opts?: CallOptions): Promise<void>;
 }
@@ -103,7 +108,11 @@ export async function ifFound<T>(call: Promise<T>): Promise<T | undefined> {
 /** KubeApi on top of `request` and `watch`: the status handling, written once. */
 export abstract class KubeApiBase implements KubeApi {
   /** One exchange: the answer whatever its status; rejects only when no answer came (network, abort, timeout). */
-  abstract request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<RestResponse<T>>;
+  abstract request<T = unknown>(
+    method: string,
+    path: string,
+    opts?: RequestOptions,
+  ): Promise<RestResponse<T>>;
   abstract watch(path: string, query: Query, onEvent: WatchHandler, signal: AbortSignal): Promise<void>;
 
   async #call<T>(
@@ -156,7 +165,10 @@ export abstract class KubeApiBase implements KubeApi {
     select: { namespace?: string; fieldSelector?: string },
     opts: CallOptions = {},
   ): Promise<KubePod[]> {
-    const query = select.fieldSelector === undefined ? opts.query : { ...opts.query, fieldSelector: select.fieldSelector };
+    const query =
+      select.fieldSelector === undefined
+        ? opts.query
+        : { ...opts.query, fieldSelector: select.fieldSelector };
     return (await this.list<KubePod>(paths.pods(select.namespace), { ...opts, query })).items ?? [];
   }
 
@@ -179,7 +191,11 @@ export abstract class KubeApiBase implements KubeApi {
     });
   }
 
-  async reviewToken(token: string, audiences: readonly string[], opts: CallOptions = {}): Promise<TokenReviewResult> {
+  async reviewToken(
+    token: string,
+    audiences: readonly string[],
+    opts: CallOptions = {},
+  ): Promise<TokenReviewResult> {
     const review = await this.create<{ status?: TokenReviewResult } | undefined>(
       paths.tokenReviews(),
       { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences } },

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  CORDONED_BY_BRUPOP_ANNOTATION,
-  cordonPatch,
-  lbExclusionPatch,
-  uncordonPatch,
-} from "./node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION, cordonPatch, lbExclusionPatch, uncordonPatch } from "./node-ops.js";
 import { KubeApiError } from "../errors.js";
 import type { KubeNode } from "./objects.js";
 
