@@ -4,10 +4,9 @@
 // (no label) — the decision then sees the real object. Only the few fields the check reads are kept.
 import type { Logger } from "pino";
 import { AGENT_COMPONENT, COMPONENT_LABEL } from "../model/constants.js";
-import { Informer } from "../k8s/informer.js";
-import { ifFound, type KubeApi } from "../k8s/api.js";
+import type { KubeApi } from "../k8s/api.js";
+import { CachedLookup } from "../k8s/cached-lookup.js";
 import { paths, type KubePod } from "../k8s/objects.js";
-import type { AgentPod } from "./authz.js";
 
 /** Keeps what authorizeCaller reads (and what the informer needs), drops the rest of the pod. */
 export function slimPod(pod: KubePod): KubePod {
@@ -24,44 +23,17 @@ export function slimPod(pod: KubePod): KubePod {
   };
 }
 
-export class AgentPodCache {
-  readonly #api: KubeApi;
-  readonly #namespace: string;
-  readonly #informer: Informer<KubePod>;
-
+/** The pod named `name` in our namespace (`get`), or undefined when it does not exist. */
+export class AgentPodCache extends CachedLookup<KubePod> {
   constructor(api: KubeApi, namespace: string, logger: Logger) {
-    this.#api = api;
-    this.#namespace = namespace;
-    this.#informer = new Informer<KubePod>({
+    super({
       rest: api,
+      namespace,
       path: paths.pods(namespace),
       labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
       logger,
       transform: slimPod,
+      fetch: (name, signal) => api.getPod(namespace, name, { signal, timeoutMs: 10_000 }),
     });
-  }
-
-  get synced(): boolean {
-    return this.#informer.synced;
-  }
-
-  start(): void {
-    this.#informer.start();
-  }
-
-  waitForSync(): Promise<void> {
-    return this.#informer.waitForSync();
-  }
-
-  stop(): Promise<void> {
-    return this.#informer.stop();
-  }
-
-  /** The pod named `name` in our namespace, or undefined when it does not exist. */
-  async get(name: string, signal?: AbortSignal): Promise<AgentPod | undefined> {
-    const cached = this.#informer.get(name, this.#namespace);
-    if (cached !== undefined) return cached;
-    const pod = await ifFound(this.#api.getPod(this.#namespace, name, { signal, timeoutMs: 10_000 }));
-    return pod === undefined ? undefined : slimPod(pod);
   }
 }

@@ -3,8 +3,8 @@
 // cache), and so must we, whatever our review cache holds. A watch answers from memory; a miss falls
 // back to one GET (the account may be newer than the watch). Only name and uid are kept.
 import type { Logger } from "pino";
-import { Informer } from "../k8s/informer.js";
-import { ifFound, type KubeApi } from "../k8s/api.js";
+import type { KubeApi } from "../k8s/api.js";
+import { CachedLookup } from "../k8s/cached-lookup.js";
 import { paths, type KubeServiceAccount } from "../k8s/objects.js";
 
 function slim(sa: KubeServiceAccount): KubeServiceAccount {
@@ -15,36 +15,29 @@ function slim(sa: KubeServiceAccount): KubeServiceAccount {
 }
 
 export class ServiceAccountCache {
-  readonly #api: KubeApi;
-  readonly #namespace: string;
-  readonly #informer: Informer<KubeServiceAccount>;
+  readonly #lookup: CachedLookup<KubeServiceAccount>;
 
   constructor(api: KubeApi, namespace: string, logger: Logger) {
-    this.#api = api;
-    this.#namespace = namespace;
-    this.#informer = new Informer<KubeServiceAccount>({
+    this.#lookup = new CachedLookup<KubeServiceAccount>({
       rest: api,
+      namespace,
       path: paths.serviceAccounts(namespace),
       logger,
       transform: slim,
+      fetch: (name, signal) => api.getServiceAccount(namespace, name, { signal, timeoutMs: 10_000 }),
     });
   }
 
   start(): void {
-    this.#informer.start();
+    this.#lookup.start();
   }
 
   stop(): Promise<void> {
-    return this.#informer.stop();
+    return this.#lookup.stop();
   }
 
   /** The uid of service account `name` in our namespace, or undefined when it does not exist. */
   async uid(name: string, signal?: AbortSignal): Promise<string | undefined> {
-    const cached = this.#informer.get(name, this.#namespace);
-    if (cached !== undefined) return cached.metadata?.uid;
-    const sa = await ifFound(
-      this.#api.getServiceAccount(this.#namespace, name, { signal, timeoutMs: 10_000 }),
-    );
-    return sa?.metadata?.uid;
+    return (await this.#lookup.get(name, signal))?.metadata?.uid;
   }
 }
