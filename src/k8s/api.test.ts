@@ -51,6 +51,25 @@ class MemoryKube extends KubeApiBase {
 }
 
 describe("KubeApi on request/watch (KubeApiBase)", () => {
+  it("writes shadow specs conditionally and deletes with a uid precondition", async () => {
+    const kube = new MemoryKube();
+    kube.answer = { status: 200, body: {} };
+    await kube.replaceShadowSpec("ns", "brs-a", "7", { state: "Idle" });
+    assert.deepEqual(kube.calls.at(-1)?.opts.body, [
+      { op: "replace", path: "/metadata/resourceVersion", value: "7" },
+      { op: "add", path: "/spec", value: { state: "Idle" } },
+    ]);
+    await kube.deleteShadow("ns", "brs-a", "u1");
+    assert.equal(kube.calls.at(-1)?.method, "DELETE");
+    assert.deepEqual(kube.calls.at(-1)?.opts.body, {
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      preconditions: { uid: "u1" },
+    });
+    kube.answer = { status: 409, body: { reason: "Conflict" } };
+    await assert.rejects(kube.deleteShadow("ns", "brs-a", "u2"), isConflict);
+  });
+
   it("answers the object on 2xx and throws KubeApiError otherwise", async () => {
     const kube = new MemoryKube();
     kube.objects.set(paths.node("n1"), { metadata: { name: "n1", uid: "u1" } });

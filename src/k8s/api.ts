@@ -60,6 +60,8 @@ export interface KubeApi {
   create<T>(path: string, body: unknown, opts?: CallOptions): Promise<T>;
   replace<T>(path: string, body: unknown, opts?: CallOptions): Promise<T>;
   patch<T>(path: string, type: PatchType, body: unknown, opts?: CallOptions): Promise<T>;
+  /** DELETE, with an optional DeleteOptions body (preconditions). */
+  remove<T>(path: string, body?: unknown, opts?: CallOptions): Promise<T>;
   /**
    * Streams a collection's watch events (one parsed JSON line each) until the stream ends (server
    * timeout, network error, abort: resolves); a non-200 answer rejects with KubeApiError.
@@ -75,6 +77,7 @@ export interface KubeApi {
   evictPod(namespace: string, name: string, opts?: CallOptions): Promise<void>;
   getServiceAccount(namespace: string, name: string, opts?: CallOptions): Promise<KubeServiceAccount>;
   reviewToken(token: string, audiences: readonly string[], opts?: CallOptions): Promise<TokenReviewResult>;
+  listShadows(namespace: string, opts?: CallOptions): Promise<KubeList<RawShadow>>;
   getShadow(namespace: string, name: string, opts?: CallOptions): Promise<RawShadow>;
   /** Creates brs `name` with `spec`, owned by the given Node. */
   createShadow(
@@ -153,6 +156,10 @@ export abstract class KubeApiBase implements KubeApi {
     return this.#call<T>("PATCH", path, { ...opts, body, contentType: PATCH_CONTENT_TYPES[type] });
   }
 
+  remove<T>(path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+    return this.#call<T>("DELETE", path, { ...opts, body });
+  }
+
   getNode(name: string, opts: CallOptions = {}): Promise<KubeNode> {
     return this.get<KubeNode>(paths.node(name), { what: `GET node ${name}`, ...opts });
   }
@@ -204,6 +211,10 @@ export abstract class KubeApiBase implements KubeApi {
     return review?.status ?? {};
   }
 
+  listShadows(namespace: string, opts: CallOptions = {}): Promise<KubeList<RawShadow>> {
+    return this.list<RawShadow>(paths.shadows(namespace), { what: "LIST shadows", ...opts });
+  }
+
   getShadow(namespace: string, name: string, opts: CallOptions = {}): Promise<RawShadow> {
     return this.get<RawShadow>(paths.shadow(namespace, name), { what: `read ${name}`, ...opts });
   }
@@ -240,6 +251,38 @@ export abstract class KubeApiBase implements KubeApi {
       [{ op: "add", path: "/status", value: status }],
       { what: `update status of ${name}`, ...opts },
     );
+  }
+
+  replaceShadowSpec(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    spec: unknown,
+    opts: CallOptions = {},
+  ): Promise<RawShadow> {
+    // JSON Patch keeps explicit nulls in spec; the resourceVersion in it makes the write conditional.
+    const patch = [
+      { op: "replace", path: "/metadata/resourceVersion", value: resourceVersion },
+      { op: "add", path: "/spec", value: spec },
+    ];
+    return this.patch<RawShadow>(paths.shadow(namespace, name), "json", patch, {
+      what: `update spec of ${name}`,
+      ...opts,
+    });
+  }
+
+  async deleteShadow(
+    namespace: string,
+    name: string,
+    uid: string | undefined,
+    opts: CallOptions = {},
+  ): Promise<void> {
+    const body = {
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      ...(uid !== undefined && { preconditions: { uid } }),
+    };
+    await this.remove(paths.shadow(namespace, name), body, { what: `delete ${name}`, ...opts });
   }
 
   getConfigMap(namespace: string, name: string, opts: CallOptions = {}): Promise<KubeConfigMap> {
