@@ -140,8 +140,8 @@ export abstract class KubeApiBase implements KubeApi {
     return this.#call<T>("GET", path, opts);
   }
 
-  async list<T>(path: string, opts: CallOptions = {}): Promise<KubeList<T>> {
-    return (await this.#call<KubeList<T> | undefined>("GET", path, opts)) ?? {};
+  list<T>(path: string, opts: CallOptions = {}): Promise<KubeList<T>> {
+    return this.#call<KubeList<T>>("GET", path, opts);
   }
 
   create<T>(path: string, body: unknown, opts: CallOptions = {}): Promise<T> {
@@ -203,12 +203,12 @@ export abstract class KubeApiBase implements KubeApi {
     audiences: readonly string[],
     opts: CallOptions = {},
   ): Promise<TokenReviewResult> {
-    const review = await this.create<{ status?: TokenReviewResult } | undefined>(
+    const review = await this.create<{ status?: TokenReviewResult }>(
       paths.tokenReviews(),
       { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences } },
       { what: "TokenReview", ...opts },
     );
-    return review?.status ?? {};
+    return review.status ?? {};
   }
 
   listShadows(namespace: string, opts: CallOptions = {}): Promise<KubeList<RawShadow>> {
