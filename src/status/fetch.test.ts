@@ -21,11 +21,7 @@ class FakeRest extends KubeApiBase {
   watch(): Promise<void> {
     return Promise.reject(new Error("no watch here"));
   }
-  request<T = unknown>(
-    method: string,
-    path: string,
-    opts: RequestOptions = {},
-  ): Promise<RestResponse<T>> {
+  request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RestResponse<T>> {
     const q = opts.query?.["fieldSelector"];
     this.calls.push(`${method} ${path}${q === undefined ? "" : `?${String(q)}`}`);
     const res = this.handler(method, path, opts);
