@@ -8,16 +8,11 @@
 //   and a watchdog aborts a stream that has been silent longer than the server-side timeout.
 // Handlers only get told "this key changed"; they must only enqueue work. They never break the loop.
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
-import { WatchHttpError, type KubeRest } from "./rest.js";
+import { isGone } from "../errors.js";
+import type { KubeApi } from "./api.js";
 
 export interface KubeObjectLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; managedFields?: unknown };
-}
-
-interface ListBody<T> {
-  items?: T[];
-  metadata?: { resourceVersion?: string };
 }
 
 interface WatchEvent<T> {
@@ -29,7 +24,7 @@ export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler<T> = (type: InformerEventType, obj: T) => void;
 
 export interface InformerOptions<T> {
-  rest: KubeRest;
+  rest: KubeApi;
   /** Collection path, e.g. `/api/v1/nodes`. */
   path: string;
   labelSelector?: string;
@@ -150,7 +145,7 @@ export class Informer<T extends KubeObjectLike> {
         }
       } catch (err) {
         if (this.#stopped) break;
-        if (err instanceof WatchHttpError && err.statusCode === 410) {
+        if (isGone(err)) {
           this.#resourceVersion = "";
           continue;
         }
@@ -188,17 +183,13 @@ export class Informer<T extends KubeObjectLike> {
   async #list(): Promise<void> {
     this.stats.lists++;
     const query = { labelSelector: this.#opts.labelSelector, fieldSelector: this.#opts.fieldSelector };
-    const res = await this.#opts.rest.request<ListBody<T>>("GET", this.#opts.path, {
+    const list = await this.#opts.rest.list<T>(this.#opts.path, {
       query,
       timeoutMs: 60_000,
+      what: `LIST ${this.#opts.path}`,
     });
-    if (res.status !== 200) {
-      throw new BrupopError("BRUPOP_E_UPSTREAM", `LIST ${this.#opts.path}: HTTP ${res.status}`, {
-        status: res.status,
-      });
-    }
     const fresh = new Map<string, T>();
-    for (const item of res.body.items ?? []) {
+    for (const item of list.items ?? []) {
       const obj = this.#accept(item);
       fresh.set(keyOf(obj), obj);
     }
@@ -214,7 +205,7 @@ export class Informer<T extends KubeObjectLike> {
       if (old === undefined) this.#emit("add", obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit("update", obj);
     }
-    this.#resourceVersion = res.body.metadata?.resourceVersion ?? "";
+    this.#resourceVersion = list.metadata?.resourceVersion ?? "";
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters) w();

@@ -13,9 +13,10 @@
 // The Lease is reached through the narrow LeaseStore interface so the state machine can be tested
 // against an in-memory store; KubeLeaseStore is the real one.
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
+import { BrupopError, isConflict, isNotFound } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
-import type { KubeRest } from "./rest.js";
+import type { KubeApi } from "./api.js";
+import { paths } from "./objects.js";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -395,55 +396,52 @@ export class LeaderElector {
 
 /** LeaseStore over the Kubernetes API (coordination.k8s.io/v1). */
 export class KubeLeaseStore implements LeaseStore {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly #name: string;
   readonly #namespace: string;
 
-  constructor(rest: KubeRest, namespace: string, name: string) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, name: string) {
+    this.#api = api;
     this.#namespace = namespace;
     this.#name = name;
   }
 
-  get #collection(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.#namespace}/leases`;
+  #what(method: string): string {
+    return `${method} lease ${this.#namespace}/${this.#name}`;
   }
 
-  async get(signal?: AbortSignal): Promise<LeaseObject | null> {
-    const res = await this.#rest.request<LeaseObject>("GET", `${this.#collection}/${this.#name}`, {
+  get(signal?: AbortSignal): Promise<LeaseObject | null> {
+    const lease = this.#api.get<LeaseObject>(paths.lease(this.#namespace, this.#name), {
       signal,
+      what: this.#what("GET"),
     });
-    if (res.status === 404) return null;
-    return this.#ok(res.status, res.body, "GET");
+    return nullOn(lease, isNotFound);
   }
 
-  async create(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+  create(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
     const body = { ...lease, metadata: { ...lease.metadata, name: this.#name, namespace: this.#namespace } };
-    const res = await this.#rest.request<LeaseObject>("POST", this.#collection, {
-      body,
+    const created = this.#api.create<LeaseObject>(paths.leases(this.#namespace), body, {
       signal,
+      what: this.#what("POST"),
     });
-    if (res.status === 409) return null;
-    return this.#ok(res.status, res.body, "POST");
+    return nullOn(created, isConflict);
   }
 
-  async update(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
-    const res = await this.#rest.request<LeaseObject>("PUT", `${this.#collection}/${this.#name}`, {
-      body: lease,
+  update(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+    const updated = this.#api.replace<LeaseObject>(paths.lease(this.#namespace, this.#name), lease, {
       signal,
+      what: this.#what("PUT"),
     });
-    if (res.status === 409 || res.status === 404) return null;
-    return this.#ok(res.status, res.body, "PUT");
+    return nullOn(updated, (err) => isConflict(err) || isNotFound(err));
   }
+}
 
-  #ok(status: number, body: LeaseObject, method: string): LeaseObject {
-    if (status < 200 || status >= 300) {
-      throw new BrupopError(
-        "BRUPOP_E_UPSTREAM",
-        `${method} lease ${this.#namespace}/${this.#name}: HTTP ${status}`,
-        { status },
-      );
-    }
-    return body;
+/** The call's result, or null when it failed in the way `expected` says (another candidate won). */
+async function nullOn<T>(call: Promise<T>, expected: (err: unknown) => boolean): Promise<T | null> {
+  try {
+    return await call;
+  } catch (err) {
+    if (expected(err)) return null;
+    throw err;
   }
 }
