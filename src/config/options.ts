@@ -19,6 +19,8 @@ export interface OptionSpec<T> {
   /** How the default reads in help and docs when it is not the plain value ("the pod's namespace"). */
   readonly defaultText?: string;
   readonly help: string;
+  /** Unset is an error with this message (the option has no default). */
+  readonly required?: string;
   /** The name errors use whatever the source (when the flag only overrides the variable). */
   readonly errorName?: string;
   /** The chart value (path in values.yaml) that sets the variable. */
@@ -32,7 +34,7 @@ export type OptionTable = Readonly<Record<string, OptionSpec<unknown>>>;
 /** The typed settings a table parses to: an option without a default may be undefined. */
 export type SettingsOf<S extends OptionTable> = {
   -readonly [K in keyof S]: S[K] extends { parse: (raw: string, name: string) => infer T }
-    ? S[K] extends { default: unknown }
+    ? S[K] extends { default: unknown } | { required: string }
       ? T
       : T | undefined
     : never;
@@ -47,6 +49,11 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export function longFlag(flag: string): string {
   const long = flag.split(/[ ,|]+/).find((w) => w.startsWith("--"));
   return long ?? flag.split(/[ ,|]+/)[0] ?? flag;
+}
+
+/** The name of an option in errors and docs: its flag, else its first variable. */
+function rawName(spec: OptionSpec<unknown>): string {
+  return spec.flag !== undefined ? longFlag(spec.flag) : (spec.env?.[0] ?? "?");
 }
 
 function blank(v: string | undefined): v is undefined {
@@ -90,6 +97,9 @@ export function parseOptions<S extends OptionTable>(
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(table)) {
     const source = rawValue(spec, flags[key], env);
+    if (source === undefined && spec.required !== undefined) {
+      throw configError(spec.errorName ?? rawName(spec), spec.required);
+    }
     out[key] = source === undefined ? spec.default : parseOne(spec, source.raw, source.name);
   }
   return out as SettingsOf<S>;
@@ -130,7 +140,8 @@ export function environmentHelp(table: OptionTable): string {
     .filter((spec) => spec.flag === undefined && spec.env !== undefined)
     .map((spec) => {
       const shown = formatDefault(spec);
-      return [(spec.env ?? []).join(", "), shown === undefined ? spec.help : `${spec.help} [${shown}]`];
+      const note = spec.required !== undefined ? "required" : shown;
+      return [(spec.env ?? []).join(", "), note === undefined ? spec.help : `${spec.help} [${note}]`];
     });
   if (rows.length === 0) return "";
   const width = Math.max(...rows.map(([name]) => (name ?? "").length)) + 2;
@@ -170,7 +181,11 @@ export function markdownTable(table: OptionTable): string {
     spec.flag === undefined ? "" : code(spec.flag),
     (spec.env ?? []).map(code).join(", "),
     spec.chartValue === undefined ? "" : code(spec.chartValue),
-    spec.secret === true ? "(secret)" : (formatDefault(spec) ?? ""),
+    spec.required !== undefined
+      ? "required"
+      : spec.secret === true
+        ? "(secret)"
+        : (formatDefault(spec) ?? ""),
     spec.help,
   ]);
   const lines = [
