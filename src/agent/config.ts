@@ -11,8 +11,8 @@ import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
 import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
 import {
   configError,
-  NODE_NAME_RE,
   parseNamespace,
+  parseNodeName,
   parseNonNegativeInt,
   parsePort,
   parsePositiveInt,
@@ -27,12 +27,6 @@ export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */
 export const DEFAULT_REBOOT_WAIT_MS = 180_000;
-
-function parseNodeName(raw: string, name: string): string {
-  const node = raw.trim();
-  if (!NODE_NAME_RE.test(node)) throw configError(name, `"${node}" is not a valid node name`);
-  return node;
-}
 
 function parseUrl(raw: string, name: string): string {
   let url: URL;

@@ -72,6 +72,13 @@ export function isNamespaceName(value: string): boolean {
   return NAMESPACE_RE.test(value);
 }
 
+/** A node name (trimmed): a DNS-1123 subdomain. */
+export function parseNodeName(raw: string, name: string): string {
+  const node = raw.trim();
+  if (!NODE_NAME_RE.test(node)) throw configError(name, `"${node}" is not a valid node name`);
+  return node;
+}
+
 export function parseNamespace(raw: string, name: string): string {
   if (!isNamespaceName(raw)) throw configError(name, `"${raw}" is not a valid namespace name`);
   return raw;
