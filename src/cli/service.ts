@@ -15,8 +15,9 @@ export interface ServiceProcess {
 
 export interface ServiceOptions {
   /**
-   * After a signal: "ok" exits 0 (the components: a stop asked for is a clean end), "signal" exits
-   * 130/143 when the run itself ended with 0 or 130 (watching, the demo).
+   * After a signal: "ok" exits 0 (the components: a stop asked for is a clean end); "signal" keeps
+   * the run's code, but a run that says it was interrupted (130) exits 130 for SIGINT and 143 for
+   * SIGTERM (watching, the demo).
    */
   onSignal: "ok" | "signal";
   /** Once stopping, how long the run may take before the process is ended (exit 1). */
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   /** Told of the first signal (e.g. to log "shutting down"). */
   stopping?: (signal: NodeJS.Signals) => void;
   proc?: ServiceProcess;
+  /** Where the overrun line goes (stderr). */
+  writeErr?: (text: string) => void;
 }
 
 export const SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
@@ -62,7 +65,7 @@ export async function runService(
     stoppedBy = signal;
     options.stopping?.(signal);
     deadline = setTimeout(() => {
-      process.stderr.write(
+      (options.writeErr ?? ((t: string) => process.stderr.write(t)))(
         `error: did not stop within ${(options.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS) / 1000} s after ${signal}\n`,
       );
       proc.exit(EXIT.failed);
@@ -79,7 +82,7 @@ export async function runService(
         ? result
         : options.onSignal === "ok"
           ? EXIT.ok
-          : result === EXIT.ok || result === EXIT.interrupted
+          : result === EXIT.interrupted
             ? signalExitCode(stoppedBy)
             : result;
   } finally {
