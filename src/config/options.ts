@@ -117,9 +117,7 @@ function formatDefault(spec: OptionSpec<unknown>): string | undefined {
 export function helpText(spec: OptionSpec<unknown>): string {
   const notes = [
     ...(spec.env !== undefined && spec.env.length > 0 ? [`env ${spec.env.join(", ")}`] : []),
-    ...(spec.flag?.startsWith("--no-") !== true && formatDefault(spec) !== undefined
-      ? [`default ${formatDefault(spec)}`]
-      : []),
+    ...(formatDefault(spec) !== undefined ? [`default ${formatDefault(spec)}`] : []),
   ];
   return notes.length === 0 ? spec.help : `${spec.help} (${notes.join("; ")})`;
 }

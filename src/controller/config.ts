@@ -104,7 +104,8 @@ export const CONTROLLER_OPTIONS = {
     flag: "--no-leader-elect",
     parse: parseBoolean,
     default: true,
-    help: "do not use a leader Lease (only safe with exactly one replica; default: use one)",
+    defaultText: "a Lease is used",
+    help: "do not use a leader Lease (only safe with exactly one replica)",
   },
   leaseName: {
     flag: "--lease-name <name>",
