@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import type { LevelWithSilent } from "pino";
 import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
 import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
+import { logLevelOption } from "../config/common.js";
 import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
 import {
   configError,
@@ -19,7 +20,6 @@ import {
   parseString,
   resolveNamespace,
 } from "../config/parsers.js";
-import { parseLogLevel } from "../log.js";
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
@@ -136,14 +136,7 @@ export const AGENT_OPTIONS = {
     default: DEFAULT_REBOOT_WAIT_MS,
     help: "how long to wait for the node to go down after asking for a reboot",
   },
-  logLevel: {
-    flag: "--log-level <level>",
-    env: ["TRACING_FILTER_DIRECTIVE"],
-    chartValue: "logging.agent.tracing_filter",
-    parse: parseLogLevel,
-    default: "info",
-    help: "trace, debug, info, warn, error, off, or a directive such as agent=debug,info",
-  },
+  logLevel: logLevelOption("agent"),
 } satisfies OptionTable;
 
 export type AgentEnv = Env;

@@ -2,6 +2,7 @@
 // (src/config/options.ts) gives the flags, the help, docs/configuration.md and the parsed values;
 // loadApiserverConfig adds the namespace from the pod and the bind address, validated once.
 import type { LevelWithSilent } from "pino";
+import { logLevelOption } from "../config/common.js";
 import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
 import {
   parseNamespace,
@@ -10,7 +11,6 @@ import {
   parseString,
   resolveNamespace,
 } from "../config/parsers.js";
-import { parseLogLevel } from "../log.js";
 import { DEFAULT_TLS_DIR } from "./tls.js";
 
 export const DEFAULT_APISERVER_INTERNAL_PORT = 8443;
@@ -50,14 +50,7 @@ export const APISERVER_OPTIONS = {
     default: DEFAULT_DRAIN_TIMEOUT_SECONDS,
     help: "deadline of one cordon-and-drain, in seconds",
   },
-  logLevel: {
-    flag: "--log-level <level>",
-    env: ["TRACING_FILTER_DIRECTIVE"],
-    chartValue: "logging.apiserver.tracing_filter",
-    parse: parseLogLevel,
-    default: "info",
-    help: "trace, debug, info, warn, error, off, or a directive such as apiserver=debug,info",
-  },
+  logLevel: logLevelOption("apiserver"),
 } satisfies OptionTable;
 
 export type ApiserverFlags = FlagValues<typeof APISERVER_OPTIONS>;

@@ -130,20 +130,30 @@ export function toCommanderOptions(table: OptionTable): Option[] {
 }
 
 /**
+ * The table's variables as [name, "meaning [default]"] rows: those no flag sets, or (withFlags)
+ * every one.
+ */
+export function environmentRows(
+  table: OptionTable,
+  { withFlags = false }: { withFlags?: boolean } = {},
+): [string, string][] {
+  return Object.values(table)
+    .filter((spec) => spec.env !== undefined && (withFlags || spec.flag === undefined))
+    .map((spec) => {
+      const note = spec.required !== undefined ? "required" : formatDefault(spec);
+      return [(spec.env ?? []).join(", "), note === undefined ? spec.help : `${spec.help} [${note}]`];
+    });
+}
+
+/**
  * The help section for the variables no flag sets (commander lists the flags): `Environment:` with
  * each variable, its meaning and default; empty when there are none.
  */
 export function environmentHelp(table: OptionTable): string {
-  const rows = Object.values(table)
-    .filter((spec) => spec.flag === undefined && spec.env !== undefined)
-    .map((spec) => {
-      const shown = formatDefault(spec);
-      const note = spec.required !== undefined ? "required" : shown;
-      return [(spec.env ?? []).join(", "), note === undefined ? spec.help : `${spec.help} [${note}]`];
-    });
+  const rows = environmentRows(table);
   if (rows.length === 0) return "";
-  const width = Math.max(...rows.map(([name]) => (name ?? "").length)) + 2;
-  return `\nEnvironment (defaults in brackets):\n${rows.map(([n, h]) => `  ${(n ?? "").padEnd(width)}${h ?? ""}`).join("\n")}\n`;
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return `\nEnvironment (defaults in brackets):\n${rows.map(([n, h]) => `  ${n.padEnd(width)}${h}`).join("\n")}\n`;
 }
 
 /** Adds the table's flags and the help of its environment-only variables to `cmd`. */

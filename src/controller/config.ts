@@ -2,6 +2,7 @@
 // (upstream's names, from the Deployment) plus CLI flags. The table gives the flags, the help,
 // docs/configuration.md and the parsed values; settings.ts builds the validated settings from them.
 // Every error names the variable or flag at fault, so a misconfigured Deployment fails fast.
+import { logLevelOption } from "../config/common.js";
 import { type OptionTable } from "../config/options.js";
 import {
   configError,
@@ -14,7 +15,6 @@ import {
   parseString,
 } from "../config/parsers.js";
 import { BrupopError } from "../errors.js";
-import { parseLogLevel } from "../log.js";
 import type { ConcurrencyLimit } from "./decisions.js";
 import { DEFAULT_CRON_EXPRESSION } from "./schedule.js";
 
@@ -56,7 +56,7 @@ export const CONTROLLER_OPTIONS = {
     env: ["SCHEDULER_CRON_EXPRESSION"],
     chartValue: "scheduler_cron_expression",
     parse: parseString,
-    defaultText: `"${DEFAULT_CRON_EXPRESSION}" (always), unless the legacy window is set`,
+    defaultText: `"${DEFAULT_CRON_EXPRESSION}", unless the legacy window is set`,
     help: "7-field cron expression, UTC: when updates may start (a window) or rounds begin",
   },
   windowStart: {
@@ -140,12 +140,5 @@ export const CONTROLLER_OPTIONS = {
     default: 2_000,
     help: "decision loop period in milliseconds (>= 50)",
   },
-  logLevel: {
-    flag: "--log-level <level>",
-    env: ["TRACING_FILTER_DIRECTIVE"],
-    chartValue: "logging.controller.tracing_filter",
-    parse: parseLogLevel,
-    default: "info",
-    help: "trace, debug, info, warn, error, off, or a directive such as controller=debug,info",
-  },
+  logLevel: logLevelOption("controller"),
 } satisfies OptionTable;
