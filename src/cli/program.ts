@@ -5,20 +5,22 @@
 // controller's, the apiserver's or the simulator's modules into it would cost tens of MiB of RSS.
 // `brupop --help` (or an unknown word) loads them all, so help and errors stay complete.
 import { Command } from "commander";
+import { environmentRows, optionTableOf } from "../config/options.js";
 import { styleCommander } from "./exit.js";
 
 export const VERSION = "0.1.0";
 
 /**
- * The root help's footer: every variable of the components' option tables with its default, then
- * the common ones. Built only for `brupop --help` (it loads every component's table).
+ * The root help's footer: every variable of the registered commands' option tables with its
+ * default, then the common ones. Only for `brupop --help`, when every command is registered.
  */
-export async function rootHelpFooter(): Promise<string> {
-  const { COMPONENT_OPTIONS } = await import("../config/docs.js");
-  const { environmentRows } = await import("../config/options.js");
+export function rootHelpFooter(commands: readonly Command[]): string {
   // One line per variable and meaning: a variable two components read alike is listed once.
   const rows = new Map<string, { name: string; commands: string[]; text: string }>();
-  for (const { command, table } of COMPONENT_OPTIONS) {
+  for (const cmd of commands) {
+    const table = optionTableOf(cmd);
+    if (table === undefined) continue;
+    const command = cmd.name();
     for (const [name, text] of environmentRows(table, { withFlags: true })) {
       const row = rows.get(`${name} ${text}`);
       if (row === undefined) rows.set(`${name} ${text}`, { name, commands: [command], text });
@@ -67,12 +69,12 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       .version(VERSION),
   );
   const only = requestedCommand(argv);
-  if (only === undefined) program.addHelpText("after", await rootHelpFooter());
   const names = only === undefined ? Object.keys(COMMANDS) : [only];
   const loaders = names.flatMap((n) => {
     const load = COMMANDS[n];
     return load === undefined ? [] : [load()];
   });
   for (const register of await Promise.all(loaders)) register(program);
+  if (only === undefined) program.addHelpText("after", rootHelpFooter(program.commands));
   return program;
 }

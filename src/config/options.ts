@@ -156,8 +156,16 @@ export function environmentHelp(table: OptionTable): string {
   return `\nEnvironment (defaults in brackets):\n${rows.map(([n, h]) => `  ${n.padEnd(width)}${h}`).join("\n")}\n`;
 }
 
+const TABLES = new WeakMap<Command, OptionTable>();
+
+/** The option table `addOptionTable` gave `cmd`, if any (for the root help). */
+export function optionTableOf(cmd: Command): OptionTable | undefined {
+  return TABLES.get(cmd);
+}
+
 /** Adds the table's flags and the help of its environment-only variables to `cmd`. */
 export function addOptionTable(cmd: Command, table: OptionTable): Command {
+  TABLES.set(cmd, table);
   for (const option of toCommanderOptions(table)) cmd.addOption(option);
   const env = environmentHelp(table);
   if (env !== "") cmd.addHelpText("after", env);
