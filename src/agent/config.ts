@@ -8,7 +8,7 @@ import { isIP } from "node:net";
 import type { LevelWithSilent } from "pino";
 import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
 import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
-import { logLevelOption } from "../config/common.js";
+import { KUBECONFIG_OPTION, logLevelOption } from "../config/common.js";
 import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
 import {
   configError,
@@ -112,12 +112,7 @@ export const AGENT_OPTIONS = {
     default: DEFAULT_SOCKET_PATH,
     help: "Bottlerocket host API socket",
   },
-  kubeconfig: {
-    flag: "--kubeconfig <path>",
-    parse: parseString,
-    defaultText: "in-cluster config, or $KUBECONFIG / ~/.kube/config",
-    help: "kubeconfig file",
-  },
+  kubeconfig: KUBECONFIG_OPTION,
   loopIntervalMs: {
     flag: "--loop-interval-ms <ms>",
     parse: parsePositiveInt,

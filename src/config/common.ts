@@ -1,5 +1,6 @@
 // Options all three components share, as option-table entries.
 import { parseLogLevel } from "../log.js";
+import { parseString } from "./parsers.js";
 
 /** `--log-level` / TRACING_FILTER_DIRECTIVE (upstream's), set by the chart per component. */
 export function logLevelOption(component: "controller" | "agent" | "apiserver") {
@@ -12,3 +13,11 @@ export function logLevelOption(component: "controller" | "agent" | "apiserver") 
     help: "trace, debug, info, warn, error, off, or a tracing directive such as controller=debug,info",
   } as const;
 }
+
+/** `--kubeconfig`, for running a component outside a pod. */
+export const KUBECONFIG_OPTION = {
+  flag: "--kubeconfig <path>",
+  parse: parseString,
+  defaultText: "in-cluster config, or $KUBECONFIG / ~/.kube/config",
+  help: "kubeconfig file",
+} as const;

@@ -2,7 +2,7 @@
 // (upstream's names, from the Deployment) plus CLI flags. The table gives the flags, the help,
 // docs/configuration.md and the parsed values; settings.ts builds the validated settings from them.
 // Every error names the variable or flag at fault, so a misconfigured Deployment fails fast.
-import { logLevelOption } from "../config/common.js";
+import { KUBECONFIG_OPTION, logLevelOption } from "../config/common.js";
 import { type OptionTable } from "../config/options.js";
 import {
   configError,
@@ -88,12 +88,7 @@ export const CONTROLLER_OPTIONS = {
     defaultText: 'the pod\'s service-account namespace, else "brupop-bottlerocket-aws"',
     help: "namespace of the shadows",
   },
-  kubeconfig: {
-    flag: "--kubeconfig <path>",
-    parse: parseString,
-    defaultText: "in-cluster config, or $KUBECONFIG / ~/.kube/config",
-    help: "kubeconfig file",
-  },
+  kubeconfig: KUBECONFIG_OPTION,
   metricsPort: {
     flag: "--metrics-port <port>",
     parse: parsePort,
