@@ -56,8 +56,9 @@ function rawName(spec: OptionSpec<unknown>): string {
   return spec.flag !== undefined ? longFlag(spec.flag) : (spec.env?.[0] ?? "?");
 }
 
-function blank(v: string | undefined): v is undefined {
-  return v === undefined || v.trim() === "";
+/** Set and not blank (a blank value counts as unset). */
+function given(v: string | undefined): v is string {
+  return v !== undefined && v.trim() !== "";
 }
 
 /** Where an option's raw text comes from: the flag, else the first variable set, else nothing. */
@@ -67,10 +68,10 @@ function rawValue(
   env: Env,
 ): { raw: string; name: string } | undefined {
   const fromFlag = typeof flag === "boolean" ? String(flag) : flag;
-  if (!blank(fromFlag) && spec.flag !== undefined) return { raw: fromFlag, name: longFlag(spec.flag) };
+  if (given(fromFlag) && spec.flag !== undefined) return { raw: fromFlag, name: longFlag(spec.flag) };
   for (const variable of spec.env ?? []) {
     const value = env[variable];
-    if (!blank(value)) return { raw: value, name: variable };
+    if (given(value)) return { raw: value, name: variable };
   }
   return undefined;
 }
