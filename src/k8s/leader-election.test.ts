@@ -93,7 +93,6 @@ function makeElector(
   return { elector, events, terms };
 }
 
-
 describe("LeaderElector state machine (fake lease store, manual clock)", () => {
   it("creates an absent lease and leads", async () => {
     const store = new FakeLeaseStore();

@@ -133,8 +133,14 @@ describe("backoffDelay / jitter", () => {
   });
 
   it("jitter stretches by up to the factor", () => {
-    assert.equal(jitter(2_000, 0.2, () => 0), 2_000);
-    assert.equal(jitter(2_000, 0.2, () => 0.5), 2_200);
+    assert.equal(
+      jitter(2_000, 0.2, () => 0),
+      2_000,
+    );
+    assert.equal(
+      jitter(2_000, 0.2, () => 0.5),
+      2_200,
+    );
   });
 });
 
