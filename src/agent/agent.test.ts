@@ -220,7 +220,7 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       },
     }),
   );
-  const newAgent = (hook?: (method: string) => void): Agent =>
+  const newAgent = (hook?: (method: string) => void, signal?: AbortSignal): Agent =>
     new Agent({
       nodeName: NODE,
       host: counting(
@@ -239,6 +239,7 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       logger,
       timings: { loopIntervalMs: 600_000, ...opts.timings },
       sleep,
+      ...(signal && { signal }),
     });
   return { clock, timers, loopTimers, releases, sim, cluster, apiserver, hostCalls, logs, newAgent };
 }
@@ -438,10 +439,10 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     const w = world();
     await initialised(w);
     w.cluster.setSpec("StagedAndPerformedUpdate");
-    let first: Agent | undefined = undefined;
-    first = w.newAgent((method) => {
-      if (method === "prepare") first?.kill();
-    });
+    const crash = new AbortController();
+    const first = w.newAgent((method) => {
+      if (method === "prepare") crash.abort();
+    }, crash.signal);
     await first.reconcileOnce();
     assert.equal(await first.exited, "killed");
     assert.deepEqual(w.apiserver.take(), [], "a killed agent writes nothing");

@@ -6,7 +6,8 @@
 // Crash-only: nothing the agent needs lives only in its memory. Each loop starts from the API (spec,
 // status) and the host (version, update state, partitions); every step is idempotent (prepare and
 // activate check the host state first, cordon/uncordon/LB calls are idempotent on the apiserver).
-// `kill()` simulates a crash at any instant; a new Agent picks up from what it observes.
+// Aborting `deps.signal` stops it at once, as a crash would, at any instant; a new Agent picks up from
+// what it observes.
 import type { Logger } from "pino";
 import { ApiserverCallError, type BrupopApiserverApi } from "../apiserver/client.js";
 import type { BottlerocketHost } from "../bottlerocket/client.js";
@@ -58,11 +59,16 @@ export interface AgentDeps {
   timers?: Timers;
   logger?: Logger;
   timings?: Partial<AgentTimings>;
+  /**
+   * Aborting it stops the agent at once, with no grace (the process is going away): everything
+   * stops, whatever was in flight lands or not. `exited` then says "killed".
+   */
+  signal?: AbortSignal;
   /** Interruptible sleep (the LB wait); injected for tests. Must resolve early when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Why the agent stopped: asked to (SIGTERM), crashed (tests), or it asked its host to reboot. */
+/** Why the agent stopped: asked to (SIGTERM), killed (deps.signal aborted), or it asked its host to reboot. */
 export type AgentExit = "stopped" | "killed" | "rebooting";
 
 type TickOutcome = "continue" | "halt";
@@ -110,6 +116,9 @@ export class Agent {
     this.#throttle = new UpdateCheckThrottle(this.#timings.updateCheckIntervalMs, this.#clock);
     this.#exited = new Promise((resolve) => (this.#resolveExit = resolve));
     this.#objects.onChange(() => this.#poke());
+    const signal = deps.signal;
+    if (signal?.aborted === true) this.#kill();
+    else signal?.addEventListener("abort", () => this.#kill(), { once: true });
   }
 
   /** Resolves when the agent stopped, with the reason. */
@@ -141,8 +150,8 @@ export class Agent {
     await this.#objects.stop();
   }
 
-  /** A crash, for tests: everything stops at once; whatever was in flight lands or not. */
-  kill(): void {
+  /** A crash: everything stops at once; whatever was in flight lands or not. */
+  #kill(): void {
     if (!this.alive) return;
     this.#finish("killed");
     void this.#objects.stop().catch(() => undefined);
