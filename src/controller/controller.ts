@@ -144,15 +144,13 @@ export class Controller {
       autoTick: true,
       ...config,
     };
-    const clock = deps.clock ?? systemClock;
     const timers = deps.timers ?? systemTimers;
     this.#timers = timers;
     this.#wakeup = new Wakeup(timers);
     this.#identity = config.leaderElection?.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.#log = deps.logger.child({ component: CONTROLLER_COMPONENT });
     this.metrics = new ControllerMetrics({ defaultMetrics: this.#cfg.defaultMetrics });
-    const ns = config.namespace;
-    const api = new ShadowApi(deps.rest, ns);
+    const api = new ShadowApi(deps.rest, config.namespace);
     const view = new ShadowView();
     this.#shadows = new Informer<RawShadow>({ rest: deps.rest, path: api.path, logger: this.#log, timers });
     this.#nodes = new Informer<NodeMeta>({
@@ -167,7 +165,16 @@ export class Controller {
       this.#schedule(this.#cfg.eventDebounceMs);
     });
     this.#nodes.on((type, node) => this.#onNodeEvent(type, node));
-    this.#deps = {
+    this.#deps = this.#makeTickDeps(config, deps, api, view);
+    this.#elector = this.#makeElector(config, deps);
+  }
+
+  /** What every tick reads and acts through. */
+  #makeTickDeps(config: ControllerConfig, deps: ControllerDeps, api: ShadowApi, view: ShadowView): TickDeps {
+    const ns = config.namespace;
+    const clock = deps.clock ?? systemClock;
+    const timers = this.#timers;
+    return {
       settings: {
         namespace: ns,
         maxConcurrent: config.maxConcurrent,
@@ -192,20 +199,25 @@ export class Controller {
       timers,
       loggedInvalid: new Map(),
     };
-    if (config.leaderElection !== null && config.leaderElection !== undefined) {
-      const le = config.leaderElection;
-      this.#elector = new LeaderElector({
-        store: deps.leaseStore ?? new KubeLeaseStore(deps.rest, ns, le.leaseName ?? DEFAULT_LEASE_NAME),
-        identity: this.#identity,
-        logger: this.#log,
-        timers,
-        ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
-        ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
-        ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
-        onStartedLeading: (term) => this.#startedLeading(term),
-        onStoppedLeading: () => this.#stoppedLeading(),
-      });
-    }
+  }
+
+  /** undefined without leader election (this instance always leads). */
+  #makeElector(config: ControllerConfig, deps: ControllerDeps): LeaderElector | undefined {
+    const le = config.leaderElection;
+    if (le === null || le === undefined) return undefined;
+    return new LeaderElector({
+      store:
+        deps.leaseStore ??
+        new KubeLeaseStore(deps.rest, config.namespace, le.leaseName ?? DEFAULT_LEASE_NAME),
+      identity: this.#identity,
+      logger: this.#log,
+      timers: this.#timers,
+      ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
+      ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
+      ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
+      onStartedLeading: (term) => this.#startedLeading(term),
+      onStoppedLeading: () => this.#stoppedLeading(),
+    });
   }
 
   get identity(): string {
