@@ -8,7 +8,9 @@
 //   and a watchdog aborts a stream that has been silent longer than the server-side timeout.
 // Handlers only get told "this key changed"; they must only enqueue work. They never break the loop.
 import type { Logger } from "pino";
+import { systemTimers, type Timers } from "../clock.js";
 import { isGone } from "../errors.js";
+import { backoffDelay, Wakeup } from "../runtime/loop.js";
 import type { KubeApi } from "./api.js";
 
 export interface KubeObjectLike {
@@ -38,6 +40,8 @@ export interface InformerOptions<T> {
   watchdogGraceMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** What the back-off waits on (default real timers). */
+  timers?: Timers;
 }
 
 type WatchOutcome = "ended" | "gone" | "error";
@@ -64,7 +68,8 @@ export class Informer<T extends KubeObjectLike> {
   #stopped = true;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  /** The back-off sleep; stop() ends it. */
+  #wakeup: Wakeup | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { lists: 0, watches: 0, errors: 0, watchdogFired: 0 };
 
@@ -95,13 +100,14 @@ export class Informer<T extends KubeObjectLike> {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#wakeup = new Wakeup(this.#timers);
     this.#loop = this.#run();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort?.abort();
-    this.#wake?.();
+    this.#wakeup?.stop();
     await this.#loop;
     for (const w of this.#syncWaiters) w();
     this.#syncWaiters = [];
@@ -128,16 +134,20 @@ export class Informer<T extends KubeObjectLike> {
     return this.#opts.transform ? this.#opts.transform(transformed) : transformed;
   }
 
+  get #timers(): Timers {
+    return this.#opts.timers ?? systemTimers;
+  }
+
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
       try {
         if (this.#resourceVersion === "") await this.#list();
-        const started = Date.now();
+        const started = this.#timers.nowMs();
         const outcome = await this.#watchOnce();
         if (outcome === "gone") this.#resourceVersion = "";
         // An error event, or a stream the server closes at once, must not become a hot loop.
-        if (outcome === "error" || (outcome === "ended" && Date.now() - started < 1000)) {
+        if (outcome === "error" || (outcome === "ended" && this.#timers.nowMs() - started < 1000)) {
           failures++;
           await this.#sleep(this.#backoff(failures));
         } else {
@@ -162,22 +172,15 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   #backoff(failures: number): number {
-    const initial = this.#opts.backoffInitialMs ?? 500;
-    const max = this.#opts.backoffMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(failures - 1, 16));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return backoffDelay(failures, {
+      initialMs: this.#opts.backoffInitialMs ?? 500,
+      maxMs: this.#opts.backoffMaxMs ?? 30_000,
+    });
   }
 
+  /** Sleeps ms; returns at once once stop() ran (also when it ran before we got here). */
   #sleep(ms: number): Promise<void> {
-    // stop() may have run before we got here: its wake-up found no sleeper.
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    return this.#wakeup?.sleep(ms) ?? Promise.resolve();
   }
 
   async #list(): Promise<void> {
