@@ -14,7 +14,7 @@ import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } 
 import type { ApiserverBackend } from "./backend.js";
 import { ApiserverCallError, ApiserverClient } from "./client.js";
 import { Apiserver } from "./server.js";
-import { fakeAgentToken } from "./fake-token.js";
+import { fakeAgentToken } from "../../test/kit/fake-token.js";
 
 const tok = (label: string): string => fakeAgentToken(label);
 

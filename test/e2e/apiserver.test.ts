@@ -29,7 +29,7 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
 import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
-import { eventually as pollUntil } from "./support/kube.js";
+import { eventually as pollUntil } from "../kit/kube.js";
 
 const NS = "brupop-bottlerocket-aws";
 const WORKLOADS = "workloads";

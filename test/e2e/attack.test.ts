@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { after, before, describe, it, type TestContext } from "node:test";
 
-import { fakeAgentToken } from "../../src/apiserver/fake-token.js";
+import { fakeAgentToken } from "../kit/fake-token.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
@@ -27,7 +27,7 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
 import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
-import { eventually, kube as kubeCall, sleep } from "./support/kube.js";
+import { eventually, kube as kubeCall, sleep } from "../kit/kube.js";
 
 const NS = "brupop-bottlerocket-aws";
 const ELSEWHERE = "elsewhere";

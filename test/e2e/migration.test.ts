@@ -31,9 +31,9 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { upstreamShadowProblems, upstreamStatusProblems } from "../../src/model/upstream-read.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { eventually, kube } from "./support/kube.js";
-import { BrupopTestbed } from "./support/testbed.js";
-import { FleetWatcher } from "./support/watchers.js";
+import { eventually, kube } from "../kit/kube.js";
+import { BrupopTestbed } from "../kit/testbed.js";
+import { FleetWatcher } from "../kit/watchers.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";

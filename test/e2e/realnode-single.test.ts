@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 
 import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
-import { eventually } from "./support/kube.js";
+import { eventually } from "../kit/kube.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");

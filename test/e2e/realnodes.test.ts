@@ -23,7 +23,7 @@ import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/re
 import { listCgroups } from "../../src/testenv/realnode/sandbox.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../src/testenv/realnode/snapshot.js";
 import { imageCacheRoot } from "../../src/testenv/realnode/paths.js";
-import { eventually, sleep } from "./support/kube.js";
+import { eventually, sleep } from "../kit/kube.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -270,7 +270,7 @@ describe(
       const start = await snapshotHost(snapshotOpts);
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "support", "realnode-child.ts")],
+        ["--import", "tsx", join(import.meta.dirname, "..", "kit", "realnode-child.ts")],
         {
           stdio: ["ignore", "pipe", "inherit"],
         },

@@ -36,7 +36,7 @@ import type { FleetStatus, NodeRow } from "../../src/status/model.js";
 import { freePorts, startCluster, type TestCluster } from "../../src/testenv/cluster.js";
 import { renderKubeconfig } from "../../src/testenv/kubeconfig.js";
 import { issueCert } from "../../src/testenv/pki.js";
-import { eventually, kube } from "./support/kube.js";
+import { eventually, kube } from "../kit/kube.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";

@@ -22,7 +22,7 @@ import { after, before, describe, it } from "node:test";
 import { liveProcessGroupCount } from "../../src/testenv/process.js";
 import { readVersions } from "../../src/testenv/paths.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { eventually as pollUntil } from "./support/kube.js";
+import { eventually as pollUntil } from "../kit/kube.js";
 
 const NS = "testenv-e2e";
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
