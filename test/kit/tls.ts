@@ -30,11 +30,7 @@ export type CertRequest = Omit<IssueCertOptions, "ca">;
 /** The apiserver's serving certificate on loopback (what the e2e and unit tests connect to). */
 export const APISERVER_CERT: CertRequest = {
   commonName: "brupop-apiserver",
-  dnsNames: [
-    "localhost",
-    "brupop-apiserver",
-    "brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local",
-  ],
+  dnsNames: ["localhost", "brupop-apiserver", "brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local"],
   ipAddresses: ["127.0.0.1"],
   usage: "server",
 };
