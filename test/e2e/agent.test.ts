@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 
-import { agentCommand } from "../../src/agent/bench.js";
+import { agentCommand } from "../kit/agent-command.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
