@@ -9,18 +9,7 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import { buildCrd } from "../../src/model/crd.js";
-import type { KubeCallOptions } from "./kube.js";
-
-/** A Kubernetes call that must answer one of `opts.ok` (bound to a file's KubeRest). */
-export type KubeFn = <T = unknown>(
-  method: string,
-  path: string,
-  body?: unknown,
-  opts?: KubeCallOptions,
-) => Promise<T>;
-
-/** The shape of the poller the set-up waits with. */
-export type Poll = (what: string, timeoutMs: number, check: () => Promise<boolean>) => Promise<void>;
+import { crdEstablished, type KubeFn, type Poll } from "./kube.js";
 
 /** One agent pod of the DaemonSet, with a token bound to it. */
 export interface AgentIdentity {
@@ -152,13 +141,7 @@ export async function installCrd(
     caBundle: Buffer.from(server.caPem).toString("base64"),
   };
   await kube("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-  await poll("CRD Established", 30_000, async () => {
-    const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
-      "GET",
-      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bottlerocketshadows.brupop.bottlerocket.aws",
-    );
-    return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
-  });
+  await crdEstablished(kube, "bottlerocketshadows.brupop.bottlerocket.aws", 30_000, poll);
 }
 
 interface PodItem {
