@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fakeAgentToken } from "../../test/kit/fake-token.js";
+import { shadowStatus } from "../../test/kit/fixtures.js";
 import { testCert, tlsDir, type TlsDir } from "../../test/kit/tls.js";
 import type { DrainResult } from "../k8s/drain.js";
 import type { ShadowStatus } from "../model/shadow.js";
@@ -109,13 +110,7 @@ class FakeBackend implements ApiserverBackend {
   }
 }
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.20.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus();
 
 interface Answer {
   status: number;

@@ -9,7 +9,7 @@ import { isBrupopError } from "../errors.js";
 import { KubeRest, type RequestOptions, type RestResponse } from "../k8s/rest.js";
 import { errorLine } from "./errors.js";
 import { firstFailureInOrder, loadKubeConfig, StatusReader } from "./fetch.js";
-import { ago, node, pdb, pod, shadow, settings, TO } from "./test-fixtures.js";
+import { ago, node, pdb, pod, shadow, settings, TO } from "../../test/kit/status-fixtures.js";
 
 type Handler = (method: string, path: string, opts: RequestOptions) => RestResponse | Error;
 

@@ -36,6 +36,7 @@ import {
   type AgentIdentity as Agent,
   type Answer,
 } from "../kit/apiserver-e2e.js";
+import { shadowStatus } from "../kit/fixtures.js";
 import { kube as kubeCall, type KubeCallOptions } from "../kit/kube.js";
 import { poller } from "../kit/poll.js";
 import {
@@ -58,13 +59,7 @@ const AGENT_DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const SHADOWS_V2 = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
 const SHADOWS_V1 = `/apis/brupop.bottlerocket.aws/v1/namespaces/${NS}/bottlerocketshadows`;
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.20.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus();
 
 interface Meta {
   name: string;

@@ -30,6 +30,7 @@ import {
   startAgents,
   type AgentIdentity as Agent,
 } from "../kit/apiserver-e2e.js";
+import { shadowStatus } from "../kit/fixtures.js";
 import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
 import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 
@@ -42,13 +43,7 @@ const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const AGENT_LABELS = { [COMPONENT_LABEL]: AGENT_COMPONENT };
 const PATH = "/bottlerocket-node-resource";
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.19.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus({ target_version: "1.19.0" });
 /** What every attack tries to write (a successful write would change the shadow). */
 const EVIL = JSON.stringify({ ...STATUS, current_version: "6.6.6", target_version: "6.6.6" });
 

@@ -37,6 +37,7 @@ import { freePorts, startCluster, type TestCluster } from "../../src/testenv/clu
 import { renderKubeconfig } from "../../src/testenv/kubeconfig.js";
 import { issueCert } from "../../src/testenv/pki.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
+import { shadowStatus } from "../kit/fixtures.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
@@ -101,14 +102,7 @@ function nextHourStart(hour: number, now: Date): Date {
 }
 
 const shadowsPath = (ns: string) => `/apis/${API_GROUP}/v2/namespaces/${ns}/${PLURAL}`;
-const status = (over: Partial<ShadowStatus> = {}): ShadowStatus => ({
-  current_version: FROM,
-  target_version: TO,
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-  ...over,
-});
+const status = shadowStatus;
 const agoIso = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, () => {
