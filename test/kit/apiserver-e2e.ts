@@ -2,6 +2,7 @@
 // control plane with brupop's namespace, its CRD whose conversion webhook is our in-process server,
 // agents as DaemonSet pods with real bound service-account tokens, and raw HTTPS calls to the server.
 import { request } from "node:https";
+import { text } from "node:stream/consumers";
 
 import {
   AGENT_TOKEN_AUDIENCE,
@@ -35,6 +36,15 @@ export const agentHeaders = (
   BrupopK8sAuthToken: over.token ?? a.token,
 });
 
+/** `text` parsed as JSON, or `text` itself when it is not JSON (metrics are text). */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 export type HttpsCall = (
   method: string,
   path: string,
@@ -58,18 +68,10 @@ export function httpsCaller(target: () => { url: string; caPem: string }): Https
         if (opts.chunked !== true) h["content-length"] = String(Buffer.byteLength(body));
       }
       const req = request(`${server.url}${path}`, { method, headers: h, ca: server.caPem }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON (metrics are text)
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
+        text(res).then(
+          (answer) => resolve({ status: res.statusCode ?? 0, body: jsonOrText(answer) }),
+          reject,
+        );
       });
       req.on("error", reject);
       if (body !== undefined && opts.chunked === true) {
