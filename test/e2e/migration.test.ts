@@ -282,21 +282,13 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
         "v1",
         v1Idle,
         { state: "Idle", state_transition_timestamp: null, version: null },
-        {
-          current_version: FROM,
-          target_version: TO,
-          current_state: "Idle",
-        },
+        { current_version: FROM, target_version: TO, current_state: "Idle" },
       );
       await create(
         "v1",
         v1Staging,
         { state: "StagedUpdate", state_transition_timestamp: ts, version: TO },
-        {
-          current_version: FROM,
-          target_version: TO,
-          current_state: "Idle",
-        },
+        { current_version: FROM, target_version: TO, current_state: "Idle" },
       );
       await create(
         "v1",
