@@ -3,7 +3,7 @@
 // `brupop apiserver` with real bound service-account tokens and a real agent DaemonSet. Every case
 // asserts the HTTP status AND that nothing was written: the shadows' resourceVersions and the
 // brupop-writable parts of the nodes (unschedulable, labels, annotations) are the same after it.
-// One cluster for the file (scaffolding after test/e2e/apiserver.test.ts).
+// One cluster for the file (set-up shared with apiserver.test.ts: test/kit/apiserver-e2e.ts).
 import assert from "node:assert/strict";
 import { connect } from "node:tls";
 import { after, before, describe, it, type TestContext } from "node:test";
