@@ -8,7 +8,7 @@ import { isBrupopError } from "../errors.js";
 import { KubeApiBase, type RequestOptions, type RestResponse } from "../k8s/api.js";
 import { errorLine } from "./errors.js";
 import { firstFailureInOrder, loadKubeConfig, StatusReader } from "./fetch.js";
-import { ago, node, pdb, pod, shadow, settings, TO } from "./test-fixtures.js";
+import { ago, node, pdb, pod, shadow, settings, TO } from "../../test/kit/status-fixtures.js";
 
 type Handler = (method: string, path: string, opts: RequestOptions) => RestResponse | Error;
 

@@ -11,7 +11,7 @@ import {
   type Terminal,
 } from "../cli/screen.js";
 import { buildFleetStatus } from "./core.js";
-import { asked, input, node, NOW, shadow, upToDate } from "./test-fixtures.js";
+import { asked, input, node, NOW, shadow, upToDate } from "../../test/kit/status-fixtures.js";
 import { fitStatusTable, FrameWriter, moreNodes, watchStatus } from "./watch.js";
 import { systemClock } from "../clock.js";
 import type { KubeApi } from "../k8s/api.js";
