@@ -427,9 +427,7 @@ function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): voi
     action: "SetSpec",
   });
   // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
-  const owner = (
-    meta["ownerReferences"]
-  )?.find((o) => o.kind === "Node" && typeof o.name === "string");
+  const owner = meta["ownerReferences"]?.find((o) => o.kind === "Node" && typeof o.name === "string");
   if (owner?.name !== undefined) {
     deps.events.record({
       regarding: {
