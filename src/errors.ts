@@ -71,3 +71,46 @@ export class BrupopError extends Error {
 export function isBrupopError(err: unknown, code?: ErrorCode): err is BrupopError {
   return err instanceof BrupopError && (code === undefined || err.code === code);
 }
+
+function kubeStatusField(body: unknown, key: "message" | "reason"): string | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const v = (body as Record<string, unknown>)[key];
+  return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * A Kubernetes API answer outside 2xx: what every typed call of src/k8s/api.ts throws. Its catalogue
+ * code is BRUPOP_E_UPSTREAM (a client of ours sees 502); `httpStatus` is the Kubernetes API's status,
+ * `reason` and `body` its Status object. Ask with isNotFound/isConflict/isGone/isTooManyRequests.
+ */
+export class KubeApiError extends BrupopError {
+  readonly httpStatus: number;
+  readonly reason: string | undefined;
+  readonly body: unknown;
+
+  constructor(what: string, httpStatus: number, body: unknown) {
+    const message = kubeStatusField(body, "message") ?? "";
+    const reason = kubeStatusField(body, "reason");
+    super("BRUPOP_E_UPSTREAM", `${what}: HTTP ${httpStatus}${message === "" ? "" : `: ${message}`}`, {
+      status: httpStatus,
+      reason,
+    });
+    this.name = "KubeApiError";
+    this.httpStatus = httpStatus;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+function kubeStatusIs(err: unknown, status: number): boolean {
+  return err instanceof KubeApiError && err.httpStatus === status;
+}
+
+/** 404: the object (or its collection) does not exist. */
+export const isNotFound = (err: unknown): boolean => kubeStatusIs(err, 404);
+/** 409: a conflicting write (resourceVersion moved on, or the object already exists). */
+export const isConflict = (err: unknown): boolean => kubeStatusIs(err, 409);
+/** 410: the resourceVersion asked for is too old (relist). */
+export const isGone = (err: unknown): boolean => kubeStatusIs(err, 410);
+/** 429: not now (a PodDisruptionBudget refusing an eviction, or API priority and fairness). */
+export const isTooManyRequests = (err: unknown): boolean => kubeStatusIs(err, 429);

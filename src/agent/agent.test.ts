@@ -11,7 +11,7 @@ import { SimulatedHost } from "../bottlerocket/simulator/host.js";
 import { ReleaseCatalog } from "../bottlerocket/simulator/releases.js";
 import { InProcessTransport } from "../bottlerocket/simulator/routes.js";
 import { ManualTimers } from "../bottlerocket/simulator/timers.js";
-import { ManualClock } from "../clock.js";
+import { FakeTimers, ManualClock } from "../clock.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
@@ -209,6 +209,8 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
   const apiserver = new FakeApiserver(cluster);
   const hostCalls = new Map<string, number>();
   const logs: string[] = [];
+  /** What the agent's loop waits on (its period); moved by hand in the loop tests. */
+  const loopTimers = new FakeTimers();
   const logger = pino(
     { level: "info" },
     new Writable({
@@ -218,7 +220,7 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       },
     }),
   );
-  const newAgent = (hook?: (method: string) => void): Agent =>
+  const newAgent = (hook?: (method: string) => void, signal?: AbortSignal): Agent =>
     new Agent({
       nodeName: NODE,
       host: counting(
@@ -233,11 +235,13 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       apiserver,
       objects: cluster.objects(),
       clock,
+      timers: loopTimers,
       logger,
       timings: { loopIntervalMs: 600_000, ...opts.timings },
       sleep,
+      ...(signal && { signal }),
     });
-  return { clock, timers, releases, sim, cluster, apiserver, hostCalls, logs, newAgent };
+  return { clock, timers, loopTimers, releases, sim, cluster, apiserver, hostCalls, logs, newAgent };
 }
 
 type World = ReturnType<typeof world>;
@@ -435,10 +439,10 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     const w = world();
     await initialised(w);
     w.cluster.setSpec("StagedAndPerformedUpdate");
-    let first: Agent | undefined = undefined;
-    first = w.newAgent((method) => {
-      if (method === "prepare") first?.kill();
-    });
+    const crash = new AbortController();
+    const first = w.newAgent((method) => {
+      if (method === "prepare") crash.abort();
+    }, crash.signal);
     await first.reconcileOnce();
     assert.equal(await first.exited, "killed");
     assert.deepEqual(w.apiserver.take(), [], "a killed agent writes nothing");
@@ -510,6 +514,26 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     await agent.reconcileOnce();
     assert.deepEqual(w.apiserver.take(), ["uncordon"]);
     assert.equal(w.cluster.cordoned, false);
+  });
+
+  it("the loop runs once per loop interval when nothing changes, and not after stop()", async () => {
+    const w = world({ timings: { loopIntervalMs: 5_000 } });
+    const agent = w.newAgent();
+    agent.start();
+    await until(() => w.cluster.status !== undefined);
+    await w.loopTimers.advance(0);
+    const reads = (): number => w.hostCalls.get("osInfo") ?? 0;
+    const before = reads();
+    await w.loopTimers.advance(4_999);
+    assert.equal(reads(), before, "no pass before the interval");
+    await w.loopTimers.advance(1);
+    assert.equal(reads(), before + 1, "one pass when the interval elapsed");
+    await w.loopTimers.advance(10_000);
+    assert.equal(reads(), before + 3);
+    await agent.stop();
+    await w.loopTimers.advance(60_000);
+    assert.equal(reads(), before + 3, "no pass after stop");
+    assert.equal(w.loopTimers.pending, 0);
   });
 
   it("the loop wakes on a change of its brs; stop() lets a status write in flight finish", async () => {

@@ -6,18 +6,19 @@
 // Crash-only: nothing the agent needs lives only in its memory. Each loop starts from the API (spec,
 // status) and the host (version, update state, partitions); every step is idempotent (prepare and
 // activate check the host state first, cordon/uncordon/LB calls are idempotent on the apiserver).
-// `kill()` simulates a crash at any instant; a new Agent picks up from what it observes.
-import { setTimeout as sleepTimer } from "node:timers/promises";
+// Aborting `deps.signal` stops it at once, as a crash would, at any instant; a new Agent picks up from
+// what it observes.
 import type { Logger } from "pino";
 import { ApiserverCallError, type BrupopApiserverApi } from "../apiserver/client.js";
 import type { BottlerocketHost } from "../bottlerocket/client.js";
 import type { UpdateStatus } from "../bottlerocket/types.js";
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
 import { BrupopError } from "../errors.js";
 import { isCordonedByBrupop } from "../k8s/node-ops.js";
 import { silentLogger } from "../log.js";
 import { EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow, type ShadowStatus } from "../model/shadow.js";
+import { sleep, Wakeup } from "../runtime/loop.js";
 import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
 import {
   decide,
@@ -54,19 +55,23 @@ export interface AgentDeps {
   apiserver: BrupopApiserverApi;
   objects: AgentObjects;
   clock?: Clock;
+  /** What the loop waits on (its period, the LB wait); default real timers. */
+  timers?: Timers;
   logger?: Logger;
   timings?: Partial<AgentTimings>;
+  /**
+   * Aborting it stops the agent at once, with no grace (the process is going away): everything
+   * stops, whatever was in flight lands or not. `exited` then says "killed".
+   */
+  signal?: AbortSignal;
   /** Interruptible sleep (the LB wait); injected for tests. Must resolve early when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Why the agent stopped: asked to (SIGTERM), crashed (tests), or it asked its host to reboot. */
+/** Why the agent stopped: asked to (SIGTERM), killed (deps.signal aborted), or it asked its host to reboot. */
 export type AgentExit = "stopped" | "killed" | "rebooting";
 
 type TickOutcome = "continue" | "halt";
-
-const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  sleepTimer(ms, undefined, { signal }).catch(() => undefined);
 
 /** Failures of these calls are retried next loop when the apiserver says "try again" (nothing was undone). */
 const RETRYABLE_UNDO_STEPS: ReadonlySet<Step> = new Set(["uncordon", "removeExclusionFromLb"]);
@@ -86,9 +91,9 @@ export class Agent {
   readonly #exited: Promise<AgentExit>;
   #resolveExit!: (exit: AgentExit) => void;
 
+  /** The loop's sleep: a watched object changing wakes it early, stopping ends it. */
+  readonly #wakeup: Wakeup;
   #started = false;
-  #dirty = false;
-  #wake: (() => void) | undefined;
   /** The status write in flight (stop() lets it finish: no half-written status). */
   #writing: Promise<unknown> | undefined;
   /** Our last successful write and the brs resourceVersion it was based on (the cache may lag it). */
@@ -105,10 +110,15 @@ export class Agent {
     this.#clock = deps.clock ?? systemClock;
     this.#log = (deps.logger ?? silentLogger()).child({ node: deps.nodeName });
     this.#timings = { ...DEFAULT_AGENT_TIMINGS, ...deps.timings };
-    this.#sleep = deps.sleep ?? defaultSleep;
+    const timers = deps.timers ?? systemTimers;
+    this.#wakeup = new Wakeup(timers);
+    this.#sleep = deps.sleep ?? ((ms, signal) => sleep(ms, signal, timers));
     this.#throttle = new UpdateCheckThrottle(this.#timings.updateCheckIntervalMs, this.#clock);
     this.#exited = new Promise((resolve) => (this.#resolveExit = resolve));
     this.#objects.onChange(() => this.#poke());
+    const signal = deps.signal;
+    if (signal?.aborted === true) this.#kill();
+    else signal?.addEventListener("abort", () => this.#kill(), { once: true });
   }
 
   /** Resolves when the agent stopped, with the reason. */
@@ -140,8 +150,8 @@ export class Agent {
     await this.#objects.stop();
   }
 
-  /** A crash, for tests: everything stops at once; whatever was in flight lands or not. */
-  kill(): void {
+  /** A crash: everything stops at once; whatever was in flight lands or not. */
+  #kill(): void {
     if (!this.alive) return;
     this.#finish("killed");
     void this.#objects.stop().catch(() => undefined);
@@ -156,13 +166,12 @@ export class Agent {
 
   #finish(exit: AgentExit): void {
     this.#halt.abort();
-    this.#wake?.();
+    this.#wakeup.stop();
     this.#resolveExit(exit);
   }
 
   #poke(): void {
-    this.#dirty = true;
-    this.#wake?.();
+    this.#wakeup.wake();
   }
 
   #rebooting(): void {
@@ -175,7 +184,7 @@ export class Agent {
   async #run(): Promise<void> {
     await this.#objects.waitForSync();
     while (this.alive) {
-      this.#dirty = false;
+      this.#wakeup.discard();
       let outcome: TickOutcome = "continue";
       try {
         outcome = await this.#tick();
@@ -186,22 +195,9 @@ export class Agent {
         this.#rebooting();
         return;
       }
-      await this.#idle();
+      // One loop interval, or less if a watched object changed or the agent stops.
+      await this.#wakeup.sleep(this.#timings.loopIntervalMs);
     }
-  }
-
-  /** Sleeps one loop interval, or less if a watched object changed or the agent stops. */
-  #idle(): Promise<void> {
-    if (this.#dirty || !this.alive) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, this.#timings.loopIntervalMs);
-      this.#wake = done;
-    });
   }
 
   // --- one pass ---

@@ -1,49 +1,141 @@
 // `brupop agent` start-up configuration: upstream's environment names plus a few flags (mostly for
-// tests and the benchmark), read and validated once. Every error is BRUPOP_E_CONFIG naming the
+// tests and the benchmark). The option table (src/config/options.ts) gives the flags, the help,
+// docs/configuration.md and the parsed values; loadAgentConfig adds what needs more than one value
+// (the namespace from the pod, the apiserver's address). Every error is BRUPOP_E_CONFIG naming the
 // variable or flag at fault; everything else takes the typed result.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { LevelWithSilent } from "pino";
 import { AGENT_TOKEN_PATH } from "../apiserver/client.js";
 import { DEFAULT_SOCKET_PATH } from "../bottlerocket/client.js";
-import { BrupopError } from "../errors.js";
-import { parseLogLevel } from "../log.js";
+import { KUBECONFIG_OPTION, logLevelOption } from "../config/common.js";
+import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
+import {
+  configError,
+  parseNamespace,
+  parseNodeName,
+  parseNonNegativeInt,
+  parsePort,
+  parsePositiveInt,
+  parseString,
+  resolveNamespace,
+} from "../config/parsers.js";
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
-import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
 export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */
 export const DEFAULT_REBOOT_WAIT_MS = 180_000;
 
-export interface AgentEnv {
-  MY_NODE_NAME?: string | undefined;
-  EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC?: string | undefined;
-  APISERVER_SERVICE_PORT?: string | undefined;
-  /**
-   * Injected by Kubernetes for the apiserver Service of the agent's namespace (`<SERVICE NAME>_
-   * SERVICE_HOST/_PORT`): the agent connects to this cluster IP, so it needs no cluster DNS.
-   */
-  BRUPOP_APISERVER_SERVICE_HOST?: string | undefined;
-  BRUPOP_APISERVER_SERVICE_PORT?: string | undefined;
-  /** Upstream's log filter (`info`, `debug`, `agent=debug,info`). */
-  TRACING_FILTER_DIRECTIVE?: string | undefined;
+function parseUrl(raw: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw configError(name, `"${raw}" is not a URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw configError(name, `must be an https:// URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
 }
 
-export interface AgentFlags {
-  namespace?: string | undefined;
-  /** Overrides the in-cluster service address (tests, the benchmark). */
-  apiserverUrl?: string | undefined;
-  tokenPath?: string | undefined;
-  caPath?: string | undefined;
-  socketPath?: string | undefined;
-  kubeconfig?: string | undefined;
-  loopIntervalMs?: string | undefined;
-  updateCheckIntervalMs?: string | undefined;
-  rebootWaitMs?: string | undefined;
-  logLevel?: string | undefined;
+/** `brupop-apiserver` → `BRUPOP_APISERVER_SERVICE_HOST` (Kubernetes' service environment names). */
+export function serviceEnvName(service: string, suffix: "HOST" | "PORT"): string {
+  return `${service.toUpperCase().replace(/-/g, "_")}_SERVICE_${suffix}`;
 }
+
+const SERVICE_HOST_VAR = serviceEnvName(APISERVER_SERVICE_NAME, "HOST");
+const SERVICE_PORT_VAR = serviceEnvName(APISERVER_SERVICE_NAME, "PORT");
+
+export const AGENT_OPTIONS = {
+  nodeName: {
+    env: ["MY_NODE_NAME"],
+    parse: parseNodeName,
+    required: "must be set to the name of the node the agent runs on",
+    help: "the node the agent runs on (the chart sets it from the downward API)",
+  },
+  namespace: {
+    flag: "--namespace <ns>",
+    parse: parseNamespace,
+    defaultText: "the pod's, from the service-account mount",
+    help: "brupop's namespace",
+  },
+  excludeFromLbWaitSeconds: {
+    env: ["EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC"],
+    chartValue: "exclude_from_lb_wait_time_in_sec",
+    parse: parseNonNegativeInt,
+    default: 0,
+    help: "seconds to wait after excluding the node from load balancers, before draining (0: no exclusion)",
+  },
+  apiserverServicePort: {
+    env: ["APISERVER_SERVICE_PORT"],
+    chartValue: "apiserver_service_port",
+    parse: parsePort,
+    default: DEFAULT_APISERVER_SERVICE_PORT,
+    help: "port of the brupop-apiserver Service",
+  },
+  // Injected by Kubernetes for the apiserver Service of the agent's namespace: the agent connects
+  // to this cluster IP, so it needs no cluster DNS. Checked only when used (no --apiserver-url).
+  serviceHost: {
+    env: [SERVICE_HOST_VAR],
+    parse: parseString,
+    help: "the Service's cluster IP, injected by Kubernetes: connect there (TLS still checks the DNS name)",
+  },
+  servicePort: {
+    env: [SERVICE_PORT_VAR],
+    parse: parseString,
+    help: `the Service's port, injected by Kubernetes with ${SERVICE_HOST_VAR}`,
+  },
+  apiserverUrl: {
+    flag: "--apiserver-url <url>",
+    parse: parseUrl,
+    defaultText: "https://brupop-apiserver.<ns>.svc.cluster.local:<APISERVER_SERVICE_PORT>",
+    help: "brupop apiserver address",
+  },
+  tokenPath: {
+    flag: "--token-path <file>",
+    parse: parseString,
+    default: AGENT_TOKEN_PATH,
+    help: "projected service-account token (re-read on every call)",
+  },
+  caPath: {
+    flag: "--ca-path <file>",
+    parse: parseString,
+    default: DEFAULT_CA_PATH,
+    help: "CA that signed the apiserver's certificate",
+  },
+  socketPath: {
+    flag: "--socket <path>",
+    parse: parseString,
+    default: DEFAULT_SOCKET_PATH,
+    help: "Bottlerocket host API socket",
+  },
+  kubeconfig: KUBECONFIG_OPTION,
+  loopIntervalMs: {
+    flag: "--loop-interval-ms <ms>",
+    parse: parsePositiveInt,
+    default: DEFAULT_LOOP_INTERVAL_MS,
+    help: "period of the agent loop",
+  },
+  updateCheckIntervalMs: {
+    flag: "--update-check-interval-ms <ms>",
+    parse: parsePositiveInt,
+    default: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
+    help: "minimum time between host update checks",
+  },
+  rebootWaitMs: {
+    flag: "--reboot-wait-ms <ms>",
+    parse: parseNonNegativeInt,
+    default: DEFAULT_REBOOT_WAIT_MS,
+    help: "how long to wait for the node to go down after asking for a reboot",
+  },
+  logLevel: logLevelOption("agent"),
+} satisfies OptionTable;
+
+export type AgentEnv = Env;
+export type AgentFlags = FlagValues<typeof AGENT_OPTIONS>;
 
 export interface AgentConfig {
   nodeName: string;
@@ -68,89 +160,16 @@ export interface AgentConfigDeps {
   readNamespace?: () => string | undefined;
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function configError(variable: string, message: string): BrupopError {
-  return new BrupopError("BRUPOP_E_CONFIG", `${variable}: ${message}`, { variable });
-}
-
-function nonNegativeInt(variable: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = raw.trim();
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
-    throw configError(variable, `must be a non-negative integer, got "${raw}"`);
-  }
-  return Number(v);
-}
-
-function positiveInt(variable: string, raw: string | undefined, fallback: number): number {
-  const n = nonNegativeInt(variable, raw, fallback);
-  if (n < 1) throw configError(variable, `must be a positive integer, got "${raw}"`);
-  return n;
-}
-
-function port(variable: string, raw: string | undefined, fallback: number): number {
-  const n = nonNegativeInt(variable, raw, fallback);
-  if (n < 1 || n > 65535) throw configError(variable, `must be a port number 1-65535, got "${raw}"`);
-  return n;
-}
-
-function readNamespaceFile(): string | undefined {
-  try {
-    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function nodeNameFrom(raw: string | undefined): string {
-  const name = raw?.trim() ?? "";
-  if (name === "") throw configError("MY_NODE_NAME", "must be set to the name of the node the agent runs on");
-  if (!DNS_SUBDOMAIN.test(name)) throw configError("MY_NODE_NAME", `"${name}" is not a valid node name`);
-  return name;
-}
-
-function namespaceFrom(flag: string | undefined, deps: AgentConfigDeps): string {
-  const ns = flag ?? (deps.readNamespace ?? readNamespaceFile)();
-  if (ns === undefined || ns === "") {
-    throw configError(
-      "--namespace",
-      `required when ${SERVICE_ACCOUNT_NAMESPACE_FILE} does not exist (not running in a pod)`,
-    );
-  }
-  if (!DNS_LABEL.test(ns)) throw configError("--namespace", `"${ns}" is not a valid namespace name`);
-  return ns;
-}
-
-function urlFrom(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw configError("--apiserver-url", `"${raw}" is not a URL`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw configError("--apiserver-url", `must be an https:// URL, got "${raw}"`);
-  }
-  return raw.replace(/\/+$/, "");
-}
-
-/** `brupop-apiserver` → `BRUPOP_APISERVER_SERVICE_HOST` (Kubernetes' service environment names). */
-export function serviceEnvName(service: string, suffix: "HOST" | "PORT"): string {
-  return `${service.toUpperCase().replace(/-/g, "_")}_SERVICE_${suffix}`;
-}
-
 /** The Service's cluster IP and port from the injected environment, or undefined when not injected. */
-function serviceAddressFrom(env: AgentEnv): { host: string; port: number } | undefined {
-  const hostVar = serviceEnvName(APISERVER_SERVICE_NAME, "HOST");
-  const portVar = serviceEnvName(APISERVER_SERVICE_NAME, "PORT");
-  const host = env.BRUPOP_APISERVER_SERVICE_HOST?.trim() ?? "";
+function serviceAddress(
+  rawHost: string | undefined,
+  rawPort: string | undefined,
+): { host: string; port: number } | undefined {
+  const host = rawHost?.trim() ?? "";
   if (host === "") return undefined;
-  if (isIP(host) === 0) throw configError(hostVar, `must be an IP address, got "${host}"`);
-  const raw = env.BRUPOP_APISERVER_SERVICE_PORT;
-  if (raw === undefined || raw.trim() === "") throw configError(portVar, `must be set when ${hostVar} is`);
-  return { host, port: port(portVar, raw, DEFAULT_APISERVER_SERVICE_PORT) };
+  if (isIP(host) === 0) throw configError(SERVICE_HOST_VAR, `must be an IP address, got "${host}"`);
+  if (rawPort === undefined) throw configError(SERVICE_PORT_VAR, `must be set when ${SERVICE_HOST_VAR} is`);
+  return { host, port: parsePort(rawPort, SERVICE_PORT_VAR) };
 }
 
 /** Reads and validates the agent's configuration; throws BRUPOP_E_CONFIG naming the culprit. */
@@ -159,44 +178,28 @@ export function loadAgentConfig(
   flags: AgentFlags = {},
   deps: AgentConfigDeps = {},
 ): AgentConfig {
-  const nodeName = nodeNameFrom(env.MY_NODE_NAME);
-  const namespace = namespaceFrom(flags.namespace, deps);
-  const servicePort = port(
-    "APISERVER_SERVICE_PORT",
-    env.APISERVER_SERVICE_PORT,
-    DEFAULT_APISERVER_SERVICE_PORT,
-  );
-  const apiserverUrl = urlFrom(
-    flags.apiserverUrl ?? `https://${APISERVER_SERVICE_NAME}.${namespace}.svc.cluster.local:${servicePort}`,
-  );
+  const o = parseOptions(AGENT_OPTIONS, env, flags);
+  const { namespace } = resolveNamespace(o.namespace, deps.readNamespace);
   // An explicit URL wins; otherwise the DNS name (for TLS) reached through the cluster IP when known.
-  const apiserverConnectTo = flags.apiserverUrl === undefined ? serviceAddressFrom(env) : undefined;
-  const lbWaitSeconds = nonNegativeInt(
-    "EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC",
-    env.EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC,
-    0,
-  );
+  const apiserverUrl =
+    o.apiserverUrl ??
+    `https://${APISERVER_SERVICE_NAME}.${namespace}.svc.cluster.local:${o.apiserverServicePort}`;
+  const apiserverConnectTo =
+    o.apiserverUrl === undefined ? serviceAddress(o.serviceHost, o.servicePort) : undefined;
   return {
-    nodeName,
+    nodeName: o.nodeName,
     namespace,
     apiserverUrl,
     apiserverConnectTo,
-    tokenPath: flags.tokenPath ?? AGENT_TOKEN_PATH,
-    caPath: flags.caPath ?? DEFAULT_CA_PATH,
-    socketPath: flags.socketPath ?? DEFAULT_SOCKET_PATH,
-    kubeconfig: flags.kubeconfig,
-    excludeFromLbWaitMs: lbWaitSeconds * 1000,
-    loopIntervalMs: positiveInt("--loop-interval-ms", flags.loopIntervalMs, DEFAULT_LOOP_INTERVAL_MS),
-    updateCheckIntervalMs: positiveInt(
-      "--update-check-interval-ms",
-      flags.updateCheckIntervalMs,
-      DEFAULT_UPDATE_CHECK_INTERVAL_MS,
-    ),
-    rebootWaitMs: nonNegativeInt("--reboot-wait-ms", flags.rebootWaitMs, DEFAULT_REBOOT_WAIT_MS),
-    logLevel:
-      flags.logLevel !== undefined
-        ? parseLogLevel(flags.logLevel, "--log-level")
-        : parseLogLevel(env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE"),
+    tokenPath: o.tokenPath,
+    caPath: o.caPath,
+    socketPath: o.socketPath,
+    kubeconfig: o.kubeconfig,
+    excludeFromLbWaitMs: o.excludeFromLbWaitSeconds * 1000,
+    loopIntervalMs: o.loopIntervalMs,
+    updateCheckIntervalMs: o.updateCheckIntervalMs,
+    rebootWaitMs: o.rebootWaitMs,
+    logLevel: o.logLevel,
   };
 }
 

@@ -7,34 +7,13 @@
 import type { Logger } from "pino";
 import { Informer } from "../k8s/informer.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
-import {
-  API_GROUP,
-  EXCLUDE_FROM_LB_LABEL,
-  nodeNameForShadow,
-  PLURAL,
-  shadowNameForNode,
-} from "../model/constants.js";
+import type { KubeApi } from "../k8s/api.js";
+import { paths, type KubeNode, type RawShadow } from "../k8s/objects.js";
+import { EXCLUDE_FROM_LB_LABEL, nodeNameForShadow, shadowNameForNode } from "../model/constants.js";
 
-/** The brs as read from the API (validated by the agent with parseShadow). */
-export interface RawShadow {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
-  spec?: unknown;
-  status?: unknown;
-}
-
-/** The part of a Node the agent reads. */
-export interface SlimNode {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: { unschedulable?: boolean };
-}
+/** The brs as read from the API (validated by the agent with parseShadow); the Node as slimNode keeps it. */
+export type { RawShadow };
+export type SlimNode = KubeNode;
 
 export interface AgentObjects {
   /** The node's brs as last seen; undefined when it does not exist. */
@@ -49,11 +28,8 @@ export interface AgentObjects {
   stop(): Promise<void>;
 }
 
-export function shadowsPath(namespace: string): string {
-  return `/apis/${API_GROUP}/v2/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`;
-}
-
-const NODES_PATH = "/api/v1/nodes";
+/** Kept for the agent's test bed; the path is built in src/k8s/objects.ts. */
+export const shadowsPath = paths.shadows;
 
 function pick(record: Record<string, string> | undefined, key: string): Record<string, string> | undefined {
   const v = record?.[key];
@@ -92,16 +68,56 @@ function nodeSignature(node: SlimNode | undefined): string {
 }
 
 export interface OwnObjectsOptions {
-  rest: KubeRest;
+  rest: KubeApi;
   namespace: string;
   nodeName: string;
   logger: Logger;
 }
 
+/** The brs informer and the Node informer behind both watches (field or label selected). */
+class ShadowAndNodeInformers {
+  readonly shadows: Informer<RawShadow>;
+  readonly nodes: Informer<SlimNode>;
+
+  constructor(
+    opts: { rest: KubeApi; namespace: string; logger: Logger },
+    select: { shadowName?: string; nodeName?: string; nodeLabelSelector?: string | undefined },
+  ) {
+    const byName = (name: string | undefined) => (name === undefined ? undefined : `metadata.name=${name}`);
+    this.shadows = new Informer<RawShadow>({
+      rest: opts.rest,
+      path: paths.shadows(opts.namespace),
+      fieldSelector: byName(select.shadowName),
+      logger: opts.logger,
+      transform: slimShadow,
+    });
+    this.nodes = new Informer<SlimNode>({
+      rest: opts.rest,
+      path: paths.nodes(),
+      fieldSelector: byName(select.nodeName),
+      labelSelector: select.nodeLabelSelector,
+      logger: opts.logger,
+      transform: slimNode,
+    });
+  }
+
+  start(): void {
+    this.shadows.start();
+    this.nodes.start();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.shadows.waitForSync(), this.nodes.waitForSync()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.shadows.stop(), this.nodes.stop()]);
+  }
+}
+
 /** The agent's own brs and Node, each through its own field-selected informer. */
 export class OwnObjectsWatch implements AgentObjects {
-  readonly #shadows: Informer<RawShadow>;
-  readonly #nodes: Informer<SlimNode>;
+  readonly #informers: ShadowAndNodeInformers;
   readonly #namespace: string;
   readonly #nodeName: string;
   readonly #shadowName: string;
@@ -112,22 +128,12 @@ export class OwnObjectsWatch implements AgentObjects {
     this.#namespace = opts.namespace;
     this.#nodeName = opts.nodeName;
     this.#shadowName = shadowNameForNode(opts.nodeName);
-    this.#shadows = new Informer<RawShadow>({
-      rest: opts.rest,
-      path: shadowsPath(opts.namespace),
-      fieldSelector: `metadata.name=${this.#shadowName}`,
-      logger: opts.logger,
-      transform: slimShadow,
+    this.#informers = new ShadowAndNodeInformers(opts, {
+      shadowName: this.#shadowName,
+      nodeName: opts.nodeName,
     });
-    this.#nodes = new Informer<SlimNode>({
-      rest: opts.rest,
-      path: NODES_PATH,
-      fieldSelector: `metadata.name=${opts.nodeName}`,
-      logger: opts.logger,
-      transform: slimNode,
-    });
-    this.#shadows.on(() => this.#listener?.());
-    this.#nodes.on(() => {
+    this.#informers.shadows.on(() => this.#listener?.());
+    this.#informers.nodes.on(() => {
       const sig = nodeSignature(this.node());
       if (sig === this.#nodeSig) return;
       this.#nodeSig = sig;
@@ -136,11 +142,11 @@ export class OwnObjectsWatch implements AgentObjects {
   }
 
   shadow(): RawShadow | undefined {
-    return this.#shadows.get(this.#shadowName, this.#namespace);
+    return this.#informers.shadows.get(this.#shadowName, this.#namespace);
   }
 
   node(): SlimNode | undefined {
-    return this.#nodes.get(this.#nodeName);
+    return this.#informers.nodes.get(this.#nodeName);
   }
 
   onChange(listener: () => void): void {
@@ -148,21 +154,20 @@ export class OwnObjectsWatch implements AgentObjects {
   }
 
   start(): void {
-    this.#shadows.start();
-    this.#nodes.start();
+    this.#informers.start();
   }
 
-  async waitForSync(): Promise<void> {
-    await Promise.all([this.#shadows.waitForSync(), this.#nodes.waitForSync()]);
+  waitForSync(): Promise<void> {
+    return this.#informers.waitForSync();
   }
 
-  async stop(): Promise<void> {
-    await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
+  stop(): Promise<void> {
+    return this.#informers.stop();
   }
 }
 
 export interface SharedObjectsOptions {
-  rest: KubeRest;
+  rest: KubeApi;
   namespace: string;
   logger: Logger;
   /** Limits the Node watch (e.g. the updater-interface label); default all nodes. */
@@ -174,32 +179,19 @@ export interface SharedObjectsOptions {
  * it; agents get views from forNode(), whose start/stop only (un)register the view.
  */
 export class SharedObjectsWatch {
-  readonly #shadows: Informer<RawShadow>;
-  readonly #nodes: Informer<SlimNode>;
+  readonly #informers: ShadowAndNodeInformers;
   readonly #namespace: string;
   readonly #listeners = new Map<string, () => void>();
   readonly #nodeSigs = new Map<string, string>();
 
   constructor(opts: SharedObjectsOptions) {
     this.#namespace = opts.namespace;
-    this.#shadows = new Informer<RawShadow>({
-      rest: opts.rest,
-      path: shadowsPath(opts.namespace),
-      logger: opts.logger,
-      transform: slimShadow,
-    });
-    this.#nodes = new Informer<SlimNode>({
-      rest: opts.rest,
-      path: NODES_PATH,
-      labelSelector: opts.nodeLabelSelector,
-      logger: opts.logger,
-      transform: slimNode,
-    });
-    this.#shadows.on((_type, brs) => {
+    this.#informers = new ShadowAndNodeInformers(opts, { nodeLabelSelector: opts.nodeLabelSelector });
+    this.#informers.shadows.on((_type, brs) => {
       const node = nodeNameForShadow(brs.metadata?.name ?? "");
       if (node !== undefined) this.#listeners.get(node)?.();
     });
-    this.#nodes.on((type, node) => {
+    this.#informers.nodes.on((type, node) => {
       const name = node.metadata?.name ?? "";
       const sig = type === "delete" ? "" : nodeSignature(node);
       if (this.#nodeSigs.get(name) === sig) return;
@@ -210,25 +202,24 @@ export class SharedObjectsWatch {
   }
 
   start(): void {
-    this.#shadows.start();
-    this.#nodes.start();
+    this.#informers.start();
   }
 
-  async waitForSync(): Promise<void> {
-    await Promise.all([this.#shadows.waitForSync(), this.#nodes.waitForSync()]);
+  waitForSync(): Promise<void> {
+    return this.#informers.waitForSync();
   }
 
   async stop(): Promise<void> {
     this.#listeners.clear();
-    await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
+    await this.#informers.stop();
   }
 
   forNode(nodeName: string): AgentObjects {
     const shadowName = shadowNameForNode(nodeName);
     let listener: (() => void) | undefined;
     return {
-      shadow: () => this.#shadows.get(shadowName, this.#namespace),
-      node: () => this.#nodes.get(nodeName),
+      shadow: () => this.#informers.shadows.get(shadowName, this.#namespace),
+      node: () => this.#informers.nodes.get(nodeName),
       onChange: (l) => {
         listener = l;
       },

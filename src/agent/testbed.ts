@@ -143,6 +143,8 @@ export class BrupopTestbed {
   readonly #shared: SharedObjectsWatch | undefined;
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #agents = new Map<string, Agent>();
+  /** Aborting one crashes that node's agent. */
+  readonly #crashes = new Map<string, AbortController>();
   readonly #chains = new Map<string, Promise<void>>();
   #stopped = false;
 
@@ -390,6 +392,7 @@ export class BrupopTestbed {
       rest = new KubeRest(this.cluster.kubeConfig);
       objects = new OwnObjectsWatch({ rest, namespace: this.namespace, nodeName: node, logger: log });
     }
+    const crash = new AbortController();
     const agent = new Agent({
       nodeName: node,
       host: this.#intercept(node, "host", hostClient, HOST_METHODS),
@@ -397,8 +400,10 @@ export class BrupopTestbed {
       objects,
       logger: log,
       timings: { loopIntervalMs: 500, ...this.#opts.agentTimings },
+      signal: crash.signal,
     });
     this.#agents.set(node, agent);
+    this.#crashes.set(node, crash);
     void agent.exited.then(() => {
       dead = true;
       apiClient.close();
@@ -410,7 +415,7 @@ export class BrupopTestbed {
 
   /** Crashes the node's agent (if one runs). */
   killAgent(node: string): void {
-    this.#agents.get(node)?.kill();
+    this.#crashes.get(node)?.abort();
   }
 
   /** A crash and a new agent right away (what a pod restart looks like). */

@@ -4,24 +4,12 @@
 // (no label) — the decision then sees the real object. Only the few fields the check reads are kept.
 import type { Logger } from "pino";
 import { AGENT_COMPONENT, COMPONENT_LABEL } from "../model/constants.js";
-import { Informer } from "../k8s/informer.js";
-import { upstreamError } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
-import type { AgentPod } from "./authz.js";
-
-interface RawPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-  };
-  spec?: { nodeName?: string };
-}
+import type { KubeApi } from "../k8s/api.js";
+import { CachedLookup } from "../k8s/cached-lookup.js";
+import { paths, type KubePod } from "../k8s/objects.js";
 
 /** Keeps what authorizeCaller reads (and what the informer needs), drops the rest of the pod. */
-export function slimPod(pod: RawPod): RawPod {
+export function slimPod(pod: KubePod): KubePod {
   const m = pod.metadata;
   return {
     metadata: {
@@ -35,47 +23,17 @@ export function slimPod(pod: RawPod): RawPod {
   };
 }
 
-export class AgentPodCache {
-  readonly #rest: KubeRest;
-  readonly #namespace: string;
-  readonly #informer: Informer<RawPod>;
-
-  constructor(rest: KubeRest, namespace: string, logger: Logger) {
-    this.#rest = rest;
-    this.#namespace = namespace;
-    this.#informer = new Informer<RawPod>({
-      rest,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+/** The pod named `name` in our namespace (`get`), or undefined when it does not exist. */
+export class AgentPodCache extends CachedLookup<KubePod> {
+  constructor(api: KubeApi, namespace: string, logger: Logger) {
+    super({
+      rest: api,
+      namespace,
+      path: paths.pods(namespace),
       labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
       logger,
       transform: slimPod,
+      fetch: (name, signal) => api.getPod(namespace, name, { signal, timeoutMs: 10_000 }),
     });
-  }
-
-  get synced(): boolean {
-    return this.#informer.synced;
-  }
-
-  start(): void {
-    this.#informer.start();
-  }
-
-  waitForSync(): Promise<void> {
-    return this.#informer.waitForSync();
-  }
-
-  stop(): Promise<void> {
-    return this.#informer.stop();
-  }
-
-  /** The pod named `name` in our namespace, or undefined when it does not exist. */
-  async get(name: string, signal?: AbortSignal): Promise<AgentPod | undefined> {
-    const cached = this.#informer.get(name, this.#namespace);
-    if (cached !== undefined) return cached;
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods/${encodeURIComponent(name)}`;
-    const res = await this.#rest.request<RawPod>("GET", path, { signal, timeoutMs: 10_000 });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw upstreamError(`GET pod ${name}`, res);
-    return slimPod(res.body);
   }
 }

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { Authenticator, type AuthBackend, type ReviewOutcome } from "./authenticator.js";
 import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
-import { fakeAgentToken } from "./fake-token.js";
+import { fakeAgentToken } from "../../test/kit/fake-token.js";
 
 const tok = (label: string): string => fakeAgentToken(label);
 

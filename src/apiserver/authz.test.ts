@@ -11,7 +11,7 @@ import {
   type AgentPod,
   type TokenReviewStatus,
 } from "./authz.js";
-import { fakeAgentToken } from "./fake-token.js";
+import { fakeAgentToken } from "../../test/kit/fake-token.js";
 
 const tok = (label: string): string => fakeAgentToken(label);
 

@@ -1,16 +1,15 @@
 // The cluster operations behind the apiserver's routes, as narrow interfaces (routes and tests see
-// only these), and their implementation on the Kubernetes API (KubeRest: raw JSON, one counted path).
+// only these), and their implementation on the Kubernetes API (KubeApi: typed calls, one counted path).
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
-import { API_GROUP, API_VERSION_V2, KIND, PLURAL, shadowNameForNode } from "../model/constants.js";
+import { BrupopError, isConflict, KubeApiError } from "../errors.js";
+import { shadowNameForNode } from "../model/constants.js";
 import { DEFAULT_SPEC, type ShadowStatus } from "../model/shadow.js";
+import type { KubeApi } from "../k8s/api.js";
 import { drainNode, kubeDrainApi, type DrainOptions, type DrainResult } from "../k8s/drain.js";
-import { NodeOps, upstreamError } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
+import { NodeOps } from "../k8s/node-ops.js";
 import { AgentPodCache } from "./agent-pods.js";
 import { ServiceAccountCache } from "./service-accounts.js";
 import type { AuthBackend } from "./authenticator.js";
-import type { TokenReviewStatus } from "./authz.js";
 import { TtlCache } from "./token-cache.js";
 
 export interface ShadowStore {
@@ -49,7 +48,7 @@ export interface ApiserverBackend {
 }
 
 export interface KubeBackendOptions {
-  rest: KubeRest;
+  rest: KubeApi;
   namespace: string;
   logger: Logger;
   drain?: Omit<DrainOptions, "signal" | "logger">;
@@ -59,7 +58,7 @@ export interface KubeBackendOptions {
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-function withoutManagedFields(body: unknown): Record<string, unknown> | undefined {
+function withoutManagedFields(body: object | undefined): Record<string, unknown> | undefined {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const obj = { ...(body as Record<string, unknown>) };
   const meta = obj["metadata"];
@@ -77,25 +76,9 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const nodeOps = new NodeOps(rest);
   const nodeUids = new TtlCache<string>({ ttlMs: opts.nodeUidTtlMs ?? 30_000, maxEntries: 10_000 });
   const drainApi = kubeDrainApi(rest);
-  const shadowsPath = `/apis/${API_GROUP}/v2/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`;
 
   const auth: AuthBackend = {
-    async reviewToken(token, audiences) {
-      const res = await rest.request<{ status?: TokenReviewStatus }>(
-        "POST",
-        "/apis/authentication.k8s.io/v1/tokenreviews",
-        {
-          body: {
-            apiVersion: "authentication.k8s.io/v1",
-            kind: "TokenReview",
-            spec: { token, audiences },
-          },
-          timeoutMs: REQUEST_TIMEOUT_MS,
-        },
-      );
-      if (res.status !== 201 && res.status !== 200) throw upstreamError("TokenReview", res);
-      return res.body.status ?? {};
-    },
+    reviewToken: (token, audiences) => rest.reviewToken(token, audiences, { timeoutMs: REQUEST_TIMEOUT_MS }),
     getPod: (name, signal) => pods.get(name, signal),
     getServiceAccountUid: (name, signal) => serviceAccounts.uid(name, signal),
     async getNodeUid(name, fresh, signal) {
@@ -113,53 +96,39 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const shadows: ShadowStore = {
     async create(nodeName, nodeUid, signal) {
       const name = shadowNameForNode(nodeName);
-      const res = await rest.request("POST", shadowsPath, {
-        body: {
-          apiVersion: API_VERSION_V2,
-          kind: KIND,
-          metadata: {
-            name,
-            namespace,
-            ownerReferences: [{ apiVersion: "v1", kind: "Node", name: nodeName, uid: nodeUid }],
-          },
-          spec: { ...DEFAULT_SPEC },
-        },
-        signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
-      if (res.status === 201 || res.status === 200)
-        return { name, created: true, shadow: withoutManagedFields(res.body) };
-      if (res.status !== 409) throw upstreamError(`create ${name}`, res);
+      const call = { signal, timeoutMs: REQUEST_TIMEOUT_MS };
+      try {
+        const created = await rest.createShadow(
+          namespace,
+          name,
+          { nodeName, nodeUid },
+          { ...DEFAULT_SPEC },
+          call,
+        );
+        return { name, created: true, shadow: withoutManagedFields(created) };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
       // Already there: answer the existing object (one GET, only on this path).
-      const got = await rest.request("GET", `${shadowsPath}/${encodeURIComponent(name)}`, {
-        signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
-      if (got.status !== 200) throw upstreamError(`read ${name}`, got);
-      return { name, created: false, shadow: withoutManagedFields(got.body) };
+      const existing = await rest.getShadow(namespace, name, call);
+      return { name, created: false, shadow: withoutManagedFields(existing) };
     },
     async updateStatus(nodeName, status, signal) {
       const name = shadowNameForNode(nodeName);
-      // JSON Patch "add" on /status replaces the whole status (a merge patch would drop null fields).
-      const res = await rest.request<{ metadata?: { resourceVersion?: string } }>(
-        "PATCH",
-        `${shadowsPath}/${encodeURIComponent(name)}/status`,
-        {
-          body: [{ op: "add", path: "/status", value: status }],
-          contentType: "application/json-patch+json",
+      try {
+        const updated = await rest.replaceShadowStatus(namespace, name, status, {
           signal,
           timeoutMs: REQUEST_TIMEOUT_MS,
-        },
-      );
-      if (res.status === 200) return { name, resourceVersion: res.body.metadata?.resourceVersion };
-      if (res.status === 404) {
-        throw new BrupopError("BRUPOP_E_NOT_FOUND", `${name} does not exist; create it first`, { name });
+        });
+        return { name, resourceVersion: updated.metadata?.resourceVersion };
+      } catch (err) {
+        if (!(err instanceof KubeApiError)) throw err;
+        if (err.httpStatus === 404) {
+          throw new BrupopError("BRUPOP_E_NOT_FOUND", `${name} does not exist; create it first`, { name });
+        }
+        if (err.httpStatus === 422) throw new BrupopError("BRUPOP_E_BAD_REQUEST", err.message, { name });
+        throw err;
       }
-      if (res.status === 422) {
-        const err = upstreamError(`update status of ${name}`, res);
-        throw new BrupopError("BRUPOP_E_BAD_REQUEST", err.message, { name });
-      }
-      throw upstreamError(`update status of ${name}`, res);
     },
   };
 

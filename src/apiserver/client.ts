@@ -9,6 +9,7 @@ import https from "node:https";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BrupopError, type ErrorCode } from "../errors.js";
+import { exchange, jsonPayload, parseBody } from "../http/core.js";
 import type { ShadowStatus } from "../model/shadow.js";
 import { HEADER_NODE_NAME, HEADER_NODE_UID, HEADER_TOKEN } from "./authz.js";
 import {
@@ -225,48 +226,32 @@ export class ApiserverClient implements BrupopApiserverApi {
 
   async #send(method: string, path: string, body: unknown, timeoutMs: number): Promise<Answer> {
     const token = await this.#opts.token();
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { payload, headers: bodyHeaders } = jsonPayload(body);
     const headers: Record<string, string> = {
       Accept: "application/json",
       [HEADER_NODE_NAME]: this.#opts.nodeName,
       [HEADER_NODE_UID]: this.#opts.nodeUid,
       [HEADER_TOKEN]: token,
+      ...bodyHeaders,
     };
-    if (payload !== undefined) {
-      headers["Content-Type"] = "application/json";
-      headers["Content-Length"] = String(Buffer.byteLength(payload));
-    }
     const url = new URL(path, this.#base);
-    const transport = url.protocol === "https:" ? https : http;
     const target: https.RequestOptions = { method, headers, agent: this.#agent };
     const to = this.#opts.connectTo;
     if (to !== undefined) {
       headers.Host = url.host;
       Object.assign(target, { hostname: to.host, port: to.port, servername: url.hostname });
     }
-    return new Promise<Answer>((resolve, reject) => {
-      const req = transport.request(url, target, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            // not JSON (a proxy's error page): keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on("error", reject);
-      });
-      req.setTimeout(timeoutMs, () => {
+    const answer = await exchange({
+      url,
+      options: target,
+      payload,
+      idleTimeoutMs: timeoutMs,
+      onTimeout: () => {
         const err = new Error(`no answer within ${timeoutMs} ms`);
         err.name = "TimeoutError";
-        req.destroy(err);
-      });
-      req.on("error", reject);
-      req.end(payload);
+        return err;
+      },
     });
+    return { status: answer.status, body: parseBody(answer.text) };
   }
 }

@@ -14,6 +14,7 @@ describe("loadApiserverConfig", () => {
       namespace: "brupop-bottlerocket-aws",
       tlsDir: "/etc/brupop-tls-keys",
       drainTimeoutMs: 600_000,
+      logLevel: "info",
     });
   });
 
@@ -28,6 +29,7 @@ describe("loadApiserverConfig", () => {
       namespace: "ops",
       tlsDir: "/tmp/tls",
       drainTimeoutMs: 30_000,
+      logLevel: "info",
     });
   });
 
@@ -43,6 +45,8 @@ describe("loadApiserverConfig", () => {
     ["--namespace", { namespace: "Not_Valid" }, {}, inPod],
     ["DRAIN_TIMEOUT_SECONDS", {}, { DRAIN_TIMEOUT_SECONDS: "0" }, inPod],
     ["DRAIN_TIMEOUT_SECONDS", { drainTimeoutSeconds: "1.5" }, {}, inPod],
+    ["TRACING_FILTER_DIRECTIVE", {}, { TRACING_FILTER_DIRECTIVE: "loud" }, inPod],
+    ["--log-level", { logLevel: "loud" }, {}, inPod],
   ];
   for (const [variable, flags, env, readNamespace] of bad) {
     it(`rejects a bad ${variable} with BRUPOP_E_CONFIG naming it`, () => {

@@ -1,12 +1,59 @@
-// Start-up configuration of `brupop apiserver`, read and validated once (upstream's variable names).
-// Everything else takes the typed result.
-import { readFileSync } from "node:fs";
-import { BrupopError } from "../errors.js";
+// Start-up configuration of `brupop apiserver` (upstream's variable names): the option table
+// (src/config/options.ts) gives the flags, the help, docs/configuration.md and the parsed values;
+// loadApiserverConfig adds the namespace from the pod and the bind address, validated once.
+import type { LevelWithSilent } from "pino";
+import { logLevelOption } from "../config/common.js";
+import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
+import {
+  parseNamespace,
+  parsePort,
+  parsePositiveInt,
+  parseString,
+  resolveNamespace,
+} from "../config/parsers.js";
 import { DEFAULT_TLS_DIR } from "./tls.js";
 
 export const DEFAULT_APISERVER_INTERNAL_PORT = 8443;
-import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+
+export const APISERVER_OPTIONS = {
+  namespace: {
+    flag: "--namespace <ns>",
+    parse: parseNamespace,
+    defaultText: "the pod's, from the service-account mount",
+    help: "brupop's namespace",
+  },
+  tlsDir: {
+    flag: "--tls-dir <dir>",
+    parse: parseString,
+    default: DEFAULT_TLS_DIR,
+    help: "directory with tls.crt and tls.key (reloaded when they change)",
+  },
+  host: {
+    flag: "--host <addr>",
+    parse: parseString,
+    defaultText: "all addresses of the cluster's IP family",
+    help: "address to bind",
+  },
+  port: {
+    env: ["APISERVER_INTERNAL_PORT"],
+    chartValue: "apiserver_internal_port",
+    parse: parsePort,
+    default: DEFAULT_APISERVER_INTERNAL_PORT,
+    help: "port the apiserver listens on",
+  },
+  drainTimeoutSeconds: {
+    flag: "--drain-timeout-seconds <n>",
+    env: ["DRAIN_TIMEOUT_SECONDS"],
+    errorName: "DRAIN_TIMEOUT_SECONDS",
+    parse: parsePositiveInt,
+    default: DEFAULT_DRAIN_TIMEOUT_SECONDS,
+    help: "deadline of one cordon-and-drain, in seconds",
+  },
+  logLevel: logLevelOption("apiserver"),
+} satisfies OptionTable;
+
+export type ApiserverFlags = FlagValues<typeof APISERVER_OPTIONS>;
 
 export interface ApiserverConfig {
   port: number;
@@ -14,80 +61,26 @@ export interface ApiserverConfig {
   namespace: string;
   tlsDir: string;
   drainTimeoutMs: number;
-}
-
-export interface ApiserverFlags {
-  namespace?: string;
-  tlsDir?: string;
-  host?: string;
-  drainTimeoutSeconds?: string;
-}
-
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function port(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) {
-    throw new BrupopError("BRUPOP_E_CONFIG", `${name}: must be a port number 1-65535, got "${raw}"`, {
-      variable: name,
-    });
-  }
-  return n;
-}
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1) {
-    throw new BrupopError("BRUPOP_E_CONFIG", `${name}: must be a positive integer, got "${raw}"`, {
-      variable: name,
-    });
-  }
-  return n;
-}
-
-function readNamespaceFile(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return undefined;
-  }
+  logLevel: LevelWithSilent;
 }
 
 export interface LoadConfigDeps {
-  env?: NodeJS.ProcessEnv;
+  env?: Env;
   /** Reads the service-account namespace file; undefined when absent (not in a pod). */
   readNamespace?: () => string | undefined;
 }
 
 export function loadApiserverConfig(flags: ApiserverFlags, deps: LoadConfigDeps = {}): ApiserverConfig {
   const env = deps.env ?? process.env;
-  const fromMount = (deps.readNamespace ?? (() => readNamespaceFile(SERVICE_ACCOUNT_NAMESPACE_FILE)))();
-  const namespace = flags.namespace ?? fromMount;
-  if (namespace === undefined || namespace === "") {
-    throw new BrupopError(
-      "BRUPOP_E_CONFIG",
-      `--namespace: required when ${SERVICE_ACCOUNT_NAMESPACE_FILE} does not exist (not running in a pod)`,
-      { variable: "--namespace" },
-    );
-  }
-  if (!NAMESPACE_RE.test(namespace)) {
-    throw new BrupopError("BRUPOP_E_CONFIG", `--namespace: "${namespace}" is not a valid namespace name`, {
-      variable: "--namespace",
-    });
-  }
-  const drainSeconds = positiveInt(
-    "DRAIN_TIMEOUT_SECONDS",
-    flags.drainTimeoutSeconds ?? env["DRAIN_TIMEOUT_SECONDS"],
-    DEFAULT_DRAIN_TIMEOUT_SECONDS,
-  );
+  const o = parseOptions(APISERVER_OPTIONS, env, flags);
+  const { namespace } = resolveNamespace(o.namespace, deps.readNamespace);
   return {
-    port: port("APISERVER_INTERNAL_PORT", env["APISERVER_INTERNAL_PORT"], DEFAULT_APISERVER_INTERNAL_PORT),
+    port: o.port,
     // Like upstream: bind every address of the cluster's IP family (from KUBERNETES_SERVICE_HOST).
-    host: flags.host ?? (env["KUBERNETES_SERVICE_HOST"]?.includes(":") === true ? "::" : "0.0.0.0"),
+    host: o.host ?? (env["KUBERNETES_SERVICE_HOST"]?.includes(":") === true ? "::" : "0.0.0.0"),
     namespace,
-    tlsDir: flags.tlsDir ?? DEFAULT_TLS_DIR,
-    drainTimeoutMs: drainSeconds * 1000,
+    tlsDir: o.tlsDir,
+    drainTimeoutMs: o.drainTimeoutSeconds * 1000,
+    logLevel: o.logLevel,
   };
 }

@@ -1,20 +1,19 @@
-// The apiserver over real HTTPS with a fake cluster behind its narrow backend interface: routing,
-// auth wiring, error shapes, limits, timeouts, metrics, and the agent client against it. (The real
-// control plane is exercised by test/e2e/apiserver.test.ts.)
+// The apiserver with a fake cluster behind its narrow backend interface. Routing, auth wiring, error
+// shapes, limits, timeouts and metrics go through fastify's in-memory inject(); the agent client and
+// graceful shutdown run over real HTTPS (one TLS directory from the test kit). (The real control
+// plane is exercised by test/e2e/apiserver.test.ts.)
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fakeAgentToken } from "../../test/kit/fake-token.js";
+import { shadowStatus } from "../../test/kit/fixtures.js";
+import { testCert, tlsDir, type TlsDir } from "../../test/kit/tls.js";
 import type { DrainResult } from "../k8s/drain.js";
 import type { ShadowStatus } from "../model/shadow.js";
-import { createCA, issueCert } from "../testenv/pki.js";
 import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
 import type { ApiserverBackend } from "./backend.js";
 import { ApiserverCallError, ApiserverClient } from "./client.js";
-import { Apiserver } from "./server.js";
-import { fakeAgentToken } from "./fake-token.js";
+import type { ApiserverApp } from "./routes.js";
+import { Apiserver, buildApiserverApp, type ApiserverOptions } from "./server.js";
 
 const tok = (label: string): string => fakeAgentToken(label);
 
@@ -72,7 +71,8 @@ class FakeBackend implements ApiserverBackend {
   readonly shadows = {
     create: async (node: string) => {
       this.calls.push(`create ${node}`);
-      await new Promise((r) => setTimeout(r, this.createDelayMs));
+      // unref: a create the shutdown test abandons must not keep the test process alive.
+      await new Promise((r) => setTimeout(r, this.createDelayMs).unref());
       const name = `brs-${node}`;
       const created = !this.statuses.has(name);
       if (created) this.statuses.set(name, null);
@@ -110,13 +110,7 @@ class FakeBackend implements ApiserverBackend {
   }
 }
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.20.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus();
 
 interface Answer {
   status: number;
@@ -124,10 +118,17 @@ interface Answer {
   text: string;
 }
 
+/** The app over `backend`, not listening (answers through inject()). */
+async function inMemory(
+  backend: ApiserverBackend,
+  opts: Omit<ApiserverOptions, "tlsDir" | "backend" | "namespace"> = {},
+): Promise<ApiserverApp> {
+  const cert = await testCert();
+  return buildApiserverApp({ backend, namespace: NS, ...opts }, { cert: cert.certPem, key: cert.keyPem }).app;
+}
+
 describe("Apiserver (fake cluster)", () => {
-  let dir: string;
-  let ca: string;
-  let server: Apiserver;
+  let app: ApiserverApp;
   let fake: FakeBackend;
 
   const agentHeaders = (token = tok("tok-1"), node = "n1", uid = "uid-1") => ({
@@ -136,63 +137,32 @@ describe("Apiserver (fake cluster)", () => {
     BrupopK8sAuthToken: token,
   });
 
-  function call(
-    method: string,
+  async function call(
+    method: "GET" | "POST" | "PUT",
     path: string,
     opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
   ): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.body !== undefined) {
-        headers["content-type"] ??= "application/json";
-        headers["content-length"] = String(Buffer.byteLength(opts.body));
-      }
-      const req = request(`${server.url}${path}`, { method, ca, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body, text });
-        });
-      });
-      req.on("error", reject);
-      req.end(opts.body);
-    });
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.body !== undefined) headers["content-type"] ??= "application/json";
+    const res = await app.inject({ method, url: path, headers, payload: opts.body });
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.statusCode, body, text: res.body };
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-test-"));
-    const authority = await createCA();
-    const cert = await issueCert({
-      ca: authority,
-      commonName: "brupop-apiserver",
-      ipAddresses: ["127.0.0.1"],
-      usage: "server",
-    });
-    await writeFile(join(dir, "tls.crt"), cert.certPem);
-    await writeFile(join(dir, "tls.key"), cert.keyPem);
-    ca = authority.certPem;
     fake = new FakeBackend();
     fake.addAgent(tok("tok-1"), "agent-1", "n1", "uid-1");
     fake.addAgent(tok("tok-2"), "agent-2", "n2", "uid-2");
-    server = await Apiserver.start({
-      backend: fake,
-      namespace: NS,
-      tlsDir: dir,
-      requestTimeoutMs: 300,
-      tls: { pollIntervalMs: 0 },
-    });
+    app = await inMemory(fake, { requestTimeoutMs: 300 });
   });
 
   after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
+    await app.close();
   });
 
   it("GET /ping needs no credentials", async () => {
@@ -403,106 +373,124 @@ describe("Apiserver (fake cluster)", () => {
     assert.match(res.text, /brupop_apiserver_request_duration_seconds_bucket\{le="0.005",route="\/ping"/);
     assert.match(res.text, /brupop_apiserver_token_reviews_total\{outcome="cache_hit"\} \d+/);
   });
+});
 
-  describe("ApiserverClient against it", () => {
-    const client = (token: string, node: string, uid: string, extra: { attempts?: number } = {}) =>
-      new ApiserverClient({
-        baseUrl: server.url,
-        caPem: ca,
-        nodeName: node,
-        nodeUid: uid,
-        token: () => token,
-        sleep: async () => {},
-        ...extra,
-      });
+describe("ApiserverClient against it (real HTTPS)", () => {
+  let tls: TlsDir;
+  let ca: string;
+  let server: Apiserver;
+  let fake: FakeBackend;
 
-    it("performs every call as the node it names", async () => {
-      fake.calls = [];
-      const c = client(tok("tok-2"), "n2", "uid-2");
-      try {
-        await c.createShadow();
-        await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
-        await c.cordonAndDrain();
-        await c.uncordon();
-        await c.excludeFromLb();
-        await c.removeExclusionFromLb();
-      } finally {
-        c.close();
-      }
-      assert.deepEqual(fake.calls, [
-        "create n2",
-        "status n2",
-        "cordon n2",
-        "drain n2",
-        "uncordon n2",
-        "exclude n2",
-        "include n2",
-      ]);
-      assert.equal(fake.statuses.get("brs-n2")?.current_state, "MonitoringUpdate");
+  before(async () => {
+    tls = await tlsDir("brupop-apiserver-test-");
+    ca = tls.caPem;
+    fake = new FakeBackend();
+    fake.addAgent(tok("tok-1"), "agent-1", "n1", "uid-1");
+    fake.addAgent(tok("tok-2"), "agent-2", "n2", "uid-2");
+    server = await Apiserver.start({
+      backend: fake,
+      namespace: NS,
+      tlsDir: tls.dir,
+      requestTimeoutMs: 300,
+      tls: { pollIntervalMs: 0 },
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    await tls.remove();
+  });
+
+  const client = (token: string, node: string, uid: string, extra: { attempts?: number } = {}) =>
+    new ApiserverClient({
+      baseUrl: server.url,
+      caPem: ca,
+      nodeName: node,
+      nodeUid: uid,
+      token: () => token,
+      sleep: async () => {},
+      ...extra,
     });
 
-    it("maps a refusal to a typed, non-retried error", async () => {
-      const c = client(tok("tok-2"), "n1", "uid-1");
-      const reviewsBefore = fake.reviews;
-      try {
-        await assert.rejects(
-          c.uncordon(),
-          (err) =>
-            err instanceof ApiserverCallError &&
-            err.httpStatus === 403 &&
-            err.remoteCode === "BRUPOP_E_FORBIDDEN" &&
-            !err.retryable,
-        );
-      } finally {
-        c.close();
-      }
-      assert.equal(fake.reviews, reviewsBefore); // cached: the one attempt did not even re-review
-    });
+  it("performs every call as the node it names", async () => {
+    fake.calls = [];
+    const c = client(tok("tok-2"), "n2", "uid-2");
+    try {
+      await c.createShadow();
+      await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
+      await c.cordonAndDrain();
+      await c.uncordon();
+      await c.excludeFromLb();
+      await c.removeExclusionFromLb();
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(fake.calls, [
+      "create n2",
+      "status n2",
+      "cordon n2",
+      "drain n2",
+      "uncordon n2",
+      "exclude n2",
+      "include n2",
+    ]);
+    assert.equal(fake.statuses.get("brs-n2")?.current_state, "MonitoringUpdate");
+  });
 
-    it("re-reads the token on every call", async () => {
-      let token = tok("tok-x");
-      const c = new ApiserverClient({
-        baseUrl: server.url,
-        caPem: ca,
-        nodeName: "n1",
-        nodeUid: "uid-1",
-        token: () => token,
-        attempts: 1,
-      });
-      try {
-        await assert.rejects(
-          c.uncordon(),
-          (err) => err instanceof ApiserverCallError && err.httpStatus === 401,
-        );
-        token = tok("tok-1");
-        await c.uncordon();
-      } finally {
-        c.close();
-      }
+  it("maps a refusal to a typed, non-retried error", async () => {
+    const c = client(tok("tok-2"), "n1", "uid-1");
+    const reviewsBefore = fake.reviews;
+    try {
+      await assert.rejects(
+        c.uncordon(),
+        (err) =>
+          err instanceof ApiserverCallError &&
+          err.httpStatus === 403 &&
+          err.remoteCode === "BRUPOP_E_FORBIDDEN" &&
+          !err.retryable,
+      );
+    } finally {
+      c.close();
+    }
+    assert.equal(fake.reviews, reviewsBefore); // cached: the one attempt did not even re-review
+  });
+
+  it("re-reads the token on every call", async () => {
+    let token = tok("tok-x");
+    const c = new ApiserverClient({
+      baseUrl: server.url,
+      caPem: ca,
+      nodeName: "n1",
+      nodeUid: "uid-1",
+      token: () => token,
+      attempts: 1,
     });
+    try {
+      await assert.rejects(
+        c.uncordon(),
+        (err) => err instanceof ApiserverCallError && err.httpStatus === 401,
+      );
+      token = tok("tok-1");
+      await c.uncordon();
+    } finally {
+      c.close();
+    }
   });
 });
 
 describe("Apiserver shutdown", () => {
+  let tls: TlsDir;
   let dir: string;
   let ca: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-close-"));
-    const authority = await createCA();
-    const cert = await issueCert({
-      ca: authority,
-      commonName: "brupop-apiserver",
-      ipAddresses: ["127.0.0.1"],
-      usage: "server",
-    });
-    await writeFile(join(dir, "tls.crt"), cert.certPem);
-    await writeFile(join(dir, "tls.key"), cert.keyPem);
-    ca = authority.certPem;
+    tls = await tlsDir("brupop-apiserver-close-");
+    dir = tls.dir;
+    ca = tls.caPem;
   });
 
   after(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await tls.remove();
   });
 
   async function slowServer(delayMs: number): Promise<{ server: Apiserver; client: ApiserverClient }> {
@@ -556,54 +544,26 @@ describe("Apiserver shutdown", () => {
   });
 });
 
-describe("Apiserver review budget over HTTPS", () => {
+describe("Apiserver review budget", () => {
   it("answers 429 with Retry-After once failed reviews have spent the budget", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "brupop-apiserver-budget-"));
-    const authority = await createCA();
-    const cert = await issueCert({
-      ca: authority,
-      commonName: "brupop-apiserver",
-      ipAddresses: ["127.0.0.1"],
-      usage: "server",
-    });
-    await writeFile(join(dir, "tls.crt"), cert.certPem);
-    await writeFile(join(dir, "tls.key"), cert.keyPem);
-    const server = await Apiserver.start({
-      backend: new FakeBackend(),
-      namespace: NS,
-      tlsDir: dir,
-      tls: { pollIntervalMs: 0 },
+    const app = await inMemory(new FakeBackend(), {
       auth: { reviewBudget: { capacity: 1, refillPerSecond: 0.5 } },
     });
-    const put = (token: string): Promise<{ status: number; retryAfter: string | undefined; code: unknown }> =>
-      new Promise((resolve, reject) => {
-        const req = request(
-          `${server.url}/bottlerocket-node-resource`,
-          {
-            method: "PUT",
-            ca: authority.certPem,
-            headers: { BrupopNodeName: "n1", BrupopNodeUid: "uid-1", BrupopK8sAuthToken: token },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => {
-              const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { code?: unknown };
-              const ra = res.headers["retry-after"];
-              resolve({ status: res.statusCode ?? 0, retryAfter: ra, code: body.code });
-            });
-          },
-        );
-        req.on("error", reject);
-        req.end();
+    const put = async (token: string): Promise<{ status: number; retryAfter: unknown; code: unknown }> => {
+      const res = await app.inject({
+        method: "PUT",
+        url: "/bottlerocket-node-resource",
+        headers: { BrupopNodeName: "n1", BrupopNodeUid: "uid-1", BrupopK8sAuthToken: token },
       });
+      const body = JSON.parse(res.body) as { code?: unknown };
+      return { status: res.statusCode, retryAfter: res.headers["retry-after"], code: body.code };
+    };
     try {
       assert.equal((await put(tok("forged-1"))).status, 401);
       const throttled = await put(tok("forged-2"));
       assert.deepEqual(throttled, { status: 429, retryAfter: "2", code: "BRUPOP_E_TOO_MANY_REQUESTS" });
     } finally {
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await app.close();
     }
   });
 });

@@ -14,7 +14,7 @@ import { DEFAULT_DRAIN_TIMEOUT_SECONDS } from "./config.js";
 import { toHttpError } from "./http-errors.js";
 import { ApiserverMetrics } from "./metrics.js";
 import { AGENT_BODY_LIMIT, registerRoutes, type ApiserverApp } from "./routes.js";
-import { loadTlsPair, TlsReloader } from "./tls.js";
+import { loadTlsPair, TlsReloader, type TlsPair } from "./tls.js";
 
 export interface ApiserverOptions {
   namespace: string;
@@ -73,7 +73,7 @@ function retryAfterSeconds(err: unknown): number {
   return typeof ms === "number" && ms > 0 ? Math.ceil(ms / 1000) : 1;
 }
 
-function drainTimeoutOf(opts: ApiserverOptions): number {
+function drainTimeoutOf(opts: Pick<ApiserverOptions, "drain">): number {
   return opts.drain?.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_SECONDS * 1000;
 }
 
@@ -98,6 +98,92 @@ function backendFor(
     drain: { ...opts.drain, timeoutMs: drainTimeoutOf(opts) },
   });
   return { backend, ownedRest };
+}
+
+/** What buildApiserverApp makes: the fastify app with every route and hook, not listening. */
+export interface ApiserverAppParts {
+  app: ApiserverApp;
+  metrics: ApiserverMetrics;
+  authenticator: Authenticator;
+  closing: AbortController;
+  shutdown: { started: boolean };
+}
+
+/**
+ * The apiserver's fastify app (routes, hooks, error shapes, limits) over `backend`, serving `pair`,
+ * without listening: `start` listens on it; tests of routes and bodies call `app.inject()`.
+ */
+export function buildApiserverApp(
+  opts: Omit<ApiserverOptions, "tlsDir" | "backend"> & { backend: ApiserverBackend },
+  pair: TlsPair,
+): ApiserverAppParts {
+  const logger = opts.logger ?? silentLogger();
+  const backend = opts.backend;
+  const metrics = new ApiserverMetrics({ processMetrics: opts.processMetrics });
+  const authenticator = new Authenticator({
+    backend: backend.auth,
+    namespace: opts.namespace,
+    ...opts.auth,
+    logger,
+    onReview: (outcome) => metrics.observeReview(outcome),
+  });
+  const closing = new AbortController();
+  const shutdown = { started: false };
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...opts.http };
+  const app = Fastify({
+    https: {
+      cert: pair.cert,
+      key: pair.key,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      // Read by Node's http server from the options (fastify does not set these two itself).
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.receiveTimeoutMs),
+      connectionsCheckingInterval: limits.checkIntervalMs,
+    },
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: AGENT_BODY_LIMIT,
+    // Time to receive a whole request (not to answer it): slow-loris guard.
+    requestTimeout: limits.receiveTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Refuse requests on kept-alive connections once closing (503), close idle ones at once.
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const http = toHttpError(err);
+    if (http.internal) request.log.error({ err, url: request.url }, "request failed");
+    if (http.status === 429) void reply.header("retry-after", String(retryAfterSeconds(err)));
+    void reply.code(http.status).send(http.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .send({ code: "BRUPOP_E_NOT_FOUND", message: `no route ${request.method} ${request.url}` });
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    metrics.observeRequest(
+      request.routeOptions.url ?? "unmatched",
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+  // Once closing, answers tell keep-alive clients to reconnect (to another replica) instead of
+  // holding the connection, which would keep close() waiting.
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing.signal.aborted || shutdown.started) void reply.header("connection", "close");
+    done(null, payload);
+  });
+  registerRoutes(app, {
+    backend,
+    authenticator,
+    metrics,
+    closing: closing.signal,
+    requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+    drainRouteTimeoutMs: drainTimeoutOf(opts) + DRAIN_ROUTE_MARGIN_MS,
+  });
+  return { app, metrics, authenticator, closing, shutdown };
 }
 
 export class Apiserver {
@@ -140,70 +226,10 @@ export class Apiserver {
     const logger = opts.logger ?? silentLogger();
     const pair = await loadTlsPair(opts.tlsDir);
     const { backend, ownedRest } = backendFor(opts, logger);
-    const metrics = new ApiserverMetrics({ processMetrics: opts.processMetrics });
-    const authenticator = new Authenticator({
-      backend: backend.auth,
-      namespace: opts.namespace,
-      ...opts.auth,
-      logger,
-      onReview: (outcome) => metrics.observeReview(outcome),
-    });
-    const closing = new AbortController();
-    const shutdown = { started: false };
-    const limits: HttpLimits = { ...HTTP_LIMITS, ...opts.http };
-    const app = Fastify({
-      https: {
-        cert: pair.cert,
-        key: pair.key,
-        handshakeTimeout: limits.handshakeTimeoutMs,
-        // Read by Node's http server from the options (fastify does not set these two itself).
-        headersTimeout: Math.min(limits.headersTimeoutMs, limits.receiveTimeoutMs),
-        connectionsCheckingInterval: limits.checkIntervalMs,
-      },
-      loggerInstance: logger,
-      logController: new LogController({ disableRequestLogging: true }),
-      bodyLimit: AGENT_BODY_LIMIT,
-      // Time to receive a whole request (not to answer it): slow-loris guard.
-      requestTimeout: limits.receiveTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Refuse requests on kept-alive connections once closing (503), close idle ones at once.
-      return503OnClosing: true,
-      forceCloseConnections: "idle",
-    });
-    app.setErrorHandler((err, request, reply) => {
-      const http = toHttpError(err);
-      if (http.internal) request.log.error({ err, url: request.url }, "request failed");
-      if (http.status === 429) void reply.header("retry-after", String(retryAfterSeconds(err)));
-      void reply.code(http.status).send(http.body);
-    });
-    app.setNotFoundHandler((request, reply) => {
-      void reply
-        .code(404)
-        .send({ code: "BRUPOP_E_NOT_FOUND", message: `no route ${request.method} ${request.url}` });
-    });
-    app.addHook("onResponse", (request, reply, done) => {
-      metrics.observeRequest(
-        request.routeOptions.url ?? "unmatched",
-        request.method,
-        reply.statusCode,
-        reply.elapsedTime / 1000,
-      );
-      done();
-    });
-    // Once closing, answers tell keep-alive clients to reconnect (to another replica) instead of
-    // holding the connection, which would keep close() waiting.
-    app.addHook("onSend", (_request, reply, payload, done) => {
-      if (closing.signal.aborted || shutdown.started) void reply.header("connection", "close");
-      done(null, payload);
-    });
-    registerRoutes(app, {
-      backend,
-      authenticator,
-      metrics,
-      closing: closing.signal,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
-      drainRouteTimeoutMs: drainTimeoutOf(opts) + DRAIN_ROUTE_MARGIN_MS,
-    });
+    const { app, metrics, authenticator, closing, shutdown } = buildApiserverApp(
+      { ...opts, logger, backend },
+      pair,
+    );
 
     const tls = new TlsReloader({
       dir: opts.tlsDir,

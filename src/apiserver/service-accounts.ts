@@ -3,15 +3,11 @@
 // cache), and so must we, whatever our review cache holds. A watch answers from memory; a miss falls
 // back to one GET (the account may be newer than the watch). Only name and uid are kept.
 import type { Logger } from "pino";
-import { Informer } from "../k8s/informer.js";
-import { upstreamError } from "../k8s/node-ops.js";
-import type { KubeRest } from "../k8s/rest.js";
+import type { KubeApi } from "../k8s/api.js";
+import { CachedLookup } from "../k8s/cached-lookup.js";
+import { paths, type KubeServiceAccount } from "../k8s/objects.js";
 
-interface RawServiceAccount {
-  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
-}
-
-function slim(sa: RawServiceAccount): RawServiceAccount {
+function slim(sa: KubeServiceAccount): KubeServiceAccount {
   const m = sa.metadata;
   return {
     metadata: { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion },
@@ -19,37 +15,29 @@ function slim(sa: RawServiceAccount): RawServiceAccount {
 }
 
 export class ServiceAccountCache {
-  readonly #rest: KubeRest;
-  readonly #namespace: string;
-  readonly #informer: Informer<RawServiceAccount>;
+  readonly #lookup: CachedLookup<KubeServiceAccount>;
 
-  constructor(rest: KubeRest, namespace: string, logger: Logger) {
-    this.#rest = rest;
-    this.#namespace = namespace;
-    this.#informer = new Informer<RawServiceAccount>({
-      rest,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts`,
+  constructor(api: KubeApi, namespace: string, logger: Logger) {
+    this.#lookup = new CachedLookup<KubeServiceAccount>({
+      rest: api,
+      namespace,
+      path: paths.serviceAccounts(namespace),
       logger,
       transform: slim,
+      fetch: (name, signal) => api.getServiceAccount(namespace, name, { signal, timeoutMs: 10_000 }),
     });
   }
 
   start(): void {
-    this.#informer.start();
+    this.#lookup.start();
   }
 
   stop(): Promise<void> {
-    return this.#informer.stop();
+    return this.#lookup.stop();
   }
 
   /** The uid of service account `name` in our namespace, or undefined when it does not exist. */
   async uid(name: string, signal?: AbortSignal): Promise<string | undefined> {
-    const cached = this.#informer.get(name, this.#namespace);
-    if (cached !== undefined) return cached.metadata?.uid;
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/serviceaccounts/${encodeURIComponent(name)}`;
-    const res = await this.#rest.request<RawServiceAccount>("GET", path, { signal, timeoutMs: 10_000 });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw upstreamError(`GET serviceaccount ${name}`, res);
-    return res.body.metadata?.uid;
+    return (await this.#lookup.get(name, signal))?.metadata?.uid;
   }
 }

@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { testCert, type IssuedCert } from "../../test/kit/tls.js";
 import { isBrupopError } from "../errors.js";
 import { silentLogger } from "../log.js";
-import { createCA, issueCert, type IssuedCert } from "../testenv/pki.js";
 import { loadTlsPair, TlsReloader, type TlsPair } from "./tls.js";
 
 describe("TLS loading and reloading", () => {
@@ -20,10 +20,9 @@ describe("TLS loading and reloading", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "brupop-tls-test-"));
-    const ca = await createCA();
     [first, second] = await Promise.all([
-      issueCert({ ca, commonName: "one", ipAddresses: ["127.0.0.1"], usage: "server" }),
-      issueCert({ ca, commonName: "two", ipAddresses: ["127.0.0.1"], usage: "server" }),
+      testCert({ commonName: "one", ipAddresses: ["127.0.0.1"], usage: "server" }),
+      testCert({ commonName: "two", ipAddresses: ["127.0.0.1"], usage: "server" }),
     ]);
   });
 

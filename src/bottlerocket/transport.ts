@@ -1,8 +1,9 @@
-// One HTTP exchange with the host API, over its Unix socket (or TCP, for tests), with Node's
-// own `http`. Maps transport failures to the catalogue: socket missing/refused/reset →
+// One HTTP exchange with the host API, over its Unix socket (or TCP, for tests), on the shared HTTP
+// client core (../http/core.ts). Maps transport failures to the catalogue: socket missing/refused/reset →
 // BRUPOP_E_HOST_UNREACHABLE, no answer in time → BRUPOP_E_HOST_TIMEOUT.
 import http from "node:http";
 import { BrupopError } from "../errors.js";
+import { exchange } from "../http/core.js";
 
 export interface HostResponse {
   status: number;
@@ -54,58 +55,33 @@ export class HttpHostTransport implements HostTransport {
     }
   }
 
-  request(method: "GET" | "POST", path: string, timeoutMs: number): Promise<HostResponse> {
+  async request(method: "GET" | "POST", path: string, timeoutMs: number): Promise<HostResponse> {
     const where = this.#where;
-    return new Promise<HostResponse>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | undefined, res?: HostResponse): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err !== undefined) reject(err);
-        else if (res !== undefined) resolve(res);
-      };
-      const req = http.request({ ...this.#base, method, path: this.#prefix + path }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) {
-            req.destroy();
-            finish(
-              new BrupopError("BRUPOP_E_HOST_API", `host answer to ${method} ${path} is larger than 1 MiB`, {
-                method,
-                path,
-              }),
-            );
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on("end", () => {
-          finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-        });
-        res.on("error", (err) => finish(transportError(err, method, path, where)));
-      });
+    const answer = await exchange({
+      options: { ...this.#base, method, path: this.#prefix + path },
+      secure: false,
       // A total deadline, not an idle timeout: a host that trickles bytes must not hold us forever.
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish(
-          new BrupopError(
-            "BRUPOP_E_HOST_TIMEOUT",
-            `no answer from host to ${method} ${path} in ${timeoutMs} ms`,
-            {
-              method,
-              path,
-              timeoutMs,
-              phase: "request",
-            },
-          ),
-        );
-      }, timeoutMs);
-      req.on("error", (err) => finish(transportError(err, method, path, where)));
-      req.end();
+      deadlineMs: timeoutMs,
+      onTimeout: () =>
+        new BrupopError(
+          "BRUPOP_E_HOST_TIMEOUT",
+          `no answer from host to ${method} ${path} in ${timeoutMs} ms`,
+          {
+            method,
+            path,
+            timeoutMs,
+            phase: "request",
+          },
+        ),
+      maxBodyBytes: MAX_BODY_BYTES,
+      onTooLarge: () =>
+        new BrupopError("BRUPOP_E_HOST_API", `host answer to ${method} ${path} is larger than 1 MiB`, {
+          method,
+          path,
+        }),
+      mapError: (err) => transportError(err, method, path, where),
     });
+    return { status: answer.status, body: answer.text };
   }
 }
 

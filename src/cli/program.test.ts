@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildProgram, requestedCommand } from "./program.js";
+import { buildProgram, requestedCommand, rootHelpFooter } from "./program.js";
 
 describe("brupop program", () => {
   it("finds the subcommand past leading options", () => {
@@ -26,5 +26,14 @@ describe("brupop program", () => {
       "simulate-host",
       "status",
     ]);
+  });
+
+  it("the root help lists the components' variables with their defaults, from their option tables", async () => {
+    const all = await buildProgram(["node", "brupop", "--help"]);
+    const help = all.helpInformation() + rootHelpFooter(all.commands);
+    assert.match(help, /^ {2}MAX_CONCURRENT_UPDATE +controller: .*\[1\]$/m);
+    assert.match(help, /^ {2}TRACING_FILTER_DIRECTIVE +controller, agent, apiserver: .*\["info"\]$/m);
+    assert.match(help, /^ {2}DRAIN_TIMEOUT_SECONDS +apiserver: .*\[600\]$/m);
+    assert.match(help, /^ {2}MY_NODE_NAME +agent: .*\[required\]$/m);
   });
 });

@@ -5,29 +5,44 @@
 // controller's, the apiserver's or the simulator's modules into it would cost tens of MiB of RSS.
 // `brupop --help` (or an unknown word) loads them all, so help and errors stay complete.
 import { Command } from "commander";
+import { environmentRows, optionTableOf } from "../config/options.js";
 import { styleCommander } from "./exit.js";
 
 export const VERSION = "0.1.0";
 
-/** Defaults that come from the environment (each command's --help shows its flags' defaults). */
-export const ROOT_HELP_FOOTER = `
-Environment (defaults in brackets):
-  MAX_CONCURRENT_UPDATE          controller: nodes updating at once, or "unlimited" [1]
-  SCHEDULER_CRON_EXPRESSION      controller: 7-field cron, UTC ["* * * * * * *"]
-  UPDATE_WINDOW_START/STOP       controller: legacy HH:MM:SS window [unset]
-  EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC  agent: wait after excluding from load balancers [0]
-  APISERVER_SERVICE_PORT         agent: brupop-apiserver Service port [443]
-  APISERVER_INTERNAL_PORT        apiserver: listen port [8443]
-  DRAIN_TIMEOUT_SECONDS          apiserver: deadline of one drain [600]
-  TRACING_FILTER_DIRECTIVE       log level or directive, e.g. "controller=debug,info" [info]
-  LOGGING_FORMATTER              full, compact, pretty or json [text on a terminal, else json]
-  LOGGING_ANSI_ENABLED           true or false [true on a terminal unless NO_COLOR]
-  KUBECONFIG                     status, demo: kubeconfig [~/.kube/config, then in-cluster]
-  BRUPOP_DEBUG=1                 print the error code and stack trace with an error
+/**
+ * The root help's footer: every variable of the registered commands' option tables with its
+ * default, then the common ones. Only for `brupop --help`, when every command is registered.
+ */
+export function rootHelpFooter(commands: readonly Command[]): string {
+  // One line per variable and meaning: a variable two components read alike is listed once.
+  const rows = new Map<string, { name: string; commands: string[]; text: string }>();
+  for (const cmd of commands) {
+    const table = optionTableOf(cmd);
+    if (table === undefined) continue;
+    const command = cmd.name();
+    for (const [name, text] of environmentRows(table, { withFlags: true })) {
+      const row = rows.get(`${name} ${text}`);
+      if (row === undefined) rows.set(`${name} ${text}`, { name, commands: [command], text });
+      else row.commands.push(command);
+    }
+  }
+  const lines = [
+    ...[...rows.values()].map(({ name, commands, text }) => [name, `${commands.join(", ")}: ${text}`]),
+    ["LOGGING_FORMATTER", "full, compact, pretty or json [text on a terminal, else json]"],
+    ["LOGGING_ANSI_ENABLED", "true or false [true on a terminal unless NO_COLOR]"],
+    ["KUBECONFIG", "status, demo: kubeconfig [~/.kube/config, then in-cluster]"],
+    ["BRUPOP_DEBUG=1", "print the error code and stack trace with an error"],
+  ];
+  const width = Math.max(...lines.map(([n]) => (n ?? "").length)) + 2;
+  return `
+Environment (defaults in brackets; all of them in docs/configuration.md):
+${lines.map(([n, t]) => `  ${(n ?? "").padEnd(width)}${t ?? ""}`).join("\n")}
 
 Exit codes: 0 done, 1 failed, 2 usage or configuration error, 130 interrupted (Ctrl-C),
 143 terminated (SIGTERM). See docs/cli.md.
 Run \`brupop <command> --help\` for a command's flags and their defaults.`;
+}
 
 type Register = (program: Command) => void;
 
@@ -53,7 +68,6 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       .description("Bottlerocket Update Operator (TypeScript): keeps Bottlerocket nodes up to date")
       .version(VERSION),
   );
-  program.addHelpText("after", ROOT_HELP_FOOTER);
   const only = requestedCommand(argv);
   const names = only === undefined ? Object.keys(COMMANDS) : [only];
   const loaders = names.flatMap((n) => {
@@ -61,5 +75,6 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     return load === undefined ? [] : [load()];
   });
   for (const register of await Promise.all(loaders)) register(program);
+  if (only === undefined) program.addHelpText("after", rootHelpFooter(program.commands));
   return program;
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ManualClock } from "../clock.js";
+import { FakeTimers, ManualClock } from "../clock.js";
 import type { LeaseObject, LeaseStore } from "../k8s/leader-election.js";
 import { KubeRest, type Query, type RequestOptions, type RestResponse } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
@@ -219,7 +219,13 @@ function shadow(name: string, o: { spec?: string; state?: string; cur?: string; 
   };
 }
 
-function makeController(kube: FakeKube, config: Partial<ControllerConfig> = {}, leaseStore?: LeaseStore) {
+/** The controller's loops (tick period, leader election, back-off) run on fake timers the test moves. */
+function makeController(
+  kube: FakeKube,
+  config: Partial<ControllerConfig> = {},
+  leaseStore?: LeaseStore,
+  timers = new FakeTimers(),
+) {
   return new Controller(
     {
       namespace: NS,
@@ -234,10 +240,17 @@ function makeController(kube: FakeKube, config: Partial<ControllerConfig> = {}, 
       rest: kube,
       logger: silentLogger(),
       clock: new ManualClock(NOW),
+      timers,
       roundStore: new MemoryRoundStore(),
       ...(leaseStore && { leaseStore }),
     },
   );
+}
+
+/** Moves the fake time until the controller leads (the elector retries every 100 ms). */
+async function leadership(c: Controller, timers: FakeTimers): Promise<void> {
+  for (let i = 0; i < 100 && !c.isLeader; i++) await timers.advance(50);
+  assert.equal(c.isLeader, true);
 }
 
 const specState = (kube: FakeKube, name: string) => kube.shadows.get(`brs-${name}`)?.spec?.["state"];
@@ -289,12 +302,14 @@ describe("Controller runtime (in-memory API)", () => {
     kube.put("shadow", shadow("b"));
     const store = new ControllableLeaseStore();
     store.hang = true; // the API does not grant the lease yet: a standby
+    const timers = new FakeTimers();
     const c = makeController(
       kube,
       {
         leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
       },
       store,
+      timers,
     );
     await c.start();
     await c.waitForSync();
@@ -309,9 +324,7 @@ describe("Controller runtime (in-memory API)", () => {
       },
     });
     store.hang = false;
-    const deadline = Date.now() + 3_000;
-    while (!c.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(c.isLeader, true);
+    await leadership(c, timers);
     const report = await c.tickOnce();
     assert.equal(specState(kube, "a"), "Idle", "a waits: b holds the only slot");
     assert.deepEqual(report.waitingForSlot, ["brs-a"]);
@@ -386,26 +399,27 @@ describe("Controller runtime (in-memory API)", () => {
     kube.put("node", node("a"));
     kube.put("shadow", shadow("a"));
     const store = new ControllableLeaseStore();
+    const timers = new FakeTimers();
     const c = makeController(
       kube,
       {
         leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
       },
       store,
+      timers,
     );
     let openGate: () => void = () => undefined;
     kube.gate = new Promise((r) => (openGate = r));
     await c.start();
     await c.waitForSync();
-    const deadline = Date.now() + 3_000;
-    while (!c.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(c.isLeader, true);
+    await leadership(c, timers);
 
     // The write is in flight (held by the fake API) when the Lease can no longer be renewed.
     const tick = c.tickOnce();
     while (kube.patches === 0) await new Promise((r) => setTimeout(r, 5));
     store.hang = true;
-    const report = await tick; // returns once the renew deadline aborts the term
+    await timers.advance(1_000); // the renewals hang: the renew deadline (600 ms) aborts the term
+    const report = await tick;
     openGate();
     assert.equal(c.isLeader, false);
     assert.equal(report.written, 0);
@@ -419,5 +433,36 @@ describe("Controller runtime (in-memory API)", () => {
     assert.equal(idle.skipped, "not-leader");
     assert.equal(kube.patches, 1);
     await c.stop({ releaseLease: false });
+  });
+
+  it("the loop ticks once per tick interval, and a cache event brings the next tick forward (debounced)", async () => {
+    const kube = new FakeKube();
+    kube.put("node", node("a"));
+    kube.put("shadow", shadow("a", { cur: "1.20.0" }));
+    const timers = new FakeTimers();
+    const c = makeController(
+      kube,
+      { autoTick: true, tickIntervalMs: 2_000, eventDebounceMs: 100 },
+      undefined,
+      timers,
+    );
+    await c.start();
+    await c.waitForSync();
+    await timers.advance(0); // the new term asks for a tick at once
+    assert.equal(c.ticks, 1);
+    await timers.advance(1_999);
+    assert.equal(c.ticks, 1, "no tick before the interval");
+    await timers.advance(1);
+    assert.equal(c.ticks, 2);
+    // Two events in a burst: one tick, 100 ms later.
+    kube.put("shadow", shadow("a", { cur: "1.20.0", tgt: "1.20.0" }));
+    kube.put("shadow", shadow("a", { cur: "1.20.0", tgt: "1.20.0" }));
+    await timers.advance(99);
+    assert.equal(c.ticks, 2);
+    await timers.advance(1);
+    assert.equal(c.ticks, 3);
+    await c.stop();
+    await timers.advance(10_000);
+    assert.equal(c.ticks, 3, "no tick after stop");
   });
 });

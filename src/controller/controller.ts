@@ -1,18 +1,20 @@
-// The brupop controller runtime (SPEC §3): caches, the tick loop, conditional spec writes, clean-up,
-// schedule gating, leader election, events and metrics around the pure decisions in decisions.ts.
+// The brupop controller runtime (SPEC §3): caches, the tick loop, leadership terms, the HTTP server,
+// events and metrics around the tick (stages.ts) and the pure decisions it calls.
 //
-// One tick = rebuild the view from the caches → delete shadows of unlabelled nodes → evaluate the
-// schedule gate (persisting trigger-round state) → planTick → write each spec change conditionally
-// on the resourceVersion it was decided on. Ticks run every tickIntervalMs, and earlier (debounced)
-// when a cache event arrives; never more than one at a time. Only the leader ticks; a standby keeps
-// its caches warm so /healthz is green and a failover starts from a full view.
+// One tick = the stages of stages.ts for the current leadership term (term.ts): fence once per term →
+// publish settings → load the round state → rebuild the view from the caches → delete shadows of
+// unlabelled nodes → evaluate the schedule gate → planTick → write each spec change conditionally on
+// the resourceVersion it was decided on. Ticks run every tickIntervalMs, and earlier (debounced) when a
+// cache event arrives (the shared Wakeup of runtime/loop.ts); never more than one at a time. Only the
+// leader ticks; a standby keeps its caches warm so /healthz is green and a failover starts from a
+// full view.
 //
-// Everything is injected (KubeRest, logger, clock) and nothing is module-level, so many controllers
-// can run in one process (tests, demo, benchmarks).
+// Everything is injected (KubeRest, logger, clock, timers) and nothing is module-level, so many
+// controllers can run in one process (tests, demo, benchmarks).
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
 import { EventRecorder, kubeEventSender, type EventSender } from "../k8s/events.js";
 import { Informer } from "../k8s/informer.js";
 import {
@@ -22,37 +24,26 @@ import {
   type LeaseStore,
 } from "../k8s/leader-election.js";
 import type { KubeRest } from "../k8s/rest.js";
-import {
-  API_VERSION_V2,
-  KIND,
-  PLURAL,
-  API_GROUP,
-  UPDATER_INTERFACE_LABEL,
-  UPDATER_INTERFACE_VERSION,
-} from "../model/constants.js";
-import { DEFAULT_SPEC, type BottlerocketShadow } from "../model/shadow.js";
-import {
-  planTick,
-  shadowsToDelete,
-  type ConcurrencyLimit,
-  type NodeLike,
-  type SpecChange,
-} from "./decisions.js";
+import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
+import { sleep, Wakeup } from "../runtime/loop.js";
+import { ShadowApi } from "./api.js";
+import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
 import { explainFleet, type Explanation } from "./explain.js";
-import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { ControllerHttpServer } from "./http.js";
-import { ControllerMetrics, fleetSnapshot, type SpecWriteOutcome } from "./metrics.js";
+import { ControllerMetrics } from "./metrics.js";
 import { ConfigMapRoundStore, DEFAULT_STATE_CONFIGMAP, type RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
+import { runTick, type TickDeps, type TickReport } from "./stages.js";
+import { Term } from "./term.js";
 import { ShadowView, type RawShadow } from "./view.js";
+
+export { SETTINGS_RETRY_MS, type TickReport } from "./stages.js";
 
 export const DEFAULT_TICK_INTERVAL_MS = 2_000;
 export const DEFAULT_EVENT_DEBOUNCE_MS = 100;
 export const DEFAULT_METRICS_PORT = 8080;
 export const DEFAULT_LEASE_NAME = "brupop-controller-leader";
 export const CONTROLLER_COMPONENT = "brupop-controller";
-/** After a failed settings publication, wait this long before the next attempt (not every tick). */
-export const SETTINGS_RETRY_MS = 30_000;
 
 export interface LeaderElectionSettings {
   leaseName?: string;
@@ -93,23 +84,12 @@ export interface ControllerDeps {
   logger: Logger;
   /** Clock for decisions (back-off, schedule, timestamps written into specs and events). */
   clock?: Clock;
+  /** What the loops wait on (tick period, debounce, leader election, cache back-off); default real. */
+  timers?: Timers;
   /** Overrides for tests: where the Lease, the round state and events go. */
   leaseStore?: LeaseStore;
   roundStore?: RoundStore;
   eventSender?: EventSender;
-}
-
-export interface TickReport {
-  /** Why nothing was done, if so. */
-  skipped?: "not-leader" | "not-synced" | "fence-failed" | "round-state-unavailable";
-  changes: SpecChange[];
-  written: number;
-  conflicts: number;
-  deleted: string[];
-  updatesAllowed: boolean;
-  activeCount: number;
-  waitingForSlot: string[];
-  invalid: string[];
 }
 
 interface NodeMeta extends NodeLike {
@@ -127,92 +107,30 @@ function slimNode(node: NodeMeta): NodeMeta {
   return { metadata };
 }
 
-function stripManagedFields(raw: RawShadow): RawShadow {
-  if (raw.metadata !== undefined && "managedFields" in raw.metadata) delete raw.metadata["managedFields"];
-  return raw;
-}
-
-const EVENT_REASONS: Record<SpecChange["reason"], string> = {
-  start: "StartUpdate",
-  progress: "Progress",
-  recover: "Recover",
-  initialise: "Initialise",
-  reset: "ResetSpec",
-};
-
-function describeChange(c: SpecChange): string {
-  const version = c.to.version === null ? "" : ` (version ${c.to.version})`;
-  switch (c.reason) {
-    case "start":
-      return `starting update to ${c.to.version ?? "?"}: spec ${c.from.state} → ${c.to.state}`;
-    case "recover":
-      return `update failed (status ErrorReset); spec ${c.from.state} → ${c.to.state}${version}`;
-    case "initialise":
-      return "initialised spec to Idle";
-    case "reset":
-      return `Idle on ${c.from.version ?? "its target version"}: spec reset to the default (no target version)`;
-    case "progress":
-      return c.from.state === "MonitoringUpdate" && c.to.state === "Idle"
-        ? `update complete${version}: spec MonitoringUpdate → Idle`
-        : `spec ${c.from.state} → ${c.to.state}${version}`;
-  }
-}
-
-async function mapBounded<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly #cfg: Required<Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection">> &
     ControllerConfig;
-  readonly #rest: KubeRest;
   readonly #log: Logger;
-  readonly #clock: Clock;
-  readonly #shadowPath: string;
+  readonly #timers: Timers;
+  readonly #identity: string;
   readonly #shadows: Informer<RawShadow>;
   readonly #nodes: Informer<NodeMeta>;
-  readonly #view = new ShadowView();
-  readonly #events: EventRecorder;
-  readonly #roundStore: RoundStore;
   readonly #elector: LeaderElector | undefined;
-  readonly #identity: string;
+  /** What every tick reads and acts through (shared by all terms). */
+  readonly #deps: TickDeps;
+  /** The tick loop's sleep: cache events and new terms wake it early; stop() ends it. */
+  readonly #wakeup: Wakeup;
+  readonly #nodeLabelled = new Map<string, boolean>();
   #http: ControllerHttpServer | undefined;
   #port: number | undefined;
-
-  #term: LeadershipTerm | undefined;
+  /** The current leadership term; undefined while not leading. */
+  #term: Term | undefined;
   /** Without leader election this instance leads from start() to stop(). */
   #soloTerm: AbortController | undefined;
-  #needsFence = false;
-  /** undefined = not loaded in this term; null = nothing persisted yet. */
-  #round: RoundState | null | undefined = undefined;
-  /** Settings published in this term (for `brupop status`); when the next attempt may run if not. */
-  #settingsPublished = false;
-  #settingsRetryAt = 0;
-  #leaderSince: Date | undefined;
-  #lastGate: GateDecision | undefined;
-  #lastShadows: BottlerocketShadow[] = [];
-  readonly #loggedInvalid = new Map<string, string | undefined>();
-  readonly #nodeLabelled = new Map<string, boolean>();
-
   #started = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #dueMs = Infinity;
-  #ready = false;
-  #waiter: (() => void) | undefined;
   #ticks = 0;
   #tickChain: Promise<void> = Promise.resolve();
 
@@ -226,46 +144,80 @@ export class Controller {
       autoTick: true,
       ...config,
     };
-    this.#rest = deps.rest;
-    this.#clock = deps.clock ?? systemClock;
+    const timers = deps.timers ?? systemTimers;
+    this.#timers = timers;
+    this.#wakeup = new Wakeup(timers);
     this.#identity = config.leaderElection?.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.#log = deps.logger.child({ component: CONTROLLER_COMPONENT });
     this.metrics = new ControllerMetrics({ defaultMetrics: this.#cfg.defaultMetrics });
-    const ns = config.namespace;
-    this.#shadowPath = `/apis/${API_GROUP}/v2/namespaces/${ns}/${PLURAL}`;
-    this.#shadows = new Informer<RawShadow>({ rest: deps.rest, path: this.#shadowPath, logger: this.#log });
+    const api = new ShadowApi(deps.rest, config.namespace);
+    const view = new ShadowView();
+    this.#shadows = new Informer<RawShadow>({ rest: deps.rest, path: api.path, logger: this.#log, timers });
     this.#nodes = new Informer<NodeMeta>({
       rest: deps.rest,
       path: "/api/v1/nodes",
       logger: this.#log,
       transform: slimNode,
+      timers,
     });
     this.#shadows.on((type, raw) => {
-      if (type === "delete") this.#view.noteDeleted(raw);
+      if (type === "delete") view.noteDeleted(raw);
       this.#schedule(this.#cfg.eventDebounceMs);
     });
     this.#nodes.on((type, node) => this.#onNodeEvent(type, node));
-    this.#events = new EventRecorder({
-      sender: deps.eventSender ?? kubeEventSender(deps.rest),
-      component: CONTROLLER_COMPONENT,
-      instance: this.#identity,
-      clock: this.#clock,
-      logger: this.#log,
-    });
-    this.#roundStore = deps.roundStore ?? new ConfigMapRoundStore(deps.rest, ns, this.#cfg.stateConfigMap);
-    if (config.leaderElection !== null && config.leaderElection !== undefined) {
-      const le = config.leaderElection;
-      this.#elector = new LeaderElector({
-        store: deps.leaseStore ?? new KubeLeaseStore(deps.rest, ns, le.leaseName ?? DEFAULT_LEASE_NAME),
+    this.#deps = this.#makeTickDeps(config, deps, api, view);
+    this.#elector = this.#makeElector(config, deps);
+  }
+
+  /** What every tick reads and acts through. */
+  #makeTickDeps(config: ControllerConfig, deps: ControllerDeps, api: ShadowApi, view: ShadowView): TickDeps {
+    const ns = config.namespace;
+    const clock = deps.clock ?? systemClock;
+    const timers = this.#timers;
+    return {
+      settings: {
+        namespace: ns,
+        maxConcurrent: config.maxConcurrent,
+        schedule: config.schedule,
+        controllerNodeName: config.controllerNodeName,
         identity: this.#identity,
+        writeConcurrency: this.#cfg.writeConcurrency,
+      },
+      api,
+      roundStore: deps.roundStore ?? new ConfigMapRoundStore(deps.rest, ns, this.#cfg.stateConfigMap),
+      view,
+      events: new EventRecorder({
+        sender: deps.eventSender ?? kubeEventSender(deps.rest),
+        component: CONTROLLER_COMPONENT,
+        instance: this.#identity,
+        clock,
         logger: this.#log,
-        ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
-        ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
-        ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
-        onStartedLeading: (term) => this.#startedLeading(term),
-        onStoppedLeading: () => this.#stoppedLeading(),
-      });
-    }
+      }),
+      metrics: this.metrics,
+      log: this.#log,
+      clock,
+      timers,
+      loggedInvalid: new Map(),
+    };
+  }
+
+  /** undefined without leader election (this instance always leads). */
+  #makeElector(config: ControllerConfig, deps: ControllerDeps): LeaderElector | undefined {
+    const le = config.leaderElection;
+    if (le === null || le === undefined) return undefined;
+    return new LeaderElector({
+      store:
+        deps.leaseStore ??
+        new KubeLeaseStore(deps.rest, config.namespace, le.leaseName ?? DEFAULT_LEASE_NAME),
+      identity: this.#identity,
+      logger: this.#log,
+      timers: this.#timers,
+      ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
+      ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
+      ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
+      onStartedLeading: (term) => this.#startedLeading(term),
+      onStoppedLeading: () => this.#stoppedLeading(),
+    });
   }
 
   get identity(): string {
@@ -346,22 +298,24 @@ export class Controller {
       this.#soloTerm?.abort();
       this.#stoppedLeading();
     }
-    clearTimeout(this.#timer);
-    this.#waiter?.();
+    this.#wakeup.stop();
     // Informers first: a loop still waiting for the first sync (API unreachable) is released by it.
     await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
     await this.#loop;
-    await Promise.race([this.#events.close(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    const closed = new AbortController();
+    await Promise.race([this.#deps.events.close(), sleep(2_000, closed.signal, this.#timers)]);
+    closed.abort();
     await this.#http?.close();
     this.#log.info("controller stopped");
   }
 
   /** Why each node is (not) updating, as of the last tick (empty before the first leader tick). */
   explain(): Explanation[] {
-    const gate = this.#lastGate;
-    if (gate === undefined) return [];
-    return explainFleet(this.#lastShadows, {
-      now: this.#clock.now(),
+    const last = this.#term?.last;
+    if (last === undefined) return [];
+    const { gate } = last;
+    return explainFleet(last.shadows, {
+      now: this.#deps.clock.now(),
       maxConcurrent: this.#cfg.maxConcurrent,
       gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
       controllerNodeName: this.#cfg.controllerNodeName,
@@ -373,23 +327,39 @@ export class Controller {
     this.#schedule(0);
   }
 
+  /**
+   * One decision round. The loop calls it; tests and benchmarks may too. Calls are serialised: a
+   * tick never starts while another is in flight.
+   */
+  tickOnce(): Promise<TickReport> {
+    const run = this.#tickChain.then(async () => {
+      const report = await runTick(this.#deps, this.#term, {
+        synced: this.synced,
+        shadows: () => this.#shadows.list(),
+        nodes: () => this.#nodes.list(),
+      });
+      if (report.skipped === undefined) this.#ticks++;
+      return report;
+    });
+    this.#tickChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   // ---- leadership -------------------------------------------------------------------------------
 
-  #startedLeading(term: LeadershipTerm): void {
-    this.#term = term;
-    this.#needsFence = true;
-    this.#round = undefined;
-    this.#settingsPublished = false;
-    this.#settingsRetryAt = 0;
-    this.#leaderSince = this.#clock.now();
+  #startedLeading(lease: LeadershipTerm): void {
+    this.#term?.end();
+    this.#term = new Term(lease, this.#deps.clock.now());
     this.metrics.setLeader(true);
     this.#schedule(0);
   }
 
   #stoppedLeading(): void {
+    this.#term?.end();
     this.#term = undefined;
-    this.#round = undefined;
-    this.#lastGate = undefined;
     this.metrics.setLeader(false);
     this.metrics.setFleet(null);
     this.metrics.setUpdatesAllowed(false);
@@ -414,37 +384,13 @@ export class Controller {
   /** Requests a tick in `delayMs` unless one is already due sooner. */
   #schedule(delayMs: number): void {
     if (this.#stopping || !this.#started) return;
-    const due = performance.now() + delayMs;
-    if (this.#timer !== undefined && due >= this.#dueMs) return;
-    clearTimeout(this.#timer);
-    this.#dueMs = due;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#dueMs = Infinity;
-      this.#ready = true;
-      this.#waiter?.();
-    }, delayMs);
-  }
-
-  #waitForWake(): Promise<void> {
-    if (this.#ready) {
-      this.#ready = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#waiter = () => {
-        this.#waiter = undefined;
-        this.#ready = false;
-        resolve();
-      };
-    });
+    this.#wakeup.wakeIn(delayMs);
   }
 
   async #run(): Promise<void> {
     await this.waitForSync();
     while (!this.#stopping) {
-      this.#schedule(this.#cfg.tickIntervalMs);
-      await this.#waitForWake();
+      await this.#wakeup.sleep(this.#cfg.tickIntervalMs);
       if (this.#stopping) break;
       try {
         await this.tickOnce();
@@ -452,324 +398,5 @@ export class Controller {
         this.#log.error({ err }, "tick failed; retrying next tick");
       }
     }
-  }
-
-  // ---- one tick ---------------------------------------------------------------------------------
-
-  /**
-   * One decision round. The loop calls it; tests and benchmarks may too. Calls are serialised: a
-   * tick never starts while another is in flight.
-   */
-  tickOnce(): Promise<TickReport> {
-    const run = this.#tickChain.then(() => this.#tick());
-    this.#tickChain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
-
-  async #tick(): Promise<TickReport> {
-    const report: TickReport = {
-      changes: [],
-      written: 0,
-      conflicts: 0,
-      deleted: [],
-      updatesAllowed: false,
-      activeCount: 0,
-      waitingForSlot: [],
-      invalid: [],
-    };
-    const term = this.#term;
-    if (term === undefined || !term.isActive()) return { ...report, skipped: "not-leader" };
-    if (!this.synced) return { ...report, skipped: "not-synced" };
-    const t0 = performance.now();
-    if (this.#needsFence) {
-      if (!(await this.#fence(term))) return { ...report, skipped: "fence-failed" };
-      this.#needsFence = false;
-    }
-    await this.#publishSettings(term);
-    if (this.#cfg.schedule.kind === "trigger" && this.#round === undefined) {
-      try {
-        this.#round = await this.#roundStore.load(term.signal);
-      } catch (err) {
-        this.#log.warn({ err }, "could not read the trigger-round state; retrying next tick");
-        return { ...report, skipped: "round-state-unavailable" };
-      }
-    }
-    const now = this.#clock.now();
-    const { shadows, invalid } = this.#view.build(this.#shadows.list());
-    this.#reportInvalid(invalid);
-    report.invalid = invalid.map((i) => i.name);
-
-    const doomed = new Set(
-      shadowsToDelete(
-        [
-          ...shadows,
-          ...invalid.map((i): BottlerocketShadow => ({
-            apiVersion: API_VERSION_V2,
-            kind: KIND,
-            metadata: { name: i.name, ...(i.uid !== undefined && { uid: i.uid }) },
-            spec: { ...DEFAULT_SPEC },
-          })),
-        ],
-        this.#nodes.list(),
-      ),
-    );
-    if (doomed.size > 0) {
-      const uids = new Map<string, string | undefined>([
-        ...shadows.map((s) => [s.metadata.name ?? "", s.metadata.uid] as const),
-        ...invalid.map((i) => [i.name, i.uid] as const),
-      ]);
-      await mapBounded([...doomed], this.#cfg.writeConcurrency, async (name) => {
-        if (await this.#deleteShadow(name, uids.get(name), term)) report.deleted.push(name);
-      });
-    }
-    const live = shadows.filter((s) => !doomed.has(s.metadata.name ?? ""));
-
-    const gate = evaluateGate(this.#cfg.schedule, this.#round ?? null, now, fleetDemand(live));
-    report.updatesAllowed = await this.#adoptGate(gate, term);
-    this.metrics.setUpdatesAllowed(report.updatesAllowed);
-
-    const plan = planTick({
-      shadows: live,
-      now,
-      maxConcurrent: this.#cfg.maxConcurrent,
-      updatesAllowed: report.updatesAllowed,
-      controllerNodeName: this.#cfg.controllerNodeName,
-    });
-    report.changes = plan.changes;
-    report.activeCount = plan.activeCount;
-    report.waitingForSlot = plan.waitingForSlot;
-    await mapBounded(plan.changes, this.#cfg.writeConcurrency, async (change) => {
-      const outcome = await this.#writeSpec(change, term);
-      if (outcome === "ok") report.written++;
-      if (outcome === "conflict") report.conflicts++;
-    });
-
-    this.#lastShadows = live;
-    this.#lastGate = { ...gate, updatesAllowed: report.updatesAllowed };
-    if (term.isActive()) this.metrics.setFleet(fleetSnapshot(live));
-    this.metrics.observeTick((performance.now() - t0) / 1000);
-    this.#ticks++;
-    return report;
-  }
-
-  /**
-   * On becoming leader: a quorum LIST of the shadows, so the first decisions cannot rest on a cache
-   * that has not yet seen the previous leader's last writes.
-   */
-  async #fence(term: LeadershipTerm): Promise<boolean> {
-    try {
-      const res = await this.#rest.request<{ items?: RawShadow[] }>("GET", this.#shadowPath, {
-        signal: term.signal,
-        timeoutMs: 30_000,
-      });
-      if (res.status !== 200) throw new Error(`LIST shadows: HTTP ${res.status}`);
-      for (const item of res.body.items ?? []) this.#view.noteFresh(stripManagedFields(item));
-      return true;
-    } catch (err) {
-      this.#log.warn({ err }, "fence read at leadership start failed; retrying next tick");
-      return false;
-    }
-  }
-
-  /**
-   * Once per leadership term: write the effective settings into the state ConfigMap so `brupop
-   * status` can explain the schedule and concurrency verdicts. Best effort: a failure never stops
-   * the tick, and the next attempt waits SETTINGS_RETRY_MS (a missing RBAC verb must not cost a
-   * request every tick).
-   */
-  async #publishSettings(term: LeadershipTerm): Promise<void> {
-    const store = this.#roundStore;
-    if (this.#settingsPublished || store.publishSettings === undefined) return;
-    if (performance.now() < this.#settingsRetryAt || !term.isActive()) return;
-    const settings = {
-      maxConcurrent: this.#cfg.maxConcurrent,
-      schedule: this.#cfg.schedule.expression,
-      controllerNode: this.#cfg.controllerNodeName ?? null,
-      leader: this.#identity,
-      leaderSince: (this.#leaderSince ?? this.#clock.now()).toISOString(),
-    };
-    try {
-      await store.publishSettings(settings, term.signal);
-      this.#settingsPublished = true;
-      // The write moved the ConfigMap's resourceVersion: re-read the round state before saving it.
-      this.#round = undefined;
-      this.#log.info(settings, "published controller settings");
-    } catch (err) {
-      this.#settingsRetryAt = performance.now() + SETTINGS_RETRY_MS;
-      if (!term.signal.aborted) {
-        this.#log.warn({ err }, "could not publish the controller settings (for brupop status); will retry");
-      }
-    }
-  }
-
-  /** Persists a changed trigger-round state; returns whether new updates may start this tick. */
-  async #adoptGate(gate: GateDecision, term: LeadershipTerm): Promise<boolean> {
-    if (gate.round === null) return gate.updatesAllowed;
-    if (this.#term !== term) return false; // leadership changed under this tick: touch nothing
-    if (!gate.changed) {
-      this.#round = gate.round;
-      return gate.updatesAllowed;
-    }
-    let saved = false;
-    if (term.isActive()) {
-      try {
-        saved = await this.#roundStore.save(gate.round, this.#cfg.schedule.expression, term.signal);
-      } catch (err) {
-        this.#log.warn({ err }, "could not persist the trigger-round state");
-      }
-    }
-    if (!saved) {
-      this.#round = undefined; // reload next tick
-      return false;
-    }
-    this.#round = gate.round;
-    for (const event of gate.events) {
-      this.#log.info(
-        { event, round: gate.round, nextFire: gate.opensAt?.toISOString() },
-        `update round ${event}`,
-      );
-    }
-    return gate.updatesAllowed;
-  }
-
-  #reportInvalid(
-    invalid: readonly { name: string; resourceVersion: string | undefined; error: string }[],
-  ): void {
-    this.metrics.setInvalidShadows(invalid.length);
-    const seen = new Set<string>();
-    for (const i of invalid) {
-      seen.add(i.name);
-      if (this.#loggedInvalid.get(i.name) === i.resourceVersion) continue;
-      this.#loggedInvalid.set(i.name, i.resourceVersion);
-      this.#log.error(
-        { shadow: i.name, resourceVersion: i.resourceVersion, error: i.error },
-        "invalid shadow skipped",
-      );
-    }
-    for (const name of this.#loggedInvalid.keys()) if (!seen.has(name)) this.#loggedInvalid.delete(name);
-  }
-
-  async #writeSpec(change: SpecChange, term: LeadershipTerm): Promise<SpecWriteOutcome> {
-    const outcome = await this.#patchSpec(change, term);
-    this.metrics.specWrite(outcome);
-    return outcome;
-  }
-
-  async #patchSpec(change: SpecChange, term: LeadershipTerm): Promise<SpecWriteOutcome> {
-    // Decided by a leader that is no longer one: drop it (the new leader re-decides).
-    if (!term.isActive()) return "skipped_not_leader";
-    if (change.resourceVersion === undefined) return "error";
-    let res;
-    try {
-      // JSON Patch (keeps explicit nulls in spec). Setting metadata.resourceVersion makes the write
-      // conditional: the API server answers 409 if the object changed since we decided.
-      res = await this.#rest.request<RawShadow>("PATCH", `${this.#shadowPath}/${change.name}`, {
-        body: [
-          { op: "replace", path: "/metadata/resourceVersion", value: change.resourceVersion },
-          { op: "add", path: "/spec", value: change.to },
-        ],
-        contentType: "application/json-patch+json",
-        signal: term.signal,
-        timeoutMs: 10_000,
-      });
-    } catch (err) {
-      if (term.signal.aborted) return "skipped_not_leader";
-      this.#log.warn({ err, shadow: change.name }, "spec write failed; re-deciding next tick");
-      return "error";
-    }
-    if (res.status === 409) {
-      this.#log.debug(
-        { shadow: change.name, decidedOn: change.resourceVersion },
-        "spec write conflict (stale view)",
-      );
-      return "conflict";
-    }
-    if (res.status === 404) return "not_found";
-    if (res.status !== 200) {
-      this.#log.warn({ shadow: change.name, status: res.status, body: res.body }, "spec write refused");
-      return "error";
-    }
-    this.#view.noteFresh(stripManagedFields(res.body));
-    this.#afterWrite(change, res.body);
-    return "ok";
-  }
-
-  #afterWrite(change: SpecChange, written: RawShadow): void {
-    if (change.reason === "start") this.metrics.updateStarted();
-    else if (change.reason === "recover") this.metrics.updateFailed();
-    else if (
-      change.reason === "progress" &&
-      change.from.state === "MonitoringUpdate" &&
-      change.to.state === "Idle"
-    )
-      this.metrics.updateSucceeded();
-    const message = describeChange(change);
-    this.#log.info({ shadow: change.name, reason: change.reason, from: change.from, to: change.to }, message);
-    // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
-    if (change.reason === "reset") return;
-    const meta = written.metadata ?? {};
-    this.#events.record({
-      regarding: {
-        apiVersion: API_VERSION_V2,
-        kind: KIND,
-        name: change.name,
-        namespace: this.#cfg.namespace,
-        ...(meta.uid !== undefined && { uid: meta.uid }),
-        ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
-      },
-      type: change.reason === "recover" ? "Warning" : "Normal",
-      reason: EVENT_REASONS[change.reason],
-      message,
-      action: "SetSpec",
-    });
-    // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
-    const owner = (
-      meta["ownerReferences"] as { kind?: string; name?: string; uid?: string }[] | undefined
-    )?.find((o) => o.kind === "Node" && typeof o.name === "string");
-    if (owner?.name !== undefined) {
-      this.#events.record({
-        regarding: {
-          apiVersion: "v1",
-          kind: "Node",
-          name: owner.name,
-          ...(owner.uid !== undefined && { uid: owner.uid }),
-        },
-        type: change.reason === "recover" ? "Warning" : "Normal",
-        reason: EVENT_REASONS[change.reason],
-        message,
-        action: "SetSpec",
-      });
-    }
-  }
-
-  async #deleteShadow(name: string, uid: string | undefined, term: LeadershipTerm): Promise<boolean> {
-    if (!term.isActive()) return false;
-    try {
-      const res = await this.#rest.request("DELETE", `${this.#shadowPath}/${name}`, {
-        body: {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          ...(uid !== undefined && { preconditions: { uid } }),
-        },
-        signal: term.signal,
-        timeoutMs: 10_000,
-      });
-      if (res.status === 200 || res.status === 202) {
-        this.metrics.shadowDelete("ok");
-        this.#log.info({ shadow: name }, "node lost the updater-interface label; deleted its shadow");
-        return true;
-      }
-      // 404: already gone; 409: a different object of that name (precondition failed).
-      this.metrics.shadowDelete(res.status === 404 || res.status === 409 ? "gone" : "error");
-      if (res.status !== 404 && res.status !== 409)
-        this.#log.warn({ shadow: name, status: res.status }, "shadow delete refused");
-    } catch (err) {
-      this.metrics.shadowDelete("error");
-      if (!term.signal.aborted) this.#log.warn({ err, shadow: name }, "shadow delete failed");
-    }
-    return false;
   }
 }

@@ -5,8 +5,9 @@
 // The same ConfigMap carries the leader's effective settings (limit, schedule, own node, identity),
 // published once per leadership term, so `brupop status` can explain the schedule and concurrency
 // verdicts from the API alone (see docs/status.md).
-import { BrupopError } from "../errors.js";
-import type { KubeRest } from "../k8s/rest.js";
+import { BrupopError, isConflict, isNotFound } from "../errors.js";
+import { ifFound, type CallOptions, type KubeApi } from "../k8s/api.js";
+import { paths, type KubeConfigMap } from "../k8s/objects.js";
 import type { ConcurrencyLimit } from "./decisions.js";
 import { ROUND_EXPRESSION_KEY, roundStateFromData, roundStateToData, type RoundState } from "./gate.js";
 
@@ -77,63 +78,71 @@ export interface RoundStore {
   publishSettings?(settings: PublishedSettings, signal?: AbortSignal): Promise<void>;
 }
 
-interface ConfigMapLike {
-  metadata?: { resourceVersion?: string };
-  data?: Record<string, string>;
-}
-
 export class ConfigMapRoundStore implements RoundStore {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly #namespace: string;
   readonly #name: string;
   /** resourceVersion of the ConfigMap as last read or written; undefined when it does not exist. */
   #rv: string | undefined;
 
-  constructor(rest: KubeRest, namespace: string, name = DEFAULT_STATE_CONFIGMAP) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, name = DEFAULT_STATE_CONFIGMAP) {
+    this.#api = api;
     this.#namespace = namespace;
     this.#name = name;
   }
 
-  get #collection(): string {
-    return `/api/v1/namespaces/${this.#namespace}/configmaps`;
+  #opts(method: string, signal: AbortSignal | undefined): CallOptions {
+    return { signal, timeoutMs: 10_000, what: `${method} configmap ${this.#namespace}/${this.#name}` };
+  }
+
+  /** The ConfigMap, or undefined when it does not exist. */
+  #read(signal: AbortSignal | undefined): Promise<KubeConfigMap | undefined> {
+    return ifFound(
+      this.#api.get<KubeConfigMap>(paths.configMap(this.#namespace, this.#name), this.#opts("GET", signal)),
+    );
+  }
+
+  /**
+   * Creates the ConfigMap (rv undefined) or merges `data` into it at resourceVersion `rv`. Undefined
+   * when someone else wrote first (409, or 404: it was deleted under us).
+   */
+  async #write(
+    rv: string | undefined,
+    data: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<KubeConfigMap | undefined> {
+    try {
+      return rv === undefined
+        ? await this.#api.create<KubeConfigMap>(
+            paths.configMaps(this.#namespace),
+            this.#newConfigMap(data),
+            this.#opts("POST", signal),
+          )
+        : await this.#api.patch<KubeConfigMap>(
+            paths.configMap(this.#namespace, this.#name),
+            "merge",
+            { metadata: { resourceVersion: rv }, data },
+            this.#opts("PATCH", signal),
+          );
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   async load(signal?: AbortSignal): Promise<RoundState | null> {
-    const res = await this.#rest.request<ConfigMapLike>("GET", `${this.#collection}/${this.#name}`, {
-      signal,
-      timeoutMs: 10_000,
-    });
-    if (res.status === 404) {
-      this.#rv = undefined;
-      return null;
-    }
-    this.#check(res.status, "GET");
-    this.#rv = res.body.metadata?.resourceVersion;
-    return roundStateFromData(res.body.data);
+    const cm = await this.#read(signal);
+    this.#rv = cm?.metadata?.resourceVersion;
+    return cm === undefined ? null : roundStateFromData(cm.data);
   }
 
   async save(state: RoundState, expression: string, signal?: AbortSignal): Promise<boolean> {
-    const data = roundStateToData(state, expression);
-    const res =
-      this.#rv === undefined
-        ? await this.#rest.request<ConfigMapLike>("POST", this.#collection, {
-            body: this.#newConfigMap(data),
-            signal,
-            timeoutMs: 10_000,
-          })
-        : await this.#rest.request<ConfigMapLike>("PATCH", `${this.#collection}/${this.#name}`, {
-            body: { metadata: { resourceVersion: this.#rv }, data },
-            contentType: "application/merge-patch+json",
-            signal,
-            timeoutMs: 10_000,
-          });
-    if (res.status === 409 || res.status === 404) {
+    const written = await this.#write(this.#rv, roundStateToData(state, expression), signal);
+    if (written === undefined) {
       await this.load(signal).catch(() => undefined);
       return false;
     }
-    this.#check(res.status, this.#rv === undefined ? "POST" : "PATCH");
-    this.#rv = res.body.metadata?.resourceVersion;
+    this.#rv = written.metadata?.resourceVersion;
     return true;
   }
 
@@ -141,29 +150,10 @@ export class ConfigMapRoundStore implements RoundStore {
     const data = settingsToData(settings);
     // Conditional like every write here; a conflict (the old leader's last round write) is retried.
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const cur = await this.#rest.request<ConfigMapLike>("GET", `${this.#collection}/${this.#name}`, {
-        signal,
-        timeoutMs: 10_000,
-      });
-      if (cur.status !== 404) this.#check(cur.status, "GET");
-      const rv = cur.status === 404 ? undefined : cur.body.metadata?.resourceVersion;
-      if (rv !== undefined && Object.entries(data).every(([k, v]) => cur.body.data?.[k] === v)) return;
-      const res =
-        rv === undefined
-          ? await this.#rest.request<ConfigMapLike>("POST", this.#collection, {
-              body: this.#newConfigMap(data),
-              signal,
-              timeoutMs: 10_000,
-            })
-          : await this.#rest.request<ConfigMapLike>("PATCH", `${this.#collection}/${this.#name}`, {
-              body: { metadata: { resourceVersion: rv }, data },
-              contentType: "application/merge-patch+json",
-              signal,
-              timeoutMs: 10_000,
-            });
-      if (res.status === 409 || res.status === 404) continue;
-      this.#check(res.status, rv === undefined ? "POST" : "PATCH");
-      return;
+      const cur = await this.#read(signal);
+      const rv = cur?.metadata?.resourceVersion;
+      if (rv !== undefined && Object.entries(data).every(([k, v]) => cur?.data?.[k] === v)) return;
+      if ((await this.#write(rv, data, signal)) !== undefined) return;
     }
     throw new BrupopError(
       "BRUPOP_E_CONFLICT",
@@ -185,16 +175,6 @@ export class ConfigMapRoundStore implements RoundStore {
       },
       data,
     };
-  }
-
-  #check(status: number, method: string): void {
-    if (status < 200 || status >= 300) {
-      throw new BrupopError(
-        "BRUPOP_E_UPSTREAM",
-        `${method} configmap ${this.#namespace}/${this.#name}: HTTP ${status}`,
-        { status },
-      );
-    }
   }
 }
 

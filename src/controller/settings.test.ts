@@ -73,13 +73,44 @@ describe("controller settings", () => {
     );
     rejectsNaming("MY_NODE_NAME", () => settings({ MY_NODE_NAME: "Not_A_Node" }));
     rejectsNaming("TRACING_FILTER_DIRECTIVE", () => settings({ TRACING_FILTER_DIRECTIVE: "loud" }));
-    rejectsNaming("--lease-duration", () => settings({}, { leaseDurationSeconds: -1 }));
-    rejectsNaming("--tick-interval", () => settings({}, { tickIntervalMs: 10 }));
+    rejectsNaming("--lease-duration", () => settings({}, { leaseDuration: "-1" }));
+    rejectsNaming("--lease-duration", () => settings({}, { leaseDuration: "soon" }));
+    rejectsNaming("--metrics-port", () => settings({}, { metricsPort: "http" }));
+    rejectsNaming("--tick-interval", () => settings({}, { tickInterval: "10" }));
+    rejectsNaming("--namespace", () => settings({}, { namespace: "Not_Valid" }));
   });
 
   it("warns when MY_NODE_NAME is missing", () => {
     const { s, warnings } = settings({}, { namespace: "ns" });
     assert.equal(s.controllerNodeName, undefined);
     assert.match(warnings.join("\n"), /MY_NODE_NAME/);
+  });
+});
+
+describe("controller flags", () => {
+  it("seconds may be fractions; --no-leader-elect turns the Lease off; the table's defaults", () => {
+    const { s } = settings(
+      { MY_NODE_NAME: "n" },
+      {
+        namespace: "ns",
+        leaseDuration: "1.5",
+        renewDeadline: "1",
+        retryPeriod: "0.25",
+        tickInterval: "50",
+        metricsPort: "9090",
+        leaderElect: false,
+        leaseName: "l",
+        logLevel: "debug",
+      },
+    );
+    assert.deepEqual(
+      [s.leaseDurationMs, s.renewDeadlineMs, s.retryPeriodMs, s.tickIntervalMs, s.metricsPort],
+      [1_500, 1_000, 250, 50, 9090],
+    );
+    assert.equal(s.leaderElect, false);
+    assert.equal(s.leaseName, "l");
+    assert.equal(s.logLevel, "debug");
+    assert.equal(settings({}, { namespace: "ns" }).s.leaseName, "brupop-controller-leader");
+    assert.equal(settings({}, { namespace: "ns" }).s.tickIntervalMs, 2_000);
   });
 });

@@ -1,44 +1,25 @@
-// `brupop controller` configuration: environment (upstream's names, from the Deployment) plus CLI
-// flags, read and validated once at start-up. Every error names the variable or flag at fault.
+// `brupop controller` settings: the option table's values (config.ts: environment, upstream's
+// names, plus flags) and what needs more than one of them (the schedule, the namespace from the
+// pod), validated once at start-up. Every error names the variable or flag at fault.
 import type { LevelWithSilent } from "pino";
-import { BrupopError } from "../errors.js";
-import { parseLogLevel } from "../log.js";
+import { parseOptions, type Env, type FlagValues } from "../config/options.js";
+import { resolveNamespace, type NamespaceSource } from "../config/parsers.js";
 import { DEFAULT_NAMESPACE } from "../model/constants.js";
-import { parseMaxConcurrentUpdate } from "./config.js";
+import { CONTROLLER_OPTIONS } from "./config.js";
 import type { ConcurrencyLimit } from "./decisions.js";
 import { scheduleFromEnv, type UpdateSchedule } from "./schedule.js";
 
-export interface ControllerEnv {
-  MAX_CONCURRENT_UPDATE?: string | undefined;
-  SCHEDULER_CRON_EXPRESSION?: string | undefined;
-  UPDATE_WINDOW_START?: string | undefined;
-  UPDATE_WINDOW_STOP?: string | undefined;
-  MY_NODE_NAME?: string | undefined;
-  /** Identity for leader election (set from the downward API); default hostname + random suffix. */
-  POD_NAME?: string | undefined;
-  /** Upstream's log filter (`info`, `debug`, or a tracing directive such as `controller=debug,info`). */
-  TRACING_FILTER_DIRECTIVE?: string | undefined;
-}
-
-export interface ControllerFlags {
-  namespace?: string | undefined;
-  metricsPort?: number | undefined;
-  leaderElect?: boolean | undefined;
-  leaseName?: string | undefined;
-  leaseDurationSeconds?: number | undefined;
-  renewDeadlineSeconds?: number | undefined;
-  retryPeriodSeconds?: number | undefined;
-  tickIntervalMs?: number | undefined;
-  logLevel?: string | undefined;
-}
+export type ControllerEnv = Env;
+export type ControllerFlags = FlagValues<typeof CONTROLLER_OPTIONS>;
 
 export interface ControllerSettings {
   namespace: string;
-  namespaceSource: "flag" | "service-account" | "default";
+  namespaceSource: NamespaceSource;
   maxConcurrent: ConcurrencyLimit;
   schedule: UpdateSchedule;
   controllerNodeName: string | undefined;
   podName: string | undefined;
+  kubeconfig: string | undefined;
   metricsPort: number;
   leaderElect: boolean;
   leaseName: string;
@@ -47,42 +28,6 @@ export interface ControllerSettings {
   retryPeriodMs: number;
   tickIntervalMs: number;
   logLevel: LevelWithSilent;
-}
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-function configError(variable: string, message: string): BrupopError {
-  return new BrupopError("BRUPOP_E_CONFIG", `${variable}: ${message}`, { variable });
-}
-
-function positiveSeconds(value: number | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw configError(flag, `must be a positive number of seconds, got ${value}`);
-  return Math.round(value * 1000);
-}
-
-function nodeNameFrom(value: string | undefined, warn: (message: string) => void): string | undefined {
-  const name = value?.trim();
-  if (name === undefined || name === "") {
-    warn("MY_NODE_NAME is not set: the node hosting the controller is not held back to be updated last");
-    return undefined;
-  }
-  if (!DNS_SUBDOMAIN.test(name)) throw configError("MY_NODE_NAME", `"${name}" is not a valid node name`);
-  return name;
-}
-
-function namespaceFrom(
-  flag: string | undefined,
-  readNamespaceFile: () => string | undefined,
-  warn: (message: string) => void,
-): Pick<ControllerSettings, "namespace" | "namespaceSource"> {
-  if (flag !== undefined) return { namespace: flag, namespaceSource: "flag" };
-  const fromFile = readNamespaceFile()?.trim();
-  if (fromFile !== undefined && fromFile !== "")
-    return { namespace: fromFile, namespaceSource: "service-account" };
-  warn(`no --namespace and no service-account namespace file; using "${DEFAULT_NAMESPACE}"`);
-  return { namespace: DEFAULT_NAMESPACE, namespaceSource: "default" };
 }
 
 /**
@@ -96,39 +41,38 @@ export function controllerSettings(
   readNamespaceFile: () => string | undefined,
   warn: (message: string) => void,
 ): ControllerSettings {
-  const maxConcurrent = parseMaxConcurrentUpdate(env.MAX_CONCURRENT_UPDATE);
-  const schedule = scheduleFromEnv(env, now, warn);
-
-  const controllerNodeName = nodeNameFrom(env.MY_NODE_NAME, warn);
-  const { namespace, namespaceSource } = namespaceFrom(flags.namespace, readNamespaceFile, warn);
-  const leaseDurationMs = positiveSeconds(flags.leaseDurationSeconds, 15_000, "--lease-duration");
-  const renewDeadlineMs = positiveSeconds(flags.renewDeadlineSeconds, 10_000, "--renew-deadline");
-  const retryPeriodMs = positiveSeconds(flags.retryPeriodSeconds, 2_000, "--retry-period");
-  const tickIntervalMs = flags.tickIntervalMs ?? 2_000;
-  if (!Number.isInteger(tickIntervalMs) || tickIntervalMs < 50) {
-    throw configError(
-      "--tick-interval",
-      `must be an integer number of milliseconds >= 50, got ${tickIntervalMs}`,
-    );
+  const o = parseOptions(CONTROLLER_OPTIONS, env, flags);
+  const schedule = scheduleFromEnv(
+    {
+      SCHEDULER_CRON_EXPRESSION: o.cron,
+      UPDATE_WINDOW_START: o.windowStart,
+      UPDATE_WINDOW_STOP: o.windowStop,
+    },
+    now,
+    warn,
+  );
+  if (o.nodeName === undefined) {
+    warn("MY_NODE_NAME is not set: the node hosting the controller is not held back to be updated last");
   }
-  const podName = env.POD_NAME?.trim() === "" ? undefined : env.POD_NAME?.trim();
+  const { namespace, source } = resolveNamespace(o.namespace, readNamespaceFile, {
+    namespace: DEFAULT_NAMESPACE,
+    warn,
+  });
   return {
     namespace,
-    namespaceSource,
-    maxConcurrent,
+    namespaceSource: source,
+    maxConcurrent: o.maxConcurrent,
     schedule,
-    controllerNodeName,
-    podName,
-    metricsPort: flags.metricsPort ?? 8080,
-    leaderElect: flags.leaderElect ?? true,
-    leaseName: flags.leaseName ?? "brupop-controller-leader",
-    leaseDurationMs,
-    renewDeadlineMs,
-    retryPeriodMs,
-    tickIntervalMs,
-    logLevel:
-      flags.logLevel !== undefined
-        ? parseLogLevel(flags.logLevel, "--log-level")
-        : parseLogLevel(env.TRACING_FILTER_DIRECTIVE, "TRACING_FILTER_DIRECTIVE"),
+    controllerNodeName: o.nodeName,
+    podName: o.podName,
+    kubeconfig: o.kubeconfig,
+    metricsPort: o.metricsPort,
+    leaderElect: o.leaderElect,
+    leaseName: o.leaseName,
+    leaseDurationMs: o.leaseDuration,
+    renewDeadlineMs: o.renewDeadline,
+    retryPeriodMs: o.retryPeriod,
+    tickIntervalMs: o.tickInterval,
+    logLevel: o.logLevel,
   };
 }

@@ -12,19 +12,10 @@
 //
 // Parsing is cached per (name, resourceVersion), so a tick over 1 000 unchanged shadows parses none.
 import { isBrupopError } from "../errors.js";
+import type { RawShadow } from "../k8s/objects.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
 
-export interface RawShadow {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    [key: string]: unknown;
-  };
-  spec?: unknown;
-  status?: unknown;
-}
+export type { RawShadow } from "../k8s/objects.js";
 
 export interface InvalidShadow {
   name: string;

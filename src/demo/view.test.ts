@@ -14,7 +14,7 @@ import {
   shadow,
   TO,
   upToDate,
-} from "../status/test-fixtures.js";
+} from "../../test/kit/status-fixtures.js";
 import { LiveScreen, ENTER_ALT_SCREEN, HOME, LEAVE_ALT_SCREEN } from "../cli/screen.js";
 import {
   demoRows,

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { drainNode, planDrain, type DrainApi, type DrainPod, type PodRef } from "./drain.js";
+import { drainNode, planDrain, type DrainApi, type PodRef } from "./drain.js";
+import type { KubePod } from "./objects.js";
 
-function pod(name: string, extra: Partial<DrainPod> & { owner?: string; ns?: string } = {}): DrainPod {
+function pod(name: string, extra: Partial<KubePod> & { owner?: string; ns?: string } = {}): KubePod {
   const { owner, ns, ...rest } = extra;
   return {
     metadata: {
@@ -51,13 +52,13 @@ describe("planDrain", () => {
 
   describe("brupop's own apiserver pods", () => {
     const NS = "brupop-bottlerocket-aws";
-    const labelled = (name: string, ns: string, component: string): DrainPod =>
+    const labelled = (name: string, ns: string, component: string): KubePod =>
       pod(name, {
         ns,
         owner: "ReplicaSet",
         metadata: { labels: { "brupop.bottlerocket.aws/component": component } },
       });
-    const table: [string, DrainPod, string | undefined, "evict" | "brupop-apiserver"][] = [
+    const table: [string, KubePod, string | undefined, "evict" | "brupop-apiserver"][] = [
       [
         "apiserver pod in brupop's namespace is kept",
         labelled("api-1", NS, "apiserver"),
@@ -109,7 +110,7 @@ describe("planDrain", () => {
 
 /** A fake node: pods disappear `goneAfterPolls` lists after their eviction was accepted. */
 class FakeNode implements DrainApi {
-  pods: DrainPod[];
+  pods: KubePod[];
   /** Scripted eviction answers per pod name; after the script runs out: 201. */
   answers = new Map<string, number[]>();
   evictions: string[] = [];
@@ -119,11 +120,11 @@ class FakeNode implements DrainApi {
   #evictedAt = new Map<string, number>();
   lists = 0;
 
-  constructor(pods: DrainPod[]) {
+  constructor(pods: KubePod[]) {
     this.pods = pods;
   }
 
-  async listPodsOnNode(): Promise<DrainPod[]> {
+  async listPodsOnNode(): Promise<KubePod[]> {
     await new Promise((r) => setImmediate(r));
     this.lists++;
     this.pods = this.pods.filter((p) => {

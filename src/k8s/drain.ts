@@ -9,27 +9,14 @@
 // One overall deadline covers all of it. The caller cordons first and leaves the node cordoned on error.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
+import { BrupopError, KubeApiError } from "../errors.js";
 import { COMPONENT_LABEL } from "../model/constants.js";
-import { upstreamError } from "./node-ops.js";
-import type { KubeRest } from "./rest.js";
+import type { KubeApi } from "./api.js";
+import type { KubePod } from "./objects.js";
 
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 /** Value of COMPONENT_LABEL on brupop's apiserver pods (the chart's, upstream's). */
 export const APISERVER_COMPONENT = "apiserver";
-
-/** The part of a Pod the drain reads. */
-export interface DrainPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    ownerReferences?: { kind?: string; controller?: boolean; apiVersion?: string }[];
-  };
-  status?: { phase?: string };
-}
 
 export interface PodRef {
   readonly namespace: string;
@@ -44,7 +31,7 @@ export interface DrainPlan {
   readonly skipped: { pod: PodRef; reason: SkipReason }[];
 }
 
-function refOf(pod: DrainPod): PodRef {
+function refOf(pod: KubePod): PodRef {
   return {
     namespace: pod.metadata?.namespace ?? "",
     name: pod.metadata?.name ?? "",
@@ -52,7 +39,7 @@ function refOf(pod: DrainPod): PodRef {
   };
 }
 
-function isBrupopApiserver(pod: DrainPod, brupopNamespace: string | undefined): boolean {
+function isBrupopApiserver(pod: KubePod, brupopNamespace: string | undefined): boolean {
   return (
     brupopNamespace !== undefined &&
     pod.metadata?.namespace === brupopNamespace &&
@@ -65,7 +52,7 @@ function isBrupopApiserver(pod: DrainPod, brupopNamespace: string | undefined): 
  * namespace brupop runs in: its apiserver pods there are kept (the agent needs them to finish the
  * update; elsewhere the label is not brupop's to trust).
  */
-export function skipReason(pod: DrainPod, brupopNamespace?: string): SkipReason | undefined {
+export function skipReason(pod: KubePod, brupopNamespace?: string): SkipReason | undefined {
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return "mirror";
   if (isBrupopApiserver(pod, brupopNamespace)) return "brupop-apiserver";
   // Like kubectl, only the controlling owner counts: a DaemonSet would recreate the pod at once.
@@ -77,7 +64,7 @@ export function skipReason(pod: DrainPod, brupopNamespace?: string): SkipReason 
 }
 
 /** Decides, for the pods bound to a node, which to evict and which to leave (pure). */
-export function planDrain(pods: readonly DrainPod[], brupopNamespace?: string): DrainPlan {
+export function planDrain(pods: readonly KubePod[], brupopNamespace?: string): DrainPlan {
   const plan: DrainPlan = { evict: [], skipped: [] };
   for (const pod of pods) {
     const reason = skipReason(pod, brupopNamespace);
@@ -89,7 +76,7 @@ export function planDrain(pods: readonly DrainPod[], brupopNamespace?: string): 
 
 /** What the drain needs from the cluster (narrow, so tests can fake it). */
 export interface DrainApi {
-  listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<DrainPod[]>;
+  listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<KubePod[]>;
   /** Posts an Eviction; resolves to the HTTP status (network failures reject). */
   evict(pod: PodRef, signal: AbortSignal): Promise<number>;
 }
@@ -249,37 +236,25 @@ export async function drainNode(
   return { evicted, skipped: plan.skipped };
 }
 
-interface PodList {
-  items?: DrainPod[];
-}
-
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** DrainApi on the real Kubernetes API. */
-export function kubeDrainApi(rest: KubeRest): DrainApi {
+export function kubeDrainApi(api: KubeApi): DrainApi {
   return {
-    async listPodsOnNode(nodeName, signal) {
-      const res = await rest.request<PodList>("GET", "/api/v1/pods", {
-        query: { fieldSelector: `spec.nodeName=${nodeName}` },
-        signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
-      if (res.status !== 200) throw upstreamError(`LIST pods on node ${nodeName}`, res);
-      return res.body.items ?? [];
-    },
+    listPodsOnNode: (nodeName, signal) =>
+      api.listPods(
+        { fieldSelector: `spec.nodeName=${nodeName}` },
+        { signal, timeoutMs: REQUEST_TIMEOUT_MS, what: `LIST pods on node ${nodeName}` },
+      ),
     async evict(pod, signal) {
-      const ns = encodeURIComponent(pod.namespace);
-      const name = encodeURIComponent(pod.name);
-      const res = await rest.request("POST", `/api/v1/namespaces/${ns}/pods/${name}/eviction`, {
-        body: {
-          apiVersion: "policy/v1",
-          kind: "Eviction",
-          metadata: { name: pod.name, namespace: pod.namespace },
-        },
-        signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
-      return res.status;
+      try {
+        await api.evictPod(pod.namespace, pod.name, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
+        return 201;
+      } catch (err) {
+        // The drain's retry policy reads the status (429 and 5xx: again later; 404: already gone).
+        if (err instanceof KubeApiError) return err.httpStatus;
+        throw err;
+      }
     },
   };
 }

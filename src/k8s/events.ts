@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
-import type { KubeRest } from "./rest.js";
+import type { KubeApi } from "./api.js";
 
 export interface ObjectReference {
   apiVersion: string;
@@ -165,16 +165,6 @@ export class EventRecorder {
 }
 
 /** Sends events with POST /api/v1/namespaces/<ns>/events. */
-export function kubeEventSender(rest: KubeRest): EventSender {
-  return {
-    async send(namespace, event, signal) {
-      const res = await rest.request("POST", `/api/v1/namespaces/${namespace}/events`, {
-        body: event,
-        signal,
-      });
-      if (res.status < 200 || res.status >= 300) {
-        throw new Error(`POST event: HTTP ${res.status}`);
-      }
-    },
-  };
+export function kubeEventSender(api: KubeApi): EventSender {
+  return { send: (namespace, event, signal) => api.createEvent(namespace, event, { signal }) };
 }

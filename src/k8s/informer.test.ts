@@ -5,6 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
+import { FakeTimers } from "../clock.js";
 import { silentLogger } from "../log.js";
 import { Informer, type InformerEventType } from "./informer.js";
 import { KubeRest } from "./rest.js";
@@ -157,7 +158,7 @@ describe("Informer", () => {
     assert.deepEqual(api.watchRvs.slice(0, 2), ["20", "31"]);
   });
 
-  it("backs off and resumes after an HTTP error on the watch", async () => {
+  it("backs off (on its timers, not real time) and resumes after an HTTP error on the watch", async () => {
     api.items = [];
     api.listRv = "40";
     api.lists = 0;
@@ -172,10 +173,17 @@ describe("Informer", () => {
         res.end();
       },
     ];
-    const inf = informer();
+    const timers = new FakeTimers();
+    const inf = new Informer<Obj>({ rest, path: "/api/v1/things", logger: silentLogger(), timers });
     inf.start();
+    await until(() => inf.stats.errors >= 1 && timers.pending === 1);
+    assert.equal(api.watchRvs.length, 1, "no retry before the back-off elapsed");
+    await timers.advance(249); // the first back-off is 250-500 ms (jittered)
+    assert.equal(api.watchRvs.length, 1);
+    await timers.advance(251);
     await until(() => inf.get("z") !== undefined);
     await inf.stop();
+    assert.equal(timers.pending, 0, "stop() leaves no timer");
     assert.equal(api.lists, 1, "a transient error resumes the watch without relisting");
     assert.ok(inf.stats.errors >= 1);
     assert.deepEqual(api.watchRvs.slice(0, 2), ["40", "40"]);

@@ -8,16 +8,13 @@
 //   and a watchdog aborts a stream that has been silent longer than the server-side timeout.
 // Handlers only get told "this key changed"; they must only enqueue work. They never break the loop.
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
-import { WatchHttpError, type KubeRest } from "./rest.js";
+import { systemTimers, type Timers } from "../clock.js";
+import { isGone } from "../errors.js";
+import { backoffDelay, Wakeup } from "../runtime/loop.js";
+import type { KubeApi } from "./api.js";
 
 export interface KubeObjectLike {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; managedFields?: unknown };
-}
-
-interface ListBody<T> {
-  items?: T[];
-  metadata?: { resourceVersion?: string };
 }
 
 interface WatchEvent<T> {
@@ -29,7 +26,7 @@ export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler<T> = (type: InformerEventType, obj: T) => void;
 
 export interface InformerOptions<T> {
-  rest: KubeRest;
+  rest: KubeApi;
   /** Collection path, e.g. `/api/v1/nodes`. */
   path: string;
   labelSelector?: string;
@@ -43,6 +40,8 @@ export interface InformerOptions<T> {
   watchdogGraceMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** What the back-off waits on (default real timers). */
+  timers?: Timers;
 }
 
 type WatchOutcome = "ended" | "gone" | "error";
@@ -69,7 +68,8 @@ export class Informer<T extends KubeObjectLike> {
   #stopped = true;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  /** The back-off sleep; stop() ends it. */
+  #wakeup: Wakeup | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { lists: 0, watches: 0, errors: 0, watchdogFired: 0 };
 
@@ -100,13 +100,14 @@ export class Informer<T extends KubeObjectLike> {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#wakeup = new Wakeup(this.#timers);
     this.#loop = this.#run();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort?.abort();
-    this.#wake?.();
+    this.#wakeup?.stop();
     await this.#loop;
     for (const w of this.#syncWaiters) w();
     this.#syncWaiters = [];
@@ -133,16 +134,20 @@ export class Informer<T extends KubeObjectLike> {
     return this.#opts.transform ? this.#opts.transform(transformed) : transformed;
   }
 
+  get #timers(): Timers {
+    return this.#opts.timers ?? systemTimers;
+  }
+
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
       try {
         if (this.#resourceVersion === "") await this.#list();
-        const started = Date.now();
+        const started = this.#timers.nowMs();
         const outcome = await this.#watchOnce();
         if (outcome === "gone") this.#resourceVersion = "";
         // An error event, or a stream the server closes at once, must not become a hot loop.
-        if (outcome === "error" || (outcome === "ended" && Date.now() - started < 1000)) {
+        if (outcome === "error" || (outcome === "ended" && this.#timers.nowMs() - started < 1000)) {
           failures++;
           await this.#sleep(this.#backoff(failures));
         } else {
@@ -150,7 +155,7 @@ export class Informer<T extends KubeObjectLike> {
         }
       } catch (err) {
         if (this.#stopped) break;
-        if (err instanceof WatchHttpError && err.statusCode === 410) {
+        if (isGone(err)) {
           this.#resourceVersion = "";
           continue;
         }
@@ -167,38 +172,27 @@ export class Informer<T extends KubeObjectLike> {
   }
 
   #backoff(failures: number): number {
-    const initial = this.#opts.backoffInitialMs ?? 500;
-    const max = this.#opts.backoffMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(failures - 1, 16));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return backoffDelay(failures, {
+      initialMs: this.#opts.backoffInitialMs ?? 500,
+      maxMs: this.#opts.backoffMaxMs ?? 30_000,
+    });
   }
 
+  /** Sleeps ms; returns at once once stop() ran (also when it ran before we got here). */
   #sleep(ms: number): Promise<void> {
-    // stop() may have run before we got here: its wake-up found no sleeper.
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    return this.#wakeup?.sleep(ms) ?? Promise.resolve();
   }
 
   async #list(): Promise<void> {
     this.stats.lists++;
     const query = { labelSelector: this.#opts.labelSelector, fieldSelector: this.#opts.fieldSelector };
-    const res = await this.#opts.rest.request<ListBody<T>>("GET", this.#opts.path, {
+    const list = await this.#opts.rest.list<T>(this.#opts.path, {
       query,
       timeoutMs: 60_000,
+      what: `LIST ${this.#opts.path}`,
     });
-    if (res.status !== 200) {
-      throw new BrupopError("BRUPOP_E_UPSTREAM", `LIST ${this.#opts.path}: HTTP ${res.status}`, {
-        status: res.status,
-      });
-    }
     const fresh = new Map<string, T>();
-    for (const item of res.body.items ?? []) {
+    for (const item of list.items ?? []) {
       const obj = this.#accept(item);
       fresh.set(keyOf(obj), obj);
     }
@@ -214,7 +208,7 @@ export class Informer<T extends KubeObjectLike> {
       if (old === undefined) this.#emit("add", obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit("update", obj);
     }
-    this.#resourceVersion = res.body.metadata?.resourceVersion ?? "";
+    this.#resourceVersion = list.metadata?.resourceVersion ?? "";
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters) w();

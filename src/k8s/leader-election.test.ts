@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ManualClock } from "../clock.js";
+import { FakeTimers, ManualClock } from "../clock.js";
 import { isBrupopError } from "../errors.js";
 import { silentLogger } from "../log.js";
 import {
@@ -92,8 +92,6 @@ function makeElector(
   });
   return { elector, events, terms };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("LeaderElector state machine (fake lease store, manual clock)", () => {
   it("creates an absent lease and leads", async () => {
@@ -220,52 +218,62 @@ describe("LeaderElector state machine (fake lease store, manual clock)", () => {
   });
 });
 
-describe("LeaderElector loop (real timers, short durations)", () => {
+describe("LeaderElector loop (fake timers, short durations)", () => {
   const timings = { leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 };
+  /** The wall clock moves with the fake timers (a renewal must change the Lease's renewTime). */
+  const wallOf = (timers: FakeTimers) => ({ now: () => new Date(Date.UTC(2024, 4, 1) + timers.nowMs()) });
 
   it("acquires, renews, and on a hung API stops leading by the renew deadline, before the lease expires", async () => {
     const store = new FakeLeaseStore();
-    let stoppedAt = 0;
+    const timers = new FakeTimers();
+    let stoppedAt = -1;
     const a = makeElector(store, "a", undefined, {
       ...timings,
-      onStoppedLeading: () => (stoppedAt = performance.now()),
+      timers,
+      clock: wallOf(timers),
+      onStoppedLeading: () => (stoppedAt = timers.nowMs()),
     });
     a.elector.start();
-    const t0 = performance.now();
-    while (!a.elector.isLeader() && performance.now() - t0 < 2_000) await sleep(10);
+    await timers.advance(0);
     assert.equal(a.elector.isLeader(), true);
-    await sleep(350);
-    const renewals = store.calls;
-    assert.ok(renewals >= 4, `renewed several times (${renewals} calls)`);
-    const lastRenew = Date.parse(store.lease?.spec?.renewTime ?? "");
-    const lastRenewMono = performance.now() - (Date.now() - lastRenew);
+    await timers.advance(350);
+    // Created at 0, renewed at 100, 200 and 300 (a GET and a write each).
+    assert.equal(store.calls, 8, "renewed every retry period");
+    const lastRenewSent = 300;
     store.mode = "hang";
     const term = a.terms[0];
-    while (stoppedAt === 0 && performance.now() - lastRenewMono < 3_000) await sleep(5);
-    assert.ok(stoppedAt > 0, "stopped leading");
-    const after = stoppedAt - lastRenewMono;
+    await timers.advance(2_000);
+    assert.ok(stoppedAt >= 0, "stopped leading");
     // Deadline is 600 ms after the last successful renewal was SENT; the lease expires at 1 000 ms.
-    assert.ok(after <= 800, `stopped ${after.toFixed(0)} ms after the last renewal`);
+    assert.equal(stoppedAt - lastRenewSent, 600);
     assert.equal(term?.signal.aborted, true);
     assert.equal(term.isActive(), false);
     await a.elector.stop({ release: false });
+    assert.equal(timers.pending, 0, "stop() leaves no timer");
   });
 
   it("a standby takes over after the leader crashes (no release), within leaseDuration + a retry period", async () => {
     const store = new FakeLeaseStore();
-    const a = makeElector(store, "a", undefined, timings);
-    const b = makeElector(store, "b", undefined, timings);
+    const timers = new FakeTimers();
+    const a = makeElector(store, "a", undefined, { ...timings, timers, clock: wallOf(timers) });
+    const b = makeElector(store, "b", undefined, { ...timings, timers, clock: wallOf(timers) });
     a.elector.start();
-    while (!a.elector.isLeader()) await sleep(10);
+    await timers.advance(0);
+    assert.equal(a.elector.isLeader(), true);
     b.elector.start();
-    await sleep(300);
+    await timers.advance(300);
     assert.equal(b.elector.isLeader(), false);
-    const crashAt = performance.now();
+    const crashAt = timers.nowMs();
     await a.elector.stop({ release: false });
-    while (!b.elector.isLeader() && performance.now() - crashAt < 3_000) await sleep(10);
-    const took = performance.now() - crashAt;
+    let took = -1;
+    for (let i = 0; i < 300 && took < 0; i++) {
+      await timers.advance(10);
+      if (b.elector.isLeader()) took = timers.nowMs() - crashAt;
+    }
     assert.equal(b.elector.isLeader(), true);
-    assert.ok(took >= 700 && took < 1_500, `takeover after ${took.toFixed(0)} ms`);
+    // B last saw the record change at its first attempt after A's last renewal (< 1 period + jitter
+    // after the crash), and then waits leaseDuration, plus up to one (jittered) retry period.
+    assert.ok(took >= 1_000 && took <= 1_000 + 2 * 120 + 10, `takeover after ${took} ms`);
     await b.elector.stop();
     assert.equal(store.lease?.spec?.holderIdentity, null);
   });

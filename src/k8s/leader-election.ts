@@ -13,9 +13,11 @@
 // The Lease is reached through the narrow LeaseStore interface so the state machine can be tested
 // against an in-memory store; KubeLeaseStore is the real one.
 import type { Logger } from "pino";
-import { BrupopError } from "../errors.js";
-import { systemClock, type Clock } from "../clock.js";
-import type { KubeRest } from "./rest.js";
+import { BrupopError, isConflict, isNotFound } from "../errors.js";
+import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
+import { jitter, Wakeup } from "../runtime/loop.js";
+import type { KubeApi } from "./api.js";
+import { paths } from "./objects.js";
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -59,7 +61,9 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Wall clock for the timestamps written into the Lease. */
   clock?: Clock;
-  /** Monotonic milliseconds for every deadline (default performance.now). */
+  /** What the loop and the renew-deadline timer wait on (default real timers). */
+  timers?: Timers;
+  /** Monotonic milliseconds for every deadline (default the timers' clock: performance.now). */
   monotonicMs?: () => number;
   onStartedLeading?: (term: LeadershipTerm) => void;
   onStoppedLeading?: () => void;
@@ -127,27 +131,31 @@ export class LeaderElector {
   #leading = false;
   #lastRenewSentMs = 0;
   #term: AbortController | undefined;
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  #cancelDeadline: (() => void) | undefined;
   #started = false;
   /** Set by stop(): results of requests still in flight are ignored from then on. */
   #stopped = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  /** The retry-period sleep; stop() ends it. */
+  readonly #wakeup: Wakeup;
   #inflight: AbortController | undefined;
 
   constructor(opts: LeaderElectionOptions) {
+    const timers = opts.timers ?? systemTimers;
     const o = {
       leaseDurationMs: DEFAULT_LEASE_DURATION_MS,
       renewDeadlineMs: DEFAULT_RENEW_DEADLINE_MS,
       retryPeriodMs: DEFAULT_RETRY_PERIOD_MS,
       clock: systemClock,
-      monotonicMs: () => performance.now(),
+      timers,
+      monotonicMs: () => timers.nowMs(),
       ...opts,
     };
     validateTimings(o.leaseDurationMs, o.renewDeadlineMs, o.retryPeriodMs);
     if (o.identity === "")
       throw new BrupopError("BRUPOP_E_CONFIG", "leader election: identity must not be empty");
     this.#o = o;
+    this.#wakeup = new Wakeup(o.timers);
   }
 
   get identity(): string {
@@ -180,7 +188,7 @@ export class LeaderElector {
     this.#stopped = true;
     const wasLeading = this.#leading;
     this.#inflight?.abort();
-    this.#wake?.();
+    this.#wakeup.stop();
     this.#lose("stopping");
     await this.#loop;
     if (wasLeading && opts.release !== false) await this.#release();
@@ -300,8 +308,8 @@ export class LeaderElector {
   }
 
   #lose(reason: string): void {
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
+    this.#cancelDeadline?.();
+    this.#cancelDeadline = undefined;
     if (!this.#leading) return;
     this.#leading = false;
     this.#term?.abort();
@@ -312,20 +320,17 @@ export class LeaderElector {
   }
 
   #armDeadline(): void {
-    clearTimeout(this.#deadlineTimer);
+    this.#cancelDeadline?.();
     const left = this.#lastRenewSentMs + this.#o.renewDeadlineMs - this.#o.monotonicMs();
-    this.#deadlineTimer = setTimeout(
-      () => {
-        if (this.#leading && !this.isLeader()) {
-          this.#inflight?.abort();
-          this.#lose("renew deadline passed");
-        } else if (this.#leading) {
-          this.#armDeadline(); // a timer that fired a hair early
-        }
-      },
-      Math.max(0, left),
-    );
-    this.#deadlineTimer.unref();
+    this.#cancelDeadline = this.#o.timers.set(Math.max(0, left), () => {
+      this.#cancelDeadline = undefined;
+      if (this.#leading && !this.isLeader()) {
+        this.#inflight?.abort();
+        this.#lose("renew deadline passed");
+      } else if (this.#leading) {
+        this.#armDeadline(); // a timer that fired a hair early
+      }
+    });
   }
 
   #safe(fn: () => void): void {
@@ -344,26 +349,14 @@ export class LeaderElector {
       const budget = this.#leading
         ? Math.max(1, this.#lastRenewSentMs + this.#o.renewDeadlineMs - this.#o.monotonicMs())
         : this.#o.renewDeadlineMs;
-      const timer = setTimeout(() => inflight.abort(), budget);
+      const cancelBudget = this.#o.timers.set(budget, () => inflight.abort());
       await this.attempt(inflight.signal);
-      clearTimeout(timer);
+      cancelBudget();
       if (this.#stopped) break;
       // client-go jitters campaign attempts (factor 1.2) so candidates do not move in lockstep.
-      const period = this.#leading
-        ? this.#o.retryPeriodMs
-        : this.#o.retryPeriodMs * (1 + Math.random() * 0.2);
-      await this.#sleep(period);
+      const period = this.#leading ? this.#o.retryPeriodMs : jitter(this.#o.retryPeriodMs, 0.2);
+      await this.#wakeup.sleep(period);
     }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   /** Hands the Lease back (holder cleared, duration 1 s), only if it is still ours. */
@@ -395,55 +388,52 @@ export class LeaderElector {
 
 /** LeaseStore over the Kubernetes API (coordination.k8s.io/v1). */
 export class KubeLeaseStore implements LeaseStore {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly #name: string;
   readonly #namespace: string;
 
-  constructor(rest: KubeRest, namespace: string, name: string) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, name: string) {
+    this.#api = api;
     this.#namespace = namespace;
     this.#name = name;
   }
 
-  get #collection(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.#namespace}/leases`;
+  #what(method: string): string {
+    return `${method} lease ${this.#namespace}/${this.#name}`;
   }
 
-  async get(signal?: AbortSignal): Promise<LeaseObject | null> {
-    const res = await this.#rest.request<LeaseObject>("GET", `${this.#collection}/${this.#name}`, {
+  get(signal?: AbortSignal): Promise<LeaseObject | null> {
+    const lease = this.#api.get<LeaseObject>(paths.lease(this.#namespace, this.#name), {
       signal,
+      what: this.#what("GET"),
     });
-    if (res.status === 404) return null;
-    return this.#ok(res.status, res.body, "GET");
+    return nullOn(lease, isNotFound);
   }
 
-  async create(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+  create(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
     const body = { ...lease, metadata: { ...lease.metadata, name: this.#name, namespace: this.#namespace } };
-    const res = await this.#rest.request<LeaseObject>("POST", this.#collection, {
-      body,
+    const created = this.#api.create<LeaseObject>(paths.leases(this.#namespace), body, {
       signal,
+      what: this.#what("POST"),
     });
-    if (res.status === 409) return null;
-    return this.#ok(res.status, res.body, "POST");
+    return nullOn(created, isConflict);
   }
 
-  async update(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
-    const res = await this.#rest.request<LeaseObject>("PUT", `${this.#collection}/${this.#name}`, {
-      body: lease,
+  update(lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject | null> {
+    const updated = this.#api.replace<LeaseObject>(paths.lease(this.#namespace, this.#name), lease, {
       signal,
+      what: this.#what("PUT"),
     });
-    if (res.status === 409 || res.status === 404) return null;
-    return this.#ok(res.status, res.body, "PUT");
+    return nullOn(updated, (err) => isConflict(err) || isNotFound(err));
   }
+}
 
-  #ok(status: number, body: LeaseObject, method: string): LeaseObject {
-    if (status < 200 || status >= 300) {
-      throw new BrupopError(
-        "BRUPOP_E_UPSTREAM",
-        `${method} lease ${this.#namespace}/${this.#name}: HTTP ${status}`,
-        { status },
-      );
-    }
-    return body;
+/** The call's result, or null when it failed in the way `expected` says (another candidate won). */
+async function nullOn<T>(call: Promise<T>, expected: (err: unknown) => boolean): Promise<T | null> {
+  try {
+    return await call;
+  } catch (err) {
+    if (expected(err)) return null;
+    throw err;
   }
 }

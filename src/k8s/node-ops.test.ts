@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  CORDONED_BY_BRUPOP_ANNOTATION,
-  cordonPatch,
-  lbExclusionPatch,
-  uncordonPatch,
-  upstreamError,
-  type NodeLite,
-} from "./node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION, cordonPatch, lbExclusionPatch, uncordonPatch } from "./node-ops.js";
+import { KubeApiError } from "../errors.js";
+import type { KubeNode } from "./objects.js";
 
 const LB = "node.kubernetes.io/exclude-from-external-load-balancers";
 
@@ -17,7 +12,7 @@ function node(
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
   } = {},
-): NodeLite {
+): KubeNode {
   return {
     metadata: {
       name: "n1",
@@ -95,11 +90,12 @@ describe("lbExclusionPatch", () => {
   });
 });
 
-describe("upstreamError", () => {
+describe("KubeApiError", () => {
   it("carries the Kubernetes status and message", () => {
-    const err = upstreamError("PATCH node n1", {
-      status: 403,
-      body: { kind: "Status", message: "forbidden: nope", reason: "Forbidden" },
+    const err = new KubeApiError("PATCH node n1", 403, {
+      kind: "Status",
+      message: "forbidden: nope",
+      reason: "Forbidden",
     });
     assert.equal(err.code, "BRUPOP_E_UPSTREAM");
     assert.equal(err.message, "PATCH node n1: HTTP 403: forbidden: nope");

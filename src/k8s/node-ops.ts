@@ -5,39 +5,28 @@
 // Cordon ownership: brupop only uncordons a node it cordoned itself. When it cordons a node that was
 // schedulable it writes CORDONED_BY_BRUPOP_ANNOTATION in the same patch; uncordon acts only when the
 // annotation is present (and removes it). A node an operator cordoned stays cordoned.
-import { BrupopError } from "../errors.js";
+import { BrupopError, isConflict } from "../errors.js";
 import { API_GROUP, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
-import type { KubeRest, RestResponse } from "./rest.js";
+import { ifFound, type KubeApi } from "./api.js";
+import type { KubeNode } from "./objects.js";
 
 export const CORDONED_BY_BRUPOP_ANNOTATION = `${API_GROUP}/cordoned-by-brupop`;
 export const EXCLUDE_FROM_LB_VALUE = "True";
 
-/** The part of a Node these helpers read. */
-export interface NodeLite {
-  metadata?: {
-    name?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: { unschedulable?: boolean };
-}
-
 /** A JSON merge patch (RFC 7386): null deletes a key. */
 export type MergePatch = Record<string, unknown>;
 
-function withVersion(node: NodeLite, patch: MergePatch): MergePatch {
+function withVersion(node: KubeNode, patch: MergePatch): MergePatch {
   const metadata = (patch.metadata ?? {}) as Record<string, unknown>;
   return { ...patch, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } };
 }
 
-export function isCordonedByBrupop(node: NodeLite): boolean {
+export function isCordonedByBrupop(node: KubeNode): boolean {
   return node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] === "true";
 }
 
 /** Cordons a schedulable node and records that brupop did it; undefined if already cordoned. */
-export function cordonPatch(node: NodeLite): MergePatch | undefined {
+export function cordonPatch(node: KubeNode): MergePatch | undefined {
   if (node.spec?.unschedulable === true) return undefined;
   return withVersion(node, {
     metadata: { annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } },
@@ -49,7 +38,7 @@ export function cordonPatch(node: NodeLite): MergePatch | undefined {
  * Makes the node schedulable again only if brupop cordoned it (and drops the marker); undefined
  * when there is nothing brupop may do (never cordoned by brupop, or already cleaned up).
  */
-export function uncordonPatch(node: NodeLite): MergePatch | undefined {
+export function uncordonPatch(node: KubeNode): MergePatch | undefined {
   if (node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] === undefined) return undefined;
   const patch: MergePatch = { metadata: { annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: null } } };
   if (isCordonedByBrupop(node) && node.spec?.unschedulable === true) patch.spec = { unschedulable: null };
@@ -57,29 +46,13 @@ export function uncordonPatch(node: NodeLite): MergePatch | undefined {
 }
 
 /** Sets or removes `node.kubernetes.io/exclude-from-external-load-balancers`; undefined if no change. */
-export function lbExclusionPatch(node: NodeLite, exclude: boolean): MergePatch | undefined {
+export function lbExclusionPatch(node: KubeNode, exclude: boolean): MergePatch | undefined {
   const current = node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL];
   if (exclude && current === EXCLUDE_FROM_LB_VALUE) return undefined;
   if (!exclude && current === undefined) return undefined;
   return withVersion(node, {
     metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: exclude ? EXCLUDE_FROM_LB_VALUE : null } },
   });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** A Kubernetes API answer we did not expect, as BRUPOP_E_UPSTREAM with its status and message. */
-export function upstreamError(what: string, res: RestResponse): BrupopError {
-  const body = res.body;
-  const message = isRecord(body) && typeof body.message === "string" ? body.message : "";
-  const reason = isRecord(body) && typeof body.reason === "string" ? body.reason : undefined;
-  return new BrupopError(
-    "BRUPOP_E_UPSTREAM",
-    `${what}: HTTP ${res.status}${message === "" ? "" : `: ${message}`}`,
-    { status: res.status, reason },
-  );
 }
 
 export interface NodeOpOptions {
@@ -92,20 +65,15 @@ const MAX_CONFLICT_RETRIES = 5;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export class NodeOps {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
 
-  constructor(rest: KubeRest) {
-    this.#rest = rest;
+  constructor(api: KubeApi) {
+    this.#api = api;
   }
 
-  async get(name: string, signal?: AbortSignal): Promise<NodeLite | undefined> {
-    const res = await this.#rest.request<NodeLite>("GET", `/api/v1/nodes/${encodeURIComponent(name)}`, {
-      signal,
-      timeoutMs: REQUEST_TIMEOUT_MS,
-    });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw upstreamError(`GET node ${name}`, res);
-    return res.body;
+  /** The node, or undefined when it does not exist. */
+  get(name: string, signal?: AbortSignal): Promise<KubeNode | undefined> {
+    return ifFound(this.#api.getNode(name, { signal, timeoutMs: REQUEST_TIMEOUT_MS }));
   }
 
   /** Returns true when the node was changed (false: it already was as asked). */
@@ -127,7 +95,7 @@ export class NodeOps {
 
   async #apply(
     name: string,
-    build: (node: NodeLite) => MergePatch | undefined,
+    build: (node: KubeNode) => MergePatch | undefined,
     opts: NodeOpOptions,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
@@ -140,16 +108,13 @@ export class NodeOps {
       }
       const patch = build(node);
       if (patch === undefined) return false;
-      const res = await this.#rest.request("PATCH", `/api/v1/nodes/${encodeURIComponent(name)}`, {
-        body: patch,
-        contentType: "application/merge-patch+json",
-        signal: opts.signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-      });
-      if (res.status === 200) return true;
-      // 409: someone wrote the node between our read and our patch; decide again on fresh data.
-      if (res.status !== 409 || attempt >= MAX_CONFLICT_RETRIES)
-        throw upstreamError(`PATCH node ${name}`, res);
+      try {
+        await this.#api.patchNode(name, patch, { signal: opts.signal, timeoutMs: REQUEST_TIMEOUT_MS });
+        return true;
+      } catch (err) {
+        // 409: someone wrote the node between our read and our patch; decide again on fresh data.
+        if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
     }
   }
 }

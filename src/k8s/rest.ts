@@ -2,27 +2,19 @@
 // KubeConfig, or the in-cluster service account; it supplies TLS material and credentials). We use it where client-node's generated clients get in
 // the way: LIST and WATCH must see the same raw JSON (the generated clients turn timestamps into
 // Dates, the watch stream does not), and every request passes one place where it can be counted.
+//
+// KubeRest is the real KubeApi (./api.ts): it implements the two primitives, `request` and `watch`,
+// on the shared HTTP client core (../http/core.ts); the typed, throwing methods come from KubeApiBase.
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { createInterface } from "node:readline";
-import { BrupopError } from "../errors.js";
+import { BrupopError, KubeApiError } from "../errors.js";
+import { destroyOnAbort, exchange, jsonPayload, parseBody, startRequest } from "../http/core.js";
 import type { KubeAccess } from "./access.js";
+import { KubeApiBase, type Query, type RequestOptions, type RestResponse, type WatchHandler } from "./api.js";
 
-export type Query = Record<string, string | number | boolean | undefined>;
-
-export interface RestResponse<T = unknown> {
-  status: number;
-  body: T;
-}
-
-export interface RequestOptions {
-  query?: Query;
-  body?: unknown;
-  contentType?: string;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
+export type { Query, RequestOptions, RestResponse } from "./api.js";
 
 /** Called once per request: the benchmark counts API load through it. */
 export type RequestObserver = (method: string, path: string, watch: boolean) => void;
@@ -36,7 +28,7 @@ function material(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export class KubeRest {
+export class KubeRest extends KubeApiBase {
   readonly #kc: KubeAccess;
   readonly #server: URL;
   readonly #observer: RequestObserver | undefined;
@@ -44,6 +36,7 @@ export class KubeRest {
 
   constructor(kc: KubeAccess, observer?: RequestObserver) {
     const cluster = kc.getCurrentCluster();
+    super();
     if (cluster === null) throw new BrupopError("BRUPOP_E_CONFIG", "kubeconfig: no current cluster");
     this.#kc = kc;
     this.#server = new URL(cluster.server);
@@ -99,76 +92,40 @@ export class KubeRest {
     opts: RequestOptions = {},
   ): Promise<RestResponse<T>> {
     const url = this.#url(path, opts.query);
-    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const headers: Record<string, string> = {};
-    if (payload !== undefined) {
-      headers["Content-Type"] = opts.contentType ?? "application/json";
-      headers["Content-Length"] = String(Buffer.byteLength(payload));
-    }
-    const reqOpts = await this.#options(method, url, headers);
+    const { payload, headers } = jsonPayload(opts.body, opts.contentType);
+    const options = await this.#options(method, url, headers);
     this.#observer?.(method, path, false);
-    const signal = opts.signal;
-    let onAbort: (() => void) | undefined;
-    try {
-      return await new Promise<RestResponse<T>>((resolve, reject) => {
-        const req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            let body: unknown = text;
-            try {
-              body = text === "" ? undefined : JSON.parse(text);
-            } catch {
-              // keep the raw text: error pages are not always JSON
-            }
-            resolve({ status: res.statusCode ?? 0, body: body as T });
-          });
-          res.on("error", reject);
-        });
-        req.on("error", reject);
-        if (opts.timeoutMs !== undefined) {
-          req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
-        }
-        if (signal !== undefined) {
-          if (signal.aborted) req.destroy(new Error("aborted"));
-          onAbort = () => req.destroy(new Error("aborted"));
-          signal.addEventListener("abort", onAbort, { once: true });
-        }
-        req.end(payload);
-      });
-    } finally {
-      // Callers pass long-lived signals (the controller's leadership term): a listener left behind
-      // would hold this request until the signal aborts, one per request.
-      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-    }
+    const answer = await exchange({
+      options,
+      secure: url.protocol === "https:",
+      payload,
+      idleTimeoutMs: opts.timeoutMs,
+      onTimeout: () => new Error(`${method} ${path}: timed out`),
+      // Callers pass long-lived signals (the controller's leadership term): the core removes its
+      // listener when the exchange settles, so none is left behind per request.
+      signal: opts.signal,
+    });
+    return { status: answer.status, body: parseBody(answer.text) as T };
   }
 
   /**
    * Opens a watch stream and calls onEvent for each JSON line. Resolves when the stream ends (server
    * timeout, network error, abort); rejects with the HTTP status on a non-200 answer.
    */
-  async watch(
-    path: string,
-    query: Query,
-    onEvent: (event: unknown) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async watch(path: string, query: Query, onEvent: WatchHandler, signal: AbortSignal): Promise<void> {
     const url = this.#url(path, { ...query, watch: true });
-    const reqOpts = await this.#options("GET", url, {});
+    const options = await this.#options("GET", url, {});
     this.#observer?.("GET", path, true);
-    let req: http.ClientRequest | undefined;
-    const onAbort = (): void => void req?.destroy();
+    let unbind = (): void => undefined;
     return new Promise<void>((resolve, reject) => {
-      req = (url.protocol === "https:" ? https : http).request(reqOpts, (res) => {
+      const req = startRequest({ options, secure: url.protocol === "https:" }, (res) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            reject(
-              new WatchHttpError(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8").slice(0, 500)),
-            ),
-          );
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8").slice(0, 500);
+            reject(new KubeApiError(`WATCH ${path}`, res.statusCode ?? 0, parseBody(text)));
+          });
           return;
         }
         const lines = createInterface({ input: res, crlfDelay: Infinity });
@@ -188,24 +145,13 @@ export class KubeRest {
         res.on("error", () => resolve());
       });
       req.on("error", (err) => (signal.aborted ? resolve() : reject(err)));
-      if (signal.aborted) req.destroy();
-      signal.addEventListener("abort", onAbort, { once: true });
+      unbind = destroyOnAbort(req, signal, () => undefined);
       req.end();
-    }).finally(() => signal.removeEventListener("abort", onAbort));
+    }).finally(() => unbind());
   }
 
   close(): void {
     for (const agent of this.#agents.values()) agent.destroy();
     this.#agents.clear();
-  }
-}
-
-export class WatchHttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly body: string,
-  ) {
-    super(`watch failed with HTTP ${statusCode}: ${body}`);
-    this.name = "WatchHttpError";
   }
 }

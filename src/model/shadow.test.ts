@@ -3,14 +3,9 @@ import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { compareSemver, isSemver } from "./semver.js";
 import { parseShadow, parseSpec, parseStatus } from "./shadow.js";
+import { shadowStatus } from "../../test/kit/fixtures.js";
 
-const status = {
-  current_version: "1.19.0",
-  target_version: "1.20.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const status = shadowStatus();
 
 function omit<T extends object>(obj: T, key: keyof T): Partial<T> {
   const copy: Partial<T> = { ...obj };

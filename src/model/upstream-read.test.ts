@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { shadowStatus } from "../../test/kit/fixtures.js";
 import {
   chronoParsesRfc3339,
   upstreamShadowProblems,
@@ -23,13 +24,7 @@ describe("what upstream Brupop reads", () => {
     it(`chrono ${ok ? "parses" : "refuses"} ${ts}`, () => assert.equal(chronoParsesRfc3339(ts), ok));
   }
 
-  const status = {
-    current_version: "1.19.0",
-    target_version: "1.20.0",
-    current_state: "Idle",
-    crash_count: 0,
-    state_transition_failure_timestamp: null,
-  };
+  const status = shadowStatus();
   it("accepts our v2 objects and their v1 conversions", () => {
     assert.deepEqual(
       upstreamShadowProblems(

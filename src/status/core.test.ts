@@ -4,7 +4,19 @@ import { buildFleetStatus, drainingNodes } from "./core.js";
 import type { DrainView, RawNode, RawShadow } from "./inputs.js";
 import type { NodeRow, RowReason } from "./model.js";
 import { SETTINGS_UNKNOWN_NOTE } from "./settings.js";
-import { ago, asked, input, node, NOW, pdb, pod, settings, shadow, TO, upToDate } from "./test-fixtures.js";
+import {
+  ago,
+  asked,
+  input,
+  node,
+  NOW,
+  pdb,
+  pod,
+  settings,
+  shadow,
+  TO,
+  upToDate,
+} from "../../test/kit/status-fixtures.js";
 
 interface Case {
   name: string;

@@ -3,34 +3,25 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ConfigMapRoundStore, type PublishedSettings } from "../controller/round-store.js";
 import { isBrupopError } from "../errors.js";
-import { KubeRest, type RequestOptions, type RestResponse } from "../k8s/rest.js";
+import { KubeApiBase, type RequestOptions, type RestResponse } from "../k8s/api.js";
 import { errorLine } from "./errors.js";
 import { firstFailureInOrder, loadKubeConfig, StatusReader } from "./fetch.js";
-import { ago, node, pdb, pod, shadow, settings, TO } from "./test-fixtures.js";
+import { ago, node, pdb, pod, shadow, settings, TO } from "../../test/kit/status-fixtures.js";
 
 type Handler = (method: string, path: string, opts: RequestOptions) => RestResponse | Error;
 
-/** KubeRest answering from a handler; records every call. */
-class FakeRest extends KubeRest {
+/** A KubeApi answering from a handler; records every call. */
+class FakeRest extends KubeApiBase {
   readonly calls: string[] = [];
   constructor(readonly handler: Handler) {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
-      users: [{ name: "u" }],
-      contexts: [{ name: "x", cluster: "c", user: "u" }],
-      currentContext: "x",
-    });
-    super(kc);
+    super();
   }
-  override request<T = unknown>(
-    method: string,
-    path: string,
-    opts: RequestOptions = {},
-  ): Promise<RestResponse<T>> {
+  watch(): Promise<void> {
+    return Promise.reject(new Error("no watch here"));
+  }
+  request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RestResponse<T>> {
     const q = opts.query?.["fieldSelector"];
     this.calls.push(`${method} ${path}${q === undefined ? "" : `?${String(q)}`}`);
     const res = this.handler(method, path, opts);

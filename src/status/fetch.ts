@@ -4,9 +4,9 @@
 // best effort (a user without access to them still gets the table, with a note).
 import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_STATE_CONFIGMAP } from "../controller/round-store.js";
-import { BrupopError } from "../errors.js";
-import type { KubeRest, Query } from "../k8s/rest.js";
-import { API_GROUP, PLURAL } from "../model/constants.js";
+import { BrupopError, isNotFound, KubeApiError } from "../errors.js";
+import type { KubeApi, Query } from "../k8s/api.js";
+import { paths } from "../k8s/objects.js";
 import { drainingNodes } from "./core.js";
 import { apiFailure, connectionFailure } from "./errors.js";
 import type { DrainView, RawConfigMap, RawNode, RawPdb, RawPod, RawShadow, StatusInput } from "./inputs.js";
@@ -56,69 +56,66 @@ export function loadKubeConfig(opts: KubeconfigOptions): KubeConfig {
   return kc;
 }
 
-interface ListBody<T> {
-  items?: T[];
+interface ReadContext {
+  what: string;
+  /** A 404 means the CRD is not installed. */
+  shadows?: boolean;
 }
 
-export const shadowsPath = (ns: string): string => `/apis/${API_GROUP}/v2/namespaces/${ns}/${PLURAL}`;
-export const NODES_PATH = "/api/v1/nodes";
-export const configMapsPath = (ns: string): string => `/api/v1/namespaces/${ns}/configmaps`;
-
 export class StatusReader {
-  readonly #rest: KubeRest;
+  readonly #api: KubeApi;
   readonly namespace: string;
   readonly server: string;
   readonly configMapName: string;
 
-  constructor(rest: KubeRest, namespace: string, server: string, configMapName = DEFAULT_STATE_CONFIGMAP) {
-    this.#rest = rest;
+  constructor(api: KubeApi, namespace: string, server: string, configMapName = DEFAULT_STATE_CONFIGMAP) {
+    this.#api = api;
     this.namespace = namespace;
     this.server = server;
     this.configMapName = configMapName;
   }
 
-  async #get<T>(path: string, query?: Query): Promise<{ status: number; body: T }> {
+  /** One read, its failure as the one clear line `brupop status` prints (see ./errors.ts). */
+  async #read<T>(call: Promise<T>, ctx: ReadContext): Promise<T> {
     try {
-      return await this.#rest.request<T>("GET", path, { query, timeoutMs: TIMEOUT_MS });
+      return await call;
     } catch (err) {
+      if (err instanceof KubeApiError) {
+        throw apiFailure(err.httpStatus, err.body, { ...ctx, server: this.server });
+      }
       throw connectionFailure(err, this.server);
     }
   }
 
-  async #list<T>(path: string, what: string, opts: { query?: Query; shadows?: boolean } = {}): Promise<T[]> {
-    const res = await this.#get<ListBody<T>>(path, opts.query);
-    if (res.status !== 200) {
-      throw apiFailure(res.status, res.body, { what, server: this.server, shadows: opts.shadows === true });
-    }
-    return res.body.items ?? [];
+  async #list<T>(path: string, ctx: ReadContext, query?: Query): Promise<T[]> {
+    const list = await this.#read(this.#api.list<T>(path, { query, timeoutMs: TIMEOUT_MS }), ctx);
+    return list.items ?? [];
   }
 
   listShadows(): Promise<RawShadow[]> {
-    return this.#list<RawShadow>(
-      shadowsPath(this.namespace),
-      `list BottlerocketShadows in namespace ${this.namespace}`,
-      {
-        shadows: true,
-      },
-    );
+    return this.#list<RawShadow>(paths.shadows(this.namespace), {
+      what: `list BottlerocketShadows in namespace ${this.namespace}`,
+      shadows: true,
+    });
   }
 
   listNodes(): Promise<RawNode[]> {
-    return this.#list<RawNode>(NODES_PATH, "list nodes");
+    return this.#list<RawNode>(paths.nodes(), { what: "list nodes" });
   }
 
   /** The ConfigMap's data (null when absent), or why it could not be read. */
   async readControllerState(): Promise<{ data: Record<string, string> | null; error?: string }> {
-    const res = await this.#get<RawConfigMap>(`${configMapsPath(this.namespace)}/${this.configMapName}`);
-    if (res.status === 404) return { data: null };
-    if (res.status !== 200) {
-      const err = apiFailure(res.status, res.body, {
-        what: `get configmap ${this.configMapName}`,
-        server: this.server,
-      });
-      return { data: null, error: err.message };
+    const path = paths.configMap(this.namespace, this.configMapName);
+    let cm: RawConfigMap;
+    try {
+      cm = await this.#api.get<RawConfigMap>(path, { timeoutMs: TIMEOUT_MS });
+    } catch (err) {
+      if (isNotFound(err)) return { data: null };
+      if (!(err instanceof KubeApiError)) throw connectionFailure(err, this.server);
+      const ctx = { what: `get configmap ${this.configMapName}`, server: this.server };
+      return { data: null, error: apiFailure(err.httpStatus, err.body, ctx).message };
     }
-    return { data: res.body.data ?? {} };
+    return { data: cm.data ?? {} };
   }
 
   /** Pods on each node (one filtered LIST per node) and every PDB of the cluster (one LIST). */
@@ -127,7 +124,7 @@ export class StatusReader {
     if (nodeNames.length === 0) return out;
     let pdbs: RawPdb[];
     try {
-      pdbs = await this.#list<RawPdb>("/apis/policy/v1/poddisruptionbudgets", "list PodDisruptionBudgets");
+      pdbs = await this.#list<RawPdb>(paths.podDisruptionBudgets(), { what: "list PodDisruptionBudgets" });
     } catch (err) {
       for (const n of nodeNames) out.set(n, { error: err instanceof Error ? err.message : String(err) });
       return out;
@@ -135,9 +132,11 @@ export class StatusReader {
     await Promise.all(
       nodeNames.map(async (node) => {
         try {
-          const pods = await this.#list<RawPod>("/api/v1/pods", `list pods on node ${node}`, {
-            query: { fieldSelector: `spec.nodeName=${node}` },
-          });
+          const pods = await this.#list<RawPod>(
+            paths.pods(),
+            { what: `list pods on node ${node}` },
+            { fieldSelector: `spec.nodeName=${node}` },
+          );
           out.set(node, { pods, pdbs });
         } catch (err) {
           out.set(node, { error: err instanceof Error ? err.message : String(err) });

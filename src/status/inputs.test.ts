@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { blockingPdbs, nodeInfo, selectorMatches, slimNode, type LabelSelector } from "./inputs.js";
-import { ago, node, pdb, pod } from "./test-fixtures.js";
+import { ago, node, pdb, pod } from "../../test/kit/status-fixtures.js";
 
 describe("selectorMatches (Kubernetes label-selector semantics)", () => {
   const labels = { app: "web", tier: "front" };

@@ -1,24 +1,16 @@
 // What `brupop status` reads from the API, as raw JSON shapes (only the fields it looks at), and the
 // small pure normalisers over them. Nothing here does I/O.
+import type {
+  KubeConfigMap as RawConfigMap,
+  KubeNode as RawNode,
+  KubePod as RawPod,
+  NodeCondition as RawCondition,
+  RawShadow,
+} from "../k8s/objects.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 
-export interface RawShadow {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
-  spec?: unknown;
-  status?: unknown;
-}
-
-export interface RawCondition {
-  type?: string;
-  status?: string;
-  lastTransitionTime?: string;
-}
-
-export interface RawNode {
-  metadata?: { name?: string; labels?: Record<string, string>; resourceVersion?: string };
-  spec?: { unschedulable?: boolean };
-  status?: { conditions?: RawCondition[] };
-}
+// The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
+export type { RawCondition, RawConfigMap, RawNode, RawPod, RawShadow };
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -31,27 +23,10 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
-export interface RawPod {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { kind?: string; controller?: boolean }[];
-    deletionTimestamp?: string;
-  };
-  status?: { phase?: string };
-}
-
 export interface RawPdb {
   metadata?: { name?: string; namespace?: string };
   spec?: { selector?: LabelSelector | null };
   status?: { disruptionsAllowed?: number };
-}
-
-export interface RawConfigMap {
-  metadata?: { name?: string; resourceVersion?: string };
-  data?: Record<string, string>;
 }
 
 /** Pods and PDBs seen for one draining node, or why they could not be read. */

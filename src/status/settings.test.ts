@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { roundStateToData } from "../controller/gate.js";
 import { settingsFromData, settingsToData, type PublishedSettings } from "../controller/round-store.js";
 import { resolveSettings, SETTINGS_UNKNOWN_NOTE } from "./settings.js";
-import { NOW } from "./test-fixtures.js";
+import { NOW } from "../../test/kit/status-fixtures.js";
 
 const published: PublishedSettings = {
   maxConcurrent: 3,

@@ -5,7 +5,7 @@ import { buildFleetStatus } from "./core.js";
 import { formatDuration, formatTime, timeWithRelative } from "./format.js";
 import { changeKey, renderStatus } from "./output.js";
 import { alignColumns, renderTable, summaryLine } from "./table.js";
-import { ago, asked, input, node, NOW, settings, shadow, upToDate } from "./test-fixtures.js";
+import { ago, asked, input, node, NOW, settings, shadow, upToDate } from "../../test/kit/status-fixtures.js";
 
 describe("format", () => {
   it("formatDuration like kubectl ages", () => {

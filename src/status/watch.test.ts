@@ -11,10 +11,10 @@ import {
   type Terminal,
 } from "../cli/screen.js";
 import { buildFleetStatus } from "./core.js";
-import { asked, input, node, NOW, shadow, upToDate } from "./test-fixtures.js";
+import { asked, input, node, NOW, shadow, upToDate } from "../../test/kit/status-fixtures.js";
 import { fitStatusTable, FrameWriter, moreNodes, watchStatus } from "./watch.js";
 import { systemClock } from "../clock.js";
-import type { KubeRest } from "../k8s/rest.js";
+import type { KubeApi } from "../k8s/api.js";
 import { silentLogger } from "../log.js";
 import type { StatusReader } from "./fetch.js";
 
@@ -200,7 +200,7 @@ describe("watchStatus on a terminal", () => {
   const rest = {
     request: () => Promise.reject(new Error("down")),
     watch: () => Promise.reject(new Error("down")),
-  } as unknown as KubeRest;
+  } as unknown as KubeApi;
   const reader = (fail: boolean) =>
     ({
       namespace: "ns",

@@ -5,10 +5,11 @@
 // nodes that are draining, at each render.
 import type { Clock } from "../clock.js";
 import { Informer } from "../k8s/informer.js";
-import type { KubeRest } from "../k8s/rest.js";
+import type { KubeApi } from "../k8s/api.js";
+import { paths } from "../k8s/objects.js";
 import type { Logger } from "../log.js";
 import { buildFleetStatus, drainingNodes } from "./core.js";
-import { configMapsPath, NODES_PATH, shadowsPath, type StatusReader } from "./fetch.js";
+import type { StatusReader } from "./fetch.js";
 import { slimNode, type RawConfigMap, type RawNode, type RawShadow, type StatusInput } from "./inputs.js";
 import type { FleetStatus } from "./model.js";
 import { changeKey, renderStatus, type OutputFormat } from "./output.js";
@@ -87,7 +88,7 @@ export class FrameWriter {
 }
 
 export interface WatchDeps {
-  rest: KubeRest;
+  rest: KubeApi;
   reader: StatusReader;
   clock: Clock;
   logger: Logger;
@@ -137,12 +138,12 @@ async function follow(
   const { rest, reader, clock, logger } = deps;
 
   const ns = reader.namespace;
-  const shadows = new Informer<RawShadow>({ rest, path: shadowsPath(ns), logger });
-  const nodes = new Informer<RawNode>({ rest, path: NODES_PATH, logger, transform: slimNode });
+  const shadows = new Informer<RawShadow>({ rest, path: paths.shadows(ns), logger });
+  const nodes = new Informer<RawNode>({ rest, path: paths.nodes(), logger, transform: slimNode });
   // May be forbidden to list/watch for a user who can only get it: then the first read stays in use.
   const state = new Informer<RawConfigMap>({
     rest,
-    path: configMapsPath(ns),
+    path: paths.configMaps(ns),
     fieldSelector: `metadata.name=${reader.configMapName}`,
     logger,
   });

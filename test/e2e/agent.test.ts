@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 
-import { agentCommand } from "../../src/agent/bench.js";
+import { agentCommand } from "../kit/agent-command.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import type { ShadowState } from "../../src/model/state.js";
-import { eventually, kube, sleep } from "./support/kube.js";
-import { BrupopTestbed, CYCLE, type CallPhase } from "./support/testbed.js";
+import { eventually, kube, sleep } from "../kit/kube.js";
+import { BrupopTestbed, CYCLE, type CallPhase } from "../kit/testbed.js";
 
 const OLD = "1.19.0";
 const NEW = "1.20.0";

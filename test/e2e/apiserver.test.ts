@@ -4,10 +4,9 @@
 // /crdconvert; drains go through the Eviction API against a real PodDisruptionBudget.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
@@ -25,11 +24,32 @@ import {
   UPDATER_INTERFACE_LABEL,
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
-import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
-import { eventually as pollUntil } from "./support/kube.js";
+import {
+  agentHeaders,
+  createBarePod,
+  httpsCaller,
+  installCrd,
+  requestToken,
+  startAgents,
+  type AgentIdentity as Agent,
+  type Answer,
+} from "../kit/apiserver-e2e.js";
+import { shadowStatus } from "../kit/fixtures.js";
+import { kube as kubeCall, type KubeCallOptions } from "../kit/kube.js";
+import { poller } from "../kit/poll.js";
+import {
+  freshCert,
+  testCa,
+  tlsDir as makeTlsDir,
+  writeTlsPair,
+  type CertificateAuthority,
+  type TlsDir,
+} from "../kit/tls.js";
+
+/** The shared poller, at this file's 200 ms pace. */
+const eventually = poller(200);
 
 const NS = "brupop-bottlerocket-aws";
 const WORKLOADS = "workloads";
@@ -39,13 +59,7 @@ const AGENT_DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const SHADOWS_V2 = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
 const SHADOWS_V1 = `/apis/brupop.bottlerocket.aws/v1/namespaces/${NS}/bottlerocketshadows`;
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.20.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus();
 
 interface Meta {
   name: string;
@@ -65,46 +79,19 @@ interface PodObj extends Obj {
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-interface Agent {
-  node: string;
-  nodeUid: string;
-  pod: string;
-  podUid: string;
-  token: string;
-}
-
 describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
   let rest: KubeRest;
   let server: Apiserver;
+  let tls: TlsDir;
   let tlsDir: string;
   let ca: CertificateAuthority;
   let nodeA: string, nodeB: string, nodeC: string;
   const agents = new Map<string, Agent>();
 
   /** A Kubernetes API call that must answer one of `ok`. */
-  async function kube<T = Obj>(
-    method: string,
-    path: string,
-    body?: unknown,
-    opts: { ok?: number[]; contentType?: string; query?: Record<string, string> } = {},
-  ): Promise<T> {
-    const res = await rest.request<T>(method, path, {
-      body,
-      contentType: opts.contentType,
-      query: opts.query,
-    });
-    const ok = opts.ok ?? [200, 201];
-    if (!ok.includes(res.status)) {
-      throw new Error(`${method} ${path}: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
-    }
-    return res.body;
-  }
+  const kube = <T = Obj>(method: string, path: string, body?: unknown, opts?: KubeCallOptions) =>
+    kubeCall<T>(rest, method, path, body, opts);
 
   const getNode = (name: string) => kube("GET", `/api/v1/nodes/${name}`);
   const getShadow = (name: string, version = SHADOWS_V2) => kube("GET", `${version}/${name}`);
@@ -115,37 +102,12 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
       })
     ).items;
 
-  async function tokenFor(pod: string, podUid: string, audience = AGENT_TOKEN_AUDIENCE): Promise<string> {
-    const tr = await kube<{ status: { token: string } }>(
-      "POST",
-      `/api/v1/namespaces/${NS}/serviceaccounts/${AGENT_SA}/token`,
-      {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: {
-          audiences: [audience],
-          expirationSeconds: 3600,
-          boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod, uid: podUid },
-        },
-      },
-    );
-    return tr.status.token;
-  }
+  const tokenFor = (pod: string, podUid: string, audience = AGENT_TOKEN_AUDIENCE): Promise<string> =>
+    requestToken(kube, NS, AGENT_SA, { name: pod, uid: podUid }, audience);
 
   /** A bare pod in our namespace, bound to `node` (kwok runs it). */
-  async function createPod(name: string, node: string, labels: Record<string, string>): Promise<PodObj> {
-    return kube<PodObj>("POST", `/api/v1/namespaces/${NS}/pods`, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, labels },
-      spec: {
-        nodeName: node,
-        serviceAccountName: AGENT_SA,
-        automountServiceAccountToken: false,
-        containers: [{ name: "main", image: "registry.example/none:1" }],
-      },
-    });
-  }
+  const createPod = (name: string, node: string, labels: Record<string, string>): Promise<PodObj> =>
+    createBarePod<PodObj>(kube, NS, { name, node, labels, sa: AGENT_SA });
 
   function agent(node: string): Agent {
     const a = agents.get(node);
@@ -153,11 +115,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     return a;
   }
 
-  const headersOf = (a: Agent, over: Partial<Record<"node" | "uid" | "token", string>> = {}) => ({
-    BrupopNodeName: over.node ?? a.node,
-    BrupopNodeUid: over.uid ?? a.nodeUid,
-    BrupopK8sAuthToken: over.token ?? a.token,
-  });
+  const headersOf = agentHeaders;
 
   function clientFor(a: Agent, token?: () => Promise<string> | string): ApiserverClient {
     return new ApiserverClient({
@@ -171,36 +129,12 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
   }
 
   /** A raw HTTPS call to our server (for requests the client would never make). */
-  function call(
+  const call: (
     method: string,
     path: string,
-    headers: Record<string, string> = {},
+    headers?: Record<string, string>,
     body?: string,
-  ): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const h: Record<string, string> = { ...headers };
-      if (body !== undefined) {
-        h["content-type"] = "application/json";
-        h["content-length"] = String(Buffer.byteLength(body));
-      }
-      const req = request(`${server.url}${path}`, { method, headers: h, ca: ca.certPem }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // metrics are text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
+  ) => Promise<Answer> = httpsCaller(() => ({ url: server.url, caPem: ca.certPem }));
 
   const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
     try {
@@ -231,10 +165,10 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
       metadata: { name: AGENT_SA },
     });
 
-    // Serving certificate for our apiserver, from a test CA (what cert-manager would mount).
-    tlsDir = await mkdtemp(join(tmpdir(), "brupop-e2e-tls-"));
-    ca = await createCA({ commonName: "brupop-e2e-root" });
-    await writeServingCert(tlsDir, ca);
+    // Serving certificate for our apiserver, from the kit's test CA (what cert-manager would mount).
+    ca = await testCa();
+    tls = await makeTlsDir("brupop-e2e-tls-", await freshCert());
+    tlsDir = tls.dir;
     await writeFile(join(tlsDir, "ca.crt"), ca.certPem);
     server = await Apiserver.start({
       kubeConfig: cluster.kubeConfig,
@@ -246,56 +180,17 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     });
 
     // The CRD, with the conversion webhook pointed at our in-process server.
-    const crd = buildCrd({ namespace: NS }) as {
-      metadata: Record<string, unknown>;
-      spec: Record<string, unknown>;
-    };
-    const conversion = crd.spec.conversion as { webhook: { clientConfig: unknown } };
-    conversion.webhook.clientConfig = {
-      url: `${server.url}/crdconvert`,
-      caBundle: Buffer.from(ca.certPem).toString("base64"),
-    };
-    await kube("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    await eventually("CRD Established", 30_000, async () => {
-      const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        "GET",
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bottlerocketshadows.brupop.bottlerocket.aws",
-      );
-      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
-    });
+    await installCrd(kube, eventually, NS, { url: server.url, caPem: ca.certPem });
 
     // Agents: a DaemonSet on the brupop-managed nodes, like the real install.
-    await kube("POST", `/apis/apps/v1/namespaces/${NS}/daemonsets`, {
-      apiVersion: "apps/v1",
-      kind: "DaemonSet",
-      metadata: { name: "brupop-agent" },
-      spec: {
-        // A selector narrower than the component label, so the DaemonSet controller does not adopt
-        // (and delete as surplus) the extra agent-labelled pods some tests create.
-        selector: { matchLabels: AGENT_DS_LABELS },
-        template: {
-          metadata: { labels: { ...AGENT_DS_LABELS, [COMPONENT_LABEL]: AGENT_COMPONENT } },
-          spec: {
-            serviceAccountName: AGENT_SA,
-            automountServiceAccountToken: false,
-            nodeSelector: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
-            containers: [{ name: "agent", image: "registry.example/brupop:test" }],
-          },
-        },
-      },
-    });
-    await eventually("an agent pod on every node", 60_000, async () => {
-      const pods = await kube<{ items: PodObj[] }>("GET", `/api/v1/namespaces/${NS}/pods`, undefined, {
-        query: { labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}` },
-      });
-      for (const p of pods.items) {
-        const node = p.spec?.nodeName;
-        if (node === undefined || agents.has(node)) continue;
-        const nodeUid = (await getNode(node)).metadata.uid;
-        const token = await tokenFor(p.metadata.name, p.metadata.uid);
-        agents.set(node, { node, nodeUid, pod: p.metadata.name, podUid: p.metadata.uid, token });
-      }
-      return [nodeA, nodeB, nodeC].every((n) => agents.has(n));
+    await startAgents(kube, eventually, {
+      namespace: NS,
+      sa: AGENT_SA,
+      selectorLabels: AGENT_DS_LABELS,
+      podLabels: { [COMPONENT_LABEL]: AGENT_COMPONENT },
+      labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
+      nodes: [nodeA, nodeB, nodeC],
+      agents,
     });
   });
 
@@ -303,7 +198,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     await server?.close(1_000);
     rest?.close();
     await cluster?.stop();
-    if (tlsDir !== undefined) await rm(tlsDir, { recursive: true, force: true });
+    await tls?.remove();
   });
 
   it("GET /ping answers without credentials", async () => {
@@ -798,19 +693,10 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
   );
 });
 
-/** Issues a serving cert for 127.0.0.1 and writes tls.crt/tls.key (atomically, each); returns the cert. */
+/** Issues a new serving cert and writes tls.crt/tls.key (atomically, each); returns the cert. */
 async function writeServingCert(dir: string, ca: CertificateAuthority): Promise<string> {
-  const cert = await issueCert({
-    ca,
-    commonName: "brupop-apiserver",
-    dnsNames: ["brupop-apiserver", "brupop-apiserver.brupop-bottlerocket-aws.svc.cluster.local"],
-    ipAddresses: ["127.0.0.1"],
-    usage: "server",
-  });
-  await writeFile(join(dir, "tls.key.tmp"), cert.keyPem);
-  await writeFile(join(dir, "tls.crt.tmp"), cert.certPem);
-  await rename(join(dir, "tls.key.tmp"), join(dir, "tls.key"));
-  await rename(join(dir, "tls.crt.tmp"), join(dir, "tls.crt"));
+  const cert = await freshCert(undefined, ca);
+  await writeTlsPair(dir, cert);
   return cert.certPem;
 }
 
@@ -886,9 +772,4 @@ function startPartialRequest(
       return answered ?? Promise.reject(new Error("request not started"));
     },
   };
-}
-
-/** The shared poller, at this file's 200 ms pace. */
-function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  return pollUntil(what, timeoutMs, check, 200);
 }

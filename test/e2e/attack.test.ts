@@ -3,16 +3,12 @@
 // `brupop apiserver` with real bound service-account tokens and a real agent DaemonSet. Every case
 // asserts the HTTP status AND that nothing was written: the shadows' resourceVersions and the
 // brupop-writable parts of the nodes (unschedulable, labels, annotations) are the same after it.
-// One cluster for the file (scaffolding after test/e2e/apiserver.test.ts).
+// One cluster for the file (set-up shared with apiserver.test.ts: test/kit/apiserver-e2e.ts).
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "node:tls";
 import { after, before, describe, it, type TestContext } from "node:test";
 
-import { fakeAgentToken } from "../../src/apiserver/fake-token.js";
+import { fakeAgentToken } from "../kit/fake-token.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
@@ -23,11 +19,20 @@ import {
   UPDATER_INTERFACE_LABEL,
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
-import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { createCA, issueCert, type CertificateAuthority } from "../../src/testenv/pki.js";
-import { eventually, kube as kubeCall, sleep } from "./support/kube.js";
+import {
+  agentHeaders,
+  createBarePod,
+  httpsCaller,
+  installCrd,
+  requestToken,
+  startAgents,
+  type AgentIdentity as Agent,
+} from "../kit/apiserver-e2e.js";
+import { shadowStatus } from "../kit/fixtures.js";
+import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
+import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 
 const NS = "brupop-bottlerocket-aws";
 const ELSEWHERE = "elsewhere";
@@ -38,13 +43,7 @@ const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const AGENT_LABELS = { [COMPONENT_LABEL]: AGENT_COMPONENT };
 const PATH = "/bottlerocket-node-resource";
 
-const STATUS: ShadowStatus = {
-  current_version: "1.19.0",
-  target_version: "1.19.0",
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-};
+const STATUS: ShadowStatus = shadowStatus({ target_version: "1.19.0" });
 /** What every attack tries to write (a successful write would change the shadow). */
 const EVIL = JSON.stringify({ ...STATUS, current_version: "6.6.6", target_version: "6.6.6" });
 
@@ -60,35 +59,18 @@ interface Obj {
   spec?: { nodeName?: string; unschedulable?: boolean };
   data?: Record<string, string>;
 }
-interface Answer {
-  status: number;
-  body: unknown;
-}
-interface Agent {
-  node: string;
-  nodeUid: string;
-  pod: string;
-  podUid: string;
-  token: string;
-}
-
 describe("brupop apiserver under attack (real control plane)", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
   let rest: KubeRest;
   let server: Apiserver;
-  let tlsDir: string;
-  let ca: CertificateAuthority;
+  let tls: TlsDir;
   let nodeA: string, nodeB: string;
   const agents = new Map<string, Agent>();
   /** Requests our apiserver made to kube-apiserver (its own KubeRest's observer). */
   const upstream = { tokenReviews: 0, nodeGets: 0, total: 0 };
 
-  const kube = <T = Obj>(
-    method: string,
-    path: string,
-    body?: unknown,
-    opts?: { ok?: number[]; query?: Record<string, string> },
-  ) => kubeCall<T>(rest, method, path, body, opts);
+  const kube = <T = Obj>(method: string, path: string, body?: unknown, opts?: KubeCallOptions) =>
+    kubeCall<T>(rest, method, path, body, opts);
 
   function agent(node: string): Agent {
     const a = agents.get(node);
@@ -96,92 +78,25 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     return a;
   }
 
-  async function tokenFor(
+  const tokenFor = (
     sa: string,
     pod: { name: string; uid: string } | undefined,
     audience = AGENT_TOKEN_AUDIENCE,
     namespace = NS,
-  ): Promise<string> {
-    const tr = await kube<{ status: { token: string } }>(
-      "POST",
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`,
-      {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: {
-          audiences: [audience],
-          expirationSeconds: 3600,
-          boundObjectRef:
-            pod === undefined ? undefined : { apiVersion: "v1", kind: "Pod", name: pod.name, uid: pod.uid },
-        },
-      },
-    );
-    return tr.status.token;
-  }
+  ): Promise<string> => requestToken(kube, namespace, sa, pod, audience);
 
-  async function createPod(
+  const createPod = (
     name: string,
     node: string,
     labels: Record<string, string>,
     sa = AGENT_SA,
     namespace = NS,
-  ): Promise<Obj> {
-    return kube("POST", `/api/v1/namespaces/${namespace}/pods`, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, labels },
-      spec: {
-        nodeName: node,
-        serviceAccountName: sa,
-        automountServiceAccountToken: false,
-        containers: [{ name: "main", image: "registry.example/none:1" }],
-      },
-    });
-  }
+  ): Promise<Obj> => createBarePod<Obj>(kube, namespace, { name, node, labels, sa });
 
-  const headersOf = (a: Agent, over: Partial<Record<"node" | "uid" | "token", string>> = {}) => ({
-    BrupopNodeName: over.node ?? a.node,
-    BrupopNodeUid: over.uid ?? a.nodeUid,
-    BrupopK8sAuthToken: over.token ?? a.token,
-  });
+  const headersOf = agentHeaders;
 
   /** An HTTPS call to our server; `chunked` sends the body without a Content-Length. */
-  function call(
-    method: string,
-    path: string,
-    headers: Record<string, string | string[]> = {},
-    body?: string | Buffer,
-    opts: { chunked?: boolean; contentType?: string } = {},
-  ): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const h: Record<string, string | string[]> = { ...headers };
-      if (body !== undefined) {
-        h["content-type"] = opts.contentType ?? "application/json";
-        if (opts.chunked !== true) h["content-length"] = String(Buffer.byteLength(body));
-      }
-      const req = request(`${server.url}${path}`, { method, headers: h, ca: ca.certPem }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on("error", reject);
-      if (body !== undefined && opts.chunked === true) {
-        // Several chunks, so the body really is streamed.
-        const buf = Buffer.from(body);
-        for (let i = 0; i < buf.length; i += 16 * 1024) req.write(buf.subarray(i, i + 16 * 1024));
-        req.end();
-      } else req.end(body);
-    });
-  }
+  const call = httpsCaller(() => ({ url: server.url, caPem: tls.caPem }));
 
   /** Writes `text` on a raw TLS connection; resolves with the status lines of every answer. */
   function raw(text: string, waitMs = 1_500): Promise<{ statuses: number[]; text: string }> {
@@ -189,7 +104,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
       const socket = connect({
         host: "127.0.0.1",
         port: server.port,
-        ca: ca.certPem,
+        ca: tls.caPem,
         servername: "localhost",
       });
       socket.setTimeout(waitMs);
@@ -245,19 +160,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
       });
     }
 
-    tlsDir = await mkdtemp(join(tmpdir(), "brupop-attack-tls-"));
-    ca = await createCA({ commonName: "brupop-attack-root" });
-    const cert = await issueCert({
-      ca,
-      commonName: "brupop-apiserver",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-      usage: "server",
-    });
-    await writeFile(join(tlsDir, "tls.key.tmp"), cert.keyPem);
-    await writeFile(join(tlsDir, "tls.crt.tmp"), cert.certPem);
-    await rename(join(tlsDir, "tls.key.tmp"), join(tlsDir, "tls.key"));
-    await rename(join(tlsDir, "tls.crt.tmp"), join(tlsDir, "tls.crt"));
+    tls = await makeTlsDir("brupop-attack-tls-");
 
     const serverRest = new KubeRest(cluster.kubeConfig, (method, path) => {
       upstream.total++;
@@ -267,58 +170,23 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     server = await Apiserver.start({
       rest: serverRest,
       namespace: NS,
-      tlsDir,
+      tlsDir: tls.dir,
       logger: silentLogger(),
       // Short connection limits, so the slow-client cases take seconds.
       http: { headersTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 250 },
       auth: { reviewBudget: { capacity: 20, refillPerSecond: 2 } },
     });
 
-    const crd = buildCrd({ namespace: NS }) as {
-      spec: { conversion: { webhook: { clientConfig: unknown } } };
-    };
-    crd.spec.conversion.webhook.clientConfig = {
-      url: `${server.url}/crdconvert`,
-      caBundle: Buffer.from(ca.certPem).toString("base64"),
-    };
-    await kube("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    await eventually("CRD Established", 30_000, async () => {
-      const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        "GET",
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/bottlerocketshadows.brupop.bottlerocket.aws",
-      );
-      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
-    });
+    await installCrd(kube, eventually, NS, { url: server.url, caPem: tls.caPem });
 
-    await kube("POST", `/apis/apps/v1/namespaces/${NS}/daemonsets`, {
-      apiVersion: "apps/v1",
-      kind: "DaemonSet",
-      metadata: { name: "brupop-agent" },
-      spec: {
-        selector: { matchLabels: DS_LABELS },
-        template: {
-          metadata: { labels: { ...DS_LABELS, ...AGENT_LABELS } },
-          spec: {
-            serviceAccountName: AGENT_SA,
-            automountServiceAccountToken: false,
-            nodeSelector: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
-            containers: [{ name: "agent", image: "registry.example/brupop:test" }],
-          },
-        },
-      },
-    });
-    await eventually("an agent pod on every node", 60_000, async () => {
-      const pods = await kube<{ items: Obj[] }>("GET", `/api/v1/namespaces/${NS}/pods`, undefined, {
-        query: { labelSelector: "app.kubernetes.io/name=brupop-agent" },
-      });
-      for (const p of pods.items) {
-        const node = p.spec?.nodeName;
-        if (node === undefined || agents.has(node)) continue;
-        const nodeUid = (await kube("GET", `/api/v1/nodes/${node}`)).metadata.uid;
-        const token = await tokenFor(AGENT_SA, { name: p.metadata.name, uid: p.metadata.uid });
-        agents.set(node, { node, nodeUid, pod: p.metadata.name, podUid: p.metadata.uid, token });
-      }
-      return [nodeA, nodeB].every((n) => agents.has(n));
+    await startAgents(kube, eventually, {
+      namespace: NS,
+      sa: AGENT_SA,
+      selectorLabels: DS_LABELS,
+      podLabels: AGENT_LABELS,
+      labelSelector: "app.kubernetes.io/name=brupop-agent",
+      nodes: [nodeA, nodeB],
+      agents,
     });
     // Both shadows exist with a status, as in a running fleet.
     for (const node of [nodeA, nodeB]) {
@@ -332,7 +200,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     await server?.close(1_000);
     rest?.close();
     await cluster?.stop();
-    if (tlsDir !== undefined) await rm(tlsDir, { recursive: true, force: true });
+    await tls?.remove();
   });
 
   /** Runs `attack`, then checks its status(es) and that nothing was written. */

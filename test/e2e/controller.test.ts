@@ -16,9 +16,9 @@ import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { KIND, PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { eventually, kube } from "./support/kube.js";
-import { BrupopTestbed, type TestbedOptions } from "./support/testbed.js";
-import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "./support/watchers.js";
+import { eventually, kube } from "../kit/kube.js";
+import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
+import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "../kit/watchers.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";

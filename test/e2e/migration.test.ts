@@ -31,9 +31,9 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { upstreamShadowProblems, upstreamStatusProblems } from "../../src/model/upstream-read.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { eventually, kube } from "./support/kube.js";
-import { BrupopTestbed } from "./support/testbed.js";
-import { FleetWatcher } from "./support/watchers.js";
+import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
+import { BrupopTestbed } from "../kit/testbed.js";
+import { FleetWatcher } from "../kit/watchers.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -108,14 +108,7 @@ async function putCrd(rest: KubeRest, crd: Crd): Promise<void> {
   const existing = await kube<{ metadata: { resourceVersion: string } }>(rest, "GET", `${CRDS}/${CRD_NAME}`);
   crd.metadata.resourceVersion = existing.metadata.resourceVersion;
   await kube(rest, "PUT", `${CRDS}/${CRD_NAME}`, crd);
-  await eventually("CRD Established", 30_000, async () => {
-    const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
-      rest,
-      "GET",
-      `${CRDS}/${CRD_NAME}`,
-    );
-    return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
-  });
+  await crdEstablished(bindKube(rest), CRD_NAME, 30_000);
   // The API server re-initialises the resource's storage after a CRD change (429 meanwhile).
   await eventually("shadows served again", 30_000, async () => {
     for (const version of ["v1", "v2"] as const)
@@ -256,14 +249,7 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
 
       fromNodes = await tb.addNodes(6, { version: FROM, namePrefix: "mf-", startAgents: false });
       toNodes = await tb.addNodes(3, { version: TO, namePrefix: "mt-", startAgents: false });
-      [v1Idle, v1Staging, v1Performed, midReboot, failed, held] = fromNodes as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
+      [v1Idle, v1Staging, v1Performed, midReboot, failed, held] = exactly(fromNodes, 6);
       [rebooted, monitoring, done] = toNodes as [string, string, string];
       // Hosts upstream's agent had already staged and activated (the update is next to boot).
       await activateHost(tb, v1Performed);
@@ -277,23 +263,17 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
         status: Json | undefined,
       ): Promise<void> => {
         const name = shadowNameForNode(node);
-        await kube(tb.rest, "POST", path(version), {
-          apiVersion: `${API_GROUP}/${version}`,
-          kind: "BottlerocketShadow",
-          metadata: { name, ownerReferences: owner(node) },
-          spec,
-        });
-        if (status !== undefined) {
-          await kube(
-            tb.rest,
-            "PATCH",
-            `${path(version, name)}/status`,
-            { status },
-            {
-              contentType: "application/merge-patch+json",
-            },
-          );
-        }
+        await createWithStatus(
+          bindKube(tb.rest),
+          path(version),
+          {
+            apiVersion: `${API_GROUP}/${version}`,
+            kind: "BottlerocketShadow",
+            metadata: { name, ownerReferences: owner(node) },
+            spec,
+          },
+          status,
+        );
       };
       const now = Date.now();
       const ts = chronoStamp(now - 30_000);
@@ -302,21 +282,13 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
         "v1",
         v1Idle,
         { state: "Idle", state_transition_timestamp: null, version: null },
-        {
-          current_version: FROM,
-          target_version: TO,
-          current_state: "Idle",
-        },
+        { current_version: FROM, target_version: TO, current_state: "Idle" },
       );
       await create(
         "v1",
         v1Staging,
         { state: "StagedUpdate", state_transition_timestamp: ts, version: TO },
-        {
-          current_version: FROM,
-          target_version: TO,
-          current_state: "Idle",
-        },
+        { current_version: FROM, target_version: TO, current_state: "Idle" },
       );
       await create(
         "v1",

@@ -7,35 +7,23 @@
 //
 // Needs root, cgroup v1, overlayfs (docs/testenv.md, "Real nodes"); BRUPOP_SKIP_REALNODES=1 skips.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 
 import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
-import { eventually } from "./support/kube.js";
+import { eventually } from "../kit/kube.js";
+import { buildImage, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
 
-const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, "..", "..");
 const NS = "brupop-bottlerocket-aws";
 const OLD = "1.19.0";
 const NEW = "1.20.0";
-const SKIP = process.env["BRUPOP_SKIP_REALNODES"] === "1" ? "BRUPOP_SKIP_REALNODES=1" : false;
 
 interface Shadow {
   status?: { current_version?: string; current_state?: string };
-}
-
-function installBlock(): string {
-  const doc = readFileSync(join(ROOT, "docs", "install.md"), "utf8");
-  const m = /### Without cert-manager[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc);
-  assert.ok(m?.[1] !== undefined, "docs/install.md lost its 'Without cert-manager' block");
-  return m[1];
 }
 
 describe(
@@ -45,12 +33,9 @@ describe(
     let cluster: RealNodeCluster;
 
     before(async () => {
-      const { stdout } = await run("bash", [join(ROOT, "tools", "image", "build.sh")], {
-        maxBuffer: 64 * 1024 * 1024,
-      });
       cluster = await startRealNodeCluster({
         nodes: 1,
-        images: [stdout.trim().split("\n").at(-1) ?? ""],
+        images: [await buildImage()],
         nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
       });
     });
@@ -63,35 +48,11 @@ describe(
       try {
         const node = cluster.nodes[0]?.name ?? "";
         await cluster.startHostApi(node, {
-          args: [
-            "--current-version",
-            OLD,
-            "--release",
-            NEW,
-            "--seed",
-            "0",
-            "--refresh-time",
-            "100ms",
-            "--prepare-time",
-            "500ms",
-            "--activate-time",
-            "200ms",
-            "--reboot-time",
-            "3s",
-          ],
+          args: simulatedHostArgs(OLD, NEW),
         });
         const work = await mkdtemp(join(tmpdir(), "brupop-realnode-single-"));
         try {
-          await symlink(join(ROOT, "deploy"), join(work, "deploy"));
-          await run("bash", ["-euo", "pipefail", "-c", installBlock()], {
-            cwd: work,
-            env: {
-              ...process.env,
-              KUBECONFIG: cluster.kubeconfigPath,
-              PATH: `${cluster.binDir}:${process.env["PATH"] ?? ""}`,
-            },
-            maxBuffer: 16 * 1024 * 1024,
-          });
+          await runInstallBlock(cluster, work);
         } finally {
           await rm(work, { recursive: true, force: true });
         }

@@ -9,13 +9,11 @@
 // Needs root, cgroup v1, overlayfs (see docs/testenv.md, "Real nodes"). Set BRUPOP_SKIP_REALNODES=1
 // to skip on machines without them (never skipped silently).
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 
@@ -23,14 +21,18 @@ import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/re
 import { listCgroups } from "../../src/testenv/realnode/sandbox.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../src/testenv/realnode/snapshot.js";
 import { imageCacheRoot } from "../../src/testenv/realnode/paths.js";
-import { eventually, sleep } from "./support/kube.js";
+import { eventually, sleep } from "../kit/kube.js";
+import {
+  buildImage,
+  REALNODES_SKIP as SKIP,
+  run,
+  runInstallBlock,
+  simulatedHostArgs,
+} from "../kit/realnode.js";
 
-const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, "..", "..");
 const NS = "brupop-bottlerocket-aws";
 const OLD = "1.19.0";
 const NEW = "1.20.0";
-const SKIP = process.env["BRUPOP_SKIP_REALNODES"] === "1" ? "BRUPOP_SKIP_REALNODES=1" : false;
 // Other jobs on this machine: buildah's storage mounts, the session cgroups of the machine and the
 // benchmark's footprint cgroups come and go meanwhile; everything else must be exactly as before.
 const snapshotOpts = {
@@ -41,14 +43,6 @@ const snapshotOpts = {
 interface Shadow {
   metadata: { name: string };
   status?: { current_version?: string; current_state?: string };
-}
-
-/** The "Without cert-manager" shell block of docs/install.md, as a user would paste it. */
-function installBlock(): string {
-  const doc = readFileSync(join(ROOT, "docs", "install.md"), "utf8");
-  const m = /### Without cert-manager[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc);
-  assert.ok(m?.[1] !== undefined, "docs/install.md lost its 'Without cert-manager' block");
-  return m[1];
 }
 
 describe(
@@ -72,10 +66,7 @@ describe(
 
     before(async () => {
       before0 = await snapshotHost(snapshotOpts);
-      const { stdout } = await run("bash", [join(ROOT, "tools", "image", "build.sh")], {
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      const image = stdout.trim().split("\n").at(-1) ?? "";
+      const image = await buildImage();
       cluster = await startRealNodeCluster({
         nodes: 2,
         images: [image],
@@ -94,24 +85,7 @@ describe(
       withLogs(async () => {
         for (const n of cluster.nodes) {
           await cluster.startHostApi(n.name, {
-            args: [
-              "--current-version",
-              OLD,
-              "--release",
-              NEW,
-              "--seed",
-              "0",
-              "--refresh-time",
-              "100ms",
-              "--prepare-time",
-              "500ms",
-              "--activate-time",
-              "200ms",
-              "--reboot-time",
-              "3s",
-              "--log-level",
-              "info",
-            ],
+            args: simulatedHostArgs(OLD, NEW, ["--log-level", "info"]),
           });
         }
 
@@ -159,16 +133,7 @@ describe(
           await cluster.kubectl(["apply", "-f", join(work, "web.json")]);
 
           // docs/install.md, "Without cert-manager", as written (kubectl, helm, openssl on PATH).
-          await symlink(join(ROOT, "deploy"), join(work, "deploy"));
-          await run("bash", ["-euo", "pipefail", "-c", installBlock()], {
-            cwd: work,
-            env: {
-              ...process.env,
-              KUBECONFIG: cluster.kubeconfigPath,
-              PATH: `${cluster.binDir}:${process.env["PATH"] ?? ""}`,
-            },
-            maxBuffer: 16 * 1024 * 1024,
-          });
+          await runInstallBlock(cluster, work);
         } finally {
           await rm(work, { recursive: true, force: true });
         }
@@ -270,7 +235,7 @@ describe(
       const start = await snapshotHost(snapshotOpts);
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "support", "realnode-child.ts")],
+        ["--import", "tsx", join(import.meta.dirname, "..", "kit", "realnode-child.ts")],
         {
           stdio: ["ignore", "pipe", "inherit"],
         },

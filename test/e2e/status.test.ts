@@ -36,7 +36,8 @@ import type { FleetStatus, NodeRow } from "../../src/status/model.js";
 import { freePorts, startCluster, type TestCluster } from "../../src/testenv/cluster.js";
 import { renderKubeconfig } from "../../src/testenv/kubeconfig.js";
 import { issueCert } from "../../src/testenv/pki.js";
-import { eventually, kube } from "./support/kube.js";
+import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
+import { shadowStatus } from "../kit/fixtures.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
@@ -101,14 +102,7 @@ function nextHourStart(hour: number, now: Date): Date {
 }
 
 const shadowsPath = (ns: string) => `/apis/${API_GROUP}/v2/namespaces/${ns}/${PLURAL}`;
-const status = (over: Partial<ShadowStatus> = {}): ShadowStatus => ({
-  current_version: FROM,
-  target_version: TO,
-  current_state: "Idle",
-  crash_count: 0,
-  state_transition_failure_timestamp: null,
-  ...over,
-});
+const status = shadowStatus;
 const agoIso = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, () => {
@@ -132,24 +126,17 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
     spec: Partial<ShadowSpec>,
     st: ShadowStatus | null,
   ): Promise<void> {
-    const name = `brs-${node}`;
-    await kube(rest, "POST", shadowsPath(ns), {
-      apiVersion: API_VERSION_V2,
-      kind: KIND,
-      metadata: { name },
-      spec: { state: "Idle", state_transition_timestamp: null, version: null, ...spec },
-    });
-    if (st !== null) {
-      await kube(
-        rest,
-        "PATCH",
-        `${shadowsPath(ns)}/${name}/status`,
-        { status: st },
-        {
-          contentType: "application/merge-patch+json",
-        },
-      );
-    }
+    await createWithStatus(
+      bindKube(rest),
+      shadowsPath(ns),
+      {
+        apiVersion: API_VERSION_V2,
+        kind: KIND,
+        metadata: { name: `brs-${node}` },
+        spec: { state: "Idle", state_transition_timestamp: null, version: null, ...spec },
+      },
+      st ?? undefined,
+    );
   }
 
   /** The state ConfigMap exactly as the controller writes it (same encoding functions). */
@@ -174,14 +161,7 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
     const crd = buildCrd() as { metadata: { name: string }; spec: Record<string, unknown> };
     crd.spec["conversion"] = { strategy: "None" }; // no conversion webhook runs here
     await kube(rest, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    await eventually("CRD Established", 20_000, async () => {
-      const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        rest,
-        "GET",
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-      );
-      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
-    });
+    await crdEstablished(bindKube(rest), crd.metadata.name, 20_000);
   }
 
   /** st-main: one node per reason, limit 3, schedule always open. */
@@ -192,17 +172,7 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
       namePrefix: "m-",
       labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
     });
-    const [updating, silent, pdb, full, backoff, upToDate, notReady, noShadow, noStatus] = names as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [updating, silent, pdb, full, backoff, upToDate, notReady, noShadow, noStatus] = exactly(names, 9);
     Object.assign(n, { updating, silent, pdb, full, backoff, upToDate, notReady, noShadow, noStatus });
     const now = new Date().toISOString();
     await Promise.all([

@@ -22,7 +22,10 @@ import { after, before, describe, it } from "node:test";
 import { liveProcessGroupCount } from "../../src/testenv/process.js";
 import { readVersions } from "../../src/testenv/paths.js";
 import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { eventually as pollUntil } from "./support/kube.js";
+import { poller } from "../kit/poll.js";
+
+/** The shared poller, at this file's 200 ms pace. */
+const eventually = poller(200);
 
 const NS = "testenv-e2e";
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -420,11 +423,6 @@ function isRunningReady(p: V1Pod): boolean {
     p.status?.phase === "Running" &&
     p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
   );
-}
-
-/** The shared poller, at this file's 200 ms pace. */
-function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  return pollUntil(what, timeoutMs, check, 200);
 }
 
 /** A watch that restarts itself while the API server answers 429 (watch cache not ready yet). */

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { DEFAULT_APISERVER_SERVICE_PORT, DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { renderCrdYaml } from "../../model/crd.js";
-import { parseNamespace, parsePort } from "../options.js";
+import { parseNamespace, parsePort } from "../../config/parsers.js";
+import { flagParser } from "../options.js";
 
 export function registerCrd(program: Command): void {
   program
@@ -10,12 +11,12 @@ export function registerCrd(program: Command): void {
     .option(
       "--namespace <ns>",
       "namespace of the brupop apiserver (conversion webhook)",
-      parseNamespace("--namespace"),
+      flagParser(parseNamespace, "--namespace"),
     )
     .option(
       "--service-port <port>",
       "port of the brupop-apiserver Service",
-      parsePort("--service-port"),
+      flagParser(parsePort, "--service-port"),
       DEFAULT_APISERVER_SERVICE_PORT,
     )
     .action((opts: { namespace?: string; servicePort: number }) => {

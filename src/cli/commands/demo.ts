@@ -10,7 +10,11 @@ import type { ConcurrencyLimit } from "../../controller/decisions.js";
 import { parseSchedule } from "../../controller/schedule.js";
 import { BrupopError, isBrupopError } from "../../errors.js";
 import { checkFailHost, checkRealNodeDemo, REAL_NODE_PREFIX } from "../../demo/plan.js";
-import { signalExitCode } from "../exit.js";
+import { wholeNumberIn } from "../../config/parsers.js";
+import { runService } from "../service.js";
+
+/** Stopping the demo stops its local control plane, which may take a while on a busy machine. */
+const DEMO_STOP_DEADLINE_MS = 120_000;
 
 interface DemoFlags {
   nodes: number;
@@ -29,8 +33,8 @@ interface DemoFlags {
 
 function wholeNumber(flag: string, min: number, max: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
+    const n = wholeNumberIn(value, min, max);
+    if (n === undefined || value.trim() !== value) {
       throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
     }
     return n;
@@ -126,37 +130,28 @@ export function registerDemo(program: Command): void {
             ...(logFile !== undefined && { destination: logFile }),
           });
       await ensureControlPlane();
-      const abort = new AbortController();
-      let stoppedBy: NodeJS.Signals | undefined;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        stoppedBy = signal;
-        abort.abort();
-      };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const code = await runDemo({
-          nodes: flags.nodes,
-          maxConcurrent: flags.maxConcurrent,
-          cron: flags.cron,
-          failHost: flags.failHost,
-          pdbMaxUnavailable: flags.pdbMaxUnavailable,
-          speed: flags.speed === true,
-          keep: flags.keep === true,
-          bare: flags.bare === true,
-          realNodes: flags.realNodes === true,
-          timeoutMs: flags.timeout * 1000,
-          out: process.stdout,
-          tty,
-          size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
-          logger,
-          logFile,
-          signal: abort.signal,
-        });
-        process.exitCode = code === 130 ? signalExitCode(stoppedBy) : code;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      await runService(
+        (stop) =>
+          runDemo({
+            nodes: flags.nodes,
+            maxConcurrent: flags.maxConcurrent,
+            cron: flags.cron,
+            failHost: flags.failHost,
+            pdbMaxUnavailable: flags.pdbMaxUnavailable,
+            speed: flags.speed === true,
+            keep: flags.keep === true,
+            bare: flags.bare === true,
+            realNodes: flags.realNodes === true,
+            timeoutMs: flags.timeout * 1000,
+            out: process.stdout,
+            tty,
+            size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
+            logger,
+            logFile,
+            signal: stop,
+          }),
+        // Ctrl-C ends the demo with 130 (143 for SIGTERM), after it stopped its cluster.
+        { onSignal: "signal", stopDeadlineMs: DEMO_STOP_DEADLINE_MS },
+      );
     });
 }

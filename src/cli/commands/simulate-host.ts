@@ -19,8 +19,9 @@ import { SEED_COUNT } from "../../bottlerocket/simulator/releases.js";
 import { startStandaloneHost, type StandaloneConfig } from "../../bottlerocket/simulator/standalone.js";
 import type { UpdateCommand } from "../../bottlerocket/types.js";
 import { BrupopError } from "../../errors.js";
-import { createLogger } from "../../log.js";
-import { parseLogLevelFlag } from "../options.js";
+import { createLogger, parseLogLevel } from "../../log.js";
+import { flagParser } from "../options.js";
+import { runService } from "../service.js";
 
 /** Commander reports an InvalidArgumentError together with the flag it came from. */
 function arg<T>(parse: (v: string) => T): (v: string) => T {
@@ -121,27 +122,28 @@ export function registerSimulateHost(program: Command): void {
       many(parseFailure),
     )
     .option("--hang <command>", "make a command never finish (repeatable)", many(parseCommand))
-    .option("--log-level <level>", "trace, debug, info, warn, error, off", arg(parseLogLevelFlag()), "info")
+    .option(
+      "--log-level <level>",
+      "trace, debug, info, warn, error, off",
+      arg(flagParser(parseLogLevel, "--log-level")),
+      "info",
+    )
     .action(async (opts: RawOptions) => {
       const config = toStandaloneConfig(opts);
       const log = createLogger({ name: "simulate-host", level: opts.logLevel });
-      const ac = new AbortController();
-      const onSignal = (): void => ac.abort();
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const running = await startStandaloneHost(config, ac.signal, log).catch((err: unknown) => {
-          throw new BrupopError(
-            "BRUPOP_E_CONFIG",
-            `--socket ${config.socketPath}: cannot serve: ${err instanceof Error ? err.message : String(err)}`,
-            {},
-            { cause: err },
-          );
-        });
-        await running.done;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      await runService(
+        async (stop) => {
+          const running = await startStandaloneHost(config, stop, log).catch((err: unknown) => {
+            throw new BrupopError(
+              "BRUPOP_E_CONFIG",
+              `--socket ${config.socketPath}: cannot serve: ${err instanceof Error ? err.message : String(err)}`,
+              {},
+              { cause: err },
+            );
+          });
+          await running.done;
+        },
+        { onSignal: "ok" },
+      );
     });
 }

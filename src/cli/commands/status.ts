@@ -1,9 +1,11 @@
 // `brupop status` (and, through src/cli/kubectl-brupop.ts, `kubectl brupop`): the fleet at a glance.
 // A thin wrapper: flags → runStatus (src/status/run.ts), which owns the logic and the exit code.
 import { InvalidArgumentError, Option, type Command } from "commander";
+import { isNamespaceName } from "../../config/parsers.js";
 import { DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
-import { signalExitCode } from "../exit.js";
+import { EXIT } from "../exit.js";
+import { runService } from "../service.js";
 import { terminalOf } from "../screen.js";
 
 interface StatusCliOptions {
@@ -15,7 +17,7 @@ interface StatusCliOptions {
 }
 
 function namespaceArg(value: string): string {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+  if (!isNamespaceName(value)) {
     throw new InvalidArgumentError("not a valid namespace name.");
   }
   return value;
@@ -39,29 +41,21 @@ export function configureStatusCommand(cmd: Command): Command {
     )
     .option("-w, --watch", "keep watching and re-render on every change (Ctrl-C to stop)")
     .action(async (opts: StatusCliOptions) => {
-      const stop = new AbortController();
-      let stoppedBy: NodeJS.Signals | undefined;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        stoppedBy = signal;
-        stop.abort();
-      };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const { runStatus } = await import("../../status/run.js");
-        const code = await runStatus(opts, {
-          out: (t) => process.stdout.write(t),
-          err: (t) => process.stderr.write(t),
-          terminal: terminalOf(process.stdout),
-          signal: stop.signal,
-          debug: process.env["BRUPOP_DEBUG"] === "1",
-        });
-        // `--watch` ends only when interrupted: 130 for Ctrl-C, 143 for SIGTERM (docs/cli.md).
-        process.exitCode = code === 0 && stoppedBy !== undefined ? signalExitCode(stoppedBy) : code;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      const { runStatus } = await import("../../status/run.js");
+      // `--watch` ends only when interrupted: 130 for Ctrl-C, 143 for SIGTERM (docs/cli.md).
+      await runService(
+        async (stop) => {
+          const code = await runStatus(opts, {
+            out: (t) => process.stdout.write(t),
+            err: (t) => process.stderr.write(t),
+            terminal: terminalOf(process.stdout),
+            signal: stop,
+            debug: process.env["BRUPOP_DEBUG"] === "1",
+          });
+          return code === EXIT.ok && stop.aborted ? EXIT.interrupted : code;
+        },
+        { onSignal: "signal" },
+      );
     });
 }
 

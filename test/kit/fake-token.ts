@@ -1,7 +1,7 @@
 // Unsigned JWTs shaped like bound service-account tokens, for tests: they pass the apiserver's
 // claim pre-check (audience, expiry, pod binding) so a (fake or real) TokenReview decides. A real
 // kube-apiserver refuses them: they are what a forger would send.
-import { AGENT_TOKEN_AUDIENCE } from "../model/constants.js";
+import { AGENT_TOKEN_AUDIENCE } from "../../src/model/constants.js";
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
 

@@ -1,11 +1,11 @@
 // Watchers the controller e2e uses to prove invariants over a whole rollout. They follow watch
 // streams (events arrive in etcd order), so they see every intermediate state, not samples.
-import { Informer } from "../../../src/k8s/informer.js";
-import type { KubeRest } from "../../../src/k8s/rest.js";
-import type { Logger } from "../../../src/log.js";
-import { PLURAL, API_GROUP } from "../../../src/model/constants.js";
-import type { ShadowSpec, ShadowStatus } from "../../../src/model/shadow.js";
-import type { ShadowState } from "../../../src/model/state.js";
+import { Informer } from "../../src/k8s/informer.js";
+import type { KubeRest } from "../../src/k8s/rest.js";
+import type { Logger } from "../../src/log.js";
+import { PLURAL, API_GROUP } from "../../src/model/constants.js";
+import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
+import type { ShadowState } from "../../src/model/state.js";
 
 export interface RawBrs {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };

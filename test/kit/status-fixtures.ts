@@ -1,9 +1,10 @@
 // Builders for the status unit tests: raw API objects as the cluster would return them.
-import { settingsToData, type PublishedSettings } from "../controller/round-store.js";
-import { roundStateToData, type RoundState } from "../controller/gate.js";
-import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
-import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
-import type { DrainView, RawNode, RawPdb, RawPod, RawShadow, StatusInput } from "./inputs.js";
+import { settingsToData, type PublishedSettings } from "../../src/controller/round-store.js";
+import { roundStateToData, type RoundState } from "../../src/controller/gate.js";
+import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../../src/model/constants.js";
+import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
+import { shadowStatus } from "./fixtures.js";
+import type { DrainView, RawNode, RawPdb, RawPod, RawShadow, StatusInput } from "../../src/status/inputs.js";
 
 export const NOW = new Date("2030-06-01T12:00:00.000Z");
 export const FROM = "1.19.0";
@@ -21,14 +22,7 @@ export function shadow(
     spec: { state: "Idle", state_transition_timestamp: null, version: null, ...spec },
   };
   if (status !== null) {
-    raw.status = {
-      current_version: FROM,
-      target_version: TO,
-      current_state: "Idle",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-      ...status,
-    };
+    raw.status = shadowStatus({ current_version: FROM, target_version: TO, ...status });
   }
   return raw;
 }

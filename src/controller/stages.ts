@@ -1,0 +1,466 @@
+// One controller tick as named stages, each a small function with explicit inputs and outputs around
+// the pure decisions (decisions.ts, gate.ts, view.ts):
+//
+//   admit → fence → publishSettings → loadRound → observe → cleanUp → gate → plan → write → record
+//
+// The orderings are structural: every stage after admit takes the FencedTerm that only the fence can
+// produce; loadRound takes the SettingsChecked that publishSettings returns (publishing rewrites the
+// ConfigMap the round state lives in, so the round is read after it); writes go through
+// whileActive(), which does not start a write once the term is over.
+import type { Logger } from "pino";
+import type { Clock, Timers } from "../clock.js";
+import type { EventRecorder } from "../k8s/events.js";
+import { API_VERSION_V2, KIND } from "../model/constants.js";
+import { DEFAULT_SPEC, type BottlerocketShadow } from "../model/shadow.js";
+import { stripManagedFields, type ShadowApi } from "./api.js";
+import {
+  planTick,
+  shadowsToDelete,
+  type ConcurrencyLimit,
+  type NodeLike,
+  type SpecChange,
+} from "./decisions.js";
+import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
+import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
+import type { RoundStore } from "./round-store.js";
+import type { UpdateSchedule } from "./schedule.js";
+import { fenced, whileActive, type FencedTerm, type Term } from "./term.js";
+import type { InvalidShadow, RawShadow, ShadowView } from "./view.js";
+
+/** After a failed settings publication, wait this long before the next attempt (not every tick). */
+export const SETTINGS_RETRY_MS = 30_000;
+
+export interface TickReport {
+  /** Why nothing was done, if so. */
+  skipped?: "not-leader" | "not-synced" | "fence-failed" | "round-state-unavailable";
+  changes: SpecChange[];
+  written: number;
+  conflicts: number;
+  deleted: string[];
+  updatesAllowed: boolean;
+  activeCount: number;
+  waitingForSlot: string[];
+  invalid: string[];
+}
+
+/** What the controller is configured to do (fixed for its lifetime). */
+export interface TickSettings {
+  namespace: string;
+  maxConcurrent: ConcurrencyLimit;
+  schedule: UpdateSchedule;
+  controllerNodeName?: string | undefined;
+  identity: string;
+  /** Concurrent writes within one tick. */
+  writeConcurrency: number;
+}
+
+/** What the stages read and act through; owned by the controller, shared by all its terms. */
+export interface TickDeps {
+  settings: TickSettings;
+  api: ShadowApi;
+  roundStore: RoundStore;
+  view: ShadowView;
+  events: EventRecorder;
+  metrics: ControllerMetrics;
+  log: Logger;
+  clock: Clock;
+  timers: Timers;
+  /** Invalid shadows already logged, by name → resourceVersion (each logged once per version). */
+  loggedInvalid: Map<string, string | undefined>;
+}
+
+/** The caches' contents, read when the tick observes the fleet. */
+export interface Caches {
+  synced: boolean;
+  shadows(): RawShadow[];
+  nodes(): NodeLike[];
+}
+
+/** Proof that publishSettings ran in this tick (it may have invalidated the round state). */
+export interface SettingsChecked {
+  readonly term: FencedTerm;
+}
+
+function emptyReport(): TickReport {
+  return {
+    changes: [],
+    written: 0,
+    conflicts: 0,
+    deleted: [],
+    updatesAllowed: false,
+    activeCount: 0,
+    waitingForSlot: [],
+    invalid: [],
+  };
+}
+
+/** One decision round for `term` (undefined: not leading). */
+export async function runTick(deps: TickDeps, term: Term | undefined, caches: Caches): Promise<TickReport> {
+  const report = emptyReport();
+  if (term === undefined || !term.isActive()) return { ...report, skipped: "not-leader" };
+  if (!caches.synced) return { ...report, skipped: "not-synced" };
+  const t0 = performance.now();
+  const fencedTerm = await fenced(term, (t) => fence(deps, t));
+  if (fencedTerm === undefined) return { ...report, skipped: "fence-failed" };
+  const checked = await publishSettings(deps, fencedTerm);
+  const round = await loadRound(deps, checked);
+  if (round === "unavailable") return { ...report, skipped: "round-state-unavailable" };
+
+  const now = deps.clock.now();
+  const observed = observe(deps, caches.shadows());
+  report.invalid = observed.invalid.map((i) => i.name);
+  const { live, deleted } = await cleanUp(deps, fencedTerm, observed, caches.nodes());
+  report.deleted = deleted;
+
+  const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
+  report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
+  deps.metrics.setUpdatesAllowed(report.updatesAllowed);
+
+  const plan = planTick({
+    shadows: live,
+    now,
+    maxConcurrent: deps.settings.maxConcurrent,
+    updatesAllowed: report.updatesAllowed,
+    controllerNodeName: deps.settings.controllerNodeName,
+  });
+  report.changes = plan.changes;
+  report.activeCount = plan.activeCount;
+  report.waitingForSlot = plan.waitingForSlot;
+  const written = await writeChanges(deps, fencedTerm, plan.changes);
+  report.written = written.written;
+  report.conflicts = written.conflicts;
+
+  record(deps, fencedTerm, live, { ...gate, updatesAllowed: report.updatesAllowed });
+  deps.metrics.observeTick((performance.now() - t0) / 1000);
+  return report;
+}
+
+// ---- fence ----------------------------------------------------------------------------------------
+
+/**
+ * On becoming leader: a quorum LIST of the shadows, so the first decisions cannot rest on a cache
+ * that has not yet seen the previous leader's last writes.
+ */
+async function fence(deps: TickDeps, term: Term): Promise<boolean> {
+  try {
+    for (const item of await deps.api.list(term.signal)) deps.view.noteFresh(stripManagedFields(item));
+    return true;
+  } catch (err) {
+    deps.log.warn({ err }, "fence read at leadership start failed; retrying next tick");
+    return false;
+  }
+}
+
+// ---- settings and round state ---------------------------------------------------------------------
+
+/**
+ * Once per leadership term: write the effective settings into the state ConfigMap so `brupop
+ * status` can explain the schedule and concurrency verdicts. Best effort: a failure never stops the
+ * tick, and the next attempt waits SETTINGS_RETRY_MS (a missing RBAC verb must not cost a request
+ * every tick).
+ */
+export async function publishSettings(deps: TickDeps, term: FencedTerm): Promise<SettingsChecked> {
+  const store = deps.roundStore;
+  const state = term.settings;
+  if (state.published || store.publishSettings === undefined) return { term };
+  if (deps.timers.nowMs() < state.retryAtMs || !term.isActive()) return { term };
+  const settings = {
+    maxConcurrent: deps.settings.maxConcurrent,
+    schedule: deps.settings.schedule.expression,
+    controllerNode: deps.settings.controllerNodeName ?? null,
+    leader: deps.settings.identity,
+    leaderSince: term.since.toISOString(),
+  };
+  try {
+    await store.publishSettings(settings, term.signal);
+    state.published = true;
+    // The write moved the ConfigMap's resourceVersion: re-read the round state before saving it.
+    term.round = undefined;
+    deps.log.info(settings, "published controller settings");
+  } catch (err) {
+    state.retryAtMs = deps.timers.nowMs() + SETTINGS_RETRY_MS;
+    if (!term.signal.aborted) {
+      deps.log.warn({ err }, "could not publish the controller settings (for brupop status); will retry");
+    }
+  }
+  return { term };
+}
+
+/** The trigger-round state of this term (loaded once per term); null for a cron schedule. */
+export async function loadRound(
+  deps: TickDeps,
+  { term }: SettingsChecked,
+): Promise<RoundState | null | "unavailable"> {
+  if (deps.settings.schedule.kind === "trigger" && term.round === undefined) {
+    try {
+      term.round = await deps.roundStore.load(term.signal);
+    } catch (err) {
+      deps.log.warn({ err }, "could not read the trigger-round state; retrying next tick");
+      return "unavailable";
+    }
+  }
+  return term.round ?? null;
+}
+
+/** Persists a changed trigger-round state; returns whether new updates may start this tick. */
+export async function adoptGate(deps: TickDeps, term: FencedTerm, gate: GateDecision): Promise<boolean> {
+  if (gate.round === null) return gate.updatesAllowed;
+  if (term.ended) return false; // leadership changed under this tick: touch nothing
+  if (!gate.changed) {
+    term.round = gate.round;
+    return gate.updatesAllowed;
+  }
+  let saved = false;
+  try {
+    saved = await whileActive(term, false, (signal) =>
+      deps.roundStore.save(gate.round as RoundState, deps.settings.schedule.expression, signal),
+    );
+  } catch (err) {
+    deps.log.warn({ err }, "could not persist the trigger-round state");
+  }
+  if (!saved) {
+    term.round = undefined; // reload next tick
+    return false;
+  }
+  term.round = gate.round;
+  for (const event of gate.events) {
+    deps.log.info(
+      { event, round: gate.round, nextFire: gate.opensAt?.toISOString() },
+      `update round ${event}`,
+    );
+  }
+  return gate.updatesAllowed;
+}
+
+// ---- observe and clean up -------------------------------------------------------------------------
+
+export interface Observed {
+  shadows: BottlerocketShadow[];
+  invalid: InvalidShadow[];
+}
+
+/** The fleet as the caches (corrected by the controller's own writes) show it; invalid shadows reported. */
+export function observe(deps: TickDeps, raw: RawShadow[]): Observed {
+  const { shadows, invalid } = deps.view.build(raw);
+  reportInvalid(deps, invalid);
+  return { shadows, invalid };
+}
+
+function reportInvalid(deps: TickDeps, invalid: readonly InvalidShadow[]): void {
+  const logged = deps.loggedInvalid;
+  deps.metrics.setInvalidShadows(invalid.length);
+  const seen = new Set<string>();
+  for (const i of invalid) {
+    seen.add(i.name);
+    if (logged.get(i.name) === i.resourceVersion) continue;
+    logged.set(i.name, i.resourceVersion);
+    deps.log.error(
+      { shadow: i.name, resourceVersion: i.resourceVersion, error: i.error },
+      "invalid shadow skipped",
+    );
+  }
+  for (const name of logged.keys()) if (!seen.has(name)) logged.delete(name);
+}
+
+/** Deletes the shadows of nodes that lost the updater-interface label; returns the shadows left. */
+export async function cleanUp(
+  deps: TickDeps,
+  term: FencedTerm,
+  { shadows, invalid }: Observed,
+  nodes: NodeLike[],
+): Promise<{ live: BottlerocketShadow[]; deleted: string[] }> {
+  const placeholders = invalid.map((i): BottlerocketShadow => ({
+    apiVersion: API_VERSION_V2,
+    kind: KIND,
+    metadata: { name: i.name, ...(i.uid !== undefined && { uid: i.uid }) },
+    spec: { ...DEFAULT_SPEC },
+  }));
+  const doomed = new Set(shadowsToDelete([...shadows, ...placeholders], nodes));
+  const deleted: string[] = [];
+  if (doomed.size > 0) {
+    const uids = new Map<string, string | undefined>([
+      ...shadows.map((s) => [s.metadata.name ?? "", s.metadata.uid] as const),
+      ...invalid.map((i) => [i.name, i.uid] as const),
+    ]);
+    await mapBounded([...doomed], deps.settings.writeConcurrency, async (name) => {
+      if (await deleteShadow(deps, term, name, uids.get(name))) deleted.push(name);
+    });
+  }
+  return { live: shadows.filter((s) => !doomed.has(s.metadata.name ?? "")), deleted };
+}
+
+async function deleteShadow(
+  deps: TickDeps,
+  term: FencedTerm,
+  name: string,
+  uid: string | undefined,
+): Promise<boolean> {
+  try {
+    const res = await whileActive(term, undefined, (signal) => deps.api.delete(name, uid, signal));
+    if (res === undefined) return false;
+    if (res.status === 200 || res.status === 202) {
+      deps.metrics.shadowDelete("ok");
+      deps.log.info({ shadow: name }, "node lost the updater-interface label; deleted its shadow");
+      return true;
+    }
+    // 404: already gone; 409: a different object of that name (precondition failed).
+    deps.metrics.shadowDelete(res.status === 404 || res.status === 409 ? "gone" : "error");
+    if (res.status !== 404 && res.status !== 409)
+      deps.log.warn({ shadow: name, status: res.status }, "shadow delete refused");
+  } catch (err) {
+    deps.metrics.shadowDelete("error");
+    if (!term.signal.aborted) deps.log.warn({ err, shadow: name }, "shadow delete failed");
+  }
+  return false;
+}
+
+// ---- write and record -----------------------------------------------------------------------------
+
+/** Writes each spec change conditionally on the resourceVersion it was decided on. */
+export async function writeChanges(
+  deps: TickDeps,
+  term: FencedTerm,
+  changes: readonly SpecChange[],
+): Promise<{ written: number; conflicts: number }> {
+  const counts = { written: 0, conflicts: 0 };
+  await mapBounded(changes, deps.settings.writeConcurrency, async (change) => {
+    const outcome = await writeSpec(deps, term, change);
+    deps.metrics.specWrite(outcome);
+    if (outcome === "ok") counts.written++;
+    if (outcome === "conflict") counts.conflicts++;
+  });
+  return counts;
+}
+
+async function writeSpec(deps: TickDeps, term: FencedTerm, change: SpecChange): Promise<SpecWriteOutcome> {
+  // Decided by a leader that is no longer one: drop it (the new leader re-decides).
+  if (!term.isActive()) return "skipped_not_leader";
+  const resourceVersion = change.resourceVersion;
+  if (resourceVersion === undefined) return "error";
+  let res;
+  try {
+    res = await whileActive(term, undefined, (signal) =>
+      deps.api.patchSpec({ ...change, resourceVersion }, signal),
+    );
+  } catch (err) {
+    if (term.signal.aborted) return "skipped_not_leader";
+    deps.log.warn({ err, shadow: change.name }, "spec write failed; re-deciding next tick");
+    return "error";
+  }
+  if (res === undefined) return "skipped_not_leader";
+  if (res.status === 409) {
+    deps.log.debug(
+      { shadow: change.name, decidedOn: change.resourceVersion },
+      "spec write conflict (stale view)",
+    );
+    return "conflict";
+  }
+  if (res.status === 404) return "not_found";
+  if (res.status !== 200) {
+    deps.log.warn({ shadow: change.name, status: res.status, body: res.body }, "spec write refused");
+    return "error";
+  }
+  deps.view.noteFresh(stripManagedFields(res.body));
+  afterWrite(deps, change, res.body);
+  return "ok";
+}
+
+const EVENT_REASONS: Record<SpecChange["reason"], string> = {
+  start: "StartUpdate",
+  progress: "Progress",
+  recover: "Recover",
+  initialise: "Initialise",
+  reset: "ResetSpec",
+};
+
+export function describeChange(c: SpecChange): string {
+  const version = c.to.version === null ? "" : ` (version ${c.to.version})`;
+  switch (c.reason) {
+    case "start":
+      return `starting update to ${c.to.version ?? "?"}: spec ${c.from.state} → ${c.to.state}`;
+    case "recover":
+      return `update failed (status ErrorReset); spec ${c.from.state} → ${c.to.state}${version}`;
+    case "initialise":
+      return "initialised spec to Idle";
+    case "reset":
+      return `Idle on ${c.from.version ?? "its target version"}: spec reset to the default (no target version)`;
+    case "progress":
+      return c.from.state === "MonitoringUpdate" && c.to.state === "Idle"
+        ? `update complete${version}: spec MonitoringUpdate → Idle`
+        : `spec ${c.from.state} → ${c.to.state}${version}`;
+  }
+}
+
+function countOutcome(metrics: ControllerMetrics, change: SpecChange): void {
+  if (change.reason === "start") metrics.updateStarted();
+  else if (change.reason === "recover") metrics.updateFailed();
+  else if (
+    change.reason === "progress" &&
+    change.from.state === "MonitoringUpdate" &&
+    change.to.state === "Idle"
+  )
+    metrics.updateSucceeded();
+}
+
+/** Metrics, a log line and Events (on the shadow and its Node) for a spec written. */
+function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): void {
+  countOutcome(deps.metrics, change);
+  const message = describeChange(change);
+  deps.log.info({ shadow: change.name, reason: change.reason, from: change.from, to: change.to }, message);
+  // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
+  if (change.reason === "reset") return;
+  const meta = written.metadata ?? {};
+  const type = change.reason === "recover" ? "Warning" : "Normal";
+  const reason = EVENT_REASONS[change.reason];
+  deps.events.record({
+    regarding: {
+      apiVersion: API_VERSION_V2,
+      kind: KIND,
+      name: change.name,
+      namespace: deps.settings.namespace,
+      ...(meta.uid !== undefined && { uid: meta.uid }),
+      ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
+    },
+    type,
+    reason,
+    message,
+    action: "SetSpec",
+  });
+  // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
+  const owner = meta["ownerReferences"]?.find((o) => o.kind === "Node" && typeof o.name === "string");
+  if (owner?.name !== undefined) {
+    deps.events.record({
+      regarding: {
+        apiVersion: "v1",
+        kind: "Node",
+        name: owner.name,
+        ...(owner.uid !== undefined && { uid: owner.uid }),
+      },
+      type,
+      reason,
+      message,
+      action: "SetSpec",
+    });
+  }
+}
+
+/** Keeps the fleet's view for `explain` and the fleet metrics. */
+function record(deps: TickDeps, term: FencedTerm, live: BottlerocketShadow[], gate: GateDecision): void {
+  term.last = { shadows: live, gate };
+  if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live));
+}
+
+async function mapBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
