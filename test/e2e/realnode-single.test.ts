@@ -7,9 +7,6 @@
 //
 // Needs root, cgroup v1, overlayfs (docs/testenv.md, "Real nodes"); BRUPOP_SKIP_REALNODES=1 skips.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -50,12 +47,7 @@ describe(
         await cluster.startHostApi(node, {
           args: simulatedHostArgs(OLD, NEW),
         });
-        const work = await mkdtemp(join(tmpdir(), "brupop-realnode-single-"));
-        try {
-          await runInstallBlock(cluster, work);
-        } finally {
-          await rm(work, { recursive: true, force: true });
-        }
+        await runInstallBlock(cluster);
 
         const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
         const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);

@@ -133,7 +133,7 @@ describe(
           await cluster.kubectl(["apply", "-f", join(work, "web.json")]);
 
           // docs/install.md, "Without cert-manager", as written (kubectl, helm, openssl on PATH).
-          await runInstallBlock(cluster, work);
+          await runInstallBlock(cluster);
         } finally {
           await rm(work, { recursive: true, force: true });
         }
