@@ -25,6 +25,7 @@ import type { TestCluster } from "../testenv/cluster.js";
 import { createCA, issueCert } from "../testenv/pki.js";
 import { ApiserverClient } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
+import { ObservedKubeRest } from "../testenv/observed-rest.js";
 
 export interface StatusBenchOptions {
   /** Concurrent agents, each on its own kwok node with its own agent pod and bound token (default 200). */
@@ -171,7 +172,7 @@ export async function benchStatusUpdates(
   const logger = opts.logger ?? silentLogger();
   const admin = new KubeRest(cluster.kubeConfig);
   const counts = { kube: 0, reviews: 0, measuring: false };
-  const serverRest = new KubeRest(cluster.kubeConfig, (method, path) => {
+  const serverRest = new ObservedKubeRest(cluster.kubeConfig, (method, path) => {
     if (!counts.measuring) return;
     counts.kube++;
     if (path.endsWith("/tokenreviews")) counts.reviews++;
