@@ -7,9 +7,10 @@
 // would kill the pod) and the node is taken NotReady; when the host is back, a NEW agent starts (a new
 // pod) and the node is Ready again.
 //
-// Used by test/e2e/agent.test.ts (through test/e2e/support), the agent benchmark (bench.ts), and meant
-// for the controller e2e and `brupop demo`: play the controller with setSpec()/playController(), or
-// run the real Controller against `testbed.namespace`. It lives in src so the demo can ship with it.
+// Used by test/e2e/agent.test.ts (through test/kit/testbed.ts), the agent benchmark
+// (kit/bench/agents.ts), and meant for the controller e2e and `brupop demo`: play the controller with
+// setSpec()/playController(), or run the real Controller against `testbed.namespace`. Kit, not
+// product: the image never contains it (docs/adr/0006-product-and-kit-trees.md).
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
