@@ -13,7 +13,7 @@ import { Informer } from "../src/k8s/informer.js";
 import { KubeRest } from "../src/k8s/rest.js";
 import { silentLogger } from "../src/log.js";
 import { API_GROUP, PLURAL } from "../src/model/constants.js";
-import { isDone, type ShadowSample } from "../src/bench/rollout.js";
+import { isDone, type ShadowSample } from "../kit/bench/rollout.js";
 
 interface RawShadow {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; managedFields?: unknown };

@@ -12,17 +12,17 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { hostApiArgs, workloadManifest } from "../src/demo/realnodes.js";
-import { checkRealNodeDemo } from "../src/demo/plan.js";
+import { hostApiArgs, workloadManifest } from "../kit/demo/realnodes.js";
+import { checkRealNodeDemo } from "../kit/demo/plan.js";
 import { KubeRest } from "../src/k8s/rest.js";
-import { startRealNodeCluster, type RealNodeCluster } from "../src/testenv/realnode/cluster.js";
+import { startRealNodeCluster, type RealNodeCluster } from "../kit/testenv/realnode/cluster.js";
 import {
   BRUPOP_NAMESPACE,
   buildImage,
   checkoutRoot,
   installBrupop,
   setBrupopValues,
-} from "../src/testenv/realnode/install.js";
+} from "../kit/testenv/realnode/install.js";
 
 const MiB = 2 ** 20;
 const NEW = "1.20.0";

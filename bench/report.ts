@@ -1,8 +1,8 @@
 // Rendering the benchmark results: the summary table printed at the end of a run, and the generated
 // section of docs/benchmarks.md (between `<!-- bench:<mode>:begin -->` and `<!-- bench:<mode>:end -->`).
 import { readFile, writeFile } from "node:fs/promises";
-import type { KindCounts } from "../src/bench/audit.js";
-import type { GoalResult } from "../src/bench/goals.js";
+import type { KindCounts } from "../kit/bench/audit.js";
+import type { GoalResult } from "../kit/bench/goals.js";
 import { footprintMarkdown, type FootprintResult } from "./footprint.js";
 import type { BenchResults, RolloutResult } from "./run.js";
 

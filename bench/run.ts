@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick]`: fleet scale, API load and footprint of brupop on a REAL control plane
-// (src/testenv: etcd, kube-apiserver, controller-manager, scheduler, kwok), with simulated Bottlerocket
-// hosts and in-process agents (src/agent/testbed.ts), the controller as its own process, and an
+// (kit/testenv: etcd, kube-apiserver, controller-manager, scheduler, kwok), with simulated Bottlerocket
+// hosts and in-process agents (kit/testbed/testbed.ts), the controller as its own process, and an
 // observer process recording every BottlerocketShadow change. See docs/benchmarks.md.
 //
 // Steps: build (tsc and the bundles) → simulator memory → cluster (with an audit log counting our
@@ -21,8 +21,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { BrupopTestbed, type TestbedOptions } from "../src/agent/testbed.js";
-import type { StatusBenchResult } from "../src/apiserver/bench.js";
+import { BrupopTestbed, type TestbedOptions } from "../kit/testbed/testbed.js";
+import type { StatusBenchResult } from "../kit/bench/apiserver.js";
 import {
   AuditLog,
   auditPolicyYaml,
@@ -31,8 +31,8 @@ import {
   perUnit,
   type AuditedRequest,
   type LoadCounts,
-} from "../src/bench/audit.js";
-import { grossFailures, judge, type GoalResult } from "../src/bench/goals.js";
+} from "../kit/bench/audit.js";
+import { grossFailures, judge, type GoalResult } from "../kit/bench/goals.js";
 import {
   CpuWindow,
   findProcesses,
@@ -41,7 +41,7 @@ import {
   rssBytes,
   type CpuBreakdown,
   type WindowFigures,
-} from "../src/bench/proc.js";
+} from "../kit/bench/proc.js";
 import {
   decisionLatencies,
   median,
@@ -51,10 +51,10 @@ import {
   type Overhead,
   type ShadowSample,
   type Summary,
-} from "../src/bench/rollout.js";
-import type { FleetMemoryReport } from "../src/bottlerocket/simulator/measure-memory.js";
+} from "../kit/bench/rollout.js";
+import type { FleetMemoryReport } from "../kit/simulator/measure-memory.js";
 import { shadowNameForNode } from "../src/model/constants.js";
-import { freePorts, startCluster, type TestCluster } from "../src/testenv/cluster.js";
+import { freePorts, startCluster, type TestCluster } from "../kit/testenv/cluster.js";
 import { brupopCommand, ControllerProcess, Observer, repoRoot, runJsonChild } from "./lib/children.js";
 import { asIdentity, identity, type Identity } from "./lib/identities.js";
 import { footprintLimits, measureFootprint, type FootprintResult } from "./footprint.js";

@@ -5,7 +5,8 @@
 //   dist/bundle/agent.js       `brupop agent`       (no fastify, client-node, prom-client, typebox compiler)
 //   dist/bundle/controller.js  `brupop controller`
 //   dist/bundle/apiserver.js   `brupop apiserver`
-//   dist/bundle/cli.js         every other subcommand, `--help` and errors (the whole program)
+//   dist/bundle/cli.js         every other subcommand, `--help` and errors (the whole program; not
+//                              the kit: `demo` and `simulate-host` run from a checkout, src/cli/kit.ts)
 //   dist/bundle/kube.js        @kubernetes/client-node, loaded by the three components only when a
 //                              kubeconfig is involved (never in a pod: src/k8s/access.ts)
 //   dist/bundle/package.json   {"type": "commonjs"}

@@ -12,10 +12,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { Helm } from "../src/deploy/helm.js";
+import { Helm } from "../kit/deploy/helm.js";
 import { BrupopError } from "../src/errors.js";
-import { crdTemplateArtifact, renderStaticManifest, STATIC_MANIFEST_PATH } from "../src/deploy/manifest.js";
-import { binDir } from "../src/testenv/paths.js";
+import { crdTemplateArtifact, renderStaticManifest, STATIC_MANIFEST_PATH } from "../kit/deploy/manifest.js";
+import { binDir } from "../kit/testenv/paths.js";
 
 const root = dirname(import.meta.dirname);
 

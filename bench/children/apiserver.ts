@@ -1,4 +1,4 @@
-// Child of bench/run.ts: the apiserver status-update benchmark (src/apiserver/bench.ts) in a process of
+// Child of bench/run.ts: the apiserver status-update benchmark (kit/bench/apiserver.ts) in a process of
 // its own, so its resident memory can be read: the RSS once modules are loaded (baseline) and the
 // peak while the in-process brupop apiserver serves 200 concurrent agents.
 //
@@ -9,10 +9,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
-import { benchStatusUpdates } from "../../src/apiserver/bench.js";
+import { benchStatusUpdates } from "../../kit/bench/apiserver.js";
 import { KubeRest } from "../../src/k8s/rest.js";
-import type { TestCluster } from "../../src/testenv/cluster.js";
-import { isNodeReady, kwokNodeManifest } from "../../src/testenv/nodes.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { isNodeReady, kwokNodeManifest } from "../../kit/testenv/nodes.js";
 import type { V1Node } from "@kubernetes/client-node";
 
 async function clusterFrom(dir: string): Promise<{ cluster: TestCluster; close: () => void }> {

@@ -4,9 +4,9 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { TestCluster } from "../../src/testenv/cluster.js";
-import { renderKubeconfig } from "../../src/testenv/kubeconfig.js";
-import { issueCert } from "../../src/testenv/pki.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { renderKubeconfig } from "../../kit/testenv/kubeconfig.js";
+import { issueCert } from "../../kit/testenv/pki.js";
 
 export interface Identity {
   user: string;

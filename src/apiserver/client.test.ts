@@ -4,7 +4,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
-import { createCA, issueCert } from "../testenv/pki.js";
+import { createCA, issueCert } from "../../kit/testenv/pki.js";
 import { ApiserverCallError, ApiserverClient, errorForNetworkFailure, errorForResponse } from "./client.js";
 
 describe("errorForResponse", () => {

@@ -7,8 +7,8 @@ import { afterEach, describe, it } from "node:test";
 import { systemClock } from "../clock.js";
 import { isBrupopError, type ErrorCode } from "../errors.js";
 import { BottlerocketApiClient, completed, type BottlerocketClientOptions } from "./client.js";
-import type { RebootedEvent } from "./simulator/host.js";
-import { raw, serveHost, type Served } from "./simulator/test-helpers.js";
+import type { RebootedEvent } from "../../kit/simulator/host.js";
+import { raw, serveHost, type Served } from "../../kit/simulator/test-helpers.js";
 import type { HostResponse, HostTransport } from "./transport.js";
 import type { UpdateStatus } from "./types.js";
 
@@ -367,10 +367,10 @@ describe("completed()", () => {
 describe("BottlerocketApiClient on virtual time (in-process host)", () => {
   it("waits out a 10-minute prepare and times out a hung one without real waiting", async () => {
     const { ManualClock } = await import("../clock.js");
-    const { ManualTimers } = await import("./simulator/timers.js");
-    const { ReleaseCatalog } = await import("./simulator/releases.js");
-    const { SimulatedHost } = await import("./simulator/host.js");
-    const { InProcessTransport } = await import("./simulator/routes.js");
+    const { ManualTimers } = await import("../../kit/simulator/timers.js");
+    const { ReleaseCatalog } = await import("../../kit/simulator/releases.js");
+    const { SimulatedHost } = await import("../../kit/simulator/host.js");
+    const { InProcessTransport } = await import("../../kit/simulator/routes.js");
     const clock = new ManualClock("2025-01-01T00:00:00Z");
     const timers = new ManualTimers(clock);
     const host = new SimulatedHost({

@@ -1,5 +1,6 @@
 // Builds the single `brupop` command. Each subcommand lives in its own module under
-// src/cli/commands and registers itself on the program; this file only wires them up.
+// src/cli/commands and registers itself on the program; this file only wires them up. `demo` and
+// `simulate-host` are the kit's (kit/demo, kit/simulator), reached through ./kit.ts.
 //
 // Only the subcommand being run is loaded: the agent runs on every node, and loading the
 // controller's, the apiserver's or the simulator's modules into it would cost tens of MiB of RSS.
@@ -7,6 +8,7 @@
 import { Command } from "commander";
 import { environmentRows, optionTableOf } from "../config/options.js";
 import { styleCommander } from "./exit.js";
+import { loadKitCommand, type Register } from "./kit.js";
 
 export const VERSION = "0.1.0";
 
@@ -44,16 +46,14 @@ Exit codes: 0 done, 1 failed, 2 usage or configuration error, 130 interrupted (C
 Run \`brupop <command> --help\` for a command's flags and their defaults.`;
 }
 
-type Register = (program: Command) => void;
-
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   controller: async () => (await import("./commands/controller.js")).registerController,
   agent: async () => (await import("./commands/agent.js")).registerAgent,
   apiserver: async () => (await import("./commands/apiserver.js")).registerApiserver,
   crd: async () => (await import("./commands/crd.js")).registerCrd,
-  demo: async () => (await import("./commands/demo.js")).registerDemo,
+  demo: () => loadKitCommand("demo"),
   status: async () => (await import("./commands/status.js")).registerStatus,
-  "simulate-host": async () => (await import("./commands/simulate-host.js")).registerSimulateHost,
+  "simulate-host": () => loadKitCommand("simulate-host"),
 };
 
 /** The subcommand named on the command line (the first word that is not an option), if any. */

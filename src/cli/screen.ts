@@ -1,7 +1,7 @@
 // A full-screen live view the way top or k9s draw one: the alternate screen (the scrollback is left
 // alone and comes back on exit), the cursor hidden, each frame drawn from the top-left corner over
 // the previous one (no clear, so no flicker), and nothing written when the frame did not change.
-// Pure but for the injected `write`. Shared by `brupop demo` (src/demo/run.ts) and
+// Pure but for the injected `write`. Shared by `brupop demo` (kit/demo/run.ts) and
 // `brupop status --watch` (src/status/watch.ts).
 
 export const ENTER_ALT_SCREEN = "\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J";

@@ -16,9 +16,6 @@ import { KubeApiBase, type Query, type RequestOptions, type RestResponse, type W
 
 export type { Query, RequestOptions, RestResponse } from "./api.js";
 
-/** Called once per request: the benchmark counts API load through it. */
-export type RequestObserver = (method: string, path: string, watch: boolean) => void;
-
 /** TLS material (string, Buffer, or lists of them) as a hashable string. */
 function material(v: unknown): string {
   if (v === undefined || v === null) return "";
@@ -31,16 +28,14 @@ function material(v: unknown): string {
 export class KubeRest extends KubeApiBase {
   readonly #kc: KubeAccess;
   readonly #server: URL;
-  readonly #observer: RequestObserver | undefined;
   readonly #agents = new Map<string, http.Agent>();
 
-  constructor(kc: KubeAccess, observer?: RequestObserver) {
+  constructor(kc: KubeAccess) {
     const cluster = kc.getCurrentCluster();
     super();
     if (cluster === null) throw new BrupopError("BRUPOP_E_CONFIG", "kubeconfig: no current cluster");
     this.#kc = kc;
     this.#server = new URL(cluster.server);
-    this.#observer = observer;
   }
 
   /**
@@ -94,7 +89,6 @@ export class KubeRest extends KubeApiBase {
     const url = this.#url(path, opts.query);
     const { payload, headers } = jsonPayload(opts.body, opts.contentType);
     const options = await this.#options(method, url, headers);
-    this.#observer?.(method, path, false);
     const answer = await exchange({
       options,
       secure: url.protocol === "https:",
@@ -115,7 +109,6 @@ export class KubeRest extends KubeApiBase {
   async watch(path: string, query: Query, onEvent: WatchHandler, signal: AbortSignal): Promise<void> {
     const url = this.#url(path, { ...query, watch: true });
     const options = await this.#options("GET", url, {});
-    this.#observer?.("GET", path, true);
     let unbind = (): void => undefined;
     return new Promise<void>((resolve, reject) => {
       const req = startRequest({ options, secure: url.protocol === "https:" }, (res) => {

@@ -25,7 +25,7 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import {
   agentHeaders,
   createBarePod,

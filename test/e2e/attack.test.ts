@@ -20,7 +20,7 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import {
   agentHeaders,
   createBarePod,
@@ -33,6 +33,7 @@ import {
 import { shadowStatus } from "../kit/fixtures.js";
 import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
 import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
+import { ObservedKubeRest } from "../../kit/testenv/observed-rest.js";
 
 const NS = "brupop-bottlerocket-aws";
 const ELSEWHERE = "elsewhere";
@@ -162,7 +163,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
 
     tls = await makeTlsDir("brupop-attack-tls-");
 
-    const serverRest = new KubeRest(cluster.kubeConfig, (method, path) => {
+    const serverRest = new ObservedKubeRest(cluster.kubeConfig, (method, path) => {
       upstream.total++;
       if (path.endsWith("/tokenreviews")) upstream.tokenReviews++;
       if (method === "GET" && path.startsWith("/api/v1/nodes/")) upstream.nodeGets++;

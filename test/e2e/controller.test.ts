@@ -15,7 +15,7 @@ import { KubeRest, type Query } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { KIND, PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
 import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "../kit/watchers.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
-import { imageCacheRoot } from "../../src/testenv/realnode/paths.js";
+import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");

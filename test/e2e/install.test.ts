@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 
-import { Helm, type ChartValues } from "../../src/deploy/helm.js";
+import { Helm, type ChartValues } from "../../kit/deploy/helm.js";
 import {
   CRD_CHART_DIR,
   crdTemplateArtifact,
@@ -19,11 +19,11 @@ import {
   renderStaticManifest,
   splitDocuments,
   STATIC_MANIFEST_PATH,
-} from "../../src/deploy/manifest.js";
+} from "../../kit/deploy/manifest.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
 import { controllerSettings } from "../../src/controller/settings.js";
 import { renderCrdYaml } from "../../src/model/crd.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const NS = "brupop-bottlerocket-aws";

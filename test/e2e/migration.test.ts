@@ -30,7 +30,7 @@ import {
 import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { upstreamShadowProblems, upstreamStatusProblems } from "../../src/model/upstream-read.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { FleetWatcher } from "../kit/watchers.js";

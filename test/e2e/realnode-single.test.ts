@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 
-import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
+import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { eventually } from "../kit/kube.js";
 import { buildImage, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
 

@@ -17,10 +17,10 @@ import { after, before, describe, it } from "node:test";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 
-import { startRealNodeCluster, type RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
-import { listCgroups } from "../../src/testenv/realnode/sandbox.js";
-import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../src/testenv/realnode/snapshot.js";
-import { imageCacheRoot } from "../../src/testenv/realnode/paths.js";
+import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import { listCgroups } from "../../kit/testenv/realnode/sandbox.js";
+import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../kit/testenv/realnode/snapshot.js";
+import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 import { eventually, sleep } from "../kit/kube.js";
 import {
   buildImage,

@@ -33,9 +33,9 @@ import {
 import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import type { FleetStatus, NodeRow } from "../../src/status/model.js";
-import { freePorts, startCluster, type TestCluster } from "../../src/testenv/cluster.js";
-import { renderKubeconfig } from "../../src/testenv/kubeconfig.js";
-import { issueCert } from "../../src/testenv/pki.js";
+import { freePorts, startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { renderKubeconfig } from "../../kit/testenv/kubeconfig.js";
+import { issueCert } from "../../kit/testenv/pki.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
 import { shadowStatus } from "../kit/fixtures.js";
 

@@ -19,9 +19,9 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 
-import { liveProcessGroupCount } from "../../src/testenv/process.js";
-import { readVersions } from "../../src/testenv/paths.js";
-import { startCluster, type TestCluster } from "../../src/testenv/cluster.js";
+import { liveProcessGroupCount } from "../../kit/testenv/process.js";
+import { readVersions } from "../../kit/testenv/paths.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { poller } from "../kit/poll.js";
 
 /** The shared poller, at this file's 200 ms pace. */

@@ -2,7 +2,7 @@
 // call that must succeed, the poller (test/kit/poll.ts), and the waits and writes several e2e files
 // repeat.
 import type { KubeRest } from "../../src/k8s/rest.js";
-import { kube, type KubeCallOptions } from "../../src/testenv/kube-call.js";
+import { kube, type KubeCallOptions } from "../../kit/testenv/kube-call.js";
 import { eventually } from "./poll.js";
 
 export { kube, type KubeCallOptions };

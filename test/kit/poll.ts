@@ -1,6 +1,6 @@
 // Polling for tests: one poller (the testbed's), whose timeout names what was awaited and the last
 // error seen ("timed out after N ms waiting for X: ..."), and a sleep.
-import { eventually } from "../../src/testenv/kube-call.js";
+import { eventually } from "../../kit/testenv/kube-call.js";
 
 export { eventually };
 

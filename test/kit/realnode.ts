@@ -5,8 +5,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import type { RealNodeCluster } from "../../src/testenv/realnode/cluster.js";
-import { installBrupop } from "../../src/testenv/realnode/install.js";
+import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import { installBrupop } from "../../kit/testenv/realnode/install.js";
 
 export const run = promisify(execFile);
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -16,7 +16,7 @@ export const REALNODES_SKIP =
   process.env["BRUPOP_SKIP_REALNODES"] === "1" ? "BRUPOP_SKIP_REALNODES=1" : false;
 
 /** Builds (or reuses) brupop's image with tools/image/build.sh; returns its archive path. */
-export { buildImage } from "../../src/testenv/realnode/install.js";
+export { buildImage } from "../../kit/testenv/realnode/install.js";
 
 /** `brupop simulate-host` arguments: on `from`, offering `to`, with short host command times. */
 export function simulatedHostArgs(from: string, to: string, extra: readonly string[] = []): string[] {

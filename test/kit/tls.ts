@@ -1,7 +1,7 @@
 // TLS fixtures for tests: ONE test CA per process and serving certificates issued from it once per
 // distinct request and reused (each issue is an `openssl` run), plus a tls.crt/tls.key directory
 // the way cert-manager mounts it. Tests that need a fresh CA of their own (e.g. to prove a reload)
-// call src/testenv/pki.ts directly.
+// call kit/testenv/pki.ts directly.
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +11,9 @@ import {
   type CertificateAuthority,
   type IssueCertOptions,
   type IssuedCert,
-} from "../../src/testenv/pki.js";
+} from "../../kit/testenv/pki.js";
 
-export type { CertificateAuthority, IssuedCert } from "../../src/testenv/pki.js";
+export type { CertificateAuthority, IssuedCert } from "../../kit/testenv/pki.js";
 
 let processCa: Promise<CertificateAuthority> | undefined;
 const issued = new Map<string, Promise<IssuedCert>>();

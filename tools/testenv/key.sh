@@ -2,7 +2,7 @@
 # Prints the cache key of the testenv binaries: pinned versions plus a short hash of the inputs
 # that decide what gets built. build.sh itself is left out so that editing a comment does not cost
 # a 20-minute rebuild: bump BUILD_REVISION in versions.env when you change what build.sh produces.
-# src/testenv/paths.ts computes the same key in TypeScript (src/testenv/paths.test.ts checks that
+# kit/testenv/paths.ts computes the same key in TypeScript (kit/testenv/paths.test.ts checks that
 # both agree): keep KEY_FILES in sync with it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

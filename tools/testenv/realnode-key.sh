@@ -2,7 +2,7 @@
 # Prints the cache key of the real-node binaries (build-realnode.sh): kubelet, kube-proxy,
 # CoreDNS, pause and their images. Separate from key.sh on purpose: the control plane's key
 # (a 20-minute cold build shared by every test) must not change when the node side changes.
-# src/testenv/realnode/paths.ts computes the same key in TypeScript: keep KEY_FILES in sync.
+# kit/testenv/realnode/paths.ts computes the same key in TypeScript: keep KEY_FILES in sync.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env

@@ -1,0 +1,393 @@
+// `brupop demo`: a live local fleet. A real control plane (kube-apiserver, etcd, controller-manager,
+// scheduler, kwok), N simulated Bottlerocket hosts as kwok nodes, a workload guarded by a
+// PodDisruptionBudget, and brupop's apiserver, controller and agents running in this process exactly
+// as in a cluster: same code, real TLS, real bound service-account tokens, real drains.
+//
+// The view reads the fleet the way `brupop status` does (StatusReader + buildFleetStatus), so each
+// waiting or stuck node says why: slot full, back-off, window closed, drain blocked by a PDB, agent
+// silent.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { BrupopTestbed } from "../testbed/testbed.js";
+import { Controller } from "../../src/controller/controller.js";
+import type { ConcurrencyLimit } from "../../src/controller/decisions.js";
+import { parseSchedule } from "../../src/controller/schedule.js";
+import type { CommandResult } from "../../src/bottlerocket/types.js";
+import { BrupopError } from "../../src/errors.js";
+import type { KubeRest } from "../../src/k8s/rest.js";
+import { buildFleetStatus } from "../../src/status/core.js";
+import { StatusReader } from "../../src/status/fetch.js";
+import { startCluster } from "../testenv/cluster.js";
+import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
+import { LiveScreen } from "../../src/cli/screen.js";
+import {
+  demoRows,
+  diffLines,
+  failureText,
+  formatElapsed,
+  renderFrame,
+  renderSummary,
+  renderTimeout,
+  scheduleNotice,
+  type DemoRow,
+  type NodeTiming,
+  type SeenFailure,
+  type TermSize,
+} from "./view.js";
+
+export { FROM_VERSION, TO_VERSION };
+const WORKLOAD_NAMESPACE = "default";
+
+export interface DemoOptions {
+  nodes: number;
+  maxConcurrent: ConcurrencyLimit;
+  cron: string;
+  /** Node whose host fails its first prepare (it recovers after its crash back-off). */
+  failHost?: string | undefined;
+  /** maxUnavailable of the workload's PodDisruptionBudget (0 blocks every drain). */
+  pdbMaxUnavailable: number;
+  /** Short host command times. */
+  speed: boolean;
+  /** Keep the cluster running after the rollout until interrupted. */
+  keep: boolean;
+  /** Only a cluster (with labelled nodes), brupop not installed: for trying the charts. */
+  bare: boolean;
+  /** Real nodes (kubelets, containerd, real pods; root only) instead of kwok nodes. */
+  realNodes?: boolean;
+  /** Give up after this long. */
+  timeoutMs: number;
+  out: NodeJS.WritableStream;
+  /** stdout is a terminal: full-screen live view. */
+  tty: boolean;
+  /** Terminal size (read at each frame: it may change). */
+  size: () => TermSize;
+  logger: Logger;
+  /** Where --verbose logs go, said at start (undefined: not logging, or to stderr). */
+  logFile?: string | undefined;
+  signal: AbortSignal;
+}
+
+/** What the live view reads: the cluster, and the hosts' last commands where it can see them. */
+export interface RolloutSource {
+  rest: KubeRest;
+  namespace: string;
+  server: string;
+  kubeconfigPath: string;
+  /** The host's most recent command (in-process hosts), or null when unknown. */
+  lastCommand(node: string): CommandResult | null;
+}
+
+/** Host timings: long enough to watch each step, or short (`--speed`). */
+export function hostDurations(speed: boolean) {
+  return speed
+    ? { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 }
+    : { refresh: 500, prepare: 3_000, activate: 500, deactivate: 500, reboot: 3_000 };
+}
+
+async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: number): Promise<void> {
+  const labels = { app: "demo-web" };
+  const post = async (path: string, body: unknown) => {
+    const res = await rest.request("POST", path, { body });
+    if (res.status !== 201 && res.status !== 409) {
+      throw new BrupopError("BRUPOP_E_UPSTREAM", `POST ${path}: HTTP ${res.status}`, { body: res.body });
+    }
+  };
+  await post(`/apis/apps/v1/namespaces/${WORKLOAD_NAMESPACE}/deployments`, {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "demo-web" },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [{ name: "web", image: "demo/web:1" }],
+          // One pod per node where possible, so every drain has a pod to evict under the PDB.
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: "kubernetes.io/hostname",
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: labels },
+            },
+          ],
+        },
+      },
+    },
+  });
+  await post(`/apis/policy/v1/namespaces/${WORKLOAD_NAMESPACE}/poddisruptionbudgets`, {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name: "demo-web" },
+    spec: { maxUnavailable, selector: { matchLabels: labels } },
+  });
+}
+
+/** Waits until the workload's pods are all Ready (at most 60 s; the demo goes on regardless). */
+async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !signal.aborted) {
+    const res = await rest.request<{ status?: { readyReplicas?: number } }>(
+      "GET",
+      `/apis/apps/v1/namespaces/${WORKLOAD_NAMESPACE}/deployments/demo-web`,
+    );
+    if (res.status === 200 && (res.body.status?.readyReplicas ?? 0) >= replicas) return;
+    await sleep(250, undefined, { signal }).catch(() => undefined);
+  }
+}
+
+/** Resolves on abort; keeps the process alive until then (the cluster's processes are not handles). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  const alive = setInterval(() => undefined, 60_000);
+  return new Promise((resolve) =>
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(alive);
+        resolve();
+      },
+      { once: true },
+    ),
+  );
+}
+
+/** `--bare`: a cluster with labelled nodes and nothing of brupop, until Ctrl-C. */
+async function runBare(opts: DemoOptions): Promise<number> {
+  const say = (line: string) => opts.out.write(`${line}\n`);
+  say(
+    "starting a local Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, kwok)…",
+  );
+  const cluster = await startCluster();
+  try {
+    const names = await cluster.addNodes(opts.nodes, {
+      namePrefix: NODE_PREFIX,
+      labels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
+    });
+    say(
+      `A bare cluster: ${names.length} kwok nodes labelled bottlerocket.aws/updater-interface-version=2.0.0, ` +
+        `brupop not installed.\n` +
+        `  export KUBECONFIG=${cluster.kubeconfigPath}\n` +
+        `  kubectl get nodes\n` +
+        `(binaries: ${cluster.binDir}; see docs/install.md "Try the charts locally")\n` +
+        `The cluster keeps running until you press Ctrl-C.`,
+    );
+    await untilAborted(opts.signal);
+    return 130;
+  } finally {
+    say("stopping the local cluster…");
+    await cluster.stop();
+  }
+}
+
+/** The demo's title line. */
+export function demoTitle(opts: DemoOptions, scheduleKind: string, kind = ""): string {
+  return (
+    `${opts.nodes} ${kind}nodes ${FROM_VERSION} → ${TO_VERSION}, max concurrent ${String(opts.maxConcurrent)}, ` +
+    `schedule "${opts.cron}" (${scheduleKind})`
+  );
+}
+
+/** Runs the demo; resolves with the process exit code (0 done, 1 timed out, 130 interrupted). */
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  if (opts.bare) return runBare(opts);
+  if (opts.realNodes === true) {
+    const { runRealNodeDemo } = await import("./realnodes.js");
+    return runRealNodeDemo(opts);
+  }
+  const say = (line: string) => opts.out.write(`${line}\n`);
+  const now = new Date();
+  const schedule = parseSchedule(opts.cron, now, "--cron");
+  const title = demoTitle(opts, schedule.kind);
+  const notice = scheduleNotice(schedule.msUntilOpen(now), opts.timeoutMs, opts.cron, now);
+  if (notice !== undefined) say(notice);
+  if (opts.logFile !== undefined) say(`logs: ${opts.logFile}`);
+  say(
+    "starting a local Kubernetes control plane (kube-apiserver, etcd, controller-manager, scheduler, kwok)…",
+  );
+  const testbed = await BrupopTestbed.start({
+    releases: [{ version: TO_VERSION }],
+    hostDurations: hostDurations(opts.speed),
+    agentTimings: { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 },
+    logger: opts.logger,
+  });
+  let controller: Controller | undefined;
+  try {
+    say(
+      `creating ${opts.nodes} Bottlerocket nodes on ${FROM_VERSION}, a workload and its PodDisruptionBudget…`,
+    );
+    const names = await testbed.addNodes(opts.nodes, { version: FROM_VERSION, namePrefix: NODE_PREFIX });
+    // After the nodes, so the scheduler spreads the pods over all of them (pending pods would all
+    // land on the first node to be Ready); and Ready before the first drain.
+    await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
+    await waitForWorkload(testbed.rest, opts.nodes, opts.signal);
+    if (opts.failHost !== undefined) {
+      if (!names.includes(opts.failHost)) {
+        throw new BrupopError(
+          "BRUPOP_E_CONFIG",
+          `--fail-host: no node "${opts.failHost}" (nodes: ${names.join(", ")})`,
+        );
+      }
+      testbed.fleet
+        .host(opts.failHost)
+        .failCommand("prepare", { times: 1, stderr: "demo: injected prepare failure" });
+    }
+    controller = new Controller(
+      {
+        namespace: testbed.namespace,
+        maxConcurrent: opts.maxConcurrent,
+        schedule,
+        tickIntervalMs: 1_000,
+        http: null,
+        leaderElection: null,
+      },
+      { rest: testbed.rest, logger: opts.logger },
+    );
+    await controller.start();
+    const source: RolloutSource = {
+      rest: testbed.rest,
+      namespace: testbed.namespace,
+      server: testbed.cluster.server,
+      kubeconfigPath: testbed.cluster.kubeconfigPath,
+      lastCommand: (node) => {
+        const read = testbed.fleet.host(node).readStatus();
+        return read.kind === "ok" ? read.status.most_recent_command : null;
+      },
+    };
+    return await watchRollout(opts, source, title, names, notice);
+  } finally {
+    await controller?.stop();
+    if (!opts.signal.aborted) say("stopping the local cluster…");
+    await testbed.stop();
+  }
+}
+
+/** Failed host commands seen so far (the hosts run in this process). */
+class FailureLog {
+  readonly #seen = new Set<string>();
+  readonly byNode = new Map<string, SeenFailure[]>();
+
+  /** New failures since the last look. */
+  poll(source: RolloutSource, names: readonly string[]): { node: string; failure: SeenFailure }[] {
+    const fresh: { node: string; failure: SeenFailure }[] = [];
+    for (const node of names) {
+      const last = source.lastCommand(node);
+      if (last === null || last.cmd_status !== "Failed") continue;
+      const key = `${node} ${last.timestamp}`;
+      if (this.#seen.has(key)) continue;
+      this.#seen.add(key);
+      const failure = {
+        command: last.cmd_type,
+        text: last.stderr.trim() || `exit status ${last.exit_status}`,
+      };
+      const list = this.byNode.get(node) ?? [];
+      list.push(failure);
+      this.byNode.set(node, list);
+      fresh.push({ node, failure });
+    }
+    return fresh;
+  }
+
+  latest(): Map<string, SeenFailure> {
+    const out = new Map<string, SeenFailure>();
+    for (const [node, list] of this.byNode) {
+      const last = list.at(-1);
+      if (last !== undefined) out.set(node, last);
+    }
+    return out;
+  }
+}
+
+/** Start and finish times, and failures, per node (for the summary). */
+function noteTimings(
+  timings: Map<string, NodeTiming>,
+  rows: readonly DemoRow[],
+  failures: FailureLog,
+  elapsed: number,
+): void {
+  for (const row of rows) {
+    const t = timings.get(row.node);
+    if (t === undefined) continue;
+    t.failures = failures.byNode.get(row.node) ?? [];
+    if (t.startedMs === null && row.active) t.startedMs = elapsed;
+    if (t.finishedMs === null && row.done) t.finishedMs = elapsed;
+  }
+}
+
+export async function watchRollout(
+  opts: DemoOptions,
+  source: RolloutSource,
+  title: string,
+  names: string[],
+  notice: string | undefined,
+): Promise<number> {
+  const say = (line: string) => opts.out.write(`${line}\n`);
+  const reader = new StatusReader(source.rest, source.namespace, source.server);
+  const started = Date.now();
+  const timings = new Map<string, NodeTiming>(
+    names.map((n) => [n, { node: n, startedMs: null, finishedMs: null, failures: [] }]),
+  );
+  const failures = new FailureLog();
+  const events: string[] = [];
+  const screen = new LiveScreen((t) => opts.out.write(t));
+  const onResize = () => screen.invalidate();
+  if (opts.tty) {
+    screen.enter();
+    process.stdout.on("resize", onResize);
+  }
+  let rows: DemoRow[] = [];
+  try {
+    while (!opts.signal.aborted) {
+      const elapsed = Date.now() - started;
+      const fresh = failures.poll(source, names);
+      const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
+      try {
+        const input = await reader.snapshot(() => new Date());
+        const next = demoRows(buildFleetStatus(input), TO_VERSION, failures.latest());
+        changes.push(...diffLines(rows, next, elapsed));
+        rows = next;
+      } catch (err) {
+        // A hiccup of the local API server: keep the last view, say so, look again.
+        changes.push(
+          `${formatElapsed(elapsed)} could not read the fleet: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      noteTimings(timings, rows, failures, elapsed);
+      events.push(...changes);
+      events.splice(0, Math.max(0, events.length - 50));
+      const notes = notice === undefined ? [] : [notice];
+      if (screen.active)
+        screen.draw(renderFrame({ title, elapsedMs: elapsed, rows, events, notes }, opts.size()));
+      else for (const line of changes) say(line);
+      const finished = rows.length === names.length && rows.every((r) => r.done);
+      if (finished || elapsed > opts.timeoutMs) {
+        screen.leave();
+        say("");
+        if (!finished) {
+          say(renderTimeout(opts.timeoutMs, rows, [...timings.values()]));
+          return 1;
+        }
+        say(renderSummary(elapsed, [...timings.values()], TO_VERSION));
+        if (opts.keep) await keepRunning(opts, source);
+        return 0;
+      }
+      await sleep(500, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+    return 130;
+  } finally {
+    process.stdout.off("resize", onResize);
+    screen.leave();
+  }
+}
+
+async function keepRunning(opts: DemoOptions, source: RolloutSource): Promise<void> {
+  const kc = source.kubeconfigPath;
+  opts.out.write(
+    `The cluster keeps running until you press Ctrl-C. Try:\n` +
+      `  kubectl --kubeconfig ${kc} get brs -n ${source.namespace}\n` +
+      `  npx brupop status --kubeconfig ${kc}\n` +
+      `  kubectl --kubeconfig ${kc} get pods -A -o wide\n`,
+  );
+  await untilAborted(opts.signal);
+}

@@ -1,0 +1,129 @@
+// The shipped build (tools/bundle.ts, `npm run bundle`): the launcher picks the bundle the way
+// program.ts picks the subcommand, each component's bundle holds only what it runs, and the bundled
+// CLI behaves like src/cli/main.ts.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { bundle, type BundleReport } from "../../tools/bundle.js";
+import { bundleFor } from "../../tools/bundle/launcher.js";
+import { requestedCommand } from "../../src/cli/program.js";
+
+describe("the bundles' launcher", () => {
+  const table: string[][] = [
+    ["agent"],
+    ["controller", "--namespace", "x"],
+    ["apiserver", "--tls-dir", "/x"],
+    ["--log-level", "info", "agent"],
+    ["-h"],
+    [],
+    ["status"],
+    ["crd"],
+    ["demo", "--nodes", "3"],
+    ["simulate-host"],
+    ["agents"],
+    ["help", "agent"],
+  ];
+  for (const args of table) {
+    it(`brupop ${args.join(" ") || "(nothing)"}: the bundle of program.ts's subcommand`, () => {
+      const argv = ["node", "brupop", ...args];
+      const command = requestedCommand(argv);
+      const expected =
+        command === "agent" || command === "controller" || command === "apiserver" ? command : "cli";
+      assert.equal(bundleFor(argv), expected);
+    });
+  }
+});
+
+describe("npm run bundle", { timeout: 180_000 }, () => {
+  let dir = "";
+  let reports: BundleReport[] = [];
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [join(dir, "main.js"), ...args], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 60_000,
+    });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "brupop-bundle-"));
+    reports = await bundle(dir);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keeps fastify, client-node, prom-client and TypeBox's compiler out of the agent", () => {
+    const agent = reports.find((r) => r.file === "agent.js");
+    assert.ok(agent !== undefined && agent.bytes > 0);
+    const inputs = agent.inputs.map((i) => i.input);
+    for (const banned of [
+      "/fastify/",
+      "/@kubernetes/client-node/",
+      "/prom-client/",
+      "/typebox/build/compile/",
+      "src/apiserver/server.ts",
+      "src/controller/",
+    ]) {
+      assert.deepEqual(
+        inputs.filter((i) => i.includes(banned)),
+        [],
+        `${banned} is not in the agent bundle`,
+      );
+    }
+    assert.ok(inputs.some((i) => i.includes("src/agent/agent.ts")));
+  });
+
+  it("has no kit code in any bundle: demo and simulate-host answer that they run from a checkout", () => {
+    for (const r of reports) {
+      const own = r.inputs.map((i) => i.input).filter((i) => !i.includes("node_modules/"));
+      assert.deepEqual(
+        own.filter((i) => !/^(src\/|tools\/bundle\/|not-in-bundle:)/.test(i)),
+        [],
+        `${r.file}: only src/ and the bundle entries`,
+      );
+    }
+    const demo = run(["demo", "--nodes", "3"]);
+    assert.equal(demo.status, 2);
+    assert.match(demo.stderr, /^error: brupop demo runs from a checkout of brupop-ts/);
+    assert.match(run(["--help"]).stdout, /\n {2}simulate-host\b/);
+  });
+
+  it("leaves client-node to kube.js, loaded only with a kubeconfig", async () => {
+    for (const file of ["agent.js", "controller.js", "apiserver.js"]) {
+      const inputs = reports.find((r) => r.file === file)?.inputs.map((i) => i.input) ?? [];
+      assert.deepEqual(
+        inputs.filter((i) => i.includes("/@kubernetes/client-node/")),
+        [],
+        file,
+      );
+      assert.match(await readFile(join(dir, file), "utf8"), /require\("\.\/kube\.js"\)/, file);
+    }
+  });
+
+  it("runs the CLI like src/cli/main.ts: version, help, one-line configuration errors (exit 2)", () => {
+    assert.equal(run(["--version"]).stdout.trim(), "0.1.0");
+    const help = run(["agent", "--help"]);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: brupop agent \[options\]/);
+    const noNode = run(["agent"], { MY_NODE_NAME: "" });
+    assert.equal(noNode.status, 2);
+    assert.match(noNode.stderr, /^error: MY_NODE_NAME: /);
+    assert.equal(noNode.stderr.trim().split("\n").length, 1);
+    const unknown = run(["nonsense"]);
+    assert.equal(unknown.status, 2); // a usage error (docs/cli.md exit codes)
+    assert.match(unknown.stderr, /unknown command 'nonsense'/);
+    const all = run(["--help"]);
+    for (const c of ["agent", "controller", "apiserver", "status", "crd"])
+      assert.match(all.stdout, new RegExp(`\\n  ${c}\\b`));
+  });
+
+  it("loads client-node from kube.js when given a kubeconfig (the CLI's --kubeconfig path)", () => {
+    const r = run(["controller", "--namespace", "x", "--kubeconfig", join(dir, "missing.kubeconfig")]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /ENOENT: no such file or directory, open '.*missing\.kubeconfig'/);
+    assert.doesNotMatch(r.stderr, /Cannot find module/);
+  });
+});
