@@ -341,6 +341,11 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.cluster.status?.crash_count, 1);
     const stamp = Date.parse(w.cluster.status?.state_transition_failure_timestamp ?? "");
     assert.ok(Math.abs(stamp - failedAt.getTime()) < 5_000, "stamped with the agent's clock");
+    const failure = w.cluster.status?.failure;
+    assert.equal(failure?.state, "StagedAndPerformedUpdate");
+    assert.equal(failure?.reason, "HostCommandFailed");
+    assert.match(failure?.message ?? "", /prepare failed .*no space left on device/);
+    assert.equal(failure?.timestamp, w.cluster.status?.state_transition_failure_timestamp);
     assert.ok(
       w.logs.some((l) => l.includes("no space left on device")),
       "the host's stderr is logged",
@@ -493,6 +498,9 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.cluster.status?.current_state, "ErrorReset");
     assert.equal(w.cluster.status?.crash_count, 1);
     assert.equal(w.hostCalls.get("reboot") ?? 0, 0, "no reboot without a drain");
+    assert.equal(w.cluster.status?.failure?.reason, "DrainFailed");
+    assert.equal(w.cluster.status?.failure?.state, "RebootedIntoUpdate");
+    assert.equal(w.cluster.status?.failure?.message, "drain: HTTP 500");
 
     w.apiserver.fail.uncordon = () => new ApiserverCallError("connect ECONNREFUSED", { retryable: true });
     w.cluster.setSpec("Idle");

@@ -22,7 +22,10 @@ import { sleep, Wakeup } from "../runtime/loop.js";
 import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
 import {
   decide,
+  failureRecord,
   failureStatus,
+  stepFailureReason,
+  type FailureReason,
   hostUpdateFacts,
   initialStatus,
   statusChanged,
@@ -267,6 +270,7 @@ export class Agent {
             status,
             facts,
             new BrupopError("BRUPOP_E_HOST_API", decision.reason, { reason: "host-state" }),
+            "HostNotReady",
           );
           return "continue";
         case "step": {
@@ -295,7 +299,7 @@ export class Agent {
         this.#log.warn({ err, step }, "apiserver unavailable; retrying next loop");
         return undefined;
       }
-      await this.#fail(shadow, status, facts, err);
+      await this.#fail(shadow, status, facts, err, stepFailureReason(step));
       return undefined;
     }
   }
@@ -419,14 +423,28 @@ export class Agent {
     }
   }
 
-  async #fail(shadow: BottlerocketShadow, prev: ShadowStatus, facts: HostFacts, err: unknown): Promise<void> {
+  async #fail(
+    shadow: BottlerocketShadow,
+    prev: ShadowStatus,
+    facts: HostFacts,
+    err: unknown,
+    reason: FailureReason,
+  ): Promise<void> {
     if (!this.alive) return;
+    const now = this.#clock.now();
+    const failure = failureRecord(shadow.spec.state, reason, errorText(err), now);
     this.#log.error(
-      { err, spec: shadow.spec.state, version: shadow.spec.version, crashCount: prev.crash_count + 1 },
+      {
+        err,
+        spec: shadow.spec.state,
+        version: shadow.spec.version,
+        crashCount: prev.crash_count + 1,
+        failure,
+      },
       "update step failed; reporting ErrorReset",
     );
     const target = this.#freshTarget ?? prev.target_version;
-    await this.#report(shadow, prev, failureStatus(prev, facts.version, target, this.#clock.now()));
+    await this.#report(shadow, prev, failureStatus(prev, facts.version, target, now, failure));
   }
 
   #assertOnce(shadow: BottlerocketShadow, reason: string): void {
@@ -436,6 +454,11 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The error's own words for status.failure.message. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** An apiserver failure that says "try again later" (network, 429, 502-504). */

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ShadowStatus } from "../model/shadow.js";
+import { FAILURE_MESSAGE_MAX, type ShadowStatus } from "../model/shadow.js";
 import { V2_STATES, type ShadowState } from "../model/state.js";
 import {
   decide,
+  failureRecord,
   failureStatus,
+  stepFailureReason,
   hostUpdateFacts,
   initialStatus,
   statusChanged,
@@ -676,6 +678,68 @@ describe("status", () => {
       crash_count: 2,
       state_transition_failure_timestamp: "2025-02-03T04:05:06.789Z",
     });
+  });
+
+  it("failureStatus carries the failure record when given one", () => {
+    const now = new Date("2025-02-03T04:05:06.789Z");
+    const failure = failureRecord("RebootedIntoUpdate", "DrainFailed", "drain: HTTP 500", now);
+    const next = failureStatus(status("MonitoringUpdate"), OLD, NEW, now, failure);
+    assert.deepEqual(next.failure, {
+      state: "RebootedIntoUpdate",
+      reason: "DrainFailed",
+      message: "drain: HTTP 500",
+      timestamp: "2025-02-03T04:05:06.789Z",
+    });
+    assert.equal("failure" in failureStatus(status("Idle"), OLD, NEW, now), false, "absent, not undefined");
+  });
+
+  it("failureRecord: trims, cuts long text, never empty", () => {
+    const now = new Date(0);
+    assert.equal(failureRecord("Idle", "Timeout", "  slow \n", now).message, "slow");
+    assert.equal(failureRecord("Idle", "Timeout", "", now).message, "Timeout");
+    const long = failureRecord(
+      "Idle",
+      "HostCommandFailed",
+      "x".repeat(FAILURE_MESSAGE_MAX + 50),
+      now,
+    ).message;
+    assert.equal(long.length, FAILURE_MESSAGE_MAX);
+    assert.ok(long.endsWith("…"));
+  });
+
+  it("stepFailureReason: host commands, the drain, other apiserver calls", () => {
+    const table: [Step, string][] = [
+      ["refresh", "HostCommandFailed"],
+      ["prepare", "HostCommandFailed"],
+      ["activate", "HostCommandFailed"],
+      ["deactivate", "HostCommandFailed"],
+      ["reboot", "HostCommandFailed"],
+      ["cordonAndDrain", "DrainFailed"],
+      ["excludeFromLb", "ApiserverCallFailed"],
+      ["waitBeforeDrain", "ApiserverCallFailed"],
+      ["uncordon", "ApiserverCallFailed"],
+      ["removeExclusionFromLb", "ApiserverCallFailed"],
+    ];
+    for (const [step, reason] of table) assert.equal(stepFailureReason(step), reason, step);
+  });
+
+  it("successStatus keeps the failure with the crash record and drops it after a completed cycle", () => {
+    const failure = failureRecord(
+      "StagedAndPerformedUpdate",
+      "HostCommandFailed",
+      "prepare failed",
+      new Date(0),
+    );
+    const failed = {
+      ...status("ErrorReset", { crash_count: 1, state_transition_failure_timestamp: T }),
+      failure,
+    };
+    const idle = successStatus(failed, "Idle", OLD, NEW);
+    assert.deepEqual(idle.failure, failure);
+    const staged = successStatus(idle, "StagedAndPerformedUpdate", OLD, NEW);
+    assert.deepEqual(staged.failure, failure);
+    const done = successStatus({ ...staged, current_state: "MonitoringUpdate" }, "Idle", NEW, NEW);
+    assert.equal("failure" in done, false);
   });
 
   it("statusChanged: only a real difference is written", () => {

@@ -7,7 +7,13 @@
 //
 // The status functions below say what the agent reports afterwards.
 import type { UpdateState, UpdateStatus } from "../bottlerocket/types.js";
-import { statusesEqual, type ShadowSpec, type ShadowStatus } from "../model/shadow.js";
+import {
+  FAILURE_MESSAGE_MAX,
+  statusesEqual,
+  type ShadowFailure,
+  type ShadowSpec,
+  type ShadowStatus,
+} from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 
 /** What the host's update API says, reduced to what decisions read. */
@@ -223,13 +229,59 @@ export function successStatus(
   targetVersion: string,
 ): ShadowStatus {
   const completedCycle = prev.current_state === "MonitoringUpdate" && state === "Idle";
-  return {
+  const next: ShadowStatus = {
     current_version: hostVersion,
     target_version: targetVersion,
     current_state: state,
     crash_count: completedCycle ? 0 : prev.crash_count,
     state_transition_failure_timestamp: completedCycle ? null : prev.state_transition_failure_timestamp,
   };
+  // The failure stays with the crash record (it says why the back-off runs) and goes with it.
+  if (!completedCycle && prev.failure !== undefined) next.failure = prev.failure;
+  return next;
+}
+
+/**
+ * Why an attempt failed, as the agent reports it in `status.failure` (SPEC "beyond"; docs/spec.md):
+ * - HostCommandFailed: a host update API command (refresh, prepare, activate, deactivate, reboot) failed;
+ * - HostNotReady: the host is not in a state that lets it do what the spec asks;
+ * - DrainFailed: cordon-and-drain through the apiserver failed or was blocked;
+ * - ApiserverCallFailed: another apiserver call (LB exclusion, uncordon) failed;
+ * - Timeout: a state took longer than its time limit;
+ * - Unhealthy: the node did not prove healthy after the reboot.
+ */
+export type FailureReason =
+  "HostCommandFailed" | "HostNotReady" | "DrainFailed" | "ApiserverCallFailed" | "Timeout" | "Unhealthy";
+
+/** The failure reason a failed step stands for. */
+export function stepFailureReason(step: Step): FailureReason {
+  switch (step) {
+    case "refresh":
+    case "prepare":
+    case "activate":
+    case "deactivate":
+    case "reboot":
+      return "HostCommandFailed";
+    case "cordonAndDrain":
+      return "DrainFailed";
+    case "excludeFromLb":
+    case "waitBeforeDrain":
+    case "uncordon":
+    case "removeExclusionFromLb":
+      return "ApiserverCallFailed";
+  }
+}
+
+/** A failure record: message trimmed to FAILURE_MESSAGE_MAX characters, stamped `now`. */
+export function failureRecord(
+  state: ShadowState,
+  reason: FailureReason,
+  message: string,
+  now: Date,
+): ShadowFailure {
+  const text = message.trim() === "" ? reason : message.trim();
+  const cut = text.length > FAILURE_MESSAGE_MAX ? `${text.slice(0, FAILURE_MESSAGE_MAX - 1)}…` : text;
+  return { state, reason, message: cut, timestamp: now.toISOString() };
 }
 
 /** The status after a failed attempt: ErrorReset, one more crash, stamped now. */
@@ -238,14 +290,17 @@ export function failureStatus(
   hostVersion: string,
   targetVersion: string,
   now: Date,
+  failure?: ShadowFailure,
 ): ShadowStatus {
-  return {
+  const next: ShadowStatus = {
     current_version: hostVersion,
     target_version: targetVersion,
     current_state: "ErrorReset",
     crash_count: prev.crash_count + 1,
     state_transition_failure_timestamp: now.toISOString(),
   };
+  if (failure !== undefined) next.failure = failure;
+  return next;
 }
 
 /** Whether `next` must be written (statuses are only reported when they change). */

@@ -120,8 +120,16 @@ describe("status.failure (optional, beyond upstream)", () => {
     assert.deepEqual(parseStatus({ ...status, failure }).failure, failure);
   });
   it("is validated field by field", () => {
-    rejects(() => parseStatus({ ...status, failure: { ...failure, reason: "drain failed" } }), "status.failure.reason", /./);
-    rejects(() => parseStatus({ ...status, failure: omit(failure, "message") }), "status.failure.message", /./);
+    rejects(
+      () => parseStatus({ ...status, failure: { ...failure, reason: "drain failed" } }),
+      "status.failure.reason",
+      /./,
+    );
+    rejects(
+      () => parseStatus({ ...status, failure: omit(failure, "message") }),
+      "status.failure.message",
+      /./,
+    );
     rejects(() => parseStatus({ ...status, failure: { ...failure, extra: 1 } }), "status.failure.extra", /./);
   });
   it("counts in status equality", () => {

@@ -32,12 +32,17 @@ export const FAILURE_MESSAGE_MAX = 1024;
  */
 export const ShadowFailureSchema = Type.Object(
   {
-    state: Type.Enum([...V2_STATES], { description: "The state the node was trying to reach when it failed." }),
+    state: Type.Enum([...V2_STATES], {
+      description: "The state the node was trying to reach when it failed.",
+    }),
     reason: Type.String({
       pattern: "^[A-Z][A-Za-z]*$",
-      description: "Why, as one CamelCase word (HostCommandFailed, HostNotReady, DrainFailed, ApiserverCallFailed, Timeout, Unhealthy).",
+      description:
+        "Why, as one CamelCase word (HostCommandFailed, HostNotReady, DrainFailed, ApiserverCallFailed, Timeout, Unhealthy).",
     }),
-    message: Type.String({ description: "What failed, in words (the host API's or apiserver's error text)." }),
+    message: Type.String({
+      description: "What failed, in words (the host API's or apiserver's error text).",
+    }),
     timestamp: Type.String({ format: "date-time", description: "When it failed (RFC 3339)." }),
   },
   { additionalProperties: false },
@@ -193,5 +198,7 @@ export function statusesEqual(a: ShadowStatus | undefined, b: ShadowStatus | und
 
 function failuresEqual(a: ShadowFailure | undefined, b: ShadowFailure | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a.state === b.state && a.reason === b.reason && a.message === b.message && a.timestamp === b.timestamp;
+  return (
+    a.state === b.state && a.reason === b.reason && a.message === b.message && a.timestamp === b.timestamp
+  );
 }
