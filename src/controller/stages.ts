@@ -11,7 +11,12 @@ import type { Logger } from "pino";
 import type { Clock, Timers } from "../clock.js";
 import type { EventRecorder } from "../k8s/events.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
-import { DEFAULT_SPEC, type BottlerocketShadow, type ShadowFailure } from "../model/shadow.js";
+import {
+  DEFAULT_SPEC,
+  describeFailure,
+  type BottlerocketShadow,
+  type ShadowFailure,
+} from "../model/shadow.js";
 import { stripManagedFields, type ShadowApi } from "./api.js";
 import {
   planTick,
@@ -376,7 +381,7 @@ const EVENT_REASONS: Record<SpecChange["reason"], string> = {
 /** status.failure in words; upstream's agents write none, so only the state is known then. */
 export function failureWords(f: ShadowFailure | undefined): string {
   if (f === undefined) return "status ErrorReset";
-  return `${f.reason} reaching ${f.state}: ${f.message}`;
+  return describeFailure(f);
 }
 
 export function describeChange(c: SpecChange): string {

@@ -52,7 +52,8 @@ export function failureText(f: SeenFailure): string {
 }
 
 function whyOf(row: StatusRow, failure: SeenFailure | undefined): string {
-  if (failure === undefined) return row.message;
+  // The agent's own account (status.failure) is in row.message already; the host's stderr the demo saw is for upstream agents.
+  if (failure === undefined || row.failure !== undefined) return row.message;
   if (row.reason.kind === "backoff") return `${row.message}; last: ${failureText(failure)}`;
   if (row.state.current === "ErrorReset") return `${failureText(failure)}; recovering`;
   return row.message;

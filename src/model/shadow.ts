@@ -196,6 +196,11 @@ export function statusesEqual(a: ShadowStatus | undefined, b: ShadowStatus | und
   );
 }
 
+/** status.failure in words, for Events, `brupop status` and the demo: "DrainFailed reaching RebootedIntoUpdate: …". */
+export function describeFailure(f: ShadowFailure): string {
+  return `${f.reason} reaching ${f.state}: ${f.message}`;
+}
+
 function failuresEqual(a: ShadowFailure | undefined, b: ShadowFailure | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return (
