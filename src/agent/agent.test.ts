@@ -330,6 +330,22 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     });
   });
 
+  it("a state not reached within its time limit fails with Timeout, before any host command", async () => {
+    const w = world({ timings: { stateTimeLimitsMs: { StagedAndPerformedUpdate: 720_000 } } });
+    const agent = await initialised(w);
+    w.clock.advance(721_000); // the spec was set at T0
+    w.cluster.setSpec("StagedAndPerformedUpdate");
+    const before = w.hostCalls.get("prepare") ?? 0;
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w.cluster.status?.crash_count, 1);
+    assert.equal(w.hostCalls.get("prepare") ?? 0, before, "nothing started once late");
+    const failure = w.cluster.status?.failure;
+    assert.equal(failure?.reason, "Timeout");
+    assert.equal(failure?.state, "StagedAndPerformedUpdate");
+    assert.match(failure?.message ?? "", /time limit of 720s/);
+  });
+
   it("a failed prepare reports ErrorReset (crash_count + 1, stamped), then waits for the controller", async () => {
     const w = world();
     const agent = await initialised(w);

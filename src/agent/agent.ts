@@ -32,6 +32,7 @@ import {
   successStatus,
   type HostFacts,
   type NodeFacts,
+  type StateTimeLimits,
   type Step,
 } from "./decide.js";
 import type { AgentObjects } from "./objects.js";
@@ -44,12 +45,15 @@ export interface AgentTimings {
   updateCheckIntervalMs: number;
   /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC in ms; 0 = no load-balancer exclusion (default). */
   excludeFromLbWaitMs: number;
+  /** Time allowed to reach each spec state (ms; 0 or absent = unbounded). Default: none enforced. */
+  stateTimeLimitsMs: StateTimeLimits;
 }
 
 export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
   loopIntervalMs: DEFAULT_LOOP_INTERVAL_MS,
   updateCheckIntervalMs: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
   excludeFromLbWaitMs: 0,
+  stateTimeLimitsMs: {},
 };
 
 export interface AgentDeps {
@@ -243,6 +247,8 @@ export class Agent {
         node: this.#nodeFacts(),
         done,
         manageLbExclusion: this.#timings.excludeFromLbWaitMs > 0,
+        now: this.#clock.now(),
+        timeLimitsMs: this.#timings.stateTimeLimitsMs,
       });
       switch (decision.kind) {
         case "halt":
@@ -270,7 +276,7 @@ export class Agent {
             status,
             facts,
             new BrupopError("BRUPOP_E_HOST_API", decision.reason, { reason: "host-state" }),
-            "HostNotReady",
+            decision.failure ?? "HostNotReady",
           );
           return "continue";
         case "step": {

@@ -757,3 +757,148 @@ describe("status", () => {
     }
   });
 });
+
+describe("decide: per-state time limits", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const LIMITS = {
+    StagedAndPerformedUpdate: 720_000,
+    RebootedIntoUpdate: 600_000,
+    MonitoringUpdate: 300_000,
+  };
+  interface LimitRow {
+    name: string;
+    row: Row;
+    /** Seconds since the controller asked. */
+    after: number;
+    limits?: typeof LIMITS | Record<string, number>;
+    asked?: string | null;
+    expect: Decision["kind"] | Step;
+  }
+  const staging: Row = {
+    name: "",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.available,
+    expect: "prepare",
+  };
+  const draining: Row = {
+    name: "",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    expect: "cordonAndDrain",
+  };
+  const TABLE: LimitRow[] = [
+    { name: "within the limit: the step", row: staging, after: 720, expect: "prepare" },
+    { name: "past the limit: Timeout instead of the step", row: staging, after: 721, expect: "fail" },
+    {
+      name: "limit 0: never enforced (upstream)",
+      row: staging,
+      after: 10_000,
+      limits: { StagedAndPerformedUpdate: 0 },
+      expect: "prepare",
+    },
+    {
+      name: "no limits configured: never enforced",
+      row: staging,
+      after: 10_000,
+      limits: {},
+      expect: "prepare",
+    },
+    {
+      name: "no spec timestamp: nothing to measure from",
+      row: staging,
+      after: 10_000,
+      asked: null,
+      expect: "prepare",
+    },
+    {
+      name: "unparseable spec timestamp: not enforced",
+      row: staging,
+      after: 10_000,
+      asked: "yesterday",
+      expect: "prepare",
+    },
+    { name: "reboot past its limit before the drain", row: draining, after: 601, expect: "fail" },
+    {
+      name: "already there: reported, however late",
+      row: { ...staging, host: HOST.ready, expect: "report" },
+      after: 10_000,
+      expect: "report",
+    },
+    {
+      name: "rebooted late into the update: the uncordon still runs (undo steps are never cut short)",
+      row: { ...draining, host: HOST.onNew, node: CORDONED, expect: "uncordon" },
+      after: 10_000,
+      expect: "uncordon",
+    },
+    {
+      name: "MonitoringUpdate late: only undo work, never a Timeout",
+      row: {
+        name: "",
+        spec: "MonitoringUpdate",
+        status: "RebootedIntoUpdate",
+        host: HOST.onNew,
+        node: CORDONED,
+        expect: "uncordon",
+      },
+      after: 10_000,
+      expect: "uncordon",
+    },
+    {
+      name: "ErrorReset waiting for the controller: waits, no second failure",
+      row: {
+        name: "",
+        spec: "StagedAndPerformedUpdate",
+        status: "ErrorReset",
+        host: HOST.available,
+        expect: "wait",
+      },
+      after: 10_000,
+      expect: "wait",
+    },
+    {
+      name: "Idle is never limited (the way back)",
+      row: {
+        name: "",
+        spec: "Idle",
+        status: "ErrorReset",
+        host: HOST.idle,
+        node: CORDONED,
+        expect: "uncordon",
+      },
+      after: 10_000,
+      limits: { Idle: 1 },
+      expect: "uncordon",
+    },
+  ];
+  for (const t of TABLE) {
+    it(t.name, () => {
+      const base = input(t.row);
+      const asked = t.asked === undefined ? ASKED : t.asked;
+      const d = decide({
+        ...base,
+        spec: { ...base.spec, state_transition_timestamp: asked },
+        now: new Date(Date.parse(ASKED) + t.after * 1000),
+        timeLimitsMs: t.limits ?? LIMITS,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+    });
+  }
+
+  it("the Timeout names the state, the limit and how long ago it was asked", () => {
+    const base = input(staging);
+    const d = decide({
+      ...base,
+      spec: { ...base.spec, state_transition_timestamp: ASKED },
+      now: new Date(Date.parse(ASKED) + 800_000),
+      timeLimitsMs: LIMITS,
+    });
+    assert.deepEqual(d, {
+      kind: "fail",
+      failure: "Timeout",
+      reason:
+        "StagedAndPerformedUpdate not reached within its time limit of 720s (asked at 2025-01-01T00:00:00.000Z, 800s ago)",
+    });
+  });
+});

@@ -49,8 +49,8 @@ export type Decision =
   | { kind: "step"; step: Step }
   /** Nothing (more) to do: report `spec.state` as reached (only written if the status changed). */
   | { kind: "report" }
-  /** The host cannot do what the spec asks: report ErrorReset. */
-  | { kind: "fail"; reason: string }
+  /** The host cannot do what the spec asks: report ErrorReset (`failure`: default HostNotReady). */
+  | { kind: "fail"; reason: string; failure?: FailureReason }
   /** Nothing to do until the controller changes the spec. */
   | { kind: "wait"; reason: string }
   /** The spec is invalid (never acted on). */
@@ -68,7 +68,17 @@ export interface DecisionInput {
   done: ReadonlySet<Step>;
   /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC > 0: exclude from load balancers before draining, undo after. */
   manageLbExclusion: boolean;
+  /** The agent's clock (time limits are measured from spec.state_transition_timestamp). */
+  now?: Date;
+  /** Per-state time limits in ms; a missing or 0 entry is not enforced (upstream). */
+  timeLimitsMs?: StateTimeLimits;
 }
+
+/** Time allowed to reach each state, in ms, from when the controller asked; 0 or absent = unbounded. */
+export type StateTimeLimits = Partial<Readonly<Record<ShadowState, number>>>;
+
+/** Steps that only undo brupop's own node changes: never cut short by a time limit. */
+const UNDO_STEPS: ReadonlySet<Step> = new Set(["uncordon", "removeExclusionFromLb"]);
 
 const REPORT: Decision = { kind: "report" };
 
@@ -82,6 +92,32 @@ function once(input: DecisionInput, step: Step): Decision | undefined {
 }
 
 export function decide(input: DecisionInput): Decision {
+  const decision = decideStep(input);
+  // A limit only stops forward work: a node that has got there (report), failed already, waits for
+  // the controller, or only has to undo its cordon is never failed for being late.
+  if (decision.kind !== "step" || UNDO_STEPS.has(decision.step)) return decision;
+  return overTimeLimit(input) ?? decision;
+}
+
+/** Fail with Timeout when the spec state was asked for longer ago than its limit allows. */
+export function overTimeLimit(input: DecisionInput): Decision | undefined {
+  const { spec, now } = input;
+  const limitMs = input.timeLimitsMs?.[spec.state] ?? 0;
+  if (now === undefined || limitMs <= 0 || spec.state_transition_timestamp === null) return undefined;
+  const since = Date.parse(spec.state_transition_timestamp);
+  if (Number.isNaN(since)) return undefined;
+  const elapsedMs = now.getTime() - since;
+  if (elapsedMs <= limitMs) return undefined;
+  return {
+    kind: "fail",
+    failure: "Timeout",
+    reason:
+      `${spec.state} not reached within its time limit of ${Math.round(limitMs / 1000)}s ` +
+      `(asked at ${spec.state_transition_timestamp}, ${Math.round(elapsedMs / 1000)}s ago)`,
+  };
+}
+
+function decideStep(input: DecisionInput): Decision {
   const { spec, status } = input;
   if (spec.state === "ErrorReset") {
     return { kind: "assert", reason: "spec.state ErrorReset is never valid (only a status reports it)" };

@@ -85,6 +85,7 @@ export async function startAgentProcess(
       loopIntervalMs: config.loopIntervalMs,
       updateCheckIntervalMs: config.updateCheckIntervalMs,
       excludeFromLbWaitMs: config.excludeFromLbWaitMs,
+      stateTimeLimitsMs: config.stateTimeLimitsMs,
     },
   });
 
