@@ -330,6 +330,43 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     });
   });
 
+  it("health gate: MonitoringUpdate is reported only after the Node was Ready for the soak; never Ready → Unhealthy", async () => {
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+    });
+    const agent = await initialised(w);
+    const readySince = (status: "True" | "False", at: Date): void =>
+      w.cluster.patchNode((n) => {
+        n.status = { conditions: [{ type: "Ready", status, lastTransitionTime: at.toISOString() }] };
+      });
+    readySince("True", w.clock.now());
+    w.cluster.setSpec("MonitoringUpdate"); // asked at T0
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "Idle", "held: Ready for 0 s of 30 s");
+    w.clock.advance(30_000);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "MonitoringUpdate", "Ready for the soak: done");
+
+    const w2 = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+    });
+    const agent2 = await initialised(w2);
+    w2.cluster.patchNode((n) => {
+      n.status = { conditions: [{ type: "Ready", status: "False", lastTransitionTime: T0 }] };
+    });
+    w2.cluster.setSpec("MonitoringUpdate");
+    await agent2.reconcileOnce();
+    assert.equal(w2.cluster.status?.current_state, "Idle", "NotReady: waiting");
+    w2.clock.advance(301_000);
+    await agent2.reconcileOnce();
+    assert.equal(w2.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w2.cluster.status?.failure?.reason, "Unhealthy");
+    assert.match(
+      w2.cluster.status?.failure?.message ?? "",
+      /not Ready .*MonitoringUpdate not reached within its time limit of 300s/,
+    );
+  });
+
   it("a state not reached within its time limit fails with Timeout, before any host command", async () => {
     const w = world({ timings: { stateTimeLimitsMs: { StagedAndPerformedUpdate: 720_000 } } });
     const agent = await initialised(w);

@@ -35,7 +35,7 @@ import {
   type StateTimeLimits,
   type Step,
 } from "./decide.js";
-import type { AgentObjects } from "./objects.js";
+import type { AgentObjects, SlimNode } from "./objects.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
 
 export interface AgentTimings {
@@ -47,6 +47,8 @@ export interface AgentTimings {
   excludeFromLbWaitMs: number;
   /** Time allowed to reach each spec state (ms; 0 or absent = unbounded). Default: none enforced. */
   stateTimeLimitsMs: StateTimeLimits;
+  /** Health gate: the Node must be Ready this long before MonitoringUpdate is reported (0 = at once). */
+  healthSoakMs: number;
 }
 
 export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
@@ -54,6 +56,7 @@ export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
   updateCheckIntervalMs: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
   excludeFromLbWaitMs: 0,
   stateTimeLimitsMs: {},
+  healthSoakMs: 0,
 };
 
 export interface AgentDeps {
@@ -249,6 +252,7 @@ export class Agent {
         manageLbExclusion: this.#timings.excludeFromLbWaitMs > 0,
         now: this.#clock.now(),
         timeLimitsMs: this.#timings.stateTimeLimitsMs,
+        healthSoakMs: this.#timings.healthSoakMs,
       });
       switch (decision.kind) {
         case "halt":
@@ -371,6 +375,7 @@ export class Agent {
     return {
       cordonedByBrupop: isCordonedByBrupop(node),
       excludedFromLb: node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined,
+      ...readyFacts(node),
     };
   }
 
@@ -460,6 +465,13 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The Node's Ready condition as decisions read it (nothing when the Node has none). */
+function readyFacts(node: SlimNode): Pick<NodeFacts, "ready"> {
+  const c = node.status?.conditions?.find((x) => x.type === "Ready");
+  if (c === undefined) return {};
+  return { ready: { ready: c.status === "True", since: c.lastTransitionTime ?? null } };
 }
 
 /** The error's own words for status.failure.message. */

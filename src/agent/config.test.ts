@@ -39,6 +39,7 @@ describe("loadAgentConfig", () => {
         RebootedIntoUpdate: 600_000,
         MonitoringUpdate: 300_000,
       },
+      healthSoakMs: 30_000,
       loopIntervalMs: 5_000,
       updateCheckIntervalMs: 120_000,
       rebootWaitMs: 180_000,

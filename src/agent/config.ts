@@ -27,6 +27,8 @@ import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
 export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
+/** The health gate's soak after a reboot: short, well inside MonitoringUpdate's 300 s limit. */
+export const DEFAULT_HEALTH_SOAK_SECONDS = 30;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */
 export const DEFAULT_REBOOT_WAIT_MS = 180_000;
 
@@ -88,6 +90,12 @@ export const AGENT_OPTIONS = {
     parse: parseNonNegativeInt,
     default: TIME_ALLOWANCE_SECONDS.MonitoringUpdate ?? 0,
     help: "seconds allowed to reach MonitoringUpdate (healthy after the reboot) before failing with Timeout (0: no limit)",
+  },
+  healthSoakSeconds: {
+    env: ["UPDATE_HEALTH_SOAK_TIME_IN_SEC"],
+    parse: parseNonNegativeInt,
+    default: DEFAULT_HEALTH_SOAK_SECONDS,
+    help: "after the reboot, seconds the Node must stay Ready before the update counts as done (0: at once, as upstream)",
   },
   apiserverServicePort: {
     env: ["APISERVER_SERVICE_PORT"],
@@ -171,6 +179,7 @@ export interface AgentConfig {
   excludeFromLbWaitMs: number;
   /** Time allowed to reach each spec state, in ms (0: unbounded); Idle and ErrorReset are never limited. */
   stateTimeLimitsMs: StateTimeLimits;
+  healthSoakMs: number;
   loopIntervalMs: number;
   updateCheckIntervalMs: number;
   rebootWaitMs: number;
@@ -225,6 +234,7 @@ export function loadAgentConfig(
         o.rebootTimeLimitSeconds === 0 ? 0 : (o.rebootTimeLimitSeconds + o.excludeFromLbWaitSeconds) * 1000,
       MonitoringUpdate: o.monitorTimeLimitSeconds * 1000,
     },
+    healthSoakMs: o.healthSoakSeconds * 1000,
     loopIntervalMs: o.loopIntervalMs,
     updateCheckIntervalMs: o.updateCheckIntervalMs,
     rebootWaitMs: o.rebootWaitMs,

@@ -902,3 +902,111 @@ describe("decide: per-state time limits", () => {
     });
   });
 });
+
+describe("decide: health gate after the reboot (MonitoringUpdate)", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const at = (s: number) => new Date(Date.parse(ASKED) + s * 1000).toISOString();
+  const LIMITS = { MonitoringUpdate: 300_000 };
+  interface GateRow {
+    name: string;
+    ready: NodeFacts["ready"] | "no-node";
+    /** Seconds since the controller asked for MonitoringUpdate. */
+    after: number;
+    soak?: number;
+    cordoned?: boolean;
+    expect: Decision["kind"] | Step;
+    failure?: string;
+    reason?: RegExp;
+  }
+  const TABLE: GateRow[] = [
+    {
+      name: "soak 0: upstream, reported at once",
+      ready: { ready: false, since: null },
+      after: 1,
+      soak: 0,
+      expect: "report",
+    },
+    {
+      name: "Ready for the whole soak: healthy",
+      ready: { ready: true, since: at(-60) },
+      after: 10,
+      expect: "report",
+    },
+    {
+      name: "Ready exactly the soak: healthy",
+      ready: { ready: true, since: at(0) },
+      after: 30,
+      expect: "report",
+    },
+    {
+      name: "Ready, not long enough: wait",
+      ready: { ready: true, since: at(0) },
+      after: 10,
+      expect: "wait",
+      reason: /Ready for 10s of the 30s soak/,
+    },
+    {
+      name: "NotReady: wait",
+      ready: { ready: false, since: at(0) },
+      after: 60,
+      expect: "wait",
+      reason: /not Ready/,
+    },
+    { name: "Ready condition unknown: wait", ready: undefined, after: 60, expect: "wait", reason: /unknown/ },
+    { name: "Node not in the cache: wait", ready: "no-node", after: 60, expect: "wait", reason: /unknown/ },
+    {
+      name: "Ready with no transition time: healthy",
+      ready: { ready: true, since: null },
+      after: 1,
+      expect: "report",
+    },
+    {
+      name: "NotReady past the MonitoringUpdate limit: Unhealthy",
+      ready: { ready: false, since: at(0) },
+      after: 301,
+      expect: "fail",
+      failure: "Unhealthy",
+      reason: /not Ready .*time limit of 300s/,
+    },
+    {
+      name: "healthy, however late: reported",
+      ready: { ready: true, since: at(0) },
+      after: 1_000,
+      expect: "report",
+    },
+    {
+      name: "the uncordon comes first (the soak runs with workloads back)",
+      ready: { ready: false, since: at(0) },
+      after: 1,
+      cordoned: true,
+      expect: "uncordon",
+    },
+  ];
+  for (const t of TABLE) {
+    it(t.name, () => {
+      const node: NodeFacts | undefined =
+        t.ready === "no-node"
+          ? undefined
+          : {
+              cordonedByBrupop: t.cordoned ?? false,
+              excludedFromLb: false,
+              ...(t.ready === undefined ? {} : { ready: t.ready }),
+            };
+      const d = decide({
+        spec: { state: "MonitoringUpdate", version: NEW, state_transition_timestamp: ASKED },
+        status: status("RebootedIntoUpdate", { current_version: NEW }),
+        host: HOST.onNew,
+        node,
+        // The agent always asks the apiserver to uncordon once (a no-op when brupop had not cordoned).
+        done: new Set<Step>(t.cordoned === true ? [] : ["uncordon"]),
+        manageLbExclusion: false,
+        now: new Date(Date.parse(ASKED) + t.after * 1000),
+        timeLimitsMs: LIMITS,
+        healthSoakMs: (t.soak ?? 30) * 1000,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+      if (t.failure !== undefined) assert.equal(d.kind === "fail" ? d.failure : undefined, t.failure);
+      if (t.reason !== undefined) assert.match("reason" in d ? d.reason : "", t.reason);
+    });
+  }
+});

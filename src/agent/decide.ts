@@ -37,6 +37,8 @@ export interface NodeFacts {
   cordonedByBrupop: boolean;
   /** `node.kubernetes.io/exclude-from-external-load-balancers` is set. */
   excludedFromLb: boolean;
+  /** The Ready condition (absent: unknown): whether Ready, and since when (lastTransitionTime). */
+  ready?: { ready: boolean; since: string | null };
 }
 
 export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
@@ -72,6 +74,11 @@ export interface DecisionInput {
   now?: Date;
   /** Per-state time limits in ms; a missing or 0 entry is not enforced (upstream). */
   timeLimitsMs?: StateTimeLimits;
+  /**
+   * Health gate after the reboot: MonitoringUpdate is reported only once the Node has been Ready for
+   * this long (ms). 0 or absent: reported at once (upstream).
+   */
+  healthSoakMs?: number;
 }
 
 /** Time allowed to reach each state, in ms, from when the controller asked; 0 or absent = unbounded. */
@@ -100,7 +107,7 @@ export function decide(input: DecisionInput): Decision {
 }
 
 /** Fail with Timeout when the spec state was asked for longer ago than its limit allows. */
-export function overTimeLimit(input: DecisionInput): Decision | undefined {
+export function overTimeLimit(input: DecisionInput): Extract<Decision, { kind: "fail" }> | undefined {
   const { spec, now } = input;
   const limitMs = input.timeLimitsMs?.[spec.state] ?? 0;
   if (now === undefined || limitMs <= 0 || spec.state_transition_timestamp === null) return undefined;
@@ -133,8 +140,9 @@ function decideStep(input: DecisionInput): Decision {
   }
   switch (spec.state) {
     case "Idle":
-    case "MonitoringUpdate":
       return undoNodeChanges(input) ?? REPORT;
+    case "MonitoringUpdate":
+      return undoNodeChanges(input) ?? healthGate(input);
     case "StagedAndPerformedUpdate":
       return stageAndActivate(input);
     case "RebootedIntoUpdate":
@@ -156,6 +164,40 @@ function undoNodeChanges(input: DecisionInput): Decision | undefined {
   return (
     once(input, "uncordon") ?? (input.manageLbExclusion ? once(input, "removeExclusionFromLb") : undefined)
   );
+}
+
+/**
+ * MonitoringUpdate: the node proves healthy before it counts as done (and frees its slot): Ready, held
+ * for the soak time. Not yet → wait; still not past the MonitoringUpdate time limit → fail Unhealthy.
+ */
+export function healthGate(input: DecisionInput): Decision {
+  const soakMs = input.healthSoakMs ?? 0;
+  const now = input.now;
+  if (soakMs <= 0 || now === undefined) return REPORT;
+  const unhealthy = healthProblem(input.node, soakMs, now);
+  if (unhealthy === undefined) return REPORT;
+  const late = overTimeLimit(input);
+  if (late !== undefined)
+    return {
+      kind: "fail",
+      failure: "Unhealthy",
+      reason: `${unhealthy}; ${late.reason}`,
+    };
+  return { kind: "wait", reason: `health gate: ${unhealthy}` };
+}
+
+/** Why the node is not (yet) healthy, or undefined when it has been Ready for the soak time. */
+function healthProblem(node: NodeFacts | undefined, soakMs: number, now: Date): string | undefined {
+  const soak = `${Math.round(soakMs / 1000)}s`;
+  const ready = node?.ready;
+  if (ready === undefined) return "the Node's Ready condition is unknown";
+  if (!ready.ready) return `the Node is not Ready${ready.since === null ? "" : ` (since ${ready.since})`}`;
+  const since = ready.since === null ? NaN : Date.parse(ready.since);
+  if (Number.isNaN(since)) return undefined; // Ready with no transition time: nothing to hold it to
+  const heldMs = now.getTime() - since;
+  return heldMs >= soakMs
+    ? undefined
+    : `the Node has been Ready for ${Math.max(0, Math.round(heldMs / 1000))}s of the ${soak} soak`;
 }
 
 /** StagedAndPerformedUpdate: the wanted version staged on the inactive partition and marked to boot next. */

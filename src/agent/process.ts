@@ -86,6 +86,7 @@ export async function startAgentProcess(
       updateCheckIntervalMs: config.updateCheckIntervalMs,
       excludeFromLbWaitMs: config.excludeFromLbWaitMs,
       stateTimeLimitsMs: config.stateTimeLimitsMs,
+      healthSoakMs: config.healthSoakMs,
     },
   });
 
