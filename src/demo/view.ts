@@ -59,6 +59,11 @@ function whyOf(row: StatusRow, failure: SeenFailure | undefined): string {
   return row.message;
 }
 
+/** The reason already names the failure (the demo's or the agent's status.failure): no note again. */
+function saysWhyItFailed(why: string): boolean {
+  return /failed:|; last: |update failed \(/.test(why);
+}
+
 function reasonKey(reason: RowReason): string {
   // "updating" carries timestamps that move at every step; the state columns show that already.
   return reason.kind === "updating" ? "updating" : JSON.stringify(reason);
@@ -348,7 +353,7 @@ export function renderTimeout(
     ...open.map((r) => {
       const t = byNode.get(r.node);
       const failed = t === undefined ? "" : failureNote(t, false);
-      return `  ${r.node}: ${r.state}, ${r.version}: ${r.why}${failed === "" || r.why.includes("failed:") ? "" : ` (${failed})`}`;
+      return `  ${r.node}: ${r.state}, ${r.version}: ${r.why}${failed === "" || saysWhyItFailed(r.why) ? "" : ` (${failed})`}`;
     }),
     "",
   ];
