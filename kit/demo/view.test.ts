@@ -126,6 +126,36 @@ describe("demo rows", () => {
     assert.match(why("demo-node-3"), /; last: prepare failed: demo: injected prepare failure$/);
   });
 
+  it("prefer the agent's own failure (status.failure) to the host stderr the demo saw", () => {
+    const status = buildFleetStatus(
+      input(
+        [
+          shadow(
+            "demo-node-3",
+            {},
+            {
+              crash_count: 1,
+              state_transition_failure_timestamp: ago(20),
+              failure: {
+                state: "StagedAndPerformedUpdate",
+                reason: "HostCommandFailed",
+                message: "host prepare failed (exit 1): demo: injected prepare failure",
+                timestamp: ago(20),
+              },
+            },
+          ),
+        ],
+        [node("demo-node-3")],
+        { state: settings({ maxConcurrent: 2 }) },
+      ),
+    );
+    const [row] = demoRows(status, TO, new Map([["demo-node-3", injected]]));
+    assert.match(
+      row?.why ?? "",
+      /after 1 failed attempt; last: HostCommandFailed reaching StagedAndPerformedUpdate: host prepare failed \(exit 1\): demo: injected prepare failure$/,
+    );
+  });
+
   it("mark done and active nodes", () => {
     assert.deepEqual(
       rows.map((r) => [r.node, r.done, r.active]),

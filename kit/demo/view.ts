@@ -52,10 +52,16 @@ export function failureText(f: SeenFailure): string {
 }
 
 function whyOf(row: StatusRow, failure: SeenFailure | undefined): string {
-  if (failure === undefined) return row.message;
+  // The agent's own account (status.failure) is in row.message already; the host's stderr the demo saw is for upstream agents.
+  if (failure === undefined || row.failure !== undefined) return row.message;
   if (row.reason.kind === "backoff") return `${row.message}; last: ${failureText(failure)}`;
   if (row.state.current === "ErrorReset") return `${failureText(failure)}; recovering`;
   return row.message;
+}
+
+/** The reason already names the failure (the demo's or the agent's status.failure): no note again. */
+function saysWhyItFailed(why: string): boolean {
+  return /failed:|; last: |update failed \(/.test(why);
 }
 
 function reasonKey(reason: RowReason): string {
@@ -347,7 +353,7 @@ export function renderTimeout(
     ...open.map((r) => {
       const t = byNode.get(r.node);
       const failed = t === undefined ? "" : failureNote(t, false);
-      return `  ${r.node}: ${r.state}, ${r.version}: ${r.why}${failed === "" || r.why.includes("failed:") ? "" : ` (${failed})`}`;
+      return `  ${r.node}: ${r.state}, ${r.version}: ${r.why}${failed === "" || saysWhyItFailed(r.why) ? "" : ` (${failed})`}`;
     }),
     "",
   ];

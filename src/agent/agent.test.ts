@@ -330,6 +330,59 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     });
   });
 
+  it("health gate: MonitoringUpdate is reported only after the Node was Ready for the soak; never Ready → Unhealthy", async () => {
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+    });
+    const agent = await initialised(w);
+    const readySince = (status: "True" | "False", at: Date): void =>
+      w.cluster.patchNode((n) => {
+        n.status = { conditions: [{ type: "Ready", status, lastTransitionTime: at.toISOString() }] };
+      });
+    readySince("True", w.clock.now());
+    w.cluster.setSpec("MonitoringUpdate"); // asked at T0
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "Idle", "held: Ready for 0 s of 30 s");
+    w.clock.advance(30_000);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "MonitoringUpdate", "Ready for the soak: done");
+
+    const w2 = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+    });
+    const agent2 = await initialised(w2);
+    w2.cluster.patchNode((n) => {
+      n.status = { conditions: [{ type: "Ready", status: "False", lastTransitionTime: T0 }] };
+    });
+    w2.cluster.setSpec("MonitoringUpdate");
+    await agent2.reconcileOnce();
+    assert.equal(w2.cluster.status?.current_state, "Idle", "NotReady: waiting");
+    w2.clock.advance(301_000);
+    await agent2.reconcileOnce();
+    assert.equal(w2.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w2.cluster.status?.failure?.reason, "Unhealthy");
+    assert.match(
+      w2.cluster.status?.failure?.message ?? "",
+      /not Ready .*MonitoringUpdate not reached within its time limit of 300s/,
+    );
+  });
+
+  it("a state not reached within its time limit fails with Timeout, before any host command", async () => {
+    const w = world({ timings: { stateTimeLimitsMs: { StagedAndPerformedUpdate: 720_000 } } });
+    const agent = await initialised(w);
+    w.clock.advance(721_000); // the spec was set at T0
+    w.cluster.setSpec("StagedAndPerformedUpdate");
+    const before = w.hostCalls.get("prepare") ?? 0;
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w.cluster.status?.crash_count, 1);
+    assert.equal(w.hostCalls.get("prepare") ?? 0, before, "nothing started once late");
+    const failure = w.cluster.status?.failure;
+    assert.equal(failure?.reason, "Timeout");
+    assert.equal(failure?.state, "StagedAndPerformedUpdate");
+    assert.match(failure?.message ?? "", /time limit of 720s/);
+  });
+
   it("a failed prepare reports ErrorReset (crash_count + 1, stamped), then waits for the controller", async () => {
     const w = world();
     const agent = await initialised(w);
@@ -341,6 +394,11 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.cluster.status?.crash_count, 1);
     const stamp = Date.parse(w.cluster.status?.state_transition_failure_timestamp ?? "");
     assert.ok(Math.abs(stamp - failedAt.getTime()) < 5_000, "stamped with the agent's clock");
+    const failure = w.cluster.status?.failure;
+    assert.equal(failure?.state, "StagedAndPerformedUpdate");
+    assert.equal(failure?.reason, "HostCommandFailed");
+    assert.match(failure?.message ?? "", /prepare failed .*no space left on device/);
+    assert.equal(failure?.timestamp, w.cluster.status?.state_transition_failure_timestamp);
     assert.ok(
       w.logs.some((l) => l.includes("no space left on device")),
       "the host's stderr is logged",
@@ -493,6 +551,9 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.cluster.status?.current_state, "ErrorReset");
     assert.equal(w.cluster.status?.crash_count, 1);
     assert.equal(w.hostCalls.get("reboot") ?? 0, 0, "no reboot without a drain");
+    assert.equal(w.cluster.status?.failure?.reason, "DrainFailed");
+    assert.equal(w.cluster.status?.failure?.state, "RebootedIntoUpdate");
+    assert.equal(w.cluster.status?.failure?.message, "drain: HTTP 500");
 
     w.apiserver.fail.uncordon = () => new ApiserverCallError("connect ECONNREFUSED", { retryable: true });
     w.cluster.setSpec("Idle");

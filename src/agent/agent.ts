@@ -22,16 +22,20 @@ import { sleep, Wakeup } from "../runtime/loop.js";
 import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
 import {
   decide,
+  failureRecord,
   failureStatus,
+  stepFailureReason,
+  type FailureReason,
   hostUpdateFacts,
   initialStatus,
   statusChanged,
   successStatus,
   type HostFacts,
   type NodeFacts,
+  type StateTimeLimits,
   type Step,
 } from "./decide.js";
-import type { AgentObjects } from "./objects.js";
+import type { AgentObjects, SlimNode } from "./objects.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
 
 export interface AgentTimings {
@@ -41,12 +45,18 @@ export interface AgentTimings {
   updateCheckIntervalMs: number;
   /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC in ms; 0 = no load-balancer exclusion (default). */
   excludeFromLbWaitMs: number;
+  /** Time allowed to reach each spec state (ms; 0 or absent = unbounded). Default: none enforced. */
+  stateTimeLimitsMs: StateTimeLimits;
+  /** Health gate: the Node must be Ready this long before MonitoringUpdate is reported (0 = at once). */
+  healthSoakMs: number;
 }
 
 export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
   loopIntervalMs: DEFAULT_LOOP_INTERVAL_MS,
   updateCheckIntervalMs: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
   excludeFromLbWaitMs: 0,
+  stateTimeLimitsMs: {},
+  healthSoakMs: 0,
 };
 
 export interface AgentDeps {
@@ -240,6 +250,9 @@ export class Agent {
         node: this.#nodeFacts(),
         done,
         manageLbExclusion: this.#timings.excludeFromLbWaitMs > 0,
+        now: this.#clock.now(),
+        timeLimitsMs: this.#timings.stateTimeLimitsMs,
+        healthSoakMs: this.#timings.healthSoakMs,
       });
       switch (decision.kind) {
         case "halt":
@@ -267,6 +280,7 @@ export class Agent {
             status,
             facts,
             new BrupopError("BRUPOP_E_HOST_API", decision.reason, { reason: "host-state" }),
+            decision.failure ?? "HostNotReady",
           );
           return "continue";
         case "step": {
@@ -295,7 +309,7 @@ export class Agent {
         this.#log.warn({ err, step }, "apiserver unavailable; retrying next loop");
         return undefined;
       }
-      await this.#fail(shadow, status, facts, err);
+      await this.#fail(shadow, status, facts, err, stepFailureReason(step));
       return undefined;
     }
   }
@@ -361,6 +375,7 @@ export class Agent {
     return {
       cordonedByBrupop: isCordonedByBrupop(node),
       excludedFromLb: node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined,
+      ...readyFacts(node),
     };
   }
 
@@ -419,14 +434,28 @@ export class Agent {
     }
   }
 
-  async #fail(shadow: BottlerocketShadow, prev: ShadowStatus, facts: HostFacts, err: unknown): Promise<void> {
+  async #fail(
+    shadow: BottlerocketShadow,
+    prev: ShadowStatus,
+    facts: HostFacts,
+    err: unknown,
+    reason: FailureReason,
+  ): Promise<void> {
     if (!this.alive) return;
+    const now = this.#clock.now();
+    const failure = failureRecord(shadow.spec.state, reason, errorText(err), now);
     this.#log.error(
-      { err, spec: shadow.spec.state, version: shadow.spec.version, crashCount: prev.crash_count + 1 },
+      {
+        err,
+        spec: shadow.spec.state,
+        version: shadow.spec.version,
+        crashCount: prev.crash_count + 1,
+        failure,
+      },
       "update step failed; reporting ErrorReset",
     );
     const target = this.#freshTarget ?? prev.target_version;
-    await this.#report(shadow, prev, failureStatus(prev, facts.version, target, this.#clock.now()));
+    await this.#report(shadow, prev, failureStatus(prev, facts.version, target, now, failure));
   }
 
   #assertOnce(shadow: BottlerocketShadow, reason: string): void {
@@ -436,6 +465,18 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The Node's Ready condition as decisions read it (nothing when the Node has none). */
+function readyFacts(node: SlimNode): Pick<NodeFacts, "ready"> {
+  const c = node.status?.conditions?.find((x) => x.type === "Ready");
+  if (c === undefined) return {};
+  return { ready: { ready: c.status === "True", since: c.lastTransitionTime ?? null } };
+}
+
+/** The error's own words for status.failure.message. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** An apiserver failure that says "try again later" (network, 429, 502-504). */

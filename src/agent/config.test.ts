@@ -34,11 +34,40 @@ describe("loadAgentConfig", () => {
       socketPath: "/run/api.sock",
       kubeconfig: undefined,
       excludeFromLbWaitMs: 0,
+      stateTimeLimitsMs: {
+        StagedAndPerformedUpdate: 720_000,
+        RebootedIntoUpdate: 600_000,
+        MonitoringUpdate: 300_000,
+      },
+      healthSoakMs: 30_000,
       loopIntervalMs: 5_000,
       updateCheckIntervalMs: 120_000,
       rebootWaitMs: 180_000,
       logLevel: "info",
     });
+  });
+
+  it("state time limits: upstream's allowances by default; 0 turns one off; the LB wait adds to the reboot's", () => {
+    const c = loadAgentConfig(
+      {
+        MY_NODE_NAME: "node-a",
+        UPDATE_STAGE_TIME_LIMIT_IN_SEC: "0",
+        UPDATE_REBOOT_TIME_LIMIT_IN_SEC: "900",
+        UPDATE_MONITOR_TIME_LIMIT_IN_SEC: "60",
+        EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "30",
+      },
+      {},
+      inPod,
+    );
+    assert.deepEqual(c.stateTimeLimitsMs, {
+      StagedAndPerformedUpdate: 0,
+      RebootedIntoUpdate: 930_000,
+      MonitoringUpdate: 60_000,
+    });
+    assert.throws(
+      () => loadAgentConfig({ MY_NODE_NAME: "node-a", UPDATE_MONITOR_TIME_LIMIT_IN_SEC: "-1" }, {}, inPod),
+      /UPDATE_MONITOR_TIME_LIMIT_IN_SEC/,
+    );
   });
 
   it("reads the environment and flags", () => {

@@ -21,10 +21,14 @@ import {
   resolveNamespace,
 } from "../config/parsers.js";
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
+import { TIME_ALLOWANCE_SECONDS } from "../model/state.js";
+import type { StateTimeLimits } from "./decide.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
 export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
+/** The health gate's soak after a reboot: short, well inside MonitoringUpdate's 300 s limit. */
+export const DEFAULT_HEALTH_SOAK_SECONDS = 30;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */
 export const DEFAULT_REBOOT_WAIT_MS = 180_000;
 
@@ -68,6 +72,30 @@ export const AGENT_OPTIONS = {
     parse: parseNonNegativeInt,
     default: 0,
     help: "seconds to wait after excluding the node from load balancers, before draining (0: no exclusion)",
+  },
+  stageTimeLimitSeconds: {
+    env: ["UPDATE_STAGE_TIME_LIMIT_IN_SEC"],
+    parse: parseNonNegativeInt,
+    default: TIME_ALLOWANCE_SECONDS.StagedAndPerformedUpdate ?? 0,
+    help: "seconds allowed to reach StagedAndPerformedUpdate (download + activate) before failing with Timeout (0: no limit)",
+  },
+  rebootTimeLimitSeconds: {
+    env: ["UPDATE_REBOOT_TIME_LIMIT_IN_SEC"],
+    parse: parseNonNegativeInt,
+    default: TIME_ALLOWANCE_SECONDS.RebootedIntoUpdate ?? 0,
+    help: "seconds allowed to start the reboot into the update (drain included; the LB wait is added) before failing with Timeout (0: no limit)",
+  },
+  monitorTimeLimitSeconds: {
+    env: ["UPDATE_MONITOR_TIME_LIMIT_IN_SEC"],
+    parse: parseNonNegativeInt,
+    default: TIME_ALLOWANCE_SECONDS.MonitoringUpdate ?? 0,
+    help: "seconds allowed to reach MonitoringUpdate (healthy after the reboot) before failing with Timeout (0: no limit)",
+  },
+  healthSoakSeconds: {
+    env: ["UPDATE_HEALTH_SOAK_TIME_IN_SEC"],
+    parse: parseNonNegativeInt,
+    default: DEFAULT_HEALTH_SOAK_SECONDS,
+    help: "after the reboot, seconds the Node must stay Ready before the update counts as done (0: at once, as upstream)",
   },
   apiserverServicePort: {
     env: ["APISERVER_SERVICE_PORT"],
@@ -149,6 +177,9 @@ export interface AgentConfig {
   socketPath: string;
   kubeconfig: string | undefined;
   excludeFromLbWaitMs: number;
+  /** Time allowed to reach each spec state, in ms (0: unbounded); Idle and ErrorReset are never limited. */
+  stateTimeLimitsMs: StateTimeLimits;
+  healthSoakMs: number;
   loopIntervalMs: number;
   updateCheckIntervalMs: number;
   rebootWaitMs: number;
@@ -196,6 +227,14 @@ export function loadAgentConfig(
     socketPath: o.socketPath,
     kubeconfig: o.kubeconfig,
     excludeFromLbWaitMs: o.excludeFromLbWaitSeconds * 1000,
+    stateTimeLimitsMs: {
+      StagedAndPerformedUpdate: o.stageTimeLimitSeconds * 1000,
+      // The LB wait is part of the way to the reboot: added, so a long wait never times out by itself.
+      RebootedIntoUpdate:
+        o.rebootTimeLimitSeconds === 0 ? 0 : (o.rebootTimeLimitSeconds + o.excludeFromLbWaitSeconds) * 1000,
+      MonitoringUpdate: o.monitorTimeLimitSeconds * 1000,
+    },
+    healthSoakMs: o.healthSoakSeconds * 1000,
     loopIntervalMs: o.loopIntervalMs,
     updateCheckIntervalMs: o.updateCheckIntervalMs,
     rebootWaitMs: o.rebootWaitMs,

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ShadowStatus } from "../model/shadow.js";
+import { FAILURE_MESSAGE_MAX, type ShadowStatus } from "../model/shadow.js";
 import { V2_STATES, type ShadowState } from "../model/state.js";
 import {
   decide,
+  failureRecord,
   failureStatus,
+  stepFailureReason,
   hostUpdateFacts,
   initialStatus,
   statusChanged,
@@ -678,6 +680,68 @@ describe("status", () => {
     });
   });
 
+  it("failureStatus carries the failure record when given one", () => {
+    const now = new Date("2025-02-03T04:05:06.789Z");
+    const failure = failureRecord("RebootedIntoUpdate", "DrainFailed", "drain: HTTP 500", now);
+    const next = failureStatus(status("MonitoringUpdate"), OLD, NEW, now, failure);
+    assert.deepEqual(next.failure, {
+      state: "RebootedIntoUpdate",
+      reason: "DrainFailed",
+      message: "drain: HTTP 500",
+      timestamp: "2025-02-03T04:05:06.789Z",
+    });
+    assert.equal("failure" in failureStatus(status("Idle"), OLD, NEW, now), false, "absent, not undefined");
+  });
+
+  it("failureRecord: trims, cuts long text, never empty", () => {
+    const now = new Date(0);
+    assert.equal(failureRecord("Idle", "Timeout", "  slow \n", now).message, "slow");
+    assert.equal(failureRecord("Idle", "Timeout", "", now).message, "Timeout");
+    const long = failureRecord(
+      "Idle",
+      "HostCommandFailed",
+      "x".repeat(FAILURE_MESSAGE_MAX + 50),
+      now,
+    ).message;
+    assert.equal(long.length, FAILURE_MESSAGE_MAX);
+    assert.ok(long.endsWith("…"));
+  });
+
+  it("stepFailureReason: host commands, the drain, other apiserver calls", () => {
+    const table: [Step, string][] = [
+      ["refresh", "HostCommandFailed"],
+      ["prepare", "HostCommandFailed"],
+      ["activate", "HostCommandFailed"],
+      ["deactivate", "HostCommandFailed"],
+      ["reboot", "HostCommandFailed"],
+      ["cordonAndDrain", "DrainFailed"],
+      ["excludeFromLb", "ApiserverCallFailed"],
+      ["waitBeforeDrain", "ApiserverCallFailed"],
+      ["uncordon", "ApiserverCallFailed"],
+      ["removeExclusionFromLb", "ApiserverCallFailed"],
+    ];
+    for (const [step, reason] of table) assert.equal(stepFailureReason(step), reason, step);
+  });
+
+  it("successStatus keeps the failure with the crash record and drops it after a completed cycle", () => {
+    const failure = failureRecord(
+      "StagedAndPerformedUpdate",
+      "HostCommandFailed",
+      "prepare failed",
+      new Date(0),
+    );
+    const failed = {
+      ...status("ErrorReset", { crash_count: 1, state_transition_failure_timestamp: T }),
+      failure,
+    };
+    const idle = successStatus(failed, "Idle", OLD, NEW);
+    assert.deepEqual(idle.failure, failure);
+    const staged = successStatus(idle, "StagedAndPerformedUpdate", OLD, NEW);
+    assert.deepEqual(staged.failure, failure);
+    const done = successStatus({ ...staged, current_state: "MonitoringUpdate" }, "Idle", NEW, NEW);
+    assert.equal("failure" in done, false);
+  });
+
   it("statusChanged: only a real difference is written", () => {
     assert.equal(statusChanged(undefined, status("Idle")), true);
     assert.equal(statusChanged(status("Idle"), status("Idle")), false);
@@ -692,4 +756,257 @@ describe("status", () => {
       assert.equal(statusChanged(status("Idle"), status("Idle", change)), true, JSON.stringify(change));
     }
   });
+});
+
+describe("decide: per-state time limits", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const LIMITS = {
+    StagedAndPerformedUpdate: 720_000,
+    RebootedIntoUpdate: 600_000,
+    MonitoringUpdate: 300_000,
+  };
+  interface LimitRow {
+    name: string;
+    row: Row;
+    /** Seconds since the controller asked. */
+    after: number;
+    limits?: typeof LIMITS | Record<string, number>;
+    asked?: string | null;
+    expect: Decision["kind"] | Step;
+  }
+  const staging: Row = {
+    name: "",
+    spec: "StagedAndPerformedUpdate",
+    status: "Idle",
+    host: HOST.available,
+    expect: "prepare",
+  };
+  const draining: Row = {
+    name: "",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: HOST.ready,
+    expect: "cordonAndDrain",
+  };
+  const TABLE: LimitRow[] = [
+    { name: "within the limit: the step", row: staging, after: 720, expect: "prepare" },
+    { name: "past the limit: Timeout instead of the step", row: staging, after: 721, expect: "fail" },
+    {
+      name: "limit 0: never enforced (upstream)",
+      row: staging,
+      after: 10_000,
+      limits: { StagedAndPerformedUpdate: 0 },
+      expect: "prepare",
+    },
+    {
+      name: "no limits configured: never enforced",
+      row: staging,
+      after: 10_000,
+      limits: {},
+      expect: "prepare",
+    },
+    {
+      name: "no spec timestamp: nothing to measure from",
+      row: staging,
+      after: 10_000,
+      asked: null,
+      expect: "prepare",
+    },
+    {
+      name: "unparseable spec timestamp: not enforced",
+      row: staging,
+      after: 10_000,
+      asked: "yesterday",
+      expect: "prepare",
+    },
+    { name: "reboot past its limit before the drain", row: draining, after: 601, expect: "fail" },
+    {
+      name: "already there: reported, however late",
+      row: { ...staging, host: HOST.ready, expect: "report" },
+      after: 10_000,
+      expect: "report",
+    },
+    {
+      name: "rebooted late into the update: the uncordon still runs (undo steps are never cut short)",
+      row: { ...draining, host: HOST.onNew, node: CORDONED, expect: "uncordon" },
+      after: 10_000,
+      expect: "uncordon",
+    },
+    {
+      name: "MonitoringUpdate late: only undo work, never a Timeout",
+      row: {
+        name: "",
+        spec: "MonitoringUpdate",
+        status: "RebootedIntoUpdate",
+        host: HOST.onNew,
+        node: CORDONED,
+        expect: "uncordon",
+      },
+      after: 10_000,
+      expect: "uncordon",
+    },
+    {
+      name: "ErrorReset waiting for the controller: waits, no second failure",
+      row: {
+        name: "",
+        spec: "StagedAndPerformedUpdate",
+        status: "ErrorReset",
+        host: HOST.available,
+        expect: "wait",
+      },
+      after: 10_000,
+      expect: "wait",
+    },
+    {
+      name: "Idle is never limited (the way back)",
+      row: {
+        name: "",
+        spec: "Idle",
+        status: "ErrorReset",
+        host: HOST.idle,
+        node: CORDONED,
+        expect: "uncordon",
+      },
+      after: 10_000,
+      limits: { Idle: 1 },
+      expect: "uncordon",
+    },
+  ];
+  for (const t of TABLE) {
+    it(t.name, () => {
+      const base = input(t.row);
+      const asked = t.asked === undefined ? ASKED : t.asked;
+      const d = decide({
+        ...base,
+        spec: { ...base.spec, state_transition_timestamp: asked },
+        now: new Date(Date.parse(ASKED) + t.after * 1000),
+        timeLimitsMs: t.limits ?? LIMITS,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+    });
+  }
+
+  it("the Timeout names the state, the limit and how long ago it was asked", () => {
+    const base = input(staging);
+    const d = decide({
+      ...base,
+      spec: { ...base.spec, state_transition_timestamp: ASKED },
+      now: new Date(Date.parse(ASKED) + 800_000),
+      timeLimitsMs: LIMITS,
+    });
+    assert.deepEqual(d, {
+      kind: "fail",
+      failure: "Timeout",
+      reason:
+        "StagedAndPerformedUpdate not reached within its time limit of 720s (asked at 2025-01-01T00:00:00.000Z, 800s ago)",
+    });
+  });
+});
+
+describe("decide: health gate after the reboot (MonitoringUpdate)", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const at = (s: number) => new Date(Date.parse(ASKED) + s * 1000).toISOString();
+  const LIMITS = { MonitoringUpdate: 300_000 };
+  interface GateRow {
+    name: string;
+    ready: NodeFacts["ready"] | "no-node";
+    /** Seconds since the controller asked for MonitoringUpdate. */
+    after: number;
+    soak?: number;
+    cordoned?: boolean;
+    expect: Decision["kind"] | Step;
+    failure?: string;
+    reason?: RegExp;
+  }
+  const TABLE: GateRow[] = [
+    {
+      name: "soak 0: upstream, reported at once",
+      ready: { ready: false, since: null },
+      after: 1,
+      soak: 0,
+      expect: "report",
+    },
+    {
+      name: "Ready for the whole soak: healthy",
+      ready: { ready: true, since: at(-60) },
+      after: 10,
+      expect: "report",
+    },
+    {
+      name: "Ready exactly the soak: healthy",
+      ready: { ready: true, since: at(0) },
+      after: 30,
+      expect: "report",
+    },
+    {
+      name: "Ready, not long enough: wait",
+      ready: { ready: true, since: at(0) },
+      after: 10,
+      expect: "wait",
+      reason: /Ready for 10s of the 30s soak/,
+    },
+    {
+      name: "NotReady: wait",
+      ready: { ready: false, since: at(0) },
+      after: 60,
+      expect: "wait",
+      reason: /not Ready/,
+    },
+    { name: "Ready condition unknown: wait", ready: undefined, after: 60, expect: "wait", reason: /unknown/ },
+    { name: "Node not in the cache: wait", ready: "no-node", after: 60, expect: "wait", reason: /unknown/ },
+    {
+      name: "Ready with no transition time: healthy",
+      ready: { ready: true, since: null },
+      after: 1,
+      expect: "report",
+    },
+    {
+      name: "NotReady past the MonitoringUpdate limit: Unhealthy",
+      ready: { ready: false, since: at(0) },
+      after: 301,
+      expect: "fail",
+      failure: "Unhealthy",
+      reason: /not Ready .*time limit of 300s/,
+    },
+    {
+      name: "healthy, however late: reported",
+      ready: { ready: true, since: at(0) },
+      after: 1_000,
+      expect: "report",
+    },
+    {
+      name: "the uncordon comes first (the soak runs with workloads back)",
+      ready: { ready: false, since: at(0) },
+      after: 1,
+      cordoned: true,
+      expect: "uncordon",
+    },
+  ];
+  for (const t of TABLE) {
+    it(t.name, () => {
+      const node: NodeFacts | undefined =
+        t.ready === "no-node"
+          ? undefined
+          : {
+              cordonedByBrupop: t.cordoned ?? false,
+              excludedFromLb: false,
+              ...(t.ready === undefined ? {} : { ready: t.ready }),
+            };
+      const d = decide({
+        spec: { state: "MonitoringUpdate", version: NEW, state_transition_timestamp: ASKED },
+        status: status("RebootedIntoUpdate", { current_version: NEW }),
+        host: HOST.onNew,
+        node,
+        // The agent always asks the apiserver to uncordon once (a no-op when brupop had not cordoned).
+        done: new Set<Step>(t.cordoned === true ? [] : ["uncordon"]),
+        manageLbExclusion: false,
+        now: new Date(Date.parse(ASKED) + t.after * 1000),
+        timeLimitsMs: LIMITS,
+        healthSoakMs: (t.soak ?? 30) * 1000,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+      if (t.failure !== undefined) assert.equal(d.kind === "fail" ? d.failure : undefined, t.failure);
+      if (t.reason !== undefined) assert.match("reason" in d ? d.reason : "", t.reason);
+    });
+  }
 });

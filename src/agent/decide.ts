@@ -7,7 +7,13 @@
 //
 // The status functions below say what the agent reports afterwards.
 import type { UpdateState, UpdateStatus } from "../bottlerocket/types.js";
-import { statusesEqual, type ShadowSpec, type ShadowStatus } from "../model/shadow.js";
+import {
+  FAILURE_MESSAGE_MAX,
+  statusesEqual,
+  type ShadowFailure,
+  type ShadowSpec,
+  type ShadowStatus,
+} from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 
 /** What the host's update API says, reduced to what decisions read. */
@@ -31,6 +37,8 @@ export interface NodeFacts {
   cordonedByBrupop: boolean;
   /** `node.kubernetes.io/exclude-from-external-load-balancers` is set. */
   excludedFromLb: boolean;
+  /** The Ready condition (absent: unknown): whether Ready, and since when (lastTransitionTime). */
+  ready?: { ready: boolean; since: string | null };
 }
 
 export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
@@ -43,8 +51,8 @@ export type Decision =
   | { kind: "step"; step: Step }
   /** Nothing (more) to do: report `spec.state` as reached (only written if the status changed). */
   | { kind: "report" }
-  /** The host cannot do what the spec asks: report ErrorReset. */
-  | { kind: "fail"; reason: string }
+  /** The host cannot do what the spec asks: report ErrorReset (`failure`: default HostNotReady). */
+  | { kind: "fail"; reason: string; failure?: FailureReason }
   /** Nothing to do until the controller changes the spec. */
   | { kind: "wait"; reason: string }
   /** The spec is invalid (never acted on). */
@@ -62,7 +70,22 @@ export interface DecisionInput {
   done: ReadonlySet<Step>;
   /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC > 0: exclude from load balancers before draining, undo after. */
   manageLbExclusion: boolean;
+  /** The agent's clock (time limits are measured from spec.state_transition_timestamp). */
+  now?: Date;
+  /** Per-state time limits in ms; a missing or 0 entry is not enforced (upstream). */
+  timeLimitsMs?: StateTimeLimits;
+  /**
+   * Health gate after the reboot: MonitoringUpdate is reported only once the Node has been Ready for
+   * this long (ms). 0 or absent: reported at once (upstream).
+   */
+  healthSoakMs?: number;
 }
+
+/** Time allowed to reach each state, in ms, from when the controller asked; 0 or absent = unbounded. */
+export type StateTimeLimits = Partial<Readonly<Record<ShadowState, number>>>;
+
+/** Steps that only undo brupop's own node changes: never cut short by a time limit. */
+const UNDO_STEPS: ReadonlySet<Step> = new Set(["uncordon", "removeExclusionFromLb"]);
 
 const REPORT: Decision = { kind: "report" };
 
@@ -76,6 +99,32 @@ function once(input: DecisionInput, step: Step): Decision | undefined {
 }
 
 export function decide(input: DecisionInput): Decision {
+  const decision = decideStep(input);
+  // A limit only stops forward work: a node that has got there (report), failed already, waits for
+  // the controller, or only has to undo its cordon is never failed for being late.
+  if (decision.kind !== "step" || UNDO_STEPS.has(decision.step)) return decision;
+  return overTimeLimit(input) ?? decision;
+}
+
+/** Fail with Timeout when the spec state was asked for longer ago than its limit allows. */
+export function overTimeLimit(input: DecisionInput): Extract<Decision, { kind: "fail" }> | undefined {
+  const { spec, now } = input;
+  const limitMs = input.timeLimitsMs?.[spec.state] ?? 0;
+  if (now === undefined || limitMs <= 0 || spec.state_transition_timestamp === null) return undefined;
+  const since = Date.parse(spec.state_transition_timestamp);
+  if (Number.isNaN(since)) return undefined;
+  const elapsedMs = now.getTime() - since;
+  if (elapsedMs <= limitMs) return undefined;
+  return {
+    kind: "fail",
+    failure: "Timeout",
+    reason:
+      `${spec.state} not reached within its time limit of ${Math.round(limitMs / 1000)}s ` +
+      `(asked at ${spec.state_transition_timestamp}, ${Math.round(elapsedMs / 1000)}s ago)`,
+  };
+}
+
+function decideStep(input: DecisionInput): Decision {
   const { spec, status } = input;
   if (spec.state === "ErrorReset") {
     return { kind: "assert", reason: "spec.state ErrorReset is never valid (only a status reports it)" };
@@ -91,8 +140,9 @@ export function decide(input: DecisionInput): Decision {
   }
   switch (spec.state) {
     case "Idle":
-    case "MonitoringUpdate":
       return undoNodeChanges(input) ?? REPORT;
+    case "MonitoringUpdate":
+      return undoNodeChanges(input) ?? healthGate(input);
     case "StagedAndPerformedUpdate":
       return stageAndActivate(input);
     case "RebootedIntoUpdate":
@@ -114,6 +164,40 @@ function undoNodeChanges(input: DecisionInput): Decision | undefined {
   return (
     once(input, "uncordon") ?? (input.manageLbExclusion ? once(input, "removeExclusionFromLb") : undefined)
   );
+}
+
+/**
+ * MonitoringUpdate: the node proves healthy before it counts as done (and frees its slot): Ready, held
+ * for the soak time. Not yet → wait; still not past the MonitoringUpdate time limit → fail Unhealthy.
+ */
+export function healthGate(input: DecisionInput): Decision {
+  const soakMs = input.healthSoakMs ?? 0;
+  const now = input.now;
+  if (soakMs <= 0 || now === undefined) return REPORT;
+  const unhealthy = healthProblem(input.node, soakMs, now);
+  if (unhealthy === undefined) return REPORT;
+  const late = overTimeLimit(input);
+  if (late !== undefined)
+    return {
+      kind: "fail",
+      failure: "Unhealthy",
+      reason: `${unhealthy}; ${late.reason}`,
+    };
+  return { kind: "wait", reason: `health gate: ${unhealthy}` };
+}
+
+/** Why the node is not (yet) healthy, or undefined when it has been Ready for the soak time. */
+function healthProblem(node: NodeFacts | undefined, soakMs: number, now: Date): string | undefined {
+  const soak = `${Math.round(soakMs / 1000)}s`;
+  const ready = node?.ready;
+  if (ready === undefined) return "the Node's Ready condition is unknown";
+  if (!ready.ready) return `the Node is not Ready${ready.since === null ? "" : ` (since ${ready.since})`}`;
+  const since = ready.since === null ? NaN : Date.parse(ready.since);
+  if (Number.isNaN(since)) return undefined; // Ready with no transition time: nothing to hold it to
+  const heldMs = now.getTime() - since;
+  return heldMs >= soakMs
+    ? undefined
+    : `the Node has been Ready for ${Math.max(0, Math.round(heldMs / 1000))}s of the ${soak} soak`;
 }
 
 /** StagedAndPerformedUpdate: the wanted version staged on the inactive partition and marked to boot next. */
@@ -223,13 +307,59 @@ export function successStatus(
   targetVersion: string,
 ): ShadowStatus {
   const completedCycle = prev.current_state === "MonitoringUpdate" && state === "Idle";
-  return {
+  const next: ShadowStatus = {
     current_version: hostVersion,
     target_version: targetVersion,
     current_state: state,
     crash_count: completedCycle ? 0 : prev.crash_count,
     state_transition_failure_timestamp: completedCycle ? null : prev.state_transition_failure_timestamp,
   };
+  // The failure stays with the crash record (it says why the back-off runs) and goes with it.
+  if (!completedCycle && prev.failure !== undefined) next.failure = prev.failure;
+  return next;
+}
+
+/**
+ * Why an attempt failed, as the agent reports it in `status.failure` (SPEC "beyond"; docs/spec.md):
+ * - HostCommandFailed: a host update API command (refresh, prepare, activate, deactivate, reboot) failed;
+ * - HostNotReady: the host is not in a state that lets it do what the spec asks;
+ * - DrainFailed: cordon-and-drain through the apiserver failed or was blocked;
+ * - ApiserverCallFailed: another apiserver call (LB exclusion, uncordon) failed;
+ * - Timeout: a state took longer than its time limit;
+ * - Unhealthy: the node did not prove healthy after the reboot.
+ */
+export type FailureReason =
+  "HostCommandFailed" | "HostNotReady" | "DrainFailed" | "ApiserverCallFailed" | "Timeout" | "Unhealthy";
+
+/** The failure reason a failed step stands for. */
+export function stepFailureReason(step: Step): FailureReason {
+  switch (step) {
+    case "refresh":
+    case "prepare":
+    case "activate":
+    case "deactivate":
+    case "reboot":
+      return "HostCommandFailed";
+    case "cordonAndDrain":
+      return "DrainFailed";
+    case "excludeFromLb":
+    case "waitBeforeDrain":
+    case "uncordon":
+    case "removeExclusionFromLb":
+      return "ApiserverCallFailed";
+  }
+}
+
+/** A failure record: message trimmed to FAILURE_MESSAGE_MAX characters, stamped `now`. */
+export function failureRecord(
+  state: ShadowState,
+  reason: FailureReason,
+  message: string,
+  now: Date,
+): ShadowFailure {
+  const text = message.trim() === "" ? reason : message.trim();
+  const cut = text.length > FAILURE_MESSAGE_MAX ? `${text.slice(0, FAILURE_MESSAGE_MAX - 1)}…` : text;
+  return { state, reason, message: cut, timestamp: now.toISOString() };
 }
 
 /** The status after a failed attempt: ErrorReset, one more crash, stamped now. */
@@ -238,14 +368,17 @@ export function failureStatus(
   hostVersion: string,
   targetVersion: string,
   now: Date,
+  failure?: ShadowFailure,
 ): ShadowStatus {
-  return {
+  const next: ShadowStatus = {
     current_version: hostVersion,
     target_version: targetVersion,
     current_state: "ErrorReset",
     crash_count: prev.crash_count + 1,
     state_transition_failure_timestamp: now.toISOString(),
   };
+  if (failure !== undefined) next.failure = failure;
+  return next;
 }
 
 /** Whether `next` must be written (statuses are only reported when they change). */

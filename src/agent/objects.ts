@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { Informer } from "../k8s/informer.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
 import type { KubeApi } from "../k8s/api.js";
-import { paths, type KubeNode, type RawShadow } from "../k8s/objects.js";
+import { paths, type KubeNode, type NodeCondition, type RawShadow } from "../k8s/objects.js";
 import { EXCLUDE_FROM_LB_LABEL, nodeNameForShadow, shadowNameForNode } from "../model/constants.js";
 
 /** The brs as read from the API (validated by the agent with parseShadow); the Node as slimNode keeps it. */
@@ -48,7 +48,16 @@ export function slimNode(node: SlimNode): SlimNode {
       annotations: pick(m?.annotations, CORDONED_BY_BRUPOP_ANNOTATION),
     },
     spec: { unschedulable: node.spec?.unschedulable === true },
+    // Only the Ready condition, without its heartbeat: the health gate after a reboot reads it.
+    status: { conditions: readyCondition(node) },
   };
+}
+
+function readyCondition(node: SlimNode): NodeCondition[] {
+  const c = node.status?.conditions?.find((x) => x.type === "Ready");
+  if (c === undefined) return [];
+  const { type, status, lastTransitionTime } = c;
+  return [lastTransitionTime === undefined ? { type, status } : { type, status, lastTransitionTime }];
 }
 
 function slimShadow(brs: RawShadow): RawShadow {
@@ -64,7 +73,7 @@ function slimShadow(brs: RawShadow): RawShadow {
 function nodeSignature(node: SlimNode | undefined): string {
   if (node === undefined) return "";
   const m = node.metadata;
-  return JSON.stringify([m?.uid, m?.labels, m?.annotations, node.spec?.unschedulable]);
+  return JSON.stringify([m?.uid, m?.labels, m?.annotations, node.spec?.unschedulable, readyCondition(node)]);
 }
 
 export interface OwnObjectsOptions {

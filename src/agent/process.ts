@@ -85,6 +85,8 @@ export async function startAgentProcess(
       loopIntervalMs: config.loopIntervalMs,
       updateCheckIntervalMs: config.updateCheckIntervalMs,
       excludeFromLbWaitMs: config.excludeFromLbWaitMs,
+      stateTimeLimitsMs: config.stateTimeLimitsMs,
+      healthSoakMs: config.healthSoakMs,
     },
   });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BottlerocketShadow, ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
+import { describeChange } from "./stages.js";
 import {
   backoffPassed,
   backoffThresholdMinutes,
@@ -387,5 +388,47 @@ describe("shadowsToDelete", () => {
       idleUpToDate(n),
     );
     assert.deepEqual(shadowsToDelete(shadows, nodes), ["brs-lost", "brs-old"]);
+  });
+});
+
+describe("status.failure in the controller's changes and Events", () => {
+  const failure = {
+    state: "RebootedIntoUpdate",
+    reason: "DrainFailed",
+    message: "drain: HTTP 500",
+    timestamp: NOW.toISOString(),
+  } as const;
+
+  it("a recover change carries the agent's failure; without one (upstream agent) it has none", () => {
+    const p = planTick({
+      shadows: [
+        shadow("brs-ours", { state: "RebootedIntoUpdate" }, { current_state: "ErrorReset", failure }),
+        shadow("brs-upstream", { state: "RebootedIntoUpdate" }, { current_state: "ErrorReset" }),
+      ],
+      now: NOW,
+      maxConcurrent: "unlimited",
+      updatesAllowed: true,
+    });
+    const byName = new Map(p.changes.map((c) => [c.name, c]));
+    assert.deepEqual(byName.get("brs-ours")?.failure, failure);
+    assert.equal(byName.get("brs-upstream")?.failure, undefined);
+  });
+
+  it("the Event message names the reason, the state and the error text", () => {
+    const base = {
+      name: "brs-a",
+      resourceVersion: "1",
+      from: { state: "RebootedIntoUpdate", version: "1.1.0", state_transition_timestamp: null },
+      to: { state: "Idle", version: "1.1.0", state_transition_timestamp: null },
+      reason: "recover",
+    } as const;
+    assert.equal(
+      describeChange({ ...base, failure }),
+      "update failed (DrainFailed reaching RebootedIntoUpdate: drain: HTTP 500); spec RebootedIntoUpdate → Idle (version 1.1.0)",
+    );
+    assert.equal(
+      describeChange(base),
+      "update failed (status ErrorReset); spec RebootedIntoUpdate → Idle (version 1.1.0)",
+    );
   });
 });

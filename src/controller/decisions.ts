@@ -5,6 +5,7 @@ import {
   DEFAULT_SPEC,
   specsEqual,
   type BottlerocketShadow,
+  type ShadowFailure,
   type ShadowSpec,
   type ShadowStatus,
 } from "../model/shadow.js";
@@ -160,6 +161,8 @@ export interface SpecChange {
   from: ShadowSpec;
   to: ShadowSpec;
   reason: SpecChangeReason;
+  /** Why the node failed, when its agent said (status.failure; brupop-ts agents only). */
+  failure?: ShadowFailure;
 }
 
 export interface TickInput {
@@ -180,13 +183,16 @@ export interface TickPlan {
 }
 
 function change(shadow: BottlerocketShadow, to: ShadowSpec, reason: SpecChangeReason): SpecChange {
-  return {
+  const out: SpecChange = {
     name: shadow.metadata.name ?? "",
     resourceVersion: shadow.metadata.resourceVersion,
     from: shadow.spec,
     to,
     reason,
   };
+  const failure = shadow.status?.failure;
+  if (reason === "recover" && failure !== undefined) out.failure = failure;
+  return out;
 }
 
 /** One controller tick: progress every active node, then start as many candidates as allowed. */

@@ -11,7 +11,12 @@ import type { Logger } from "pino";
 import type { Clock, Timers } from "../clock.js";
 import type { EventRecorder } from "../k8s/events.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
-import { DEFAULT_SPEC, type BottlerocketShadow } from "../model/shadow.js";
+import {
+  DEFAULT_SPEC,
+  describeFailure,
+  type BottlerocketShadow,
+  type ShadowFailure,
+} from "../model/shadow.js";
 import { stripManagedFields, type ShadowApi } from "./api.js";
 import {
   planTick,
@@ -373,13 +378,19 @@ const EVENT_REASONS: Record<SpecChange["reason"], string> = {
   reset: "ResetSpec",
 };
 
+/** status.failure in words; upstream's agents write none, so only the state is known then. */
+export function failureWords(f: ShadowFailure | undefined): string {
+  if (f === undefined) return "status ErrorReset";
+  return describeFailure(f);
+}
+
 export function describeChange(c: SpecChange): string {
   const version = c.to.version === null ? "" : ` (version ${c.to.version})`;
   switch (c.reason) {
     case "start":
       return `starting update to ${c.to.version ?? "?"}: spec ${c.from.state} → ${c.to.state}`;
     case "recover":
-      return `update failed (status ErrorReset); spec ${c.from.state} → ${c.to.state}${version}`;
+      return `update failed (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}`;
     case "initialise":
       return "initialised spec to Idle";
     case "reset":

@@ -32,6 +32,7 @@ export interface StructuralSchema {
 
 interface JsonSchemaNode {
   type?: string;
+  description?: string;
   properties?: Record<string, JsonSchemaNode>;
   required?: string[];
   enum?: unknown[];
@@ -63,7 +64,7 @@ export function toStructural(node: JsonSchemaNode, description?: string): Struct
       out.type = "object";
       out.properties = {};
       for (const [key, child] of Object.entries(node.properties ?? {})) {
-        out.properties[key] = toStructural(child, FIELD_DOCS[key]);
+        out.properties[key] = toStructural(child, fieldDoc(key, child));
       }
       if (node.required !== undefined && node.required.length > 0) out.required = [...node.required];
       return out;
@@ -91,7 +92,13 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
   current_state: "The state the node has reached.",
   crash_count: "Consecutive failed update attempts.",
   state_transition_failure_timestamp: "When the last failed update attempt happened (RFC 3339).",
+  failure: "Why the last update attempt failed (brupop-ts agents only; optional).",
 };
+
+/** A field's own description (nested fields whose names repeat, like failure.state) or the table's. */
+function fieldDoc(key: string, node: JsonSchemaNode): string | undefined {
+  return node.description ?? FIELD_DOCS[key];
+}
 
 function versionSchema(spec: unknown, status: unknown): StructuralSchema {
   const specNode = toStructural(spec as JsonSchemaNode, "The state the controller wants the node to reach.");

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { compareSemver, isSemver } from "./semver.js";
-import { parseShadow, parseSpec, parseStatus } from "./shadow.js";
+import { statusV2ToV1 } from "./conversion.js";
+import { parseShadow, parseSpec, parseStatus, statusesEqual } from "./shadow.js";
+import { upstreamStatusProblems } from "./upstream-read.js";
 import { shadowStatus } from "../../test/kit/fixtures.js";
 
 const status = shadowStatus();
@@ -101,5 +103,53 @@ describe("parseSpec / parseShadow", () => {
     assert.deepEqual(shadow.spec, { state: "Idle", state_transition_timestamp: null, version: null });
     assert.equal(shadow.status, undefined);
     assert.equal(shadow.metadata.uid, "u1");
+  });
+});
+
+describe("status.failure (optional, beyond upstream)", () => {
+  const failure = {
+    state: "RebootedIntoUpdate",
+    reason: "DrainFailed",
+    message: "eviction of default/web-1 blocked by PodDisruptionBudget web",
+    timestamp: "2026-12-01T06:00:00Z",
+  } as const;
+  it("is absent on statuses upstream's agents write", () => {
+    assert.equal(parseStatus(status).failure, undefined);
+  });
+  it("is read when present", () => {
+    assert.deepEqual(parseStatus({ ...status, failure }).failure, failure);
+  });
+  it("is validated field by field", () => {
+    rejects(
+      () => parseStatus({ ...status, failure: { ...failure, reason: "drain failed" } }),
+      "status.failure.reason",
+      /./,
+    );
+    rejects(
+      () => parseStatus({ ...status, failure: omit(failure, "message") }),
+      "status.failure.message",
+      /./,
+    );
+    rejects(() => parseStatus({ ...status, failure: { ...failure, extra: 1 } }), "status.failure.extra", /./);
+  });
+  it("counts in status equality", () => {
+    assert.ok(statusesEqual(parseStatus({ ...status, failure }), parseStatus({ ...status, failure })));
+    assert.ok(!statusesEqual(parseStatus(status), parseStatus({ ...status, failure })));
+    assert.ok(
+      !statusesEqual(
+        parseStatus({ ...status, failure }),
+        parseStatus({ ...status, failure: { ...failure, message: "other" } }),
+      ),
+    );
+  });
+  it("does not trouble upstream's reader (unknown fields are ignored by serde)", () => {
+    assert.deepEqual(upstreamStatusProblems({ ...status, failure }, "v2"), []);
+  });
+  it("is dropped converting to v1", () => {
+    assert.deepEqual(Object.keys(statusV2ToV1(parseStatus({ ...status, failure }))).sort(), [
+      "current_state",
+      "current_version",
+      "target_version",
+    ]);
   });
 });

@@ -23,6 +23,31 @@ export const ShadowSpecSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Longest failure message an agent reports (longer host/apiserver error text is cut). */
+export const FAILURE_MESSAGE_MAX = 1024;
+
+/**
+ * Why the last update attempt failed ("beyond": upstream never writes it and ignores it when reading,
+ * serde keeps no unknown-field check). Optional: statuses upstream's agents write have none.
+ */
+export const ShadowFailureSchema = Type.Object(
+  {
+    state: Type.Enum([...V2_STATES], {
+      description: "The state the node was trying to reach when it failed.",
+    }),
+    reason: Type.String({
+      pattern: "^[A-Z][A-Za-z]*$",
+      description:
+        "Why, as one CamelCase word (HostCommandFailed, HostNotReady, DrainFailed, ApiserverCallFailed, Timeout, Unhealthy).",
+    }),
+    message: Type.String({
+      description: "What failed, in words (the host API's or apiserver's error text).",
+    }),
+    timestamp: Type.String({ format: "date-time", description: "When it failed (RFC 3339)." }),
+  },
+  { additionalProperties: false },
+);
+
 export const ShadowStatusSchema = Type.Object(
   {
     current_version: SemverSchema,
@@ -30,6 +55,7 @@ export const ShadowStatusSchema = Type.Object(
     current_state: StateSchema,
     crash_count: Type.Integer({ minimum: 0, maximum: 4294967295 }),
     state_transition_failure_timestamp: Type.Optional(nullable(TimestampSchema)),
+    failure: Type.Optional(ShadowFailureSchema),
   },
   { additionalProperties: false },
 );
@@ -64,12 +90,16 @@ export interface ShadowSpec {
   version: string | null;
 }
 
+export type ShadowFailure = Static<typeof ShadowFailureSchema>;
+
 export interface ShadowStatus {
   current_version: string;
   target_version: string;
   current_state: ShadowState;
   crash_count: number;
   state_transition_failure_timestamp: string | null;
+  /** Why the last attempt failed; absent when none is known (upstream's agents never write it). */
+  failure?: ShadowFailure;
 }
 
 /** The subset of ObjectMeta brupop reads and must keep through conversion. */
@@ -161,6 +191,19 @@ export function statusesEqual(a: ShadowStatus | undefined, b: ShadowStatus | und
     a.target_version === b.target_version &&
     a.current_state === b.current_state &&
     a.crash_count === b.crash_count &&
-    a.state_transition_failure_timestamp === b.state_transition_failure_timestamp
+    a.state_transition_failure_timestamp === b.state_transition_failure_timestamp &&
+    failuresEqual(a.failure, b.failure)
+  );
+}
+
+/** status.failure in words, for Events, `brupop status` and the demo: "DrainFailed reaching RebootedIntoUpdate: …". */
+export function describeFailure(f: ShadowFailure): string {
+  return `${f.reason} reaching ${f.state}: ${f.message}`;
+}
+
+function failuresEqual(a: ShadowFailure | undefined, b: ShadowFailure | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.state === b.state && a.reason === b.reason && a.message === b.message && a.timestamp === b.timestamp
   );
 }

@@ -4,7 +4,7 @@ import { IsDateTime } from "typebox/format";
 
 const v0_x = [
   new RegExp(
-    "(^current_version$|^target_version$|^current_state$|^crash_count$|^state_transition_failure_timestamp$)",
+    "(^current_version$|^target_version$|^current_state$|^crash_count$|^state_transition_failure_timestamp$|^failure$)",
     "u",
   ),
   new RegExp(
@@ -15,6 +15,8 @@ const v0_x = [
     "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$",
     "u",
   ),
+  IsDateTime,
+  new RegExp("^[A-Z][A-Za-z]*$", "u"),
   IsDateTime,
 ];
 const v0_0 = (value) =>
@@ -42,7 +44,27 @@ const v0_0 = (value) =>
     !("state_transition_failure_timestamp" in value) ||
     (typeof value.state_transition_failure_timestamp === "string" &&
       v0_x[3](value.state_transition_failure_timestamp)) ||
-    value.state_transition_failure_timestamp === null);
+    value.state_transition_failure_timestamp === null) &&
+  (value.failure === undefined ||
+    !("failure" in value) ||
+    (typeof value.failure === "object" &&
+      value.failure !== null &&
+      !Array.isArray(value.failure) &&
+      "state" in value.failure &&
+      "reason" in value.failure &&
+      "message" in value.failure &&
+      "timestamp" in value.failure &&
+      Object.getOwnPropertyNames(value.failure).length === 4 &&
+      (value.failure.state === "Idle" ||
+        value.failure.state === "StagedAndPerformedUpdate" ||
+        value.failure.state === "RebootedIntoUpdate" ||
+        value.failure.state === "MonitoringUpdate" ||
+        value.failure.state === "ErrorReset") &&
+      typeof value.failure.reason === "string" &&
+      v0_x[4].test(value.failure.reason) &&
+      typeof value.failure.message === "string" &&
+      typeof value.failure.timestamp === "string" &&
+      v0_x[5](value.failure.timestamp)));
 function v0_check(value) {
   return v0_0(value);
 }
@@ -274,7 +296,7 @@ function v5_check(value) {
 /** Precompiled checks, by schema JSON. */
 export const PRECOMPILED: ReadonlyMap<string, (value: unknown) => boolean> = new Map([
   [
-    '{"type":"object","required":["current_version","target_version","current_state","crash_count"],"properties":{"current_version":{"type":"string","pattern":"^(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)(?:-((?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\\\.(?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\\\+([0-9a-zA-Z-]+(?:\\\\.[0-9a-zA-Z-]+)*))?$"},"target_version":{"type":"string","pattern":"^(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)(?:-((?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\\\.(?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\\\+([0-9a-zA-Z-]+(?:\\\\.[0-9a-zA-Z-]+)*))?$"},"current_state":{"enum":["Idle","StagedAndPerformedUpdate","RebootedIntoUpdate","MonitoringUpdate","ErrorReset"]},"crash_count":{"type":"integer","minimum":0,"maximum":4294967295},"state_transition_failure_timestamp":{"anyOf":[{"type":"string","format":"date-time"},{"type":"null"}]}},"additionalProperties":false}',
+    '{"type":"object","required":["current_version","target_version","current_state","crash_count"],"properties":{"current_version":{"type":"string","pattern":"^(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)(?:-((?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\\\.(?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\\\+([0-9a-zA-Z-]+(?:\\\\.[0-9a-zA-Z-]+)*))?$"},"target_version":{"type":"string","pattern":"^(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)\\\\.(0|[1-9]\\\\d*)(?:-((?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\\\.(?:0|[1-9]\\\\d*|\\\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\\\+([0-9a-zA-Z-]+(?:\\\\.[0-9a-zA-Z-]+)*))?$"},"current_state":{"enum":["Idle","StagedAndPerformedUpdate","RebootedIntoUpdate","MonitoringUpdate","ErrorReset"]},"crash_count":{"type":"integer","minimum":0,"maximum":4294967295},"state_transition_failure_timestamp":{"anyOf":[{"type":"string","format":"date-time"},{"type":"null"}]},"failure":{"type":"object","required":["state","reason","message","timestamp"],"properties":{"state":{"enum":["Idle","StagedAndPerformedUpdate","RebootedIntoUpdate","MonitoringUpdate","ErrorReset"],"description":"The state the node was trying to reach when it failed."},"reason":{"type":"string","pattern":"^[A-Z][A-Za-z]*$","description":"Why, as one CamelCase word (HostCommandFailed, HostNotReady, DrainFailed, ApiserverCallFailed, Timeout, Unhealthy)."},"message":{"type":"string","description":"What failed, in words (the host API\'s or apiserver\'s error text)."},"timestamp":{"type":"string","format":"date-time","description":"When it failed (RFC 3339)."}},"additionalProperties":false}},"additionalProperties":false}',
     v0_check,
   ],
   [

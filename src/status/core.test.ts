@@ -106,6 +106,31 @@ const CASES: Case[] = [
     phase: "updating",
   },
   {
+    name: "failed update recovering, with the agent's reason",
+    shadows: [
+      shadow(
+        "a",
+        { state: "Idle", state_transition_timestamp: ago(30), version: TO },
+        {
+          current_state: "ErrorReset",
+          crash_count: 1,
+          failure: {
+            state: "RebootedIntoUpdate",
+            reason: "DrainFailed",
+            message: "drain: HTTP 500",
+            timestamp: ago(31),
+          },
+        },
+      ),
+    ],
+    nodes: [node("a")],
+    node: "a",
+    reason: { kind: "updating", since: ago(30), deadline: ago(30 - 120) },
+    message:
+      "update failed (DrainFailed reaching RebootedIntoUpdate: drain: HTTP 500); recovering (ErrorReset -> Idle)",
+    phase: "updating",
+  },
+  {
     name: "agent silent: node NotReady (even when up to date)",
     shadows: [upToDate("a")],
     nodes: [node("a", { ready: false, readySince: ago(600) })],
@@ -251,6 +276,31 @@ const CASES: Case[] = [
     node: "a",
     reason: { kind: "backoff", until: "2030-06-01T12:08:00.000Z", crashCount: 3 },
     message: "back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts",
+    phase: "waiting",
+  },
+  {
+    name: "back-off names the agent's last failure (status.failure)",
+    shadows: [
+      shadow(
+        "a",
+        {},
+        {
+          crash_count: 3,
+          state_transition_failure_timestamp: ago(60),
+          failure: {
+            state: "StagedAndPerformedUpdate",
+            reason: "HostCommandFailed",
+            message: "host prepare failed (exit 1): no space left on device",
+            timestamp: ago(60),
+          },
+        },
+      ),
+    ],
+    nodes: [node("a")],
+    node: "a",
+    reason: { kind: "backoff", until: "2030-06-01T12:08:00.000Z", crashCount: 3 },
+    message:
+      "back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts; last: HostCommandFailed reaching StagedAndPerformedUpdate: host prepare failed (exit 1): no space left on device",
     phase: "waiting",
   },
   {

@@ -160,6 +160,7 @@ function factsOf(shadow: BottlerocketShadow, node: NodeInfo | undefined): RowFac
   facts.state.current = status.current_state;
   facts.version = { current: status.current_version, target: headedFor };
   facts.crashCount = status.crash_count;
+  if (status.failure !== undefined) facts.failure = status.failure;
   return facts;
 }
 

@@ -1,4 +1,5 @@
 // Human text for `brupop status`: timestamps, durations and the WHY message of each row. Pure.
+import { describeFailure } from "../model/shadow.js";
 import type { NodeRow, RowReason } from "./model.js";
 import type { ObjectRef } from "./inputs.js";
 
@@ -35,12 +36,13 @@ function refs(list: readonly ObjectRef[], max = 2): string {
 }
 
 /** The parts of a row the message mentions besides its reason. */
-export type RowFacts = Pick<NodeRow, "state" | "version" | "crashCount" | "cordoned" | "ready">;
+export type RowFacts = Pick<NodeRow, "state" | "version" | "crashCount" | "cordoned" | "ready" | "failure">;
 
 function updatingMessage(row: RowFacts): string {
   const { current, target } = row.state;
   const to = row.version.target;
-  if (current === "ErrorReset") return `update failed; recovering (ErrorReset -> ${target ?? "?"})`;
+  if (current === "ErrorReset")
+    return `update failed${failedWhy(row)}; recovering (ErrorReset -> ${target ?? "?"})`;
   if (current === target) return `reached ${current ?? "?"}; the controller moves it on at its next tick`;
   if (target === "RebootedIntoUpdate") {
     if (row.ready === false) return `rebooting into ${to ?? "the update"} (node NotReady)`;
@@ -87,6 +89,14 @@ function pdbMessage(reason: Extract<RowReason, { kind: "pdb-blocking" }>): strin
   return `drain blocked by ${noun} ${refs(reason.pdbs)} (0 disruptions allowed; ${pods} ${refs(reason.pods)})`;
 }
 
+function failedWhy(row: RowFacts): string {
+  return row.failure === undefined ? "" : ` (${describeFailure(row.failure)})`;
+}
+
+function lastFailure(row: RowFacts): string {
+  return row.failure === undefined ? "" : `; last: ${describeFailure(row.failure)}`;
+}
+
 export function describeRow(reason: RowReason, row: RowFacts, now: Date): string {
   switch (reason.kind) {
     case "up-to-date":
@@ -100,7 +110,7 @@ export function describeRow(reason: RowReason, row: RowFacts, now: Date): string
     case "concurrency-full":
       return `concurrency full (${reason.active} of ${reason.limit} updating)`;
     case "backoff":
-      return `back-off until ${timeWithRelative(reason.until, now)} after ${reason.crashCount} failed attempt${reason.crashCount === 1 ? "" : "s"}`;
+      return `back-off until ${timeWithRelative(reason.until, now)} after ${reason.crashCount} failed attempt${reason.crashCount === 1 ? "" : "s"}${lastFailure(row)}`;
     case "pdb-blocking":
       return pdbMessage(reason);
     case "agent-silent":

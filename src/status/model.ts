@@ -2,6 +2,7 @@
 // `brupop.bottlerocket.aws/status-v1`. It is a contract with scripts: add optional fields freely,
 // but renaming, removing or re-typing a field needs a new apiVersion. Documented in docs/status.md.
 import type { ScheduleKind } from "../controller/schedule.js";
+import type { ShadowFailure } from "../model/shadow.js";
 import type { ObjectRef } from "./inputs.js";
 
 export const STATUS_API_VERSION = "brupop.bottlerocket.aws/status-v1";
@@ -49,6 +50,11 @@ export interface NodeRow {
   /** Running version and the version it is headed for (spec.version while updating, else offered). */
   version: { current: string | null; target: string | null };
   crashCount: number | null;
+  /**
+   * Why the last update attempt failed, as the agent reported it (status.failure: state, reason,
+   * message, timestamp). Absent when none is known: no failure, or an upstream agent (it never says).
+   */
+  failure?: ShadowFailure;
   /** node.spec.unschedulable; null when the node does not exist. */
   cordoned: boolean | null;
   /** Ready condition; null when unknown or the node does not exist. */

@@ -182,6 +182,10 @@ describe("brupop agent on a real control plane", { timeout: 300_000 }, () => {
       assert.equal(failed.current_version, OLD);
       assert.ok(failed.state_transition_failure_timestamp !== null);
       assert.ok(Math.abs(Date.parse(failed.state_transition_failure_timestamp) - Date.now()) < 60_000);
+      // Why, through the apiserver's validation and the CRD's schema (issue 19).
+      assert.equal(failed.failure?.reason, "HostCommandFailed");
+      assert.equal(failed.failure?.state, "StagedAndPerformedUpdate");
+      assert.match(failed.failure?.message ?? "", /prepare failed .*simulated: download failed/);
 
       // The spec still asks for the update: the agent waits for the controller, it does not retry.
       await sleep(1_500);
@@ -191,12 +195,14 @@ describe("brupop agent on a real control plane", { timeout: 300_000 }, () => {
       await tb.setSpec(node, "Idle", NEW);
       const recovered = await tb.waitForStatus(node, "Idle", (s) => s.current_state === "Idle");
       assert.equal(recovered.crash_count, 1, "kept for the controller's back-off");
+      assert.equal(recovered.failure?.reason, "HostCommandFailed", "the reason stays with the crash record");
       assert.notEqual((await tb.node(node)).spec?.unschedulable, true);
 
       const done = await tb.playController(node, NEW);
       assert.equal(done.current_version, NEW);
       assert.equal(done.crash_count, 0, "a completed cycle clears the crash record");
       assert.equal(done.state_transition_failure_timestamp, null);
+      assert.equal(done.failure, undefined, "and the failure with it");
     }),
   );
 
@@ -211,6 +217,8 @@ describe("brupop agent on a real control plane", { timeout: 300_000 }, () => {
       const failed = await tb.waitForStatus(node, "ErrorReset", (s) => s.current_state === "ErrorReset");
       assert.equal(failed.crash_count, 1);
       assert.equal(failed.current_version, OLD, "came back on the old version");
+      assert.equal(failed.failure?.reason, "HostNotReady");
+      assert.match(failed.failure?.message ?? "", /not ready to reboot into/);
       assert.equal(tb.reboots.filter((r) => r.hostId === node).length, 1);
       const cordoned = await tb.node(node);
       assert.equal(cordoned.spec?.unschedulable, true, "still cordoned while in ErrorReset");

@@ -85,7 +85,8 @@ describe("brupop demo", () => {
     assert.match(stdout, /^The rollout did not finish within 25 s: 3 of 3 nodes not done\.$/m, all);
     assert.match(
       stdout,
-      /^ {2}demo-node-0: .*back-off until \S+Z \(in \S+\) after 1 failed attempt; last: prepare failed: demo: injected prepare failure$/m,
+      // The agent's own account (status.failure): reason, state, and the host's text.
+      /^ {2}demo-node-0: .*back-off until \S+Z \(in \S+\) after 1 failed attempt; last: HostCommandFailed reaching StagedAndPerformedUpdate: host prepare failed .*demo: injected prepare failure$/m,
       all,
     );
     for (const node of ["demo-node-1", "demo-node-2"]) {
