@@ -213,6 +213,36 @@ describe("explain", () => {
   });
 });
 
+describe("explain: a failed attempt says why", () => {
+  const failure = {
+    state: "RebootedIntoUpdate" as const,
+    reason: "DrainFailed",
+    message: "pod default/web-0: PodDisruptionBudget web allows no disruption",
+    timestamp: "2024-05-01T11:59:00Z",
+  };
+  it("carries status.failure into the in-progress ErrorReset reason and its message", () => {
+    const shadow = brs("a", { spec: "Idle", state: "ErrorReset", crashes: 1 });
+    assert.ok(shadow.status !== undefined);
+    shadow.status.failure = failure;
+    const e = explainNode("a", [shadow], ctx());
+    assert.deepEqual(e?.reason, {
+      kind: "in-progress",
+      current: "ErrorReset",
+      target: "Idle",
+      version: "1.20.0",
+      failure,
+    });
+    assert.equal(
+      e?.message,
+      "update failed (DrainFailed reaching RebootedIntoUpdate: pod default/web-0: PodDisruptionBudget web allows no disruption); recovering to Idle",
+    );
+  });
+  it("says only 'update failed' when the agent gave no reason (upstream's agent)", () => {
+    const e = explainNode("a", [brs("a", { spec: "Idle", state: "ErrorReset", crashes: 1 })], ctx());
+    assert.equal(e?.message, "update failed; recovering to Idle");
+  });
+});
+
 describe("describeReason: MAX_CONCURRENT_UPDATE=0", () => {
   it("says updates are paused rather than 0 of 0 slots used", () => {
     assert.match(

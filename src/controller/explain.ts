@@ -2,7 +2,7 @@
 // `brupop status` and for logs. It uses the same functions the controller decides with (planTick,
 // backoffUntil, isActive), so the explanation cannot drift from what the controller actually does.
 import { nodeNameForShadow } from "../model/constants.js";
-import type { BottlerocketShadow } from "../model/shadow.js";
+import { describeFailure, type BottlerocketShadow, type ShadowFailure } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { backoffPassed, backoffUntil, isActive, planTick, type ConcurrencyLimit } from "./decisions.js";
 import type { ScheduleKind } from "./schedule.js";
@@ -11,7 +11,14 @@ export type WaitReason =
   /** The agent has not reported a status yet. */
   | { kind: "no-status" }
   /** In the active set: the agent works towards `target`, or it reached it and moves on next tick. */
-  | { kind: "in-progress"; current: ShadowState; target: ShadowState; version: string | null }
+  | {
+      kind: "in-progress";
+      current: ShadowState;
+      target: ShadowState;
+      version: string | null;
+      /** Why the attempt failed (status.failure), when the agent said so (ours does, upstream's not). */
+      failure?: ShadowFailure;
+    }
   /** Already on the newest version offered. */
   | { kind: "up-to-date"; version: string }
   /** Its last attempt failed; it may retry after `until`. */
@@ -53,7 +60,7 @@ export function describeReason(reason: WaitReason): string {
       return reason.current === reason.target
         ? `reached ${reason.current}; the controller moves it on at its next tick`
         : reason.current === "ErrorReset"
-          ? `update failed; recovering to ${reason.target}`
+          ? `update failed${reason.failure === undefined ? "" : ` (${describeFailure(reason.failure)})`}; recovering to ${reason.target}`
           : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
     case "up-to-date":
       return `up to date (${reason.version}); nothing to do`;
@@ -81,7 +88,15 @@ function reasonFor(
   const { status, spec } = shadow;
   if (status === undefined) return { kind: "no-status" };
   if (isActive(shadow)) {
-    return { kind: "in-progress", current: status.current_state, target: spec.state, version: spec.version };
+    const reason: WaitReason = {
+      kind: "in-progress",
+      current: status.current_state,
+      target: spec.state,
+      version: spec.version,
+    };
+    return status.current_state === "ErrorReset" && status.failure !== undefined
+      ? { ...reason, failure: status.failure }
+      : reason;
   }
   if (status.current_version === status.target_version)
     return { kind: "up-to-date", version: status.current_version };
