@@ -5,19 +5,30 @@ import { nodeNameForShadow } from "../model/constants.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { backoffPassed, backoffUntil, isActive, planTick, type ConcurrencyLimit } from "./decisions.js";
+import { describeBlocker, type Blocker } from "./blockers.js";
 import type { ScheduleKind } from "./schedule.js";
+import { formatSilence, type Silent } from "./silence.js";
 
 export type WaitReason =
   /** The agent has not reported a status yet. */
   | { kind: "no-status" }
   /** In the active set: the agent works towards `target`, or it reached it and moves on next tick. */
-  | { kind: "in-progress"; current: ShadowState; target: ShadowState; version: string | null }
+  | {
+      kind: "in-progress";
+      current: ShadowState;
+      target: ShadowState;
+      version: string | null;
+      /** Its status has not changed for this long, past AGENT_SILENCE_LIMIT_SECONDS (silence.ts). */
+      silentMs?: number;
+    }
   /** Already on the newest version offered. */
   | { kind: "up-to-date"; version: string }
   /** Its last attempt failed; it may retry after `until`. */
   | { kind: "backoff"; until: Date; crashCount: number; targetVersion: string }
   /** The schedule does not let new updates start now; `until` is when it next does (null: never). */
   | { kind: "schedule-closed"; schedule: ScheduleKind; until: Date | null; targetVersion: string }
+  /** A blocker (pods on the node, firing alerts) holds its start back (blockers.ts). */
+  | { kind: "blocked"; blocker: Blocker; targetVersion: string }
   /** Every update slot is taken. */
   | { kind: "concurrency-full"; active: number; limit: number; targetVersion: string }
   /** Nothing holds it back: the controller starts it at its next tick. */
@@ -43,6 +54,10 @@ export interface ExplainContext {
   maxConcurrent: ConcurrencyLimit;
   gate: ScheduleGateView;
   controllerNodeName?: string | undefined;
+  /** The last tick's blocked nodes, by shadow name (blockers.ts). */
+  blocked?: ReadonlyMap<string, Blocker> | undefined;
+  /** The last tick's silent agents, by shadow name (silence.ts). */
+  silent?: ReadonlyMap<string, Silent> | undefined;
 }
 
 export function describeReason(reason: WaitReason): string {
@@ -50,6 +65,9 @@ export function describeReason(reason: WaitReason): string {
     case "no-status":
       return "waiting for its agent to report a status";
     case "in-progress":
+      if (reason.silentMs !== undefined) {
+        return `agent silent for ${formatSilence(reason.silentMs)} in state ${reason.current} (asked for ${reason.target})`;
+      }
       return reason.current === reason.target
         ? `reached ${reason.current}; the controller moves it on at its next tick`
         : reason.current === "ErrorReset"
@@ -64,6 +82,8 @@ export function describeReason(reason: WaitReason): string {
       return reason.schedule === "window"
         ? `update window closed until ${reason.until.toISOString()}`
         : `waiting for the next scheduled update round at ${reason.until.toISOString()}`;
+    case "blocked":
+      return `${describeBlocker(reason.blocker)}; starts updating to ${reason.targetVersion} once that clears`;
     case "concurrency-full":
       return reason.limit === 0
         ? "updates paused: MAX_CONCURRENT_UPDATE is 0 (nodes in progress finish, none starts)"
@@ -80,8 +100,16 @@ function reasonFor(
 ): WaitReason {
   const { status, spec } = shadow;
   if (status === undefined) return { kind: "no-status" };
+  const name = shadow.metadata.name ?? "";
   if (isActive(shadow)) {
-    return { kind: "in-progress", current: status.current_state, target: spec.state, version: spec.version };
+    const silent = ctx.silent?.get(name);
+    return {
+      kind: "in-progress",
+      current: status.current_state,
+      target: spec.state,
+      version: spec.version,
+      ...(silent !== undefined && { silentMs: silent.forMs }),
+    };
   }
   if (status.current_version === status.target_version)
     return { kind: "up-to-date", version: status.current_version };
@@ -93,7 +121,9 @@ function reasonFor(
   if (!ctx.gate.updatesAllowed) {
     return { kind: "schedule-closed", schedule: ctx.gate.kind, until: ctx.gate.opensAt, targetVersion };
   }
-  if (plan.waiting.has(shadow.metadata.name ?? "")) {
+  const blocker = ctx.blocked?.get(name);
+  if (blocker !== undefined) return { kind: "blocked", blocker, targetVersion };
+  if (plan.waiting.has(name)) {
     const limit = ctx.maxConcurrent === "unlimited" ? Infinity : ctx.maxConcurrent;
     return { kind: "concurrency-full", active: plan.active, limit, targetVersion };
   }
