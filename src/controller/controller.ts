@@ -111,7 +111,9 @@ function slimNode(node: NodeMeta): NodeMeta {
 
 export class Controller {
   readonly metrics: ControllerMetrics;
-  readonly #cfg: Required<Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | keyof ExtrasConfig>> &
+  readonly #cfg: Required<
+    Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | keyof ExtrasConfig>
+  > &
     ControllerConfig;
   readonly #log: Logger;
   readonly #timers: Timers;

@@ -60,19 +60,23 @@ export interface ExplainContext {
   silent?: ReadonlyMap<string, Silent> | undefined;
 }
 
+function describeInProgress(reason: Extract<WaitReason, { kind: "in-progress" }>): string {
+  if (reason.silentMs !== undefined) {
+    return `agent silent for ${formatSilence(reason.silentMs)} in state ${reason.current} (asked for ${reason.target})`;
+  }
+  return reason.current === reason.target
+    ? `reached ${reason.current}; the controller moves it on at its next tick`
+    : reason.current === "ErrorReset"
+      ? `update failed; recovering to ${reason.target}`
+      : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
+}
+
 export function describeReason(reason: WaitReason): string {
   switch (reason.kind) {
     case "no-status":
       return "waiting for its agent to report a status";
     case "in-progress":
-      if (reason.silentMs !== undefined) {
-        return `agent silent for ${formatSilence(reason.silentMs)} in state ${reason.current} (asked for ${reason.target})`;
-      }
-      return reason.current === reason.target
-        ? `reached ${reason.current}; the controller moves it on at its next tick`
-        : reason.current === "ErrorReset"
-          ? `update failed; recovering to ${reason.target}`
-          : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
+      return describeInProgress(reason);
     case "up-to-date":
       return `up to date (${reason.version}); nothing to do`;
     case "backoff":

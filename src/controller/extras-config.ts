@@ -56,7 +56,7 @@ export const EXTRAS_OPTIONS = {
     flag: "--notify-webhook-format <format>",
     env: ["NOTIFY_WEBHOOK_FORMAT"],
     parse: parseFormat,
-    default: "json" as NotifyFormat,
+    default: "json",
     help: 'body of a notification: "json" (the event\'s fields) or "slack" ({"text": ...})',
   },
   notifyWebhookTimeout: {

@@ -62,6 +62,58 @@ function needsUpdate(s: BottlerocketShadow): boolean {
   return s.status !== undefined && (isActive(s) || s.status.current_version !== s.status.target_version);
 }
 
+type WithStatus = BottlerocketShadow & { status: NonNullable<BottlerocketShadow["status"]> };
+interface Base {
+  node: string;
+  shadow: string;
+  at: string;
+}
+
+/** The controller gave it a target (spec left Idle). */
+function started(p: BottlerocketShadow, s: WithStatus, base: Base): Notification | undefined {
+  if (p.spec.state !== "Idle" || s.spec.state === "Idle") return undefined;
+  const version = s.spec.version ?? s.status.target_version;
+  return {
+    kind: "node-started",
+    ...base,
+    version,
+    fromVersion: s.status.current_version,
+    message: `${base.node}: update to ${version} started (running ${s.status.current_version})`,
+  };
+}
+
+/** The agent reported ErrorReset. */
+function failed(p: BottlerocketShadow, s: WithStatus, base: Base): Notification | undefined {
+  if (s.status.current_state !== "ErrorReset" || p.status?.current_state === "ErrorReset") return undefined;
+  const failure = s.status.failure;
+  const words = failure === undefined ? "status ErrorReset" : describeFailure(failure);
+  return {
+    kind: "node-failed",
+    ...base,
+    crashCount: s.status.crash_count,
+    ...(failure !== undefined && { failure }),
+    message: `${base.node}: update failed (${words}); crash count ${s.status.crash_count}`,
+  };
+}
+
+/** It left the active set Idle, on the version it was sent to, not through a failure. */
+function finished(p: BottlerocketShadow, s: WithStatus, base: Base): Notification | undefined {
+  const target = p.spec.version;
+  const done =
+    isActive(p) &&
+    !isActive(s) &&
+    p.status?.current_state !== "ErrorReset" &&
+    s.status.current_state === "Idle" &&
+    (target === null || s.status.current_version === target);
+  if (!done) return undefined;
+  return {
+    kind: "node-finished",
+    ...base,
+    version: s.status.current_version,
+    message: `${base.node}: updated to ${s.status.current_version}`,
+  };
+}
+
 /**
  * The events between two views of the fleet. `prev` undefined: no baseline yet (first tick of a
  * term): nothing. Shadows absent from either view yield nothing.
@@ -79,44 +131,9 @@ export function notificationsFor(
     const p = before.get(nameOf(s));
     if (p === undefined || s.status === undefined) continue;
     const base = { node: nodeOf(s), shadow: nameOf(s), at };
-    // started: the controller gave it a target (spec left Idle).
-    if (p.spec.state === "Idle" && s.spec.state !== "Idle") {
-      const version = s.spec.version ?? s.status.target_version;
-      out.push({
-        kind: "node-started",
-        ...base,
-        version,
-        fromVersion: s.status.current_version,
-        message: `${base.node}: update to ${version} started (running ${s.status.current_version})`,
-      });
-    }
-    // failed: the agent reported ErrorReset.
-    if (s.status.current_state === "ErrorReset" && p.status?.current_state !== "ErrorReset") {
-      const failure = s.status.failure;
-      const words = failure === undefined ? "status ErrorReset" : describeFailure(failure);
-      out.push({
-        kind: "node-failed",
-        ...base,
-        crashCount: s.status.crash_count,
-        ...(failure !== undefined && { failure }),
-        message: `${base.node}: update failed (${words}); crash count ${s.status.crash_count}`,
-      });
-    }
-    // finished: it left the active set Idle, on the version it was sent to, not through a failure.
-    const target = p.spec.version;
-    if (
-      isActive(p) &&
-      !isActive(s) &&
-      p.status?.current_state !== "ErrorReset" &&
-      s.status.current_state === "Idle" &&
-      (target === null || s.status.current_version === target)
-    ) {
-      out.push({
-        kind: "node-finished",
-        ...base,
-        version: s.status.current_version,
-        message: `${base.node}: updated to ${s.status.current_version}`,
-      });
+    for (const rule of [started, failed, finished]) {
+      const n = rule(p, s as WithStatus, base);
+      if (n !== undefined) out.push(n);
     }
   }
   if (cur.length > 0 && prev.some(needsUpdate) && !cur.some(needsUpdate)) {

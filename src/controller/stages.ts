@@ -18,12 +18,7 @@ import {
   type ShadowFailure,
 } from "../model/shadow.js";
 import { stripManagedFields, type ShadowApi } from "./api.js";
-import {
-  shadowsToDelete,
-  type ConcurrencyLimit,
-  type NodeLike,
-  type SpecChange,
-} from "./decisions.js";
+import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange } from "./decisions.js";
 import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
