@@ -1,0 +1,334 @@
+// Issue 19 end to end, on the real control plane (etcd, kube-apiserver, controller-manager,
+// scheduler, kwok) with a BrupopTestbed (in-process brupop apiserver, simulated hosts, real agents)
+// and the real in-process Controller:
+//   - webhook notifications, received by a local HTTP server: started, failed (with the agent's
+//     account), finished, fleet finished;
+//   - update blockers: a labelled pod on a node holds its start back, and a real Prometheus whose rule
+//     always fires (`vector(1)`) holds every start back until the controller stops asking it.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import { ManualClock, type Clock } from "../../src/clock.js";
+import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
+import type { Notification } from "../../src/controller/notify.js";
+import { parseSchedule } from "../../src/controller/schedule.js";
+import { KubeRest } from "../../src/k8s/rest.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import { shadowNameForNode } from "../../src/model/constants.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { prometheusBinary } from "../../kit/testenv/prometheus.js";
+import { eventually, kube } from "../kit/kube.js";
+import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
+import { shadowsPath, type RawBrs } from "../kit/watchers.js";
+
+const FROM = "1.19.0";
+const TO = "1.20.0";
+const TICK_MS = 500;
+const HOST_DURATIONS = { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 };
+const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 };
+
+const logger: Logger =
+  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
+
+async function listBrs(rest: KubeRest, ns: string): Promise<RawBrs[]> {
+  return (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(ns))).items;
+}
+
+const allIdleOn = (items: RawBrs[], version: string) =>
+  items.every(
+    (b) =>
+      b.spec?.state === "Idle" && b.status?.current_state === "Idle" && b.status.current_version === version,
+  );
+
+/** A local webhook receiver: keeps every JSON body it is sent. */
+async function receiver(): Promise<{ url: URL; got: Notification[]; close: () => void }> {
+  const got: Notification[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      got.push(JSON.parse(Buffer.concat(chunks).toString()) as Notification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`),
+    got,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe(
+  "notifications and blockers (real control plane, real agents, simulated hosts)",
+  { timeout: 300_000 },
+  () => {
+    let cluster: TestCluster;
+    const cleanups: (() => Promise<unknown> | void)[] = [];
+
+    const withCleanups = (fn: () => Promise<void>) => async (): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
+        throw err;
+      } finally {
+        for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+      }
+    };
+
+    async function testbed(ns: string, opts: Partial<TestbedOptions> = {}): Promise<BrupopTestbed> {
+      const tb = await BrupopTestbed.start({
+        cluster,
+        namespace: ns,
+        releases: [{ version: TO }],
+        hostDurations: HOST_DURATIONS,
+        agentTimings: AGENT_TIMINGS,
+        logger,
+        ...opts,
+      });
+      cleanups.push(() => tb.stop());
+      return tb;
+    }
+
+    async function fleet(tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> {
+      const nodes = await tb.addNodes(n, { version: FROM, namePrefix: prefix });
+      await tb.waitForAll(
+        nodes,
+        `Idle, offered ${TO}`,
+        (s) => s.current_state === "Idle" && s.target_version === TO,
+        30_000,
+      );
+      return nodes;
+    }
+
+    function controller(tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller {
+      const rest = new KubeRest(cluster.kubeConfig);
+      const c = new Controller(
+        {
+          namespace: tb.namespace,
+          maxConcurrent: 2,
+          schedule: parseSchedule("* * * * * * *", clock?.now() ?? new Date()),
+          tickIntervalMs: TICK_MS,
+          eventDebounceMs: 50,
+          http: null,
+          leaderElection: null,
+          ...config,
+        },
+        { rest, logger, ...(clock && { clock }) },
+      );
+      cleanups.push(async () => {
+        await c.stop();
+        rest.close();
+      });
+      return c;
+    }
+
+    before(async () => {
+      cluster = await startCluster();
+    });
+
+    after(async () => {
+      if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    });
+
+    it(
+      "a webhook hears each node start, fail (with the agent's account) and finish, then the fleet finish",
+      withCleanups(async () => {
+        const tb = await testbed("ntf-webhook");
+        const hook = await receiver();
+        cleanups.push(() => hook.close());
+        const [bad, ...good] = (await fleet(tb, "nt-", 3)) as [string, ...string[]];
+        tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
+        // The controller's clock stands still: the failed node's back-off ends when the test says.
+        const clock = new ManualClock(Date.now());
+        const c = controller(
+          tb,
+          { maxConcurrent: 3, notify: { url: hook.url, format: "json", timeoutMs: 2_000 } },
+          clock,
+        );
+        await c.start();
+
+        const of = (kind: string, node?: string) =>
+          hook.got.filter((n) => n.kind === kind && (node === undefined || n.node === node));
+        await eventually(
+          "started ×3, failed ×1, finished ×2",
+          60_000,
+          () =>
+            of("node-started").length === 3 &&
+            of("node-failed").length === 1 &&
+            of("node-finished").length === 2,
+        );
+        const [failed] = of("node-failed", bad);
+        assert.equal(failed?.shadow, shadowNameForNode(bad));
+        assert.equal(failed?.crashCount, 1);
+        assert.equal(failed?.failure?.reason, "HostCommandFailed");
+        assert.match(failed?.failure?.message ?? "", /e2e: injected prepare failure/);
+        assert.match(failed?.message ?? "", /update failed .*injected prepare failure/);
+        for (const node of good) {
+          assert.equal(of("node-started", node)[0]?.version, TO);
+          assert.equal(of("node-started", node)[0]?.fromVersion, FROM);
+          assert.equal(of("node-finished", node)[0]?.version, TO);
+        }
+        assert.equal(of("fleet-finished").length, 0, "the failed node still has its update ahead");
+
+        // Past the back-off the failed node retries and finishes: the fleet is done, said once.
+        const failedAt = Date.parse((await tb.shadow(bad)).status?.state_transition_failure_timestamp ?? "");
+        clock.set(failedAt + 180_000);
+        c.poke();
+        await eventually("the fleet finished", 60_000, async () => {
+          return of("fleet-finished").length === 1 && allIdleOn(await listBrs(tb.rest, tb.namespace), TO);
+        });
+        assert.equal(of("node-started", bad).length, 2);
+        assert.equal(of("node-finished", bad)[0]?.version, TO);
+        assert.equal(of("fleet-finished")[0]?.nodes, 3);
+        const ticks = c.ticks;
+        await eventually("two more ticks", 10_000, () => c.ticks >= ticks + 2);
+        assert.equal(of("fleet-finished").length, 1, "said once");
+        assert.match(
+          await c.metrics.text(),
+          /brupop_controller_notifications_total\{kind="fleet-finished",outcome="sent"\} 1/,
+        );
+      }),
+    );
+
+    it(
+      "blockers: a labelled pod holds its node back; a firing Prometheus alert holds every start back",
+      withCleanups(async () => {
+        const prometheusBin = prometheusBinary();
+        const tb = await testbed("ntf-blockers");
+        const [held, free] = (await fleet(tb, "bl-", 2)) as [string, string];
+
+        // A pod bound to `held`, labelled as a blocker (kwok runs it).
+        await kube(tb.rest, "POST", `/api/v1/namespaces/${tb.namespace}/pods`, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "batch-job", labels: { "e2e.brupop/block": "true" } },
+          spec: { nodeName: held, containers: [{ name: "job", image: "e2e/job:1" }] },
+        });
+        // A real Prometheus whose one rule always fires.
+        const prom = await startPrometheus(prometheusBin);
+        cleanups.push(() => prom.stop());
+
+        const c = controller(tb, {
+          maxConcurrent: 2,
+          blockers: { prometheus: { url: prom.url, matchOnly: false, firingOnly: true, timeoutMs: 5_000 } },
+        });
+        await c.start();
+        await eventually("the alert blocks both nodes", 60_000, () => {
+          const why = c.explain();
+          return why.length === 2 && why.every((e) => e.reason.kind === "blocked");
+        });
+        const why = c.explain().find((e) => e.node === free);
+        assert.equal(
+          why?.message,
+          `blocked by firing alert AlwaysFiring; starts updating to ${TO} once that clears`,
+        );
+        const ticks = c.ticks;
+        await eventually("three more ticks", 10_000, () => c.ticks >= ticks + 3);
+        for (const b of await listBrs(tb.rest, tb.namespace))
+          assert.equal(b.spec?.state, "Idle", "nothing started");
+        await c.stop();
+
+        // The same fleet, the pod selector only: `free` updates, `held` waits and says why.
+        const c2 = controller(tb, { maxConcurrent: 2, blockers: { podSelector: "e2e.brupop/block=true" } });
+        await c2.start();
+        await eventually(`${free} updated`, 60_000, async () => {
+          const b = (await listBrs(tb.rest, tb.namespace)).find(
+            (x) => x.metadata?.name === shadowNameForNode(free),
+          );
+          return b !== undefined && allIdleOn([b], TO);
+        });
+        const heldWhy = c2.explain().find((e) => e.node === held);
+        assert.equal(
+          heldWhy?.message,
+          `blocked by pod ${tb.namespace}/batch-job on the node; starts updating to ${TO} once that clears`,
+        );
+        assert.equal((await tb.shadow(held)).spec?.state, "Idle");
+
+        // The pod goes: the node starts.
+        await kube(
+          tb.rest,
+          "DELETE",
+          `/api/v1/namespaces/${tb.namespace}/pods/batch-job?gracePeriodSeconds=0`,
+        );
+        await eventually(`${held} updated once its pod is gone`, 60_000, async () =>
+          allIdleOn(await listBrs(tb.rest, tb.namespace), TO),
+        );
+      }),
+    );
+  },
+);
+
+/** Prometheus on a free port, with one rule that always fires; resolves once the alert fires. */
+async function startPrometheus(bin: string): Promise<{ url: URL; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "brupop-prom-"));
+  writeFileSync(
+    join(dir, "rules.yml"),
+    [
+      "groups:",
+      "  - name: e2e",
+      "    rules:",
+      "      - alert: AlwaysFiring",
+      "        expr: vector(1)",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(dir, "prometheus.yml"),
+    ["global:", "  evaluation_interval: 1s", "rule_files:", "  - rules.yml", ""].join("\n"),
+  );
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    bin,
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const url = new URL(`http://127.0.0.1:${port}`);
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await eventually("Prometheus fires AlwaysFiring", 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${stderr}`);
+      try {
+        const res = await fetch(new URL("/api/v1/alerts", url));
+        const body = (await res.json()) as { data?: { alerts?: { state?: string }[] } };
+        return body.data?.alerts?.some((a) => a.state === "firing") === true;
+      } catch {
+        return false;
+      }
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
