@@ -45,6 +45,7 @@ function parseSelector(raw: string, name: string): string {
 
 export const EXTRAS_OPTIONS = {
   notifyWebhookUrl: {
+    chartValue: "notifications.webhook_url",
     flag: "--notify-webhook-url <url>",
     env: ["NOTIFY_WEBHOOK_URL"],
     parse: parseHttpUrl,
@@ -53,6 +54,7 @@ export const EXTRAS_OPTIONS = {
     help: "POST a notification here when a node starts, finishes or fails its update and when the fleet finishes (best effort, see docs/controller.md)",
   },
   notifyWebhookFormat: {
+    chartValue: "notifications.webhook_format",
     flag: "--notify-webhook-format <format>",
     env: ["NOTIFY_WEBHOOK_FORMAT"],
     parse: parseFormat,
@@ -60,6 +62,7 @@ export const EXTRAS_OPTIONS = {
     help: 'body of a notification: "json" (the event\'s fields) or "slack" ({"text": ...})',
   },
   notifyWebhookTimeout: {
+    chartValue: "notifications.webhook_timeout_seconds",
     flag: "--notify-webhook-timeout <seconds>",
     env: ["NOTIFY_WEBHOOK_TIMEOUT_SECONDS"],
     parse: parsePositiveSecondsAsMs,
@@ -68,6 +71,7 @@ export const EXTRAS_OPTIONS = {
     help: "timeout of one webhook call (failed calls are retried with back-off)",
   },
   blockingPodSelector: {
+    chartValue: "update_blockers.pod_selector",
     flag: "--blocking-pod-selector <selector>",
     env: ["BLOCKING_POD_SELECTOR"],
     parse: parseSelector,
@@ -75,6 +79,7 @@ export const EXTRAS_OPTIONS = {
     help: "label selector: no update starts on a node while such a pod runs on it (one pod LIST per node about to start)",
   },
   prometheusUrl: {
+    chartValue: "update_blockers.prometheus_url",
     flag: "--prometheus-url <url>",
     env: ["PROMETHEUS_URL"],
     parse: parseHttpUrl,
@@ -82,6 +87,7 @@ export const EXTRAS_OPTIONS = {
     help: "no update starts while this Prometheus reports alerts (GET <url>/api/v1/alerts; as kured)",
   },
   alertFilterRegexp: {
+    chartValue: "update_blockers.alert_filter_regexp",
     flag: "--alert-filter-regexp <regexp>",
     env: ["ALERT_FILTER_REGEXP"],
     parse: parseRegexp,
@@ -89,6 +95,7 @@ export const EXTRAS_OPTIONS = {
     help: "alerts whose name matches do not block (with --alert-filter-match-only: only those block)",
   },
   alertFilterMatchOnly: {
+    chartValue: "update_blockers.alert_filter_match_only",
     flag: "--alert-filter-match-only",
     env: ["ALERT_FILTER_MATCH_ONLY"],
     parse: parseBoolean,
@@ -96,6 +103,7 @@ export const EXTRAS_OPTIONS = {
     help: "only alerts matching --alert-filter-regexp block",
   },
   alertFiringOnly: {
+    chartValue: "update_blockers.alert_firing_only",
     flag: "--alert-firing-only",
     env: ["ALERT_FIRING_ONLY"],
     parse: parseBoolean,
@@ -103,6 +111,7 @@ export const EXTRAS_OPTIONS = {
     help: "only firing alerts block (otherwise pending ones too)",
   },
   agentSilenceLimit: {
+    chartValue: "agent_silence_limit_seconds",
     flag: "--agent-silence-limit <seconds>",
     env: ["AGENT_SILENCE_LIMIT_SECONDS"],
     parse: parsePositiveSecondsAsMs,
