@@ -168,17 +168,8 @@ describe(
             of("node-failed").length === 1 &&
             of("node-finished").length === 2,
         );
-        const [failed] = of("node-failed", bad);
-        assert.equal(failed?.shadow, shadowNameForNode(bad));
-        assert.equal(failed?.crashCount, 1);
-        assert.equal(failed?.failure?.reason, "HostCommandFailed");
-        assert.match(failed?.failure?.message ?? "", /e2e: injected prepare failure/);
-        assert.match(failed?.message ?? "", /update failed .*injected prepare failure/);
-        for (const node of good) {
-          assert.equal(of("node-started", node)[0]?.version, TO);
-          assert.equal(of("node-started", node)[0]?.fromVersion, FROM);
-          assert.equal(of("node-finished", node)[0]?.version, TO);
-        }
+        checkFailed(of("node-failed", bad)[0], bad);
+        for (const node of good) checkUpdated(of("node-started", node)[0], of("node-finished", node)[0]);
         assert.equal(of("fleet-finished").length, 0, "the failed node still has its update ahead");
 
         // Past the back-off the failed node retries and finishes: the fleet is done, said once.
@@ -268,6 +259,20 @@ describe(
     );
   },
 );
+
+/** The agent's account of its failure reached the webhook. */
+function checkFailed(failed: Notification | undefined, node: string): void {
+  assert.ok(failed !== undefined, `${node}: no node-failed`);
+  assert.equal(failed.shadow, shadowNameForNode(node));
+  assert.equal(failed.crashCount, 1);
+  assert.equal(failed.failure?.reason, "HostCommandFailed");
+  assert.match(failed.failure?.message ?? "", /e2e: injected prepare failure/);
+  assert.match(failed.message, /update failed .*injected prepare failure/);
+}
+
+function checkUpdated(started: Notification | undefined, finished: Notification | undefined): void {
+  assert.deepEqual([started?.version, started?.fromVersion, finished?.version], [TO, FROM, TO]);
+}
 
 /** Prometheus on a free port, with one rule that always fires; resolves once the alert fires. */
 async function startPrometheus(bin: string): Promise<{ url: URL; stop: () => Promise<void> }> {
