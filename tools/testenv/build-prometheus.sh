@@ -4,7 +4,10 @@
 #
 # Cached under ${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}/<prometheus-key.sh>/bin, a key
 # of its own. Same contract as build.sh: flock per key, temp dir renamed into place, COMPLETE
-# marker, last stdout line = bin dir. About 10-15 minutes cold on 2 cores.
+# marker, last stdout line = bin dir.
+# Status: the wrapper module resolves (go.mod/go.sum committed), but the first build did not finish
+# within the 20 minutes allowed in session 4 (2 CPUs shared with the control-plane build and other
+# work), so this script has not yet produced a binary and no test depends on it.
 # To regenerate the wrapper module after a version bump (then commit go.mod and go.sum):
 #   cd tools/testenv/go/prometheus && GOFLAGS=-mod=mod go get -tool \
 #     github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION && go mod tidy
@@ -42,7 +45,7 @@ work="$(mktemp -d "$cache_root/.build-$key.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 start=$SECONDS
-log "cold build of $key with $(go env GOVERSION) (about 10-15 min on $(nproc) cores)"
+log "cold build of $key with $(go env GOVERSION) ($(nproc) cores; more than 20 min when shared)"
 (cd "$here/go/prometheus" && go build -trimpath -ldflags "-s -w" -o "$work/bin/prometheus" \
   github.com/prometheus/prometheus/cmd/prometheus)
 "$work/bin/prometheus" --version 2>&1 | head -1 >&2
