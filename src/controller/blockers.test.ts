@@ -274,6 +274,29 @@ describe("Blockers against the cluster and Prometheus", () => {
     assert.equal((await gone.fleet(signal))?.kind, "check-failed");
   });
 
+  it("recordVerdicts: onBlocked for a new or changed verdict only", () => {
+    const heard: string[] = [];
+    const b = new Blockers(
+      { podSelector: "x=y" },
+      {
+        api: fakeApi({}),
+        logger: silentLogger(),
+        onBlocked: (n, bl) => heard.push(`${n} ${describeBlocker(bl)}`),
+      },
+    );
+    const pods = (p: string): Blocker => ({ kind: "pods", pods: [p] });
+    b.recordVerdicts(new Map([["brs-a", pods("ns/1")]]));
+    b.recordVerdicts(new Map([["brs-a", pods("ns/1")]]));
+    b.recordVerdicts(new Map([["brs-a", pods("ns/2")]]));
+    b.recordVerdicts(new Map());
+    b.recordVerdicts(new Map([["brs-a", pods("ns/2")]]));
+    assert.deepEqual(heard, [
+      "brs-a blocked by pod ns/1 on the node",
+      "brs-a blocked by pod ns/2 on the node",
+      "brs-a blocked by pod ns/2 on the node",
+    ]);
+  });
+
   it("enabled() only with a blocker set", () => {
     assert.equal(Blockers.enabled({}), false);
     assert.equal(Blockers.enabled({ podSelector: "a=b" }), true);

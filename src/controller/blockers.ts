@@ -127,11 +127,22 @@ export class Blockers implements BlockerChecks {
   readonly #api: KubeApi;
   readonly #log: Logger;
   readonly #gauge: Gauge | undefined;
+  readonly #onBlocked: ((shadow: string, blocker: Blocker) => void) | undefined;
   /** The last tick's verdicts (for explain), by shadow name. */
   last: ReadonlyMap<string, Blocker> = new Map();
 
-  constructor(settings: BlockerSettings, deps: { api: KubeApi; logger: Logger; registry?: Registry }) {
+  /** `onBlocked`: a node newly blocked, or blocked by something else than at the last tick. */
+  constructor(
+    settings: BlockerSettings,
+    deps: {
+      api: KubeApi;
+      logger: Logger;
+      registry?: Registry;
+      onBlocked?: (shadow: string, blocker: Blocker) => void;
+    },
+  ) {
     this.#s = settings;
+    this.#onBlocked = deps.onBlocked;
     this.#api = deps.api;
     this.#log = deps.logger;
     if (deps.registry !== undefined) {
@@ -152,6 +163,10 @@ export class Blockers implements BlockerChecks {
   recordVerdicts(blocked: ReadonlyMap<string, Blocker>): void {
     const before = [...this.last.entries()].map(([n, b]) => `${n}:${describeBlocker(b)}`).join("|");
     const after = [...blocked.entries()].map(([n, b]) => `${n}:${describeBlocker(b)}`).join("|");
+    for (const [name, b] of blocked) {
+      const was = this.last.get(name);
+      if (was === undefined || describeBlocker(was) !== describeBlocker(b)) this.#onBlocked?.(name, b);
+    }
     this.last = blocked;
     this.#gauge?.set(blocked.size);
     if (before !== after && blocked.size > 0) {

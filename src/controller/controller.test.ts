@@ -535,6 +535,12 @@ describe("Controller with the optional checks (issue 19)", () => {
       "one LIST for a, then one for b",
     );
     assert.match(await c.metrics.text(), /brupop_controller_blocked_nodes 1/);
+    await c.tickOnce(); // same verdict: no second Event
+    await settleEvents();
+    assert.deepEqual(
+      kube.events.filter((e) => e.reason === "UpdateBlocked"),
+      [{ reason: "UpdateBlocked", name: "brs-a" }],
+    );
     await c.stop();
   });
 

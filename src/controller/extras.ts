@@ -6,7 +6,7 @@ import type { Timers } from "../clock.js";
 import type { EventRecorder } from "../k8s/events.js";
 import type { KubeApi } from "../k8s/api.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
-import { Blockers, type BlockerSettings } from "./blockers.js";
+import { Blockers, describeBlocker, type BlockerSettings } from "./blockers.js";
 import { Notifier, type NotifierSettings } from "./notify.js";
 import { formatSilence, SilenceWatch } from "./silence.js";
 
@@ -50,6 +50,14 @@ export function makeExtras(
       api: deps.api,
       logger: deps.log,
       registry: deps.registry,
+      // One Event per new verdict, so `kubectl describe brs` shows why the node has not started.
+      onBlocked: (shadow, blocker) =>
+        deps.events.record({
+          regarding: { apiVersion: API_VERSION_V2, kind: KIND, name: shadow, namespace: deps.namespace },
+          type: "Normal",
+          reason: "UpdateBlocked",
+          message: `update not started: ${describeBlocker(blocker)}`,
+        }),
     });
   }
   const limit = config.agentSilenceLimitMs;
