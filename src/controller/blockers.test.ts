@@ -12,6 +12,7 @@ import {
   blockingPods,
   Blockers,
   describeBlocker,
+  NODE_CHECK_CONCURRENCY,
   planUnblocked,
   type Blocker,
   type BlockerChecks,
@@ -240,6 +241,23 @@ describe("Blockers against the cluster and Prometheus", () => {
     ]);
     assert.equal(await b.fleet(signal), undefined, "no Prometheus configured: no query");
     assert.equal(paths.length, 0);
+  });
+
+  it("pods: at most NODE_CHECK_CONCURRENCY LISTs at once", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const api = {
+      list: async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return { items: [] };
+      },
+    } as unknown as KubeApi;
+    const b = new Blockers({ podSelector: "x=y" }, { api, logger: silentLogger() });
+    const names = Array.from({ length: 30 }, (_, i) => `brs-n${i}`);
+    assert.equal((await b.nodes(names, signal)).size, 0);
+    assert.equal(most, NODE_CHECK_CONCURRENCY);
   });
 
   it("pods: a failed LIST blocks", async () => {

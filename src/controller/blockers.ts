@@ -113,6 +113,21 @@ export async function planUnblocked(
   return { plan, blocked };
 }
 
+/** Pod LISTs in flight at once (a fleet with MAX_CONCURRENT_UPDATE=unlimited may start many nodes). */
+export const NODE_CHECK_CONCURRENCY = 8;
+
+async function eachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** The checks of one tick (I/O); injected so planUnblocked can be tested with tables. */
 export interface BlockerChecks {
   /** A blocker of the whole fleet (firing alerts), or none. */
@@ -205,24 +220,22 @@ export class Blockers implements BlockerChecks {
     const out = new Map<string, Blocker>();
     const selector = this.#s.podSelector;
     if (selector === undefined) return out;
-    await Promise.all(
-      shadows.map(async (shadow) => {
-        const node = nodeNameForShadow(shadow) ?? shadow;
-        try {
-          const list = await this.#api.list<KubePod>(paths.pods(), {
-            query: { fieldSelector: `spec.nodeName=${node}`, labelSelector: selector },
-            signal,
-            what: `list blocking pods on ${node}`,
-          });
-          const pods = blockingPods(list.items ?? []);
-          if (pods.length > 0) out.set(shadow, { kind: "pods", pods });
-        } catch (err) {
-          const error = err instanceof Error ? err.message : String(err);
-          this.#log.warn({ error, node }, "blocking-pod check failed; the node does not start");
-          out.set(shadow, { kind: "check-failed", check: "pods", error });
-        }
-      }),
-    );
+    await eachBounded(shadows, NODE_CHECK_CONCURRENCY, async (shadow) => {
+      const node = nodeNameForShadow(shadow) ?? shadow;
+      try {
+        const list = await this.#api.list<KubePod>(paths.pods(), {
+          query: { fieldSelector: `spec.nodeName=${node}`, labelSelector: selector },
+          signal,
+          what: `list blocking pods on ${node}`,
+        });
+        const pods = blockingPods(list.items ?? []);
+        if (pods.length > 0) out.set(shadow, { kind: "pods", pods });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        this.#log.warn({ error, node }, "blocking-pod check failed; the node does not start");
+        out.set(shadow, { kind: "check-failed", check: "pods", error });
+      }
+    });
     return out;
   }
 }

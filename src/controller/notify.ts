@@ -222,7 +222,16 @@ export class Notifier {
       );
     }
     this.#queue.push(n);
-    this.#sending ??= this.#drain().finally(() => (this.#sending = undefined));
+    this.#kick();
+  }
+
+  /** Starts the sender unless it runs. One queued after the sender's last look restarts it. */
+  #kick(): void {
+    if (this.#sending !== undefined) return;
+    this.#sending = this.#drain().finally(() => {
+      this.#sending = undefined;
+      if (this.#queue.length > 0 && !this.#closed.signal.aborted) this.#kick();
+    });
   }
 
   /** Resolves once the queue is empty (tests). */
