@@ -16,6 +16,7 @@ import {
 } from "../config/parsers.js";
 import { BrupopError } from "../errors.js";
 import type { ConcurrencyLimit } from "./decisions.js";
+import { EXTRAS_OPTIONS } from "./extras-config.js";
 import { DEFAULT_CRON_EXPRESSION } from "./schedule.js";
 
 export function parseMaxConcurrentUpdate(value: string | undefined): ConcurrencyLimit {
@@ -136,4 +137,5 @@ export const CONTROLLER_OPTIONS = {
     help: "decision loop period in milliseconds (>= 50)",
   },
   logLevel: logLevelOption("controller"),
+  ...EXTRAS_OPTIONS,
 } satisfies OptionTable;

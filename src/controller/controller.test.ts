@@ -466,3 +466,112 @@ describe("Controller runtime (in-memory API)", () => {
     assert.equal(c.ticks, 3, "no tick after stop");
   });
 });
+
+/** FakeKube that also answers pod LISTs (by node) and records every request path. */
+class PodsKube extends FakeKube {
+  readonly paths: string[] = [];
+  readonly podsOn = new Map<string, string[]>();
+  override async request<T = unknown>(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<RestResponse<T>> {
+    this.paths.push(`${method} ${path}`);
+    if (method === "GET" && path === "/api/v1/pods") {
+      const node = String(opts.query?.["fieldSelector"] ?? "").replace("spec.nodeName=", "");
+      const items = (this.podsOn.get(node) ?? []).map((name) => ({
+        metadata: { name, namespace: "batch" },
+        status: { phase: "Running" },
+      }));
+      return { status: 200, body: { items } as T };
+    }
+    return super.request<T>(method, path, opts);
+  }
+}
+
+describe("Controller with the optional checks (issue 19)", () => {
+  it("without them, starting a node costs no request beyond upstream's", async () => {
+    const kube = new PodsKube();
+    kube.put("node", node("a"));
+    kube.put("shadow", shadow("a"));
+    const c = makeController(kube);
+    await c.start();
+    await c.waitForSync();
+    const report = await c.tickOnce();
+    assert.deepEqual(
+      report.changes.map((ch) => ch.reason),
+      ["start"],
+    );
+    assert.deepEqual(
+      kube.paths.filter((p) => !/bottlerocketshadows|\/events|^GET \/api\/v1\/nodes$/.test(p)),
+      [],
+    );
+    assert.equal(c.notifier, undefined);
+    await c.stop();
+  });
+
+  it("a blocking pod holds its node back, the slot goes to the next node, explain names the pod", async () => {
+    const kube = new PodsKube();
+    for (const n of ["a", "b"]) kube.put("node", node(n));
+    kube.put("shadow", shadow("a"));
+    kube.put("shadow", shadow("b"));
+    kube.podsOn.set("a", ["job-1"]);
+    const c = makeController(kube, { blockers: { podSelector: "block=true" } });
+    await c.start();
+    await c.waitForSync();
+    const report = await c.tickOnce();
+    assert.deepEqual(
+      report.changes.map((ch) => [ch.name, ch.reason]),
+      [["brs-b", "start"]],
+    );
+    assert.equal(specState(kube, "a"), "Idle");
+    assert.equal(
+      c.explain().find((e) => e.shadow === "brs-a")?.message,
+      "blocked by pod batch/job-1 on the node; starts updating to 1.20.0 once that clears",
+    );
+    assert.deepEqual(
+      kube.paths.filter((p) => p.includes("/pods")),
+      ["GET /api/v1/pods", "GET /api/v1/pods"],
+      "one LIST for a, then one for b",
+    );
+    assert.match(await c.metrics.text(), /brupop_controller_blocked_nodes 1/);
+    await c.tickOnce(); // same verdict: no second Event
+    await settleEvents();
+    assert.deepEqual(
+      kube.events.filter((e) => e.reason === "UpdateBlocked"),
+      [{ reason: "UpdateBlocked", name: "brs-a" }],
+    );
+    await c.stop();
+  });
+
+  it("a silent agent: one Warning Event past the limit, a gauge, explain says so; the spec is untouched", async () => {
+    const kube = new PodsKube();
+    kube.put("node", node("a"));
+    kube.put("shadow", shadow("a", { spec: "RebootedIntoUpdate", state: "StagedAndPerformedUpdate" }));
+    const timers = new FakeTimers();
+    const c = makeController(kube, { agentSilenceLimitMs: 60_000 }, undefined, timers);
+    await c.start();
+    await c.waitForSync();
+    await c.tickOnce();
+    await timers.advance(60_001);
+    await c.tickOnce();
+    await c.tickOnce();
+    await timers.advance(0);
+    await settleEvents();
+    assert.deepEqual(
+      kube.events.filter((e) => e.reason === "AgentSilent"),
+      [{ reason: "AgentSilent", name: "brs-a" }],
+    );
+    assert.equal(specState(kube, "a"), "RebootedIntoUpdate");
+    assert.match(
+      c.explain()[0]?.message ?? "",
+      /^agent silent for 1m00s in state StagedAndPerformedUpdate \(asked for RebootedIntoUpdate\)$/,
+    );
+    assert.match(await c.metrics.text(), /brupop_controller_agents_silent 1/);
+    await c.stop();
+  });
+});
+
+async function settleEvents(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -29,6 +29,8 @@ import { sleep, Wakeup } from "../runtime/loop.js";
 import { ShadowApi } from "./api.js";
 import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
 import { explainFleet, type Explanation } from "./explain.js";
+import { makeExtras, type ExtrasConfig } from "./extras.js";
+import type { Notifier } from "./notify.js";
 import { ControllerHttpServer } from "./http.js";
 import { ControllerMetrics } from "./metrics.js";
 import { ConfigMapRoundStore, DEFAULT_STATE_CONFIGMAP, type RoundStore } from "./round-store.js";
@@ -53,7 +55,7 @@ export interface LeaderElectionSettings {
   retryPeriodMs?: number;
 }
 
-export interface ControllerConfig {
+export interface ControllerConfig extends ExtrasConfig {
   namespace: string;
   maxConcurrent: ConcurrencyLimit;
   schedule: UpdateSchedule;
@@ -109,7 +111,9 @@ function slimNode(node: NodeMeta): NodeMeta {
 
 export class Controller {
   readonly metrics: ControllerMetrics;
-  readonly #cfg: Required<Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection">> &
+  readonly #cfg: Required<
+    Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | keyof ExtrasConfig>
+  > &
     ControllerConfig;
   readonly #log: Logger;
   readonly #timers: Timers;
@@ -174,7 +178,7 @@ export class Controller {
     const ns = config.namespace;
     const clock = deps.clock ?? systemClock;
     const timers = this.#timers;
-    return {
+    const tickDeps: TickDeps = {
       settings: {
         namespace: ns,
         maxConcurrent: config.maxConcurrent,
@@ -199,6 +203,18 @@ export class Controller {
       timers,
       loggedInvalid: new Map(),
     };
+    const extras = makeExtras(config, {
+      ...tickDeps,
+      api: deps.rest,
+      namespace: ns,
+      registry: this.metrics.registry,
+    });
+    return { ...tickDeps, ...extras };
+  }
+
+  /** The webhook notifier (undefined when none is configured); notify() queues one and returns. */
+  get notifier(): Notifier | undefined {
+    return this.#deps.notifier;
   }
 
   /** undefined without leader election (this instance always leads). */
@@ -302,6 +318,7 @@ export class Controller {
     // Informers first: a loop still waiting for the first sync (API unreachable) is released by it.
     await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
     await this.#loop;
+    this.#deps.notifier?.close();
     const closed = new AbortController();
     await Promise.race([this.#deps.events.close(), sleep(2_000, closed.signal, this.#timers)]);
     closed.abort();
@@ -319,6 +336,8 @@ export class Controller {
       maxConcurrent: this.#cfg.maxConcurrent,
       gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
       controllerNodeName: this.#cfg.controllerNodeName,
+      blocked: this.#deps.blockers?.last,
+      silent: this.#deps.silence?.last,
     });
   }
 

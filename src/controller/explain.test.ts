@@ -251,3 +251,38 @@ describe("describeReason: MAX_CONCURRENT_UPDATE=0", () => {
     );
   });
 });
+
+describe("explain: blockers and silent agents (issue 19)", () => {
+  it("a blocked candidate says which pod or alert holds it", () => {
+    const blocked = new Map([["brs-a", { kind: "pods" as const, pods: ["batch/job-1"] }]]);
+    const [a, b] = explainFleet([brs("a"), brs("b")], ctx({ maxConcurrent: 2, blocked }));
+    assert.deepEqual(a?.reason, {
+      kind: "blocked",
+      blocker: { kind: "pods", pods: ["batch/job-1"] },
+      targetVersion: "1.20.0",
+    });
+    assert.equal(
+      a?.message,
+      "blocked by pod batch/job-1 on the node; starts updating to 1.20.0 once that clears",
+    );
+    assert.equal(b?.reason.kind, "starting");
+    const alerts = new Map([["brs-a", { kind: "alerts" as const, alerts: ["NodeDown"] }]]);
+    assert.match(
+      explainNode("a", [brs("a")], ctx({ blocked: alerts }))?.message ?? "",
+      /firing alert NodeDown/,
+    );
+  });
+
+  it("an updating node whose agent is silent says for how long, in which state", () => {
+    const silent = new Map([
+      ["brs-a", { shadow: "brs-a", state: "StagedAndPerformedUpdate", forMs: 1_500_000 }],
+    ]);
+    const fleet = [brs("a", { spec: "RebootedIntoUpdate", state: "StagedAndPerformedUpdate" })];
+    const e = explainNode("a", fleet, ctx({ silent }));
+    assert.equal(
+      e?.message,
+      "agent silent for 25m00s in state StagedAndPerformedUpdate (asked for RebootedIntoUpdate)",
+    );
+    assert.match(explainNode("a", fleet, ctx())?.message ?? "", /^updating to 1.20.0/);
+  });
+});

@@ -5,7 +5,9 @@ import { nodeNameForShadow } from "../model/constants.js";
 import { describeFailure, type BottlerocketShadow, type ShadowFailure } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { backoffPassed, backoffUntil, isActive, planTick, type ConcurrencyLimit } from "./decisions.js";
+import { describeBlocker, type Blocker } from "./blockers.js";
 import type { ScheduleKind } from "./schedule.js";
+import { formatSilence, type Silent } from "./silence.js";
 
 export type WaitReason =
   /** The agent has not reported a status yet. */
@@ -18,6 +20,8 @@ export type WaitReason =
       version: string | null;
       /** Why the attempt failed (status.failure), when the agent said so (ours does, upstream's not). */
       failure?: ShadowFailure;
+      /** Its status has not changed for this long, past AGENT_SILENCE_LIMIT_SECONDS (silence.ts). */
+      silentMs?: number;
     }
   /** Already on the newest version offered. */
   | { kind: "up-to-date"; version: string }
@@ -25,6 +29,8 @@ export type WaitReason =
   | { kind: "backoff"; until: Date; crashCount: number; targetVersion: string }
   /** The schedule does not let new updates start now; `until` is when it next does (null: never). */
   | { kind: "schedule-closed"; schedule: ScheduleKind; until: Date | null; targetVersion: string }
+  /** A blocker (pods on the node, firing alerts) holds its start back (blockers.ts). */
+  | { kind: "blocked"; blocker: Blocker; targetVersion: string }
   /** Every update slot is taken. */
   | { kind: "concurrency-full"; active: number; limit: number; targetVersion: string }
   /** Nothing holds it back: the controller starts it at its next tick. */
@@ -50,6 +56,21 @@ export interface ExplainContext {
   maxConcurrent: ConcurrencyLimit;
   gate: ScheduleGateView;
   controllerNodeName?: string | undefined;
+  /** The last tick's blocked nodes, by shadow name (blockers.ts). */
+  blocked?: ReadonlyMap<string, Blocker> | undefined;
+  /** The last tick's silent agents, by shadow name (silence.ts). */
+  silent?: ReadonlyMap<string, Silent> | undefined;
+}
+
+function describeInProgress(reason: Extract<WaitReason, { kind: "in-progress" }>): string {
+  if (reason.silentMs !== undefined) {
+    return `agent silent for ${formatSilence(reason.silentMs)} in state ${reason.current} (asked for ${reason.target})`;
+  }
+  return reason.current === reason.target
+    ? `reached ${reason.current}; the controller moves it on at its next tick`
+    : reason.current === "ErrorReset"
+      ? `update failed${reason.failure === undefined ? "" : ` (${describeFailure(reason.failure)})`}; recovering to ${reason.target}`
+      : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
 }
 
 export function describeReason(reason: WaitReason): string {
@@ -57,11 +78,7 @@ export function describeReason(reason: WaitReason): string {
     case "no-status":
       return "waiting for its agent to report a status";
     case "in-progress":
-      return reason.current === reason.target
-        ? `reached ${reason.current}; the controller moves it on at its next tick`
-        : reason.current === "ErrorReset"
-          ? `update failed${reason.failure === undefined ? "" : ` (${describeFailure(reason.failure)})`}; recovering to ${reason.target}`
-          : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
+      return describeInProgress(reason);
     case "up-to-date":
       return `up to date (${reason.version}); nothing to do`;
     case "backoff":
@@ -71,6 +88,8 @@ export function describeReason(reason: WaitReason): string {
       return reason.schedule === "window"
         ? `update window closed until ${reason.until.toISOString()}`
         : `waiting for the next scheduled update round at ${reason.until.toISOString()}`;
+    case "blocked":
+      return `${describeBlocker(reason.blocker)}; starts updating to ${reason.targetVersion} once that clears`;
     case "concurrency-full":
       return reason.limit === 0
         ? "updates paused: MAX_CONCURRENT_UPDATE is 0 (nodes in progress finish, none starts)"
@@ -87,12 +106,15 @@ function reasonFor(
 ): WaitReason {
   const { status, spec } = shadow;
   if (status === undefined) return { kind: "no-status" };
+  const name = shadow.metadata.name ?? "";
   if (isActive(shadow)) {
+    const silent = ctx.silent?.get(name);
     const reason: WaitReason = {
       kind: "in-progress",
       current: status.current_state,
       target: spec.state,
       version: spec.version,
+      ...(silent !== undefined && { silentMs: silent.forMs }),
     };
     return status.current_state === "ErrorReset" && status.failure !== undefined
       ? { ...reason, failure: status.failure }
@@ -108,7 +130,9 @@ function reasonFor(
   if (!ctx.gate.updatesAllowed) {
     return { kind: "schedule-closed", schedule: ctx.gate.kind, until: ctx.gate.opensAt, targetVersion };
   }
-  if (plan.waiting.has(shadow.metadata.name ?? "")) {
+  const blocker = ctx.blocked?.get(name);
+  if (blocker !== undefined) return { kind: "blocked", blocker, targetVersion };
+  if (plan.waiting.has(name)) {
     const limit = ctx.maxConcurrent === "unlimited" ? Infinity : ctx.maxConcurrent;
     return { kind: "concurrency-full", active: plan.active, limit, targetVersion };
   }

@@ -7,6 +7,8 @@ import { resolveNamespace, type NamespaceSource } from "../config/parsers.js";
 import { DEFAULT_NAMESPACE } from "../model/constants.js";
 import { CONTROLLER_OPTIONS } from "./config.js";
 import type { ConcurrencyLimit } from "./decisions.js";
+import { extrasConfig } from "./extras-config.js";
+import type { ExtrasConfig } from "./extras.js";
 import { scheduleFromEnv, type UpdateSchedule } from "./schedule.js";
 
 export type ControllerEnv = Env;
@@ -28,6 +30,8 @@ export interface ControllerSettings {
   retryPeriodMs: number;
   tickIntervalMs: number;
   logLevel: LevelWithSilent;
+  /** Notifications, blockers, silent-agent check (all off by default). */
+  extras: ExtrasConfig;
 }
 
 /**
@@ -74,5 +78,6 @@ export function controllerSettings(
     retryPeriodMs: o.retryPeriod,
     tickIntervalMs: o.tickInterval,
     logLevel: o.logLevel,
+    extras: extrasConfig(o, warn),
   };
 }

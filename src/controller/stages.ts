@@ -18,17 +18,14 @@ import {
   type ShadowFailure,
 } from "../model/shadow.js";
 import { stripManagedFields, type ShadowApi } from "./api.js";
-import {
-  planTick,
-  shadowsToDelete,
-  type ConcurrencyLimit,
-  type NodeLike,
-  type SpecChange,
-} from "./decisions.js";
+import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange } from "./decisions.js";
+import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
+import type { Notifier } from "./notify.js";
 import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
+import type { SilenceWatch } from "./silence.js";
 import { fenced, whileActive, type FencedTerm, type Term } from "./term.js";
 import type { InvalidShadow, RawShadow, ShadowView } from "./view.js";
 
@@ -72,6 +69,10 @@ export interface TickDeps {
   timers: Timers;
   /** Invalid shadows already logged, by name → resourceVersion (each logged once per version). */
   loggedInvalid: Map<string, string | undefined>;
+  /** Optional checks (notify.ts, blockers.ts, silence.ts); absent: off, no request made. */
+  notifier?: Notifier | undefined;
+  blockers?: Blockers | undefined;
+  silence?: SilenceWatch | undefined;
 }
 
 /** The caches' contents, read when the tick observes the fleet. */
@@ -116,18 +117,25 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   report.invalid = observed.invalid.map((i) => i.name);
   const { live, deleted } = await cleanUp(deps, fencedTerm, observed, caches.nodes());
   report.deleted = deleted;
+  deps.silence?.observe(fencedTerm, live, deps.timers.nowMs());
+  deps.notifier?.observe(fencedTerm, live, now);
 
   const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
   report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
   deps.metrics.setUpdatesAllowed(report.updatesAllowed);
 
-  const plan = planTick({
-    shadows: live,
-    now,
-    maxConcurrent: deps.settings.maxConcurrent,
-    updatesAllowed: report.updatesAllowed,
-    controllerNodeName: deps.settings.controllerNodeName,
-  });
+  const { plan, blocked } = await planUnblocked(
+    deps.blockers,
+    {
+      shadows: live,
+      now,
+      maxConcurrent: deps.settings.maxConcurrent,
+      updatesAllowed: report.updatesAllowed,
+      controllerNodeName: deps.settings.controllerNodeName,
+    },
+    fencedTerm.signal,
+  );
+  deps.blockers?.recordVerdicts(blocked);
   report.changes = plan.changes;
   report.activeCount = plan.activeCount;
   report.waitingForSlot = plan.waitingForSlot;

@@ -140,6 +140,7 @@ function waitingReason(reason: WaitReason): RowReason {
     case "no-status":
       return { kind: "no-status" };
     case "starting":
+    case "blocked": // only the controller knows its blockers (status passes none to explainFleet)
     case "in-progress": // handled by activeReason; listed for exhaustiveness
       return { kind: "starting" };
   }

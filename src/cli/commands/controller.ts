@@ -53,6 +53,7 @@ export function registerController(program: Command): void {
             }
           : null,
         defaultMetrics: true,
+        ...settings.extras,
       },
       { rest, logger },
     );

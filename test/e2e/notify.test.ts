@@ -1,0 +1,320 @@
+// Issue 19 end to end, on the real control plane (etcd, kube-apiserver, controller-manager,
+// scheduler, kwok) with a BrupopTestbed (in-process brupop apiserver, simulated hosts, real agents)
+// and the real in-process Controller:
+//   - webhook notifications, received by a local HTTP server: started, failed (with the agent's
+//     account), finished, fleet finished;
+//   - update blockers: a labelled pod on a node holds its start back, and firing alerts from a
+//     Prometheus alerts API hold every start back. The alerts API is a local HTTP server answering
+//     GET /api/v1/alerts as Prometheus documents it: a Prometheus built from Go modules did not
+//     finish building within the time allowed for it (see tools/testenv/build-prometheus.sh).
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+
+import { ManualClock, type Clock } from "../../src/clock.js";
+import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
+import type { Notification } from "../../src/controller/notify.js";
+import { parseSchedule } from "../../src/controller/schedule.js";
+import { KubeRest } from "../../src/k8s/rest.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import { shadowNameForNode } from "../../src/model/constants.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { eventually, kube } from "../kit/kube.js";
+import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
+import { shadowsPath, type RawBrs } from "../kit/watchers.js";
+
+const FROM = "1.19.0";
+const TO = "1.20.0";
+const TICK_MS = 500;
+const HOST_DURATIONS = { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 };
+const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 };
+
+const logger: Logger =
+  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
+
+async function listBrs(rest: KubeRest, ns: string): Promise<RawBrs[]> {
+  return (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(ns))).items;
+}
+
+const allIdleOn = (items: RawBrs[], version: string) =>
+  items.every(
+    (b) =>
+      b.spec?.state === "Idle" && b.status?.current_state === "Idle" && b.status.current_version === version,
+  );
+
+/** A local webhook receiver: keeps every JSON body it is sent. */
+async function receiver(): Promise<{ url: URL; got: Notification[]; close: () => void }> {
+  const got: Notification[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      got.push(JSON.parse(Buffer.concat(chunks).toString()) as Notification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`),
+    got,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe(
+  "notifications and blockers (real control plane, real agents, simulated hosts)",
+  { timeout: 300_000 },
+  () => {
+    let cluster: TestCluster;
+    const cleanups: (() => Promise<unknown> | void)[] = [];
+
+    const withCleanups = (fn: () => Promise<void>) => async (): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
+        throw err;
+      } finally {
+        for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
+      }
+    };
+
+    async function testbed(ns: string, opts: Partial<TestbedOptions> = {}): Promise<BrupopTestbed> {
+      const tb = await BrupopTestbed.start({
+        cluster,
+        namespace: ns,
+        releases: [{ version: TO }],
+        hostDurations: HOST_DURATIONS,
+        agentTimings: AGENT_TIMINGS,
+        logger,
+        ...opts,
+      });
+      cleanups.push(() => tb.stop());
+      return tb;
+    }
+
+    async function fleet(tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> {
+      const nodes = await tb.addNodes(n, { version: FROM, namePrefix: prefix });
+      await tb.waitForAll(
+        nodes,
+        `Idle, offered ${TO}`,
+        (s) => s.current_state === "Idle" && s.target_version === TO,
+        30_000,
+      );
+      return nodes;
+    }
+
+    function controller(tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller {
+      const rest = new KubeRest(cluster.kubeConfig);
+      const c = new Controller(
+        {
+          namespace: tb.namespace,
+          maxConcurrent: 2,
+          schedule: parseSchedule("* * * * * * *", clock?.now() ?? new Date()),
+          tickIntervalMs: TICK_MS,
+          eventDebounceMs: 50,
+          http: null,
+          leaderElection: null,
+          ...config,
+        },
+        { rest, logger, ...(clock && { clock }) },
+      );
+      cleanups.push(async () => {
+        await c.stop();
+        rest.close();
+      });
+      return c;
+    }
+
+    before(async () => {
+      cluster = await startCluster();
+    });
+
+    after(async () => {
+      if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    });
+
+    it(
+      "a webhook hears each node start, fail (with the agent's account) and finish, then the fleet finish",
+      withCleanups(async () => {
+        const tb = await testbed("ntf-webhook");
+        const hook = await receiver();
+        cleanups.push(() => hook.close());
+        const [bad, ...good] = (await fleet(tb, "nt-", 3)) as [string, ...string[]];
+        tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
+        // The controller's clock stands still: the failed node's back-off ends when the test says.
+        const clock = new ManualClock(Date.now());
+        const c = controller(
+          tb,
+          { maxConcurrent: 3, notify: { url: hook.url, format: "json", timeoutMs: 2_000 } },
+          clock,
+        );
+        await c.start();
+
+        const of = (kind: string, node?: string) =>
+          hook.got.filter((n) => n.kind === kind && (node === undefined || n.node === node));
+        await eventually(
+          "started ×3, failed ×1, finished ×2",
+          60_000,
+          () =>
+            of("node-started").length === 3 &&
+            of("node-failed").length === 1 &&
+            of("node-finished").length === 2,
+        );
+        checkFailed(of("node-failed", bad)[0], bad);
+        for (const node of good) checkUpdated(of("node-started", node)[0], of("node-finished", node)[0]);
+        assert.equal(of("fleet-finished").length, 0, "the failed node still has its update ahead");
+
+        // Past the back-off the failed node retries and finishes: the fleet is done, said once.
+        const failedAt = Date.parse((await tb.shadow(bad)).status?.state_transition_failure_timestamp ?? "");
+        clock.set(failedAt + 180_000);
+        c.poke();
+        await eventually("the fleet finished", 60_000, async () => {
+          return of("fleet-finished").length === 1 && allIdleOn(await listBrs(tb.rest, tb.namespace), TO);
+        });
+        assert.equal(of("node-started", bad).length, 2);
+        assert.equal(of("node-finished", bad)[0]?.version, TO);
+        assert.equal(of("fleet-finished")[0]?.nodes, 3);
+        const ticks = c.ticks;
+        await eventually("two more ticks", 10_000, () => c.ticks >= ticks + 2);
+        assert.equal(of("fleet-finished").length, 1, "said once");
+        assert.match(
+          await c.metrics.text(),
+          /brupop_controller_notifications_total\{kind="fleet-finished",outcome="sent"\} 1/,
+        );
+      }),
+    );
+
+    it(
+      "blockers: firing alerts hold every start back; a labelled pod holds its node back until it goes",
+      withCleanups(async () => {
+        const tb = await testbed("ntf-blockers");
+        const [held, free] = (await fleet(tb, "bl-", 2)) as [string, string];
+
+        // A pod bound to `held`, labelled as a blocker (kwok runs it).
+        await kube(tb.rest, "POST", `/api/v1/namespaces/${tb.namespace}/pods`, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "batch-job", labels: { "e2e.brupop/block": "true" } },
+          spec: { nodeName: held, containers: [{ name: "job", image: "e2e/job:1" }] },
+        });
+        // The alerts API: one firing alert, one pending (ALERT_FIRING_ONLY: pending ones do not block).
+        const prom = await alertsApi();
+        cleanups.push(() => prom.close());
+        prom.alerts = [alert("AlwaysFiring", "firing"), alert("Soon", "pending")];
+
+        const c = controller(tb, {
+          maxConcurrent: 2,
+          blockers: {
+            podSelector: "e2e.brupop/block=true",
+            prometheus: { url: prom.url, matchOnly: false, firingOnly: true, timeoutMs: 5_000 },
+          },
+        });
+        await c.start();
+        await eventually("the alert blocks both nodes", 60_000, () => {
+          const why = c.explain();
+          return why.length === 2 && why.every((e) => e.reason.kind === "blocked");
+        });
+        assert.equal(
+          c.explain().find((e) => e.node === free)?.message,
+          `blocked by firing alert AlwaysFiring; starts updating to ${TO} once that clears`,
+        );
+        const ticks = c.ticks;
+        await eventually("three more ticks", 10_000, () => c.ticks >= ticks + 3);
+        for (const b of await listBrs(tb.rest, tb.namespace))
+          assert.equal(b.spec?.state, "Idle", "nothing started");
+        assert.ok(prom.queries >= 3, `one alerts query per tick, got ${prom.queries}`);
+
+        // The alert clears: `free` updates; `held` still waits for its pod and says why.
+        prom.alerts = [alert("Soon", "pending")];
+        await eventually(`${free} updated`, 60_000, async () => {
+          const b = (await listBrs(tb.rest, tb.namespace)).find(
+            (x) => x.metadata?.name === shadowNameForNode(free),
+          );
+          return b !== undefined && allIdleOn([b], TO);
+        });
+        assert.equal(
+          c.explain().find((e) => e.node === held)?.message,
+          `blocked by pod ${tb.namespace}/batch-job on the node; starts updating to ${TO} once that clears`,
+        );
+        assert.equal((await tb.shadow(held)).spec?.state, "Idle");
+
+        // The pod goes: the node starts.
+        await kube(
+          tb.rest,
+          "DELETE",
+          `/api/v1/namespaces/${tb.namespace}/pods/batch-job?gracePeriodSeconds=0`,
+        );
+        await eventually(`${held} updated once its pod is gone`, 60_000, async () =>
+          allIdleOn(await listBrs(tb.rest, tb.namespace), TO),
+        );
+      }),
+    );
+  },
+);
+
+/** The agent's account of its failure reached the webhook. */
+function checkFailed(failed: Notification | undefined, node: string): void {
+  assert.ok(failed !== undefined, `${node}: no node-failed`);
+  assert.equal(failed.shadow, shadowNameForNode(node));
+  assert.equal(failed.crashCount, 1);
+  assert.equal(failed.failure?.reason, "HostCommandFailed");
+  assert.match(failed.failure?.message ?? "", /e2e: injected prepare failure/);
+  assert.match(failed.message, /update failed .*injected prepare failure/);
+}
+
+function checkUpdated(started: Notification | undefined, finished: Notification | undefined): void {
+  assert.deepEqual([started?.version, started?.fromVersion, finished?.version], [TO, FROM, TO]);
+}
+
+interface Alert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: "firing" | "pending" | "inactive";
+  activeAt: string;
+  value: string;
+}
+
+function alert(name: string, state: Alert["state"]): Alert {
+  return {
+    labels: { alertname: name, severity: "warning" },
+    annotations: {},
+    state,
+    activeAt: new Date().toISOString(),
+    value: "1e+00",
+  };
+}
+
+/**
+ * Prometheus's alerts API as documented (https://prometheus.io/docs/prometheus/latest/querying/api/#alerts):
+ * GET /api/v1/alerts → {"status":"success","data":{"alerts":[...]}}; the test sets the alerts.
+ */
+async function alertsApi(): Promise<{ url: URL; alerts: Alert[]; queries: number; close: () => void }> {
+  const api = {
+    url: new URL("http://127.0.0.1"),
+    alerts: [] as Alert[],
+    queries: 0,
+    close: () => undefined as void,
+  };
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/api/v1/alerts") {
+      res.writeHead(404).end();
+      return;
+    }
+    api.queries++;
+    res
+      .writeHead(200, { "Content-Type": "application/json" })
+      .end(JSON.stringify({ status: "success", data: { alerts: api.alerts } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  api.url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  api.close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return api;
+}

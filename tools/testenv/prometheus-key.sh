@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Prints the cache key of the Prometheus binary (build-prometheus.sh). Separate from key.sh: the
+# control plane's key (a 20-minute cold build shared by every test) must not change because of it.
+# kit/testenv/prometheus.ts computes the same key in TypeScript: keep KEY_FILES in sync.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=prometheus.env
+source "$here/prometheus.env"
+KEY_FILES=(prometheus.env go/prometheus/go.mod go/prometheus/go.sum)
+hash="$(cd "$here" && cat "${KEY_FILES[@]}" | sha256sum | cut -c1-12)"
+echo "prometheus-${PROMETHEUS_MODULE_VERSION}_${hash}"
