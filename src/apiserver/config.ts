@@ -85,7 +85,7 @@ export const APISERVER_OPTIONS = {
     errorName: "DRAIN_TIMEOUT_ACTION",
     chartValue: "drain.timeout_action",
     parse: parseTimeoutAction,
-    default: DEFAULT_DRAIN_POLICY.onTimeout as DrainTimeoutAction,
+    default: DEFAULT_DRAIN_POLICY.onTimeout,
     help: "when the drain deadline passes: fail (the node stays cordoned, the agent reports the pods left) or delete (delete the pods still there, except those a PodDisruptionBudget protects now)",
   },
   drainDisregardPdb: {

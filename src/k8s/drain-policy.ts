@@ -59,7 +59,8 @@ export function blockOf(pod: KubePod, policy: DrainPolicy): Block | undefined {
   if (!policy.evictUnmanaged && pod.metadata?.ownerReferences?.some((o) => o.controller === true) !== true) {
     return {
       reason: "unmanaged",
-      message: "no controller manages it (DRAIN_EVICT_UNMANAGED_PODS=true evicts it, like kubectl drain --force)",
+      message:
+        "no controller manages it (DRAIN_EVICT_UNMANAGED_PODS=true evicts it, like kubectl drain --force)",
     };
   }
   if (!policy.evictEmptyDir) {

@@ -94,7 +94,8 @@ export function planDrain(
 ): DrainPlan {
   const plan: DrainPlan = { evict: [], skipped: [], blocked: [] };
   for (const pod of pods) {
-    const reason = skipReason(pod, brupopNamespace) ?? (skippedBySelector(pod, policy) ? "skip-selector" : undefined);
+    const reason =
+      skipReason(pod, brupopNamespace) ?? (skippedBySelector(pod, policy) ? "skip-selector" : undefined);
     if (reason !== undefined) {
       plan.skipped.push({ pod: refOf(pod), reason });
       continue;
@@ -333,7 +334,10 @@ export async function drainNode(
         ...err.details,
       });
     }
-    opts.logger?.warn({ node: nodeName, err: err.what }, "drain deadline passed; deleting the pods still there");
+    opts.logger?.warn(
+      { node: nodeName, err: err.what },
+      "drain deadline passed; deleting the pods still there",
+    );
     const deleted = await deleteRemaining(api, nodeName, opts.brupopNamespace, policy, signal);
     return { evicted: run.evicted, skipped: plan.skipped, deleted };
   }
@@ -351,8 +355,7 @@ async function deleteRemaining(
   policy: DrainPolicy,
   signal: AbortSignal,
 ): Promise<PodRef[]> {
-  const { deletePod, listPdbs } = api;
-  if (deletePod === undefined || listPdbs === undefined) {
+  if (api.deletePod === undefined || api.listPdbs === undefined) {
     throw new BrupopError("BRUPOP_E_INTERNAL", "drain: onTimeout delete needs deletePod and listPdbs");
   }
   const pods = await api.listPodsOnNode(node, signal);
@@ -361,7 +364,7 @@ async function deleteRemaining(
   const pdbs: KubePodDisruptionBudget[] = [];
   if (!policy.disregardPdb) {
     for (const ns of new Set(candidates.map((p) => p.metadata?.namespace ?? ""))) {
-      pdbs.push(...(await listPdbs.call(api, ns, signal)));
+      pdbs.push(...(await api.listPdbs(ns, signal)));
     }
   }
   const deleted: PodRef[] = [];
@@ -377,7 +380,7 @@ async function deleteRemaining(
       });
       continue;
     }
-    const status = await deletePod.call(api, ref, signal);
+    const status = await api.deletePod(ref, signal);
     if (status >= 200 && status < 300) deleted.push(ref);
     else if (status !== 404) kept.push({ pod: podKey(ref), reason: `delete failed: HTTP ${status}` });
   }

@@ -31,7 +31,9 @@ export const NO_MARKS: NodeMarks = { labels: {}, annotations: {}, taints: [] };
 
 export function hasMarks(marks: NodeMarks): boolean {
   return (
-    Object.keys(marks.labels).length > 0 || Object.keys(marks.annotations).length > 0 || marks.taints.length > 0
+    Object.keys(marks.labels).length > 0 ||
+    Object.keys(marks.annotations).length > 0 ||
+    marks.taints.length > 0
   );
 }
 
@@ -101,10 +103,14 @@ export function parseTaintMarks(raw: string): NodeTaint[] {
     checkKey(key, "taint");
     if (!isLabelValue(value)) throw new Error(`"${value}" is not a valid taint value`);
     if (effect === "NoExecute") {
-      throw new Error(`${key}: NoExecute would evict brupop's own agent from the node; use NoSchedule or PreferNoSchedule`);
+      throw new Error(
+        `${key}: NoExecute would evict brupop's own agent from the node; use NoSchedule or PreferNoSchedule`,
+      );
     }
-    if (!EFFECTS.includes(effect)) throw new Error(`"${effect}" is not a taint effect (NoSchedule, PreferNoSchedule)`);
-    if (out.some((t) => t.key === key && t.effect === effect)) throw new Error(`taint ${key}:${effect} given twice`);
+    if (!EFFECTS.includes(effect))
+      throw new Error(`"${effect}" is not a taint effect (NoSchedule, PreferNoSchedule)`);
+    if (out.some((t) => t.key === key && t.effect === effect))
+      throw new Error(`taint ${key}:${effect} given twice`);
     out.push({ key, value, effect: effect as TaintEffect });
   }
   return out;
@@ -148,7 +154,11 @@ export function markRecordOf(node: KubeNode): MarkRecord | undefined {
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as Record<string, unknown> | null;
-    return { labels: ownedMap(v?.labels), annotations: ownedMap(v?.annotations), taints: ownedMap(v?.taints) };
+    return {
+      labels: ownedMap(v?.labels),
+      annotations: ownedMap(v?.annotations),
+      taints: ownedMap(v?.taints),
+    };
   } catch {
     return emptyRecord();
   }
@@ -188,27 +198,63 @@ export function markPatch(node: KubeNode, marks: NodeMarks): MarkPatch | undefin
   const record = markRecordOf(node) ?? emptyRecord();
   const labels: Record<string, string | null> = {};
   const annotations: Record<string, string | null> = {};
-  let changed = markMap(node.metadata?.labels ?? {}, marks.labels, record.labels, labels);
-  changed = markMap(node.metadata?.annotations ?? {}, marks.annotations, record.annotations, annotations) || changed;
-  const taints = [...(node.spec?.taints ?? [])];
-  let taintsChanged = false;
-  for (const want of marks.taints) {
-    const id = taintId(want);
-    const at = taints.findIndex((t) => taintId(t) === id);
-    const now = at === -1 ? undefined : (taints[at]?.value ?? "");
-    if (now === want.value) continue;
-    record.taints[id] = { set: want.value, prev: record.taints[id]?.prev ?? now ?? null };
-    const taint: Taint = { key: want.key, effect: want.effect, ...(want.value === "" ? {} : { value: want.value }) };
-    if (at === -1) taints.push(taint);
-    else taints[at] = taint;
-    taintsChanged = true;
-  }
-  if (!changed && !taintsChanged) return undefined;
+  const labelsChanged = markMap(node.metadata?.labels ?? {}, marks.labels, record.labels, labels);
+  const annotationsChanged = markMap(
+    node.metadata?.annotations ?? {},
+    marks.annotations,
+    record.annotations,
+    annotations,
+  );
+  const taints = markTaints(node.spec?.taints ?? [], marks.taints, record.taints);
+  if (!labelsChanged && !annotationsChanged && taints === undefined) return undefined;
   annotations[UPDATE_MARKS_ANNOTATION] = JSON.stringify(record);
   const patch: MarkPatch = { annotations };
-  if (Object.keys(labels).length > 0) patch.labels = labels;
-  if (taintsChanged) patch.taints = taints;
+  if (labelsChanged) patch.labels = labels;
+  if (taints !== undefined) patch.taints = taints;
   return patch;
+}
+
+/** The taint list with `want` in place, recording what it replaced; undefined when unchanged. */
+function markTaints(
+  current: readonly Taint[],
+  want: readonly NodeTaint[],
+  record: Record<string, Owned>,
+): Taint[] | undefined {
+  const taints = [...current];
+  let changed = false;
+  for (const w of want) {
+    const id = taintId(w);
+    const at = taints.findIndex((t) => taintId(t) === id);
+    const now = at === -1 ? undefined : (taints[at]?.value ?? "");
+    if (now === w.value) continue;
+    record[id] = { set: w.value, prev: record[id]?.prev ?? now ?? null };
+    const taint: Taint = { key: w.key, effect: w.effect, ...(w.value === "" ? {} : { value: w.value }) };
+    if (at === -1) taints.push(taint);
+    else taints[at] = taint;
+    changed = true;
+  }
+  return changed ? taints : undefined;
+}
+
+/** The taint list without the taints brupop recorded (restored where it replaced one); undefined when unchanged. */
+function unmarkTaints(
+  current: readonly Taint[],
+  record: Readonly<Record<string, Owned>>,
+): Taint[] | undefined {
+  let changed = false;
+  const taints: Taint[] = [];
+  for (const t of current) {
+    const o = record[taintId(t)];
+    if (o === undefined || (t.value ?? "") !== o.set) {
+      taints.push(t);
+      continue;
+    }
+    changed = true;
+    if (o.prev === null) continue;
+    const { value: _old, ...rest } = t;
+    taints.push(o.prev === "" ? rest : { ...rest, value: o.prev });
+  }
+  return changed ? taints : undefined;
 }
 
 function unmarkMap(
@@ -233,18 +279,7 @@ export function unmarkPatch(node: KubeNode): MarkPatch | undefined {
   annotations[UPDATE_MARKS_ANNOTATION] = null;
   const patch: MarkPatch = { annotations };
   if (Object.keys(labels).length > 0) patch.labels = labels;
-  const current = node.spec?.taints ?? [];
-  let taintsChanged = false;
-  const taints: Taint[] = [];
-  for (const t of current) {
-    const o = record.taints[taintId(t)];
-    if (o === undefined || (t.value ?? "") !== o.set) {
-      taints.push(t);
-      continue;
-    }
-    taintsChanged = true;
-    if (o.prev !== null) taints.push({ ...t, ...(o.prev === "" ? { value: undefined } : { value: o.prev }) });
-  }
-  if (taintsChanged) patch.taints = taints.map((t) => JSON.parse(JSON.stringify(t)) as Taint);
+  const taints = unmarkTaints(node.spec?.taints ?? [], record.taints);
+  if (taints !== undefined) patch.taints = taints;
   return patch;
 }

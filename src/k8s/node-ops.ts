@@ -52,17 +52,25 @@ export function uncordonPatch(node: KubeNode): MergePatch | undefined {
 }
 
 /** `patch` with the mark changes merged in (either may be undefined; undefined when both are). */
-export function withMarks(patch: MergePatch | undefined, marks: MarkPatch | undefined, node: KubeNode): MergePatch | undefined {
+export function withMarks(
+  patch: MergePatch | undefined,
+  marks: MarkPatch | undefined,
+  node: KubeNode,
+): MergePatch | undefined {
   if (marks === undefined) return patch;
   const base = patch ?? withVersion(node, {});
   const metadata = { ...(base.metadata as Record<string, unknown>) };
-  const annotations = { ...(metadata.annotations as Record<string, unknown> | undefined), ...marks.annotations };
+  const annotations = {
+    ...(metadata.annotations as Record<string, unknown> | undefined),
+    ...marks.annotations,
+  };
   metadata.annotations = annotations;
   if (marks.labels !== undefined) {
     metadata.labels = { ...(metadata.labels as Record<string, unknown> | undefined), ...marks.labels };
   }
   const out: MergePatch = { ...base, metadata };
-  if (marks.taints !== undefined) out.spec = { ...(base.spec as Record<string, unknown> | undefined), taints: marks.taints };
+  if (marks.taints !== undefined)
+    out.spec = { ...(base.spec as Record<string, unknown> | undefined), taints: marks.taints };
   return out;
 }
 
@@ -112,7 +120,12 @@ export class NodeOps {
 
   /** Returns true when brupop cordoned the node now (false: it already was); marks it either way. */
   cordon(name: string, opts: NodeOpOptions = {}): Promise<boolean> {
-    return this.#apply(name, (n) => cordonAndMarkPatch(n, this.#marks), opts, (n) => cordonPatch(n) !== undefined);
+    return this.#apply(
+      name,
+      (n) => cordonAndMarkPatch(n, this.#marks),
+      opts,
+      (n) => cordonPatch(n) !== undefined,
+    );
   }
 
   /** Returns true when brupop uncordoned the node now; takes its marks off either way. */

@@ -72,7 +72,12 @@ export interface KubePod {
 /** A policy/v1 PodDisruptionBudget, the part the drain reads. */
 export interface KubePodDisruptionBudget {
   metadata?: ObjectMeta;
-  spec?: { selector?: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | null };
+  spec?: {
+    selector?: {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: { key: string; operator: string; values?: string[] }[];
+    } | null;
+  };
   status?: { disruptionsAllowed?: number };
 }
 
