@@ -71,7 +71,7 @@ const UPSTREAM_OPERATOR_DEFAULTS = {
 /** Value paths whose defaults differ on purpose (the names stay). */
 const DELIBERATE = ["image", "resources"];
 /** Values upstream does not have. */
-const ADDED = ["createNamespace", "certManager.enabled"];
+const ADDED = ["createNamespace", "certManager.enabled", "drain", "update_node_marks"];
 
 /** Leaf paths of a values tree; arrays and empty objects are leaves. */
 function leaves(value: unknown, prefix = ""): Map<string, unknown> {
