@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { DEFAULT_DRAIN_POLICY, type DrainPolicy } from "./drain-policy.js";
-import { drainNode, planDrain, type DrainApi, type PodRef } from "./drain.js";
+import { KubeApiBase, type Query, type RequestOptions, type RestResponse, type WatchHandler } from "./api.js";
+import { drainNode, kubeDrainApi, planDrain, type DrainApi, type PodRef } from "./drain.js";
 import { parseLabelSelector } from "./label-selector.js";
 import type { KubePod, KubePodDisruptionBudget } from "./objects.js";
 
@@ -535,5 +536,51 @@ describe("drainNode with a drain policy", () => {
       result.evicted.map((p) => p.name),
       ["slow"],
     );
+  });
+});
+
+/** Answers every request with `status` and records it. */
+class ScriptedKube extends KubeApiBase {
+  readonly calls: { method: string; path: string; body: unknown }[] = [];
+  constructor(
+    readonly status: number,
+    readonly body: unknown = {},
+  ) {
+    super();
+  }
+  request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RestResponse<T>> {
+    this.calls.push({ method, path, body: opts.body });
+    return Promise.resolve({ status: this.status, body: this.body as T });
+  }
+  watch(_path: string, _query: Query, _onEvent: WatchHandler, _signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("kubeDrainApi: delete and PDB list", () => {
+  const ref: PodRef = { namespace: "ns", name: "p", uid: "u1" };
+  const signal = new AbortController().signal;
+
+  it("deletes with the pod's uid as precondition", async () => {
+    const kube = new ScriptedKube(200);
+    assert.equal(await kubeDrainApi(kube).deletePod!(ref, signal), 200);
+    assert.deepEqual(kube.calls, [
+      {
+        method: "DELETE",
+        path: "/api/v1/namespaces/ns/pods/p",
+        body: { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: "u1" } },
+      },
+    ]);
+  });
+
+  it("a failed precondition (409: another pod under that name) counts as gone; other statuses pass through", async () => {
+    assert.equal(await kubeDrainApi(new ScriptedKube(409)).deletePod!(ref, signal), 404);
+    assert.equal(await kubeDrainApi(new ScriptedKube(403)).deletePod!(ref, signal), 403);
+  });
+
+  it("lists the PDBs of one namespace", async () => {
+    const kube = new ScriptedKube(200, { items: [{ metadata: { name: "a" } }] });
+    assert.deepEqual(await kubeDrainApi(kube).listPdbs!("ns", signal), [{ metadata: { name: "a" } }]);
+    assert.equal(kube.calls[0]?.path, "/apis/policy/v1/namespaces/ns/poddisruptionbudgets");
   });
 });
