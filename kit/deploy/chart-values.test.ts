@@ -78,6 +78,9 @@ const ADDED = [
   "notifications",
   "update_blockers",
   "agent_silence_limit_seconds",
+  // issue 19: drain policy and node marks (apiserver)
+  "drain",
+  "update_node_marks",
 ];
 
 /** Leaf paths of a values tree; arrays and empty objects are leaves. */

@@ -6,6 +6,7 @@ import { shadowNameForNode } from "../model/constants.js";
 import { DEFAULT_SPEC, type ShadowStatus } from "../model/shadow.js";
 import type { KubeApi } from "../k8s/api.js";
 import { drainNode, kubeDrainApi, type DrainOptions, type DrainResult } from "../k8s/drain.js";
+import type { NodeMarks } from "../k8s/node-marks.js";
 import { NodeOps } from "../k8s/node-ops.js";
 import { AgentPodCache } from "./agent-pods.js";
 import { ServiceAccountCache } from "./service-accounts.js";
@@ -52,6 +53,8 @@ export interface KubeBackendOptions {
   namespace: string;
   logger: Logger;
   drain?: Omit<DrainOptions, "signal" | "logger">;
+  /** Labels, annotations and taints put on a node with the cordon, taken off with the uncordon. */
+  marks?: NodeMarks;
   /** How long a node's uid is trusted from memory (default 30 s). */
   nodeUidTtlMs?: number;
 }
@@ -73,7 +76,7 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const { rest, namespace, logger } = opts;
   const pods = new AgentPodCache(rest, namespace, logger);
   const serviceAccounts = new ServiceAccountCache(rest, namespace, logger);
-  const nodeOps = new NodeOps(rest);
+  const nodeOps = new NodeOps(rest, opts.marks);
   const nodeUids = new TtlCache<string>({ ttlMs: opts.nodeUidTtlMs ?? 30_000, maxEntries: 10_000 });
   const drainApi = kubeDrainApi(rest);
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
+import { DEFAULT_DRAIN_POLICY } from "../k8s/drain-policy.js";
+import { NO_MARKS } from "../k8s/node-marks.js";
 import { loadApiserverConfig } from "./config.js";
 
 const inPod = () => "brupop-bottlerocket-aws";
@@ -14,6 +16,8 @@ describe("loadApiserverConfig", () => {
       namespace: "brupop-bottlerocket-aws",
       tlsDir: "/etc/brupop-tls-keys",
       drainTimeoutMs: 600_000,
+      drainPolicy: { ...DEFAULT_DRAIN_POLICY, skipSelector: undefined },
+      marks: NO_MARKS,
       logLevel: "info",
     });
   });
@@ -29,6 +33,8 @@ describe("loadApiserverConfig", () => {
       namespace: "ops",
       tlsDir: "/tmp/tls",
       drainTimeoutMs: 30_000,
+      drainPolicy: { ...DEFAULT_DRAIN_POLICY, skipSelector: undefined },
+      marks: NO_MARKS,
       logLevel: "info",
     });
   });
@@ -47,6 +53,18 @@ describe("loadApiserverConfig", () => {
     ["DRAIN_TIMEOUT_SECONDS", { drainTimeoutSeconds: "1.5" }, {}, inPod],
     ["TRACING_FILTER_DIRECTIVE", {}, { TRACING_FILTER_DIRECTIVE: "loud" }, inPod],
     ["--log-level", { logLevel: "loud" }, {}, inPod],
+    ["DRAIN_TIMEOUT_ACTION", {}, { DRAIN_TIMEOUT_ACTION: "evict" }, inPod],
+    ["DRAIN_TIMEOUT_ACTION", { drainTimeoutAction: "Delete" }, {}, inPod],
+    ["DRAIN_DISREGARD_PDB", {}, { DRAIN_DISREGARD_PDB: "yes" }, inPod],
+    ["DRAIN_SKIP_POD_SELECTOR", {}, { DRAIN_SKIP_POD_SELECTOR: "app in web" }, inPod],
+    ["DRAIN_SKIP_POD_SELECTOR", { drainSkipPodSelector: "a=b," }, {}, inPod],
+    ["DRAIN_EVICT_DO_NOT_DISRUPT_PODS", {}, { DRAIN_EVICT_DO_NOT_DISRUPT_PODS: "1" }, inPod],
+    ["DRAIN_EVICT_UNMANAGED_PODS", {}, { DRAIN_EVICT_UNMANAGED_PODS: "no" }, inPod],
+    ["DRAIN_EVICT_EMPTYDIR_PODS", {}, { DRAIN_EVICT_EMPTYDIR_PODS: "on" }, inPod],
+    ["UPDATE_NODE_LABELS", {}, { UPDATE_NODE_LABELS: "k" }, inPod],
+    ["UPDATE_NODE_ANNOTATIONS", {}, { UPDATE_NODE_ANNOTATIONS: "brupop.bottlerocket.aws/x=1" }, inPod],
+    ["UPDATE_NODE_TAINTS", {}, { UPDATE_NODE_TAINTS: "k=v:NoExecute" }, inPod],
+    ["UPDATE_NODE_TAINTS", { updateNodeTaints: "k=v" }, {}, inPod],
   ];
   for (const [variable, flags, env, readNamespace] of bad) {
     it(`rejects a bad ${variable} with BRUPOP_E_CONFIG naming it`, () => {
@@ -59,4 +77,40 @@ describe("loadApiserverConfig", () => {
       );
     });
   }
+
+  it("reads the drain policy and the marks", () => {
+    const c = loadApiserverConfig(
+      { drainTimeoutAction: "delete", updateNodeTaints: "example.com/updating=true:NoSchedule" },
+      {
+        env: {
+          DRAIN_DISREGARD_PDB: "true",
+          DRAIN_SKIP_POD_SELECTOR: "app=cache,tier!=front",
+          DRAIN_EVICT_DO_NOT_DISRUPT_PODS: "true",
+          DRAIN_EVICT_UNMANAGED_PODS: "false",
+          DRAIN_EVICT_EMPTYDIR_PODS: "false",
+          UPDATE_NODE_LABELS: "example.com/updating=true",
+          UPDATE_NODE_ANNOTATIONS: "karpenter.sh/do-not-disrupt=true",
+        },
+        readNamespace: inPod,
+      },
+    );
+    assert.deepEqual(c.drainPolicy, {
+      onTimeout: "delete",
+      disregardPdb: true,
+      skipSelector: {
+        matchExpressions: [
+          { key: "app", operator: "In", values: ["cache"] },
+          { key: "tier", operator: "NotIn", values: ["front"] },
+        ],
+      },
+      evictDoNotDisrupt: true,
+      evictUnmanaged: false,
+      evictEmptyDir: false,
+    });
+    assert.deepEqual(c.marks, {
+      labels: { "example.com/updating": "true" },
+      annotations: { "karpenter.sh/do-not-disrupt": "true" },
+      taints: [{ key: "example.com/updating", value: "true", effect: "NoSchedule" }],
+    });
+  });
 });

@@ -190,6 +190,9 @@ export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
           cordoned,
           evicted: result.evicted.map((p) => `${p.namespace}/${p.name}`),
           skipped: result.skipped.map((s) => ({ pod: `${s.pod.namespace}/${s.pod.name}`, reason: s.reason })),
+          // Only with DRAIN_TIMEOUT_ACTION=delete: the pods deleted at the deadline.
+          ...(result.deleted !== undefined &&
+            result.deleted.length > 0 && { deleted: result.deleted.map((p) => `${p.namespace}/${p.name}`) }),
         };
       });
     });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fakeAgentToken } from "../../test/kit/fake-token.js";
 import { shadowStatus } from "../../test/kit/fixtures.js";
 import { testCert, tlsDir, type TlsDir } from "../../test/kit/tls.js";
-import type { DrainResult } from "../k8s/drain.js";
+import { blockedError, type DrainResult } from "../k8s/drain.js";
 import type { ShadowStatus } from "../model/shadow.js";
 import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
 import type { ApiserverBackend } from "./backend.js";
@@ -25,6 +25,9 @@ class FakeBackend implements ApiserverBackend {
   reviews = 0;
   statuses = new Map<string, ShadowStatus | null>();
   createDelayMs = 0;
+  /** What drain answers (default: one pod evicted). */
+  drainAnswer: () => Promise<DrainResult> = () =>
+    Promise.resolve({ evicted: [{ namespace: "default", name: "web-1", uid: "x" }], skipped: [] });
   tokens = new Map<string, { pod: string; node: string }>();
   nodeUids = new Map<string, string>();
 
@@ -91,11 +94,7 @@ class FakeBackend implements ApiserverBackend {
     uncordon: (n: string) => this.#record(`uncordon ${n}`, true),
     excludeFromLb: (n: string) => this.#record(`exclude ${n}`, true),
     removeExclusionFromLb: (n: string) => this.#record(`include ${n}`, false),
-    drain: (n: string): Promise<DrainResult> =>
-      this.#record(`drain ${n}`, {
-        evicted: [{ namespace: "default", name: "web-1", uid: "x" }],
-        skipped: [],
-      }),
+    drain: async (n: string): Promise<DrainResult> => this.#record(`drain ${n}`, await this.drainAnswer()),
   };
 
   async #record<T>(call: string, result: T): Promise<T> {
@@ -294,6 +293,34 @@ describe("Apiserver (fake cluster)", () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { cordoned: true, evicted: ["default/web-1"], skipped: [] });
     assert.deepEqual(fake.calls, ["cordon n1", "drain n1"]);
+  });
+
+  it("cordon-and-drain answers the pods deleted at the deadline, and a blocked drain names the pod (500)", async () => {
+    const pod = { namespace: "default", name: "stuck", uid: "s" };
+    fake.drainAnswer = () => Promise.resolve({ evicted: [], skipped: [], deleted: [pod] });
+    try {
+      const res = await call("POST", "/bottlerocket-node-resource/cordon-and-drain", {
+        headers: agentHeaders(),
+      });
+      assert.deepEqual(res.body, { cordoned: true, evicted: [], skipped: [], deleted: ["default/stuck"] });
+      fake.drainAnswer = () =>
+        Promise.reject(blockedError("n1", [{ pod, reason: "do-not-disrupt", message: "annotation x" }]));
+      const blocked = await call("POST", "/bottlerocket-node-resource/cordon-and-drain", {
+        headers: agentHeaders(),
+      });
+      assert.equal(blocked.status, 500);
+      assert.deepEqual(blocked.body, {
+        code: "BRUPOP_E_DRAIN",
+        message: "drain of node n1 blocked: pod default/stuck: annotation x",
+        details: {
+          node: "n1",
+          blocked: [{ pod: "default/stuck", reason: "do-not-disrupt", message: "annotation x" }],
+        },
+      });
+    } finally {
+      fake.drainAnswer = () =>
+        Promise.resolve({ evicted: [{ namespace: "default", name: "web-1", uid: "x" }], skipped: [] });
+    }
   });
 
   it("a route that outlives its deadline answers 504", async () => {

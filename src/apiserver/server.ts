@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
 import type { DrainOptions } from "../k8s/drain.js";
+import type { NodeMarks } from "../k8s/node-marks.js";
 import type { KubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
@@ -30,6 +31,8 @@ export interface ApiserverOptions {
   rest?: KubeRest;
   backend?: ApiserverBackend;
   drain?: Omit<DrainOptions, "signal" | "logger" | "now" | "sleep">;
+  /** Marks during an update (UPDATE_NODE_*): put on with the cordon, taken off with the uncordon. */
+  marks?: NodeMarks;
   auth?: {
     cacheTtlMs?: number;
     negativeTtlMs?: number;
@@ -96,6 +99,7 @@ function backendFor(
     namespace: opts.namespace,
     logger,
     drain: { ...opts.drain, timeoutMs: drainTimeoutOf(opts) },
+    ...(opts.marks !== undefined && { marks: opts.marks }),
   });
   return { backend, ownedRest };
 }

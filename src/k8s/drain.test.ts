@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
-import { drainNode, planDrain, type DrainApi, type PodRef } from "./drain.js";
-import type { KubePod } from "./objects.js";
+import { DEFAULT_DRAIN_POLICY, type DrainPolicy } from "./drain-policy.js";
+import { KubeApiBase, type Query, type RequestOptions, type RestResponse, type WatchHandler } from "./api.js";
+import { drainNode, kubeDrainApi, planDrain, type DrainApi, type PodRef } from "./drain.js";
+import { parseLabelSelector } from "./label-selector.js";
+import type { KubePod, KubePodDisruptionBudget } from "./objects.js";
 
 function pod(name: string, extra: Partial<KubePod> & { owner?: string; ns?: string } = {}): KubePod {
   const { owner, ns, ...rest } = extra;
@@ -302,5 +305,282 @@ describe("drainNode", () => {
     };
     await assert.rejects(drainNode(node, "n1", { signal: ac.signal, now: t.now, sleep }), /shutting down/);
     assert.ok(node.evictions.length <= 4);
+  });
+});
+
+const policy = (over: Partial<DrainPolicy>): DrainPolicy => ({ ...DEFAULT_DRAIN_POLICY, ...over });
+
+describe("planDrain with a drain policy", () => {
+  it("leaves pods the skip selector matches, after the built-in skips", () => {
+    const plan = planDrain(
+      [
+        pod("cache", { owner: "ReplicaSet", metadata: { labels: { app: "cache" } } }),
+        pod("ds", { owner: "DaemonSet", metadata: { labels: { app: "cache" } } }),
+        pod("web", { owner: "ReplicaSet", metadata: { labels: { app: "web" } } }),
+      ],
+      undefined,
+      policy({ skipSelector: parseLabelSelector("app=cache") }),
+    );
+    assert.deepEqual(
+      plan.skipped.map((s) => [s.pod.name, s.reason]),
+      [
+        ["cache", "skip-selector"],
+        ["ds", "daemonset"],
+      ],
+    );
+    assert.deepEqual(
+      plan.evict.map((p) => p.name),
+      ["web"],
+    );
+  });
+
+  it("blocks on do-not-disrupt pods, but not on skipped ones", () => {
+    const annotations = { "karpenter.sh/do-not-disrupt": "true" };
+    const plan = planDrain(
+      [
+        pod("keep", { owner: "ReplicaSet", metadata: { annotations } }),
+        pod("ds", { owner: "DaemonSet", metadata: { annotations } }),
+        pod("web", { owner: "ReplicaSet" }),
+      ],
+      undefined,
+      DEFAULT_DRAIN_POLICY,
+    );
+    assert.deepEqual(
+      plan.blocked.map((b) => [b.pod.name, b.reason]),
+      [["keep", "do-not-disrupt"]],
+    );
+    assert.deepEqual(
+      plan.evict.map((p) => p.name),
+      ["web"],
+    );
+  });
+});
+
+/** FakeNode that can also delete pods and list PDBs. */
+class DeletingNode extends FakeNode {
+  pdbs: KubePodDisruptionBudget[] = [];
+  deletes: string[] = [];
+  async deletePod(ref: PodRef): Promise<number> {
+    await new Promise((r) => setImmediate(r));
+    this.deletes.push(ref.name);
+    this.pods = this.pods.filter((p) => p.metadata?.name !== ref.name);
+    return 200;
+  }
+  async listPdbs(namespace: string): Promise<KubePodDisruptionBudget[]> {
+    await new Promise((r) => setImmediate(r));
+    return this.pdbs.filter((p) => p.metadata?.namespace === namespace);
+  }
+}
+
+describe("drainNode with a drain policy", () => {
+  it("a do-not-disrupt pod blocks the drain before anything is evicted, named with the annotation", async () => {
+    const node = new FakeNode([
+      pod("web", { owner: "ReplicaSet" }),
+      pod("batch", {
+        owner: "Job",
+        metadata: { annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" } },
+      }),
+    ]);
+    const t = fakeTime();
+    await assert.rejects(drainNode(node, "n1", { now: t.now, sleep: t.sleep }), (err) => {
+      assert.ok(isBrupopError(err, "BRUPOP_E_DRAIN"));
+      assert.match(
+        err.message,
+        /drain of node n1 blocked: pod default\/batch: annotation cluster-autoscaler\.kubernetes\.io\/safe-to-evict=false/,
+      );
+      assert.deepEqual(err.details.blocked, [
+        {
+          pod: "default/batch",
+          reason: "do-not-disrupt",
+          message: (err.details.blocked as { message: string }[])[0]?.message,
+        },
+      ]);
+      return true;
+    });
+    assert.deepEqual(node.evictions, []);
+  });
+
+  it("kubectl-like refusals name the unmanaged and emptyDir pods", async () => {
+    const node = new FakeNode([
+      pod("bare"),
+      { ...pod("scratch", { owner: "ReplicaSet" }), spec: { volumes: [{ name: "tmp", emptyDir: {} }] } },
+    ]);
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", {
+        now: t.now,
+        sleep: t.sleep,
+        policy: policy({ evictUnmanaged: false, evictEmptyDir: false }),
+      }),
+      /pod default\/bare: no controller manages it .*; pod default\/scratch: emptyDir volume tmp/,
+    );
+    assert.deepEqual(node.evictions, []);
+  });
+
+  it("a timeout names every pod still waiting and why (fail, the default)", async () => {
+    const node = new FakeNode([pod("guarded"), pod("flaky")]);
+    node.answers.set(
+      "guarded",
+      Array.from({ length: 1000 }, () => 429),
+    );
+    node.answers.set(
+      "flaky",
+      Array.from({ length: 1000 }, () => 500),
+    );
+    const t = fakeTime();
+    await assert.rejects(drainNode(node, "n1", { timeoutMs: 20_000, now: t.now, sleep: t.sleep }), (err) => {
+      assert.ok(isBrupopError(err, "BRUPOP_E_DRAIN"));
+      assert.match(
+        err.message,
+        /timed out evicting pods: .*default\/guarded \(eviction refused: HTTP 429, a PodDisruptionBudget/,
+      );
+      assert.match(err.message, /default\/flaky \(eviction failed: HTTP 500\)/);
+      return true;
+    });
+  });
+
+  it("onTimeout delete: deletes the pods still there, keeps those a PDB protects and names them", async () => {
+    const node = new DeletingNode([
+      pod("multi", { owner: "ReplicaSet", metadata: { labels: { app: "multi" } } }),
+      pod("guarded", { owner: "ReplicaSet", metadata: { labels: { app: "guarded" } } }),
+      pod("gone", { owner: "ReplicaSet" }),
+    ]);
+    node.answers.set(
+      "multi",
+      Array.from({ length: 1000 }, () => 500),
+    );
+    node.answers.set(
+      "guarded",
+      Array.from({ length: 1000 }, () => 429),
+    );
+    node.pdbs = [
+      {
+        metadata: { name: "one", namespace: "default" },
+        spec: { selector: { matchLabels: { app: "multi" } } },
+        status: { disruptionsAllowed: 1 },
+      },
+      {
+        metadata: { name: "strict", namespace: "default" },
+        spec: { selector: { matchLabels: { app: "guarded" } } },
+        status: { disruptionsAllowed: 0 },
+      },
+    ];
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", {
+        timeoutMs: 20_000,
+        now: t.now,
+        sleep: t.sleep,
+        policy: policy({ onTimeout: "delete" }),
+      }),
+      (err) => {
+        assert.ok(isBrupopError(err, "BRUPOP_E_DRAIN"));
+        assert.match(
+          err.message,
+          /deleted default\/multi; kept default\/guarded: PodDisruptionBudget default\/strict allows no disruption/,
+        );
+        assert.deepEqual(err.details.deleted, ["default/multi"]);
+        return true;
+      },
+    );
+    assert.deepEqual(node.deletes, ["multi"]);
+  });
+
+  it("onTimeout delete with disregardPdb deletes the protected pod too and succeeds", async () => {
+    const node = new DeletingNode([pod("guarded", { owner: "ReplicaSet" })]);
+    node.answers.set(
+      "guarded",
+      Array.from({ length: 1000 }, () => 429),
+    );
+    node.pdbs = [
+      {
+        metadata: { name: "strict", namespace: "default" },
+        spec: { selector: {} },
+        status: { disruptionsAllowed: 0 },
+      },
+    ];
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", {
+      timeoutMs: 20_000,
+      now: t.now,
+      sleep: t.sleep,
+      policy: policy({ onTimeout: "delete", disregardPdb: true }),
+    });
+    assert.deepEqual(
+      result.deleted?.map((p) => p.name),
+      ["guarded"],
+    );
+  });
+
+  it("onTimeout delete leaves evicted pods that are still terminating alone", async () => {
+    const node = new DeletingNode([pod("slow", { owner: "ReplicaSet" })]);
+    node.goneAfterPolls = Number.POSITIVE_INFINITY;
+    const t = fakeTime();
+    const run = drainNode(node, "n1", {
+      timeoutMs: 5_000,
+      now: t.now,
+      sleep: t.sleep,
+      policy: policy({ onTimeout: "delete" }),
+    });
+    // The eviction set its deletionTimestamp.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    node.pods = node.pods.map((p) => ({
+      ...p,
+      metadata: { ...p.metadata, deletionTimestamp: "2026-01-01T00:00:00Z" },
+    }));
+    const result = await run;
+    assert.deepEqual(node.deletes, []);
+    assert.deepEqual(
+      result.evicted.map((p) => p.name),
+      ["slow"],
+    );
+  });
+});
+
+/** Answers every request with `status` and records it. */
+class ScriptedKube extends KubeApiBase {
+  readonly calls: { method: string; path: string; body: unknown }[] = [];
+  constructor(
+    readonly status: number,
+    readonly body: unknown = {},
+  ) {
+    super();
+  }
+  request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RestResponse<T>> {
+    this.calls.push({ method, path, body: opts.body });
+    return Promise.resolve({ status: this.status, body: this.body as T });
+  }
+  watch(_path: string, _query: Query, _onEvent: WatchHandler, _signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("kubeDrainApi: delete and PDB list", () => {
+  const ref: PodRef = { namespace: "ns", name: "p", uid: "u1" };
+  const signal = new AbortController().signal;
+
+  it("deletes with the pod's uid as precondition", async () => {
+    const kube = new ScriptedKube(200);
+    assert.equal(await kubeDrainApi(kube).deletePod!(ref, signal), 200);
+    assert.deepEqual(kube.calls, [
+      {
+        method: "DELETE",
+        path: "/api/v1/namespaces/ns/pods/p",
+        body: { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: "u1" } },
+      },
+    ]);
+  });
+
+  it("a failed precondition (409: another pod under that name) counts as gone; other statuses pass through", async () => {
+    assert.equal(await kubeDrainApi(new ScriptedKube(409)).deletePod!(ref, signal), 404);
+    assert.equal(await kubeDrainApi(new ScriptedKube(403)).deletePod!(ref, signal), 403);
+  });
+
+  it("lists the PDBs of one namespace", async () => {
+    const kube = new ScriptedKube(200, { items: [{ metadata: { name: "a" } }] });
+    assert.deepEqual(await kubeDrainApi(kube).listPdbs!("ns", signal), [{ metadata: { name: "a" } }]);
+    assert.equal(kube.calls[0]?.path, "/apis/policy/v1/namespaces/ns/poddisruptionbudgets");
   });
 });

@@ -7,12 +7,24 @@
 //      `retryIntervalMs`; 404 → already gone;
 //   4. wait until every evicted pod is gone (deleted, or its name now belongs to a pod with another uid).
 // One overall deadline covers all of it. The caller cordons first and leaves the node cordoned on error.
+// The drain policy (drain-policy.ts) adds: pods a selector leaves, pods that block the drain before
+// anything is evicted (do-not-disrupt annotations; unmanaged and emptyDir pods when asked, like
+// kubectl), and at the deadline either failing (default) or deleting the pods still there, never one a
+// PodDisruptionBudget protects unless told to.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BrupopError, KubeApiError } from "../errors.js";
 import { COMPONENT_LABEL } from "../model/constants.js";
 import type { KubeApi } from "./api.js";
-import type { KubePod } from "./objects.js";
+import {
+  blockOf,
+  DEFAULT_DRAIN_POLICY,
+  skippedBySelector,
+  timeoutVerdict,
+  type BlockReason,
+  type DrainPolicy,
+} from "./drain-policy.js";
+import { paths, type KubePod, type KubePodDisruptionBudget } from "./objects.js";
 
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 /** Value of COMPONENT_LABEL on brupop's apiserver pods (the chart's, upstream's). */
@@ -24,11 +36,19 @@ export interface PodRef {
   readonly uid: string;
 }
 
-export type SkipReason = "daemonset" | "mirror" | "brupop-apiserver" | "completed";
+export type SkipReason = "daemonset" | "mirror" | "brupop-apiserver" | "completed" | "skip-selector";
+
+export interface BlockedPod {
+  readonly pod: PodRef;
+  readonly reason: BlockReason;
+  readonly message: string;
+}
 
 export interface DrainPlan {
   readonly evict: PodRef[];
   readonly skipped: { pod: PodRef; reason: SkipReason }[];
+  /** Pods that stop the drain before anything is evicted (drain policy). */
+  readonly blocked: BlockedPod[];
 }
 
 function refOf(pod: KubePod): PodRef {
@@ -63,15 +83,45 @@ export function skipReason(pod: KubePod, brupopNamespace?: string): SkipReason |
   return undefined;
 }
 
-/** Decides, for the pods bound to a node, which to evict and which to leave (pure). */
-export function planDrain(pods: readonly KubePod[], brupopNamespace?: string): DrainPlan {
-  const plan: DrainPlan = { evict: [], skipped: [] };
+/**
+ * Decides, for the pods bound to a node, which to evict, which to leave and which block the drain
+ * (pure). The built-in skips come first, then the policy's selector, then its blocks.
+ */
+export function planDrain(
+  pods: readonly KubePod[],
+  brupopNamespace?: string,
+  policy: DrainPolicy = DEFAULT_DRAIN_POLICY,
+): DrainPlan {
+  const plan: DrainPlan = { evict: [], skipped: [], blocked: [] };
   for (const pod of pods) {
-    const reason = skipReason(pod, brupopNamespace);
-    if (reason === undefined) plan.evict.push(refOf(pod));
-    else plan.skipped.push({ pod: refOf(pod), reason });
+    const reason =
+      skipReason(pod, brupopNamespace) ?? (skippedBySelector(pod, policy) ? "skip-selector" : undefined);
+    if (reason !== undefined) {
+      plan.skipped.push({ pod: refOf(pod), reason });
+      continue;
+    }
+    const block = blockOf(pod, policy);
+    if (block === undefined) plan.evict.push(refOf(pod));
+    else plan.blocked.push({ pod: refOf(pod), ...block });
   }
   return plan;
+}
+
+const LISTED_PODS = 5;
+
+/** "a; b; c; and 2 more": the first few of a long list (the agent keeps 1,024 characters). */
+function listed(items: readonly string[]): string {
+  const head = items.slice(0, LISTED_PODS).join("; ");
+  return items.length > LISTED_PODS ? `${head}; and ${items.length - LISTED_PODS} more` : head;
+}
+
+/** The error of a drain the policy blocks: names each pod and why. */
+export function blockedError(node: string, blocked: readonly BlockedPod[]): BrupopError {
+  return new BrupopError(
+    "BRUPOP_E_DRAIN",
+    `drain of node ${node} blocked: ${listed(blocked.map((b) => `pod ${podKey(b.pod)}: ${b.message}`))}`,
+    { node, blocked: blocked.map((b) => ({ pod: podKey(b.pod), reason: b.reason, message: b.message })) },
+  );
 }
 
 /** What the drain needs from the cluster (narrow, so tests can fake it). */
@@ -79,6 +129,10 @@ export interface DrainApi {
   listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<KubePod[]>;
   /** Posts an Eviction; resolves to the HTTP status (network failures reject). */
   evict(pod: PodRef, signal: AbortSignal): Promise<number>;
+  /** Deletes the pod (its uid as precondition); resolves to the HTTP status. Needed by onTimeout "delete". */
+  deletePod?(pod: PodRef, signal: AbortSignal): Promise<number>;
+  /** The PodDisruptionBudgets of a namespace. Needed by onTimeout "delete". */
+  listPdbs?(namespace: string, signal: AbortSignal): Promise<KubePodDisruptionBudget[]>;
 }
 
 export interface DrainOptions {
@@ -92,6 +146,8 @@ export interface DrainOptions {
   pollIntervalMs?: number;
   /** Overall deadline for the drain (default 10 min). */
   timeoutMs?: number;
+  /** Skips, blocks and what happens at the deadline (default: DEFAULT_DRAIN_POLICY). */
+  policy?: DrainPolicy;
   signal?: AbortSignal;
   logger?: Logger;
   /** Injected for tests. */
@@ -102,6 +158,26 @@ export interface DrainOptions {
 export interface DrainResult {
   readonly evicted: PodRef[];
   readonly skipped: { pod: PodRef; reason: SkipReason }[];
+  /** Pods deleted at the deadline (policy onTimeout "delete"). */
+  readonly deleted?: PodRef[];
+}
+
+/** The deadline passed (drainNode turns it into BRUPOP_E_DRAIN, or deletes with onTimeout "delete"). */
+class DrainDeadline extends Error {
+  readonly what: string;
+  readonly details: Record<string, unknown>;
+  constructor(what: string, details: Record<string, unknown>) {
+    super(what);
+    this.what = what;
+    this.details = details;
+  }
+}
+
+/** Why an eviction has not gone through yet, in words. */
+function refusalText(status: number | "network"): string {
+  if (status === "network") return "eviction request failed (network)";
+  if (status === 429) return "eviction refused: HTTP 429, a PodDisruptionBudget allows no disruption now";
+  return `eviction failed: HTTP ${status}`;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
@@ -125,6 +201,10 @@ class DrainRun {
   readonly #signal: AbortSignal;
   readonly #logger: Logger | undefined;
   #failure: { err: unknown } | undefined;
+  /** Pods whose eviction was refused and not yet accepted, with the last answer. */
+  readonly refused = new Map<string, number | "network">();
+  /** Pods whose eviction was accepted. */
+  readonly evicted: PodRef[] = [];
 
   constructor(api: DrainApi, node: string, opts: DrainOptions, signal: AbortSignal) {
     this.#api = api;
@@ -140,12 +220,7 @@ class DrainRun {
 
   #checkDeadline(what: string, details: Record<string, unknown>): void {
     if (this.#signal.aborted) throw this.#signal.reason;
-    if (this.#now() >= this.#deadline) {
-      throw new BrupopError("BRUPOP_E_DRAIN", `drain of node ${this.#node} timed out ${what}`, {
-        node: this.#node,
-        ...details,
-      });
-    }
+    if (this.#now() >= this.#deadline) throw new DrainDeadline(what, details);
   }
 
   /** Sleeps, but never past the deadline (the next check then fails). */
@@ -164,10 +239,12 @@ class DrainRun {
         status = await this.#api.evict(pod, this.#signal);
       } catch (err) {
         if (this.#signal.aborted) throw err;
+        this.refused.set(podKey(pod), "network");
         this.#logger?.warn({ err, pod: podKey(pod) }, "eviction request failed; retrying");
         await this.#pause(this.#retryMs);
         continue;
       }
+      if (status === 200 || status === 201 || status === 404) this.refused.delete(podKey(pod));
       if (status === 200 || status === 201) return true;
       if (status === 404) return false;
       if (!RETRYABLE_STATUSES.has(status)) {
@@ -177,6 +254,7 @@ class DrainRun {
           status,
         });
       }
+      this.refused.set(podKey(pod), status);
       this.#logger?.debug({ pod: podKey(pod), status }, "eviction refused for now; retrying");
       await this.#pause(this.#retryMs);
     }
@@ -184,7 +262,7 @@ class DrainRun {
 
   async evictAll(pods: readonly PodRef[], concurrency: number): Promise<PodRef[]> {
     const queue = [...pods];
-    const evicted: PodRef[] = [];
+    const evicted = this.evicted;
     const worker = async (): Promise<void> => {
       // Once one pod failed for good the drain has failed: the other workers stop at their next step.
       for (let pod = queue.shift(); pod !== undefined && this.#failure === undefined; pod = queue.shift()) {
@@ -196,7 +274,17 @@ class DrainRun {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, pods.length)) }, worker));
-    if (this.#failure !== undefined) throw this.#failure.err;
+    if (this.#failure !== undefined) {
+      const err = this.#failure.err;
+      if (!(err instanceof DrainDeadline)) throw err;
+      // Name every pod still waiting for its eviction, and why (the first one stays `pod`, as before).
+      const pending = [
+        ...[...this.refused].map(([pod, status]) => ({ pod, reason: refusalText(status) })),
+        ...queue.map((p) => ({ pod: podKey(p), reason: "not tried yet" })),
+      ];
+      const text = listed(pending.map((p) => `${p.pod} (${p.reason})`));
+      throw new DrainDeadline(`${err.what}: ${text}`, { ...err.details, pending });
+    }
     return evicted;
   }
 
@@ -212,7 +300,8 @@ class DrainRun {
       }
       waiting = still;
       if (waiting.size === 0) return;
-      this.#checkDeadline("waiting for pods to terminate", { remaining: [...waiting.keys()] });
+      const remaining = [...waiting.keys()];
+      this.#checkDeadline(`waiting for pods to terminate: ${listed(remaining)}`, { remaining });
       await this.#pause(this.#pollMs);
     }
   }
@@ -225,15 +314,85 @@ export async function drainNode(
   opts: DrainOptions = {},
 ): Promise<DrainResult> {
   const signal = opts.signal ?? new AbortController().signal;
+  const policy = opts.policy ?? DEFAULT_DRAIN_POLICY;
   const run = new DrainRun(api, nodeName, opts, signal);
-  const plan = planDrain(await api.listPodsOnNode(nodeName, signal), opts.brupopNamespace);
+  const plan = planDrain(await api.listPodsOnNode(nodeName, signal), opts.brupopNamespace, policy);
   opts.logger?.info(
-    { node: nodeName, evict: plan.evict.length, skipped: plan.skipped.length },
+    { node: nodeName, evict: plan.evict.length, skipped: plan.skipped.length, blocked: plan.blocked.length },
     "draining node",
   );
-  const evicted = await run.evictAll(plan.evict, opts.concurrency ?? 5);
-  await run.waitGone(evicted);
-  return { evicted, skipped: plan.skipped };
+  if (plan.blocked.length > 0) throw blockedError(nodeName, plan.blocked);
+  try {
+    const evicted = await run.evictAll(plan.evict, opts.concurrency ?? 5);
+    await run.waitGone(evicted);
+    return { evicted, skipped: plan.skipped, deleted: [] };
+  } catch (err) {
+    if (!(err instanceof DrainDeadline)) throw err;
+    if (policy.onTimeout !== "delete") {
+      throw new BrupopError("BRUPOP_E_DRAIN", `drain of node ${nodeName} timed out ${err.what}`, {
+        node: nodeName,
+        ...err.details,
+      });
+    }
+    opts.logger?.warn(
+      { node: nodeName, err: err.what },
+      "drain deadline passed; deleting the pods still there",
+    );
+    const deleted = await deleteRemaining(api, nodeName, opts.brupopNamespace, policy, signal);
+    return { evicted: run.evicted, skipped: plan.skipped, deleted };
+  }
+}
+
+/**
+ * The deadline passed with onTimeout "delete": deletes the pods the drain still wants gone, except
+ * those already terminating and (unless disregardPdb) those a PodDisruptionBudget protects now.
+ * Throws BRUPOP_E_DRAIN naming the pods it kept. Does not wait for the deleted pods to terminate.
+ */
+async function deleteRemaining(
+  api: DrainApi,
+  node: string,
+  brupopNamespace: string | undefined,
+  policy: DrainPolicy,
+  signal: AbortSignal,
+): Promise<PodRef[]> {
+  if (api.deletePod === undefined || api.listPdbs === undefined) {
+    throw new BrupopError("BRUPOP_E_INTERNAL", "drain: onTimeout delete needs deletePod and listPdbs");
+  }
+  const pods = await api.listPodsOnNode(node, signal);
+  const wanted = new Set(planDrain(pods, brupopNamespace, policy).evict.map(podKey));
+  const candidates = pods.filter((p) => wanted.has(podKey(refOf(p))));
+  const pdbs: KubePodDisruptionBudget[] = [];
+  if (!policy.disregardPdb) {
+    for (const ns of new Set(candidates.map((p) => p.metadata?.namespace ?? ""))) {
+      pdbs.push(...(await api.listPdbs(ns, signal)));
+    }
+  }
+  const deleted: PodRef[] = [];
+  const kept: { pod: string; reason: string }[] = [];
+  for (const pod of candidates) {
+    const ref = refOf(pod);
+    const verdict = timeoutVerdict(pod, pdbs, policy);
+    if (verdict.action === "leaving") continue;
+    if (verdict.action === "keep") {
+      kept.push({
+        pod: podKey(ref),
+        reason: `PodDisruptionBudget ${verdict.pdbs.join(", ")} allows no disruption now (DRAIN_DISREGARD_PDB=true deletes it anyway)`,
+      });
+      continue;
+    }
+    const status = await api.deletePod(ref, signal);
+    if (status >= 200 && status < 300) deleted.push(ref);
+    else if (status !== 404) kept.push({ pod: podKey(ref), reason: `delete failed: HTTP ${status}` });
+  }
+  if (kept.length > 0) {
+    const deletedText = deleted.length === 0 ? "" : `; deleted ${listed(deleted.map(podKey))}`;
+    throw new BrupopError(
+      "BRUPOP_E_DRAIN",
+      `drain of node ${node} timed out${deletedText}; kept ${listed(kept.map((k) => `${k.pod}: ${k.reason}`))}`,
+      { node, deleted: deleted.map(podKey), kept },
+    );
+  }
+  return deleted;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -255,6 +414,29 @@ export function kubeDrainApi(api: KubeApi): DrainApi {
         if (err instanceof KubeApiError) return err.httpStatus;
         throw err;
       }
+    },
+    async deletePod(pod, signal) {
+      const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.uid } };
+      try {
+        await api.remove(paths.pod(pod.namespace, pod.name), body, {
+          signal,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          what: `delete pod ${podKey(pod)}`,
+        });
+        return 200;
+      } catch (err) {
+        // 409: the precondition failed (another pod under that name): ours is gone.
+        if (err instanceof KubeApiError) return err.httpStatus === 409 ? 404 : err.httpStatus;
+        throw err;
+      }
+    },
+    async listPdbs(namespace, signal) {
+      const list = await api.list<KubePodDisruptionBudget>(paths.podDisruptionBudgets(namespace), {
+        signal,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        what: `LIST PodDisruptionBudgets in ${namespace}`,
+      });
+      return list.items ?? [];
     },
   };
 }

@@ -5,9 +5,15 @@
 // Cordon ownership: brupop only uncordons a node it cordoned itself. When it cordons a node that was
 // schedulable it writes CORDONED_BY_BRUPOP_ANNOTATION in the same patch; uncordon acts only when the
 // annotation is present (and removes it). A node an operator cordoned stays cordoned.
+//
+// Marks during an update (node-marks.ts): the configured labels, annotations and taints go on in the
+// same patch as the cordon and come off in the same patch as the uncordon, so a crash never leaves
+// one without the other; each side is also decided on its own from the node as read, so a retry
+// after a partial run (an older version, a node cordoned by someone else) converges.
 import { BrupopError, isConflict } from "../errors.js";
 import { API_GROUP, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
 import { ifFound, type KubeApi } from "./api.js";
+import { markPatch, NO_MARKS, unmarkPatch, type MarkPatch, type NodeMarks } from "./node-marks.js";
 import type { KubeNode } from "./objects.js";
 
 export const CORDONED_BY_BRUPOP_ANNOTATION = `${API_GROUP}/cordoned-by-brupop`;
@@ -45,6 +51,39 @@ export function uncordonPatch(node: KubeNode): MergePatch | undefined {
   return withVersion(node, patch);
 }
 
+/** `patch` with the mark changes merged in (either may be undefined; undefined when both are). */
+export function withMarks(
+  patch: MergePatch | undefined,
+  marks: MarkPatch | undefined,
+  node: KubeNode,
+): MergePatch | undefined {
+  if (marks === undefined) return patch;
+  const base = patch ?? withVersion(node, {});
+  const metadata = { ...(base.metadata as Record<string, unknown>) };
+  const annotations = {
+    ...(metadata.annotations as Record<string, unknown> | undefined),
+    ...marks.annotations,
+  };
+  metadata.annotations = annotations;
+  if (marks.labels !== undefined) {
+    metadata.labels = { ...(metadata.labels as Record<string, unknown> | undefined), ...marks.labels };
+  }
+  const out: MergePatch = { ...base, metadata };
+  if (marks.taints !== undefined)
+    out.spec = { ...(base.spec as Record<string, unknown> | undefined), taints: marks.taints };
+  return out;
+}
+
+/** Cordon and the marks missing from the node, in one patch (pure). */
+export function cordonAndMarkPatch(node: KubeNode, marks: NodeMarks = NO_MARKS): MergePatch | undefined {
+  return withMarks(cordonPatch(node), markPatch(node, marks), node);
+}
+
+/** Uncordon (if brupop cordoned) and the removal of brupop's recorded marks, in one patch (pure). */
+export function uncordonAndUnmarkPatch(node: KubeNode): MergePatch | undefined {
+  return withMarks(uncordonPatch(node), unmarkPatch(node), node);
+}
+
 /** Sets or removes `node.kubernetes.io/exclude-from-external-load-balancers`; undefined if no change. */
 export function lbExclusionPatch(node: KubeNode, exclude: boolean): MergePatch | undefined {
   const current = node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL];
@@ -66,9 +105,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 export class NodeOps {
   readonly #api: KubeApi;
+  readonly #marks: NodeMarks;
 
-  constructor(api: KubeApi) {
+  /** `marks`: what goes on the node with the cordon and comes off with the uncordon. */
+  constructor(api: KubeApi, marks: NodeMarks = NO_MARKS) {
     this.#api = api;
+    this.#marks = marks;
   }
 
   /** The node, or undefined when it does not exist. */
@@ -76,13 +118,19 @@ export class NodeOps {
     return ifFound(this.#api.getNode(name, { signal, timeoutMs: REQUEST_TIMEOUT_MS }));
   }
 
-  /** Returns true when the node was changed (false: it already was as asked). */
+  /** Returns true when brupop cordoned the node now (false: it already was); marks it either way. */
   cordon(name: string, opts: NodeOpOptions = {}): Promise<boolean> {
-    return this.#apply(name, cordonPatch, opts);
+    return this.#apply(
+      name,
+      (n) => cordonAndMarkPatch(n, this.#marks),
+      opts,
+      (n) => cordonPatch(n) !== undefined,
+    );
   }
 
+  /** Returns true when brupop uncordoned the node now; takes its marks off either way. */
   uncordon(name: string, opts: NodeOpOptions = {}): Promise<boolean> {
-    return this.#apply(name, uncordonPatch, opts);
+    return this.#apply(name, uncordonAndUnmarkPatch, opts, (n) => uncordonPatch(n) !== undefined);
   }
 
   excludeFromLb(name: string, opts: NodeOpOptions = {}): Promise<boolean> {
@@ -97,6 +145,8 @@ export class NodeOps {
     name: string,
     build: (node: KubeNode) => MergePatch | undefined,
     opts: NodeOpOptions,
+    /** What the call answers (default: whether the node was patched). */
+    answer: (node: KubeNode) => boolean = () => true,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const node = await this.get(name, opts.signal);
@@ -110,7 +160,7 @@ export class NodeOps {
       if (patch === undefined) return false;
       try {
         await this.#api.patchNode(name, patch, { signal: opts.signal, timeoutMs: REQUEST_TIMEOUT_MS });
-        return true;
+        return answer(node);
       } catch (err) {
         // 409: someone wrote the node between our read and our patch; decide again on fresh data.
         if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;

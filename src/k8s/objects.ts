@@ -49,17 +49,36 @@ export interface NodeCondition {
 }
 
 /** The part of a Node brupop reads (agent, node writes, status). */
+export interface Taint {
+  key?: string;
+  value?: string;
+  effect?: string;
+  timeAdded?: string;
+}
+
 export interface KubeNode {
   metadata?: ObjectMeta;
-  spec?: { unschedulable?: boolean };
+  spec?: { unschedulable?: boolean; taints?: Taint[] };
   status?: { conditions?: NodeCondition[] };
 }
 
 /** The part of a Pod brupop reads (drain, apiserver's agent check, status). */
 export interface KubePod {
   metadata?: ObjectMeta;
-  spec?: { nodeName?: string };
+  spec?: { nodeName?: string; volumes?: { name?: string; emptyDir?: unknown }[] };
   status?: { phase?: string };
+}
+
+/** A policy/v1 PodDisruptionBudget, the part the drain reads. */
+export interface KubePodDisruptionBudget {
+  metadata?: ObjectMeta;
+  spec?: {
+    selector?: {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: { key: string; operator: string; values?: string[] }[];
+    } | null;
+  };
+  status?: { disruptionsAllowed?: number };
 }
 
 export interface KubeServiceAccount {
@@ -99,7 +118,11 @@ export const paths = {
   leases: (namespace: string): string => `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases`,
   lease: (namespace: string, name: string): string => `${paths.leases(namespace)}/${seg(name)}`,
   tokenReviews: (): string => "/apis/authentication.k8s.io/v1/tokenreviews",
-  podDisruptionBudgets: (): string => "/apis/policy/v1/poddisruptionbudgets",
+  /** All PodDisruptionBudgets (cluster scope) or those of one namespace. */
+  podDisruptionBudgets: (namespace?: string): string =>
+    namespace === undefined
+      ? "/apis/policy/v1/poddisruptionbudgets"
+      : `/apis/policy/v1/namespaces/${seg(namespace)}/poddisruptionbudgets`,
   /** The BottlerocketShadow collection of a namespace (storage version v2). */
   shadows: (namespace: string): string =>
     `/apis/${API_GROUP}/${STORAGE_VERSION}/namespaces/${seg(namespace)}/${PLURAL}`,

@@ -34,7 +34,8 @@ export function registerApiserver(program: Command): void {
           port: config.port,
           host: config.host,
           logger,
-          drain: { timeoutMs: config.drainTimeoutMs },
+          drain: { timeoutMs: config.drainTimeoutMs, policy: config.drainPolicy },
+          marks: config.marks,
           processMetrics: true,
         });
         await whenStopped(stop);
