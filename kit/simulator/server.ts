@@ -121,8 +121,28 @@ export class HostServer {
       req.socket.destroy();
       return;
     }
-    req.resume(); // this API has no request bodies
-    const reply = routeHostRequest(this.host, req.method ?? "GET", req.url ?? "/");
+    // Only PATCH /settings has a body (small: the settings API); every other request's is dropped.
+    if (req.method !== "PATCH") {
+      req.resume();
+      this.#reply(req, res, "");
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > 65_536) req.destroy();
+      else chunks.push(c);
+    });
+    req.on("end", () => this.#reply(req, res, Buffer.concat(chunks).toString("utf8")));
+  }
+
+  #reply(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+    if (!this.host.reachable) {
+      req.socket.destroy();
+      return;
+    }
+    const reply = routeHostRequest(this.host, req.method ?? "GET", req.url ?? "/", body);
     const headers: http.OutgoingHttpHeaders = {};
     if (reply.status !== 204) headers["content-length"] = Buffer.byteLength(reply.body);
     if (reply.contentType !== undefined) headers["content-type"] = reply.contentType;

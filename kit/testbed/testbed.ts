@@ -619,6 +619,8 @@ const HOST_METHODS = [
   "activate",
   "deactivate",
   "reboot",
+  "versionLock",
+  "setVersionLock",
 ] as const satisfies readonly (keyof BottlerocketHost)[];
 
 const APISERVER_METHODS = [

@@ -13,6 +13,7 @@ import { InProcessTransport } from "../../kit/simulator/routes.js";
 import { ManualTimers } from "../../kit/simulator/timers.js";
 import { FakeTimers, ManualClock } from "../clock.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { Agent, type AgentTimings } from "./agent.js";
@@ -74,6 +75,19 @@ class FakeCluster {
       ...this.shadow,
       metadata: { ...this.shadow.metadata, resourceVersion: this.#bump() },
       spec,
+    };
+    this.#changed();
+  }
+
+  /** Sets (or with undefined removes) an annotation on the brs, as the controller would. */
+  annotate(key: string, value: string | undefined): void {
+    assert.ok(this.shadow);
+    const annotations = { ...this.shadow.metadata?.annotations };
+    if (value === undefined) delete annotations[key];
+    else annotations[key] = value;
+    this.shadow = {
+      ...this.shadow,
+      metadata: { ...this.shadow.metadata, annotations, resourceVersion: this.#bump() },
     };
     this.#changed();
   }
@@ -172,9 +186,10 @@ function counting(
 ): BottlerocketHost {
   const wrap =
     <K extends keyof BottlerocketHost>(k: K) =>
-    (): ReturnType<BottlerocketHost[K]> => {
+    (...args: Parameters<BottlerocketHost[K]>): ReturnType<BottlerocketHost[K]> => {
       counts.set(k, (counts.get(k) ?? 0) + 1);
-      const result = inner[k]() as ReturnType<BottlerocketHost[K]>;
+      const fn = inner[k] as (...a: Parameters<BottlerocketHost[K]>) => ReturnType<BottlerocketHost[K]>;
+      const result = fn.apply(inner, args);
       hook?.(k);
       return result;
     };
@@ -186,6 +201,8 @@ function counting(
     activate: wrap("activate"),
     deactivate: wrap("deactivate"),
     reboot: wrap("reboot"),
+    versionLock: wrap("versionLock"),
+    setVersionLock: wrap("setVersionLock"),
   };
 }
 
@@ -461,6 +478,50 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.hostCalls.get("refresh"), 2);
     assert.equal(w.cluster.status?.target_version, "1.21.0");
     assert.deepEqual(w.apiserver.take(), ["updateStatus"]);
+  });
+
+  it("version pin: the host's version lock follows the brs annotation before every update check", async () => {
+    const w = world();
+    const agent = await initialised(w);
+    assert.equal(w.sim.versionLock, "latest", "no annotation: the lock is left at latest");
+    assert.equal(w.hostCalls.get("setVersionLock") ?? 0, 0, "and not written: it already said latest");
+    w.releases.add({ version: "1.21.0", releasedAt: 0 });
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, NEW);
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, `v${NEW}`);
+    assert.equal(w.cluster.status?.target_version, NEW, "pinned: the check chose the pin, not 1.21.0");
+
+    w.cluster.setSpec("StagedAndPerformedUpdate", NEW);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "StagedAndPerformedUpdate");
+    assert.equal(w.sim.updateState, "Ready");
+    assert.equal(w.hostCalls.get("setVersionLock"), 1, "written once: the refresh found it already set");
+    assert.equal(w.hostCalls.get("versionLock"), 1, "read before the refresh");
+
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, undefined);
+    w.cluster.setSpec("Idle", NEW);
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, "latest", "pin removed: back to latest");
+    assert.equal(w.cluster.status?.target_version, "1.21.0");
+  });
+
+  it("a version pin that is not a version: no refresh (never past a pin); acting on it fails saying why", async () => {
+    const w = world();
+    const agent = await initialised(w);
+    w.releases.add({ version: "1.21.0", releasedAt: 0 });
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, "soon");
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.hostCalls.get("refresh") ?? 0, 0, "the update check is skipped");
+    assert.equal(w.cluster.status?.target_version, NEW, "the previous target is kept");
+    w.cluster.setSpec("StagedAndPerformedUpdate", "1.21.0");
+    await agent.reconcileOnce();
+    assert.equal(w.hostCalls.get("refresh") ?? 0, 0);
+    assert.equal(w.sim.versionLock, "latest");
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.match(w.cluster.status?.failure?.message ?? "", /version-lock="soon" is not a version/);
   });
 
   it("a cache that lags behind the agent's own write does not repeat the work", async () => {

@@ -37,6 +37,7 @@ import {
 } from "./decide.js";
 import type { AgentObjects, SlimNode } from "./objects.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
+import { sameVersionLock, wantedVersionLock } from "./version-lock.js";
 
 export interface AgentTimings {
   /** Period of the loop (default 5 s); a change of the brs or Node wakes it earlier. */
@@ -231,7 +232,7 @@ export class Agent {
     if (facts === undefined || !this.alive) return "continue";
     const status = this.#currentStatus(shadow);
     if (status === undefined) {
-      const target = await this.#target(facts, undefined);
+      const target = await this.#target(shadow, facts, undefined);
       if (this.alive) await this.#report(shadow, undefined, initialStatus(facts.version, target));
       return "continue";
     }
@@ -264,7 +265,7 @@ export class Agent {
           this.#assertOnce(shadow, decision.reason);
           return "continue";
         case "report": {
-          const target = await this.#target(facts, status);
+          const target = await this.#target(shadow, facts, status);
           if (this.alive) {
             await this.#report(
               shadow,
@@ -302,7 +303,7 @@ export class Agent {
   ): Promise<HostFacts | undefined> {
     this.#log.info({ step, spec: shadow.spec.state, version: shadow.spec.version }, "step");
     try {
-      return await this.#perform(step, facts);
+      return await this.#perform(step, facts, shadow);
     } catch (err) {
       if (!this.alive) return undefined;
       if (RETRYABLE_UNDO_STEPS.has(step) && isRetryable(err)) {
@@ -314,10 +315,10 @@ export class Agent {
     }
   }
 
-  async #perform(step: Step, facts: HostFacts): Promise<HostFacts> {
+  async #perform(step: Step, facts: HostFacts, shadow: BottlerocketShadow): Promise<HostFacts> {
     switch (step) {
       case "refresh":
-        return this.#afterHostCommand(facts, await this.#host.refresh(), true);
+        return this.#afterHostCommand(facts, await this.#refresh(shadow), true);
       case "prepare":
         return this.#afterHostCommand(facts, await this.#host.prepare(), false);
       case "activate":
@@ -343,6 +344,17 @@ export class Agent {
         await this.#apiserver.removeExclusionFromLb();
         return facts;
     }
+  }
+
+  /** Every update check: the host's version lock first (the pin, or "latest"), then refresh-updates. */
+  async #refresh(shadow: BottlerocketShadow): Promise<UpdateStatus> {
+    const wanted = wantedVersionLock(shadow.metadata.annotations);
+    const current = await this.#host.versionLock();
+    if (!sameVersionLock(current, wanted)) {
+      await this.#host.setVersionLock(wanted);
+      this.#log.info({ from: current, to: wanted }, "set the host's version lock");
+    }
+    return this.#host.refresh();
   }
 
   #afterHostCommand(facts: HostFacts, status: UpdateStatus, refreshed: boolean): HostFacts {
@@ -390,13 +402,17 @@ export class Agent {
    * target_version: what a refresh in this pass chose; else a fresh update check when one is due;
    * else the previously reported value. A failed check keeps the previous value.
    */
-  async #target(facts: HostFacts, prev: ShadowStatus | undefined): Promise<string> {
+  async #target(
+    shadow: BottlerocketShadow,
+    facts: HostFacts,
+    prev: ShadowStatus | undefined,
+  ): Promise<string> {
     if (this.#freshTarget !== undefined) return this.#freshTarget;
     const previous = prev?.target_version ?? facts.version;
     if (!this.#throttle.due()) return previous;
     this.#throttle.record();
     try {
-      const status = await this.#host.refresh();
+      const status = await this.#refresh(shadow);
       return status.chosen_update?.version ?? facts.version;
     } catch (err) {
       if (this.alive) this.#log.warn({ err }, "update check failed; keeping the previous target version");
