@@ -17,6 +17,8 @@ import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { Agent, type AgentTimings } from "./agent.js";
+import type { HealthFacts } from "./decide.js";
+import type { HealthSource } from "./health.js";
 import type { AgentObjects, RawShadow, SlimNode } from "./objects.js";
 
 const NODE = "node-a";
@@ -206,7 +208,7 @@ function counting(
   };
 }
 
-function world(opts: { timings?: Partial<AgentTimings> } = {}) {
+function world(opts: { timings?: Partial<AgentTimings>; health?: HealthSource } = {}) {
   const clock = new ManualClock(T0);
   const timers = new ManualTimers(clock);
   const releases = new ReleaseCatalog([{ version: NEW, releasedAt: 0 }], () => clock.now().getTime());
@@ -251,6 +253,7 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       ),
       apiserver,
       objects: cluster.objects(),
+      ...(opts.health && { health: opts.health }),
       clock,
       timers: loopTimers,
       logger,
@@ -382,6 +385,72 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
       w2.cluster.status?.failure?.message ?? "",
       /not Ready .*MonitoringUpdate not reached within its time limit of 300s/,
     );
+  });
+
+  it("health gate pods: asked only while the gate is open; a DaemonSet pod never Ready → Unhealthy naming it", async () => {
+    let gathered = 0;
+    let facts: HealthFacts = {
+      pods: {
+        ok: true,
+        items: [{ name: "kube-system/cni-x", kind: "DaemonSet", ready: false, since: null }],
+      },
+    };
+    const health: HealthSource = {
+      gather: () => {
+        gathered++;
+        return Promise.resolve(facts);
+      },
+    };
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+      health,
+    });
+    const agent = await initialised(w);
+    w.cluster.patchNode((n) => {
+      n.status = {
+        conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2024-01-01T00:00:00Z" }],
+      };
+    });
+    for (const state of ["StagedAndPerformedUpdate", "RebootedIntoUpdate"] as const) {
+      w.cluster.setSpec(state);
+      await agent.reconcileOnce();
+      if (state === "RebootedIntoUpdate") {
+        w.timers.advance(5_000); // the reboot
+        break;
+      }
+    }
+    assert.equal(gathered, 0, "no pod LIST outside the gate");
+    const next = w.newAgent();
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "RebootedIntoUpdate");
+    assert.equal(gathered, 0);
+
+    w.cluster.setSpec("MonitoringUpdate");
+    await next.reconcileOnce();
+    assert.equal(gathered, 1);
+    assert.equal(
+      w.cluster.status?.current_state,
+      "RebootedIntoUpdate",
+      "held: the DaemonSet pod is not Ready",
+    );
+    w.clock.advance(301_000);
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w.cluster.status?.failure?.reason, "Unhealthy");
+    assert.match(w.cluster.status?.failure?.message ?? "", /not Ready: DaemonSet pod kube-system\/cni-x/);
+    const after = gathered;
+    await next.reconcileOnce();
+    assert.equal(gathered, after, "ErrorReset: the gate is closed, nothing listed");
+
+    // The same with the pod Ready: reported, and the gate closes.
+    facts = { pods: { ok: true, items: [] } };
+    w.cluster.setStatus({ ...w.cluster.status, current_state: "RebootedIntoUpdate" });
+    w.cluster.setSpec("MonitoringUpdate");
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "MonitoringUpdate");
+    const done = gathered;
+    await next.reconcileOnce();
+    assert.equal(gathered, done, "reported: nothing listed any more");
   });
 
   it("a state not reached within its time limit fails with Timeout, before any host command", async () => {

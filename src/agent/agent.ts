@@ -30,11 +30,13 @@ import {
   initialStatus,
   statusChanged,
   successStatus,
+  type HealthFacts,
   type HostFacts,
   type NodeFacts,
   type StateTimeLimits,
   type Step,
 } from "./decide.js";
+import type { HealthSource } from "./health.js";
 import type { AgentObjects, SlimNode } from "./objects.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
 import { sameVersionLock, wantedVersionLock } from "./version-lock.js";
@@ -65,6 +67,11 @@ export interface AgentDeps {
   host: BottlerocketHost;
   apiserver: BrupopApiserverApi;
   objects: AgentObjects;
+  /**
+   * The health gate's checks beyond the Node (pods, the user's probe), asked only while the gate is
+   * open (spec MonitoringUpdate, not yet reported). None: only the Node is checked.
+   */
+  health?: HealthSource;
   clock?: Clock;
   /** What the loop waits on (its period, the LB wait); default real timers. */
   timers?: Timers;
@@ -92,6 +99,7 @@ export class Agent {
   readonly #host: BottlerocketHost;
   readonly #apiserver: BrupopApiserverApi;
   readonly #objects: AgentObjects;
+  readonly #health: HealthSource | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #timings: AgentTimings;
@@ -118,6 +126,7 @@ export class Agent {
     this.#host = deps.host;
     this.#apiserver = deps.apiserver;
     this.#objects = deps.objects;
+    this.#health = deps.health;
     this.#clock = deps.clock ?? systemClock;
     this.#log = (deps.logger ?? silentLogger()).child({ node: deps.nodeName });
     this.#timings = { ...DEFAULT_AGENT_TIMINGS, ...deps.timings };
@@ -243,6 +252,8 @@ export class Agent {
   async #act(shadow: BottlerocketShadow, status: ShadowStatus, initial: HostFacts): Promise<TickOutcome> {
     const done = new Set<Step>();
     let facts = initial;
+    const health = await this.#healthFacts(shadow, status);
+    if (!this.alive) return "continue";
     for (;;) {
       const decision = decide({
         spec: shadow.spec,
@@ -254,6 +265,7 @@ export class Agent {
         now: this.#clock.now(),
         timeLimitsMs: this.#timings.stateTimeLimitsMs,
         healthSoakMs: this.#timings.healthSoakMs,
+        health,
       });
       switch (decision.kind) {
         case "halt":
@@ -381,6 +393,12 @@ export class Agent {
     }
   }
 
+  /** The health gate's pods and probe, only while the gate is open (nothing is asked otherwise). */
+  async #healthFacts(shadow: BottlerocketShadow, status: ShadowStatus): Promise<HealthFacts | undefined> {
+    if (this.#health === undefined || !gateOpen(shadow, status)) return undefined;
+    return this.#health.gather(this.#halt.signal);
+  }
+
   #nodeFacts(): NodeFacts | undefined {
     const node = this.#objects.node();
     if (node === undefined) return undefined;
@@ -481,6 +499,12 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The health gate is open: the controller asks for MonitoringUpdate and it is not reported yet. */
+function gateOpen(shadow: BottlerocketShadow, status: ShadowStatus): boolean {
+  const now = status.current_state;
+  return shadow.spec.state === "MonitoringUpdate" && now !== "MonitoringUpdate" && now !== "ErrorReset";
 }
 
 /** The Node's Ready condition as decisions read it (nothing when the Node has none). */

@@ -59,7 +59,8 @@ export interface KubeNode {
 export interface KubePod {
   metadata?: ObjectMeta;
   spec?: { nodeName?: string };
-  status?: { phase?: string };
+  /** `conditions`: the agent's health gate reads Ready. */
+  status?: { phase?: string; conditions?: { type?: string; status?: string; lastTransitionTime?: string }[] };
 }
 
 export interface KubeServiceAccount {
