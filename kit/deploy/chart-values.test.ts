@@ -71,7 +71,16 @@ const UPSTREAM_OPERATOR_DEFAULTS = {
 /** Value paths whose defaults differ on purpose (the names stay). */
 const DELIBERATE = ["image", "resources"];
 /** Values upstream does not have. */
-const ADDED = ["createNamespace", "certManager.enabled"];
+const ADDED = [
+  "createNamespace",
+  "certManager.enabled",
+  // The agent's health gate (docs/agent.md).
+  "update_health_soak_time_in_sec",
+  "update_health_check_daemonset_pods",
+  "update_health_pod_selector",
+  "update_health_probe_url",
+  "update_health_probe_timeout_in_sec",
+];
 
 /** Leaf paths of a values tree; arrays and empty objects are leaves. */
 function leaves(value: unknown, prefix = ""): Map<string, unknown> {
