@@ -555,10 +555,13 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.sim.versionLock, "latest", "no annotation: the lock is left at latest");
     assert.equal(w.hostCalls.get("setVersionLock") ?? 0, 0, "and not written: it already said latest");
     w.releases.add({ version: "1.21.0", releasedAt: 0 });
-    w.cluster.annotate(VERSION_LOCK_ANNOTATION, NEW);
     w.clock.advance(120_000);
     await agent.reconcileOnce();
-    assert.equal(w.sim.versionLock, `v${NEW}`);
+    assert.equal(w.cluster.status?.target_version, "1.21.0", "unpinned: the newest");
+    w.clock.advance(10_000);
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, NEW);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, `v${NEW}`, "a new pin is checked at once, not after 120 s");
     assert.equal(w.cluster.status?.target_version, NEW, "pinned: the check chose the pin, not 1.21.0");
 
     w.cluster.setSpec("StagedAndPerformedUpdate", NEW);
@@ -566,11 +569,10 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.cluster.status?.current_state, "StagedAndPerformedUpdate");
     assert.equal(w.sim.updateState, "Ready");
     assert.equal(w.hostCalls.get("setVersionLock"), 1, "written once: the refresh found it already set");
-    assert.equal(w.hostCalls.get("versionLock"), 1, "read before the refresh");
+    assert.equal(w.hostCalls.get("versionLock"), 2, "read before each refresh");
 
     w.cluster.annotate(VERSION_LOCK_ANNOTATION, undefined);
     w.cluster.setSpec("Idle", NEW);
-    w.clock.advance(120_000);
     await agent.reconcileOnce();
     assert.equal(w.sim.versionLock, "latest", "pin removed: back to latest");
     assert.equal(w.cluster.status?.target_version, "1.21.0");

@@ -119,6 +119,8 @@ export class Agent {
   #lastWrite: { status: ShadowStatus; baseVersion: string | undefined } | undefined;
   /** What the last refresh chose, when one ran in this tick (it doubles as the update check). */
   #freshTarget: string | undefined;
+  /** The version lock this agent last saw on (or wrote to) its host: a different pin is checked at once. */
+  #hostLock: string | undefined;
   #assertedVersion: string | undefined;
 
   constructor(deps: AgentDeps) {
@@ -362,11 +364,23 @@ export class Agent {
   async #refresh(shadow: BottlerocketShadow): Promise<UpdateStatus> {
     const wanted = wantedVersionLock(shadow.metadata.annotations);
     const current = await this.#host.versionLock();
+    this.#hostLock = current;
     if (!sameVersionLock(current, wanted)) {
       await this.#host.setVersionLock(wanted);
+      this.#hostLock = wanted;
       this.#log.info({ from: current, to: wanted }, "set the host's version lock");
     }
     return this.#host.refresh();
+  }
+
+  /** The pin asks for another lock than the host had at the last check: check now, not in 120 s. */
+  #pinChanged(shadow: BottlerocketShadow): boolean {
+    if (this.#hostLock === undefined) return false;
+    try {
+      return !sameVersionLock(this.#hostLock, wantedVersionLock(shadow.metadata.annotations));
+    } catch {
+      return false; // an unreadable pin is never a reason to check (the check would refuse it anyway)
+    }
   }
 
   #afterHostCommand(facts: HostFacts, status: UpdateStatus, refreshed: boolean): HostFacts {
@@ -427,7 +441,7 @@ export class Agent {
   ): Promise<string> {
     if (this.#freshTarget !== undefined) return this.#freshTarget;
     const previous = prev?.target_version ?? facts.version;
-    if (!this.#throttle.due()) return previous;
+    if (!this.#throttle.due() && !this.#pinChanged(shadow)) return previous;
     this.#throttle.record();
     try {
       const status = await this.#refresh(shadow);
