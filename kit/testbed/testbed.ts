@@ -491,6 +491,35 @@ export class BrupopTestbed {
     return kube<ShadowObject>(this.rest, "GET", `${shadowsPath(this.namespace)}/${shadowNameForNode(node)}`);
   }
 
+  /**
+   * Sets a pod's Ready condition (and ContainersReady), as a kubelet would: how a test makes a node
+   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). kwok never changes
+   * it back.
+   */
+  async setPodReady(namespace: string, name: string, ready: boolean): Promise<void> {
+    const now = new Date().toISOString();
+    const status = ready ? "True" : "False";
+    await kube(
+      this.rest,
+      "PATCH",
+      `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+      {
+        status: {
+          conditions: [
+            {
+              type: "Ready",
+              status,
+              lastTransitionTime: now,
+              ...(!ready && { reason: "ContainersNotReady" }),
+            },
+            { type: "ContainersReady", status, lastTransitionTime: now },
+          ],
+        },
+      },
+      { contentType: "application/merge-patch+json" },
+    );
+  }
+
   async node(node: string): Promise<NodeObject> {
     return kube<NodeObject>(this.rest, "GET", `/api/v1/nodes/${node}`);
   }

@@ -87,25 +87,6 @@ describe("health gate after the reboot on a real control plane", { timeout: 240_
     return found;
   }
 
-  /** What a crash-looping pod after the reboot looks like to the API (kwok leaves it so). */
-  async function makeNotReady(pod: Pod): Promise<void> {
-    const now = new Date().toISOString();
-    await kube(
-      tb.rest,
-      "PATCH",
-      `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
-      {
-        status: {
-          conditions: [
-            { type: "Ready", status: "False", reason: "ContainersNotReady", lastTransitionTime: now },
-            { type: "ContainersReady", status: "False", lastTransitionTime: now },
-          ],
-        },
-      },
-      { contentType: "application/merge-patch+json" },
-    );
-  }
-
   it("a node whose DaemonSet pod is not Ready after the reboot fails with the reason; a healthy one passes", async () => {
     const [sick, healthy] = (await tb.addNodes(2, {
       version: OLD,
@@ -118,7 +99,7 @@ describe("health gate after the reboot on a real control plane", { timeout: 240_
 
     // Not Ready from the moment the host goes down (DaemonSet pods are not drained).
     tb.onReboot = async (e) => {
-      if (e.hostId === sick) await makeNotReady(sickPod);
+      if (e.hostId === sick) await tb.setPodReady(NS, sickPod.metadata.name, false);
     };
     try {
       const passed = await tb.playController(healthy, NEW);
