@@ -1,5 +1,6 @@
-// SPEC §6 request → reply for one simulated host, with no I/O. The HTTP front serves it on a
-// socket; InProcessTransport hands it straight to the client (fast, deterministic tests).
+// SPEC §6 request → reply for one simulated host, with no I/O, plus the settings API's version
+// lock (docs/bottlerocket.md). The HTTP front serves it on a socket; InProcessTransport hands it
+// straight to the client (fast, deterministic tests).
 import { BrupopError } from "../../src/errors.js";
 import type { HostMethod, HostResponse, HostTransport } from "../../src/bottlerocket/transport.js";
 import {
