@@ -1,6 +1,7 @@
 // HTTP front of one SimulatedHost: exactly SPEC §6's paths, status codes and JSON shapes (and the
-// settings API's version lock, docs/bottlerocket.md), on a Unix socket and/or TCP. It follows the host's reachability: while the host reboots or a
-// disconnect fault is set, nothing listens (the socket file is gone, TCP refuses).
+// settings API's version lock, docs/bottlerocket.md), on a Unix socket and/or TCP. It follows the
+// host's reachability: while the host reboots or a disconnect fault is set, nothing listens (the
+// socket file is gone, TCP refuses).
 import { lstat, unlink } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
