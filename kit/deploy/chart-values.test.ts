@@ -81,6 +81,12 @@ const ADDED = [
   // issue 19: drain policy and node marks (apiserver)
   "drain",
   "update_node_marks",
+  // The agent's health gate (docs/agent.md).
+  "update_health_soak_time_in_sec",
+  "update_health_check_daemonset_pods",
+  "update_health_pod_selector",
+  "update_health_probe_url",
+  "update_health_probe_timeout_in_sec",
 ];
 
 /** Leaf paths of a values tree; arrays and empty objects are leaves. */

@@ -323,6 +323,95 @@ describe("simulator waves and version-lock", () => {
   });
 });
 
+describe("simulator settings API: the update version lock (Bottlerocket's openapi.yaml)", () => {
+  let env: Env;
+  const LOCK = "/settings?keys=settings.updates.version-lock";
+  const releases = [
+    { version: "1.20.0", releasedAt: 0 },
+    { version: "1.21.0", releasedAt: 0 },
+  ];
+  beforeEach(async () => {
+    env = await serveManualHost({ durations: DURATIONS, releases });
+  });
+  afterEach(async () => env.close());
+
+  async function lock(): Promise<unknown> {
+    const res = await raw(env.socketPath, "GET", LOCK);
+    assert.equal(res.status, 200, res.body);
+    assert.match(String(res.headers["content-type"]), /application\/json/);
+    return res.json();
+  }
+
+  async function patch(body: unknown): Promise<number> {
+    return (await raw(env.socketPath, "PATCH", "/settings", JSON.stringify(body))).status;
+  }
+
+  it("GET /settings answers the Settings object with the keys asked for; latest by default", async () => {
+    assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } });
+    assert.deepEqual((await raw(env.socketPath, "GET", "/settings")).json(), {
+      updates: { "version-lock": "latest" },
+    });
+    assert.deepEqual((await raw(env.socketPath, "GET", "/settings?prefix=settings.updates")).json(), {
+      updates: { "version-lock": "latest" },
+    });
+    assert.deepEqual((await raw(env.socketPath, "GET", "/settings?keys=settings.motd")).json(), {});
+  });
+
+  it("PATCH stages (204, nothing changes yet); commit_and_apply commits and says which keys changed", async () => {
+    assert.equal(await patch({ updates: { "version-lock": "v1.20.0" } }), 204);
+    assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } }, "not committed yet");
+    let s = await run(env, "refresh");
+    assert.equal(s.chosen_update?.version, "1.21.0", "an uncommitted lock does not count");
+    const commit = await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    assert.equal(commit.status, 200);
+    assert.deepEqual(commit.json(), ["settings.updates.version-lock"]);
+    assert.deepEqual(await lock(), { updates: { "version-lock": "v1.20.0" } });
+    s = await run(env, "refresh");
+    assert.equal(s.chosen_update?.version, "1.20.0", "locked: exactly the pinned version, not the newest");
+    const again = await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    assert.deepEqual(again.json(), [], "nothing pending: nothing changed");
+  });
+
+  it("a lock waits for its wave and never goes past it; latest again picks the newest", async () => {
+    await env.close();
+    env = await serveManualHost({ durations: DURATIONS, seed: 1000 });
+    const now = env.clock.now().getTime();
+    env.releases.add({ version: "1.20.0", releasedAt: now, waves: [{ seed: 2048, startAfterMs: 60_000 }] });
+    env.releases.add({ version: "1.21.0", releasedAt: 0 });
+    assert.equal(await patch({ updates: { "version-lock": "1.20.0" } }), 204);
+    assert.equal((await raw(env.socketPath, "POST", "/tx/commit_and_apply")).status, 200);
+    let s = await run(env, "refresh");
+    assert.equal(s.chosen_update, null, "the pinned release's wave has not reached this host");
+    assert.equal(s.update_state, "Idle");
+    env.timers.advance(60_000);
+    s = await run(env, "refresh");
+    assert.equal(s.chosen_update?.version, "1.20.0");
+    assert.equal(await patch({ updates: { "version-lock": "latest" } }), 204);
+    await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    s = await run(env, "refresh");
+    assert.equal(s.chosen_update?.version, "1.21.0");
+  });
+
+  it("settings answer while an update command holds the lock", async () => {
+    assert.equal(await post(env, "prepare"), 409);
+    assert.equal(await post(env, "refresh"), 204);
+    assert.equal((await raw(env.socketPath, "GET", "/updates/status")).status, 423);
+    assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } });
+    assert.equal(await patch({ updates: { "version-lock": "1.20.0" } }), 204);
+  });
+
+  it("a bad PATCH is 400 and stages nothing; a wrong method is 405", async () => {
+    assert.equal(await patch({ updates: { "version-lock": "soon" } }), 400);
+    assert.equal(await patch({ motd: "hi" }), 400);
+    assert.equal((await raw(env.socketPath, "PATCH", "/settings", "{")).status, 400);
+    await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } });
+    const res = await raw(env.socketPath, "POST", "/settings");
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.allow, "GET, PATCH");
+  });
+});
+
 describe("simulator faults over the socket", () => {
   let env: Env;
   beforeEach(async () => {

@@ -101,6 +101,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   readonly #durations: HostDurations;
   readonly #faults = new HostFaults();
   #versionLock: string;
+  /** A version lock PATCHed into the settings transaction, not yet committed. */
+  #pendingLock: string | undefined;
 
   #active: StagedImage;
   #staging: StagedImage | null = null;
@@ -163,6 +165,22 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
 
   set versionLock(lock: string) {
     this.#versionLock = checkLock(lock);
+  }
+
+  // --- the settings API (only settings.updates.version-lock; see routes.ts) ---
+
+  /** Stages a version lock in the default transaction (PATCH /settings); throws TypeError when invalid. */
+  stageVersionLock(lock: string): void {
+    this.#pendingLock = checkLock(lock);
+  }
+
+  /** Commits the transaction (POST /tx/commit_and_apply): the keys that changed. */
+  commitSettings(): string[] {
+    const pending = this.#pendingLock;
+    this.#pendingLock = undefined;
+    if (pending === undefined || pending === this.#versionLock) return [];
+    this.#versionLock = pending;
+    return ["settings.updates.version-lock"];
   }
 
   durations(): Readonly<HostDurations> {
@@ -397,8 +415,9 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
 
 function noop(): void {}
 
+/** "latest", or a version with or without a leading "v" (Bottlerocket accepts both: "v1.20.3"). */
 function checkLock(lock: string): string {
-  if (lock !== "latest" && !isSemver(lock)) {
+  if (lock !== "latest" && !isSemver(lock.replace(/^v/, ""))) {
     throw new TypeError(`version-lock must be "latest" or a semver version, got ${JSON.stringify(lock)}`);
   }
   return lock;

@@ -72,7 +72,8 @@ export function chooseUpdate(
     const newest = visible[0];
     return newest !== undefined && compareSemver(newest, current) > 0 ? newest : null;
   }
-  const pinned = visible.find((v) => compareSemver(v, versionLock) === 0);
+  const lock = versionLock.replace(/^v/, ""); // "v1.20.0" and "1.20.0" are the same lock
+  const pinned = visible.find((v) => compareSemver(v, lock) === 0);
   return pinned !== undefined && compareSemver(pinned, current) !== 0 ? pinned : null;
 }
 

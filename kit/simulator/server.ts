@@ -1,6 +1,7 @@
-// HTTP front of one SimulatedHost: exactly SPEC §6's paths, status codes and JSON shapes, on
-// a Unix socket and/or TCP. It follows the host's reachability: while the host reboots or a
-// disconnect fault is set, nothing listens (the socket file is gone, TCP refuses).
+// HTTP front of one SimulatedHost: exactly SPEC §6's paths, status codes and JSON shapes (and the
+// settings API's version lock, docs/bottlerocket.md), on a Unix socket and/or TCP. It follows the
+// host's reachability: while the host reboots or a disconnect fault is set, nothing listens (the
+// socket file is gone, TCP refuses).
 import { lstat, unlink } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -121,8 +122,28 @@ export class HostServer {
       req.socket.destroy();
       return;
     }
-    req.resume(); // this API has no request bodies
-    const reply = routeHostRequest(this.host, req.method ?? "GET", req.url ?? "/");
+    // Only PATCH /settings has a body (small: the settings API); every other request's is dropped.
+    if (req.method !== "PATCH") {
+      req.resume();
+      this.#reply(req, res, "");
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > 65_536) req.destroy();
+      else chunks.push(c);
+    });
+    req.on("end", () => this.#reply(req, res, Buffer.concat(chunks).toString("utf8")));
+  }
+
+  #reply(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+    if (!this.host.reachable) {
+      req.socket.destroy();
+      return;
+    }
+    const reply = routeHostRequest(this.host, req.method ?? "GET", req.url ?? "/", body);
     const headers: http.OutgoingHttpHeaders = {};
     if (reply.status !== 204) headers["content-length"] = Buffer.byteLength(reply.body);
     if (reply.contentType !== undefined) headers["content-type"] = reply.contentType;

@@ -17,9 +17,10 @@ export interface RawResponse {
   json: () => unknown;
 }
 
-export function raw(socketPath: string, method: string, path: string): Promise<RawResponse> {
+export function raw(socketPath: string, method: string, path: string, body?: string): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, agent: false }, (res) => {
+    const headers = body === undefined ? {} : { "content-type": "application/json" };
+    const req = http.request({ socketPath, method, path, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
@@ -34,7 +35,7 @@ export function raw(socketPath: string, method: string, path: string): Promise<R
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
 

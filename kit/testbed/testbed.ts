@@ -17,6 +17,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 
 import { Agent, type AgentTimings } from "../../src/agent/agent.js";
+import { NodeHealthChecks, type HealthCheckConfig } from "../../src/agent/health.js";
 import {
   OwnObjectsWatch,
   SharedObjectsWatch,
@@ -75,6 +76,8 @@ export interface TestbedOptions {
   releases?: readonly ReleaseInput[];
   hostDurations?: Partial<HostDurations>;
   agentTimings?: Partial<AgentTimings>;
+  /** The agents' health gate checks beyond the Node (DaemonSet pods, selector, probe); default none. */
+  health?: HealthCheckConfig;
   /** Poll intervals and limits of the agents' host clients (default: 25 ms polls, up to 100 ms). */
   hostClient?: Pick<BottlerocketClientOptions, "pollIntervalMs" | "maxPollIntervalMs" | "limits">;
   /** The apiserver's drain timings (default: fast retries and polls, 2 min deadline). */
@@ -404,6 +407,9 @@ export class BrupopTestbed {
       host: this.#intercept(node, "host", hostClient, HOST_METHODS),
       apiserver: this.#intercept(node, "apiserver", apiClient, APISERVER_METHODS),
       objects,
+      ...(this.#opts.health && {
+        health: new NodeHealthChecks({ kube: rest ?? this.rest, nodeName: node, config: this.#opts.health }),
+      }),
       logger: log,
       timings: { loopIntervalMs: 500, ...this.#opts.agentTimings },
       signal: crash.signal,
@@ -483,6 +489,35 @@ export class BrupopTestbed {
 
   async shadow(node: string): Promise<ShadowObject> {
     return kube<ShadowObject>(this.rest, "GET", `${shadowsPath(this.namespace)}/${shadowNameForNode(node)}`);
+  }
+
+  /**
+   * Sets a pod's Ready condition (and ContainersReady), as a kubelet would: how a test makes a node
+   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). kwok never changes
+   * it back.
+   */
+  async setPodReady(namespace: string, name: string, ready: boolean): Promise<void> {
+    const now = new Date().toISOString();
+    const status = ready ? "True" : "False";
+    await kube(
+      this.rest,
+      "PATCH",
+      `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+      {
+        status: {
+          conditions: [
+            {
+              type: "Ready",
+              status,
+              lastTransitionTime: now,
+              ...(!ready && { reason: "ContainersNotReady" }),
+            },
+            { type: "ContainersReady", status, lastTransitionTime: now },
+          ],
+        },
+      },
+      { contentType: "application/merge-patch+json" },
+    );
   }
 
   async node(node: string): Promise<NodeObject> {
@@ -619,6 +654,8 @@ const HOST_METHODS = [
   "activate",
   "deactivate",
   "reboot",
+  "versionLock",
+  "setVersionLock",
 ] as const satisfies readonly (keyof BottlerocketHost)[];
 
 const APISERVER_METHODS = [

@@ -13,9 +13,12 @@ import { InProcessTransport } from "../../kit/simulator/routes.js";
 import { ManualTimers } from "../../kit/simulator/timers.js";
 import { FakeTimers, ManualClock } from "../clock.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { Agent, type AgentTimings } from "./agent.js";
+import type { HealthFacts } from "./decide.js";
+import type { HealthSource } from "./health.js";
 import type { AgentObjects, RawShadow, SlimNode } from "./objects.js";
 
 const NODE = "node-a";
@@ -74,6 +77,19 @@ class FakeCluster {
       ...this.shadow,
       metadata: { ...this.shadow.metadata, resourceVersion: this.#bump() },
       spec,
+    };
+    this.#changed();
+  }
+
+  /** Sets (or with undefined removes) an annotation on the brs, as the controller would. */
+  annotate(key: string, value: string | undefined): void {
+    assert.ok(this.shadow);
+    const annotations = { ...this.shadow.metadata?.annotations };
+    if (value === undefined) delete annotations[key];
+    else annotations[key] = value;
+    this.shadow = {
+      ...this.shadow,
+      metadata: { ...this.shadow.metadata, annotations, resourceVersion: this.#bump() },
     };
     this.#changed();
   }
@@ -172,9 +188,10 @@ function counting(
 ): BottlerocketHost {
   const wrap =
     <K extends keyof BottlerocketHost>(k: K) =>
-    (): ReturnType<BottlerocketHost[K]> => {
+    (...args: Parameters<BottlerocketHost[K]>): ReturnType<BottlerocketHost[K]> => {
       counts.set(k, (counts.get(k) ?? 0) + 1);
-      const result = inner[k]() as ReturnType<BottlerocketHost[K]>;
+      const fn = inner[k] as (...a: Parameters<BottlerocketHost[K]>) => ReturnType<BottlerocketHost[K]>;
+      const result = fn.apply(inner, args);
       hook?.(k);
       return result;
     };
@@ -186,10 +203,12 @@ function counting(
     activate: wrap("activate"),
     deactivate: wrap("deactivate"),
     reboot: wrap("reboot"),
+    versionLock: wrap("versionLock"),
+    setVersionLock: wrap("setVersionLock"),
   };
 }
 
-function world(opts: { timings?: Partial<AgentTimings> } = {}) {
+function world(opts: { timings?: Partial<AgentTimings>; health?: HealthSource } = {}) {
   const clock = new ManualClock(T0);
   const timers = new ManualTimers(clock);
   const releases = new ReleaseCatalog([{ version: NEW, releasedAt: 0 }], () => clock.now().getTime());
@@ -234,6 +253,7 @@ function world(opts: { timings?: Partial<AgentTimings> } = {}) {
       ),
       apiserver,
       objects: cluster.objects(),
+      ...(opts.health && { health: opts.health }),
       clock,
       timers: loopTimers,
       logger,
@@ -367,6 +387,72 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     );
   });
 
+  it("health gate pods: asked only while the gate is open; a DaemonSet pod never Ready → Unhealthy naming it", async () => {
+    let gathered = 0;
+    let facts: HealthFacts = {
+      pods: {
+        ok: true,
+        items: [{ name: "kube-system/cni-x", kind: "DaemonSet", ready: false, since: null }],
+      },
+    };
+    const health: HealthSource = {
+      gather: () => {
+        gathered++;
+        return Promise.resolve(facts);
+      },
+    };
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+      health,
+    });
+    const agent = await initialised(w);
+    w.cluster.patchNode((n) => {
+      n.status = {
+        conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2024-01-01T00:00:00Z" }],
+      };
+    });
+    for (const state of ["StagedAndPerformedUpdate", "RebootedIntoUpdate"] as const) {
+      w.cluster.setSpec(state);
+      await agent.reconcileOnce();
+      if (state === "RebootedIntoUpdate") {
+        w.timers.advance(5_000); // the reboot
+        break;
+      }
+    }
+    assert.equal(gathered, 0, "no pod LIST outside the gate");
+    const next = w.newAgent();
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "RebootedIntoUpdate");
+    assert.equal(gathered, 0);
+
+    w.cluster.setSpec("MonitoringUpdate");
+    await next.reconcileOnce();
+    assert.equal(gathered, 1);
+    assert.equal(
+      w.cluster.status?.current_state,
+      "RebootedIntoUpdate",
+      "held: the DaemonSet pod is not Ready",
+    );
+    w.clock.advance(301_000);
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w.cluster.status?.failure?.reason, "Unhealthy");
+    assert.match(w.cluster.status?.failure?.message ?? "", /not Ready: DaemonSet pod kube-system\/cni-x/);
+    const after = gathered;
+    await next.reconcileOnce();
+    assert.equal(gathered, after, "ErrorReset: the gate is closed, nothing listed");
+
+    // The same with the pod Ready: reported, and the gate closes.
+    facts = { pods: { ok: true, items: [] } };
+    w.cluster.setStatus({ ...w.cluster.status, current_state: "RebootedIntoUpdate" });
+    w.cluster.setSpec("MonitoringUpdate");
+    await next.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "MonitoringUpdate");
+    const done = gathered;
+    await next.reconcileOnce();
+    assert.equal(gathered, done, "reported: nothing listed any more");
+  });
+
   it("a state not reached within its time limit fails with Timeout, before any host command", async () => {
     const w = world({ timings: { stateTimeLimitsMs: { StagedAndPerformedUpdate: 720_000 } } });
     const agent = await initialised(w);
@@ -461,6 +547,65 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(w.hostCalls.get("refresh"), 2);
     assert.equal(w.cluster.status?.target_version, "1.21.0");
     assert.deepEqual(w.apiserver.take(), ["updateStatus"]);
+  });
+
+  it("version pin: the host's version lock follows the brs annotation before every update check", async () => {
+    const w = world();
+    const agent = await initialised(w);
+    assert.equal(w.sim.versionLock, "latest");
+    assert.equal(w.hostCalls.get("versionLock") ?? 0, 0, "no annotation: the host's lock is not even read");
+    assert.equal(w.hostCalls.get("setVersionLock") ?? 0, 0, "nor written (upstream never touches it)");
+    w.releases.add({ version: "1.21.0", releasedAt: 0 });
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.target_version, "1.21.0", "unpinned: the newest");
+    w.clock.advance(10_000);
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, NEW);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, `v${NEW}`, "a new pin is checked at once, not after 120 s");
+    assert.equal(w.cluster.status?.target_version, NEW, "pinned: the check chose the pin, not 1.21.0");
+
+    w.cluster.setSpec("StagedAndPerformedUpdate", NEW);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "StagedAndPerformedUpdate");
+    assert.equal(w.sim.updateState, "Ready");
+    assert.equal(w.hostCalls.get("setVersionLock"), 1, "written once: the refresh found it already set");
+    assert.equal(w.hostCalls.get("versionLock"), 1, "read only for the pinned check, never while unpinned");
+
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, "latest");
+    w.cluster.setSpec("Idle", NEW);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, "latest", "unpinned (latest): back to latest");
+    assert.equal(w.cluster.status?.target_version, "1.21.0");
+  });
+
+  it("version pin: without the annotation a lock set on the host by hand stays (upstream)", async () => {
+    const w = world();
+    const agent = await initialised(w);
+    w.sim.versionLock = `v${NEW}`;
+    w.releases.add({ version: "1.21.0", releasedAt: 0 });
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.sim.versionLock, `v${NEW}`, "the operator's lock is kept");
+    assert.equal(w.hostCalls.get("setVersionLock") ?? 0, 0);
+    assert.equal(w.cluster.status?.target_version, NEW, "and the host honours it");
+  });
+
+  it("a version pin that is not a version: no refresh (never past a pin); acting on it fails saying why", async () => {
+    const w = world();
+    const agent = await initialised(w);
+    w.releases.add({ version: "1.21.0", releasedAt: 0 });
+    w.cluster.annotate(VERSION_LOCK_ANNOTATION, "soon");
+    w.clock.advance(120_000);
+    await agent.reconcileOnce();
+    assert.equal(w.hostCalls.get("refresh") ?? 0, 0, "the update check is skipped");
+    assert.equal(w.cluster.status?.target_version, NEW, "the previous target is kept");
+    w.cluster.setSpec("StagedAndPerformedUpdate", "1.21.0");
+    await agent.reconcileOnce();
+    assert.equal(w.hostCalls.get("refresh") ?? 0, 0);
+    assert.equal(w.sim.versionLock, "latest");
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.match(w.cluster.status?.failure?.message ?? "", /version-lock="soon" is not a version/);
   });
 
   it("a cache that lags behind the agent's own write does not repeat the work", async () => {

@@ -30,13 +30,16 @@ import {
   initialStatus,
   statusChanged,
   successStatus,
+  type HealthFacts,
   type HostFacts,
   type NodeFacts,
   type StateTimeLimits,
   type Step,
 } from "./decide.js";
+import type { HealthSource } from "./health.js";
 import type { AgentObjects, SlimNode } from "./objects.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
+import { sameVersionLock, wantedVersionLock } from "./version-lock.js";
 
 export interface AgentTimings {
   /** Period of the loop (default 5 s); a change of the brs or Node wakes it earlier. */
@@ -64,6 +67,11 @@ export interface AgentDeps {
   host: BottlerocketHost;
   apiserver: BrupopApiserverApi;
   objects: AgentObjects;
+  /**
+   * The health gate's checks beyond the Node (pods, the user's probe), asked only while the gate is
+   * open (spec MonitoringUpdate, not yet reported). None: only the Node is checked.
+   */
+  health?: HealthSource;
   clock?: Clock;
   /** What the loop waits on (its period, the LB wait); default real timers. */
   timers?: Timers;
@@ -91,6 +99,7 @@ export class Agent {
   readonly #host: BottlerocketHost;
   readonly #apiserver: BrupopApiserverApi;
   readonly #objects: AgentObjects;
+  readonly #health: HealthSource | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #timings: AgentTimings;
@@ -110,6 +119,8 @@ export class Agent {
   #lastWrite: { status: ShadowStatus; baseVersion: string | undefined } | undefined;
   /** What the last refresh chose, when one ran in this tick (it doubles as the update check). */
   #freshTarget: string | undefined;
+  /** The version lock this agent last saw on (or wrote to) its host: a different pin is checked at once. */
+  #hostLock: string | undefined;
   #assertedVersion: string | undefined;
 
   constructor(deps: AgentDeps) {
@@ -117,6 +128,7 @@ export class Agent {
     this.#host = deps.host;
     this.#apiserver = deps.apiserver;
     this.#objects = deps.objects;
+    this.#health = deps.health;
     this.#clock = deps.clock ?? systemClock;
     this.#log = (deps.logger ?? silentLogger()).child({ node: deps.nodeName });
     this.#timings = { ...DEFAULT_AGENT_TIMINGS, ...deps.timings };
@@ -231,7 +243,7 @@ export class Agent {
     if (facts === undefined || !this.alive) return "continue";
     const status = this.#currentStatus(shadow);
     if (status === undefined) {
-      const target = await this.#target(facts, undefined);
+      const target = await this.#target(shadow, facts, undefined);
       if (this.alive) await this.#report(shadow, undefined, initialStatus(facts.version, target));
       return "continue";
     }
@@ -242,6 +254,8 @@ export class Agent {
   async #act(shadow: BottlerocketShadow, status: ShadowStatus, initial: HostFacts): Promise<TickOutcome> {
     const done = new Set<Step>();
     let facts = initial;
+    const health = await this.#healthFacts(shadow, status);
+    if (!this.alive) return "continue";
     for (;;) {
       const decision = decide({
         spec: shadow.spec,
@@ -253,6 +267,7 @@ export class Agent {
         now: this.#clock.now(),
         timeLimitsMs: this.#timings.stateTimeLimitsMs,
         healthSoakMs: this.#timings.healthSoakMs,
+        health,
       });
       switch (decision.kind) {
         case "halt":
@@ -264,7 +279,7 @@ export class Agent {
           this.#assertOnce(shadow, decision.reason);
           return "continue";
         case "report": {
-          const target = await this.#target(facts, status);
+          const target = await this.#target(shadow, facts, status);
           if (this.alive) {
             await this.#report(
               shadow,
@@ -302,7 +317,7 @@ export class Agent {
   ): Promise<HostFacts | undefined> {
     this.#log.info({ step, spec: shadow.spec.state, version: shadow.spec.version }, "step");
     try {
-      return await this.#perform(step, facts);
+      return await this.#perform(step, facts, shadow);
     } catch (err) {
       if (!this.alive) return undefined;
       if (RETRYABLE_UNDO_STEPS.has(step) && isRetryable(err)) {
@@ -314,10 +329,10 @@ export class Agent {
     }
   }
 
-  async #perform(step: Step, facts: HostFacts): Promise<HostFacts> {
+  async #perform(step: Step, facts: HostFacts, shadow: BottlerocketShadow): Promise<HostFacts> {
     switch (step) {
       case "refresh":
-        return this.#afterHostCommand(facts, await this.#host.refresh(), true);
+        return this.#afterHostCommand(facts, await this.#refresh(shadow), true);
       case "prepare":
         return this.#afterHostCommand(facts, await this.#host.prepare(), false);
       case "activate":
@@ -345,6 +360,36 @@ export class Agent {
     }
   }
 
+  /** Every update check: the host's version lock first (the pin, or "latest"), then refresh-updates. */
+  async #refresh(shadow: BottlerocketShadow): Promise<UpdateStatus> {
+    const wanted = wantedVersionLock(shadow.metadata.annotations);
+    if (wanted === undefined) {
+      // No pin annotation: the host's lock is left as it is (upstream's agent never reads it).
+      this.#hostLock = undefined;
+      return this.#host.refresh();
+    }
+    const current = await this.#host.versionLock();
+    this.#hostLock = current;
+    if (!sameVersionLock(current, wanted)) {
+      await this.#host.setVersionLock(wanted);
+      this.#hostLock = wanted;
+      this.#log.info({ from: current, to: wanted }, "set the host's version lock");
+    }
+    return this.#host.refresh();
+  }
+
+  /** The pin asks for another lock than the host had at the last check: check now, not in 120 s. */
+  #pinChanged(shadow: BottlerocketShadow): boolean {
+    try {
+      const wanted = wantedVersionLock(shadow.metadata.annotations);
+      if (wanted === undefined) return false;
+      // No lock seen at the last check (no pin then): a new pin is a reason to check now.
+      return this.#hostLock === undefined || !sameVersionLock(this.#hostLock, wanted);
+    } catch {
+      return false; // an unreadable pin is never a reason to check (the check would refuse it anyway)
+    }
+  }
+
   #afterHostCommand(facts: HostFacts, status: UpdateStatus, refreshed: boolean): HostFacts {
     if (refreshed) {
       // A refresh is also the update check.
@@ -369,6 +414,12 @@ export class Agent {
     }
   }
 
+  /** The health gate's pods and probe, only while the gate is open (nothing is asked otherwise). */
+  async #healthFacts(shadow: BottlerocketShadow, status: ShadowStatus): Promise<HealthFacts | undefined> {
+    if (this.#health === undefined || !gateOpen(shadow, status)) return undefined;
+    return this.#health.gather(this.#halt.signal);
+  }
+
   #nodeFacts(): NodeFacts | undefined {
     const node = this.#objects.node();
     if (node === undefined) return undefined;
@@ -390,13 +441,17 @@ export class Agent {
    * target_version: what a refresh in this pass chose; else a fresh update check when one is due;
    * else the previously reported value. A failed check keeps the previous value.
    */
-  async #target(facts: HostFacts, prev: ShadowStatus | undefined): Promise<string> {
+  async #target(
+    shadow: BottlerocketShadow,
+    facts: HostFacts,
+    prev: ShadowStatus | undefined,
+  ): Promise<string> {
     if (this.#freshTarget !== undefined) return this.#freshTarget;
     const previous = prev?.target_version ?? facts.version;
-    if (!this.#throttle.due()) return previous;
+    if (!this.#throttle.due() && !this.#pinChanged(shadow)) return previous;
     this.#throttle.record();
     try {
-      const status = await this.#host.refresh();
+      const status = await this.#refresh(shadow);
       return status.chosen_update?.version ?? facts.version;
     } catch (err) {
       if (this.alive) this.#log.warn({ err }, "update check failed; keeping the previous target version");
@@ -465,6 +520,12 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The health gate is open: the controller asks for MonitoringUpdate and it is not reported yet. */
+function gateOpen(shadow: BottlerocketShadow, status: ShadowStatus): boolean {
+  const now = status.current_state;
+  return shadow.spec.state === "MonitoringUpdate" && now !== "MonitoringUpdate" && now !== "ErrorReset";
 }
 
 /** The Node's Ready condition as decisions read it (nothing when the Node has none). */

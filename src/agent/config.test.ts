@@ -40,6 +40,7 @@ describe("loadAgentConfig", () => {
         MonitoringUpdate: 300_000,
       },
       healthSoakMs: 30_000,
+      health: { daemonSetPods: true, podSelector: undefined, probeUrl: undefined, probeTimeoutMs: 5_000 },
       loopIntervalMs: 5_000,
       updateCheckIntervalMs: 120_000,
       rebootWaitMs: 180_000,
@@ -68,6 +69,32 @@ describe("loadAgentConfig", () => {
       () => loadAgentConfig({ MY_NODE_NAME: "node-a", UPDATE_MONITOR_TIME_LIMIT_IN_SEC: "-1" }, {}, inPod),
       /UPDATE_MONITOR_TIME_LIMIT_IN_SEC/,
     );
+  });
+
+  it("health gate checks: DaemonSet pods on by default; a selector, a probe URL and its timeout", () => {
+    const c = loadAgentConfig(
+      {
+        MY_NODE_NAME: "node-a",
+        UPDATE_HEALTH_CHECK_DAEMONSET_PODS: "false",
+        UPDATE_HEALTH_POD_SELECTOR: "app in (db, cache),tier!=test",
+        UPDATE_HEALTH_PROBE_URL: "http://10.0.0.1:8080/healthz",
+        UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC: "2",
+      },
+      {},
+      inPod,
+    );
+    assert.deepEqual(c.health, {
+      daemonSetPods: false,
+      podSelector: "app in (db, cache),tier!=test",
+      probeUrl: "http://10.0.0.1:8080/healthz",
+      probeTimeoutMs: 2_000,
+    });
+    const bad = (env: AgentEnv, variable: string) =>
+      configError(() => loadAgentConfig({ MY_NODE_NAME: "node-a", ...env }, {}, inPod), variable);
+    bad({ UPDATE_HEALTH_CHECK_DAEMONSET_PODS: "yes" }, "UPDATE_HEALTH_CHECK_DAEMONSET_PODS");
+    bad({ UPDATE_HEALTH_POD_SELECTOR: "app=db;rm" }, "UPDATE_HEALTH_POD_SELECTOR");
+    bad({ UPDATE_HEALTH_PROBE_URL: "ftp://x/" }, "UPDATE_HEALTH_PROBE_URL");
+    bad({ UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC: "0" }, "UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC");
   });
 
   it("reads the environment and flags", () => {

@@ -12,6 +12,7 @@ import { KUBECONFIG_OPTION, logLevelOption } from "../config/common.js";
 import { parseOptions, type Env, type FlagValues, type OptionTable } from "../config/options.js";
 import {
   configError,
+  parseBoolean,
   parseNamespace,
   parseNodeName,
   parseNonNegativeInt,
@@ -23,12 +24,14 @@ import {
 import { APISERVER_SERVICE_NAME, DEFAULT_APISERVER_SERVICE_PORT } from "../model/constants.js";
 import { TIME_ALLOWANCE_SECONDS } from "../model/state.js";
 import type { StateTimeLimits } from "./decide.js";
+import type { HealthCheckConfig } from "./health.js";
 import { DEFAULT_UPDATE_CHECK_INTERVAL_MS } from "./update-check.js";
 
 export const DEFAULT_CA_PATH = "/etc/brupop-tls-keys/ca.crt";
 export const DEFAULT_LOOP_INTERVAL_MS = 5_000;
 /** The health gate's soak after a reboot: short, well inside MonitoringUpdate's 300 s limit. */
 export const DEFAULT_HEALTH_SOAK_SECONDS = 30;
+export const DEFAULT_HEALTH_PROBE_TIMEOUT_SECONDS = 5;
 /** Upstream sleeps this long after asking for the reboot, then exits 0. */
 export const DEFAULT_REBOOT_WAIT_MS = 180_000;
 
@@ -43,6 +46,14 @@ function parseUrl(raw: string, name: string): string {
     throw configError(name, `must be an https:// URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+/** A Kubernetes label selector, checked for the characters one may hold (the API checks the rest). */
+function parseLabelSelector(raw: string, name: string): string | undefined {
+  const v = raw.trim();
+  if (v === "") return undefined;
+  if (!/^[A-Za-z0-9_.\-/=!, ()]+$/.test(v)) throw configError(name, `"${raw}" is not a label selector`);
+  return v;
 }
 
 /** `brupop-apiserver` → `BRUPOP_APISERVER_SERVICE_HOST` (Kubernetes' service environment names). */
@@ -93,9 +104,36 @@ export const AGENT_OPTIONS = {
   },
   healthSoakSeconds: {
     env: ["UPDATE_HEALTH_SOAK_TIME_IN_SEC"],
+    chartValue: "update_health_soak_time_in_sec",
     parse: parseNonNegativeInt,
     default: DEFAULT_HEALTH_SOAK_SECONDS,
     help: "after the reboot, seconds the Node must stay Ready before the update counts as done (0: at once, as upstream)",
+  },
+  healthCheckDaemonSetPods: {
+    env: ["UPDATE_HEALTH_CHECK_DAEMONSET_PODS"],
+    chartValue: "update_health_check_daemonset_pods",
+    parse: parseBoolean,
+    default: true,
+    help: "health gate: the node's DaemonSet pods must be Ready (held for the soak); one pod LIST per loop, only while the gate is open (false: not checked)",
+  },
+  healthPodSelector: {
+    env: ["UPDATE_HEALTH_POD_SELECTOR"],
+    chartValue: "update_health_pod_selector",
+    parse: parseLabelSelector,
+    help: "health gate: a label selector (e.g. app=critical); the pods on the node it selects must be Ready (held for the soak)",
+  },
+  healthProbeUrl: {
+    env: ["UPDATE_HEALTH_PROBE_URL"],
+    chartValue: "update_health_probe_url",
+    parse: (raw: string, name: string) => (raw.trim() === "" ? undefined : parseUrl(raw.trim(), name)),
+    help: "health gate: GET this http(s) URL; healthy on a 2xx answer (e.g. http://$(MY_NODE_NAME):8080/healthz via the pod's env)",
+  },
+  healthProbeTimeoutSeconds: {
+    env: ["UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC"],
+    chartValue: "update_health_probe_timeout_in_sec",
+    parse: parsePositiveInt,
+    default: DEFAULT_HEALTH_PROBE_TIMEOUT_SECONDS,
+    help: "health gate: seconds one probe of UPDATE_HEALTH_PROBE_URL may take (no answer in time: unhealthy)",
   },
   apiserverServicePort: {
     env: ["APISERVER_SERVICE_PORT"],
@@ -180,6 +218,8 @@ export interface AgentConfig {
   /** Time allowed to reach each spec state, in ms (0: unbounded); Idle and ErrorReset are never limited. */
   stateTimeLimitsMs: StateTimeLimits;
   healthSoakMs: number;
+  /** The health gate's checks beyond the Node. */
+  health: HealthCheckConfig;
   loopIntervalMs: number;
   updateCheckIntervalMs: number;
   rebootWaitMs: number;
@@ -235,6 +275,12 @@ export function loadAgentConfig(
       MonitoringUpdate: o.monitorTimeLimitSeconds * 1000,
     },
     healthSoakMs: o.healthSoakSeconds * 1000,
+    health: {
+      daemonSetPods: o.healthCheckDaemonSetPods,
+      podSelector: o.healthPodSelector,
+      probeUrl: o.healthProbeUrl,
+      probeTimeoutMs: o.healthProbeTimeoutSeconds * 1000,
+    },
     loopIntervalMs: o.loopIntervalMs,
     updateCheckIntervalMs: o.updateCheckIntervalMs,
     rebootWaitMs: o.rebootWaitMs,

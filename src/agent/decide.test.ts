@@ -13,9 +13,11 @@ import {
   successStatus,
   type Decision,
   type DecisionInput,
+  type HealthFacts,
   type HostFacts,
   type HostUpdateFacts,
   type NodeFacts,
+  type PodHealth,
   type Step,
 } from "./decide.js";
 
@@ -1006,6 +1008,126 @@ describe("decide: health gate after the reboot (MonitoringUpdate)", () => {
       });
       assert.equal(label(d), t.expect, JSON.stringify(d));
       if (t.failure !== undefined) assert.equal(d.kind === "fail" ? d.failure : undefined, t.failure);
+      if (t.reason !== undefined) assert.match("reason" in d ? d.reason : "", t.reason);
+    });
+  }
+});
+
+describe("decide: health gate, pods and the user's probe", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const at = (s: number) => new Date(Date.parse(ASKED) + s * 1000).toISOString();
+  const READY_NODE: NodeFacts = {
+    cordonedByBrupop: false,
+    excludedFromLb: false,
+    ready: { ready: true, since: at(-600) },
+  };
+  const ds = (name: string, ready: boolean, since: string | null = at(-600)): PodHealth => ({
+    name: `kube-system/${name}`,
+    kind: "DaemonSet",
+    ready,
+    since,
+  });
+  interface Row {
+    name: string;
+    health: HealthFacts;
+    after?: number;
+    soak?: number;
+    expect: Decision["kind"];
+    reason?: RegExp;
+  }
+  const TABLE: Row[] = [
+    { name: "no pods checked, no probe: as before", health: {}, expect: "report" },
+    {
+      name: "every DaemonSet pod Ready for the soak: healthy",
+      health: { pods: { ok: true, items: [ds("cni-a", true), ds("proxy-a", true)] } },
+      expect: "report",
+    },
+    {
+      name: "a DaemonSet pod not Ready: wait, naming it",
+      health: { pods: { ok: true, items: [ds("cni-a", false), ds("proxy-a", true)] } },
+      expect: "wait",
+      reason: /health gate: not Ready: DaemonSet pod kube-system\/cni-a$/,
+    },
+    {
+      name: "a DaemonSet pod not Ready past the limit: Unhealthy, naming it and the limit",
+      health: { pods: { ok: true, items: [ds("cni-a", false)] } },
+      after: 301,
+      expect: "fail",
+      reason:
+        /not Ready: DaemonSet pod kube-system\/cni-a; MonitoringUpdate not reached within its time limit of 300s/,
+    },
+    {
+      name: "a pod Ready for less than the soak: wait",
+      health: { pods: { ok: true, items: [ds("cni-a", true, at(0))] } },
+      after: 10,
+      expect: "wait",
+      reason: /Ready for less than the 30s soak: DaemonSet pod kube-system\/cni-a \(10s\)/,
+    },
+    {
+      name: "soak 0: a pod Ready just now is enough",
+      health: { pods: { ok: true, items: [ds("cni-a", true, at(0))] } },
+      after: 1,
+      soak: 0,
+      expect: "report",
+    },
+    {
+      name: "soak 0: a pod not Ready still holds the gate",
+      health: { pods: { ok: true, items: [ds("cni-a", false)] } },
+      soak: 0,
+      expect: "wait",
+    },
+    {
+      name: "many pods: three named, then a count",
+      health: {
+        pods: { ok: true, items: ["a", "b", "c", "d", "e"].map((n) => ds(n, false)) },
+      },
+      expect: "wait",
+      reason: /kube-system\/c and 2 more$/,
+    },
+    {
+      name: "a selected pod not Ready",
+      health: {
+        pods: { ok: true, items: [{ name: "db/pg-0", kind: "selected", ready: false, since: null }] },
+      },
+      expect: "wait",
+      reason: /not Ready: pod db\/pg-0/,
+    },
+    {
+      name: "pods that cannot be listed: not healthy (said why)",
+      health: { pods: { ok: false, error: "403 Forbidden" } },
+      after: 400,
+      expect: "fail",
+      reason: /cannot list the pods on the node: 403 Forbidden/,
+    },
+    {
+      name: "the probe healthy",
+      health: { probe: { url: "http://x/healthz", healthy: true, detail: "200" } },
+      expect: "report",
+    },
+    {
+      name: "the probe unhealthy: wait, then Unhealthy",
+      health: { probe: { url: "http://x/healthz", healthy: false, detail: "answered 503" } },
+      after: 301,
+      expect: "fail",
+      reason: /health probe http:\/\/x\/healthz: answered 503/,
+    },
+  ];
+  for (const t of TABLE) {
+    it(t.name, () => {
+      const d = decide({
+        spec: { state: "MonitoringUpdate", version: NEW, state_transition_timestamp: ASKED },
+        status: status("RebootedIntoUpdate", { current_version: NEW }),
+        host: HOST.onNew,
+        node: READY_NODE,
+        done: new Set<Step>(["uncordon"]),
+        manageLbExclusion: false,
+        now: new Date(Date.parse(ASKED) + (t.after ?? 60) * 1000),
+        timeLimitsMs: { MonitoringUpdate: 300_000 },
+        healthSoakMs: (t.soak ?? 30) * 1000,
+        health: t.health,
+      });
+      assert.equal(d.kind, t.expect, JSON.stringify(d));
+      if (d.kind === "fail") assert.equal(d.failure, "Unhealthy");
       if (t.reason !== undefined) assert.match("reason" in d ? d.reason : "", t.reason);
     });
   }

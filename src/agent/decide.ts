@@ -41,6 +41,28 @@ export interface NodeFacts {
   ready?: { ready: boolean; since: string | null };
 }
 
+/** A pod the health gate checks, as decisions read it. */
+export interface PodHealth {
+  /** `namespace/name`. */
+  name: string;
+  /** Why it is checked: a DaemonSet pod of the node, or one matching the user's selector. */
+  kind: "DaemonSet" | "selected";
+  /** The pod's Ready condition is True, and since when (lastTransitionTime). */
+  ready: boolean;
+  since: string | null;
+}
+
+/**
+ * What the health gate saw beyond the Node (gathered only while the gate is open: spec
+ * MonitoringUpdate not yet reported). A field that is absent was not checked.
+ */
+export interface HealthFacts {
+  /** The pods checked, or why they could not be listed. */
+  pods?: { ok: true; items: readonly PodHealth[] } | { ok: false; error: string };
+  /** The user's HTTP probe: healthy on a 2xx answer in time; `detail` says what it got. */
+  probe?: { url: string; healthy: boolean; detail: string };
+}
+
 export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
 export type NodeStep =
   "excludeFromLb" | "waitBeforeDrain" | "cordonAndDrain" | "uncordon" | "removeExclusionFromLb";
@@ -79,6 +101,8 @@ export interface DecisionInput {
    * this long (ms). 0 or absent: reported at once (upstream).
    */
   healthSoakMs?: number;
+  /** Pods and the user's probe, when the gate checks them (see HealthFacts). */
+  health?: HealthFacts | undefined;
 }
 
 /** Time allowed to reach each state, in ms, from when the controller asked; 0 or absent = unbounded. */
@@ -167,15 +191,22 @@ function undoNodeChanges(input: DecisionInput): Decision | undefined {
 }
 
 /**
- * MonitoringUpdate: the node proves healthy before it counts as done (and frees its slot): Ready, held
- * for the soak time. Not yet → wait; still not past the MonitoringUpdate time limit → fail Unhealthy.
+ * MonitoringUpdate: the node proves healthy before it counts as done (and frees its slot): the Node
+ * Ready, held for the soak time; the pods checked (its DaemonSet pods, those the user selects) Ready,
+ * held for the soak time too; the user's probe answering 2xx. Not yet → wait; still not past the
+ * MonitoringUpdate time limit → fail Unhealthy naming what was unhealthy.
  */
 export function healthGate(input: DecisionInput): Decision {
   const soakMs = input.healthSoakMs ?? 0;
   const now = input.now;
-  if (soakMs <= 0 || now === undefined) return REPORT;
-  const unhealthy = healthProblem(input.node, soakMs, now);
-  if (unhealthy === undefined) return REPORT;
+  if (now === undefined) return REPORT;
+  const problems = [
+    soakMs > 0 ? healthProblem(input.node, soakMs, now) : undefined,
+    ...podProblems(input.health?.pods, soakMs, now),
+    probeProblem(input.health?.probe),
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length === 0) return REPORT;
+  const unhealthy = problems.join("; ");
   const late = overTimeLimit(input);
   if (late !== undefined)
     return {
@@ -281,6 +312,43 @@ export function hostUpdateFacts(status: UpdateStatus | null): HostUpdateFacts | 
     chosenVersion: status.chosen_update?.version ?? null,
     staged: staging === null ? null : { version: staging.image.version, nextToBoot: staging.next_to_boot },
   };
+}
+
+/** At most this many pods are named in one reason (then "and N more"). */
+const PODS_NAMED = 3;
+
+/** Pods not Ready, or Ready for less than the soak. */
+function podProblems(pods: HealthFacts["pods"], soakMs: number, now: Date): string[] {
+  if (pods === undefined) return [];
+  if (!pods.ok) return [`cannot list the pods on the node: ${pods.error}`];
+  const soak = `${Math.round(soakMs / 1000)}s`;
+  const notReady: string[] = [];
+  const young: string[] = [];
+  for (const p of pods.items) {
+    const label = `${p.kind === "DaemonSet" ? "DaemonSet pod" : "pod"} ${p.name}`;
+    if (!p.ready) {
+      notReady.push(label);
+      continue;
+    }
+    const since = p.since === null ? NaN : Date.parse(p.since);
+    if (soakMs <= 0 || Number.isNaN(since)) continue;
+    const heldMs = now.getTime() - since;
+    if (heldMs < soakMs) young.push(`${label} (${Math.max(0, Math.round(heldMs / 1000))}s)`);
+  }
+  const out: string[] = [];
+  if (notReady.length > 0) out.push(`not Ready: ${namedList(notReady)}`);
+  if (young.length > 0) out.push(`Ready for less than the ${soak} soak: ${namedList(young)}`);
+  return out;
+}
+
+function namedList(items: readonly string[]): string {
+  const named = items.slice(0, PODS_NAMED).join(", ");
+  return items.length > PODS_NAMED ? `${named} and ${items.length - PODS_NAMED} more` : named;
+}
+
+function probeProblem(probe: HealthFacts["probe"]): string | undefined {
+  if (probe === undefined || probe.healthy) return undefined;
+  return `health probe ${probe.url}: ${probe.detail}`;
 }
 
 // --- status ---

@@ -9,7 +9,12 @@ import { Informer } from "../k8s/informer.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths, type KubeNode, type NodeCondition, type RawShadow } from "../k8s/objects.js";
-import { EXCLUDE_FROM_LB_LABEL, nodeNameForShadow, shadowNameForNode } from "../model/constants.js";
+import {
+  EXCLUDE_FROM_LB_LABEL,
+  nodeNameForShadow,
+  shadowNameForNode,
+  VERSION_LOCK_ANNOTATION,
+} from "../model/constants.js";
 
 /** The brs as read from the API (validated by the agent with parseShadow); the Node as slimNode keeps it. */
 export type { RawShadow };
@@ -63,7 +68,14 @@ function readyCondition(node: SlimNode): NodeCondition[] {
 function slimShadow(brs: RawShadow): RawShadow {
   const m = brs.metadata;
   return {
-    metadata: { name: m?.name, namespace: m?.namespace, resourceVersion: m?.resourceVersion, uid: m?.uid },
+    metadata: {
+      name: m?.name,
+      namespace: m?.namespace,
+      resourceVersion: m?.resourceVersion,
+      uid: m?.uid,
+      // The version pin (issue 18): the only annotation the agent reads.
+      annotations: pick(m?.annotations, VERSION_LOCK_ANNOTATION),
+    },
     spec: brs.spec,
     status: brs.status,
   };

@@ -9,6 +9,7 @@ import { loadKubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { Agent, type AgentExit } from "./agent.js";
 import { readRequiredFile, type AgentConfig } from "./config.js";
+import { NodeHealthChecks } from "./health.js";
 import { OwnObjectsWatch } from "./objects.js";
 
 export interface AgentProcess {
@@ -80,6 +81,7 @@ export async function startAgentProcess(
     host: new BottlerocketApiClient({ socketPath: config.socketPath }),
     apiserver,
     objects: new OwnObjectsWatch({ rest, namespace: config.namespace, nodeName: config.nodeName, logger }),
+    health: new NodeHealthChecks({ kube: rest, nodeName: config.nodeName, config: config.health }),
     logger,
     timings: {
       loopIntervalMs: config.loopIntervalMs,

@@ -150,6 +150,21 @@ describe("BottlerocketApiClient against the simulator", () => {
     await rejectsWith(client.deactivate(), "BRUPOP_E_HOST_API", (d) => assert.equal(d.status, 409));
   });
 
+  it("reads and sets the version lock over the socket (GET /settings, PATCH, commit_and_apply)", async () => {
+    const { env, client } = await setup({
+      releases: [
+        { version: "1.20.0", releasedAt: 0 },
+        { version: "1.21.0", releasedAt: 0 },
+      ],
+    });
+    assert.equal(await client.versionLock(), "latest");
+    await client.setVersionLock("v1.20.0");
+    assert.equal(env.host.versionLock, "v1.20.0", "committed, not only staged");
+    assert.equal(await client.versionLock(), "v1.20.0");
+    assert.equal((await client.refresh()).chosen_update?.version, "1.20.0");
+    await rejectsWith(client.setVersionLock("soon"), "BRUPOP_E_HOST_API", (d) => assert.equal(d.status, 400));
+  });
+
   it("prepare with no chosen update is BRUPOP_E_HOST_API 404", async () => {
     const { env, client } = await setup();
     await client.refresh();

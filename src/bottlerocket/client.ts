@@ -4,9 +4,18 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import { BrupopError, isBrupopError } from "../errors.js";
 import { compareTimestamps } from "./timestamp.js";
-import { HttpHostTransport, type HostEndpoint, type HostResponse, type HostTransport } from "./transport.js";
+import {
+  HttpHostTransport,
+  type HostEndpoint,
+  type HostMethod,
+  type HostResponse,
+  type HostTransport,
+} from "./transport.js";
 import {
   ACTION_PATHS,
+  COMMIT_AND_APPLY_PATH,
+  SETTINGS_PATH,
+  VERSION_LOCK_KEY,
   OS_PATH,
   STATUS_PATH,
   parseOsInfo,
@@ -28,6 +37,10 @@ export interface BottlerocketHost {
   deactivate(): Promise<UpdateStatus>;
   /** Asks for the reboot and returns; the host goes away. */
   reboot(): Promise<void>;
+  /** The host's `settings.updates.version-lock` ("latest" or a version, e.g. "v1.20.3"). */
+  versionLock(): Promise<string>;
+  /** Sets `settings.updates.version-lock` and commits it (PATCH /settings, POST /tx/commit_and_apply). */
+  setVersionLock(lock: string): Promise<void>;
 }
 
 export const DEFAULT_SOCKET_PATH = "/run/api.sock";
@@ -132,6 +145,23 @@ export class BottlerocketApiClient implements BottlerocketHost {
       throw apiError("POST", ACTION_PATHS.reboot, res.status, res.body);
   }
 
+  async versionLock(): Promise<string> {
+    const path = `${SETTINGS_PATH}?keys=${VERSION_LOCK_KEY}`;
+    const res = await this.#transport.request("GET", path, this.#requestMs);
+    if (res.status !== 200) throw apiError("GET", path, res.status, res.body);
+    return parseVersionLock(parseJson("GET", path, res.body));
+  }
+
+  async setVersionLock(lock: string): Promise<void> {
+    const body = JSON.stringify({ updates: { "version-lock": lock } });
+    const patch = await this.#transport.request("PATCH", SETTINGS_PATH, this.#requestMs, body);
+    if (patch.status < 200 || patch.status > 299)
+      throw apiError("PATCH", SETTINGS_PATH, patch.status, patch.body);
+    const commit = await this.#transport.request("POST", COMMIT_AND_APPLY_PATH, this.#requestMs);
+    if (commit.status < 200 || commit.status > 299)
+      throw apiError("POST", COMMIT_AND_APPLY_PATH, commit.status, commit.body);
+  }
+
   /**
    * SPEC §6 completion protocol: baseline timestamp → POST → poll until a newer command of
    * this type shows up → check its status. All within the command's limit.
@@ -193,7 +223,7 @@ export class BottlerocketApiClient implements BottlerocketHost {
    * the deadline is what cut the request short, the caller's timeout error is the right one.
    */
   async #exchange(
-    method: "GET" | "POST",
+    method: HostMethod,
     path: string,
     deadline: number,
     onTimeout: () => BrupopError,
@@ -285,4 +315,21 @@ function parseJson(method: string, path: string, body: string): unknown {
       { cause: err },
     );
   }
+}
+
+/** `settings.updates.version-lock` out of a Settings object (`{"updates":{"version-lock":"…"}}`). */
+function parseVersionLock(body: unknown): string {
+  const updates = isRecord(body) ? body.updates : undefined;
+  const lock = isRecord(updates) ? updates["version-lock"] : undefined;
+  if (typeof lock !== "string") {
+    throw new BrupopError("BRUPOP_E_HOST_API", `host settings have no ${VERSION_LOCK_KEY}`, {
+      path: SETTINGS_PATH,
+      reason: "malformed-response",
+    });
+  }
+  return lock;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -10,8 +10,11 @@ export interface HostResponse {
   body: string;
 }
 
+export type HostMethod = "GET" | "POST" | "PATCH";
+
 export interface HostTransport {
-  request(method: "GET" | "POST", path: string, timeoutMs: number): Promise<HostResponse>;
+  /** `body`: a JSON request body (only the settings API takes one: PATCH /settings). */
+  request(method: HostMethod, path: string, timeoutMs: number, body?: string): Promise<HostResponse>;
 }
 
 export type HostEndpoint = { socketPath: string } | { baseUrl: string };
@@ -55,10 +58,20 @@ export class HttpHostTransport implements HostTransport {
     }
   }
 
-  async request(method: "GET" | "POST", path: string, timeoutMs: number): Promise<HostResponse> {
+  async request(method: HostMethod, path: string, timeoutMs: number, body?: string): Promise<HostResponse> {
     const where = this.#where;
+    const headers =
+      body === undefined
+        ? undefined
+        : { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) };
     const answer = await exchange({
-      options: { ...this.#base, method, path: this.#prefix + path },
+      options: {
+        ...this.#base,
+        method,
+        path: this.#prefix + path,
+        ...(headers === undefined ? {} : { headers }),
+      },
+      payload: body,
       secure: false,
       // A total deadline, not an idle timeout: a host that trickles bytes must not hold us forever.
       deadlineMs: timeoutMs,

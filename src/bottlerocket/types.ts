@@ -28,6 +28,16 @@ export type HostAction = keyof typeof ACTION_PATHS;
 export const OS_PATH = "/os";
 export const STATUS_PATH = "/updates/status";
 
+// The settings API (not in SPEC §6; modelled on Bottlerocket's openapi.yaml): only the update
+// version lock is used. `GET /settings?keys=…` answers the Settings object holding just those keys;
+// `PATCH /settings` stages a change in the default transaction (204); `POST /tx/commit_and_apply`
+// commits and applies it (200, the committed keys).
+export const SETTINGS_PATH = "/settings";
+export const COMMIT_AND_APPLY_PATH = "/tx/commit_and_apply";
+export const VERSION_LOCK_KEY = "settings.updates.version-lock";
+/** The version lock that follows the newest release (Bottlerocket's default). */
+export const VERSION_LOCK_LATEST = "latest";
+
 export interface OsInfo {
   pretty_name: string;
   variant_id: string;

@@ -66,7 +66,8 @@ export interface KubeNode {
 export interface KubePod {
   metadata?: ObjectMeta;
   spec?: { nodeName?: string; volumes?: { name?: string; emptyDir?: unknown }[] };
-  status?: { phase?: string };
+  /** `conditions`: the agent's health gate reads Ready. */
+  status?: { phase?: string; conditions?: { type?: string; status?: string; lastTransitionTime?: string }[] };
 }
 
 /** A policy/v1 PodDisruptionBudget, the part the drain reads. */

@@ -38,3 +38,10 @@ export function shadowNameForNode(nodeName: string): string {
 export function nodeNameForShadow(shadowName: string): string | undefined {
   return shadowName.startsWith("brs-") && shadowName.length > 4 ? shadowName.slice(4) : undefined;
 }
+
+/**
+ * On a node's BottlerocketShadow: the version the node is pinned to (issue 18; the controller's
+ * fleet policy writes it). The agent sets the host's `settings.updates.version-lock` to it before
+ * every update check; absent = no pin ("latest").
+ */
+export const VERSION_LOCK_ANNOTATION = `${API_GROUP}/version-lock`;

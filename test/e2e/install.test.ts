@@ -706,7 +706,7 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
       );
     });
 
-    it("the agent reads nodes and shadows, and cannot write shadows, patch nodes or evict pods", async () => {
+    it("the agent reads nodes and shadows, lists pods (health gate), and cannot write shadows, patch nodes or evict pods", async () => {
       await verify("brupop-agent-service-account", [
         ["get", "nodes", undefined, true],
         ["list", "nodes", undefined, true],
@@ -725,6 +725,9 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
         ["update", "nodes", undefined, false],
         ["create", "pods#eviction", "default", false],
         ["delete", "pods", "default", false],
+        ["list", "pods", undefined, true],
+        ["get", "pods", "default", false],
+        ["watch", "pods", undefined, false],
         ["create", "tokenreviews.authentication.k8s.io", undefined, false],
         ["list", "secrets", NS, false],
         ["create", "events", NS, false],
