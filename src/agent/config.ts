@@ -18,6 +18,7 @@ import {
   parseNonNegativeInt,
   parsePort,
   parsePositiveInt,
+  parseSelectorText,
   parseString,
   resolveNamespace,
 } from "../config/parsers.js";
@@ -46,14 +47,6 @@ function parseUrl(raw: string, name: string): string {
     throw configError(name, `must be an https:// URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
-}
-
-/** A Kubernetes label selector, checked for the characters one may hold (the API checks the rest). */
-function parseLabelSelector(raw: string, name: string): string | undefined {
-  const v = raw.trim();
-  if (v === "") return undefined;
-  if (!/^[A-Za-z0-9_.\-/=!, ()]+$/.test(v)) throw configError(name, `"${raw}" is not a label selector`);
-  return v;
 }
 
 /** `brupop-apiserver` → `BRUPOP_APISERVER_SERVICE_HOST` (Kubernetes' service environment names). */
@@ -119,7 +112,7 @@ export const AGENT_OPTIONS = {
   healthPodSelector: {
     env: ["UPDATE_HEALTH_POD_SELECTOR"],
     chartValue: "update_health_pod_selector",
-    parse: parseLabelSelector,
+    parse: parseSelectorText,
     help: "health gate: a label selector (e.g. app=critical); the pods on the node it selects must be Ready (held for the soak)",
   },
   healthProbeUrl: {

@@ -10,6 +10,7 @@ import {
   parsePort,
   parsePositiveInt,
   parsePositiveSecondsAsMs,
+  parseSelectorText,
   resolveNamespace,
   wholeNumberIn,
 } from "./parsers.js";
@@ -83,4 +84,20 @@ describe("shared parsers", () => {
     );
     assert.deepEqual(warnings, ['no --namespace and no service-account namespace file; using "dflt"']);
   });
+});
+
+describe("parseSelectorText (one label-selector check for every component)", () => {
+  it("keeps a valid selector's text, and empty means none", () => {
+    assert.equal(parseSelectorText(" app=web,tier in (a,b),!canary ", "X"), "app=web,tier in (a,b),!canary");
+    assert.equal(parseSelectorText("  ", "X"), undefined);
+  });
+  for (const bad of ["app in (a", "=x", "a==b==c", "bad key!=x"]) {
+    it(`refuses ${JSON.stringify(bad)} naming the variable`, () => {
+      assert.throws(
+        () => parseSelectorText(bad, "UPDATE_HEALTH_POD_SELECTOR"),
+        (err: unknown) =>
+          isBrupopError(err, "BRUPOP_E_CONFIG") && err.message.startsWith("UPDATE_HEALTH_POD_SELECTOR: "),
+      );
+    });
+  }
 });

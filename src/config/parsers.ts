@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { BrupopError } from "../errors.js";
 import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "../k8s/access.js";
+import { parseLabelSelector } from "../k8s/label-selector.js";
 
 /** The error of a bad value: `NAME: message`, with the name in `details.variable`. */
 export function configError(name: string, message: string): BrupopError {
@@ -119,4 +120,22 @@ export function resolveNamespace(
   }
   fallback.warn(`no --namespace and no service-account namespace file; using "${fallback.namespace}"`);
   return { namespace: fallback.namespace, source: "default" };
+}
+
+/**
+ * A label selector's text (`a=b,c!=d,e in (x,y),!f`), checked by the one parser every component
+ * uses (k8s/label-selector.ts); empty → undefined (no selector).
+ */
+export function parseSelectorText(raw: string, name: string): string | undefined {
+  const v = raw.trim();
+  if (v === "") return undefined;
+  try {
+    parseLabelSelector(v);
+  } catch (err) {
+    throw configError(
+      name,
+      `"${raw}" is not a label selector: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return v;
 }

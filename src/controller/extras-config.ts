@@ -2,7 +2,7 @@
 // agents), spread into CONTROLLER_OPTIONS (config.ts), and the ExtrasConfig built from their values.
 // Every one is unset by default: the controller then behaves exactly as upstream's.
 import { type OptionTable, type SettingsOf } from "../config/options.js";
-import { configError, parseBoolean, parsePositiveSecondsAsMs } from "../config/parsers.js";
+import { configError, parseBoolean, parsePositiveSecondsAsMs, parseSelectorText } from "../config/parsers.js";
 import type { ExtrasConfig } from "./extras.js";
 import { NOTIFY_FORMATS, type NotifyFormat } from "./notify.js";
 
@@ -36,13 +36,6 @@ function parseRegexp(raw: string, name: string): RegExp {
   }
 }
 
-function parseSelector(raw: string, name: string): string {
-  const v = raw.trim();
-  // The API server validates the selector; catch only what cannot be one here.
-  if (/[\s]{2,}|^[,=!]|[,]$/.test(v)) throw configError(name, `"${raw}" is not a label selector`);
-  return v;
-}
-
 export const EXTRAS_OPTIONS = {
   notifyWebhookUrl: {
     chartValue: "notifications.webhook_url",
@@ -74,7 +67,7 @@ export const EXTRAS_OPTIONS = {
     chartValue: "update_blockers.pod_selector",
     flag: "--blocking-pod-selector <selector>",
     env: ["BLOCKING_POD_SELECTOR"],
-    parse: parseSelector,
+    parse: parseSelectorText,
     defaultText: "none",
     help: "label selector: no update starts on a node while such a pod runs on it (one pod LIST per node about to start)",
   },
