@@ -27,6 +27,7 @@ import {
 } from "./decisions.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
+import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import { fenced, whileActive, type FencedTerm, type Term } from "./term.js";
@@ -72,6 +73,8 @@ export interface TickDeps {
   timers: Timers;
   /** Invalid shadows already logged, by name → resourceVersion (each logged once per version). */
   loggedInvalid: Map<string, string | undefined>;
+  /** The UpdatePolicy (policy-stage.ts); undefined: none is watched. */
+  policy?: PolicyRuntime | undefined;
 }
 
 /** The caches' contents, read when the tick observes the fleet. */
@@ -119,14 +122,17 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
 
   const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
   report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
+  const policy = await decideFleetPolicy(deps, fencedTerm, { live, nodes: caches.nodes(), now });
+  if (policy.hold !== undefined) report.updatesAllowed = false;
   deps.metrics.setUpdatesAllowed(report.updatesAllowed);
 
   const plan = planTick({
     shadows: live,
     now,
-    maxConcurrent: deps.settings.maxConcurrent,
+    maxConcurrent: policy.maxConcurrent,
     updatesAllowed: report.updatesAllowed,
     controllerNodeName: deps.settings.controllerNodeName,
+    startFilter: policy.filter(),
   });
   report.changes = plan.changes;
   report.activeCount = plan.activeCount;
@@ -134,6 +140,7 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   const written = await writeChanges(deps, fencedTerm, plan.changes);
   report.written = written.written;
   report.conflicts = written.conflicts;
+  await recordPolicy(deps, fencedTerm, policy, { plan, live, now });
 
   record(deps, fencedTerm, live, { ...gate, updatesAllowed: report.updatesAllowed });
   deps.metrics.observeTick((performance.now() - t0) / 1000);

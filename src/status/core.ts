@@ -139,6 +139,8 @@ function waitingReason(reason: WaitReason): RowReason {
       return { kind: "concurrency-full", active: reason.active, limit: reason.limit };
     case "no-status":
       return { kind: "no-status" };
+    case "policy-hold":
+      return { kind: "policy-hold", rule: reason.message };
     case "starting":
     case "in-progress": // handled by activeReason; listed for exhaustiveness
       return { kind: "starting" };

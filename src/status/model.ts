@@ -25,6 +25,8 @@ export type RowReason =
   | { kind: "starting" }
   | { kind: "schedule-closed"; schedule: ScheduleKind; until: string | null }
   | { kind: "concurrency-full"; active: number; limit: number }
+  /** An UpdatePolicy rule or the Node pause annotation holds it; `rule` names it. */
+  | { kind: "policy-hold"; rule: string }
   | { kind: "backoff"; until: string; crashCount: number }
   | { kind: "pdb-blocking"; pdbs: ObjectRef[]; pods: ObjectRef[] }
   | {
