@@ -9,6 +9,8 @@
 import { isActive } from "../controller/decisions.js";
 import { explainFleet, type WaitReason } from "../controller/explain.js";
 import { evaluateGate, fleetDemand, type GateDecision } from "../controller/gate.js";
+import { decidePolicy, defaultFilter, type PolicyDecision } from "../controller/policy.js";
+import type { RawPolicy } from "../model/policy.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
 import { TIME_ALLOWANCE_SECONDS } from "../model/state.js";
@@ -30,6 +32,7 @@ import {
   type NodeRow,
   type Phase,
   type RowReason,
+  type PolicySummary,
   type Summary,
 } from "./model.js";
 import { resolveSettings, type EffectiveSettings } from "./settings.js";
@@ -262,11 +265,22 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
   const demand = fleetDemand(shadows);
   // Exactly what the controller would decide now, including opening a trigger round that is due.
   const gate = evaluateGate(settings.schedule, settings.round, now, demand);
+  const policy =
+    input.policy === null || input.policy === undefined
+      ? undefined
+      : decidePolicy({
+          policy: input.policy,
+          shadows,
+          nodes: input.nodes,
+          now,
+          envMaxConcurrent: settings.maxConcurrent,
+        });
   const verdicts = explainFleet(shadows, {
     now,
-    maxConcurrent: settings.maxConcurrent,
+    maxConcurrent: policy?.maxConcurrent ?? settings.maxConcurrent,
     gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
     controllerNodeName: settings.controllerNode ?? undefined,
+    policy: { hold: policy?.fleetHold?.message, filter: policy?.filter ?? defaultFilter(input.nodes) },
   });
 
   const rows: NodeRow[] = shadows.map((shadow, i) => {
@@ -298,5 +312,21 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     controller: controllerStatus(settings, gate),
     summary: summarise(rows, demand.active, settings),
     nodes: rows,
+    ...(policy !== undefined && input.policy && { policy: policySummary(input.policy, policy) }),
+  };
+}
+
+function policySummary(raw: RawPolicy, d: PolicyDecision): PolicySummary {
+  return {
+    name: d.name,
+    hold: d.fleetHold?.message ?? null,
+    maxConcurrent: d.maxConcurrent,
+    conditions: (raw.status?.conditions ?? []).map(({ type, status, reason, message }) => ({
+      type,
+      status,
+      reason,
+      message,
+    })),
+    nextWindowOpen: d.window?.opensAt?.toISOString() ?? null,
   };
 }

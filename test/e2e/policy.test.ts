@@ -279,6 +279,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
         60_000,
         async () => condition((await getPolicy("e2e-budget")).status, "Halted")?.status === "True",
       );
+      await sleep(1_000); // starts decided before the halt have reached the watcher
       const startedAtHalt = new Set(w.started);
       const p = await getPolicy("e2e-budget");
       const halted = condition(p.status, "Halted");
