@@ -265,16 +265,7 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
   const demand = fleetDemand(shadows);
   // Exactly what the controller would decide now, including opening a trigger round that is due.
   const gate = evaluateGate(settings.schedule, settings.round, now, demand);
-  const policy =
-    input.policy === null || input.policy === undefined
-      ? undefined
-      : decidePolicy({
-          policy: input.policy,
-          shadows,
-          nodes: input.nodes,
-          now,
-          envMaxConcurrent: settings.maxConcurrent,
-        });
+  const policy = policyDecision(input, shadows, settings);
   const verdicts = explainFleet(shadows, {
     now,
     maxConcurrent: policy?.maxConcurrent ?? settings.maxConcurrent,
@@ -312,8 +303,24 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     controller: controllerStatus(settings, gate),
     summary: summarise(rows, demand.active, settings),
     nodes: rows,
-    ...(policy !== undefined && input.policy && { policy: policySummary(input.policy, policy) }),
+    ...(policy !== undefined && { policy: policySummary(input.policy ?? {}, policy) }),
   };
+}
+
+/** What the UpdatePolicy decides now, exactly as the controller would (undefined: no policy). */
+function policyDecision(
+  input: StatusInput,
+  shadows: readonly BottlerocketShadow[],
+  settings: EffectiveSettings,
+): PolicyDecision | undefined {
+  if (input.policy === null || input.policy === undefined) return undefined;
+  return decidePolicy({
+    policy: input.policy,
+    shadows,
+    nodes: input.nodes,
+    now: input.now,
+    envMaxConcurrent: settings.maxConcurrent,
+  });
 }
 
 function policySummary(raw: RawPolicy, d: PolicyDecision): PolicySummary {
