@@ -105,6 +105,27 @@ export class PolicySource {
     return cached;
   }
 
+  /** Sets (or with null removes) one annotation of a shadow; the written object, or undefined. */
+  async annotateShadow(
+    shadowPath: string,
+    key: string,
+    value: string | null,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    try {
+      return await this.#o.rest.patch<unknown>(
+        shadowPath,
+        "merge",
+        { metadata: { annotations: { [key]: value } } },
+        { signal, what: `PATCH ${shadowPath} annotation ${key}` },
+      );
+    } catch (err) {
+      if (!signal.aborted)
+        this.#o.logger.warn({ err, shadow: shadowPath }, "could not write the version lock");
+      return undefined;
+    }
+  }
+
   /** Writes the status; false on a conflict or failure (the next tick decides again). */
   async writeStatus(policy: RawPolicy, status: PolicyStatus, signal: AbortSignal): Promise<boolean> {
     const { managedFields: _ignored, ...metadata } = policy.metadata ?? {};

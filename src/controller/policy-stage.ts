@@ -5,7 +5,9 @@
 // With no policy object, `policy` only applies the Node pause annotation and leaves the limit and
 // the schedule as the environment set them (today's behaviour).
 import { Gauge, type Registry } from "prom-client";
-import { POLICY_API_VERSION, POLICY_KIND, type RawPolicy } from "../model/policy.js";
+import { POLICY_API_VERSION, POLICY_KIND, VERSION_LOCK_ANNOTATION, type RawPolicy } from "../model/policy.js";
+import { stripManagedFields } from "./api.js";
+import type { RawShadow } from "./view.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ConcurrencyLimit, NodeLike, StartFilter, TickPlan } from "./decisions.js";
 import {
@@ -76,6 +78,8 @@ export interface PolicyTick {
   hold: FleetHold | undefined;
   maxConcurrent: ConcurrencyLimit;
   filter: () => StartFilter;
+  /** The policy could not be read this tick. */
+  unreadable?: boolean;
 }
 
 /** The policy stage: reads the policy and decides what it allows this tick. */
@@ -98,6 +102,7 @@ export async function decideFleetPolicy(
   if (raw === "unavailable") {
     return {
       ...none,
+      unreadable: true,
       hold: { rule: "invalid", message: `UpdatePolicy ${policy.source.name} could not be read` },
     };
   }
@@ -128,12 +133,24 @@ export async function recordPolicy(
 ): Promise<void> {
   const policy = deps.policy;
   if (policy === undefined) return;
+  // An unreadable or invalid policy leaves the locks as they are (a read error must not unpin).
+  if (!tick.unreadable && tick.decision?.invalid === undefined)
+    await syncVersionLocks(deps, term, live, tick.decision?.policy?.targetVersion);
   const { raw, decision } = tick;
   policy.source.last = { decision, hold: tick.hold, maxConcurrent: tick.maxConcurrent, filter: tick.filter };
   if (raw === undefined || decision === undefined) {
     if (term.isActive()) policy.metrics.set(undefined, undefined);
     return;
   }
+  await writePolicyStatus(deps, term, { raw, decision, policy }, { plan, live, now });
+}
+
+async function writePolicyStatus(
+  deps: TickDeps,
+  term: FencedTerm,
+  { raw, decision, policy }: { raw: RawPolicy; decision: PolicyDecision; policy: PolicyRuntime },
+  { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
+): Promise<void> {
   const counts = nodeCounts(live, plan, now, decision.fleetHold !== undefined);
   if (term.isActive()) policy.metrics.set(decision, counts);
   if (decision.tripped || decision.cleared) policyEvent(deps, raw, decision);
@@ -163,4 +180,34 @@ function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): 
       : "halt cleared by the clear-halt annotation; updates may start again",
     action: "Halt",
   });
+}
+
+/**
+ * The version pin's contract with the agent: every shadow carries VERSION_LOCK_ANNOTATION = the
+ * pinned version while a pin is set, and none without one. Written after the spec writes (the
+ * annotation moves the resourceVersion a spec write is conditional on).
+ */
+async function syncVersionLocks(
+  deps: TickDeps,
+  term: FencedTerm,
+  live: readonly BottlerocketShadow[],
+  pin: string | undefined,
+): Promise<void> {
+  const source = deps.policy?.source;
+  if (source === undefined) return;
+  for (const s of live) {
+    const name = s.metadata.name ?? "";
+    const has = s.metadata.annotations?.[VERSION_LOCK_ANNOTATION];
+    if (has === pin) continue;
+    const written = await whileActive(term, undefined, (signal) =>
+      source.annotateShadow(`${deps.api.path}/${name}`, VERSION_LOCK_ANNOTATION, pin ?? null, signal),
+    );
+    if (written !== undefined) {
+      deps.view.noteFresh(stripManagedFields(written as RawShadow));
+      deps.log.info(
+        { shadow: name, versionLock: pin ?? null },
+        pin === undefined ? "version lock removed" : "version lock set",
+      );
+    }
+  }
 }

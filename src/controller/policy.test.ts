@@ -187,6 +187,24 @@ describe("UpdatePolicy: concurrency", () => {
   });
 });
 
+describe("UpdatePolicy: version pin", () => {
+  it("holds a node whose host offers anything but the pinned version, starts one offered exactly it", () => {
+    const fleet = [idle("a", { target_version: "1.21.0" }), idle("b", { target_version: "1.20.0" })];
+    assert.deepEqual(starts({ maxConcurrent: 5, targetVersion: "1.20.0" }, fleet), ["brs-b"]);
+    const d = decidePolicy({
+      policy: policy({ targetVersion: "1.20.0" }),
+      shadows: fleet,
+      nodes: [],
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.match(
+      d.filter().hold(fleet[0]!) ?? "",
+      /^pinned to 1.20.0 by UpdatePolicy targetVersion \(its host offers 1.21.0/,
+    );
+  });
+});
+
 describe("UpdatePolicy: failure budget", () => {
   const failed = (name: string, at: Date) =>
     idle(name, { crash_count: 1, state_transition_failure_timestamp: at.toISOString() });

@@ -104,6 +104,7 @@ export function nodeFilter(
   shadows: readonly BottlerocketShadow[],
   nodes: readonly NodeLike[],
   perZone: number | undefined,
+  pin?: string,
 ): StartFilter {
   const byName = new Map<string, NodeLike>();
   for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
@@ -119,6 +120,9 @@ export function nodeFilter(
     hold(shadow) {
       const node = nodeOf(shadow);
       if (nodePaused(node)) return `paused by Node annotation ${NODE_PAUSED_ANNOTATION}=true`;
+      const offered = shadow.status?.target_version;
+      if (pin !== undefined && offered !== pin)
+        return `pinned to ${pin} by UpdatePolicy targetVersion (its host offers ${offered ?? "?"}; waiting for the agent to apply the version lock)`;
       const zone = zoneOf(node);
       if (perZone !== undefined && zone !== undefined) {
         const active = activeInZone.get(zone) ?? 0;
@@ -287,7 +291,7 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
     };
   }
   const maxConcurrent = resolveMaxConcurrent(policy.maxConcurrent, shadows.length, input.envMaxConcurrent);
-  const filter = () => nodeFilter(shadows, nodes, policy.maxConcurrentPerZone);
+  const filter = () => nodeFilter(shadows, nodes, policy.maxConcurrentPerZone, policy.targetVersion);
   let budget: FailureBudgetStatus | undefined;
   let tripped = false;
   let cleared = false;

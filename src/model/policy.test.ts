@@ -15,6 +15,7 @@ describe("UpdatePolicy spec", () => {
       schedule: "* * 2-4 * * *",
       timeZone: "Europe/Berlin",
       failureBudget: { maxFailures: 2, window: "1h30m" },
+      targetVersion: "1.20.0",
     });
     assert.deepEqual(r, {
       policy: {
@@ -24,6 +25,7 @@ describe("UpdatePolicy spec", () => {
         schedule: "* * 2-4 * * *",
         timeZone: "Europe/Berlin",
         failureBudget: { maxFailures: 2, windowMs: 5_400_000 },
+        targetVersion: "1.20.0",
       },
     });
     assert.deepEqual(parsePolicySpec(undefined), {
@@ -34,6 +36,7 @@ describe("UpdatePolicy spec", () => {
         schedule: undefined,
         timeZone: "UTC",
         failureBudget: undefined,
+        targetVersion: undefined,
       },
     });
   });
@@ -47,6 +50,7 @@ describe("UpdatePolicy spec", () => {
     [{ failureBudget: { maxFailures: 1, window: "soon" } }, /^spec.failureBudget.window/],
     [{ failureBudget: { window: "1h" } }, /^spec.failureBudget.maxFailures/],
     [{ pause: true }, /^spec.pause: unknown field/],
+    [{ targetVersion: "latest" }, /^spec.targetVersion/],
   ];
   for (const [spec, want] of bad)
     it(`rejects ${JSON.stringify(spec)}`, () => {

@@ -10,6 +10,7 @@
 import { Type, type Static, type TSchema } from "typebox";
 import { stringify } from "yaml";
 import { API_GROUP } from "./constants.js";
+import { SEMVER_PATTERN } from "./semver.js";
 
 export const POLICY_KIND = "UpdatePolicy";
 export const POLICY_PLURAL = "updatepolicies";
@@ -27,6 +28,11 @@ export const NODE_PAUSED_ANNOTATION = `${API_GROUP}/paused`;
 /** On the policy: a new value (any) clears a failure-budget halt. */
 export const CLEAR_HALT_ANNOTATION = `${API_GROUP}/clear-halt`;
 export const ZONE_LABEL = "topology.kubernetes.io/zone";
+/**
+ * On a BottlerocketShadow, written by the controller while the policy pins a version (removed when
+ * unpinned): the agent sets Bottlerocket's version lock on its host to it before checking for updates.
+ */
+export const VERSION_LOCK_ANNOTATION = `${API_GROUP}/version-lock`;
 
 const PERCENT_PATTERN = "^([1-9][0-9]?|100)%$";
 const DURATION_PATTERN = "^([0-9]+(ms|s|m|h|d))+$";
@@ -78,6 +84,13 @@ export const PolicySpecSchema = Type.Object(
       }),
     ),
     failureBudget: Type.Optional(FailureBudgetSchema),
+    targetVersion: Type.Optional(
+      Type.String({
+        pattern: SEMVER_PATTERN,
+        description:
+          "Pin: nodes update to exactly this version, never past it (the controller writes it on each shadow as the annotation brupop.bottlerocket.aws/version-lock; the agent locks its host to it).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -157,6 +170,7 @@ export interface ParsedPolicy {
   schedule: string | undefined;
   timeZone: string;
   failureBudget: { maxFailures: number; windowMs: number } | undefined;
+  targetVersion: string | undefined;
 }
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -227,6 +241,12 @@ const FIELD_PARSERS: Readonly<Record<keyof PolicySpec, FieldParser>> = {
     out.failureBudget = { maxFailures: max, windowMs };
     return undefined;
   },
+  targetVersion(v, out) {
+    if (typeof v !== "string" || !new RegExp(SEMVER_PATTERN).test(v))
+      return "spec.targetVersion: must be a semantic version like 1.20.0";
+    out.targetVersion = v;
+    return undefined;
+  },
 };
 
 /**
@@ -243,6 +263,7 @@ export function parsePolicySpec(spec: unknown): { policy: ParsedPolicy } | { err
     schedule: undefined,
     timeZone: "UTC",
     failureBudget: undefined,
+    targetVersion: undefined,
   };
   for (const [key, value] of Object.entries(s)) {
     if (!Object.hasOwn(FIELD_PARSERS, key)) return { error: `spec.${key}: unknown field` };

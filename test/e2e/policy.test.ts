@@ -17,6 +17,7 @@ import {
   ZONE_LABEL,
   type PolicyStatus,
   type RawPolicy,
+  VERSION_LOCK_ANNOTATION,
 } from "../../src/model/policy.js";
 import { nodeNameForShadow } from "../../src/model/constants.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
@@ -344,7 +345,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
           all.push(n);
         }
       }
-      await createPolicy("e2e-zone", { maxConcurrent: "100%", maxConcurrentPerZone: 1 });
+      await createPolicy("e2e-zone", { maxConcurrent: "100%", maxConcurrentPerZone: 1, targetVersion: TO });
       const w = new ActivityWatcher(tb.rest, tb.namespace, (n) => zoneOfNode.get(n) ?? "?");
       cleanups.push(() => w.stop());
       await w.start();
@@ -359,6 +360,16 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
       assert.ok(w.maxTotal <= 3);
       const p = await getPolicy("e2e-zone");
       assert.equal(p.status?.effectiveMaxConcurrent, "6");
+      // The pin's contract with the agent: every shadow carries the version lock.
+      const annotated = await kube<{
+        items: { metadata: { name: string; annotations?: Record<string, string> } }[];
+      }>(tb.rest, "GET", shadowsPath(tb.namespace));
+      for (const b of annotated.items)
+        assert.equal(
+          b.metadata.annotations?.[VERSION_LOCK_ANNOTATION],
+          TO,
+          `${b.metadata.name} version lock`,
+        );
       await eventually(
         "status counts the fleet up to date",
         10_000,
