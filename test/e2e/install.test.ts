@@ -23,6 +23,7 @@ import {
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
 import { controllerSettings } from "../../src/controller/settings.js";
 import { renderCrdYaml } from "../../src/model/crd.js";
+import { renderPolicyCrdYaml } from "../../src/model/policy.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -248,9 +249,11 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     for (const [values, opts] of cases) {
       const out = await helm.template(join(ROOT, CRD_CHART_DIR), { values });
       const docs = splitDocuments(out);
-      assert.equal(docs.length, 1);
+      // The shadow CRD, then the UpdatePolicy CRD (docs/policy.md; no values).
+      assert.equal(docs.length, 2);
       const body = (docs[0] ?? "").replace(/^# Source: .*\n/, "");
       assert.equal(body, renderCrdYaml(opts), `text of ${JSON.stringify(values)}`);
+      assert.equal((docs[1] ?? "").replace(/^# Source: .*\n/, ""), renderPolicyCrdYaml());
     }
   });
 
