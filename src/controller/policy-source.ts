@@ -5,13 +5,15 @@
 // write a status decided on the same object).
 import type { Logger } from "pino";
 import type { Timers } from "../clock.js";
-import { isNotFound } from "../errors.js";
+import { isNotFound, KubeApiError } from "../errors.js";
 import type { KubeApi } from "../k8s/api.js";
 import { Informer } from "../k8s/informer.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../model/policy.js";
 import type { ConcurrencyLimit, StartFilter } from "./decisions.js";
 import type { FleetHold, PolicyDecision } from "./policy.js";
 import type { UpdateSchedule } from "./schedule.js";
+
+const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.httpStatus === 403;
 
 /** While the informer has not synced, GET the policy at most this often. */
 export const POLICY_FALLBACK_GET_MS = 10_000;
@@ -40,6 +42,7 @@ export class PolicySource {
   readonly #o: PolicySourceOptions;
   readonly #informer: Informer<RawPolicy>;
   #fallback: { atMs: number; value: RawPolicy | undefined } | undefined;
+  #forbiddenLogged = false;
   /** Our last status write: used while the cache still shows the object it was made on. */
   #written: { fromVersion: string | undefined; obj: RawPolicy } | undefined;
   readonly scheduleCache = new Map<string, UpdateSchedule | string>();
@@ -86,6 +89,17 @@ export class PolicySource {
       });
       this.#fallback = { atMs: now, value };
     } catch (err) {
+      if (isForbidden(err)) {
+        // An upgrade that kept the old RBAC: behave as without a policy (today's), and say so once.
+        if (!this.#forbiddenLogged)
+          this.#o.logger.warn(
+            { err },
+            "may not read UpdatePolicies (RBAC); running without a policy: grant get/list/watch on updatepolicies",
+          );
+        this.#forbiddenLogged = true;
+        this.#fallback = { atMs: now, value: undefined };
+        return undefined;
+      }
       if (!isNotFound(err)) {
         this.#o.logger.warn({ err }, "could not read the UpdatePolicy; holding new updates this tick");
         return "unavailable";
