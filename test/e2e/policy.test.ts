@@ -202,11 +202,12 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
 
       await eventually("a first node starts", 20_000, () => w.started.size >= 1);
       await patchPolicy("e2e-pause", { spec: { paused: true } });
-      const startedAtPause = new Set(w.started);
-      await eventually("paused: the policy says so, with the nodes still finishing", 10_000, async () => {
+      await eventually("paused: the policy says so", 10_000, async () => {
         const p = await getPolicy("e2e-pause");
         return condition(p.status, "Paused")?.status === "True";
       });
+      await sleep(1_000); // starts decided before the pause have reached the watcher
+      const startedAtPause = new Set(w.started);
       await eventually("the nodes started before the pause finish", 30_000, async () => {
         const all = await brs(tb);
         return [...startedAtPause].every((n) => onTo(all.find((b) => b.metadata?.name === n)));
