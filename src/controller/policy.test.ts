@@ -19,6 +19,8 @@ import {
   statusChanged,
 } from "./policy.js";
 import { parseSchedule } from "./schedule.js";
+import { PolicyMetrics } from "./policy-stage.js";
+import { Registry } from "prom-client";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const HOUR = 3_600_000;
@@ -390,5 +392,27 @@ describe("UpdatePolicy status", () => {
     const third = policyStatus({ ...raw, status: first }, unpaused, counts, later);
     assert.equal(statusChanged(first, third), true);
     assert.equal(third.conditions?.find((c) => c.type === "Paused")?.lastTransitionTime, later.toISOString());
+  });
+});
+
+describe("UpdatePolicy metrics", () => {
+  it("paused, halted, window open and nodes per state", async () => {
+    const registry = new Registry();
+    const m = new PolicyMetrics(registry);
+    const d = decidePolicy({
+      policy: policy({ paused: true, schedule: "* * 2 * * *" }),
+      shadows: [],
+      nodes: [],
+      now: NOW,
+      envMaxConcurrent: 1,
+    });
+    m.set(d, { total: 3, upToDate: 1, updating: 0, waiting: 0, failed: 0, held: 2 });
+    const text = await registry.metrics();
+    assert.match(text, /^brupop_policy_paused 1$/m);
+    assert.match(text, /^brupop_policy_halted 0$/m);
+    assert.match(text, /^brupop_policy_window_open 0$/m);
+    assert.match(text, /^brupop_policy_nodes\{state="held"\} 2$/m);
+    m.set(undefined, undefined);
+    assert.match(await registry.metrics(), /^brupop_policy_paused 0$/m);
   });
 });
