@@ -309,18 +309,20 @@ function scalar(node: JsonNode, type: string): PolicyStructuralSchema {
   return out;
 }
 
+/**
+ * integer|string → int-or-string. The API server allows no types inside its anyOf, so each
+ * alternative's own check moves to the top, where JSON Schema applies it to its type only
+ * (`minimum` to numbers, `pattern` to strings).
+ */
 function intOrString(alternatives: JsonNode[]): PolicyStructuralSchema {
   const types = alternatives.map((n) => n.type).sort();
   if (types.join(",") !== "integer,string") throw new Error("only integer|string unions are supported");
-  return {
-    "x-kubernetes-int-or-string": true,
-    anyOf: alternatives.map((n) => {
-      const alt: PolicyStructuralSchema = { type: n.type ?? "string" };
-      if (n.minimum !== undefined) alt.minimum = n.minimum;
-      if (n.pattern !== undefined) alt.pattern = n.pattern;
-      return alt;
-    }),
-  };
+  const out: PolicyStructuralSchema = { "x-kubernetes-int-or-string": true };
+  for (const n of alternatives) {
+    if (n.minimum !== undefined) out.minimum = n.minimum;
+    if (n.pattern !== undefined) out.pattern = n.pattern;
+  }
+  return out;
 }
 
 /** TypeBox JSON Schema → structural schema (integer|string unions become int-or-string). */
