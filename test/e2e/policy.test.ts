@@ -244,10 +244,12 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
           contentType: "application/merge-patch+json",
         },
       );
-      await eventually("the node's annotation reached the controller", 10_000, () =>
+      // While the whole fleet is paused, explain names the fleet's pause; give the Node watch a moment.
+      await sleep(2_000);
+      await patchPolicy("e2e-pause", { spec: { paused: false } });
+      await eventually("explain names the Node annotation", 10_000, () =>
         c.explain().some((e) => e.node === heldNode && /paused by Node annotation/.test(e.message)),
       );
-      await patchPolicy("e2e-pause", { spec: { paused: false } });
       await eventually("every other node on 1.20.0", 60_000, async () => {
         const items = await brs(tb);
         return names
