@@ -58,7 +58,9 @@ async function main(): Promise<number> {
   const [policyPath, policyTemplate] = policyCrdTemplateArtifact();
   await emit(policyPath, policyTemplate);
   if (check && stale.length > 0) {
-    process.stderr.write(`stale: ${stale.join(", ")} (the manifest is rendered from it, so run without --check)\n`);
+    process.stderr.write(
+      `stale: ${stale.join(", ")} (the manifest is rendered from it, so run without --check)\n`,
+    );
     return 1;
   }
 

@@ -122,7 +122,9 @@ function slimNode(node: NodeMeta): NodeMeta {
 
 export class Controller {
   readonly metrics: ControllerMetrics;
-  readonly #cfg: Required<Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | "policyName">> &
+  readonly #cfg: Required<
+    Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | "policyName">
+  > &
     ControllerConfig;
   readonly #log: Logger;
   readonly #timers: Timers;
