@@ -416,3 +416,55 @@ describe("UpdatePolicy metrics", () => {
     assert.match(await registry.metrics(), /^brupop_policy_paused 0$/m);
   });
 });
+
+describe("UpdatePolicy: groups", () => {
+  const canaryNode = (name: string): NodeLike => ({ metadata: { name, labels: { tier: "canary" } } });
+  const groups = [{ name: "canary", matchLabels: { tier: "canary" }, maxConcurrent: 1, soak: "30m" }];
+  const nodes = [canaryNode("c1"), canaryNode("c2"), node("r1"), node("r2")];
+
+  it("the canary group goes first, one at a time; the rest waits for it", () => {
+    const fleet = [idle("c1"), idle("c2"), idle("r1"), idle("r2")];
+    assert.deepEqual(starts({ maxConcurrent: 5, groups }, fleet, nodes), ["brs-c1"]);
+    const d = decidePolicy({
+      policy: policy({ groups }),
+      shadows: fleet,
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(d.group?.current, "canary");
+    assert.equal(d.maxConcurrent, 1);
+    assert.equal(
+      d.filter().hold(idle("r1")),
+      "group (rest) waits for group canary to finish (UpdatePolicy groups)",
+    );
+  });
+
+  it("a failed canary node keeps the next group waiting", () => {
+    const failed = idle("c2", { crash_count: 1, state_transition_failure_timestamp: NOW.toISOString() });
+    const fleet = [idle("c1", { current_version: "1.20.0" }), failed, idle("r1")];
+    assert.deepEqual(starts({ maxConcurrent: 5, groups }, fleet, nodes), []);
+  });
+
+  it("after the canary group finished, the next waits out the soak (finishedAt kept in the status)", () => {
+    const done = { current_version: "1.20.0" };
+    const fleet = [idle("c1", done), idle("c2", done), idle("r1"), idle("r2")];
+    const first = decidePolicy({
+      policy: policy({ groups }),
+      shadows: fleet,
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(first.group?.current, "(rest)");
+    assert.equal(first.group?.status[0]?.finishedAt, NOW.toISOString());
+    assert.match(first.filter().hold(idle("r1")) ?? "", /group canary soaks until 2026-01-10T12:30:00.000Z/);
+    const later = new Date(NOW.getTime() + 31 * 60_000);
+    const raw = policy({ groups }, { status: { groups: first.group?.status ?? [] } });
+    const d = decidePolicy({ policy: raw, shadows: fleet, nodes, now: later, envMaxConcurrent: 5 });
+    assert.equal(d.filter().hold(idle("r1")), undefined);
+    assert.equal(d.maxConcurrent, 5, "the rest group has the fleet's limit");
+    const st = policyStatus(raw, d, nodeCounts(fleet, { held: [], changes: [] }, later, false), later);
+    assert.equal(st.currentGroup, "(rest)");
+  });
+});

@@ -12,6 +12,7 @@ import {
   NODE_PAUSED_ANNOTATION,
   parsePolicySpec,
   ZONE_LABEL,
+  type ParsedGroup,
   type ParsedPolicy,
   type PolicyCondition,
   type PolicyStatus,
@@ -58,6 +59,8 @@ export interface PolicyDecision {
   cleared: boolean;
   invalid: string | undefined;
   policy: ParsedPolicy | undefined;
+  /** The waves (undefined: no groups). */
+  group?: GroupGate | undefined;
 }
 
 export interface PolicyInput {
@@ -103,9 +106,9 @@ export function nodePaused(node: NodeLike | undefined): boolean {
 export function nodeFilter(
   shadows: readonly BottlerocketShadow[],
   nodes: readonly NodeLike[],
-  perZone: number | undefined,
-  pin?: string,
+  opts: { perZone?: number | undefined; pin?: string | undefined; group?: GroupGate | undefined } = {},
 ): StartFilter {
+  const { perZone, pin, group } = opts;
   const byName = new Map<string, NodeLike>();
   for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
   const nodeOf = (s: BottlerocketShadow) => byName.get(nodeNameForShadow(s.metadata.name ?? "") ?? "");
@@ -120,6 +123,8 @@ export function nodeFilter(
     hold(shadow) {
       const node = nodeOf(shadow);
       if (nodePaused(node)) return `paused by Node annotation ${NODE_PAUSED_ANNOTATION}=true`;
+      const waitsForGroup = group?.hold(node);
+      if (waitsForGroup !== undefined) return waitsForGroup;
       const offered = shadow.status?.target_version;
       if (pin !== undefined && offered !== pin)
         return `pinned to ${pin} by UpdatePolicy targetVersion (its host offers ${offered ?? "?"}; waiting for the agent to apply the version lock)`;
@@ -139,9 +144,105 @@ export function nodeFilter(
   };
 }
 
+export type GroupStatus = NonNullable<PolicyStatus["groups"]>[number];
+
+/** Which wave may start now, and why the others wait. */
+export interface GroupGate {
+  /** The group whose nodes may start ("(rest)": the nodes in no group; undefined: all done). */
+  current: string | undefined;
+  maxConcurrent: number | undefined;
+  hold(node: NodeLike | undefined): string | undefined;
+  status: GroupStatus[];
+}
+
+export const REST_GROUP = "(rest)";
+
+function matches(node: NodeLike | undefined, labels: Record<string, string>): boolean {
+  const have = node?.metadata?.labels ?? {};
+  return Object.entries(labels).every(([k, v]) => have[k] === v);
+}
+
+/**
+ * The waves: a node is in the first group whose labels it carries (else in the last, "(rest)").
+ * The current group is the first with a node not up to date; a later group's nodes wait for it, and
+ * every earlier group's soak must have passed since it finished (finishedAt, kept in the status).
+ * A failed node is not up to date, so a failure keeps the next group waiting.
+ */
+export function evaluateGroups(
+  groups: readonly ParsedGroup[],
+  prev: readonly GroupStatus[] | undefined,
+  shadows: readonly BottlerocketShadow[],
+  nodes: readonly NodeLike[],
+  now: Date,
+): GroupGate {
+  const indexOf = (node: NodeLike | undefined): number => {
+    const i = groups.findIndex((g) => matches(node, g.matchLabels));
+    return i === -1 ? groups.length : i;
+  };
+  const names = [...groups.map((g) => g.name), REST_GROUP];
+  const status = groupCounts(names, shadows, nodes, indexOf);
+  for (const g of status) {
+    if (g.nodes !== g.upToDate) continue;
+    g.finishedAt = prev?.find((p) => p.name === g.name)?.finishedAt ?? now.toISOString();
+  }
+  const currentIndex = status.findIndex((g) => g.finishedAt === undefined);
+  if (currentIndex === -1)
+    return { current: undefined, maxConcurrent: undefined, status, hold: () => undefined };
+  const current = names[currentIndex] ?? "";
+  const soak = soaking(groups, status.slice(0, currentIndex), now);
+  return {
+    current,
+    maxConcurrent: groups[currentIndex]?.maxConcurrent,
+    status,
+    hold(node) {
+      const i = indexOf(node);
+      const name = names[i] ?? "";
+      if (i > currentIndex) return `group ${name} waits for group ${current} to finish (UpdatePolicy groups)`;
+      if (soak !== undefined)
+        return `group ${name} waits: group ${soak.group} soaks until ${soak.until.toISOString()} (UpdatePolicy groups)`;
+      return undefined;
+    },
+  };
+}
+
+/** Nodes and up-to-date nodes per group. */
+function groupCounts(
+  names: readonly string[],
+  shadows: readonly BottlerocketShadow[],
+  nodes: readonly NodeLike[],
+  indexOf: (node: NodeLike | undefined) => number,
+): GroupStatus[] {
+  const byName = new Map<string, NodeLike>();
+  for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
+  const status: GroupStatus[] = names.map((name) => ({ name, nodes: 0, upToDate: 0 }));
+  for (const s of shadows) {
+    const g = status[indexOf(byName.get(nodeNameForShadow(s.metadata.name ?? "") ?? ""))];
+    if (g === undefined) continue;
+    g.nodes++;
+    const st = s.status;
+    if (st !== undefined && !isActive(s) && st.current_version === st.target_version) g.upToDate++;
+  }
+  return status;
+}
+
+/** The latest end of a finished group's soak still ahead, if any. */
+function soaking(
+  groups: readonly ParsedGroup[],
+  finished: readonly GroupStatus[],
+  now: Date,
+): { group: string; until: Date } | undefined {
+  let out: { group: string; until: Date } | undefined;
+  finished.forEach((g, i) => {
+    const until = Date.parse(g.finishedAt ?? "") + (groups[i]?.soakMs ?? 0);
+    if (until > now.getTime() && (out === undefined || until > out.until.getTime()))
+      out = { group: g.name, until: new Date(until) };
+  });
+  return out;
+}
+
 /** Without a policy object: only the Node annotation holds (the one rule that needs none). */
 export function defaultFilter(nodes: readonly NodeLike[]): () => StartFilter {
-  return () => nodeFilter([], nodes, undefined);
+  return () => nodeFilter([], nodes);
 }
 
 function failureTime(s: BottlerocketShadow): string | undefined {
@@ -290,8 +391,13 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
       policy,
     };
   }
-  const maxConcurrent = resolveMaxConcurrent(policy.maxConcurrent, shadows.length, input.envMaxConcurrent);
-  const filter = () => nodeFilter(shadows, nodes, policy.maxConcurrentPerZone, policy.targetVersion);
+  const fleetMax = resolveMaxConcurrent(policy.maxConcurrent, shadows.length, input.envMaxConcurrent);
+  const group =
+    policy.groups.length === 0
+      ? undefined
+      : evaluateGroups(policy.groups, raw.status?.groups, shadows, nodes, now);
+  const filter = () =>
+    nodeFilter(shadows, nodes, { perZone: policy.maxConcurrentPerZone, pin: policy.targetVersion, group });
   let budget: FailureBudgetStatus | undefined;
   let tripped = false;
   let cleared = false;
@@ -308,11 +414,15 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
       ? undefined
       : { open: win.isInWindow(now), opensAt: win.isInWindow(now) ? null : win.nextFire(now) };
   const fleetHold = fleetHoldOf(name, policy, budget, window);
+  const groupMax = group?.maxConcurrent;
+  const maxConcurrent =
+    groupMax === undefined ? fleetMax : fleetMax === "unlimited" ? groupMax : Math.min(fleetMax, groupMax);
   return {
     name,
     fleetHold,
     maxConcurrent,
     filter,
+    group,
     window,
     budget,
     tripped,
@@ -452,6 +562,10 @@ export function policyStatus(
     if (decision.window.opensAt !== null) status.nextWindowOpen = decision.window.opensAt.toISOString();
   }
   if (decision.budget !== undefined) status.failureBudget = decision.budget;
+  if (decision.group !== undefined) {
+    status.groups = decision.group.status;
+    if (decision.group.current !== undefined) status.currentGroup = decision.group.current;
+  }
   return status;
 }
 

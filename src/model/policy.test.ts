@@ -26,6 +26,7 @@ describe("UpdatePolicy spec", () => {
         timeZone: "Europe/Berlin",
         failureBudget: { maxFailures: 2, windowMs: 5_400_000 },
         targetVersion: "1.20.0",
+        groups: [],
       },
     });
     assert.deepEqual(parsePolicySpec(undefined), {
@@ -37,6 +38,7 @@ describe("UpdatePolicy spec", () => {
         timeZone: "UTC",
         failureBudget: undefined,
         targetVersion: undefined,
+        groups: [],
       },
     });
   });
@@ -51,6 +53,17 @@ describe("UpdatePolicy spec", () => {
     [{ failureBudget: { window: "1h" } }, /^spec.failureBudget.maxFailures/],
     [{ pause: true }, /^spec.pause: unknown field/],
     [{ targetVersion: "latest" }, /^spec.targetVersion/],
+    [
+      {
+        groups: [
+          { name: "a", matchLabels: {} },
+          { name: "a", matchLabels: {} },
+        ],
+      },
+      /^spec.groups\[1\].name: "a" is used twice/,
+    ],
+    [{ groups: [{ name: "a", matchLabels: { x: 1 } }] }, /^spec.groups\[0\].matchLabels/],
+    [{ groups: [{ name: "a", matchLabels: {}, soak: "soon" }] }, /^spec.groups\[0\].soak/],
   ];
   for (const [spec, want] of bad)
     it(`rejects ${JSON.stringify(spec)}`, () => {

@@ -52,6 +52,28 @@ export const FailureBudgetSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const GroupSchema = Type.Object(
+  {
+    name: Type.String({ description: "Shown in status and in why-waiting reasons." }),
+    matchLabels: Type.Record(Type.String(), Type.String(), {
+      description: "Node labels a node must all carry to be in this group.",
+    }),
+    maxConcurrent: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: "Nodes of this group updating at once (default: the fleet's).",
+      }),
+    ),
+    soak: Type.Optional(
+      Type.String({
+        pattern: DURATION_PATTERN,
+        description: "After this group finished, wait this long before the next group starts.",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const PolicySpecSchema = Type.Object(
   {
     paused: Type.Optional(
@@ -84,6 +106,12 @@ export const PolicySpecSchema = Type.Object(
       }),
     ),
     failureBudget: Type.Optional(FailureBudgetSchema),
+    groups: Type.Optional(
+      Type.Array(GroupSchema, {
+        description:
+          "Waves, in order: a node belongs to the first group whose labels match (nodes matching none form a last group). A group's nodes start only once every earlier group is up to date with no failed node, and its soak has passed.",
+      }),
+    ),
     targetVersion: Type.Optional(
       Type.String({
         pattern: SEMVER_PATTERN,
@@ -132,6 +160,19 @@ export const PolicyStatusSchema = Type.Object({
   effectiveMaxConcurrent: Type.Optional(Type.String({ description: "The concurrency limit in force." })),
   windowOpen: Type.Optional(Type.Boolean()),
   nextWindowOpen: Type.Optional(Type.String({ description: "When the schedule next opens (RFC 3339)." })),
+  currentGroup: Type.Optional(Type.String({ description: "The group whose nodes may start now." })),
+  groups: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String(),
+        nodes: Type.Integer(),
+        upToDate: Type.Integer(),
+        finishedAt: Type.Optional(
+          Type.String({ description: "When every node of the group was up to date." }),
+        ),
+      }),
+    ),
+  ),
   failureBudget: Type.Optional(
     Type.Object({
       countingSince: Type.String({ description: "Failures before this instant do not count (RFC 3339)." }),
@@ -171,6 +212,14 @@ export interface ParsedPolicy {
   timeZone: string;
   failureBudget: { maxFailures: number; windowMs: number } | undefined;
   targetVersion: string | undefined;
+  groups: ParsedGroup[];
+}
+
+export interface ParsedGroup {
+  name: string;
+  matchLabels: Record<string, string>;
+  maxConcurrent: number | undefined;
+  soakMs: number;
 }
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -197,6 +246,23 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 type FieldParser = (value: unknown, out: ParsedPolicy) => string | undefined;
+
+function parseGroup(g: unknown, at: string, into: ParsedGroup[]): string | undefined {
+  if (!isRecord(g)) return `${at}: must be an object`;
+  const name = g["name"];
+  if (typeof name !== "string" || name === "") return `${at}.name: must be a non-empty string`;
+  if (into.some((x) => x.name === name)) return `${at}.name: "${name}" is used twice`;
+  const labels = g["matchLabels"];
+  if (!isRecord(labels) || !Object.values(labels).every((x) => typeof x === "string"))
+    return `${at}.matchLabels: must map label names to values`;
+  const max = g["maxConcurrent"];
+  if (max !== undefined && !isInt(max, 1)) return `${at}.maxConcurrent: must be an integer ≥ 1`;
+  const soakMs =
+    g["soak"] === undefined ? 0 : typeof g["soak"] === "string" ? parseDuration(g["soak"]) : undefined;
+  if (soakMs === undefined) return `${at}.soak: must be a duration like "30m"`;
+  into.push({ name, matchLabels: labels as Record<string, string>, maxConcurrent: max, soakMs });
+  return undefined;
+}
 
 const isInt = (v: unknown, min: number): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= min;
@@ -241,6 +307,16 @@ const FIELD_PARSERS: Readonly<Record<keyof PolicySpec, FieldParser>> = {
     out.failureBudget = { maxFailures: max, windowMs };
     return undefined;
   },
+  groups(v, out) {
+    if (!Array.isArray(v)) return "spec.groups: must be a list";
+    const groups: ParsedGroup[] = [];
+    for (const [i, g] of v.entries()) {
+      const error = parseGroup(g, `spec.groups[${i}]`, groups);
+      if (error !== undefined) return error;
+    }
+    out.groups = groups;
+    return undefined;
+  },
   targetVersion(v, out) {
     if (typeof v !== "string" || !new RegExp(SEMVER_PATTERN).test(v))
       return "spec.targetVersion: must be a semantic version like 1.20.0";
@@ -264,6 +340,7 @@ export function parsePolicySpec(spec: unknown): { policy: ParsedPolicy } | { err
     timeZone: "UTC",
     failureBudget: undefined,
     targetVersion: undefined,
+    groups: [],
   };
   for (const [key, value] of Object.entries(s)) {
     if (!Object.hasOwn(FIELD_PARSERS, key)) return { error: `spec.${key}: unknown field` };
@@ -282,6 +359,7 @@ export interface PolicyStructuralSchema {
   description?: string;
   properties?: Record<string, PolicyStructuralSchema>;
   items?: PolicyStructuralSchema;
+  additionalProperties?: PolicyStructuralSchema;
   required?: string[];
   enum?: string[];
   pattern?: string;
@@ -295,11 +373,24 @@ interface JsonNode {
   description?: string;
   properties?: Record<string, JsonNode>;
   items?: JsonNode;
+  patternProperties?: Record<string, JsonNode>;
   required?: string[];
   enum?: unknown[];
   anyOf?: JsonNode[];
   pattern?: string;
   minimum?: number;
+}
+
+function objectSchema(node: JsonNode): PolicyStructuralSchema {
+  if (node.patternProperties !== undefined) {
+    const values = Object.values(node.patternProperties)[0] ?? {};
+    return { type: "object", additionalProperties: policyStructural(values) };
+  }
+  const out: PolicyStructuralSchema = { type: "object", properties: {} };
+  for (const [k, child] of Object.entries(node.properties ?? {}))
+    (out.properties as Record<string, PolicyStructuralSchema>)[k] = policyStructural(child);
+  if (node.required !== undefined && node.required.length > 0) out.required = [...node.required];
+  return out;
 }
 
 function scalar(node: JsonNode, type: string): PolicyStructuralSchema {
@@ -333,12 +424,7 @@ export function policyStructural(node: JsonNode): PolicyStructuralSchema {
   if (node.enum !== undefined) return { ...out, type: "string", enum: node.enum.map(String) };
   switch (node.type) {
     case "object":
-      out.type = "object";
-      out.properties = {};
-      for (const [k, child] of Object.entries(node.properties ?? {}))
-        out.properties[k] = policyStructural(child);
-      if (node.required !== undefined && node.required.length > 0) out.required = [...node.required];
-      return out;
+      return { ...out, ...objectSchema(node) };
     case "array":
       out.type = "array";
       out.items = policyStructural(node.items ?? {});
