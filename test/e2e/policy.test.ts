@@ -45,6 +45,8 @@ class ActivityWatcher {
   readonly maxPerZone = new Map<string, number>();
   maxTotal = 0;
   readonly started = new Set<string>();
+  /** When each shadow first left Idle (wall clock, ms). */
+  readonly startedAt = new Map<string, number>();
 
   constructor(rest: KubeRest, ns: string, zoneOf: (node: string) => string) {
     this.#informer = new Informer<RawBrs>({ rest, path: shadowsPath(ns), logger });
@@ -52,6 +54,7 @@ class ActivityWatcher {
       const name = obj.metadata?.name ?? "";
       const on = type !== "delete" && active(obj);
       this.#active.set(name, on);
+      if (on && !this.started.has(name)) this.startedAt.set(name, Date.now());
       if (on) this.started.add(name);
       const perZone = new Map<string, number>();
       let total = 0;
@@ -378,6 +381,37 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
         10_000,
         async () => (await getPolicy("e2e-zone")).status?.nodes?.upToDate === 6,
       );
+    }),
+  );
+
+  it(
+    "groups: the canary group updates first, the rest only after it finished and soaked",
+    withCleanup(async () => {
+      const tb = await testbed("pol-group");
+      const canary = await nodes(tb, "gc-", 1, { "e2e/tier": "canary" });
+      const rest = await nodes(tb, "gr-", 2);
+      const soakMs = 2_000;
+      await createPolicy("e2e-group", {
+        maxConcurrent: 5,
+        groups: [{ name: "canary", matchLabels: { "e2e/tier": "canary" }, soak: "2s" }],
+      });
+      const w = new ActivityWatcher(tb.rest, tb.namespace, () => "z");
+      cleanups.push(() => w.stop());
+      await w.start();
+      const c = controller(tb, "e2e-group");
+      await c.start();
+      await eventually("all three on 1.20.0", 60_000, async () => {
+        const items = await brs(tb);
+        return [...canary, ...rest].every((n) => onTo(items.find((b) => b.metadata?.name === `brs-${n}`)));
+      });
+      const p = await getPolicy("e2e-group");
+      const finishedAt = Date.parse(p.status?.groups?.find((g) => g.name === "canary")?.finishedAt ?? "");
+      assert.ok(Number.isFinite(finishedAt), "the canary group's finish is in the status");
+      for (const n of rest) {
+        const at = w.startedAt.get(`brs-${n}`) ?? 0;
+        assert.ok(at >= finishedAt + soakMs, `${n} started ${at - finishedAt} ms after the canary finished`);
+      }
+      assert.equal(w.maxTotal, 2, "the rest group updated in parallel (maxConcurrent 5)");
     }),
   );
 });
