@@ -29,6 +29,7 @@ export class PolicyMetrics {
   readonly #halted: Gauge;
   readonly #windowOpen: Gauge;
   readonly #nodes: Gauge<"state">;
+  readonly #groupNodes: Gauge<"group" | "state">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -47,6 +48,12 @@ export class PolicyMetrics {
       help: "1 while the UpdatePolicy's window is open (1 also when it sets none)",
       registers,
     });
+    this.#groupNodes = new Gauge({
+      name: "brupop_policy_group_nodes",
+      help: "Managed nodes per UpdatePolicy group: state total or upToDate",
+      labelNames: ["group", "state"],
+      registers,
+    });
     this.#nodes = new Gauge({
       name: "brupop_policy_nodes",
       help: "Managed nodes per policy state (upToDate, updating, waiting, failed, held)",
@@ -59,9 +66,18 @@ export class PolicyMetrics {
     this.#paused.set(decision?.policy?.paused === true ? 1 : 0);
     this.#halted.set(decision?.budget?.haltedAt !== undefined ? 1 : 0);
     this.#windowOpen.set(decision?.window === undefined || decision.window.open ? 1 : 0);
+    this.#setCounts(decision, counts);
+  }
+
+  #setCounts(decision: PolicyDecision | undefined, counts: Record<string, number> | undefined): void {
     this.#nodes.reset();
-    if (counts !== undefined)
-      for (const [state, n] of Object.entries(counts)) if (state !== "total") this.#nodes.set({ state }, n);
+    this.#groupNodes.reset();
+    for (const g of decision?.group?.status ?? []) {
+      this.#groupNodes.set({ group: g.name, state: "total" }, g.nodes);
+      this.#groupNodes.set({ group: g.name, state: "upToDate" }, g.upToDate);
+    }
+    for (const [state, n] of Object.entries(counts ?? {}))
+      if (state !== "total") this.#nodes.set({ state }, n);
   }
 }
 

@@ -414,6 +414,17 @@ describe("UpdatePolicy metrics", () => {
     assert.match(text, /^brupop_policy_nodes\{state="held"\} 2$/m);
     m.set(undefined, undefined);
     assert.match(await registry.metrics(), /^brupop_policy_paused 0$/m);
+    const grouped = decidePolicy({
+      policy: policy({ groups: [{ name: "canary", matchLabels: { tier: "canary" } }] }),
+      shadows: [idle("a")],
+      nodes: [node("a")],
+      now: NOW,
+      envMaxConcurrent: 1,
+    });
+    m.set(grouped, undefined);
+    const g = await registry.metrics();
+    assert.match(g, /^brupop_policy_group_nodes\{group="canary",state="total"\} 0$/m);
+    assert.match(g, /^brupop_policy_group_nodes\{group="\(rest\)",state="total"\} 1$/m);
   });
 });
 
