@@ -14,7 +14,12 @@ import { parseArgs } from "node:util";
 
 import { Helm } from "../kit/deploy/helm.js";
 import { BrupopError } from "../src/errors.js";
-import { crdTemplateArtifact, renderStaticManifest, STATIC_MANIFEST_PATH } from "../kit/deploy/manifest.js";
+import {
+  crdTemplateArtifact,
+  policyCrdTemplateArtifact,
+  renderStaticManifest,
+  STATIC_MANIFEST_PATH,
+} from "../kit/deploy/manifest.js";
 import { binDir } from "../kit/testenv/paths.js";
 
 const root = dirname(import.meta.dirname);
@@ -50,8 +55,12 @@ async function main(): Promise<number> {
 
   const [crdPath, crdTemplate] = crdTemplateArtifact();
   await emit(crdPath, crdTemplate);
+  const [policyPath, policyTemplate] = policyCrdTemplateArtifact();
+  await emit(policyPath, policyTemplate);
   if (check && stale.length > 0) {
-    process.stderr.write(`stale: ${crdPath} (the manifest is rendered from it, so run without --check)\n`);
+    process.stderr.write(
+      `stale: ${stale.join(", ")} (the manifest is rendered from it, so run without --check)\n`,
+    );
     return 1;
   }
 

@@ -3,7 +3,12 @@
 // like upstream's release manifest: Namespace first, then the CRD, then everything else).
 import { join } from "node:path";
 import { parseDocument } from "yaml";
-import { CRD_TEMPLATE_PATH, renderCrdChartTemplate } from "./crd-template.js";
+import {
+  CRD_TEMPLATE_PATH,
+  POLICY_CRD_TEMPLATE_PATH,
+  renderCrdChartTemplate,
+  renderPolicyCrdChartTemplate,
+} from "./crd-template.js";
 import type { ChartValues } from "./helm.js";
 
 export const STATIC_MANIFEST_PATH = "bottlerocket-update-operator.yaml";
@@ -65,4 +70,9 @@ export async function renderStaticManifest(helm: ChartRenderer, root: string): P
 /** The CRD chart template, as it must be checked in. */
 export function crdTemplateArtifact(): [path: string, content: string] {
   return [CRD_TEMPLATE_PATH, renderCrdChartTemplate()];
+}
+
+/** The UpdatePolicy CRD's chart template, as it must be checked in. */
+export function policyCrdTemplateArtifact(): [path: string, content: string] {
+  return [POLICY_CRD_TEMPLATE_PATH, renderPolicyCrdChartTemplate()];
 }

@@ -48,6 +48,7 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import { buildCrd } from "../../src/model/crd.js";
+import { buildPolicyCrd, POLICY_CRD_NAME } from "../../src/model/policy.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import type { ShadowState } from "../../src/model/state.js";
 import { startCluster, type TestCluster } from "../testenv/cluster.js";
@@ -224,6 +225,7 @@ export class BrupopTestbed {
       });
 
       await installCrd(rest, apiserver.url, ca.certPem);
+      await installPolicyCrd(rest);
       await installAgentDaemonSet(rest, namespace);
 
       const fleet = await SimulatedFleet.create({
@@ -695,6 +697,23 @@ async function installCrd(rest: KubeRest, apiserverUrl: string, caPem: string): 
       rest,
       "GET",
       `${path}/${CRD_NAME}`,
+    );
+    return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
+  });
+}
+
+/** The UpdatePolicy CRD (cluster-wide, no webhook): created once per cluster, then reused. */
+async function installPolicyCrd(rest: KubeRest): Promise<void> {
+  const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+  const res = await rest.request("POST", path, { body: buildPolicyCrd() });
+  if (res.status !== 201 && res.status !== 200 && res.status !== 409) {
+    throw new Error(`create UpdatePolicy CRD: HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  await eventually("UpdatePolicy CRD Established", 30_000, async () => {
+    const got = await kube<{ status?: { conditions?: { type: string; status: string }[] } }>(
+      rest,
+      "GET",
+      `${path}/${POLICY_CRD_NAME}`,
     );
     return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true;
   });

@@ -33,6 +33,9 @@ import { makeExtras, type ExtrasConfig } from "./extras.js";
 import type { Notifier } from "./notify.js";
 import { ControllerHttpServer } from "./http.js";
 import { ControllerMetrics } from "./metrics.js";
+import { DEFAULT_POLICY_NAME, NODE_PAUSED_ANNOTATION } from "../model/policy.js";
+import { PolicySource } from "./policy-source.js";
+import { PolicyMetrics, type PolicyRuntime } from "./policy-stage.js";
 import { ConfigMapRoundStore, DEFAULT_STATE_CONFIGMAP, type RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import { runTick, type TickDeps, type TickReport } from "./stages.js";
@@ -79,6 +82,8 @@ export interface ControllerConfig extends ExtrasConfig {
   writeConcurrency?: number;
   /** Also export prom-client's process metrics (the CLI does; in-process instances should not). */
   defaultMetrics?: boolean;
+  /** The UpdatePolicy honoured (docs/policy.md); default "default"; null: none is watched. */
+  policyName?: string | null;
 }
 
 export interface ControllerDeps {
@@ -95,7 +100,13 @@ export interface ControllerDeps {
 }
 
 interface NodeMeta extends NodeLike {
-  metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
 }
 
 /** Keep only what the controller reads of a Node (a full Node object is 5-20 kB; 1 000 add up). */
@@ -106,13 +117,18 @@ function slimNode(node: NodeMeta): NodeMeta {
   if (m.uid !== undefined) metadata.uid = m.uid;
   if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
   if (m.labels !== undefined) metadata.labels = m.labels;
+  const paused = m.annotations?.[NODE_PAUSED_ANNOTATION];
+  if (paused !== undefined) metadata.annotations = { [NODE_PAUSED_ANNOTATION]: paused };
   return { metadata };
 }
 
 export class Controller {
   readonly metrics: ControllerMetrics;
   readonly #cfg: Required<
-    Omit<ControllerConfig, "controllerNodeName" | "http" | "leaderElection" | keyof ExtrasConfig>
+    Omit<
+      ControllerConfig,
+      "controllerNodeName" | "http" | "leaderElection" | "policyName" | keyof ExtrasConfig
+    >
   > &
     ControllerConfig;
   readonly #log: Logger;
@@ -120,6 +136,7 @@ export class Controller {
   readonly #identity: string;
   readonly #shadows: Informer<RawShadow>;
   readonly #nodes: Informer<NodeMeta>;
+  readonly #policy: PolicyRuntime | undefined;
   readonly #elector: LeaderElector | undefined;
   /** What every tick reads and acts through (shared by all terms). */
   readonly #deps: TickDeps;
@@ -169,7 +186,21 @@ export class Controller {
       this.#schedule(this.#cfg.eventDebounceMs);
     });
     this.#nodes.on((type, node) => this.#onNodeEvent(type, node));
-    this.#deps = this.#makeTickDeps(config, deps, api, view);
+    const policyName = config.policyName === undefined ? DEFAULT_POLICY_NAME : config.policyName;
+    this.#policy =
+      policyName === null
+        ? undefined
+        : {
+            source: new PolicySource({
+              rest: deps.rest,
+              name: policyName,
+              logger: this.#log,
+              timers,
+              onChange: () => this.#schedule(this.#cfg.eventDebounceMs),
+            }),
+            metrics: new PolicyMetrics(this.metrics.registry),
+          };
+    this.#deps = { ...this.#makeTickDeps(config, deps, api, view), policy: this.#policy };
     this.#elector = this.#makeElector(config, deps);
   }
 
@@ -264,6 +295,7 @@ export class Controller {
     this.#started = true;
     this.#shadows.start();
     this.#nodes.start();
+    this.#policy?.source.start();
     if (this.#cfg.http !== null && this.#cfg.http !== undefined) {
       this.#http = new ControllerHttpServer(
         {
@@ -316,7 +348,7 @@ export class Controller {
     }
     this.#wakeup.stop();
     // Informers first: a loop still waiting for the first sync (API unreachable) is released by it.
-    await Promise.all([this.#shadows.stop(), this.#nodes.stop()]);
+    await Promise.all([this.#shadows.stop(), this.#nodes.stop(), this.#policy?.source.stop()]);
     await this.#loop;
     this.#deps.notifier?.close();
     const closed = new AbortController();
@@ -331,13 +363,15 @@ export class Controller {
     const last = this.#term?.last;
     if (last === undefined) return [];
     const { gate } = last;
+    const policy = this.#policy?.source.last;
     return explainFleet(last.shadows, {
       now: this.#deps.clock.now(),
-      maxConcurrent: this.#cfg.maxConcurrent,
+      maxConcurrent: policy?.maxConcurrent ?? this.#cfg.maxConcurrent,
       gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
       controllerNodeName: this.#cfg.controllerNodeName,
       blocked: this.#deps.blockers?.last,
       silent: this.#deps.silence?.last,
+      policy: policy && { hold: policy.hold?.message, filter: policy.filter },
     });
   }
 

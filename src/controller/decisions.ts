@@ -172,6 +172,16 @@ export interface TickInput {
   /** Whether the schedule lets new updates start now (in-progress nodes always continue). */
   updatesAllowed: boolean;
   controllerNodeName?: string | undefined;
+  /** Holds single nodes back (an UpdatePolicy's per-node pause and zone limit; policy.ts). */
+  startFilter?: StartFilter | undefined;
+}
+
+/** Asked, in start order, about each candidate the schedule would let start. */
+export interface StartFilter {
+  /** Why `shadow` may not start now, naming the rule; undefined: it may. */
+  hold(shadow: BottlerocketShadow): string | undefined;
+  /** `shadow` starts in this tick (so its zone has one slot fewer). */
+  started(shadow: BottlerocketShadow): void;
 }
 
 export interface TickPlan {
@@ -180,6 +190,8 @@ export interface TickPlan {
   activeCount: number;
   /** Candidates that could not start because the concurrency limit is reached. */
   waitingForSlot: string[];
+  /** Candidates the start filter held back, with its reason. */
+  held: { name: string; reason: string }[];
 }
 
 function change(shadow: BottlerocketShadow, to: ShadowSpec, reason: SpecChangeReason): SpecChange {
@@ -224,23 +236,39 @@ export function planTick(input: TickInput): TickPlan {
     shadows.filter((s) => isCandidate(s, now)),
     input.controllerNodeName,
   );
+  const starts = input.updatesAllowed
+    ? startCandidates(input, candidates, activeCount)
+    : { changes: [], activeCount, waitingForSlot: [], held: [] };
+  return { ...starts, changes: [...changes, ...starts.changes] };
+}
+
+/** Starts candidates in order while slots last and the start filter lets them. */
+function startCandidates(
+  input: TickInput,
+  candidates: readonly BottlerocketShadow[],
+  activeBefore: number,
+): TickPlan {
   const limit = input.maxConcurrent === "unlimited" ? Infinity : input.maxConcurrent;
-  const waitingForSlot: string[] = [];
-  if (input.updatesAllowed) {
-    for (const shadow of candidates) {
-      if (activeCount >= limit) {
-        waitingForSlot.push(shadow.metadata.name ?? "");
-        continue;
-      }
-      changes.push(change(shadow, nextSpec(shadow, now), "start"));
-      activeCount++;
+  const plan: TickPlan = { changes: [], activeCount: activeBefore, waitingForSlot: [], held: [] };
+  for (const shadow of candidates) {
+    const hold = input.startFilter?.hold(shadow);
+    if (hold !== undefined) {
+      plan.held.push({ name: shadow.metadata.name ?? "", reason: hold });
+      continue;
     }
+    if (plan.activeCount >= limit) {
+      plan.waitingForSlot.push(shadow.metadata.name ?? "");
+      continue;
+    }
+    plan.changes.push(change(shadow, nextSpec(shadow, input.now), "start"));
+    plan.activeCount++;
+    input.startFilter?.started(shadow);
   }
-  return { changes, activeCount, waitingForSlot };
+  return plan;
 }
 
 export interface NodeLike {
-  metadata?: { name?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
 /**

@@ -4,7 +4,14 @@
 import { nodeNameForShadow } from "../model/constants.js";
 import { describeFailure, type BottlerocketShadow, type ShadowFailure } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
-import { backoffPassed, backoffUntil, isActive, planTick, type ConcurrencyLimit } from "./decisions.js";
+import {
+  backoffPassed,
+  backoffUntil,
+  isActive,
+  planTick,
+  type ConcurrencyLimit,
+  type StartFilter,
+} from "./decisions.js";
 import { describeBlocker, type Blocker } from "./blockers.js";
 import type { ScheduleKind } from "./schedule.js";
 import { formatSilence, type Silent } from "./silence.js";
@@ -33,6 +40,8 @@ export type WaitReason =
   | { kind: "blocked"; blocker: Blocker; targetVersion: string }
   /** Every update slot is taken. */
   | { kind: "concurrency-full"; active: number; limit: number; targetVersion: string }
+  /** An UpdatePolicy rule or a Node annotation holds it; `message` names the rule. */
+  | { kind: "policy-hold"; message: string; targetVersion: string }
   /** Nothing holds it back: the controller starts it at its next tick. */
   | { kind: "starting"; targetVersion: string };
 
@@ -60,6 +69,8 @@ export interface ExplainContext {
   blocked?: ReadonlyMap<string, Blocker> | undefined;
   /** The last tick's silent agents, by shadow name (silence.ts). */
   silent?: ReadonlyMap<string, Silent> | undefined;
+  /** The UpdatePolicy's verdict (policy.ts): a fleet-wide hold and the per-node filter. */
+  policy?: { hold: string | undefined; filter: () => StartFilter } | undefined;
 }
 
 function describeInProgress(reason: Extract<WaitReason, { kind: "in-progress" }>): string {
@@ -94,6 +105,8 @@ export function describeReason(reason: WaitReason): string {
       return reason.limit === 0
         ? "updates paused: MAX_CONCURRENT_UPDATE is 0 (nodes in progress finish, none starts)"
         : `concurrency limit reached: ${reason.active} of ${reason.limit} nodes updating`;
+    case "policy-hold":
+      return reason.message;
     case "starting":
       return `starts updating to ${reason.targetVersion} at the controller's next tick`;
   }
@@ -102,7 +115,7 @@ export function describeReason(reason: WaitReason): string {
 function reasonFor(
   shadow: BottlerocketShadow,
   ctx: ExplainContext,
-  plan: { waiting: Set<string>; active: number },
+  plan: { waiting: Set<string>; active: number; held: Map<string, string> },
 ): WaitReason {
   const { status, spec } = shadow;
   if (status === undefined) return { kind: "no-status" };
@@ -127,11 +140,14 @@ function reasonFor(
     const until = backoffUntil(status) ?? ctx.now;
     return { kind: "backoff", until, crashCount: status.crash_count, targetVersion };
   }
+  if (ctx.policy?.hold !== undefined) return { kind: "policy-hold", message: ctx.policy.hold, targetVersion };
   if (!ctx.gate.updatesAllowed) {
     return { kind: "schedule-closed", schedule: ctx.gate.kind, until: ctx.gate.opensAt, targetVersion };
   }
   const blocker = ctx.blocked?.get(name);
   if (blocker !== undefined) return { kind: "blocked", blocker, targetVersion };
+  const held = plan.held.get(name);
+  if (held !== undefined) return { kind: "policy-hold", message: held, targetVersion };
   if (plan.waiting.has(name)) {
     const limit = ctx.maxConcurrent === "unlimited" ? Infinity : ctx.maxConcurrent;
     return { kind: "concurrency-full", active: plan.active, limit, targetVersion };
@@ -148,8 +164,13 @@ export function explainFleet(shadows: readonly BottlerocketShadow[], ctx: Explai
     maxConcurrent: ctx.maxConcurrent,
     updatesAllowed: true,
     controllerNodeName: ctx.controllerNodeName,
+    startFilter: ctx.policy?.filter(),
   });
-  const view = { waiting: new Set(plan.waitingForSlot), active: plan.activeCount };
+  const view = {
+    waiting: new Set(plan.waitingForSlot),
+    active: plan.activeCount,
+    held: new Map(plan.held.map((h) => [h.name, h.reason])),
+  };
   return shadows.map((shadow) => {
     const name = shadow.metadata.name ?? "";
     const reason = reasonFor(shadow, ctx, view);

@@ -93,12 +93,12 @@ export function normalizeCronExpression(expression: string, variable = "SCHEDULE
     .join(" ");
 }
 
-function compileCron(expression: string, variable: string): Cron {
+function compileCron(expression: string, variable: string, timeZone: string): Cron {
   const normalized = normalizeCronExpression(expression, variable);
   try {
     return new Cron(normalized, {
       mode: "7-part",
-      timezone: "Etc/UTC",
+      timezone: timeZone,
       alternativeWeekdays: true,
       domAndDow: true,
     });
@@ -122,8 +122,10 @@ export function parseSchedule(
   expression: string,
   now: Date,
   variable = "SCHEDULER_CRON_EXPRESSION",
+  /** IANA zone the fields are read in (an UpdatePolicy's spec.timeZone); default UTC. */
+  timeZone = "Etc/UTC",
 ): UpdateSchedule {
-  const cron = compileCron(expression, variable);
+  const cron = compileCron(expression, variable, timeZone);
   const [first, second] = cron.nextRuns(2, now);
   if (first === undefined) {
     throw new BrupopError(

@@ -23,6 +23,7 @@ import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
 import type { Notifier } from "./notify.js";
+import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import type { SilenceWatch } from "./silence.js";
@@ -73,6 +74,8 @@ export interface TickDeps {
   notifier?: Notifier | undefined;
   blockers?: Blockers | undefined;
   silence?: SilenceWatch | undefined;
+  /** The UpdatePolicy (policy-stage.ts); undefined: none is watched. */
+  policy?: PolicyRuntime | undefined;
 }
 
 /** The caches' contents, read when the tick observes the fleet. */
@@ -122,6 +125,8 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
 
   const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
   report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
+  const policy = await decideFleetPolicy(deps, fencedTerm, { live, nodes: caches.nodes(), now });
+  if (policy.hold !== undefined) report.updatesAllowed = false;
   deps.metrics.setUpdatesAllowed(report.updatesAllowed);
 
   const { plan, blocked } = await planUnblocked(
@@ -129,9 +134,10 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
     {
       shadows: live,
       now,
-      maxConcurrent: deps.settings.maxConcurrent,
+      maxConcurrent: policy.maxConcurrent,
       updatesAllowed: report.updatesAllowed,
       controllerNodeName: deps.settings.controllerNodeName,
+      startFilter: policy.filter(),
     },
     fencedTerm.signal,
   );
@@ -142,6 +148,7 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   const written = await writeChanges(deps, fencedTerm, plan.changes);
   report.written = written.written;
   report.conflicts = written.conflicts;
+  await recordPolicy(deps, fencedTerm, policy, { plan, live, now });
 
   record(deps, fencedTerm, live, { ...gate, updatesAllowed: report.updatesAllowed });
   deps.metrics.observeTick((performance.now() - t0) / 1000);

@@ -9,6 +9,8 @@
 import { isActive } from "../controller/decisions.js";
 import { explainFleet, type WaitReason } from "../controller/explain.js";
 import { evaluateGate, fleetDemand, type GateDecision } from "../controller/gate.js";
+import { decidePolicy, defaultFilter, type PolicyDecision } from "../controller/policy.js";
+import type { RawPolicy } from "../model/policy.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
 import { TIME_ALLOWANCE_SECONDS } from "../model/state.js";
@@ -30,6 +32,7 @@ import {
   type NodeRow,
   type Phase,
   type RowReason,
+  type PolicySummary,
   type Summary,
 } from "./model.js";
 import { resolveSettings, type EffectiveSettings } from "./settings.js";
@@ -139,6 +142,8 @@ function waitingReason(reason: WaitReason): RowReason {
       return { kind: "concurrency-full", active: reason.active, limit: reason.limit };
     case "no-status":
       return { kind: "no-status" };
+    case "policy-hold":
+      return { kind: "policy-hold", rule: reason.message };
     case "starting":
     case "blocked": // only the controller knows its blockers (status passes none to explainFleet)
     case "in-progress": // handled by activeReason; listed for exhaustiveness
@@ -261,11 +266,13 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
   const demand = fleetDemand(shadows);
   // Exactly what the controller would decide now, including opening a trigger round that is due.
   const gate = evaluateGate(settings.schedule, settings.round, now, demand);
+  const policy = policyDecision(input, shadows, settings);
   const verdicts = explainFleet(shadows, {
     now,
-    maxConcurrent: settings.maxConcurrent,
+    maxConcurrent: policy?.maxConcurrent ?? settings.maxConcurrent,
     gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
     controllerNodeName: settings.controllerNode ?? undefined,
+    policy: { hold: policy?.fleetHold?.message, filter: policy?.filter ?? defaultFilter(input.nodes) },
   });
 
   const rows: NodeRow[] = shadows.map((shadow, i) => {
@@ -297,5 +304,37 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     controller: controllerStatus(settings, gate),
     summary: summarise(rows, demand.active, settings),
     nodes: rows,
+    ...(policy !== undefined && { policy: policySummary(input.policy ?? {}, policy) }),
+  };
+}
+
+/** What the UpdatePolicy decides now, exactly as the controller would (undefined: no policy). */
+function policyDecision(
+  input: StatusInput,
+  shadows: readonly BottlerocketShadow[],
+  settings: EffectiveSettings,
+): PolicyDecision | undefined {
+  if (input.policy === null || input.policy === undefined) return undefined;
+  return decidePolicy({
+    policy: input.policy,
+    shadows,
+    nodes: input.nodes,
+    now: input.now,
+    envMaxConcurrent: settings.maxConcurrent,
+  });
+}
+
+function policySummary(raw: RawPolicy, d: PolicyDecision): PolicySummary {
+  return {
+    name: d.name,
+    hold: d.fleetHold?.message ?? null,
+    maxConcurrent: d.maxConcurrent,
+    conditions: (raw.status?.conditions ?? []).map(({ type, status, reason, message }) => ({
+      type,
+      status,
+      reason,
+      message,
+    })),
+    nextWindowOpen: d.window?.opensAt?.toISOString() ?? null,
   };
 }

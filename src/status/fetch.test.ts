@@ -59,10 +59,12 @@ describe("StatusReader", () => {
     assert.equal(input.nodes.length, 2);
     assert.equal(input.controllerState?.["max-concurrent"], "2");
     assert.deepEqual([...input.drain.keys()], ["d"]);
+    assert.equal(input.policy, null, "no UpdatePolicy (the fake answers 500): status goes on without it");
     assert.deepEqual(rest.calls.sort(), [
       "GET /api/v1/namespaces/ns/configmaps/brupop-controller-state",
       "GET /api/v1/nodes",
       "GET /api/v1/pods?spec.nodeName=d",
+      "GET /apis/brupop.bottlerocket.aws/v1alpha1/updatepolicies/default",
       "GET /apis/brupop.bottlerocket.aws/v2/namespaces/ns/bottlerocketshadows",
       "GET /apis/policy/v1/poddisruptionbudgets",
     ]);

@@ -2,6 +2,7 @@
 // controller's state ConfigMap and — only for nodes that are draining — their pods and the PDBs.
 // Shadows and Nodes are required (any failure is an error); the ConfigMap and the drain facts are
 // best effort (a user without access to them still gets the table, with a note).
+import { DEFAULT_POLICY_NAME, POLICY_COLLECTION_PATH, type RawPolicy } from "../model/policy.js";
 import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_STATE_CONFIGMAP } from "../controller/round-store.js";
 import { BrupopError, isNotFound, KubeApiError } from "../errors.js";
@@ -118,6 +119,15 @@ export class StatusReader {
     return { data: cm.data ?? {} };
   }
 
+  /** The UpdatePolicy (null when absent, not installed, or not readable: status never fails on it). */
+  async readPolicy(name = DEFAULT_POLICY_NAME): Promise<RawPolicy | null> {
+    try {
+      return await this.#api.get<RawPolicy>(`${POLICY_COLLECTION_PATH}/${name}`, { timeoutMs: TIMEOUT_MS });
+    } catch {
+      return null;
+    }
+  }
+
   /** Pods on each node (one filtered LIST per node) and every PDB of the cluster (one LIST). */
   async readDrain(nodeNames: readonly string[]): Promise<Map<string, DrainView>> {
     const out = new Map<string, DrainView>();
@@ -153,8 +163,12 @@ export class StatusReader {
     const [shadows, nodes, state] = firstFailureInOrder(
       await Promise.allSettled([this.listShadows(), this.listNodes(), this.readControllerState()]),
     );
-    const drain = await this.readDrain(drainingNodes(shadows, nodes));
+    const [drain, policy] = await Promise.all([
+      this.readDrain(drainingNodes(shadows, nodes)),
+      this.readPolicy(),
+    ]);
     return {
+      policy,
       namespace: this.namespace,
       now: now(),
       shadows,

@@ -109,6 +109,8 @@ export function describeRow(reason: RowReason, row: RowFacts, now: Date): string
       return scheduleMessage(reason, now);
     case "concurrency-full":
       return `concurrency full (${reason.active} of ${reason.limit} updating)`;
+    case "policy-hold":
+      return reason.rule;
     case "backoff":
       return `back-off until ${timeWithRelative(reason.until, now)} after ${reason.crashCount} failed attempt${reason.crashCount === 1 ? "" : "s"}${lastFailure(row)}`;
     case "pdb-blocking":

@@ -10,6 +10,7 @@ import type {
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 
 // The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
+import { NODE_PAUSED_ANNOTATION, ZONE_LABEL, type RawPolicy } from "../model/policy.js";
 export type { RawCondition, RawConfigMap, RawNode, RawPod, RawShadow };
 
 export interface LabelSelectorRequirement {
@@ -44,6 +45,8 @@ export interface StatusInput {
   controllerStateError?: string | undefined;
   /** Keyed by node name; fetched only for the nodes `drainingNodes` names. */
   drain: ReadonlyMap<string, DrainView>;
+  /** The UpdatePolicy the controller honours (docs/policy.md); null/absent: none or unreadable. */
+  policy?: RawPolicy | null | undefined;
 }
 
 export interface NodeInfo {
@@ -89,6 +92,11 @@ export function slimNode(node: RawNode): RawNode {
   if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
   const label = m.labels?.[UPDATER_INTERFACE_LABEL];
   if (label !== undefined) metadata.labels = { [UPDATER_INTERFACE_LABEL]: label };
+  // What the UpdatePolicy's rules read: the zone (per-zone limit) and the Node pause annotation.
+  const zone = m.labels?.[ZONE_LABEL];
+  if (zone !== undefined) metadata.labels = { ...metadata.labels, [ZONE_LABEL]: zone };
+  const paused = m.annotations?.[NODE_PAUSED_ANNOTATION];
+  if (paused !== undefined) metadata.annotations = { [NODE_PAUSED_ANNOTATION]: paused };
   const slim: RawNode = { metadata };
   if (node.spec?.unschedulable === true) slim.spec = { unschedulable: true };
   const ready = slimReady(node);

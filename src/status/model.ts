@@ -25,6 +25,8 @@ export type RowReason =
   | { kind: "starting" }
   | { kind: "schedule-closed"; schedule: ScheduleKind; until: string | null }
   | { kind: "concurrency-full"; active: number; limit: number }
+  /** An UpdatePolicy rule or the Node pause annotation holds it; `rule` names it. */
+  | { kind: "policy-hold"; rule: string }
   | { kind: "backoff"; until: string; crashCount: number }
   | { kind: "pdb-blocking"; pdbs: ObjectRef[]; pods: ObjectRef[] }
   | {
@@ -99,6 +101,18 @@ export interface Summary {
   limit: number | "unlimited";
 }
 
+/** The UpdatePolicy in force (absent: none). */
+export interface PolicySummary {
+  name: string;
+  /** What holds every start, naming the rule (null: nothing). */
+  hold: string | null;
+  /** The limit in force (a percentage resolved against the fleet). */
+  maxConcurrent: number | "unlimited";
+  /** The conditions the controller last wrote (type, status, reason, message). */
+  conditions: { type: string; status: string; reason: string; message: string }[];
+  nextWindowOpen: string | null;
+}
+
 export interface FleetStatus {
   apiVersion: typeof STATUS_API_VERSION;
   kind: typeof STATUS_KIND;
@@ -107,4 +121,5 @@ export interface FleetStatus {
   controller: ControllerStatus;
   summary: Summary;
   nodes: NodeRow[];
+  policy?: PolicySummary;
 }

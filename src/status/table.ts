@@ -78,5 +78,15 @@ export function renderTable(status: FleetStatus, now: Date): string {
   lines.push(summaryLine(status, now));
   const c = status.controller;
   if (!c.settingsKnown) lines.push(`${c.note ?? "controller settings unknown"}; assuming the defaults shown`);
+  if (status.policy !== undefined) lines.push(policyLine(status.policy));
   return `${lines.join("\n")}\n`;
+}
+
+/** One line for the UpdatePolicy: what holds, the limit, and the conditions that are True. */
+export function policyLine(p: NonNullable<FleetStatus["policy"]>): string {
+  const on = p.conditions.filter((c) => c.status === "True").map((c) => `${c.type} (${c.reason})`);
+  const parts = [`UpdatePolicy ${p.name}: ${p.hold ?? "not holding"}`, `limit ${p.maxConcurrent}`];
+  if (on.length > 0) parts.push(on.join(", "));
+  if (p.nextWindowOpen !== null) parts.push(`window opens ${p.nextWindowOpen}`);
+  return parts.join("; ");
 }

@@ -156,9 +156,13 @@ async function follow(
     const shadowList = shadows.list();
     const nodeList = nodes.list();
     const cm = state.synced ? (state.list()[0] ?? null) : undefined;
-    const drain = await reader.readDrain(drainingNodes(shadowList, nodeList));
+    const [drain, policy] = await Promise.all([
+      reader.readDrain(drainingNodes(shadowList, nodeList)),
+      reader.readPolicy(),
+    ]);
     return {
       ...first,
+      policy,
       now: clock.now(),
       shadows: shadowList,
       nodes: nodeList,

@@ -23,6 +23,7 @@ import {
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
 import { controllerSettings } from "../../src/controller/settings.js";
 import { renderCrdYaml } from "../../src/model/crd.js";
+import { renderPolicyCrdYaml } from "../../src/model/policy.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -248,9 +249,11 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
     for (const [values, opts] of cases) {
       const out = await helm.template(join(ROOT, CRD_CHART_DIR), { values });
       const docs = splitDocuments(out);
-      assert.equal(docs.length, 1);
+      // The shadow CRD, then the UpdatePolicy CRD (docs/policy.md; no values).
+      assert.equal(docs.length, 2);
       const body = (docs[0] ?? "").replace(/^# Source: .*\n/, "");
       assert.equal(body, renderCrdYaml(opts), `text of ${JSON.stringify(values)}`);
+      assert.equal((docs[1] ?? "").replace(/^# Source: .*\n/, ""), renderPolicyCrdYaml());
     }
   });
 
@@ -360,6 +363,10 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
       MY_NODE_NAME: { fieldRef: { fieldPath: "spec.nodeName" } },
       EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC: "0",
       APISERVER_SERVICE_PORT: "443",
+      // The health gate after the reboot (docs/agent.md); upstream's behaviour is soak 0, no pod check.
+      UPDATE_HEALTH_SOAK_TIME_IN_SEC: "30",
+      UPDATE_HEALTH_CHECK_DAEMONSET_PODS: "true",
+      UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC: "5",
       LOGGING_FORMATTER: "pretty",
       LOGGING_ANSI_ENABLED: "true",
       TRACING_FILTER_DIRECTIVE: "info",
@@ -438,6 +445,11 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
       SCHEDULER_CRON_EXPRESSION: "* * * * * * *",
       UPDATE_WINDOW_START: "0:0:0",
       UPDATE_WINDOW_STOP: "0:0:0",
+      // Notifications and blockers: off until a URL or selector is set (docs/controller.md).
+      NOTIFY_WEBHOOK_FORMAT: "json",
+      NOTIFY_WEBHOOK_TIMEOUT_SECONDS: "10",
+      ALERT_FILTER_MATCH_ONLY: "false",
+      ALERT_FIRING_ONLY: "false",
       LOGGING_FORMATTER: "pretty",
       LOGGING_ANSI_ENABLED: "true",
       TRACING_FILTER_DIRECTIVE: "info",

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_APISERVER_SERVICE_PORT, DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { renderCrdYaml } from "../../model/crd.js";
+import { renderPolicyCrdYaml } from "../../model/policy.js";
 import { parseNamespace, parsePort } from "../../config/parsers.js";
 import { flagParser } from "../options.js";
 
@@ -19,7 +20,12 @@ export function registerCrd(program: Command): void {
       flagParser(parsePort, "--service-port"),
       DEFAULT_APISERVER_SERVICE_PORT,
     )
-    .action((opts: { namespace?: string; servicePort: number }) => {
+    .option("--policy", "print the UpdatePolicy CustomResourceDefinition instead (docs/policy.md)")
+    .action((opts: { namespace?: string; servicePort: number; policy?: boolean }) => {
+      if (opts.policy === true) {
+        process.stdout.write(renderPolicyCrdYaml());
+        return;
+      }
       process.stdout.write(
         renderCrdYaml({ namespace: opts.namespace ?? DEFAULT_NAMESPACE, servicePort: opts.servicePort }),
       );

@@ -1,0 +1,162 @@
+// Reads and writes the controller's UpdatePolicy (issue 18): an informer on the one policy object
+// the controller honours, a direct GET while the informer has not synced (e.g. the CRD is not
+// installed: then there is no policy and behaviour is exactly the environment's), and the status
+// writes (PUT on /status, conditional on the resourceVersion read, so two leaders cannot both
+// write a status decided on the same object).
+import type { Logger } from "pino";
+import type { Timers } from "../clock.js";
+import { isNotFound, KubeApiError } from "../errors.js";
+import type { KubeApi } from "../k8s/api.js";
+import { Informer } from "../k8s/informer.js";
+import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../model/policy.js";
+import type { ConcurrencyLimit, StartFilter } from "./decisions.js";
+import type { FleetHold, PolicyDecision } from "./policy.js";
+import type { UpdateSchedule } from "./schedule.js";
+
+const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.httpStatus === 403;
+
+/** While the informer has not synced, GET the policy at most this often. */
+export const POLICY_FALLBACK_GET_MS = 10_000;
+
+export interface PolicySourceOptions {
+  rest: KubeApi;
+  /** The policy honoured (metadata.name). */
+  name: string;
+  logger: Logger;
+  timers: Timers;
+  /** A change of the policy (the controller ticks soon). */
+  onChange?: () => void;
+}
+
+/** The last tick's policy verdict, for explain and status. */
+export interface PolicyView {
+  /** undefined: no policy object (only the Node annotation applies). */
+  decision: PolicyDecision | undefined;
+  hold: FleetHold | undefined;
+  maxConcurrent: ConcurrencyLimit;
+  filter: () => StartFilter;
+}
+
+export class PolicySource {
+  readonly name: string;
+  readonly #o: PolicySourceOptions;
+  readonly #informer: Informer<RawPolicy>;
+  #fallback: { atMs: number; value: RawPolicy | undefined } | undefined;
+  #forbiddenLogged = false;
+  /** Our last status write: used while the cache still shows the object it was made on. */
+  #written: { fromVersion: string | undefined; obj: RawPolicy } | undefined;
+  readonly scheduleCache = new Map<string, UpdateSchedule | string>();
+  /** The last tick's verdict (undefined: no tick yet). */
+  last: PolicyView | undefined;
+
+  constructor(opts: PolicySourceOptions) {
+    this.#o = opts;
+    this.name = opts.name;
+    this.#informer = new Informer<RawPolicy>({
+      rest: opts.rest,
+      path: POLICY_COLLECTION_PATH,
+      fieldSelector: `metadata.name=${opts.name}`,
+      logger: opts.logger,
+      timers: opts.timers,
+      // A missing CRD must not fill the log: retry slowly (the fallback GET answers meanwhile).
+      backoffMaxMs: 60_000,
+    });
+    this.#informer.on(() => opts.onChange?.());
+  }
+
+  start(): void {
+    this.#informer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#informer.stop();
+  }
+
+  get synced(): boolean {
+    return this.#informer.synced;
+  }
+
+  /** The policy object (undefined: none); "unavailable" when it could not be read. */
+  async current(signal: AbortSignal): Promise<RawPolicy | undefined | "unavailable"> {
+    if (this.#informer.synced) return this.#fresher(this.#informer.get(this.name));
+    const now = this.#o.timers.nowMs();
+    if (this.#fallback !== undefined && now - this.#fallback.atMs < POLICY_FALLBACK_GET_MS)
+      return this.#fresher(this.#fallback.value);
+    try {
+      const value = await this.#o.rest.get<RawPolicy>(`${POLICY_COLLECTION_PATH}/${this.name}`, {
+        signal,
+        what: `GET UpdatePolicy ${this.name}`,
+      });
+      this.#fallback = { atMs: now, value };
+    } catch (err) {
+      if (isForbidden(err)) {
+        // An upgrade that kept the old RBAC: behave as without a policy (today's), and say so once.
+        if (!this.#forbiddenLogged)
+          this.#o.logger.warn(
+            { err },
+            "may not read UpdatePolicies (RBAC); running without a policy: grant get/list/watch on updatepolicies",
+          );
+        this.#forbiddenLogged = true;
+        this.#fallback = { atMs: now, value: undefined };
+        return undefined;
+      }
+      if (!isNotFound(err)) {
+        this.#o.logger.warn({ err }, "could not read the UpdatePolicy; holding new updates this tick");
+        return "unavailable";
+      }
+      this.#fallback = { atMs: now, value: undefined };
+    }
+    return this.#fresher(this.#fallback.value);
+  }
+
+  #fresher(cached: RawPolicy | undefined): RawPolicy | undefined {
+    const w = this.#written;
+    if (cached === undefined || w === undefined) return cached;
+    if (cached.metadata?.uid !== w.obj.metadata?.uid) return cached;
+    // The cache has not caught up with our own status write yet.
+    if (cached.metadata?.resourceVersion === w.fromVersion) return w.obj;
+    this.#written = undefined;
+    return cached;
+  }
+
+  /** Sets (or with null removes) one annotation of a shadow; the written object, or undefined. */
+  async annotateShadow(
+    shadowPath: string,
+    key: string,
+    value: string | null,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    try {
+      return await this.#o.rest.patch<unknown>(
+        shadowPath,
+        "merge",
+        { metadata: { annotations: { [key]: value } } },
+        { signal, what: `PATCH ${shadowPath} annotation ${key}` },
+      );
+    } catch (err) {
+      if (!signal.aborted)
+        this.#o.logger.warn({ err, shadow: shadowPath }, "could not write the version lock");
+      return undefined;
+    }
+  }
+
+  /** Writes the status; false on a conflict or failure (the next tick decides again). */
+  async writeStatus(policy: RawPolicy, status: PolicyStatus, signal: AbortSignal): Promise<boolean> {
+    const { managedFields: _ignored, ...metadata } = policy.metadata ?? {};
+    const body = { ...policy, metadata, status };
+    try {
+      const written = await this.#o.rest.replace<RawPolicy>(
+        `${POLICY_COLLECTION_PATH}/${this.name}/status`,
+        body,
+        { signal, what: `PUT UpdatePolicy ${this.name} status` },
+      );
+      this.#written = { fromVersion: policy.metadata?.resourceVersion, obj: written };
+      if (this.#fallback !== undefined) this.#fallback.value = written;
+      return true;
+    } catch (err) {
+      if (!signal.aborted)
+        this.#o.logger.debug({ err }, "UpdatePolicy status write failed; retrying next tick");
+      return false;
+    }
+  }
+}

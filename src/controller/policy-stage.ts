@@ -1,0 +1,234 @@
+// The UpdatePolicy in the tick (issue 18): two stages around the plan.
+//
+//   gate → policy (decide: fleet hold, effective limit, per-node filter) → plan → write → policyStatus
+//
+// With no policy object, `policy` only applies the Node pause annotation and leaves the limit and
+// the schedule as the environment set them (today's behaviour).
+import { Gauge, type Registry } from "prom-client";
+import { VERSION_LOCK_LATEST } from "../bottlerocket/types.js";
+import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
+import { POLICY_API_VERSION, POLICY_KIND, type RawPolicy } from "../model/policy.js";
+import { stripManagedFields } from "./api.js";
+import type { RawShadow } from "./view.js";
+import type { BottlerocketShadow } from "../model/shadow.js";
+import type { ConcurrencyLimit, NodeLike, StartFilter, TickPlan } from "./decisions.js";
+import {
+  decidePolicy,
+  defaultFilter,
+  nodeCounts,
+  policyStatus,
+  statusChanged,
+  type FleetHold,
+  type PolicyDecision,
+} from "./policy.js";
+import type { PolicySource } from "./policy-source.js";
+import type { TickDeps } from "./stages.js";
+import { whileActive, type FencedTerm } from "./term.js";
+
+/** Gauges of the policy, in the controller's registry. */
+export class PolicyMetrics {
+  readonly #paused: Gauge;
+  readonly #halted: Gauge;
+  readonly #windowOpen: Gauge;
+  readonly #nodes: Gauge<"state">;
+  readonly #groupNodes: Gauge<"group" | "state">;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.#paused = new Gauge({
+      name: "brupop_policy_paused",
+      help: "1 while the UpdatePolicy's spec.paused holds every start",
+      registers,
+    });
+    this.#halted = new Gauge({
+      name: "brupop_policy_halted",
+      help: "1 while the UpdatePolicy's failure budget is exhausted (until a person clears it)",
+      registers,
+    });
+    this.#windowOpen = new Gauge({
+      name: "brupop_policy_window_open",
+      help: "1 while the UpdatePolicy's window is open (1 also when it sets none)",
+      registers,
+    });
+    this.#groupNodes = new Gauge({
+      name: "brupop_policy_group_nodes",
+      help: "Managed nodes per UpdatePolicy group: state total or upToDate",
+      labelNames: ["group", "state"],
+      registers,
+    });
+    this.#nodes = new Gauge({
+      name: "brupop_policy_nodes",
+      help: "Managed nodes per policy state (upToDate, updating, waiting, failed, held)",
+      labelNames: ["state"],
+      registers,
+    });
+  }
+
+  set(decision: PolicyDecision | undefined, counts: Record<string, number> | undefined): void {
+    this.#paused.set(decision?.policy?.paused === true ? 1 : 0);
+    this.#halted.set(decision?.budget?.haltedAt !== undefined ? 1 : 0);
+    this.#windowOpen.set(decision?.window === undefined || decision.window.open ? 1 : 0);
+    this.#setCounts(decision, counts);
+  }
+
+  #setCounts(decision: PolicyDecision | undefined, counts: Record<string, number> | undefined): void {
+    this.#nodes.reset();
+    this.#groupNodes.reset();
+    for (const g of decision?.group?.status ?? []) {
+      this.#groupNodes.set({ group: g.name, state: "total" }, g.nodes);
+      this.#groupNodes.set({ group: g.name, state: "upToDate" }, g.upToDate);
+    }
+    for (const [state, n] of Object.entries(counts ?? {}))
+      if (state !== "total") this.#nodes.set({ state }, n);
+  }
+}
+
+export interface PolicyRuntime {
+  source: PolicySource;
+  metrics: PolicyMetrics;
+}
+
+/** What the tick applies: undefined `hold` and `maxConcurrent` leave the environment's. */
+export interface PolicyTick {
+  raw: RawPolicy | undefined;
+  decision: PolicyDecision | undefined;
+  /** Why no node may start this tick (policy pause, halt, window, invalid, unreadable). */
+  hold: FleetHold | undefined;
+  maxConcurrent: ConcurrencyLimit;
+  filter: () => StartFilter;
+  /** The policy could not be read this tick. */
+  unreadable?: boolean;
+}
+
+/** The policy stage: reads the policy and decides what it allows this tick. */
+export async function decideFleetPolicy(
+  deps: TickDeps,
+  term: FencedTerm,
+  { live, nodes, now }: { live: readonly BottlerocketShadow[]; nodes: readonly NodeLike[]; now: Date },
+): Promise<PolicyTick> {
+  const policy = deps.policy;
+  const env = deps.settings.maxConcurrent;
+  const none: PolicyTick = {
+    raw: undefined,
+    decision: undefined,
+    hold: undefined,
+    maxConcurrent: env,
+    filter: defaultFilter(nodes),
+  };
+  if (policy === undefined) return none;
+  const raw = await policy.source.current(term.signal);
+  if (raw === "unavailable") {
+    return {
+      ...none,
+      unreadable: true,
+      hold: { rule: "invalid", message: `UpdatePolicy ${policy.source.name} could not be read` },
+    };
+  }
+  if (raw === undefined) return none;
+  const decision = decidePolicy({
+    policy: raw,
+    shadows: live,
+    nodes,
+    now,
+    envMaxConcurrent: env,
+    scheduleCache: policy.source.scheduleCache,
+  });
+  return {
+    raw,
+    decision,
+    hold: decision.fleetHold,
+    maxConcurrent: decision.maxConcurrent,
+    filter: decision.filter,
+  };
+}
+
+/** After the writes: the policy's status, its Events (halt tripped or cleared) and gauges. */
+export async function recordPolicy(
+  deps: TickDeps,
+  term: FencedTerm,
+  tick: PolicyTick,
+  { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
+): Promise<void> {
+  const policy = deps.policy;
+  if (policy === undefined) return;
+  // An unreadable or invalid policy leaves the locks as they are (a read error must not unpin).
+  if (!tick.unreadable && tick.decision?.invalid === undefined)
+    await syncVersionLocks(deps, term, live, tick.decision?.policy?.targetVersion);
+  const { raw, decision } = tick;
+  policy.source.last = { decision, hold: tick.hold, maxConcurrent: tick.maxConcurrent, filter: tick.filter };
+  if (raw === undefined || decision === undefined) {
+    if (term.isActive()) policy.metrics.set(undefined, undefined);
+    return;
+  }
+  await writePolicyStatus(deps, term, { raw, decision, policy }, { plan, live, now });
+}
+
+async function writePolicyStatus(
+  deps: TickDeps,
+  term: FencedTerm,
+  { raw, decision, policy }: { raw: RawPolicy; decision: PolicyDecision; policy: PolicyRuntime },
+  { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
+): Promise<void> {
+  const counts = nodeCounts(live, plan, now, decision.fleetHold !== undefined);
+  if (term.isActive()) policy.metrics.set(decision, counts);
+  if (decision.tripped || decision.cleared) policyEvent(deps, raw, decision);
+  const status = policyStatus(raw, decision, counts, now);
+  if (!statusChanged(raw.status, status)) return;
+  const ok = await whileActive(term, false, (signal) => policy.source.writeStatus(raw, status, signal));
+  if (ok && decision.tripped)
+    deps.log.warn(
+      { policy: decision.name, nodes: decision.budget?.haltedNodes },
+      "failure budget exhausted: halted",
+    );
+}
+
+function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): void {
+  const nodes = decision.budget?.haltedNodes ?? [];
+  deps.events.record({
+    regarding: {
+      apiVersion: POLICY_API_VERSION,
+      kind: POLICY_KIND,
+      name: decision.name,
+      ...(raw.metadata?.uid !== undefined && { uid: raw.metadata.uid }),
+    },
+    type: decision.tripped ? "Warning" : "Normal",
+    reason: decision.tripped ? "FailureBudgetExhausted" : "HaltCleared",
+    message: decision.tripped
+      ? `halted: ${nodes.length} node(s) failed within the failure budget's window (${nodes.join(", ")}); no node starts until the halt is cleared`
+      : "halt cleared by the clear-halt annotation; updates may start again",
+    action: "Halt",
+  });
+}
+
+/**
+ * The version pin's contract with the agent: every shadow carries VERSION_LOCK_ANNOTATION = the
+ * pinned version while a pin is set. When the pin is lifted it says "latest" (the agent then unlocks
+ * its host); a shadow that never had the annotation gets none, so its agent never touches the host's
+ * lock (upstream's behaviour, and a lock an operator set by hand stays). Written after the spec writes (the
+ * annotation moves the resourceVersion a spec write is conditional on).
+ */
+async function syncVersionLocks(
+  deps: TickDeps,
+  term: FencedTerm,
+  live: readonly BottlerocketShadow[],
+  pin: string | undefined,
+): Promise<void> {
+  const source = deps.policy?.source;
+  if (source === undefined) return;
+  for (const s of live) {
+    const name = s.metadata.name ?? "";
+    const has = s.metadata.annotations?.[VERSION_LOCK_ANNOTATION];
+    const want = pin ?? (has === undefined ? undefined : VERSION_LOCK_LATEST);
+    if (want === undefined || has === want) continue;
+    const written = await whileActive(term, undefined, (signal) =>
+      source.annotateShadow(`${deps.api.path}/${name}`, VERSION_LOCK_ANNOTATION, want, signal),
+    );
+    if (written !== undefined) {
+      deps.view.noteFresh(stripManagedFields(written as RawShadow));
+      deps.log.info(
+        { shadow: name, versionLock: want },
+        pin === undefined ? "version lock lifted" : "version lock set",
+      );
+    }
+  }
+}

@@ -1,0 +1,587 @@
+// The UpdatePolicy's rules as pure functions (issue 18): what the policy allows this tick (pause,
+// failure-budget halt, window in a time zone, concurrency as a count or a percentage, per-zone and
+// per-node holds) and the status that says so. No I/O: policy-source.ts reads and writes the
+// object, policy-stage.ts wires both into the tick.
+//
+// Crash-only like the rest of the controller: everything is recomputed every tick from the shadows,
+// the Nodes and the policy object; the only memory is the policy's own status (the failure
+// budget's recorded failures and halt), so a restart or a failover carries on where it was.
+import { nodeNameForShadow } from "../model/constants.js";
+import {
+  CLEAR_HALT_ANNOTATION,
+  NODE_PAUSED_ANNOTATION,
+  parsePolicySpec,
+  ZONE_LABEL,
+  type ParsedGroup,
+  type ParsedPolicy,
+  type PolicyCondition,
+  type PolicyStatus,
+  type RawPolicy,
+} from "../model/policy.js";
+import type { BottlerocketShadow } from "../model/shadow.js";
+import { epochNanos } from "../model/time.js";
+import {
+  backoffPassed,
+  isActive,
+  isCandidate,
+  type ConcurrencyLimit,
+  type NodeLike,
+  type StartFilter,
+  type TickPlan,
+} from "./decisions.js";
+import { parseSchedule, type UpdateSchedule } from "./schedule.js";
+
+export type FleetHoldRule = "paused" | "halted" | "window" | "invalid";
+
+export interface FleetHold {
+  rule: FleetHoldRule;
+  /** Names the policy and the rule, e.g. "paused by UpdatePolicy default". */
+  message: string;
+}
+
+export type FailureBudgetStatus = NonNullable<PolicyStatus["failureBudget"]>;
+
+/** What the policy decides for one tick. */
+export interface PolicyDecision {
+  name: string;
+  /** Why no node may start now (undefined: the policy lets them, subject to the filter). */
+  fleetHold: FleetHold | undefined;
+  maxConcurrent: ConcurrencyLimit;
+  /** Per-node holds: the Node annotation and the per-zone limit. */
+  filter: () => StartFilter;
+  /** The policy's window, if it has one. */
+  window: { open: boolean; opensAt: Date | null } | undefined;
+  /** The failure budget's state after this tick (undefined: no budget). */
+  budget: FailureBudgetStatus | undefined;
+  /** The budget tripped in this tick (an Event is due). */
+  tripped: boolean;
+  /** A person cleared a halt in this tick. */
+  cleared: boolean;
+  invalid: string | undefined;
+  policy: ParsedPolicy | undefined;
+  /** The waves (undefined: no groups). */
+  group?: GroupGate | undefined;
+}
+
+export interface PolicyInput {
+  policy: RawPolicy;
+  shadows: readonly BottlerocketShadow[];
+  nodes: readonly NodeLike[];
+  now: Date;
+  /** MAX_CONCURRENT_UPDATE (used when the policy sets no maxConcurrent). */
+  envMaxConcurrent: ConcurrencyLimit;
+  /** Compiled schedules by `expression\0zone` (compiling croner every tick is wasteful). */
+  scheduleCache?: Map<string, UpdateSchedule | string>;
+}
+
+function policyName(p: RawPolicy): string {
+  return p.metadata?.name ?? "default";
+}
+
+/** A percentage of the managed nodes, rounded down, at least one; or the count as given. */
+export function resolveMaxConcurrent(
+  spec: ParsedPolicy["maxConcurrent"],
+  eligible: number,
+  env: ConcurrencyLimit,
+): ConcurrencyLimit {
+  if (spec === undefined) return env;
+  if (spec.kind === "count") return spec.count;
+  return Math.max(1, Math.floor((spec.percent * eligible) / 100));
+}
+
+export function zoneOf(node: NodeLike | undefined): string | undefined {
+  const zone = node?.metadata?.labels?.[ZONE_LABEL];
+  return zone === undefined || zone === "" ? undefined : zone;
+}
+
+export function nodePaused(node: NodeLike | undefined): boolean {
+  return node?.metadata?.annotations?.[NODE_PAUSED_ANNOTATION] === "true";
+}
+
+/**
+ * The per-node start filter: a Node annotated paused never starts; with a per-zone limit, a zone
+ * with `perZone` nodes active (counted from the shadows, so also right after a failover) takes
+ * no more. Each call returns a fresh filter (it counts the starts of one plan).
+ */
+export function nodeFilter(
+  shadows: readonly BottlerocketShadow[],
+  nodes: readonly NodeLike[],
+  opts: { perZone?: number | undefined; pin?: string | undefined; group?: GroupGate | undefined } = {},
+): StartFilter {
+  const { perZone, pin, group } = opts;
+  const byName = new Map<string, NodeLike>();
+  for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
+  const nodeOf = (s: BottlerocketShadow) => byName.get(nodeNameForShadow(s.metadata.name ?? "") ?? "");
+  const activeInZone = new Map<string, number>();
+  if (perZone !== undefined) {
+    for (const s of shadows) {
+      const zone = zoneOf(nodeOf(s));
+      if (zone !== undefined && isActive(s)) activeInZone.set(zone, (activeInZone.get(zone) ?? 0) + 1);
+    }
+  }
+  return {
+    hold(shadow) {
+      const node = nodeOf(shadow);
+      if (nodePaused(node)) return `paused by Node annotation ${NODE_PAUSED_ANNOTATION}=true`;
+      const waitsForGroup = group?.hold(node);
+      if (waitsForGroup !== undefined) return waitsForGroup;
+      const offered = shadow.status?.target_version;
+      if (pin !== undefined && offered !== pin)
+        return `pinned to ${pin} by UpdatePolicy targetVersion (its host offers ${offered ?? "?"}; waiting for the agent to apply the version lock)`;
+      const zone = zoneOf(node);
+      if (perZone !== undefined && zone !== undefined) {
+        const active = activeInZone.get(zone) ?? 0;
+        if (active >= perZone)
+          return `zone ${zone} full: ${active} of maxConcurrentPerZone ${perZone} updating`;
+      }
+      return undefined;
+    },
+    started(shadow) {
+      const zone = zoneOf(nodeOf(shadow));
+      if (perZone !== undefined && zone !== undefined)
+        activeInZone.set(zone, (activeInZone.get(zone) ?? 0) + 1);
+    },
+  };
+}
+
+export type GroupStatus = NonNullable<PolicyStatus["groups"]>[number];
+
+/** Which wave may start now, and why the others wait. */
+export interface GroupGate {
+  /** The group whose nodes may start ("(rest)": the nodes in no group; undefined: all done). */
+  current: string | undefined;
+  maxConcurrent: number | undefined;
+  hold(node: NodeLike | undefined): string | undefined;
+  status: GroupStatus[];
+}
+
+export const REST_GROUP = "(rest)";
+
+function matches(node: NodeLike | undefined, labels: Record<string, string>): boolean {
+  const have = node?.metadata?.labels ?? {};
+  return Object.entries(labels).every(([k, v]) => have[k] === v);
+}
+
+/**
+ * The waves: a node is in the first group whose labels it carries (else in the last, "(rest)").
+ * The current group is the first with a node not up to date; a later group's nodes wait for it, and
+ * every earlier group's soak must have passed since it finished (finishedAt, kept in the status).
+ * A failed node is not up to date, so a failure keeps the next group waiting.
+ */
+export function evaluateGroups(
+  groups: readonly ParsedGroup[],
+  prev: readonly GroupStatus[] | undefined,
+  shadows: readonly BottlerocketShadow[],
+  nodes: readonly NodeLike[],
+  now: Date,
+): GroupGate {
+  const indexOf = (node: NodeLike | undefined): number => {
+    const i = groups.findIndex((g) => matches(node, g.matchLabels));
+    return i === -1 ? groups.length : i;
+  };
+  const names = [...groups.map((g) => g.name), REST_GROUP];
+  const status = groupCounts(names, shadows, nodes, indexOf);
+  for (const g of status) {
+    if (g.nodes !== g.upToDate) continue;
+    g.finishedAt = prev?.find((p) => p.name === g.name)?.finishedAt ?? now.toISOString();
+  }
+  const currentIndex = status.findIndex((g) => g.finishedAt === undefined);
+  if (currentIndex === -1)
+    return { current: undefined, maxConcurrent: undefined, status, hold: () => undefined };
+  const current = names[currentIndex] ?? "";
+  const soak = soaking(groups, status.slice(0, currentIndex), now);
+  return {
+    current,
+    maxConcurrent: groups[currentIndex]?.maxConcurrent,
+    status,
+    hold(node) {
+      const i = indexOf(node);
+      const name = names[i] ?? "";
+      if (i > currentIndex) return `group ${name} waits for group ${current} to finish (UpdatePolicy groups)`;
+      if (soak !== undefined)
+        return `group ${name} waits: group ${soak.group} soaks until ${soak.until.toISOString()} (UpdatePolicy groups)`;
+      return undefined;
+    },
+  };
+}
+
+/** Nodes and up-to-date nodes per group. */
+function groupCounts(
+  names: readonly string[],
+  shadows: readonly BottlerocketShadow[],
+  nodes: readonly NodeLike[],
+  indexOf: (node: NodeLike | undefined) => number,
+): GroupStatus[] {
+  const byName = new Map<string, NodeLike>();
+  for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
+  const status: GroupStatus[] = names.map((name) => ({ name, nodes: 0, upToDate: 0 }));
+  for (const s of shadows) {
+    const g = status[indexOf(byName.get(nodeNameForShadow(s.metadata.name ?? "") ?? ""))];
+    if (g === undefined) continue;
+    g.nodes++;
+    const st = s.status;
+    if (st !== undefined && !isActive(s) && st.current_version === st.target_version) g.upToDate++;
+  }
+  return status;
+}
+
+/** The latest end of a finished group's soak still ahead, if any. */
+function soaking(
+  groups: readonly ParsedGroup[],
+  finished: readonly GroupStatus[],
+  now: Date,
+): { group: string; until: Date } | undefined {
+  let out: { group: string; until: Date } | undefined;
+  finished.forEach((g, i) => {
+    const until = Date.parse(g.finishedAt ?? "") + (groups[i]?.soakMs ?? 0);
+    if (until > now.getTime() && (out === undefined || until > out.until.getTime()))
+      out = { group: g.name, until: new Date(until) };
+  });
+  return out;
+}
+
+/** Without a policy object: only the Node annotation holds (the one rule that needs none). */
+export function defaultFilter(nodes: readonly NodeLike[]): () => StartFilter {
+  return () => nodeFilter([], nodes);
+}
+
+function failureTime(s: BottlerocketShadow): string | undefined {
+  const st = s.status;
+  if (st === undefined) return undefined;
+  return st.state_transition_failure_timestamp ?? st.failure?.timestamp ?? undefined;
+}
+
+function ms(ts: string): number | undefined {
+  const n = epochNanos(ts);
+  return n === undefined ? undefined : Number(n / 1_000_000n);
+}
+
+/**
+ * The failure budget after this tick. Failures are the shadows' failure timestamps (set by the
+ * agent when a node reaches ErrorReset) at or after `countingSince` and within the window, merged
+ * with the ones recorded before (a node that failed and then succeeded clears its timestamp; the
+ * record keeps the failure). Distinct failed nodes ≥ maxFailures halts, until a person sets a new
+ * value on the clear-halt annotation, which restarts the count at that instant.
+ */
+export function evaluateBudget(
+  budget: { maxFailures: number; windowMs: number },
+  prev: FailureBudgetStatus | undefined,
+  shadows: readonly BottlerocketShadow[],
+  now: Date,
+  clearToken: string | undefined,
+): { next: FailureBudgetStatus; tripped: boolean; cleared: boolean } {
+  const nowIso = now.toISOString();
+  let next: FailureBudgetStatus = prev
+    ? { ...prev, failures: [...prev.failures] }
+    : { countingSince: nowIso, failures: [] };
+  let cleared = false;
+  if (clearToken !== undefined && clearToken !== "" && clearToken !== next.clearedBy) {
+    if (next.haltedAt !== undefined) {
+      next = { countingSince: nowIso, failures: [], clearedBy: clearToken };
+      cleared = true;
+    } else next.clearedBy = clearToken;
+  }
+  const since = Math.max(ms(next.countingSince) ?? 0, now.getTime() - budget.windowMs);
+  const seen = new Set<string>();
+  const failures: FailureBudgetStatus["failures"] = [];
+  const add = (node: string, at: string) => {
+    const t = ms(at);
+    if (t === undefined || t < since || seen.has(`${node}\0${at}`)) return;
+    seen.add(`${node}\0${at}`);
+    failures.push({ node, at });
+  };
+  for (const f of next.failures) add(f.node, f.at);
+  for (const s of shadows) {
+    const at = failureTime(s);
+    const node = nodeNameForShadow(s.metadata.name ?? "") ?? s.metadata.name ?? "";
+    if (at !== undefined) add(node, at);
+  }
+  failures.sort((a, b) => a.at.localeCompare(b.at) || a.node.localeCompare(b.node));
+  next.failures = failures;
+  let tripped = false;
+  if (next.haltedAt === undefined) {
+    const nodes = [...new Set(failures.map((f) => f.node))].sort();
+    if (nodes.length >= budget.maxFailures) {
+      next.haltedAt = nowIso;
+      next.haltedNodes = nodes;
+      tripped = true;
+    }
+  }
+  return { next, tripped, cleared };
+}
+
+function windowOf(
+  policy: ParsedPolicy,
+  now: Date,
+  cache: Map<string, UpdateSchedule | string> | undefined,
+): UpdateSchedule | string | undefined {
+  if (policy.schedule === undefined) return undefined;
+  const key = `${policy.schedule}\0${policy.timeZone}`;
+  const hit = cache?.get(key);
+  if (hit !== undefined) return hit;
+  let out: UpdateSchedule | string;
+  try {
+    const schedule = parseSchedule(policy.schedule, now, "spec.schedule", policy.timeZone);
+    out =
+      schedule.kind === "window"
+        ? schedule
+        : `spec.schedule: "${policy.schedule}" is not a window (it fires at single instants); use a range of seconds like "* * 2-4 * * *"`;
+  } catch (err) {
+    out = err instanceof Error ? err.message : String(err);
+  }
+  cache?.set(key, out);
+  return out;
+}
+
+/** The rule that holds every start (halt, then pause, then window), if any. */
+function fleetHoldOf(
+  name: string,
+  policy: ParsedPolicy,
+  budget: FailureBudgetStatus | undefined,
+  window: PolicyDecision["window"],
+): FleetHold | undefined {
+  if (budget?.haltedAt !== undefined) {
+    const nodes = (budget.haltedNodes ?? []).join(", ");
+    return {
+      rule: "halted",
+      message: `halted by UpdatePolicy ${name}: failure budget exhausted (${nodes} failed)`,
+    };
+  }
+  if (policy.paused) return { rule: "paused", message: `paused by UpdatePolicy ${name}` };
+  if (window !== undefined && !window.open) {
+    const until =
+      window.opensAt === null ? "never opens again" : `closed until ${window.opensAt.toISOString()}`;
+    return {
+      rule: "window",
+      message: `UpdatePolicy ${name} window (${policy.schedule ?? ""} in ${policy.timeZone}) ${until}`,
+    };
+  }
+  return undefined;
+}
+
+/** What the policy allows this tick. */
+export function decidePolicy(input: PolicyInput): PolicyDecision {
+  const { policy: raw, shadows, nodes, now } = input;
+  const name = policyName(raw);
+  const base = {
+    name,
+    maxConcurrent: input.envMaxConcurrent,
+    filter: defaultFilter(nodes),
+    window: undefined,
+    budget: raw.status?.failureBudget,
+    tripped: false,
+    cleared: false,
+  };
+  const parsed = parsePolicySpec(raw.spec);
+  if ("error" in parsed) {
+    return {
+      ...base,
+      fleetHold: { rule: "invalid", message: `UpdatePolicy ${name} is invalid (${parsed.error})` },
+      invalid: parsed.error,
+      policy: undefined,
+    };
+  }
+  const policy = parsed.policy;
+  const win = windowOf(policy, now, input.scheduleCache);
+  if (typeof win === "string") {
+    return {
+      ...base,
+      fleetHold: { rule: "invalid", message: `UpdatePolicy ${name} is invalid (${win})` },
+      invalid: win,
+      policy,
+    };
+  }
+  const fleetMax = resolveMaxConcurrent(policy.maxConcurrent, shadows.length, input.envMaxConcurrent);
+  const group =
+    policy.groups.length === 0
+      ? undefined
+      : evaluateGroups(policy.groups, raw.status?.groups, shadows, nodes, now);
+  const filter = () =>
+    nodeFilter(shadows, nodes, { perZone: policy.maxConcurrentPerZone, pin: policy.targetVersion, group });
+  let budget: FailureBudgetStatus | undefined;
+  let tripped = false;
+  let cleared = false;
+  if (policy.failureBudget !== undefined) {
+    const clearToken = raw.metadata?.annotations?.[CLEAR_HALT_ANNOTATION];
+    ({
+      next: budget,
+      tripped,
+      cleared,
+    } = evaluateBudget(policy.failureBudget, raw.status?.failureBudget, shadows, now, clearToken));
+  }
+  const window =
+    win === undefined
+      ? undefined
+      : { open: win.isInWindow(now), opensAt: win.isInWindow(now) ? null : win.nextFire(now) };
+  const fleetHold = fleetHoldOf(name, policy, budget, window);
+  const groupMax = group?.maxConcurrent;
+  const maxConcurrent =
+    groupMax === undefined ? fleetMax : fleetMax === "unlimited" ? groupMax : Math.min(fleetMax, groupMax);
+  return {
+    name,
+    fleetHold,
+    maxConcurrent,
+    filter,
+    group,
+    window,
+    budget,
+    tripped,
+    cleared,
+    invalid: undefined,
+    policy,
+  };
+}
+
+// ---- status -----------------------------------------------------------------------------------------
+
+interface ConditionInput {
+  type: string;
+  on: boolean;
+  reason: string;
+  message: string;
+}
+
+function condition(
+  prev: readonly PolicyCondition[] | undefined,
+  now: Date,
+  c: ConditionInput,
+): PolicyCondition {
+  const status = c.on ? "True" : "False";
+  const old = prev?.find((p) => p.type === c.type);
+  const lastTransitionTime =
+    old !== undefined && old.status === status ? old.lastTransitionTime : now.toISOString();
+  return { type: c.type, status, reason: c.reason, message: c.message, lastTransitionTime };
+}
+
+/** Managed nodes per state after this tick's plan. */
+export function nodeCounts(
+  shadows: readonly BottlerocketShadow[],
+  plan: Pick<TickPlan, "held" | "changes">,
+  now: Date,
+  fleetHeld: boolean,
+): NonNullable<PolicyStatus["nodes"]> {
+  const started = new Set(plan.changes.filter((c) => c.reason === "start").map((c) => c.name));
+  const heldNames = new Set(plan.held.map((h) => h.name));
+  const out = { total: shadows.length, upToDate: 0, updating: 0, waiting: 0, failed: 0, held: 0 };
+  for (const s of shadows) {
+    const name = s.metadata.name ?? "";
+    const st = s.status;
+    if (st === undefined) continue;
+    if (isActive(s) || started.has(name)) {
+      if (st.current_state === "ErrorReset") out.failed++;
+      else out.updating++;
+    } else if (st.current_version === st.target_version) out.upToDate++;
+    else if (!backoffPassed(st, now)) out.failed++;
+    else if (heldNames.has(name) || (fleetHeld && isCandidate(s, now))) out.held++;
+    else out.waiting++;
+  }
+  return out;
+}
+
+function progressing(d: PolicyDecision, counts: NonNullable<PolicyStatus["nodes"]>): ConditionInput {
+  const hold = d.fleetHold;
+  if (counts.updating > 0) {
+    const finishing = hold === undefined ? "" : ` (finishing: ${hold.message})`;
+    return {
+      type: "Progressing",
+      on: true,
+      reason: "NodesUpdating",
+      message: `${counts.updating} node(s) updating${finishing}`,
+    };
+  }
+  return {
+    type: "Progressing",
+    on: false,
+    reason: hold === undefined ? "NoneUpdating" : "Held",
+    message: hold?.message ?? "no node is updating",
+  };
+}
+
+function pausedCondition(d: PolicyDecision, finishing: number): ConditionInput {
+  if (d.policy?.paused !== true)
+    return { type: "Paused", on: false, reason: "NotPaused", message: "spec.paused is not set" };
+  return {
+    type: "Paused",
+    on: true,
+    reason: "PausedBySpec",
+    message: `paused by UpdatePolicy ${d.name}: no node starts; ${finishing} node(s) still finishing`,
+  };
+}
+
+function haltedCondition(d: PolicyDecision): ConditionInput {
+  const b = d.budget;
+  if (b === undefined)
+    return { type: "Halted", on: false, reason: "NoFailureBudget", message: "no failure budget set" };
+  if (b.haltedAt === undefined) {
+    const n = new Set(b.failures.map((f) => f.node)).size;
+    return {
+      type: "Halted",
+      on: false,
+      reason: "WithinBudget",
+      message: `${n} failed node(s) within the window`,
+    };
+  }
+  const nodes = b.haltedNodes ?? [];
+  const max = d.policy?.failureBudget?.maxFailures ?? "?";
+  return {
+    type: "Halted",
+    on: true,
+    reason: "FailureBudgetExhausted",
+    message:
+      `${nodes.length} node(s) failed within the failure budget's window (maxFailures ${max}): ${nodes.join(", ")}. ` +
+      `No node starts until a person clears it: kubectl annotate updatepolicy ${d.name} ${CLEAR_HALT_ANNOTATION}="$(date +%s)" --overwrite`,
+  };
+}
+
+/** The policy's status after this tick (conditions keep their transition times while unchanged). */
+export function policyStatus(
+  raw: RawPolicy,
+  decision: PolicyDecision,
+  counts: NonNullable<PolicyStatus["nodes"]>,
+  now: Date,
+): PolicyStatus {
+  const prev = raw.status?.conditions;
+  const finishing = decision.fleetHold !== undefined ? counts.updating + counts.failed : 0;
+  const inputs = [
+    progressing(decision, counts),
+    pausedCondition(decision, finishing),
+    haltedCondition(decision),
+  ];
+  if (decision.invalid !== undefined)
+    inputs.push({ type: "Invalid", on: true, reason: "InvalidSpec", message: decision.invalid });
+  const conditions = inputs.map((c) => condition(prev, now, c));
+  const status: PolicyStatus = {
+    conditions,
+    nodes: counts,
+    finishing,
+    effectiveMaxConcurrent: String(decision.maxConcurrent),
+  };
+  if (raw.metadata?.generation !== undefined) status.observedGeneration = raw.metadata.generation;
+  if (decision.window !== undefined) {
+    status.windowOpen = decision.window.open;
+    if (decision.window.opensAt !== null) status.nextWindowOpen = decision.window.opensAt.toISOString();
+  }
+  if (decision.budget !== undefined) status.failureBudget = decision.budget;
+  if (decision.group !== undefined) {
+    status.groups = decision.group.status;
+    if (decision.group.current !== undefined) status.currentGroup = decision.group.current;
+  }
+  return status;
+}
+
+/** JSON with sorted keys (the API server re-encodes objects with its own key order). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Whether a status write is due (conditions keep their times while unchanged, so equal means equal). */
+export function statusChanged(before: PolicyStatus | undefined, after: PolicyStatus): boolean {
+  return canonical(before ?? {}) !== canonical(after);
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { buildPolicyCrd, parseDuration, parsePolicySpec, renderPolicyCrdYaml } from "./policy.js";
+
+const CHECKED_IN = new URL("../../deploy/crds/updatepolicy-crd.yaml", import.meta.url);
+
+describe("UpdatePolicy spec", () => {
+  it("decodes every field", () => {
+    const r = parsePolicySpec({
+      paused: true,
+      maxConcurrent: "25%",
+      maxConcurrentPerZone: 1,
+      schedule: "* * 2-4 * * *",
+      timeZone: "Europe/Berlin",
+      failureBudget: { maxFailures: 2, window: "1h30m" },
+      targetVersion: "1.20.0",
+    });
+    assert.deepEqual(r, {
+      policy: {
+        paused: true,
+        maxConcurrent: { kind: "percent", percent: 25 },
+        maxConcurrentPerZone: 1,
+        schedule: "* * 2-4 * * *",
+        timeZone: "Europe/Berlin",
+        failureBudget: { maxFailures: 2, windowMs: 5_400_000 },
+        targetVersion: "1.20.0",
+        groups: [],
+      },
+    });
+    assert.deepEqual(parsePolicySpec(undefined), {
+      policy: {
+        paused: false,
+        maxConcurrent: undefined,
+        maxConcurrentPerZone: undefined,
+        schedule: undefined,
+        timeZone: "UTC",
+        failureBudget: undefined,
+        targetVersion: undefined,
+        groups: [],
+      },
+    });
+  });
+
+  const bad: [unknown, RegExp][] = [
+    [{ paused: "yes" }, /^spec.paused/],
+    [{ maxConcurrent: "0%" }, /^spec.maxConcurrent/],
+    [{ maxConcurrent: -1 }, /^spec.maxConcurrent/],
+    [{ maxConcurrentPerZone: 0 }, /^spec.maxConcurrentPerZone/],
+    [{ timeZone: "Nowhere/Atlantis" }, /^spec.timeZone/],
+    [{ failureBudget: { maxFailures: 1, window: "soon" } }, /^spec.failureBudget.window/],
+    [{ failureBudget: { window: "1h" } }, /^spec.failureBudget.maxFailures/],
+    [{ pause: true }, /^spec.pause: unknown field/],
+    [{ targetVersion: "latest" }, /^spec.targetVersion/],
+    [
+      {
+        groups: [
+          { name: "a", matchLabels: {} },
+          { name: "a", matchLabels: {} },
+        ],
+      },
+      /^spec.groups\[1\].name: "a" is used twice/,
+    ],
+    [{ groups: [{ name: "a", matchLabels: { x: 1 } }] }, /^spec.groups\[0\].matchLabels/],
+    [{ groups: [{ name: "a", matchLabels: {}, soak: "soon" }] }, /^spec.groups\[0\].soak/],
+  ];
+  for (const [spec, want] of bad)
+    it(`rejects ${JSON.stringify(spec)}`, () => {
+      const r = parsePolicySpec(spec);
+      assert.ok("error" in r);
+      assert.match(r.error, want);
+    });
+
+  it("durations", () => {
+    assert.equal(parseDuration("1h"), 3_600_000);
+    assert.equal(parseDuration("1d2m"), 86_400_000 + 120_000);
+    assert.equal(parseDuration("h"), undefined);
+  });
+});
+
+describe("UpdatePolicy CRD", () => {
+  const crd = buildPolicyCrd() as {
+    spec: {
+      scope: string;
+      versions: {
+        subresources: unknown;
+        schema: {
+          openAPIV3Schema: {
+            properties: Record<string, { properties: Record<string, Record<string, unknown>> }>;
+          };
+        };
+      }[];
+    };
+  };
+  it("is cluster-scoped with a status subresource and int-or-string maxConcurrent", () => {
+    assert.equal(crd.spec.scope, "Cluster");
+    const v = crd.spec.versions[0];
+    assert.deepEqual(v?.subresources, { status: {} });
+    const mc = v?.schema.openAPIV3Schema.properties["spec"]?.properties["maxConcurrent"];
+    assert.equal(mc?.["x-kubernetes-int-or-string"], true);
+  });
+  it("is what deploy/crds holds (regenerate: npx brupop crd --policy > deploy/crds/updatepolicy-crd.yaml)", () => {
+    assert.equal(readFileSync(CHECKED_IN, "utf8"), renderPolicyCrdYaml());
+    assert.deepEqual(parse(renderPolicyCrdYaml()), JSON.parse(JSON.stringify(buildPolicyCrd())));
+  });
+});
