@@ -478,4 +478,45 @@ describe("UpdatePolicy: groups", () => {
     const st = policyStatus(raw, d, nodeCounts(fleet, { held: [], changes: [] }, later, false), later);
     assert.equal(st.currentGroup, "(rest)");
   });
+  it("a group's own window, read in the policy's time zone, holds its nodes while closed", () => {
+    const fleet = [idle("c1"), idle("r1")];
+    // 02:00–04:59 in Berlin = 01:00–03:59 UTC in January; NOW is 12:00 UTC.
+    const nightly = [{ name: "canary", matchLabels: { tier: "canary" }, schedule: "* * 2-4 * * *" }];
+    const spec = { maxConcurrent: 5, groups: nightly, timeZone: "Europe/Berlin" };
+    const closed = decidePolicy({
+      policy: policy(spec),
+      shadows: fleet,
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(closed.invalid, undefined);
+    assert.equal(
+      closed.filter().hold(idle("c1")),
+      "group canary window (* * 2-4 * * * in Europe/Berlin) closed until 2026-01-11T01:00:00.000Z (UpdatePolicy groups)",
+    );
+    assert.deepEqual(starts(spec, fleet, nodes), []);
+    const night = new Date("2026-01-11T01:30:00.000Z");
+    const open = decidePolicy({
+      policy: policy(spec),
+      shadows: fleet,
+      nodes,
+      now: night,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(open.filter().hold(idle("c1")), undefined, "inside its window the canary starts");
+  });
+
+  it("a group schedule that is not a window makes the policy invalid, naming the group", () => {
+    const bad = [{ name: "canary", matchLabels: { tier: "canary" }, schedule: "0 0 3 * * *" }];
+    const d = decidePolicy({
+      policy: policy({ groups: bad }),
+      shadows: [idle("c1")],
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.match(d.invalid ?? "", /^spec\.groups\[0\]\.schedule: "0 0 3 \* \* \*" is not a window/);
+    assert.equal(d.fleetHold?.rule, "invalid");
+  });
 });

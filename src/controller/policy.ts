@@ -174,6 +174,7 @@ export function evaluateGroups(
   shadows: readonly BottlerocketShadow[],
   nodes: readonly NodeLike[],
   now: Date,
+  opts: { windows?: readonly (UpdateSchedule | undefined)[]; timeZone?: string } = {},
 ): GroupGate {
   const indexOf = (node: NodeLike | undefined): number => {
     const i = groups.findIndex((g) => matches(node, g.matchLabels));
@@ -200,6 +201,12 @@ export function evaluateGroups(
       if (i > currentIndex) return `group ${name} waits for group ${current} to finish (UpdatePolicy groups)`;
       if (soak !== undefined)
         return `group ${name} waits: group ${soak.group} soaks until ${soak.until.toISOString()} (UpdatePolicy groups)`;
+      const window = opts.windows?.[i];
+      if (window !== undefined && !window.isInWindow(now)) {
+        const next = window.nextFire(now);
+        const until = next === null ? "never opens again" : `closed until ${next.toISOString()}`;
+        return `group ${name} window (${groups[i]?.schedule ?? ""} in ${opts.timeZone ?? "UTC"}) ${until} (UpdatePolicy groups)`;
+      }
       return undefined;
     },
   };
@@ -311,21 +318,23 @@ export function evaluateBudget(
 }
 
 function windowOf(
-  policy: ParsedPolicy,
+  expression: string | undefined,
+  timeZone: string,
+  field: string,
   now: Date,
   cache: Map<string, UpdateSchedule | string> | undefined,
 ): UpdateSchedule | string | undefined {
-  if (policy.schedule === undefined) return undefined;
-  const key = `${policy.schedule}\0${policy.timeZone}`;
+  if (expression === undefined) return undefined;
+  const key = `${expression}\0${timeZone}\0${field}`;
   const hit = cache?.get(key);
   if (hit !== undefined) return hit;
   let out: UpdateSchedule | string;
   try {
-    const schedule = parseSchedule(policy.schedule, now, "spec.schedule", policy.timeZone);
+    const schedule = parseSchedule(expression, now, field, timeZone);
     out =
       schedule.kind === "window"
         ? schedule
-        : `spec.schedule: "${policy.schedule}" is not a window (it fires at single instants); use a range of seconds like "* * 2-4 * * *"`;
+        : `${field}: "${expression}" is not a window (it fires at single instants); use a range of seconds like "* * 2-4 * * *"`;
   } catch (err) {
     out = err instanceof Error ? err.message : String(err);
   }
@@ -382,12 +391,17 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
     };
   }
   const policy = parsed.policy;
-  const win = windowOf(policy, now, input.scheduleCache);
-  if (typeof win === "string") {
+  const win = windowOf(policy.schedule, policy.timeZone, "spec.schedule", now, input.scheduleCache);
+  const groupWindows = policy.groups.map((g, i) =>
+    windowOf(g.schedule, policy.timeZone, `spec.groups[${i}].schedule`, now, input.scheduleCache),
+  );
+  const badGroupWindow = groupWindows.find((w) => typeof w === "string");
+  if (typeof win === "string" || badGroupWindow !== undefined) {
+    const error = typeof win === "string" ? win : String(badGroupWindow);
     return {
       ...base,
-      fleetHold: { rule: "invalid", message: `UpdatePolicy ${name} is invalid (${win})` },
-      invalid: win,
+      fleetHold: { rule: "invalid", message: `UpdatePolicy ${name} is invalid (${error})` },
+      invalid: error,
       policy,
     };
   }
@@ -395,7 +409,10 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
   const group =
     policy.groups.length === 0
       ? undefined
-      : evaluateGroups(policy.groups, raw.status?.groups, shadows, nodes, now);
+      : evaluateGroups(policy.groups, raw.status?.groups, shadows, nodes, now, {
+          windows: groupWindows.map((w) => (typeof w === "string" ? undefined : w)),
+          timeZone: policy.timeZone,
+        });
   const filter = () =>
     nodeFilter(shadows, nodes, { perZone: policy.maxConcurrentPerZone, pin: policy.targetVersion, group });
   let budget: FailureBudgetStatus | undefined;

@@ -67,6 +67,12 @@ export const GroupSchema = Type.Object(
         description: "After this group finished, wait this long before the next group starts.",
       }),
     ),
+    schedule: Type.Optional(
+      Type.String({
+        description:
+          "This group's own update window (a cron window like spec.schedule, read in spec.timeZone): its nodes start only inside it, and inside the fleet's window if one is set.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -217,6 +223,8 @@ export interface ParsedGroup {
   matchLabels: Record<string, string>;
   maxConcurrent: number | undefined;
   soakMs: number;
+  /** Its own window (cron), read in the policy's time zone; checked by the controller (policy.ts). */
+  schedule: string | undefined;
 }
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -257,7 +265,10 @@ function parseGroup(g: unknown, at: string, into: ParsedGroup[]): string | undef
   const soakMs =
     g["soak"] === undefined ? 0 : typeof g["soak"] === "string" ? parseDuration(g["soak"]) : undefined;
   if (soakMs === undefined) return `${at}.soak: must be a duration like "30m"`;
-  into.push({ name, matchLabels: labels as Record<string, string>, maxConcurrent: max, soakMs });
+  const schedule = g["schedule"];
+  if (schedule !== undefined && typeof schedule !== "string")
+    return `${at}.schedule: must be a cron expression`;
+  into.push({ name, matchLabels: labels as Record<string, string>, maxConcurrent: max, soakMs, schedule });
   return undefined;
 }
 
