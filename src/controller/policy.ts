@@ -171,11 +171,11 @@ function matches(node: NodeLike | undefined, labels: Record<string, string>): bo
 export function evaluateGroups(
   groups: readonly ParsedGroup[],
   prev: readonly GroupStatus[] | undefined,
-  shadows: readonly BottlerocketShadow[],
-  nodes: readonly NodeLike[],
+  fleet: { shadows: readonly BottlerocketShadow[]; nodes: readonly NodeLike[] },
   now: Date,
   opts: { windows?: readonly (UpdateSchedule | undefined)[]; timeZone?: string } = {},
 ): GroupGate {
+  const { shadows, nodes } = fleet;
   const indexOf = (node: NodeLike | undefined): number => {
     const i = groups.findIndex((g) => matches(node, g.matchLabels));
     return i === -1 ? groups.length : i;
@@ -409,7 +409,7 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
   const group =
     policy.groups.length === 0
       ? undefined
-      : evaluateGroups(policy.groups, raw.status?.groups, shadows, nodes, now, {
+      : evaluateGroups(policy.groups, raw.status?.groups, { shadows, nodes }, now, {
           windows: groupWindows.map((w) => (typeof w === "string" ? undefined : w)),
           timeZone: policy.timeZone,
         });
