@@ -198,6 +198,14 @@ function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): 
       : "halt cleared by the clear-halt annotation; updates may start again",
     action: "Halt",
   });
+  if (decision.tripped) {
+    deps.notifier?.notify({
+      kind: "fleet-halted",
+      reason: "FailureBudgetExhausted",
+      nodes: nodes.length,
+      message: `UpdatePolicy ${decision.name} halted the fleet: ${nodes.length} node(s) failed within the failure budget's window (${nodes.join(", ")})`,
+    });
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 //     GET /api/v1/alerts as Prometheus documents it: a Prometheus built from Go modules did not
 //     finish building within the time allowed for it (see tools/testenv/build-prometheus.sh).
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 
@@ -23,6 +23,7 @@ import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
+import { receiver } from "../kit/webhook.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -42,28 +43,6 @@ const allIdleOn = (items: RawBrs[], version: string) =>
     (b) =>
       b.spec?.state === "Idle" && b.status?.current_state === "Idle" && b.status.current_version === version,
   );
-
-/** A local webhook receiver: keeps every JSON body it is sent. */
-async function receiver(): Promise<{ url: URL; got: Notification[]; close: () => void }> {
-  const got: Notification[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      got.push(JSON.parse(Buffer.concat(chunks).toString()) as Notification);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`),
-    got,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 describe(
   "notifications and blockers (real control plane, real agents, simulated hosts)",

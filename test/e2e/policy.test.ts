@@ -24,6 +24,7 @@ import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube, sleep } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
+import { receiver } from "../kit/webhook.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -278,7 +279,12 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
       const w = new ActivityWatcher(tb.rest, tb.namespace, () => "z");
       cleanups.push(() => w.stop());
       await w.start();
-      const c1 = controller(tb, "e2e-budget", { maxConcurrent: 1 });
+      const hook = await receiver();
+      cleanups.push(() => Promise.resolve(hook.close()));
+      const c1 = controller(tb, "e2e-budget", {
+        maxConcurrent: 1,
+        notify: { url: hook.url, format: "json", timeoutMs: 2_000 },
+      });
       await c1.start();
 
       await eventually(
@@ -310,6 +316,11 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
             e.type === "Warning",
         );
       });
+      await eventually("the webhook hears the fleet halted", 10_000, () =>
+        hook.got.some(
+          (n) => n.kind === "fleet-halted" && n.reason === "FailureBudgetExhausted" && n.nodes === 2,
+        ),
+      );
       await sleep(10 * TICK_MS);
       assert.deepEqual([...w.started].sort(), [...startedAtHalt].sort(), "no node started after the halt");
 
