@@ -15,6 +15,7 @@ import type { KubeApi } from "../k8s/api.js";
 import { paths, type KubePod } from "../k8s/objects.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { isCandidate, planTick, type TickInput, type TickPlan } from "./decisions.js";
+import { forEachBounded } from "../runtime/loop.js";
 
 export interface PrometheusBlockerSettings {
   /** Base URL; the query is GET {url}/api/v1/alerts. */
@@ -116,18 +117,6 @@ export async function planUnblocked(
 /** Pod LISTs in flight at once (a fleet with MAX_CONCURRENT_UPDATE=unlimited may start many nodes). */
 export const NODE_CHECK_CONCURRENCY = 8;
 
-async function eachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** The checks of one tick (I/O); injected so planUnblocked can be tested with tables. */
 export interface BlockerChecks {
   /** A blocker of the whole fleet (firing alerts), or none. */
@@ -220,7 +209,7 @@ export class Blockers implements BlockerChecks {
     const out = new Map<string, Blocker>();
     const selector = this.#s.podSelector;
     if (selector === undefined) return out;
-    await eachBounded(shadows, NODE_CHECK_CONCURRENCY, async (shadow) => {
+    await forEachBounded(shadows, NODE_CHECK_CONCURRENCY, async (shadow) => {
       const node = nodeNameForShadow(shadow) ?? shadow;
       try {
         const list = await this.#api.list<KubePod>(paths.pods(), {

@@ -28,6 +28,7 @@ import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import type { SilenceWatch } from "./silence.js";
 import { fenced, whileActive, type FencedTerm, type Term } from "./term.js";
+import { forEachBounded } from "../runtime/loop.js";
 import type { InvalidShadow, RawShadow, ShadowView } from "./view.js";
 
 /** After a failed settings publication, wait this long before the next attempt (not every tick). */
@@ -302,7 +303,7 @@ export async function cleanUp(
       ...shadows.map((s) => [s.metadata.name ?? "", s.metadata.uid] as const),
       ...invalid.map((i) => [i.name, i.uid] as const),
     ]);
-    await mapBounded([...doomed], deps.settings.writeConcurrency, async (name) => {
+    await forEachBounded([...doomed], deps.settings.writeConcurrency, async (name) => {
       if (await deleteShadow(deps, term, name, uids.get(name))) deleted.push(name);
     });
   }
@@ -343,7 +344,7 @@ export async function writeChanges(
   changes: readonly SpecChange[],
 ): Promise<{ written: number; conflicts: number }> {
   const counts = { written: 0, conflicts: 0 };
-  await mapBounded(changes, deps.settings.writeConcurrency, async (change) => {
+  await forEachBounded(changes, deps.settings.writeConcurrency, async (change) => {
     const outcome = await writeSpec(deps, term, change);
     deps.metrics.specWrite(outcome);
     if (outcome === "ok") counts.written++;
@@ -474,19 +475,4 @@ function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): voi
 function record(deps: TickDeps, term: FencedTerm, live: BottlerocketShadow[], gate: GateDecision): void {
   term.last = { shadows: live, gate };
   if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live));
-}
-
-async function mapBounded<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FakeTimers } from "../clock.js";
-import { backoffDelay, jitter, sleep, Wakeup } from "./loop.js";
+import { backoffDelay, forEachBounded, jitter, sleep, Wakeup } from "./loop.js";
 
 /** Tracks whether a promise has settled, without awaiting it. */
 function track(p: Promise<void>): { done: boolean } {
@@ -157,5 +157,27 @@ describe("sleep", () => {
     assert.equal(s2.done, true);
     assert.equal(timers.pending, 0);
     await sleep(5, AbortSignal.abort(), timers);
+  });
+});
+
+describe("forEachBounded", () => {
+  it("visits every item once with never more than `limit` calls in flight", async () => {
+    const seen: number[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    await forEachBounded([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setImmediate(r));
+      seen.push(n);
+      inFlight -= 1;
+    });
+    assert.deepEqual([...seen].sort(), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(peak, 3);
+  });
+  it("does nothing for no items", async () => {
+    let calls = 0;
+    await forEachBounded([], 4, () => Promise.resolve(void calls++));
+    assert.equal(calls, 0);
   });
 });

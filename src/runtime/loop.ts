@@ -120,3 +120,19 @@ export function sleep(ms: number, signal?: AbortSignal, timers: Timers = systemT
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/** Runs `fn` over `items` with at most `limit` calls in flight (the controller's writes and checks). */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
