@@ -70,7 +70,13 @@ function reasonKey(reason: RowReason): string {
 }
 
 export function isDoneRow(row: StatusRow, goalVersion: string): boolean {
-  return row.version.current === goalVersion && row.state.current === "Idle" && row.state.target === "Idle";
+  // Up to date by the node's outcome: on the goal version is not enough after a failed health gate.
+  return (
+    row.phase === "up-to-date" &&
+    row.version.current === goalVersion &&
+    row.state.current === "Idle" &&
+    row.state.target === "Idle"
+  );
 }
 
 /** Rows of the view, in status's order (by node name). */

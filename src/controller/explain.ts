@@ -13,6 +13,7 @@ import {
   type StartFilter,
 } from "./decisions.js";
 import { describeBlocker, type Blocker } from "./blockers.js";
+import { acceptCommand, nodeOutcome } from "./outcome.js";
 import type { ScheduleKind } from "./schedule.js";
 import { formatSilence, type Silent } from "./silence.js";
 
@@ -30,8 +31,13 @@ export type WaitReason =
       /** Its status has not changed for this long, past AGENT_SILENCE_LIMIT_SECONDS (silence.ts). */
       silentMs?: number;
     }
-  /** Already on the newest version offered. */
-  | { kind: "up-to-date"; version: string }
+  /** Already on the newest version offered (`accepted`: after a failure on it a person accepted). */
+  | { kind: "up-to-date"; version: string; accepted?: ShadowFailure }
+  /**
+   * It runs the newest version, but its update failed after the reboot (health gate, time limit):
+   * not up to date until a later update succeeds or a person accepts the failure (outcome.ts).
+   */
+  | { kind: "failed-on-new-version"; version: string; failure: ShadowFailure; accept: string | undefined }
   /** Its last attempt failed; it may retry after `until`. */
   | { kind: "backoff"; until: Date; crashCount: number; targetVersion: string }
   /** The schedule does not let new updates start now; `until` is when it next does (null: never). */
@@ -91,7 +97,14 @@ export function describeReason(reason: WaitReason): string {
     case "in-progress":
       return describeInProgress(reason);
     case "up-to-date":
-      return `up to date (${reason.version}); nothing to do`;
+      return reason.accepted === undefined
+        ? `up to date (${reason.version}); nothing to do`
+        : `up to date (${reason.version}); its failure on it was accepted (${describeFailure(reason.accepted)})`;
+    case "failed-on-new-version":
+      return (
+        `failed on ${reason.version} after the reboot (${describeFailure(reason.failure)}); not up to date: ` +
+        `a newer release updates it, or accept the failure${reason.accept === undefined ? "" : `: ${reason.accept}`}`
+      );
     case "backoff":
       return `${reason.crashCount} failed attempt(s); back-off until ${reason.until.toISOString()}`;
     case "schedule-closed":
@@ -133,8 +146,9 @@ function reasonFor(
       ? { ...reason, failure: status.failure }
       : reason;
   }
-  if (status.current_version === status.target_version)
-    return { kind: "up-to-date", version: status.current_version };
+  const outcome = nodeOutcome(shadow, ctx.now);
+  if (outcome.kind === "failed-on-new-version") return { ...outcome, accept: acceptCommand(shadow) };
+  if (outcome.kind === "up-to-date") return outcome;
   const targetVersion = status.target_version;
   if (!backoffPassed(status, ctx.now)) {
     const until = backoffUntil(status) ?? ctx.now;

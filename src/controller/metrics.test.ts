@@ -4,6 +4,8 @@ import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { ControllerMetrics, fleetSnapshot } from "./metrics.js";
 
+const NOW = new Date("2026-01-10T12:00:00.000Z");
+
 function shadow(name: string, state?: ShadowState, version = "1.19.0"): BottlerocketShadow {
   const s: BottlerocketShadow = {
     apiVersion: "brupop.bottlerocket.aws/v2",
@@ -44,7 +46,7 @@ describe("fleet metrics", () => {
   ];
 
   it("snapshots hosts per state and per version", () => {
-    const snap = fleetSnapshot(fleet);
+    const snap = fleetSnapshot(fleet, NOW);
     assert.deepEqual(snap.states, {
       Idle: 2,
       StagedAndPerformedUpdate: 0,
@@ -59,9 +61,34 @@ describe("fleet metrics", () => {
     assert.equal(snap.withoutStatus, 1);
   });
 
+  it("counts nodes per outcome: failed on the new version is not up to date (issue 25)", async () => {
+    const failedOnNew = shadow("brs-f", "Idle", "1.20.0");
+    if (failedOnNew.status !== undefined)
+      failedOnNew.status.failure = {
+        state: "MonitoringUpdate",
+        reason: "Unhealthy",
+        message: "not Ready",
+        timestamp: NOW.toISOString(),
+      };
+    const snap = fleetSnapshot([...fleet, shadow("brs-w", "Idle", "1.19.0"), failedOnNew], NOW);
+    assert.deepEqual(snap.outcomes, {
+      unreported: 1,
+      "up-to-date": 2,
+      updating: 1,
+      waiting: 1,
+      "failed-before-reboot": 1,
+      "failed-on-new-version": 1,
+    });
+    const m = new ControllerMetrics();
+    m.setFleet(snap);
+    const outcomes = samples(await m.text(), "brupop_hosts_outcome");
+    assert.equal(outcomes.get('{outcome="failed-on-new-version"}'), 1);
+    assert.equal(outcomes.get('{outcome="up-to-date"}'), 2);
+  });
+
   it("exports upstream's gauges from a snapshot and keeps versions that vanished at 0", async () => {
     const m = new ControllerMetrics();
-    m.setFleet(fleetSnapshot(fleet));
+    m.setFleet(fleetSnapshot(fleet, NOW));
     let text = await m.text();
     const states = samples(text, "brupop_hosts_state");
     assert.equal(states.get('{state="Idle"}'), 2);
@@ -76,7 +103,7 @@ describe("fleet metrics", () => {
         ['{bottlerocket_version="1.19.0"}', 2],
       ]),
     );
-    m.setFleet(fleetSnapshot([shadow("brs-a", "Idle", "1.20.0")]));
+    m.setFleet(fleetSnapshot([shadow("brs-a", "Idle", "1.20.0")], NOW));
     text = await m.text();
     assert.deepEqual(
       samples(text, "brupop_hosts_version"),
@@ -86,7 +113,7 @@ describe("fleet metrics", () => {
       ]),
       "1.19.0 left the fleet: its series stays, at 0",
     );
-    m.setFleet(fleetSnapshot([shadow("brs-a", "Idle", "1.19.0")]));
+    m.setFleet(fleetSnapshot([shadow("brs-a", "Idle", "1.19.0")], NOW));
     assert.deepEqual(
       samples(await m.text(), "brupop_hosts_version"),
       new Map([

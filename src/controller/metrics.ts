@@ -9,6 +9,17 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import { V2_STATES, type ShadowState } from "../model/state.js";
+import { nodeOutcome, type OutcomeKind } from "./outcome.js";
+
+/** Every outcome, exported even at zero (an alert on failed-on-new-version needs the series). */
+export const OUTCOME_KINDS: readonly OutcomeKind[] = [
+  "unreported",
+  "up-to-date",
+  "updating",
+  "waiting",
+  "failed-before-reboot",
+  "failed-on-new-version",
+];
 
 export interface FleetSnapshot {
   /** Hosts per reported state (every state present, zero when none). */
@@ -17,13 +28,17 @@ export interface FleetSnapshot {
   versions: Map<string, number>;
   /** Shadows without a status yet. */
   withoutStatus: number;
+  /** Nodes per outcome (outcome.ts): what "up to date" means everywhere. */
+  outcomes: Record<OutcomeKind, number>;
 }
 
-export function fleetSnapshot(shadows: readonly BottlerocketShadow[]): FleetSnapshot {
+export function fleetSnapshot(shadows: readonly BottlerocketShadow[], now: Date): FleetSnapshot {
   const states = Object.fromEntries(V2_STATES.map((s) => [s, 0])) as Record<ShadowState, number>;
+  const outcomes = Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
   const versions = new Map<string, number>();
   let withoutStatus = 0;
   for (const s of shadows) {
+    outcomes[nodeOutcome(s, now).kind]++;
     if (s.status === undefined) {
       withoutStatus++;
       continue;
@@ -31,7 +46,7 @@ export function fleetSnapshot(shadows: readonly BottlerocketShadow[]): FleetSnap
     states[s.status.current_state]++;
     versions.set(s.status.current_version, (versions.get(s.status.current_version) ?? 0) + 1);
   }
-  return { states, versions, withoutStatus };
+  return { states, versions, withoutStatus, outcomes };
 }
 
 export type SpecWriteOutcome = "ok" | "conflict" | "not_found" | "error" | "skipped_not_leader";
@@ -40,6 +55,7 @@ export class ControllerMetrics {
   readonly registry = new Registry();
   readonly #hostsState: Gauge<"state">;
   readonly #hostsVersion: Gauge<"bottlerocket_version">;
+  readonly #hostsOutcome: Gauge<"outcome">;
   readonly #isLeader: Gauge;
   readonly #updatesAllowed: Gauge;
   readonly #invalidShadows: Gauge;
@@ -64,6 +80,12 @@ export class ControllerMetrics {
       name: "brupop_hosts_version",
       help: "Number of hosts per running Bottlerocket version",
       labelNames: ["bottlerocket_version"],
+      registers,
+    });
+    this.#hostsOutcome = new Gauge({
+      name: "brupop_hosts_outcome",
+      help: "Nodes per update outcome: up-to-date, updating, waiting, failed-before-reboot (retried after back-off), failed-on-new-version (not up to date until updated again or accepted), unreported",
+      labelNames: ["outcome"],
       registers,
     });
     this.#isLeader = new Gauge({
@@ -128,11 +150,13 @@ export class ControllerMetrics {
   setFleet(snapshot: FleetSnapshot | null): void {
     this.#hostsState.reset();
     this.#hostsVersion.reset();
+    this.#hostsOutcome.reset();
     if (snapshot === null) {
       this.#versionsSeen.clear();
       return;
     }
     for (const state of V2_STATES) this.#hostsState.set({ state }, snapshot.states[state]);
+    for (const outcome of OUTCOME_KINDS) this.#hostsOutcome.set({ outcome }, snapshot.outcomes[outcome]);
     for (const version of snapshot.versions.keys()) this.#versionsSeen.add(version);
     for (const version of this.#versionsSeen)
       this.#hostsVersion.set({ bottlerocket_version: version }, snapshot.versions.get(version) ?? 0);

@@ -184,6 +184,29 @@ describe("notificationsFor", () => {
     assert.equal(fleet?.message, "fleet up to date: 1 node(s) on 1.20.0");
     assert.equal(fleet?.nodes, 1);
   });
+
+  it("a node failed on the new version: the rollout finishes with failures, never 'up to date'", () => {
+    const unhealthy = {
+      state: "MonitoringUpdate" as const,
+      reason: "Unhealthy",
+      message: "not Ready: DaemonSet pod kube-system/x",
+      timestamp: NOW.toISOString(),
+    };
+    const out = notificationsFor(
+      [
+        brs("a", { spec: "Idle", version: "1.20.0", state: "ErrorReset", cur: "1.20.0", failure: unhealthy }),
+        brs("b", { cur: "1.20.0" }),
+      ],
+      [brs("a", { cur: "1.20.0", crashes: 1, failure: unhealthy }), brs("b", { cur: "1.20.0" })],
+      NOW,
+    );
+    const fleet = out.find((n) => n.kind === "fleet-finished");
+    assert.deepEqual(fleet?.failedNodes, ["a"]);
+    assert.equal(
+      fleet?.message,
+      "rollout finished with failures: 1 of 2 node(s) up to date; failed on the new version: a",
+    );
+  });
 });
 
 describe("webhookBody", () => {

@@ -20,6 +20,7 @@ import { exchange, jsonPayload } from "../http/core.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { describeFailure, type BottlerocketShadow, type ShadowFailure } from "../model/shadow.js";
 import { backoffDelay, sleep } from "../runtime/loop.js";
+import { nodeOutcome } from "./outcome.js";
 import { isActive } from "./decisions.js";
 
 export type NotificationKind =
@@ -44,6 +45,8 @@ export interface Notification {
   crashCount?: number;
   /** fleet-finished: nodes in the fleet; fleet-halted: whatever the caller says. */
   nodes?: number;
+  /** fleet-finished: nodes that failed on the new version (not up to date; issue 25). */
+  failedNodes?: string[];
   /** fleet-halted: why (free text from the caller). */
   reason?: string;
   message: string;
@@ -138,11 +141,16 @@ export function notificationsFor(
   }
   if (cur.length > 0 && prev.some(needsUpdate) && !cur.some(needsUpdate)) {
     const versions = [...new Set(cur.map((s) => s.status?.current_version).filter((v) => v !== undefined))];
+    const failedNodes = cur.filter((s) => nodeOutcome(s, now).kind === "failed-on-new-version").map(nodeOf);
     out.push({
       kind: "fleet-finished",
       nodes: cur.length,
       at,
-      message: `fleet up to date: ${cur.length} node(s) on ${versions.join(", ")}`,
+      ...(failedNodes.length > 0 && { failedNodes }),
+      message:
+        failedNodes.length === 0
+          ? `fleet up to date: ${cur.length} node(s) on ${versions.join(", ")}`
+          : `rollout finished with failures: ${cur.length - failedNodes.length} of ${cur.length} node(s) up to date; failed on the new version: ${failedNodes.join(", ")}`,
     });
   }
   return out;

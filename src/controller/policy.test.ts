@@ -457,6 +457,103 @@ describe("UpdatePolicy: groups", () => {
     assert.deepEqual(starts({ maxConcurrent: 5, groups }, fleet, nodes), []);
   });
 
+  // Issue 25: the canary that failed its health gate after the reboot runs the new version, but
+  // is not up to date: its group never finishes, later groups wait, the status says why.
+  const unhealthyOnNew = (name: string, annotations?: Record<string, string>) => {
+    const s = idle(name, {
+      current_version: "1.20.0",
+      crash_count: 1,
+      state_transition_failure_timestamp: NOW.toISOString(),
+      failure: {
+        state: "MonitoringUpdate",
+        reason: "Unhealthy",
+        message: "not Ready: DaemonSet pod kube-system/probe-x",
+        timestamp: NOW.toISOString(),
+      },
+    });
+    if (annotations !== undefined) s.metadata.annotations = annotations;
+    return s;
+  };
+
+  it("a canary failed on the new version keeps its group unfinished and the next group waiting", () => {
+    const fleet = [unhealthyOnNew("c1"), idle("c2", { current_version: "1.20.0" }), idle("r1"), idle("r2")];
+    assert.deepEqual(starts({ maxConcurrent: 5, groups }, fleet, nodes), []);
+    const later = new Date(NOW.getTime() + 10 * HOUR); // long past any back-off and soak
+    const raw = policy({ groups });
+    const d = decidePolicy({ policy: raw, shadows: fleet, nodes, now: later, envMaxConcurrent: 5 });
+    assert.equal(d.group?.current, "canary");
+    const canary = d.group?.status.find((g) => g.name === "canary");
+    assert.deepEqual(canary, {
+      name: "canary",
+      nodes: 2,
+      upToDate: 1,
+      failed: 1,
+      failedNodes: ["c1 (Unhealthy on 1.20.0)"],
+    });
+    assert.match(
+      d.filter().hold(idle("r1")) ?? "",
+      /waits for group canary to finish: c1 \(Unhealthy on 1\.20\.0\) failed/,
+    );
+    const plan = planTick({
+      shadows: fleet,
+      now: later,
+      maxConcurrent: d.maxConcurrent,
+      updatesAllowed: true,
+      startFilter: d.filter(),
+    });
+    assert.deepEqual(plan.changes, []);
+    const counts = nodeCounts(fleet, plan, later, false);
+    assert.deepEqual(counts, { total: 4, upToDate: 1, updating: 0, waiting: 0, failed: 1, held: 2 });
+    const st = policyStatus(raw, d, counts, later);
+    const progressing = st.conditions?.find((c) => c.type === "Progressing");
+    assert.equal(progressing?.reason, "GroupFailed");
+    assert.match(progressing?.message ?? "", /accept-failure/);
+    const why = explainFleet(fleet, {
+      now: later,
+      maxConcurrent: 5,
+      gate: { kind: "window", updatesAllowed: true, opensAt: null },
+      policy: { hold: undefined, filter: d.filter },
+    });
+    assert.equal(why[0]?.reason.kind, "failed-on-new-version");
+    assert.match(why[0]?.message ?? "", /^failed on 1\.20\.0 after the reboot \(Unhealthy/);
+  });
+
+  it("accepting the canary's failure (annotation = its timestamp) lets the next group start", () => {
+    const accepted = unhealthyOnNew("c1", { "brupop.bottlerocket.aws/accept-failure": NOW.toISOString() });
+    const fleet = [accepted, idle("c2", { current_version: "1.20.0" }), idle("r1"), idle("r2")];
+    const noSoak = groups.map(({ soak: _soak, ...g }) => g);
+    const d = decidePolicy({
+      policy: policy({ groups: noSoak }),
+      shadows: fleet,
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(d.group?.status.find((g) => g.name === "canary")?.upToDate, 2);
+    assert.deepEqual(starts({ maxConcurrent: 5, groups: noSoak }, fleet, nodes), ["brs-r1", "brs-r2"]);
+  });
+
+  it("a failure budget of 1 trips on a health-gate failure after the reboot", () => {
+    const raw = policy(
+      { failureBudget: { maxFailures: 1, window: "1h" } },
+      {
+        status: {
+          failureBudget: { countingSince: new Date(NOW.getTime() - HOUR).toISOString(), failures: [] },
+        },
+      },
+    );
+    const d = decidePolicy({
+      policy: raw,
+      shadows: [unhealthyOnNew("c1"), idle("r1")],
+      nodes,
+      now: NOW,
+      envMaxConcurrent: 5,
+    });
+    assert.equal(d.tripped, true);
+    assert.deepEqual(d.budget?.haltedNodes, ["c1"]);
+    assert.equal(d.fleetHold?.rule, "halted");
+  });
+
   it("after the canary group finished, the next waits out the soak (finishedAt kept in the status)", () => {
     const done = { current_version: "1.20.0" };
     const fleet = [idle("c1", done), idle("c2", done), idle("r1"), idle("r2")];

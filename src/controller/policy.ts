@@ -7,6 +7,7 @@
 // the Nodes and the policy object; the only memory is the policy's own status (the failure
 // budget's recorded failures and halt), so a restart or a failover carries on where it was.
 import { nodeNameForShadow } from "../model/constants.js";
+import { ACCEPT_FAILURE_ANNOTATION } from "../model/constants.js";
 import {
   CLEAR_HALT_ANNOTATION,
   NODE_PAUSED_ANNOTATION,
@@ -21,7 +22,6 @@ import {
 import type { BottlerocketShadow } from "../model/shadow.js";
 import { epochNanos } from "../model/time.js";
 import {
-  backoffPassed,
   isActive,
   isCandidate,
   type ConcurrencyLimit,
@@ -29,6 +29,7 @@ import {
   type StartFilter,
   type TickPlan,
 } from "./decisions.js";
+import { isFailed, nodeOutcome, type NodeOutcome } from "./outcome.js";
 import { parseSchedule, type UpdateSchedule } from "./schedule.js";
 
 export type FleetHoldRule = "paused" | "halted" | "window" | "invalid";
@@ -181,7 +182,7 @@ export function evaluateGroups(
     return i === -1 ? groups.length : i;
   };
   const names = [...groups.map((g) => g.name), REST_GROUP];
-  const status = groupCounts(names, shadows, nodes, indexOf);
+  const status = groupCounts(names, { shadows, nodes }, indexOf, now);
   for (const g of status) {
     if (g.nodes !== g.upToDate) continue;
     g.finishedAt = prev?.find((p) => p.name === g.name)?.finishedAt ?? now.toISOString();
@@ -198,7 +199,8 @@ export function evaluateGroups(
     hold(node) {
       const i = indexOf(node);
       const name = names[i] ?? "";
-      if (i > currentIndex) return `group ${name} waits for group ${current} to finish (UpdatePolicy groups)`;
+      if (i > currentIndex)
+        return `group ${name} waits for group ${current} ${unfinished(status[currentIndex])} (UpdatePolicy groups)`;
       if (soak !== undefined)
         return `group ${name} waits: group ${soak.group} soaks until ${soak.until.toISOString()} (UpdatePolicy groups)`;
       const window = opts.windows?.[i];
@@ -212,24 +214,56 @@ export function evaluateGroups(
   };
 }
 
-/** Nodes and up-to-date nodes per group. */
+/** Why the current group is not finished: its failed nodes, named, or "to finish". */
+export function unfinished(g: GroupStatus | undefined): string {
+  const failed = failedGroupText(g);
+  return failed === undefined ? "to finish" : `to finish: ${failed}`;
+}
+
+function failedGroupText(g: GroupStatus | undefined): string | undefined {
+  const failed = g?.failedNodes ?? [];
+  if (failed.length === 0) return undefined;
+  return (
+    `${failed.join(", ")} failed (a failed node is not up to date; a later successful update of it, ` +
+    `or a person accepting the failure with the ${ACCEPT_FAILURE_ANNOTATION} annotation, lets the group finish)`
+  );
+}
+
+/** Nodes, up-to-date nodes and failed nodes per group (from each node's outcome). */
 function groupCounts(
   names: readonly string[],
-  shadows: readonly BottlerocketShadow[],
-  nodes: readonly NodeLike[],
+  fleet: { shadows: readonly BottlerocketShadow[]; nodes: readonly NodeLike[] },
   indexOf: (node: NodeLike | undefined) => number,
+  now: Date,
 ): GroupStatus[] {
   const byName = new Map<string, NodeLike>();
-  for (const n of nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
-  const status: GroupStatus[] = names.map((name) => ({ name, nodes: 0, upToDate: 0 }));
-  for (const s of shadows) {
-    const g = status[indexOf(byName.get(nodeNameForShadow(s.metadata.name ?? "") ?? ""))];
+  for (const n of fleet.nodes) if (n.metadata?.name !== undefined) byName.set(n.metadata.name, n);
+  const status: GroupStatus[] = names.map((name) => ({ name, nodes: 0, upToDate: 0, failed: 0 }));
+  for (const s of fleet.shadows) {
+    const nodeName = nodeNameForShadow(s.metadata.name ?? "") ?? "";
+    const g = status[indexOf(byName.get(nodeName))];
     if (g === undefined) continue;
     g.nodes++;
-    const st = s.status;
-    if (st !== undefined && !isActive(s) && st.current_version === st.target_version) g.upToDate++;
+    const outcome = nodeOutcome(s, now);
+    if (outcome.kind === "up-to-date") g.upToDate++;
+    else if (isFailed(outcome)) {
+      g.failed = (g.failed ?? 0) + 1;
+      g.failedNodes = [
+        ...(g.failedNodes ?? []),
+        describeFailedNode(nodeName || (s.metadata.name ?? ""), outcome),
+      ];
+    }
   }
+  for (const g of status) g.failedNodes?.sort();
   return status;
+}
+
+/** "node-1 (Unhealthy on 1.20.0)" / "node-2 (HostCommandFailed; retries after back-off)". */
+function describeFailedNode(node: string, o: NodeOutcome): string {
+  if (o.kind === "failed-on-new-version") return `${node} (${o.failure.reason} on ${o.version})`;
+  if (o.kind === "failed-before-reboot")
+    return `${node} (${o.failure?.reason ?? "failed"} before the reboot; retries after back-off)`;
+  return node;
 }
 
 /** The latest end of a finished group's soak still ahead, if any. */
@@ -482,13 +516,11 @@ export function nodeCounts(
   const out = { total: shadows.length, upToDate: 0, updating: 0, waiting: 0, failed: 0, held: 0 };
   for (const s of shadows) {
     const name = s.metadata.name ?? "";
-    const st = s.status;
-    if (st === undefined) continue;
-    if (isActive(s) || started.has(name)) {
-      if (st.current_state === "ErrorReset") out.failed++;
-      else out.updating++;
-    } else if (st.current_version === st.target_version) out.upToDate++;
-    else if (!backoffPassed(st, now)) out.failed++;
+    const outcome = nodeOutcome(s, now);
+    if (outcome.kind === "unreported") continue;
+    if (isFailed(outcome)) out.failed++;
+    else if (outcome.kind === "updating" || started.has(name)) out.updating++;
+    else if (outcome.kind === "up-to-date") out.upToDate++;
     else if (heldNames.has(name) || (fleetHeld && isCandidate(s, now))) out.held++;
     else out.waiting++;
   }
@@ -504,6 +536,16 @@ function progressing(d: PolicyDecision, counts: NonNullable<PolicyStatus["nodes"
       on: true,
       reason: "NodesUpdating",
       message: `${counts.updating} node(s) updating${finishing}`,
+    };
+  }
+  const current = d.group?.status.find((g) => g.name === d.group?.current);
+  const failed = failedGroupText(current);
+  if (hold === undefined && failed !== undefined && current !== undefined) {
+    return {
+      type: "Progressing",
+      on: false,
+      reason: "GroupFailed",
+      message: `group ${current.name} cannot finish and later groups wait: ${failed}`,
     };
   }
   return {

@@ -22,6 +22,7 @@ import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange 
 import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
+import { AFTER_REBOOT_STATES } from "./outcome.js";
 import type { Notifier } from "./notify.js";
 import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
@@ -151,7 +152,7 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   report.conflicts = written.conflicts;
   await recordPolicy(deps, fencedTerm, policy, { plan, live, now });
 
-  record(deps, fencedTerm, live, { ...gate, updatesAllowed: report.updatesAllowed });
+  record(deps, fencedTerm, { live, now }, { ...gate, updatesAllowed: report.updatesAllowed });
   deps.metrics.observeTick((performance.now() - t0) / 1000);
   return report;
 }
@@ -406,7 +407,10 @@ export function describeChange(c: SpecChange): string {
     case "start":
       return `starting update to ${c.to.version ?? "?"}: spec ${c.from.state} → ${c.to.state}`;
     case "recover":
-      return `update failed (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}`;
+      return c.failure !== undefined && AFTER_REBOOT_STATES.has(c.failure.state) && c.to.state === "Idle"
+        ? `update failed after the reboot (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}; ` +
+            "if the host runs the new version the node counts as failed on it (not up to date) until a later update succeeds or the failure is accepted"
+        : `update failed (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}`;
     case "initialise":
       return "initialised spec to Idle";
     case "reset":
@@ -472,7 +476,12 @@ function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): voi
 }
 
 /** Keeps the fleet's view for `explain` and the fleet metrics. */
-function record(deps: TickDeps, term: FencedTerm, live: BottlerocketShadow[], gate: GateDecision): void {
+function record(
+  deps: TickDeps,
+  term: FencedTerm,
+  { live, now }: { live: BottlerocketShadow[]; now: Date },
+  gate: GateDecision,
+): void {
   term.last = { shadows: live, gate };
-  if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live));
+  if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live, now));
 }

@@ -45,3 +45,10 @@ export function nodeNameForShadow(shadowName: string): string | undefined {
  * every update check; absent = no pin ("latest").
  */
 export const VERSION_LOCK_ANNOTATION = `${API_GROUP}/version-lock`;
+
+/**
+ * On a node's BottlerocketShadow: a person accepts the node's failure on the new version (issue 25).
+ * The value must be that failure's `status.failure.timestamp`, so an acceptance never covers a later
+ * failure. Set by `brupop accept NODE` or by hand (docs/policy.md).
+ */
+export const ACCEPT_FAILURE_ANNOTATION = `${API_GROUP}/accept-failure`;

@@ -151,7 +151,10 @@ export const PolicyStatusSchema = Type.Object({
         upToDate: Type.Integer(),
         updating: Type.Integer(),
         waiting: Type.Integer(),
-        failed: Type.Integer(),
+        failed: Type.Integer({
+          description:
+            "Failed nodes: before the reboot (retried after the crash back-off) or on the new version (not up to date until a later update succeeds or a person accepts the failure).",
+        }),
         held: Type.Integer(),
       },
       { description: "Managed nodes per state, as of the controller's last tick." },
@@ -170,6 +173,17 @@ export const PolicyStatusSchema = Type.Object({
         name: Type.String(),
         nodes: Type.Integer(),
         upToDate: Type.Integer(),
+        failed: Type.Optional(
+          Type.Integer({
+            description:
+              "Failed nodes: before the reboot (they retry after back-off) or on the new version (until updated again or accepted).",
+          }),
+        ),
+        failedNodes: Type.Optional(
+          Type.Array(Type.String(), {
+            description: "The failed nodes, each with why (keeps the group unfinished).",
+          }),
+        ),
         finishedAt: Type.Optional(
           Type.String({ description: "When every node of the group was up to date." }),
         ),

@@ -91,6 +91,35 @@ const CASES: Case[] = [
     attention: true,
   },
   {
+    // Issue 25: it runs the new version, but its health gate failed after the reboot.
+    name: "failed on the new version (health gate): not up to date, needs attention, says how to accept",
+    shadows: [
+      shadow("a", undefined, {
+        current_version: TO,
+        crash_count: 1,
+        state_transition_failure_timestamp: ago(40),
+        failure: {
+          state: "MonitoringUpdate",
+          reason: "Unhealthy",
+          message: "not Ready: DaemonSet pod kube-system/probe-a",
+          timestamp: ago(40),
+        },
+      }),
+    ],
+    nodes: [node("a")],
+    node: "a",
+    reason: {
+      kind: "failed-on-new-version",
+      version: TO,
+      accept: `kubectl annotate brs brs-a -n ns brupop.bottlerocket.aws/accept-failure=${ago(40)} --overwrite`,
+    },
+    message: new RegExp(
+      `^failed on ${TO.replace(/\./g, "\\.")} after the reboot \\(Unhealthy reaching MonitoringUpdate: not Ready: DaemonSet pod kube-system/probe-a\\); not up to date`,
+    ),
+    phase: "failed",
+    attention: true,
+  },
+  {
     name: "failed update recovering",
     shadows: [
       shadow(
@@ -103,7 +132,7 @@ const CASES: Case[] = [
     node: "a",
     reason: { kind: "updating", since: ago(30), deadline: ago(30 - 120) },
     message: "update failed; recovering (ErrorReset -> Idle)",
-    phase: "updating",
+    phase: "failed",
   },
   {
     name: "failed update recovering, with the agent's reason",
@@ -128,7 +157,7 @@ const CASES: Case[] = [
     reason: { kind: "updating", since: ago(30), deadline: ago(30 - 120) },
     message:
       "update failed (DrainFailed reaching RebootedIntoUpdate: drain: HTTP 500); recovering (ErrorReset -> Idle)",
-    phase: "updating",
+    phase: "failed",
   },
   {
     name: "agent silent: node NotReady (even when up to date)",
@@ -276,7 +305,7 @@ const CASES: Case[] = [
     node: "a",
     reason: { kind: "backoff", until: "2030-06-01T12:08:00.000Z", crashCount: 3 },
     message: "back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts",
-    phase: "waiting",
+    phase: "failed",
   },
   {
     name: "back-off names the agent's last failure (status.failure)",
@@ -301,7 +330,7 @@ const CASES: Case[] = [
     reason: { kind: "backoff", until: "2030-06-01T12:08:00.000Z", crashCount: 3 },
     message:
       "back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts; last: HostCommandFailed reaching StagedAndPerformedUpdate: host prepare failed (exit 1): no space left on device",
-    phase: "waiting",
+    phase: "failed",
   },
   {
     name: "window closed until T",
@@ -489,7 +518,8 @@ describe("buildFleetStatus: rows, settings and summary", () => {
       nodes: 5,
       upToDate: 1,
       updating: 2,
-      waiting: 2,
+      waiting: 1,
+      failed: 1,
       needAttention: 1,
       active: 2,
       limit: 2,

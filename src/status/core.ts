@@ -7,6 +7,7 @@
 // pods can tell: a drain held up by a PodDisruptionBudget, and an agent that has gone silent (spec
 // ≠ status past the state's time allowance, or its node NotReady / gone).
 import { isActive } from "../controller/decisions.js";
+import { isFailed, nodeOutcome } from "../controller/outcome.js";
 import { explainFleet, type WaitReason } from "../controller/explain.js";
 import { evaluateGate, fleetDemand, type GateDecision } from "../controller/gate.js";
 import { decidePolicy, defaultFilter, type PolicyDecision } from "../controller/policy.js";
@@ -37,7 +38,12 @@ import {
 } from "./model.js";
 import { resolveSettings, type EffectiveSettings } from "./settings.js";
 
-const ATTENTION: ReadonlySet<RowReason["kind"]> = new Set(["agent-silent", "pdb-blocking", "invalid"]);
+const ATTENTION: ReadonlySet<RowReason["kind"]> = new Set([
+  "agent-silent",
+  "pdb-blocking",
+  "invalid",
+  "failed-on-new-version",
+]);
 
 interface Parsed {
   shadows: BottlerocketShadow[];
@@ -130,6 +136,8 @@ function waitingReason(reason: WaitReason): RowReason {
   switch (reason.kind) {
     case "up-to-date":
       return { kind: "up-to-date" };
+    case "failed-on-new-version":
+      return { kind: "failed-on-new-version", version: reason.version, accept: reason.accept ?? null };
     case "backoff":
       return { kind: "backoff", until: reason.until.toISOString(), crashCount: reason.crashCount };
     case "schedule-closed":
@@ -151,9 +159,18 @@ function waitingReason(reason: WaitReason): RowReason {
   }
 }
 
-function phaseOf(reason: WaitReason): Phase {
-  if (reason.kind === "in-progress") return "updating";
-  return reason.kind === "up-to-date" ? "up-to-date" : "waiting";
+/** The row's phase from the node's outcome (outcome.ts): the same notion the controller counts by. */
+function phaseOf(shadow: BottlerocketShadow, now: Date): Phase {
+  const outcome = nodeOutcome(shadow, now);
+  if (isFailed(outcome)) return "failed";
+  switch (outcome.kind) {
+    case "updating":
+      return "updating";
+    case "up-to-date":
+      return "up-to-date";
+    default:
+      return "waiting";
+  }
 }
 
 function factsOf(shadow: BottlerocketShadow, node: NodeInfo | undefined): RowFacts {
@@ -196,7 +213,7 @@ function shadowRow(
 ): NodeRow {
   const name = shadow.metadata.name ?? "";
   const facts = factsOf(shadow, node);
-  const base = { node: nodeOf(name), shadow: name, phase: phaseOf(verdict), facts };
+  const base = { node: nodeOf(name), shadow: name, phase: phaseOf(shadow, now), facts };
   if (node === undefined) {
     const reason: RowReason = {
       kind: "agent-silent",
@@ -252,6 +269,7 @@ function summarise(rows: readonly NodeRow[], active: number, settings: Effective
     upToDate: count((r) => r.phase === "up-to-date"),
     updating: count((r) => r.phase === "updating"),
     waiting: count((r) => r.phase === "waiting"),
+    failed: count((r) => r.phase === "failed"),
     needAttention: count((r) => r.attention),
     active,
     limit: settings.maxConcurrent,

@@ -101,6 +101,8 @@ export function describeRow(reason: RowReason, row: RowFacts, now: Date): string
   switch (reason.kind) {
     case "up-to-date":
       return "up to date";
+    case "failed-on-new-version":
+      return `failed on ${reason.version} after the reboot${failedWhy(row)}; not up to date until a newer release updates it or the failure is accepted${reason.accept === null ? "" : ` (${reason.accept})`}`;
     case "updating":
       return updatingMessage(row);
     case "starting":

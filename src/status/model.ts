@@ -9,13 +9,18 @@ export const STATUS_API_VERSION = "brupop.bottlerocket.aws/status-v1";
 export const STATUS_KIND = "FleetStatus";
 
 /** Coarse bucket for the summary line. */
-export type Phase = "up-to-date" | "updating" | "waiting";
+export type Phase = "up-to-date" | "updating" | "waiting" | "failed";
 
 export type AgentSilentCause = "timeout" | "node-not-ready" | "node-missing";
 
 /** Why a node is where it is. Timestamps are RFC 3339 strings (UTC, whole seconds). */
 export type RowReason =
   | { kind: "up-to-date" }
+  /**
+   * Runs `version`, but its update failed after the reboot (health gate, time limit): not up to date
+   * until a later update succeeds or a person accepts the failure; `accept` is the kubectl line.
+   */
+  | { kind: "failed-on-new-version"; version: string; accept: string | null }
   | {
       kind: "updating";
       /** Spec state asked for, and when the controller asked; deadline = that + time allowance. */
@@ -95,6 +100,8 @@ export interface Summary {
   upToDate: number;
   updating: number;
   waiting: number;
+  /** Nodes failed on the new version, or failed before the reboot and in back-off. */
+  failed: number;
   needAttention: number;
   /** Nodes in the controller's active set (they count against the limit). */
   active: number;

@@ -76,7 +76,7 @@ describe("renderTable", () => {
       "node-c    Idle                               1.19.0 -> 1.20.0   3         no         back-off until 2030-06-01T12:08:00Z (in 8m) after 3 failed attempts",
       "node-d    -                                  -                  -         no         waiting for the agent's first status report",
       "",
-      '4 nodes: 1 up to date, 1 updating, 2 waiting; schedule: window "* * * * * * *" open; limit 2 (1 active)',
+      '4 nodes: 1 up to date, 1 updating, 1 waiting, 1 failed; schedule: window "* * * * * * *" open; limit 2 (1 active)',
       "",
     ]);
   });

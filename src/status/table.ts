@@ -61,7 +61,7 @@ export function describeSchedule(s: ScheduleStatus, now: Date): string {
 export function summaryLine(status: FleetStatus, now: Date): string {
   const s = status.summary;
   const parts = [
-    `${s.nodes} node${s.nodes === 1 ? "" : "s"}: ${s.upToDate} up to date, ${s.updating} updating, ${s.waiting} waiting`,
+    `${s.nodes} node${s.nodes === 1 ? "" : "s"}: ${s.upToDate} up to date, ${s.updating} updating, ${s.waiting} waiting${s.failed > 0 ? `, ${s.failed} failed` : ""}`,
   ];
   if (s.needAttention > 0)
     parts[0] += `, ${s.needAttention} need${s.needAttention === 1 ? "s" : ""} attention`;
