@@ -83,7 +83,10 @@ export function registerDemo(program: Command): void {
     .option("--nodes <n>", "number of nodes", wholeNumber("--nodes", 1, 200), 6)
     .option("--max-concurrent <n|unlimited>", "MAX_CONCURRENT_UPDATE for the controller", concurrency, 2)
     .option("--cron <expr>", "SCHEDULER_CRON_EXPRESSION (7 fields, UTC)", cronArg, "* * * * * * *")
-    .option("--fail-host <node>", "make this node's first prepare fail (it retries after its 2 min back-off)")
+    .option(
+      "--fail-host <node>",
+      "make this node's first prepare fail (it retries after the crash back-off, 3 min)",
+    )
     .option(
       "--pdb-max-unavailable <n>",
       "maxUnavailable of the workload's PodDisruptionBudget (0 blocks every drain)",

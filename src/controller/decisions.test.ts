@@ -431,4 +431,41 @@ describe("status.failure in the controller's changes and Events", () => {
       "update failed (status ErrorReset); spec RebootedIntoUpdate → Idle (version 1.1.0)",
     );
   });
+
+  it("a failure after the reboot, on the version the host runs, is said to be on the new version (issue 25)", () => {
+    const unhealthy = {
+      ...failure,
+      state: "MonitoringUpdate",
+      reason: "Unhealthy",
+      message: "not Ready",
+    } as const;
+    const p = planTick({
+      shadows: [
+        shadow(
+          "brs-new",
+          { state: "MonitoringUpdate" },
+          {
+            current_state: "ErrorReset",
+            current_version: "1.20.0",
+            target_version: "1.20.0",
+            failure: unhealthy,
+          },
+        ),
+        shadow("brs-drain", { state: "RebootedIntoUpdate" }, { current_state: "ErrorReset", failure }),
+      ],
+      now: NOW,
+      maxConcurrent: "unlimited",
+      updatesAllowed: true,
+    });
+    const byName = new Map(p.changes.map((c) => [c.name, c]));
+    const onNew = byName.get("brs-new");
+    assert.ok(onNew);
+    assert.equal(onNew.failedOnNewVersion, true);
+    assert.match(describeChange(onNew), /^update failed on the new version after the reboot \(Unhealthy/);
+    assert.equal(
+      byName.get("brs-drain")?.failedOnNewVersion,
+      undefined,
+      "a drain failure is before the reboot",
+    );
+  });
 });

@@ -3,6 +3,7 @@
 // here does I/O or keeps state between ticks, which is what makes a restart trivial.
 import {
   DEFAULT_SPEC,
+  failureOnNewVersion,
   specsEqual,
   type BottlerocketShadow,
   type ShadowFailure,
@@ -163,6 +164,8 @@ export interface SpecChange {
   reason: SpecChangeReason;
   /** Why the node failed, when its agent said (status.failure; brupop-ts agents only). */
   failure?: ShadowFailure;
+  /** recover: the failure came after the reboot, on the version the host runs (model/shadow.ts). */
+  failedOnNewVersion?: true;
 }
 
 export interface TickInput {
@@ -204,6 +207,8 @@ function change(shadow: BottlerocketShadow, to: ShadowSpec, reason: SpecChangeRe
   };
   const failure = shadow.status?.failure;
   if (reason === "recover" && failure !== undefined) out.failure = failure;
+  if (reason === "recover" && shadow.status !== undefined && failureOnNewVersion(shadow.status) !== undefined)
+    out.failedOnNewVersion = true;
   return out;
 }
 

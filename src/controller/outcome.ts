@@ -9,9 +9,16 @@
 // (its agent clears status.failure when a cycle completes) or a person accepts that failure
 // (ACCEPT_FAILURE_ANNOTATION = the failure's timestamp). Pure: (shadow, clock) → outcome.
 import { ACCEPT_FAILURE_ANNOTATION, DEFAULT_NAMESPACE } from "../model/constants.js";
-import type { BottlerocketShadow, ShadowFailure, ShadowStatus } from "../model/shadow.js";
+import {
+  failureOnNewVersion,
+  type BottlerocketShadow,
+  type ShadowFailure,
+  type ShadowStatus,
+} from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { backoffPassed, backoffUntil, isActive } from "./decisions.js";
+
+export { AFTER_REBOOT_STATES, failureOnNewVersion } from "../model/shadow.js";
 
 export type NodeOutcome =
   /** Its agent has not reported a status yet. */
@@ -31,23 +38,6 @@ export type NodeOutcome =
   | { kind: "failed-on-new-version"; version: string; failure: ShadowFailure };
 
 export type OutcomeKind = NodeOutcome["kind"];
-
-/** States reached only after the reboot into the update: a failure reaching them is on the new version. */
-export const AFTER_REBOOT_STATES: ReadonlySet<ShadowState> = new Set([
-  "RebootedIntoUpdate",
-  "MonitoringUpdate",
-]);
-
-/**
- * The failure the node had on the version it runs, if any: a failure record reaching a state after
- * the reboot, with the host on its target version. Upstream's agents write no failure record: their
- * nodes are judged by versions alone, as upstream does.
- */
-export function failureOnNewVersion(status: ShadowStatus): ShadowFailure | undefined {
-  const f = status.failure;
-  if (f === undefined || !AFTER_REBOOT_STATES.has(f.state)) return undefined;
-  return status.current_version === status.target_version ? f : undefined;
-}
 
 /** Whether a person accepted exactly this failure (the annotation names its timestamp). */
 export function failureAccepted(shadow: BottlerocketShadow, failure: ShadowFailure): boolean {

@@ -22,7 +22,6 @@ import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange 
 import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
-import { AFTER_REBOOT_STATES } from "./outcome.js";
 import type { Notifier } from "./notify.js";
 import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
@@ -407,9 +406,9 @@ export function describeChange(c: SpecChange): string {
     case "start":
       return `starting update to ${c.to.version ?? "?"}: spec ${c.from.state} → ${c.to.state}`;
     case "recover":
-      return c.failure !== undefined && AFTER_REBOOT_STATES.has(c.failure.state) && c.to.state === "Idle"
-        ? `update failed after the reboot (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}; ` +
-            "if the host runs the new version the node counts as failed on it (not up to date) until a later update succeeds or the failure is accepted"
+      return c.failedOnNewVersion === true
+        ? `update failed on the new version after the reboot (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}; ` +
+            "the node is not up to date until a later update succeeds or the failure is accepted"
         : `update failed (${failureWords(c.failure)}); spec ${c.from.state} → ${c.to.state}${version}`;
     case "initialise":
       return "initialised spec to Idle";

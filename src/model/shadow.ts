@@ -196,6 +196,23 @@ export function statusesEqual(a: ShadowStatus | undefined, b: ShadowStatus | und
   );
 }
 
+/** States reached only after the reboot into the update: a failure reaching them is on the new version. */
+export const AFTER_REBOOT_STATES: ReadonlySet<ShadowState> = new Set([
+  "RebootedIntoUpdate",
+  "MonitoringUpdate",
+]);
+
+/**
+ * The failure the node had on the version it runs, if any (issue 25): a failure record reaching a
+ * state after the reboot, with the host on its target version. Upstream's agents write no failure
+ * record: their nodes are judged by versions alone, as upstream does.
+ */
+export function failureOnNewVersion(status: ShadowStatus): ShadowFailure | undefined {
+  const f = status.failure;
+  if (f === undefined || !AFTER_REBOOT_STATES.has(f.state)) return undefined;
+  return status.current_version === status.target_version ? f : undefined;
+}
+
 /** status.failure in words, for Events, `brupop status` and the demo: "DrainFailed reaching RebootedIntoUpdate: …". */
 export function describeFailure(f: ShadowFailure): string {
   return `${f.reason} reaching ${f.state}: ${f.message}`;

@@ -102,7 +102,7 @@ describe("nodeInfo / slimNode", () => {
     assert.equal(nodeInfo({ metadata: {} }), undefined);
   });
 
-  it("slimNode keeps exactly what nodeInfo reads, and drops heartbeats", () => {
+  it("slimNode keeps what nodeInfo and the policy read (every label: groups match any), and drops heartbeats", () => {
     const full = node("a", { cordoned: true, ready: false, readySince: ago(5) });
     full.metadata = { ...full.metadata, labels: { ...full.metadata?.labels, "kubernetes.io/os": "linux" } };
     const cond = full.status?.conditions?.[0];
@@ -111,7 +111,10 @@ describe("nodeInfo / slimNode", () => {
     const slim = slimNode(full);
     assert.deepEqual(nodeInfo(slim), nodeInfo(full));
     assert.deepEqual(slim, {
-      metadata: { name: "a", labels: { "bottlerocket.aws/updater-interface-version": "2.0.0" } },
+      metadata: {
+        name: "a",
+        labels: { "bottlerocket.aws/updater-interface-version": "2.0.0", "kubernetes.io/os": "linux" },
+      },
       spec: { unschedulable: true },
       status: { conditions: [{ type: "Ready", status: "False", lastTransitionTime: ago(5) }] },
     });

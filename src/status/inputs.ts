@@ -10,7 +10,7 @@ import type {
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 
 // The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
-import { NODE_PAUSED_ANNOTATION, ZONE_LABEL, type RawPolicy } from "../model/policy.js";
+import { NODE_PAUSED_ANNOTATION, type RawPolicy } from "../model/policy.js";
 export type { RawCondition, RawConfigMap, RawNode, RawPod, RawShadow };
 
 export interface LabelSelectorRequirement {
@@ -90,11 +90,9 @@ export function slimNode(node: RawNode): RawNode {
   const metadata: NonNullable<RawNode["metadata"]> = {};
   if (m.name !== undefined) metadata.name = m.name;
   if (m.resourceVersion !== undefined) metadata.resourceVersion = m.resourceVersion;
-  const label = m.labels?.[UPDATER_INTERFACE_LABEL];
-  if (label !== undefined) metadata.labels = { [UPDATER_INTERFACE_LABEL]: label };
-  // What the UpdatePolicy's rules read: the zone (per-zone limit) and the Node pause annotation.
-  const zone = m.labels?.[ZONE_LABEL];
-  if (zone !== undefined) metadata.labels = { ...metadata.labels, [ZONE_LABEL]: zone };
+  // Every label: the updater-interface label, the zone (per-zone limit) and whatever an UpdatePolicy
+  // group's matchLabels name (any label), so `--watch` shows group holds like one-shot status.
+  if (m.labels !== undefined && Object.keys(m.labels).length > 0) metadata.labels = { ...m.labels };
   const paused = m.annotations?.[NODE_PAUSED_ANNOTATION];
   if (paused !== undefined) metadata.annotations = { [NODE_PAUSED_ANNOTATION]: paused };
   const slim: RawNode = { metadata };

@@ -47,4 +47,19 @@ describe("brupop status with an UpdatePolicy", () => {
     assert.match(st.nodes[0]?.message ?? "", /paused by Node annotation/);
     assert.equal(st.policy, undefined);
   });
+
+  it("a group hold survives the watch cache's slimming (--watch keeps the Node labels groups match)", () => {
+    const canary = node("a");
+    canary.metadata = { ...canary.metadata, labels: { ...canary.metadata?.labels, "e2e/tier": "canary" } };
+    const inp = input([idle("a"), idle("b")], [slimNode(canary), slimNode(node("b"))], { state: settings() });
+    inp.policy = {
+      metadata: { name: "default" },
+      spec: { maxConcurrent: 5, groups: [{ name: "canary", matchLabels: { "e2e/tier": "canary" } }] },
+    };
+    const st = buildFleetStatus(inp);
+    const b = st.nodes.find((r) => r.node === "b");
+    assert.equal(b?.reason.kind, "policy-hold");
+    assert.match(b?.message ?? "", /group \(rest\) waits for group canary to finish/);
+    assert.notEqual(st.nodes.find((r) => r.node === "a")?.reason.kind, "policy-hold");
+  });
 });
