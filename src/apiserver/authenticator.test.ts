@@ -327,6 +327,61 @@ describe("Authenticator", () => {
     await auth.authenticate(headers("n2", "uid-2", other), undefined, "10.0.4.6");
   });
 
+  it("a token a review accepted before is re-reviewed without budget, even with every budget spent", async () => {
+    let now = 1_000_000;
+    const cluster = new FakeCluster();
+    const binding = { pod: { name: "agent-1", uid: "agent-1-uid" } };
+    const seen = fakeAgentToken("seen", binding);
+    cluster.addAgent("agent-1", "n1", "uid-1", seen);
+    const results: string[] = [];
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      now: () => now,
+      admission: {
+        agent: { pool: { capacity: 2, refillPerSecond: 0 } },
+        anonymous: { pool: { capacity: 1, refillPerSecond: 0 } },
+      },
+      onAdmission: (lane, result) => results.push(`${lane}:${result}`),
+    });
+    await auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1");
+    // Forgers who know the pod's uid spend the agent pool (from their own addresses).
+    const flood = await codesOf(
+      Array.from({ length: 20 }, (_, i) =>
+        auth.authenticate(
+          headers("n1", "uid-1", fakeAgentToken(`f-${i}`, binding)),
+          undefined,
+          `10.0.6.${i}`,
+        ),
+      ),
+    );
+    assert.equal(count(flood, "BRUPOP_E_TOO_MANY_REQUESTS"), 18);
+    now += 10_001; // the review's cache entry ran out
+    const before = cluster.reviews;
+    await auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1");
+    assert.equal(cluster.reviews, before + 1, "re-reviewed");
+    assert.equal(results.at(-1), "agent:vouched");
+    // A token never reviewed still needs budget.
+    const fresh = fakeAgentToken("fresh", binding);
+    cluster.tokens.set(fresh, "agent-1");
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", fresh), undefined, "10.0.5.1"),
+      "BRUPOP_E_TOO_MANY_REQUESTS",
+    );
+    // Once its pod is gone, the token loses its vouch: its next review takes budget again.
+    cluster.pods.delete("agent-1");
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1"),
+      "BRUPOP_E_UNAUTHENTICATED",
+    );
+    now += 10_001;
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1"),
+      "BRUPOP_E_UNAUTHENTICATED",
+    );
+    assert.equal(results.at(-1), "anonymous:admitted");
+  });
+
   it("accepted reviews give their budget back", async () => {
     const cluster = new FakeCluster();
     for (let i = 0; i < 30; i++) cluster.addAgent(`agent-${i}`, `n${i}`, `uid-${i}`, tok(`tok-${i}`));

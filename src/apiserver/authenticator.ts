@@ -75,7 +75,11 @@ export interface AuthenticatorOptions {
   onAdmission?: (lane: Lane, result: AdmissionResult) => void;
 }
 
-export type AdmissionResult = "admitted" | "source_spent" | "pool_spent";
+/** admitted (a unit taken), vouched (a token a review accepted before: no budget), or 429. */
+export type AdmissionResult = "admitted" | "vouched" | "source_spent" | "pool_spent";
+
+/** How long a token a review accepted is remembered as genuine (never past its expiry). */
+const VOUCHED_TTL_MS = 3_600_000;
 
 export const DEFAULT_REVIEW_CACHE_TTL_MS = 10_000;
 
@@ -91,6 +95,8 @@ export class Authenticator {
   readonly #negativeTtlMs: number;
   readonly #inflight = new Map<string, Promise<Decision<AgentIdentity>>>();
   readonly #admission: ReviewAdmission;
+  /** Hashes of tokens a review accepted: their re-review (cache entry expired) needs no budget. */
+  readonly #vouched: TtlCache<true>;
   readonly #now: () => number;
   readonly #logger: Logger | undefined;
   readonly #onReview: ((outcome: ReviewOutcome) => void) | undefined;
@@ -105,6 +111,7 @@ export class Authenticator {
       maxEntries: opts.cacheMaxEntries,
       now: opts.now,
     });
+    this.#vouched = new TtlCache({ ttlMs: VOUCHED_TTL_MS, maxEntries: opts.cacheMaxEntries, now: opts.now });
     this.#negativeTtlMs = opts.negativeTtlMs ?? 10_000;
     this.#logger = opts.logger;
     this.#onReview = opts.onReview;
@@ -152,7 +159,10 @@ export class Authenticator {
     const decision = authorizeCaller(identity.value, pod, currentNodeUid, { nodeName, nodeUid }, sa);
     if (!decision.ok) {
       // The pod or service account is gone: forget the review, so the next attempt asks again.
-      if (decision.code === "BRUPOP_E_UNAUTHENTICATED") this.#cache.delete(key);
+      if (decision.code === "BRUPOP_E_UNAUTHENTICATED") {
+        this.#cache.delete(key);
+        this.#vouched.delete(key);
+      }
       this.#logger?.info(
         { node: nodeName, pod: identity.value.podName, reason: decision.reason },
         "agent request refused",
@@ -189,6 +199,14 @@ export class Authenticator {
         return { ok: false, code: "BRUPOP_E_UNAUTHENTICATED", reason: problem };
       }
       const lane = this.#laneOf(token, nodeName);
+      // A token a review accepted before is genuine: its re-review (the 10 s entry ran out) only
+      // re-checks revocation, and costs no budget, so a flood cannot stop agents already seen.
+      if (this.#vouched.get(key) === true) {
+        this.#onAdmission?.(lane, "vouched");
+        pending = this.#review(key, token, undefined).finally(() => this.#inflight.delete(key));
+        this.#inflight.set(key, pending);
+        return pending;
+      }
       const admission = this.#admission.admit(lane, source);
       if (!admission.admit) {
         this.#onAdmission?.(lane, admission.spent === "source" ? "source_spent" : "pool_spent");
@@ -206,12 +224,17 @@ export class Authenticator {
     return pending;
   }
 
-  async #review(key: string, token: string, ticket: AdmissionTicket): Promise<Decision<AgentIdentity>> {
+  /** `ticket`: the admission's units (undefined: a vouched token, admitted without budget). */
+  async #review(
+    key: string,
+    token: string,
+    ticket: AdmissionTicket | undefined,
+  ): Promise<Decision<AgentIdentity>> {
     let status: TokenReviewStatus;
     try {
       status = await this.#backend.reviewToken(token, this.#audiences);
     } catch (err) {
-      this.#admission.refund(ticket); // not the caller's doing
+      if (ticket !== undefined) this.#admission.refund(ticket); // not the caller's doing
       this.#onReview?.("error");
       throw err;
     }
@@ -219,10 +242,15 @@ export class Authenticator {
       identityFromReview(status, { namespace: this.#namespace, audiences: this.#audiences }),
       token,
     );
-    if (decision.ok) this.#admission.refund(ticket);
+    if (decision.ok && ticket !== undefined) this.#admission.refund(ticket);
     this.#onReview?.(decision.ok ? "reviewed" : "rejected");
-    if (decision.ok) this.#cache.set(key, decision, jwtExpiryMs(token));
-    else this.#cache.set(key, decision, jwtExpiryMs(token), this.#negativeTtlMs);
+    if (decision.ok) {
+      this.#cache.set(key, decision, jwtExpiryMs(token));
+      this.#vouched.set(key, true, jwtExpiryMs(token));
+    } else {
+      this.#cache.set(key, decision, jwtExpiryMs(token), this.#negativeTtlMs);
+      this.#vouched.delete(key);
+    }
     return decision;
   }
 }

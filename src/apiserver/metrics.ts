@@ -36,7 +36,7 @@ export class ApiserverMetrics {
     });
     this.reviewAdmissions = new Counter({
       name: "brupop_apiserver_review_admissions_total",
-      help: "TokenReviews of unknown tokens, by lane (agent: the claims name a live agent pod; anonymous) and result (admitted, source_spent, pool_spent: 429).",
+      help: "TokenReviews of unknown tokens, by lane (agent: the claims name a live agent pod; anonymous) and result (admitted, vouched: accepted before, no budget; source_spent, pool_spent: 429).",
       labelNames: ["lane", "result"],
       registers,
     });
