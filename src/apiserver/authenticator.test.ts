@@ -16,6 +16,7 @@ class FakeCluster implements AuthBackend {
   nodes = new Map<string, string>(); // name → uid
   serviceAccounts = new Map<string, string>([["agent", "sa-uid"]]); // name → uid
   reviews = 0;
+  podGets = 0;
   nodeLookups: { name: string; fresh: boolean }[] = [];
   reviewDelayMs = 0;
   reviewFails = false;
@@ -52,7 +53,12 @@ class FakeCluster implements AuthBackend {
   }
 
   getPod(name: string): Promise<AgentPod | undefined> {
+    this.podGets++;
     return Promise.resolve(this.pods.get(name));
+  }
+
+  peekAgentPod(name: string): AgentPod | undefined {
+    return this.pods.get(name);
   }
 
   getServiceAccountUid(name: string): Promise<string | undefined> {
@@ -224,7 +230,14 @@ describe("Authenticator", () => {
     assert.deepEqual(outcomes, ["refused"]);
   });
 
-  it("200 concurrent forged tokens cost at most the review budget; the rest get 429", async () => {
+  /** Settles every call; the error codes ("ok" for success). */
+  async function codesOf(calls: Promise<unknown>[]): Promise<string[]> {
+    const results = await Promise.allSettled(calls);
+    return results.map((r) => (r.status === "rejected" && isBrupopError(r.reason) ? r.reason.code : "ok"));
+  }
+  const count = (codes: string[], code: string): number => codes.filter((c) => c === code).length;
+
+  it("200 concurrent forged tokens from one source cost that source's budget; the rest get 429", async () => {
     const cluster = new FakeCluster();
     cluster.reviewDelayMs = 10;
     const outcomes: ReviewOutcome[] = [];
@@ -234,15 +247,139 @@ describe("Authenticator", () => {
       reviewBudget: { capacity: 20, refillPerSecond: 1 },
       onReview: (o) => outcomes.push(o),
     });
-    const results = await Promise.allSettled(
-      Array.from({ length: 200 }, (_, i) => auth.authenticate(headers("n1", "uid-1", tok(`forged-${i}`)))),
+    const codes = await codesOf(
+      Array.from({ length: 200 }, (_, i) =>
+        auth.authenticate(headers("n1", "uid-1", tok(`forged-${i}`)), undefined, "10.0.0.66"),
+      ),
     );
-    const codes = results.map((r) =>
-      r.status === "rejected" && isBrupopError(r.reason) ? r.reason.code : "ok",
+    assert.equal(cluster.reviews, 4, "the anonymous per-source capacity");
+    assert.equal(count(codes, "BRUPOP_E_UNAUTHENTICATED"), 4);
+    assert.equal(count(codes, "BRUPOP_E_TOO_MANY_REQUESTS"), 196);
+    assert.equal(cluster.podGets, 0, "a forged pod name costs no pod GET");
+  });
+
+  it("forged tokens from 50 sources cost at most the anonymous pool", async () => {
+    const cluster = new FakeCluster();
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      reviewBudget: { capacity: 20, refillPerSecond: 1 },
+    });
+    const codes = await codesOf(
+      Array.from({ length: 500 }, (_, i) =>
+        auth.authenticate(headers("n1", "uid-1", tok(`forged-${i}`)), undefined, `10.0.1.${i % 50}`),
+      ),
     );
     assert.equal(cluster.reviews, 20);
-    assert.equal(codes.filter((c) => c === "BRUPOP_E_UNAUTHENTICATED").length, 20);
-    assert.equal(codes.filter((c) => c === "BRUPOP_E_TOO_MANY_REQUESTS").length, 180);
+    assert.equal(count(codes, "BRUPOP_E_TOO_MANY_REQUESTS"), 480);
+  });
+
+  it("while a forged flood has spent the anonymous lane, a fresh agent token is reviewed at once", async () => {
+    const cluster = new FakeCluster();
+    const fresh = fakeAgentToken("fresh", {
+      pod: { name: "agent-1", uid: "agent-1-uid" },
+      node: { name: "n1", uid: "uid-1" },
+    });
+    cluster.addAgent("agent-1", "n1", "uid-1", fresh);
+    const lanes: string[] = [];
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      onAdmission: (lane, result) => lanes.push(`${lane}:${result}`),
+    });
+    // Forgers who know the agent pod's name (not its uid), from many sources, claiming its node.
+    const forged = (i: number): string =>
+      fakeAgentToken(`forged-${i}`, {
+        pod: { name: "agent-1", uid: `guess-${i}` },
+        node: { name: "n1", uid: "uid-1" },
+      });
+    const flood = await codesOf(
+      Array.from({ length: 400 }, (_, i) =>
+        auth.authenticate(headers("n1", "uid-1", forged(i)), undefined, `10.0.2.${i % 40}`),
+      ),
+    );
+    assert.ok(count(flood, "BRUPOP_E_TOO_MANY_REQUESTS") > 300);
+    assert.ok(lanes.every((l) => l.startsWith("anonymous:")));
+    const caller = await auth.authenticate(headers("n1", "uid-1", fresh), undefined, "10.0.3.1");
+    assert.equal(caller.podName, "agent-1");
+    assert.equal(lanes.at(-1), "agent:admitted");
+  });
+
+  it("a forger who knows a live agent pod's name, uid and node spends only its own source's agent lane", async () => {
+    const cluster = new FakeCluster();
+    const fresh = fakeAgentToken("fresh", { pod: { name: "agent-1", uid: "agent-1-uid" } });
+    cluster.addAgent("agent-1", "n1", "uid-1", fresh);
+    const auth = new Authenticator({ backend: cluster, namespace: NS });
+    const forged = (i: number): string =>
+      fakeAgentToken(`forged-${i}`, { pod: { name: "agent-1", uid: "agent-1-uid" } });
+    const flood = await codesOf(
+      Array.from({ length: 100 }, (_, i) =>
+        auth.authenticate(headers("n1", "uid-1", forged(i)), undefined, "10.0.4.4"),
+      ),
+    );
+    assert.equal(cluster.reviews, 8, "the agent lane's per-source capacity");
+    assert.equal(count(flood, "BRUPOP_E_TOO_MANY_REQUESTS"), 92);
+    // The agent itself, from its own address, is not throttled.
+    await auth.authenticate(headers("n1", "uid-1", fresh), undefined, "10.0.4.5");
+    // Nor another node's agent: its fresh token names its own live pod.
+    const other = fakeAgentToken("other", { pod: { name: "agent-2", uid: "agent-2-uid" } });
+    cluster.addAgent("agent-2", "n2", "uid-2", other);
+    await auth.authenticate(headers("n2", "uid-2", other), undefined, "10.0.4.6");
+  });
+
+  it("a token a review accepted before is re-reviewed without budget, even with every budget spent", async () => {
+    let now = 1_000_000;
+    const cluster = new FakeCluster();
+    const binding = { pod: { name: "agent-1", uid: "agent-1-uid" } };
+    const seen = fakeAgentToken("seen", binding);
+    cluster.addAgent("agent-1", "n1", "uid-1", seen);
+    const results: string[] = [];
+    const auth = new Authenticator({
+      backend: cluster,
+      namespace: NS,
+      now: () => now,
+      admission: {
+        agent: { pool: { capacity: 2, refillPerSecond: 0 } },
+        anonymous: { pool: { capacity: 1, refillPerSecond: 0 } },
+      },
+      onAdmission: (lane, result) => results.push(`${lane}:${result}`),
+    });
+    await auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1");
+    // Forgers who know the pod's uid spend the agent pool (from their own addresses).
+    const flood = await codesOf(
+      Array.from({ length: 20 }, (_, i) =>
+        auth.authenticate(
+          headers("n1", "uid-1", fakeAgentToken(`f-${i}`, binding)),
+          undefined,
+          `10.0.6.${i}`,
+        ),
+      ),
+    );
+    assert.equal(count(flood, "BRUPOP_E_TOO_MANY_REQUESTS"), 18);
+    now += 10_001; // the review's cache entry ran out
+    const before = cluster.reviews;
+    await auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1");
+    assert.equal(cluster.reviews, before + 1, "re-reviewed");
+    assert.equal(results.at(-1), "agent:vouched");
+    // A token never reviewed still needs budget.
+    const fresh = fakeAgentToken("fresh", binding);
+    cluster.tokens.set(fresh, "agent-1");
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", fresh), undefined, "10.0.5.1"),
+      "BRUPOP_E_TOO_MANY_REQUESTS",
+    );
+    // Once its pod is gone, the token loses its vouch: its next review takes budget again.
+    cluster.pods.delete("agent-1");
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1"),
+      "BRUPOP_E_UNAUTHENTICATED",
+    );
+    now += 10_001;
+    await rejectsWith(
+      auth.authenticate(headers("n1", "uid-1", seen), undefined, "10.0.5.1"),
+      "BRUPOP_E_UNAUTHENTICATED",
+    );
+    assert.equal(results.at(-1), "anonymous:admitted");
   });
 
   it("accepted reviews give their budget back", async () => {

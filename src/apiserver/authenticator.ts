@@ -1,7 +1,8 @@
 // Runs the authz.ts decisions against the cluster for one request: headers (shape checked, nothing
 // malformed reaches Kubernetes) → the token's own claims (a token that cannot pass costs no review)
 // → TokenReview (cached by token hash for 10 s like kube-apiserver's own cache; concurrent reviews of
-// one token share one call; reviews bounded by a budget that failed reviews spend) → the service
+// one token share one call; reviews admitted by per-lane, per-source budgets that failed reviews
+// spend: review-admission.ts) → the service
 // account, pod and node checks, which run on every request, so a deleted service account's or pod's
 // token stops working as soon as our watch sees the deletion.
 import type { Logger } from "pino";
@@ -20,7 +21,17 @@ import {
   tokenClaimsProblem,
   unverifiedClaims,
 } from "./authz.js";
-import { jwtExpiryMs, ReviewBudget, tokenKey, TtlCache, type ReviewBudgetOptions } from "./token-cache.js";
+import {
+  chooseLane,
+  claimedBinding,
+  ReviewAdmission,
+  sourceKey,
+  type AdmissionBudgetOverrides,
+  type AdmissionTicket,
+  type BucketParams,
+  type Lane,
+} from "./review-admission.js";
+import { jwtExpiryMs, tokenKey, TtlCache } from "./token-cache.js";
 
 /** What authentication needs from the cluster (narrow, so tests can fake it). */
 export interface AuthBackend {
@@ -31,10 +42,16 @@ export interface AuthBackend {
   getNodeUid(name: string, fresh: boolean, signal?: AbortSignal): Promise<string | undefined>;
   /** The uid of the service account `name` in our namespace, or undefined when it does not exist. */
   getServiceAccountUid?(name: string, signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * The agent pod `name` from memory only (the informer), never a Kubernetes call: it picks the
+   * review lane of tokens not yet reviewed, so a forged name must cost nothing. Absent: every
+   * unknown token goes to the anonymous lane.
+   */
+  peekAgentPod?(name: string): AgentPod | undefined;
 }
 
 /** cache_hit, reviewed (accepted), rejected (by the review), refused (by the token's own claims, no
- * review), throttled (review budget spent: 429), error. */
+ * review), throttled (review budget of the token's lane or source spent: 429), error. */
 export type ReviewOutcome = "cache_hit" | "reviewed" | "rejected" | "refused" | "throttled" | "error";
 
 export interface AuthenticatorOptions {
@@ -46,13 +63,23 @@ export interface AuthenticatorOptions {
   /** Life of a cached failed review (default 10 s): a flood of bad tokens costs few reviews. */
   negativeTtlMs?: number;
   cacheMaxEntries?: number;
-  /** Bounds the reviews failed or unknown tokens can cost (see ReviewBudget). */
-  reviewBudget?: ReviewBudgetOptions;
+  /** The anonymous lane's pool (see review-admission.ts); kept under its old name. */
+  reviewBudget?: Partial<BucketParams>;
+  /** Budgets of both lanes (pool and per source), over DEFAULT_ADMISSION_BUDGETS. */
+  admission?: AdmissionBudgetOverrides;
   logger?: Logger;
   now?: () => number;
   /** Told about every review lookup (metrics). */
   onReview?: (outcome: ReviewOutcome) => void;
+  /** Told about every admission decision: the lane, and admitted or which budget was spent. */
+  onAdmission?: (lane: Lane, result: AdmissionResult) => void;
 }
+
+/** admitted (a unit taken), vouched (a token a review accepted before: no budget), or 429. */
+export type AdmissionResult = "admitted" | "vouched" | "source_spent" | "pool_spent";
+
+/** How long a token a review accepted is remembered as genuine (never past its expiry). */
+const VOUCHED_TTL_MS = 3_600_000;
 
 export const DEFAULT_REVIEW_CACHE_TTL_MS = 10_000;
 
@@ -67,10 +94,13 @@ export class Authenticator {
   readonly #cache: TtlCache<Decision<AgentIdentity>>;
   readonly #negativeTtlMs: number;
   readonly #inflight = new Map<string, Promise<Decision<AgentIdentity>>>();
-  readonly #budget: ReviewBudget;
+  readonly #admission: ReviewAdmission;
+  /** Hashes of tokens a review accepted: their re-review (cache entry expired) needs no budget. */
+  readonly #vouched: TtlCache<true>;
   readonly #now: () => number;
   readonly #logger: Logger | undefined;
   readonly #onReview: ((outcome: ReviewOutcome) => void) | undefined;
+  readonly #onAdmission: ((lane: Lane, result: AdmissionResult) => void) | undefined;
 
   constructor(opts: AuthenticatorOptions) {
     this.#backend = opts.backend;
@@ -81,27 +111,41 @@ export class Authenticator {
       maxEntries: opts.cacheMaxEntries,
       now: opts.now,
     });
+    this.#vouched = new TtlCache({ ttlMs: VOUCHED_TTL_MS, maxEntries: opts.cacheMaxEntries, now: opts.now });
     this.#negativeTtlMs = opts.negativeTtlMs ?? 10_000;
     this.#logger = opts.logger;
     this.#onReview = opts.onReview;
+    this.#onAdmission = opts.onAdmission;
     this.#now = opts.now ?? Date.now;
-    this.#budget = new ReviewBudget({ now: this.#now, ...opts.reviewBudget });
+    const anonymous = opts.admission?.anonymous;
+    this.#admission = new ReviewAdmission({
+      now: this.#now,
+      budgets: {
+        agent: opts.admission?.agent,
+        anonymous: { ...anonymous, pool: { ...anonymous?.pool, ...opts.reviewBudget } },
+      },
+    });
   }
 
   get cacheSize(): number {
     return this.#cache.size;
   }
 
-  /** Resolves to the authorised caller, or throws BRUPOP_E_UNAUTHENTICATED / BRUPOP_E_FORBIDDEN / BRUPOP_E_UPSTREAM. */
+  /**
+   * Resolves to the authorised caller, or throws BRUPOP_E_UNAUTHENTICATED / BRUPOP_E_FORBIDDEN /
+   * BRUPOP_E_TOO_MANY_REQUESTS / BRUPOP_E_UPSTREAM. `remoteAddress`: the TCP peer (never a header),
+   * whose budget an unknown token's review spends.
+   */
   async authenticate(
     headers: Record<string, string | string[] | undefined>,
     signal?: AbortSignal,
+    remoteAddress?: string,
   ): Promise<Caller> {
     const claim = parseAuthHeaders(headers);
     if (!claim.ok) fail(claim);
     const { token, nodeName, nodeUid } = claim.value;
     const key = tokenKey(token);
-    const identity = await this.#identity(key, token);
+    const identity = await this.#identity(key, token, nodeName, sourceKey(remoteAddress));
     if (!identity.ok) fail(identity);
 
     const sa =
@@ -115,7 +159,10 @@ export class Authenticator {
     const decision = authorizeCaller(identity.value, pod, currentNodeUid, { nodeName, nodeUid }, sa);
     if (!decision.ok) {
       // The pod or service account is gone: forget the review, so the next attempt asks again.
-      if (decision.code === "BRUPOP_E_UNAUTHENTICATED") this.#cache.delete(key);
+      if (decision.code === "BRUPOP_E_UNAUTHENTICATED") {
+        this.#cache.delete(key);
+        this.#vouched.delete(key);
+      }
       this.#logger?.info(
         { node: nodeName, pod: identity.value.podName, reason: decision.reason },
         "agent request refused",
@@ -125,7 +172,19 @@ export class Authenticator {
     return decision.value;
   }
 
-  async #identity(key: string, token: string): Promise<Decision<AgentIdentity>> {
+  /** The review lane of a token not yet reviewed (its claims unverified; memory lookups only). */
+  #laneOf(token: string, nodeName: string): Lane {
+    const claimed = claimedBinding(unverifiedClaims(token));
+    const indexed = claimed === undefined ? undefined : this.#backend.peekAgentPod?.(claimed.podName);
+    return chooseLane({ claimed, nodeName, namespace: this.#namespace, indexed }).lane;
+  }
+
+  async #identity(
+    key: string,
+    token: string,
+    nodeName: string,
+    source: string,
+  ): Promise<Decision<AgentIdentity>> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#onReview?.("cache_hit");
@@ -139,25 +198,43 @@ export class Authenticator {
         this.#onReview?.("refused");
         return { ok: false, code: "BRUPOP_E_UNAUTHENTICATED", reason: problem };
       }
-      if (!this.#budget.take()) {
+      const lane = this.#laneOf(token, nodeName);
+      // A token a review accepted before is genuine: its re-review (the 10 s entry ran out) only
+      // re-checks revocation, and costs no budget, so a flood cannot stop agents already seen.
+      if (this.#vouched.get(key) === true) {
+        this.#onAdmission?.(lane, "vouched");
+        pending = this.#review(key, token, undefined).finally(() => this.#inflight.delete(key));
+        this.#inflight.set(key, pending);
+        return pending;
+      }
+      const admission = this.#admission.admit(lane, source);
+      if (!admission.admit) {
+        this.#onAdmission?.(lane, admission.spent === "source" ? "source_spent" : "pool_spent");
         this.#onReview?.("throttled");
         throw new BrupopError("BRUPOP_E_TOO_MANY_REQUESTS", "too many unverified tokens; retry later", {
-          retryAfterMs: this.#budget.retryAfterMs,
+          retryAfterMs: admission.retryAfterMs,
+          lane,
         });
       }
+      this.#onAdmission?.(lane, "admitted");
       // Shared by every request with this token, so no one request's abort signal applies to it.
-      pending = this.#review(key, token).finally(() => this.#inflight.delete(key));
+      pending = this.#review(key, token, admission.ticket).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     return pending;
   }
 
-  async #review(key: string, token: string): Promise<Decision<AgentIdentity>> {
+  /** `ticket`: the admission's units (undefined: a vouched token, admitted without budget). */
+  async #review(
+    key: string,
+    token: string,
+    ticket: AdmissionTicket | undefined,
+  ): Promise<Decision<AgentIdentity>> {
     let status: TokenReviewStatus;
     try {
       status = await this.#backend.reviewToken(token, this.#audiences);
     } catch (err) {
-      this.#budget.refund(); // not the caller's doing
+      if (ticket !== undefined) this.#admission.refund(ticket); // not the caller's doing
       this.#onReview?.("error");
       throw err;
     }
@@ -165,10 +242,15 @@ export class Authenticator {
       identityFromReview(status, { namespace: this.#namespace, audiences: this.#audiences }),
       token,
     );
-    if (decision.ok) this.#budget.refund();
+    if (decision.ok && ticket !== undefined) this.#admission.refund(ticket);
     this.#onReview?.(decision.ok ? "reviewed" : "rejected");
-    if (decision.ok) this.#cache.set(key, decision, jwtExpiryMs(token));
-    else this.#cache.set(key, decision, jwtExpiryMs(token), this.#negativeTtlMs);
+    if (decision.ok) {
+      this.#cache.set(key, decision, jwtExpiryMs(token));
+      this.#vouched.set(key, true, jwtExpiryMs(token));
+    } else {
+      this.#cache.set(key, decision, jwtExpiryMs(token), this.#negativeTtlMs);
+      this.#vouched.delete(key);
+    }
     return decision;
   }
 }

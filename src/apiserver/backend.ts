@@ -83,6 +83,7 @@ export function createKubeBackend(opts: KubeBackendOptions): ApiserverBackend {
   const auth: AuthBackend = {
     reviewToken: (token, audiences) => rest.reviewToken(token, audiences, { timeoutMs: REQUEST_TIMEOUT_MS }),
     getPod: (name, signal) => pods.get(name, signal),
+    peekAgentPod: (name) => pods.peek(name),
     getServiceAccountUid: (name, signal) => serviceAccounts.uid(name, signal),
     async getNodeUid(name, fresh, signal) {
       if (!fresh) {

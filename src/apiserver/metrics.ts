@@ -2,13 +2,15 @@
 // process — tests, the demo — without their metrics colliding). Labels are route templates and status
 // codes only: never node names, so cardinality stays fixed however large the fleet.
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
-import type { ReviewOutcome } from "./authenticator.js";
+import type { AdmissionResult, ReviewOutcome } from "./authenticator.js";
+import type { Lane } from "./review-admission.js";
 
 export class ApiserverMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<"route" | "method" | "code">;
   readonly duration: Histogram<"route" | "method" | "code">;
   readonly tokenReviews: Counter<"outcome">;
+  readonly reviewAdmissions: Counter<"lane" | "result">;
   readonly tlsReloads: Counter<"result">;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -28,8 +30,14 @@ export class ApiserverMetrics {
     });
     this.tokenReviews = new Counter({
       name: "brupop_apiserver_token_reviews_total",
-      help: "Agent token lookups: cache_hit, reviewed (accepted by TokenReview), rejected, error.",
+      help: "Agent token lookups: cache_hit, reviewed (accepted by TokenReview), rejected, refused (by the claims, no review), throttled (429), error.",
       labelNames: ["outcome"],
+      registers,
+    });
+    this.reviewAdmissions = new Counter({
+      name: "brupop_apiserver_review_admissions_total",
+      help: "TokenReviews of unknown tokens, by lane (agent: the claims name a live agent pod; anonymous) and result (admitted, vouched: accepted before, no budget; source_spent, pool_spent: 429).",
+      labelNames: ["lane", "result"],
       registers,
     });
     this.tlsReloads = new Counter({
@@ -49,5 +57,9 @@ export class ApiserverMetrics {
 
   observeReview(outcome: ReviewOutcome): void {
     this.tokenReviews.inc({ outcome });
+  }
+
+  observeAdmission(lane: Lane, result: AdmissionResult): void {
+    this.reviewAdmissions.inc({ lane, result });
   }
 }

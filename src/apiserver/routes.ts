@@ -156,7 +156,8 @@ export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
   void app.register((agent, _opts, done) => {
     agent.addHook("onRequest", async (request, reply) => {
       const caller = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
-        deps.authenticator.authenticate(request.headers, signal),
+        // The TCP peer, never a header (no proxy sits in front; agents send no X-Forwarded-For).
+        deps.authenticator.authenticate(request.headers, signal, request.socket.remoteAddress),
       );
       callers.set(request, caller);
     });

@@ -594,3 +594,31 @@ describe("Apiserver review budget", () => {
     }
   });
 });
+
+describe("Apiserver review budget per source", () => {
+  it("charges the TCP peer's budget, never an address a header names", async () => {
+    const app = await inMemory(new FakeBackend(), {
+      auth: { admission: { anonymous: { perSource: { capacity: 1, refillPerSecond: 0.01 } } } },
+    });
+    const put = async (token: string, remoteAddress: string, extra: Record<string, string> = {}) =>
+      (
+        await app.inject({
+          method: "PUT",
+          url: "/bottlerocket-node-resource",
+          remoteAddress,
+          headers: { BrupopNodeName: "n1", BrupopNodeUid: "uid-1", BrupopK8sAuthToken: token, ...extra },
+        })
+      ).statusCode;
+    try {
+      assert.equal(await put(tok("forged-a1"), "10.0.0.1"), 401);
+      // Spent: a header claiming another address changes nothing.
+      const spoofed = { "x-forwarded-for": "10.0.0.2", "x-real-ip": "10.0.0.2" };
+      assert.equal(await put(tok("forged-a2"), "10.0.0.1", spoofed), 429);
+      // Another peer has its own budget.
+      assert.equal(await put(tok("forged-b1"), "10.0.0.2"), 401);
+      assert.equal(await put(tok("forged-b2"), "::ffff:10.0.0.2"), 429);
+    } finally {
+      await app.close();
+    }
+  });
+});

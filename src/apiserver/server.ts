@@ -9,7 +9,7 @@ import type { NodeMarks } from "../k8s/node-marks.js";
 import type { KubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
-import { Authenticator } from "./authenticator.js";
+import { Authenticator, type AuthenticatorOptions } from "./authenticator.js";
 import { createKubeBackend, type ApiserverBackend } from "./backend.js";
 import { DEFAULT_DRAIN_TIMEOUT_SECONDS } from "./config.js";
 import { toHttpError } from "./http-errors.js";
@@ -37,7 +37,10 @@ export interface ApiserverOptions {
     cacheTtlMs?: number;
     negativeTtlMs?: number;
     cacheMaxEntries?: number;
+    /** The anonymous lane's pool (its old name). */
     reviewBudget?: { capacity?: number; refillPerSecond?: number };
+    /** Both lanes' budgets (see review-admission.ts). */
+    admission?: AuthenticatorOptions["admission"];
   };
   /** Deadline of every route but cordon-and-drain (default 30 s). */
   requestTimeoutMs?: number;
@@ -130,6 +133,7 @@ export function buildApiserverApp(
     ...opts.auth,
     logger,
     onReview: (outcome) => metrics.observeReview(outcome),
+    onAdmission: (lane, result) => metrics.observeAdmission(lane, result),
   });
   const closing = new AbortController();
   const shutdown = { started: false };

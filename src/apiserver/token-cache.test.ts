@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { jwtExpiryMs, ReviewBudget, tokenKey, TtlCache } from "./token-cache.js";
+import { jwtExpiryMs, tokenKey, TtlCache } from "./token-cache.js";
 
 function jwt(claims: Record<string, unknown>): string {
   const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -92,21 +92,5 @@ describe("TtlCache", () => {
     assert.equal(cache.size, 1);
     cache.delete("a");
     assert.equal(cache.get("a"), undefined);
-  });
-});
-
-describe("ReviewBudget", () => {
-  it("takes up to its capacity, refills over time, and takes refunds", () => {
-    let now = 0;
-    const b = new ReviewBudget({ capacity: 3, refillPerSecond: 2, now: () => now });
-    assert.deepEqual([b.take(), b.take(), b.take(), b.take()], [true, true, true, false]);
-    assert.equal(b.retryAfterMs, 500);
-    now += 500;
-    assert.equal(b.take(), true);
-    assert.equal(b.take(), false);
-    b.refund();
-    assert.equal(b.take(), true);
-    now += 60_000;
-    assert.equal(b.available, 3, "never above capacity");
   });
 });

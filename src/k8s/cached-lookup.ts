@@ -41,6 +41,11 @@ export class CachedLookup<T extends KubeObjectLike> {
     return this.#informer.stop();
   }
 
+  /** The object named `name` as the informer holds it now; never a Kubernetes call. */
+  peek(name: string): T | undefined {
+    return this.#informer.get(name, this.#namespace);
+  }
+
   /** The object named `name` in the namespace, or undefined when it does not exist. */
   async get(name: string, signal?: AbortSignal): Promise<T | undefined> {
     const cached = this.#informer.get(name, this.#namespace);

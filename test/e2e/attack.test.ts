@@ -5,6 +5,7 @@
 // brupop-writable parts of the nodes (unschedulable, labels, annotations) are the same after it.
 // One cluster for the file (set-up shared with apiserver.test.ts: test/kit/apiserver-e2e.ts).
 import assert from "node:assert/strict";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { connect } from "node:tls";
 import { after, before, describe, it, type TestContext } from "node:test";
 
@@ -559,6 +560,183 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     );
     // A genuine agent is not locked out once the flood is over.
     assert.equal(await put(headersOf(a), JSON.stringify(STATUS)), 200);
+  });
+
+  /** A keep-alive HTTPS client whose connections all come from `localAddress` (a 127/8 address). */
+  function clientFrom(localAddress: string): {
+    put: (headers: Record<string, string>, body?: string) => Promise<number>;
+    get: (path: string) => Promise<number>;
+    close: () => void;
+  } {
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: tls.caPem });
+    const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const h: Record<string, string> = { ...headers };
+        if (body !== undefined) {
+          h["content-type"] = "application/json";
+          h["content-length"] = String(Buffer.byteLength(body));
+        }
+        const req = httpsRequest(
+          `${server.url}${path}`,
+          { method, headers: h, agent, localAddress },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+            res.on("error", reject);
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    return {
+      put: (headers, body = EVIL) => send("PUT", PATH, headers, body),
+      get: (path) => send("GET", path, {}),
+      close: () => agent.destroy(),
+    };
+  }
+
+  /** Admissions so far, by `lane:result` (the server's own counter). */
+  async function admissions(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const v of (await server.metrics.reviewAdmissions.get()).values) {
+      out[`${String(v.labels.lane)}:${String(v.labels.result)}`] = v.value;
+    }
+    return out;
+  }
+
+  it("a sustained forged flood from 6 sources: a fresh agent token is served within 2 s, another node's agent is unaffected, TokenReviews stay bounded", async (t: TestContext) => {
+    const FLOOD_MS = 12_000;
+    const a = agent(nodeA);
+    const b = agent(nodeB);
+    // Forgers: 5 pods that know node A's agent pod by name only (the uid is not guessable), and
+    // one compromised agent of node A that knows its own pod's name, uid and node.
+    const forgedFor = (source: number, i: number): string =>
+      source === 7
+        ? fakeAgentToken(`flood-${source}-${i}`, {
+            pod: { name: a.pod, uid: a.podUid },
+            node: { name: a.node, uid: a.nodeUid },
+          })
+        : i % 2 === 0
+          ? fakeAgentToken(`flood-${source}-${i}`)
+          : fakeAgentToken(`flood-${source}-${i}`, {
+              pod: { name: a.pod, uid: `guess-${source}-${i}` },
+              node: { name: a.node, uid: a.nodeUid },
+            });
+    const nodesBefore = JSON.parse(await snapshot()) as { nodes: unknown };
+    const reviewsBefore = upstream.tokenReviews;
+    const admittedBefore = await admissions();
+    const flood = { sent: 0, statuses: new Map<number, number>() };
+    let stop = false;
+    const sources = [2, 3, 4, 5, 6, 7];
+    const forgers = sources.map((n) => ({ n, client: clientFrom(`127.0.0.${n}`) }));
+    const started = Date.now();
+    const workers = forgers.flatMap(({ n, client }) =>
+      [0, 1].map(async (w) => {
+        for (let i = w; !stop; i += 2) {
+          // 0: the connection failed (counted, not thrown: the flood goes on).
+          const status = await client.put(headersOf(a, { token: forgedFor(n, i) })).catch(() => 0);
+          flood.sent++;
+          flood.statuses.set(status, (flood.statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    try {
+      // Node B's agent keeps reporting every 0.5 s for the whole flood (its token reviewed once
+      // before, and again when the 10 s cache entry runs out), from its own address.
+      const bClient = clientFrom("127.0.0.21");
+      const bStatuses: number[] = [];
+      const bLoop = (async () => {
+        let token = b.token;
+        for (let i = 0; Date.now() - started < FLOOD_MS; i++) {
+          // Half-way, the kubelet "rotates" B's token: a fresh one, never reviewed.
+          if (i === 12) token = await tokenFor(AGENT_SA, { name: b.pod, uid: b.podUid });
+          bStatuses.push(await bClient.put(headersOf(b, { token }), JSON.stringify(STATUS)));
+          await sleep(500);
+        }
+      })();
+      bLoop.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
+
+      // Let the flood spend the anonymous lane, then node A's agent arrives with a fresh token
+      // (after a reboot, or a rotation), retrying every 0.5 s on 429 as agents do.
+      await sleep(3_000);
+      const throttledSoFar = flood.statuses.get(429) ?? 0;
+      const fresh = await tokenFor(AGENT_SA, { name: a.pod, uid: a.podUid });
+      const aClient = clientFrom("127.0.0.20");
+      const aStarted = Date.now();
+      const aStatuses: number[] = [];
+      while (Date.now() - aStarted < 2_000) {
+        const status = await aClient.put(headersOf(a, { token: fresh }), JSON.stringify(STATUS));
+        aStatuses.push(status);
+        if (status !== 429) break;
+        await sleep(500);
+      }
+      const aMs = Date.now() - aStarted;
+      // The server stays responsive.
+      const pingStarted = Date.now();
+      assert.equal(await aClient.get("/ping"), 200);
+      const pingMs = Date.now() - pingStarted;
+      aClient.close();
+
+      await bLoop;
+      bClient.close();
+      stop = true;
+      await Promise.all(workers);
+      const seconds = (Date.now() - started) / 1000;
+      const reviews = upstream.tokenReviews - reviewsBefore;
+      const after = await admissions();
+      const delta = (k: string): number => (after[k] ?? 0) - (admittedBefore[k] ?? 0);
+      t.diagnostic(
+        `flood: ${flood.sent} forged PUTs in ${seconds.toFixed(1)} s from ${sources.length} sources ` +
+          `(${JSON.stringify(Object.fromEntries(flood.statuses))}); ${reviews} TokenReviews ` +
+          `(${(reviews / seconds).toFixed(1)}/s); admissions ${JSON.stringify({
+            anonymous: delta("anonymous:admitted"),
+            anonymousSourceSpent: delta("anonymous:source_spent"),
+            anonymousPoolSpent: delta("anonymous:pool_spent"),
+            agent: delta("agent:admitted"),
+            agentSourceSpent: delta("agent:source_spent"),
+            agentPoolSpent: delta("agent:pool_spent"),
+          })}`,
+      );
+      t.diagnostic(
+        `node A's fresh token: ${aStatuses.join(",")} in ${aMs} ms (429s to the flood before it: ${throttledSoFar}); ` +
+          `/ping ${pingMs} ms; node B: ${bStatuses.length} PUTs, ${JSON.stringify(bStatuses.filter((x) => x !== 200))} not 200`,
+      );
+
+      // The flood really did spend the anonymous lane before A arrived (so the old single budget
+      // would have answered A with 429), and every forged request was refused.
+      assert.ok(throttledSoFar > 0, "the flood had not been throttled yet");
+      assert.ok(delta("anonymous:pool_spent") > 0, "the anonymous pool was never spent");
+      assert.ok(delta("agent:source_spent") > 0, "the compromised agent's source was never throttled");
+      for (const status of flood.statuses.keys()) {
+        assert.ok([401, 429, 0].includes(status), `a forged request got ${status}`);
+      }
+      assert.ok(
+        (flood.statuses.get(0) ?? 0) <= flood.sent / 100,
+        "more than 1% of the flood's connections failed",
+      );
+      assert.equal(aStatuses.at(-1), 200, `node A's fresh token: ${aStatuses.join(",")} in ${aMs} ms`);
+      assert.ok(aMs < 2_000, `node A served after ${aMs} ms`);
+      assert.ok(pingMs < 2_000, `/ping took ${pingMs} ms`);
+      assert.ok(bStatuses.length >= 10, `node B sent ${bStatuses.length} PUTs`);
+      assert.deepEqual(
+        bStatuses.filter((x) => x !== 200),
+        [],
+        "node B's agent was refused during the flood",
+      );
+      // Bounded: the anonymous pool (20, +2/s), the compromised agent's own agent-lane bucket
+      // (8, +2/s), and the genuine reviews (A's fresh token, B's fresh token, B's re-reviews when
+      // its 10 s cache entries run out: at most 6).
+      const bound = 20 + 8 + Math.ceil((2 + 2) * seconds) + 6;
+      assert.ok(reviews <= bound, `${reviews} TokenReviews in ${seconds.toFixed(1)} s (bound ${bound})`);
+      // Nothing forged was written: no shadow holds the forged version, the nodes are untouched.
+      const shadows = await kube<{ items: { status?: { current_version?: string } }[] }>("GET", SHADOWS);
+      for (const s of shadows.items) assert.notEqual(s.status?.current_version, "6.6.6");
+      assert.deepEqual((JSON.parse(await snapshot()) as { nodes: unknown }).nodes, nodesBefore.nodes);
+    } finally {
+      stop = true;
+      await Promise.allSettled(workers);
+      for (const f of forgers) f.client.close();
+    }
   });
 
   it("/crdconvert refuses a review over 3 MiB (413) and over 5,000 objects (Failure), quickly", async (t: TestContext) => {

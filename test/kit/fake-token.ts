@@ -12,6 +12,8 @@ export interface FakeTokenClaims {
   namespace?: string;
   pod?: { name: string; uid: string } | null;
   serviceAccount?: { name: string; uid: string };
+  /** The pod's node, as bound tokens from Kubernetes ≥ 1.30 carry it (default: none). */
+  node?: { name: string; uid: string };
 }
 
 /** A deterministic fake token; `label` makes it distinct (it is the `sub` claim's suffix). */
@@ -20,6 +22,7 @@ export function fakeAgentToken(label: string, claims: FakeTokenClaims = {}): str
   const sa = claims.serviceAccount ?? { name: "brupop-agent-service-account", uid: "sa-uid" };
   const k8s: Record<string, unknown> = { namespace: ns, serviceaccount: sa };
   if (claims.pod !== null) k8s.pod = claims.pod ?? { name: `pod-${label}`, uid: `pod-uid-${label}` };
+  if (claims.node !== undefined) k8s.node = claims.node;
   const payload = {
     aud: claims.aud ?? [AGENT_TOKEN_AUDIENCE],
     exp: claims.exp ?? 4_102_444_800,
