@@ -94,7 +94,8 @@ export function which(name: string, env: NodeJS.ProcessEnv = process.env): strin
   }
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (a small race: the caller binds it next). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
