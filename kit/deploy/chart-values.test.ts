@@ -87,6 +87,9 @@ const ADDED = [
   "update_health_pod_selector",
   "update_health_probe_url",
   "update_health_probe_timeout_in_sec",
+  // issue 31: shipped alert rules and dashboard (off by default; docs/observability.md)
+  "prometheus.rules",
+  "grafana",
 ];
 
 /** Leaf paths of a values tree; arrays and empty objects are leaves. */

@@ -1,6 +1,6 @@
-// Where the Go-built Prometheus lives (tools/testenv/build-prometheus.sh): the blocker e2e test
-// runs it. Its cache key is computed here like tools/testenv/prometheus-key.sh (prometheus.test.ts
-// checks that both agree).
+// Where the Go-built Prometheus lives (tools/testenv/build-prometheus.sh): the fallback of
+// prometheus-server.ts when Debian's prometheus is not installed. Its cache key is computed here like
+// tools/testenv/prometheus-key.sh (prometheus.test.ts checks that both agree).
 import { createHash } from "node:crypto";
 import { constants, readFileSync } from "node:fs";
 import { join } from "node:path";

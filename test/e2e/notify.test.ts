@@ -3,13 +3,9 @@
 // and the real in-process Controller:
 //   - webhook notifications, received by a local HTTP server: started, failed (with the agent's
 //     account), finished, fleet finished;
-//   - update blockers: a labelled pod on a node holds its start back, and firing alerts from a
-//     Prometheus alerts API hold every start back. The alerts API is a local HTTP server answering
-//     GET /api/v1/alerts as Prometheus documents it: a Prometheus built from Go modules did not
-//     finish building within the time allowed for it (see tools/testenv/build-prometheus.sh).
+//   - the pod blocker: a labelled pod on a node holds its start back until it goes.
+// The alert blocker (PROMETHEUS_URL) runs against a real Prometheus in test/e2e/prometheus.test.ts.
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock, type Clock } from "../../src/clock.js";
@@ -169,7 +165,7 @@ describe(
     );
 
     it(
-      "blockers: firing alerts hold every start back; a labelled pod holds its node back until it goes",
+      "blockers: a labelled pod holds its node back until it goes; other nodes update",
       withCleanups(async () => {
         const tb = await testbed("ntf-blockers");
         const [held, free] = (await fleet(tb, "bl-", 2)) as [string, string];
@@ -181,35 +177,10 @@ describe(
           metadata: { name: "batch-job", labels: { "e2e.brupop/block": "true" } },
           spec: { nodeName: held, containers: [{ name: "job", image: "e2e/job:1" }] },
         });
-        // The alerts API: one firing alert, one pending (ALERT_FIRING_ONLY: pending ones do not block).
-        const prom = await alertsApi();
-        cleanups.push(() => prom.close());
-        prom.alerts = [alert("AlwaysFiring", "firing"), alert("Soon", "pending")];
-
-        const c = controller(tb, {
-          maxConcurrent: 2,
-          blockers: {
-            podSelector: "e2e.brupop/block=true",
-            prometheus: { url: prom.url, matchOnly: false, firingOnly: true, timeoutMs: 5_000 },
-          },
-        });
+        const c = controller(tb, { maxConcurrent: 2, blockers: { podSelector: "e2e.brupop/block=true" } });
         await c.start();
-        await eventually("the alert blocks both nodes", 60_000, () => {
-          const why = c.explain();
-          return why.length === 2 && why.every((e) => e.reason.kind === "blocked");
-        });
-        assert.equal(
-          c.explain().find((e) => e.node === free)?.message,
-          `blocked by firing alert AlwaysFiring; starts updating to ${TO} once that clears`,
-        );
-        const ticks = c.ticks;
-        await eventually("three more ticks", 10_000, () => c.ticks >= ticks + 3);
-        for (const b of await listBrs(tb.rest, tb.namespace))
-          assert.equal(b.spec?.state, "Idle", "nothing started");
-        assert.ok(prom.queries >= 3, `one alerts query per tick, got ${prom.queries}`);
 
-        // The alert clears: `free` updates; `held` still waits for its pod and says why.
-        prom.alerts = [alert("Soon", "pending")];
+        // `free` updates; `held` waits for its pod and says why.
         await eventually(`${free} updated`, 60_000, async () => {
           const b = (await listBrs(tb.rest, tb.namespace)).find(
             (x) => x.metadata?.name === shadowNameForNode(free),
@@ -248,52 +219,4 @@ function checkFailed(failed: Notification | undefined, node: string): void {
 
 function checkUpdated(started: Notification | undefined, finished: Notification | undefined): void {
   assert.deepEqual([started?.version, started?.fromVersion, finished?.version], [TO, FROM, TO]);
-}
-
-interface Alert {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  state: "firing" | "pending" | "inactive";
-  activeAt: string;
-  value: string;
-}
-
-function alert(name: string, state: Alert["state"]): Alert {
-  return {
-    labels: { alertname: name, severity: "warning" },
-    annotations: {},
-    state,
-    activeAt: new Date().toISOString(),
-    value: "1e+00",
-  };
-}
-
-/**
- * Prometheus's alerts API as documented (https://prometheus.io/docs/prometheus/latest/querying/api/#alerts):
- * GET /api/v1/alerts → {"status":"success","data":{"alerts":[...]}}; the test sets the alerts.
- */
-async function alertsApi(): Promise<{ url: URL; alerts: Alert[]; queries: number; close: () => void }> {
-  const api = {
-    url: new URL("http://127.0.0.1"),
-    alerts: [] as Alert[],
-    queries: 0,
-    close: () => undefined as void,
-  };
-  const server = createServer((req, res) => {
-    if (req.method !== "GET" || req.url !== "/api/v1/alerts") {
-      res.writeHead(404).end();
-      return;
-    }
-    api.queries++;
-    res
-      .writeHead(200, { "Content-Type": "application/json" })
-      .end(JSON.stringify({ status: "success", data: { alerts: api.alerts } }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  api.url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  api.close = () => {
-    server.closeAllConnections();
-    server.close();
-  };
-  return api;
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds (or reuses) Prometheus (github.com/prometheus/prometheus/cmd/prometheus, wrapper module
-# go/prometheus; no web UI assets: the tests only use the HTTP API), for the blocker e2e test.
+# go/prometheus; no web UI assets: the tests only use the HTTP API): optional, for a newer version
+# than Debian's (tools/testenv/install-prometheus.sh, what the tests use; kit/testenv/prometheus-server.ts).
 #
 # Cached under ${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}/<prometheus-key.sh>/bin, a key
 # of its own. Same contract as build.sh: flock per key, temp dir renamed into place, COMPLETE
 # marker, last stdout line = bin dir.
 # Status: the wrapper module resolves (go.mod/go.sum committed), but the first build did not finish
 # within the 20 minutes allowed in session 4 (2 CPUs shared with the control-plane build and other
-# work), so this script has not yet produced a binary and no test depends on it.
+# work), so this script has not yet produced a binary; no test needs it.
 # To regenerate the wrapper module after a version bump (then commit go.mod and go.sum):
 #   cd tools/testenv/go/prometheus && GOFLAGS=-mod=mod go get -tool \
 #     github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION && go mod tidy
