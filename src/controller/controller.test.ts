@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import { FakeTimers, ManualClock } from "../clock.js";
+import { eventProblems, type EventsV1Event } from "../k8s/events.js";
 import type { LeaseObject, LeaseStore } from "../k8s/leader-election.js";
 import { KubeRest, type Query, type RequestOptions, type RestResponse } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";
@@ -109,8 +110,12 @@ class FakeKube extends KubeRest {
     if (method === "GET" && path === SHADOWS) return list(this.shadows);
     if (method === "GET" && path === "/api/v1/nodes") return list(this.nodes);
     if (method === "POST" && path.endsWith("/events")) {
-      const ev = opts.body as { reason: string; involvedObject: { name: string } };
-      this.events.push({ reason: ev.reason, name: ev.involvedObject.name });
+      // Refused as kube-apiserver would (issue 34: an Event without `action` was a 422).
+      const ev = opts.body as EventsV1Event;
+      const problems = eventProblems(ev);
+      if (problems.length > 0)
+        return { status: 422, body: { kind: "Status", reason: "Invalid", message: problems.join("; ") } };
+      this.events.push({ reason: ev.reason, name: ev.regarding.name });
       return { status: 201, body: {} };
     }
     if (method === "PATCH" && path.startsWith(`${SHADOWS}/`))

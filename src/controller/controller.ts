@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
 import { EventRecorder, kubeEventSender, type EventSender } from "../k8s/events.js";
+import { CONTROLLER_EVENTS } from "./event-reasons.js";
 import { Informer } from "../k8s/informer.js";
 import {
   KubeLeaseStore,
@@ -223,10 +224,11 @@ export class Controller {
       view,
       events: new EventRecorder({
         sender: deps.eventSender ?? kubeEventSender(deps.rest),
-        component: CONTROLLER_COMPONENT,
-        instance: this.#identity,
+        catalogue: CONTROLLER_EVENTS,
+        reporter: { controller: CONTROLLER_COMPONENT, instance: this.#identity },
         clock,
         logger: this.#log,
+        registry: this.metrics.registry,
       }),
       metrics: this.metrics,
       log: this.#log,

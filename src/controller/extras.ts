@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Timers } from "../clock.js";
 import type { EventRecorder } from "../k8s/events.js";
+import type { CONTROLLER_EVENTS } from "./event-reasons.js";
 import type { KubeApi } from "../k8s/api.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
 import { Blockers, describeBlocker, type BlockerSettings } from "./blockers.js";
@@ -32,7 +33,7 @@ export function makeExtras(
     api: KubeApi;
     log: Logger;
     registry: Registry;
-    events: EventRecorder;
+    events: EventRecorder<typeof CONTROLLER_EVENTS>;
     namespace: string;
     timers: Timers;
   },
@@ -52,12 +53,11 @@ export function makeExtras(
       registry: deps.registry,
       // One Event per new verdict, so `kubectl describe brs` shows why the node has not started.
       onBlocked: (shadow, blocker) =>
-        deps.events.record({
-          regarding: { apiVersion: API_VERSION_V2, kind: KIND, name: shadow, namespace: deps.namespace },
-          type: "Normal",
-          reason: "UpdateBlocked",
-          message: `update not started: ${describeBlocker(blocker)}`,
-        }),
+        deps.events.record(
+          "UpdateBlocked",
+          { apiVersion: API_VERSION_V2, kind: KIND, name: shadow, namespace: deps.namespace },
+          `update not started: ${describeBlocker(blocker)}`,
+        ),
     });
   }
   const limit = config.agentSilenceLimitMs;
@@ -67,12 +67,11 @@ export function makeExtras(
       warn: (s) => {
         const message = `agent silent for ${formatSilence(s.forMs)} in state ${s.state} (no status update; limit ${formatSilence(limit)}); the spec is left as is`;
         deps.log.warn({ shadow: s.shadow, state: s.state, silentMs: s.forMs }, message);
-        deps.events.record({
-          regarding: { apiVersion: API_VERSION_V2, kind: KIND, name: s.shadow, namespace: deps.namespace },
-          type: "Warning",
-          reason: "AgentSilent",
+        deps.events.record(
+          "AgentSilent",
+          { apiVersion: API_VERSION_V2, kind: KIND, name: s.shadow, namespace: deps.namespace },
           message,
-        });
+        );
       },
     });
   }

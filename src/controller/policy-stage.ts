@@ -184,20 +184,18 @@ async function writePolicyStatus(
 
 function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): void {
   const nodes = decision.budget?.haltedNodes ?? [];
-  deps.events.record({
-    regarding: {
+  deps.events.record(
+    decision.tripped ? "FailureBudgetExhausted" : "HaltCleared",
+    {
       apiVersion: POLICY_API_VERSION,
       kind: POLICY_KIND,
       name: decision.name,
       ...(raw.metadata?.uid !== undefined && { uid: raw.metadata.uid }),
     },
-    type: decision.tripped ? "Warning" : "Normal",
-    reason: decision.tripped ? "FailureBudgetExhausted" : "HaltCleared",
-    message: decision.tripped
+    decision.tripped
       ? `halted: ${nodes.length} node(s) failed within the failure budget's window (${nodes.join(", ")}); no node starts until the halt is cleared`
       : "halt cleared by the clear-halt annotation; updates may start again",
-    action: "Halt",
-  });
+  );
   if (decision.tripped) {
     deps.notifier?.notify({
       kind: "fleet-halted",

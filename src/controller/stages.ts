@@ -10,6 +10,7 @@
 import type { Logger } from "pino";
 import type { Clock, Timers } from "../clock.js";
 import type { EventRecorder } from "../k8s/events.js";
+import type { CONTROLLER_EVENTS, ControllerEventReason } from "./event-reasons.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
 import {
   DEFAULT_SPEC,
@@ -64,7 +65,7 @@ export interface TickDeps {
   api: ShadowApi;
   roundStore: RoundStore;
   view: ShadowView;
-  events: EventRecorder;
+  events: EventRecorder<typeof CONTROLLER_EVENTS>;
   metrics: ControllerMetrics;
   log: Logger;
   clock: Clock;
@@ -386,12 +387,11 @@ async function writeSpec(deps: TickDeps, term: FencedTerm, change: SpecChange): 
   return "ok";
 }
 
-const EVENT_REASONS: Record<SpecChange["reason"], string> = {
+const EVENT_REASONS: Record<Exclude<SpecChange["reason"], "reset">, ControllerEventReason> = {
   start: "StartUpdate",
   progress: "Progress",
   recover: "Recover",
   initialise: "Initialise",
-  reset: "ResetSpec",
 };
 
 /** status.failure in words; upstream's agents write none, so only the state is known then. */
@@ -440,10 +440,10 @@ function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): voi
   // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
   if (change.reason === "reset") return;
   const meta = written.metadata ?? {};
-  const type = change.reason === "recover" ? "Warning" : "Normal";
   const reason = EVENT_REASONS[change.reason];
-  deps.events.record({
-    regarding: {
+  deps.events.record(
+    reason,
+    {
       apiVersion: API_VERSION_V2,
       kind: KIND,
       name: change.name,
@@ -451,26 +451,21 @@ function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): voi
       ...(meta.uid !== undefined && { uid: meta.uid }),
       ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
     },
-    type,
-    reason,
     message,
-    action: "SetSpec",
-  });
+  );
   // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
   const owner = meta["ownerReferences"]?.find((o) => o.kind === "Node" && typeof o.name === "string");
   if (owner?.name !== undefined) {
-    deps.events.record({
-      regarding: {
+    deps.events.record(
+      reason,
+      {
         apiVersion: "v1",
         kind: "Node",
         name: owner.name,
         ...(owner.uid !== undefined && { uid: owner.uid }),
       },
-      type,
-      reason,
       message,
-      action: "SetSpec",
-    });
+    );
   }
 }
 

@@ -115,7 +115,7 @@ export const paths = {
     `${paths.serviceAccounts(namespace)}/${seg(name)}`,
   configMaps: (namespace: string): string => `/api/v1/namespaces/${seg(namespace)}/configmaps`,
   configMap: (namespace: string, name: string): string => `${paths.configMaps(namespace)}/${seg(name)}`,
-  events: (namespace: string): string => `/api/v1/namespaces/${seg(namespace)}/events`,
+  events: (namespace: string): string => `/apis/events.k8s.io/v1/namespaces/${seg(namespace)}/events`,
   leases: (namespace: string): string => `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases`,
   lease: (namespace: string, name: string): string => `${paths.leases(namespace)}/${seg(name)}`,
   tokenReviews: (): string => "/apis/authentication.k8s.io/v1/tokenreviews",

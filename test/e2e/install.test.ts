@@ -793,10 +793,12 @@ describe("install surface: charts, static manifest, RBAC", { timeout: 300_000 },
         ["create", "leases.coordination.k8s.io", NS, true],
         ["get", `leases.coordination.k8s.io/${LEASE}`, NS, true],
         ["update", `leases.coordination.k8s.io/${LEASE}`, NS, true],
-        ["create", "events", NS, true],
-        ["patch", "events", NS, true],
-        ["create", "events", "default", true], // events about Nodes (kubectl describe node)
-        ["get", "events", "default", false],
+        // Events go through events.k8s.io/v1 (src/k8s/events.ts); the core group is not granted.
+        ["create", "events.events.k8s.io", NS, true],
+        ["patch", "events.events.k8s.io", NS, true],
+        ["create", "events.events.k8s.io", "default", true], // events about Nodes (kubectl describe node)
+        ["get", "events.events.k8s.io", "default", false],
+        ["create", "events", NS, false],
         ["create", "configmaps", NS, true],
         ["get", `configmaps/${STATE_CONFIGMAP}`, NS, true],
         ["patch", `configmaps/${STATE_CONFIGMAP}`, NS, true],

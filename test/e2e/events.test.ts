@@ -1,0 +1,292 @@
+// Issue 34 end to end: every Event reason the docs table (docs/controller.md, docs/agent.md,
+// docs/apiserver.md, docs/policy.md; read by test/kit/event-docs.ts) is provoked on a real control
+// plane and found in the cluster through events.k8s.io/v1, on the object the docs name, with the
+// documented type, action and text; none is refused (brupop_events_refused_total stays 0).
+//
+// One cluster and one fleet for every row: the real Controller (blockers, silent-agent check, an
+// UpdatePolicy with a failure budget of 1) and a BrupopTestbed (real agents, simulated hosts):
+//   ok      updates all the way            StartUpdate, Progress (steps and "update complete")
+//   bad     its first prepare fails        Recover; the budget trips: FailureBudgetExhausted
+//   silent  its agent is killed            StartUpdate, then AgentSilent
+//   held    a labelled pod runs on it      UpdateBlocked
+//   ghost   a shadow without status        Initialise
+// and then the test clears the halt:      HaltCleared.
+// A reason in the docs without a row in PROVOKED fails, and so does a row the docs do not list.
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import pino from "pino";
+import { Registry } from "prom-client";
+
+import { Controller } from "../../src/controller/controller.js";
+import { parseSchedule } from "../../src/controller/schedule.js";
+import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
+import { KubeRest } from "../../src/k8s/rest.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";
+import {
+  CLEAR_HALT_ANNOTATION,
+  POLICY_API_VERSION,
+  POLICY_COLLECTION_PATH,
+  POLICY_KIND,
+  type RawPolicy,
+} from "../../src/model/policy.js";
+import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { documentedEvents, type DocumentedEvent } from "../kit/event-docs.js";
+import { eventually, kube } from "../kit/kube.js";
+import { BrupopTestbed } from "../kit/testbed.js";
+import { shadowsPath } from "../kit/watchers.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const FROM = "1.19.0";
+const TO = "1.20.0";
+const NS = "ev";
+const POLICY = "e2e-events";
+const GHOST = "brs-ev-ghost";
+const BLOCK_LABEL = "e2e.brupop/block";
+const TICK_MS = 300;
+const HOST_DURATIONS = { refresh: 50, prepare: 200, activate: 50, deactivate: 50, reboot: 300 };
+const AGENT_TIMINGS = { loopIntervalMs: 500, updateCheckIntervalMs: 1_000, excludeFromLbWaitMs: 0 };
+const EVENTS = "/apis/events.k8s.io/v1/events";
+
+const logger: Logger =
+  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
+const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+
+interface Fleet {
+  ok: string;
+  bad: string;
+  silent: string;
+  held: string;
+}
+
+/** Per reason: the object, by kind, each documented Event must be found on in this fleet. */
+const PROVOKED: Record<string, (f: Fleet) => Record<string, string>> = {
+  StartUpdate: (f) => ({ BottlerocketShadow: shadowNameForNode(f.ok), Node: f.ok }),
+  Progress: (f) => ({ BottlerocketShadow: shadowNameForNode(f.ok), Node: f.ok }),
+  Recover: (f) => ({ BottlerocketShadow: shadowNameForNode(f.bad), Node: f.bad }),
+  Initialise: () => ({ BottlerocketShadow: GHOST }),
+  UpdateBlocked: (f) => ({ BottlerocketShadow: shadowNameForNode(f.held) }),
+  AgentSilent: (f) => ({ BottlerocketShadow: shadowNameForNode(f.silent) }),
+  FailureBudgetExhausted: () => ({ UpdatePolicy: POLICY }),
+  HaltCleared: () => ({ UpdatePolicy: POLICY }),
+};
+
+const documented = documentedEvents(ROOT);
+
+describe("every documented Event reaches the cluster (real control plane)", { timeout: 240_000 }, () => {
+  let cluster: TestCluster;
+  let tb: BrupopTestbed;
+  let controller: Controller;
+  let rest: KubeRest;
+  let fleet: Fleet;
+  const t0 = performance.now();
+
+  async function listEvents(): Promise<EventsV1Event[]> {
+    return (await kube<{ items: EventsV1Event[] }>(rest, "GET", EVENTS)).items.filter(
+      (e) => e.reportingController === "brupop-controller",
+    );
+  }
+
+  before(async () => {
+    cluster = await startCluster();
+    rest = new KubeRest(cluster.kubeConfig);
+    try {
+      await provoke();
+    } catch (err) {
+      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
+      throw err;
+    }
+    process.stderr.write(`events e2e: fleet provoked in ${elapsed(t0)}\n`);
+  });
+
+  /** Sets up the fleet and provokes every Event reason (see the file's comment). */
+  async function provoke(): Promise<void> {
+    tb = await BrupopTestbed.start({
+      cluster,
+      namespace: NS,
+      releases: [{ version: TO }],
+      hostDurations: HOST_DURATIONS,
+      agentTimings: AGENT_TIMINGS,
+      logger,
+    });
+    const [ok, bad, silent, held] = await tb.addNodes(4, { version: FROM, namePrefix: "ev-" });
+    assert.ok(ok !== undefined && bad !== undefined && silent !== undefined && held !== undefined);
+    fleet = { ok, bad, silent, held };
+    await tb.waitForAll(
+      [ok, bad, silent, held],
+      `Idle, offered ${TO}`,
+      (s) => s.current_state === "Idle" && s.target_version === TO,
+      30_000,
+    );
+    tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
+    tb.killAgent(silent);
+    await kube(rest, "POST", `/api/v1/namespaces/${NS}/pods`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "batch-job", labels: { [BLOCK_LABEL]: "true" } },
+      spec: { nodeName: held, containers: [{ name: "job", image: "e2e/job:1" }] },
+    });
+    await kube(rest, "POST", shadowsPath(NS), {
+      apiVersion: API_VERSION_V2,
+      kind: KIND,
+      metadata: { name: GHOST },
+      spec: { state: "StagedAndPerformedUpdate", version: TO, state_transition_timestamp: null },
+    });
+    await kube(rest, "POST", POLICY_COLLECTION_PATH, {
+      apiVersion: POLICY_API_VERSION,
+      kind: POLICY_KIND,
+      metadata: { name: POLICY },
+      spec: { failureBudget: { maxFailures: 1, window: "1h" } },
+    });
+    controller = new Controller(
+      {
+        namespace: NS,
+        maxConcurrent: 10,
+        schedule: parseSchedule("* * * * * * *", new Date()),
+        tickIntervalMs: TICK_MS,
+        eventDebounceMs: 50,
+        http: null,
+        leaderElection: null,
+        policyName: POLICY,
+        blockers: { podSelector: `${BLOCK_LABEL}=true` },
+        agentSilenceLimitMs: 3_000,
+      },
+      { rest: new KubeRest(cluster.kubeConfig), logger },
+    );
+    await controller.start();
+
+    // The budget trips on `bad`'s failure; then a person clears the halt.
+    const policy = () => kube<RawPolicy>(rest, "GET", `${POLICY_COLLECTION_PATH}/${POLICY}`);
+    const halted = async () =>
+      (await policy()).status?.conditions?.find((c) => c.type === "Halted")?.status === "True";
+    await eventually("the failure budget halts the fleet", 60_000, halted);
+    await eventually("the halt's Event is in", 10_000, async () =>
+      (await listEvents()).some((e) => e.reason === "FailureBudgetExhausted"),
+    );
+    await kube(
+      rest,
+      "PATCH",
+      `${POLICY_COLLECTION_PATH}/${POLICY}`,
+      { metadata: { annotations: { [CLEAR_HALT_ANNOTATION]: "1" } } },
+      { contentType: "application/merge-patch+json" },
+    );
+  }
+
+  after(async () => {
+    await (controller as Controller | undefined)?.stop().catch(() => undefined);
+    await (tb as BrupopTestbed | undefined)?.stop().catch(() => undefined);
+    (rest as KubeRest | undefined)?.close();
+    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    process.stderr.write(`events e2e: ${elapsed(t0)} in all\n`);
+  });
+
+  it("the docs table Events, and this test provokes exactly the documented reasons", () => {
+    assert.ok(documented.length > 0, "no Event table found in the docs");
+    const reasons = [...new Set(documented.map((d) => d.reason))].sort();
+    assert.deepEqual(reasons, Object.keys(PROVOKED).sort(), "docs vs PROVOKED (add the missing row)");
+  });
+
+  for (const row of documented) {
+    it(`${row.reason} (${row.doc}): "${row.note}" on ${row.regarding.join(" and ")}`, async () => {
+      const where = PROVOKED[row.reason]?.(fleet);
+      assert.ok(where !== undefined, `${row.reason} is documented but this test does not provoke it`);
+      for (const kind of row.regarding) {
+        const name = where[kind];
+        assert.ok(name !== undefined, `${row.reason}: the docs say it is on a ${kind}; PROVOKED names none`);
+        let seen: EventsV1Event[] = [];
+        try {
+          await eventually(`${row.reason} on ${kind} ${name}`, 60_000, async () => {
+            seen = (await listEvents()).filter((e) => e.reason === row.reason);
+            return seen.some((e) => matches(e, row, kind, name));
+          });
+        } catch (err) {
+          const got = seen.map(
+            (e) => `${e.regarding.kind}/${e.regarding.name} ${e.type} ${e.action}: ${e.note}`,
+          );
+          assert.fail(`${(err as Error).message}\nEvents with that reason:\n  ${got.join("\n  ")}`);
+        }
+      }
+    });
+  }
+
+  it("no Event was refused: brupop_events_refused_total stays 0", async () => {
+    const text = await controller.metrics.text();
+    assert.match(text, /^# TYPE brupop_events_refused_total counter$/m, "the counter is registered");
+    const refused = text.split("\n").filter((l) => /^brupop_events_refused_total\{/.test(l));
+    assert.deepEqual(
+      refused.filter((l) => !l.endsWith(" 0")),
+      [],
+    );
+  });
+
+  it("a refusal by the real API is counted and logged at warn with its message", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const registry = new Registry();
+    const recorder = new EventRecorder({
+      sender: kubeEventSender(rest),
+      catalogue: { Probe: { type: "Normal", action: "Probe" } },
+      reporter: { controller: "brupop-e2e", instance: "events-test" },
+      clock: { now: () => new Date() },
+      logger: pino({ level: "warn" }, sink),
+      registry,
+    });
+    recorder.record("Probe", { apiVersion: "v1", kind: "ConfigMap", name: "x", namespace: NS }, "accepted");
+    recorder.record(
+      "Probe",
+      { apiVersion: "v1", kind: "ConfigMap", name: "x", namespace: "no-such-namespace" },
+      "refused: its namespace does not exist",
+    );
+    await recorder.flush();
+    assert.deepEqual([recorder.stats.sent, recorder.stats.refused], [1, 1]);
+    assert.match(await registry.metrics(), /^brupop_events_refused_total\{reason="Probe"\} 1$/m);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.["level"], 40);
+    assert.equal(lines[0]?.["reason"], "Probe");
+    assert.match(String(lines[0]?.["apiMessage"]), /namespaces "no-such-namespace" not found/);
+  });
+
+  it("kube-apiserver refuses what eventProblems refuses (issue 34's missing action, a note over 1 KiB of UTF-8)", async () => {
+    const base = (name: string): EventsV1Event => ({
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name, namespace: NS },
+      eventTime: new Date().toISOString().replace(/Z$/, "000Z"),
+      reportingController: "brupop-e2e",
+      reportingInstance: "events-test",
+      action: "Probe",
+      reason: "Probe",
+      type: "Normal",
+      regarding: { apiVersion: "v1", kind: "ConfigMap", name: "x", namespace: NS },
+      note: "→".repeat(341),
+    });
+    const path = `/apis/events.k8s.io/v1/namespaces/${NS}/events`;
+    const post = (ev: EventsV1Event) => kube<{ message?: string }>(rest, "POST", path, ev, { ok: [422] });
+    await kube(rest, "POST", path, base("probe-ok"), { ok: [201] }); // 1 023 bytes: accepted
+    const noAction = await post({ ...base("probe-no-action"), action: "" });
+    assert.match(noAction.message ?? "", /action: Required value/);
+    const long = await post({ ...base("probe-long-note"), note: "→".repeat(342) });
+    assert.match(long.message ?? "", /at most 1024 characters/);
+  });
+});
+
+function matches(e: EventsV1Event, row: DocumentedEvent, kind: string, name: string): boolean {
+  return (
+    e.regarding.kind === kind &&
+    e.regarding.name === name &&
+    e.type === row.type &&
+    e.action === row.action &&
+    row.pattern.test(e.note) &&
+    e.reportingInstance !== "" &&
+    (kind !== "Node" && kind !== "UpdatePolicy"
+      ? e.metadata.namespace === NS
+      : e.metadata.namespace === "default")
+  );
+}
