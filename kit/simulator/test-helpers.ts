@@ -55,6 +55,8 @@ export interface Served {
 
 export interface ServeOptions {
   version?: string;
+  variant?: string;
+  arch?: string;
   seed?: number;
   versionLock?: string;
   releases?: ReleaseInput[];
@@ -71,6 +73,8 @@ export async function serveHost(opts: ServeOptions = {}): Promise<Served> {
   const host = new SimulatedHost({
     id: "node-a",
     version: opts.version ?? "1.19.0",
+    ...(opts.variant === undefined ? {} : { variant: opts.variant }),
+    ...(opts.arch === undefined ? {} : { arch: opts.arch }),
     seed: opts.seed ?? 0,
     versionLock: opts.versionLock,
     releases,
