@@ -27,10 +27,16 @@ const DURATIONS = {
   reboot: 1_000,
 };
 
+/** The transcripts, and those test/realhost recorded from a real run (./transcripts/recorded). */
 async function load(): Promise<Transcript[]> {
-  const names = (await readdir(DIR)).filter((n) => n.endsWith(".json")).sort();
+  const names = async (dir: string): Promise<string[]> =>
+    (await readdir(dir).catch(() => [] as string[]))
+      .filter((n) => n.endsWith(".json"))
+      .sort()
+      .map((n) => join(dir, n));
+  const files = [...(await names(DIR)), ...(await names(join(DIR, "recorded")))];
   return Promise.all(
-    names.map(async (n) => parseTranscript(n, JSON.parse(await readFile(join(DIR, n), "utf8")) as unknown)),
+    files.map(async (f) => parseTranscript(f, JSON.parse(await readFile(f, "utf8")) as unknown)),
   );
 }
 
