@@ -81,6 +81,7 @@ function recorded(t: Transcript, answers: RawAnswer[]): Transcript {
   );
   return {
     ...t,
+    title: `${t.title} (recorded run)`,
     source: `recorded from the real Bottlerocket v1.20.5 API by test/realhost on ${new Date().toISOString().slice(0, 10)}`,
     steps,
   };
