@@ -230,11 +230,6 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     for (const [k, v] of changes) this.#pending.set(k, v);
   }
 
-  /** Stages a version lock (PATCH /settings); throws TypeError when invalid. */
-  stageVersionLock(lock: string): void {
-    this.stageSettings(new Map([[VERSION_LOCK_KEY, lock]]));
-  }
-
   /**
    * Commits the transaction (POST /tx/commit_and_apply): every key that was pending, changed or
    * not (as the real datastore does), sorted; null when nothing was pending (the API's 422). A
