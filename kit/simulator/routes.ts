@@ -98,7 +98,9 @@ function patchSettings(host: SimulatedHost, body: string, contentType: string | 
   }
   const changes = new Map<string, SettingValue>();
   const problem = collectSettings(parsed, "settings", changes);
-  if (problem !== undefined) return text(400, `Json deserialize error: ${problem}`);
+  if (problem !== undefined) {
+    return text(400, `Json deserialize error: ${problem.message}${serdePosition(body, problem)}`);
+  }
   try {
     host.stageSettings(changes);
   } catch (err) {
@@ -107,9 +109,22 @@ function patchSettings(host: SimulatedHost, body: string, contentType: string | 
   return { status: 204, body: "" };
 }
 
+/** A problem serde would report: its message, and the field (name, or its value) it points at. */
+interface SettingProblem {
+  message: string;
+  field: string;
+  at: "name" | "value";
+}
+
 /** Flattens a Settings object into dotted keys; the first problem found, if any. */
-function collectSettings(value: unknown, prefix: string, out: Map<string, SettingValue>): string | undefined {
-  if (!isRecord(value)) return `invalid type: expected struct at ${prefix}`;
+function collectSettings(
+  value: unknown,
+  prefix: string,
+  out: Map<string, SettingValue>,
+): SettingProblem | undefined {
+  if (!isRecord(value)) {
+    return { message: `invalid type: expected struct at ${prefix}`, field: prefix, at: "value" };
+  }
   for (const [field, v] of Object.entries(value)) {
     const key = `${prefix}.${field}`;
     if (SETTING_OBJECTS.has(key)) {
@@ -118,12 +133,48 @@ function collectSettings(value: unknown, prefix: string, out: Map<string, Settin
       continue;
     }
     const check = SETTINGS.get(key);
-    if (check === undefined) return `unknown field \`${field}\``;
+    if (check === undefined) {
+      const known = FIELDS_OF.get(prefix);
+      const expected =
+        known === undefined ? "" : `, expected one of ${known.map((f) => `\`${f}\``).join(", ")}`;
+      return { message: `unknown field \`${field}\`${expected}`, field, at: "name" };
+    }
     const problem = check(v);
-    if (problem !== undefined) return problem;
+    if (problem !== undefined) return { message: problem, field, at: "value" };
     out.set(key, v as SettingValue);
   }
   return undefined;
+}
+
+/** The fields of the structs we model, in the model's order (serde names them when one is unknown). */
+const FIELDS_OF = new Map([
+  ["settings.updates", ["metadata-base-url", "targets-base-url", "seed", "version-lock", "ignore-waves"]],
+]);
+
+/**
+ * serde_json's " at line L column C": for an unknown field, the key's closing quote; for a bad
+ * value, the character after it. Found by searching the body for the field (first occurrence).
+ */
+function serdePosition(body: string, problem: SettingProblem): string {
+  const name = JSON.stringify(problem.field);
+  const re = new RegExp(`${escapeRegExp(name)}\\s*:\\s*`, "g");
+  const m = re.exec(body);
+  if (m === null) return "";
+  let end: number; // 0-based offset of the character serde points at
+  if (problem.at === "name") end = m.index + name.length - 1;
+  else {
+    const rest = body.slice(m.index + m[0].length);
+    const value = /^("(?:[^"\\]|\\.)*"|[^,}\]\s]*)/.exec(rest)?.[0] ?? "";
+    end = m.index + m[0].length + value.length;
+  }
+  const before = body.slice(0, end);
+  const line = before.split("\n").length;
+  const column = end - before.lastIndexOf("\n");
+  return ` at line ${line} column ${column}`;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** POST /tx/commit_and_apply: the committed keys (200), or 422 when nothing was pending. */

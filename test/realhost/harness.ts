@@ -65,6 +65,7 @@ export class RealHost {
   /** Every process group this host started (a SIGKILLed apiserver may leave a child in its group). */
   readonly #groups: number[] = [];
   #boots = 0;
+  readonly #repository = new Set<string>();
 
   private constructor(dir: string, bin: string, version: string) {
     this.dir = dir;
@@ -79,7 +80,7 @@ export class RealHost {
     try {
       await mkdir(join(dir, "faults"), { recursive: true });
       await mkdir(join(dir, "run/cache/thar-be-updates"), { recursive: true });
-      await writeFile(join(dir, "releases"), opts.releases.map((v) => `${v}\n`).join(""));
+      await host.setReleases(opts.releases);
       await writeFile(join(dir, "prepare-seconds"), String(opts.prepareSeconds ?? 2));
       await writeFile(join(dir, "thar-be-updates.toml"), 'version-lock = "latest"\n');
       await writeFile(join(dir, "inventory.json"), '{"Content":[]}\n');
@@ -105,8 +106,14 @@ export class RealHost {
     return readFile(join(this.dir, "apiserver.log"), "utf8").catch(() => "");
   }
 
+  /**
+   * The repository the updog shim lists: these versions and every version this host has run (it
+   * was released: a real repository still lists it after the host moved on).
+   */
   setReleases(versions: readonly string[]): Promise<void> {
-    return writeFile(join(this.dir, "releases"), versions.map((v) => `${v}\n`).join(""));
+    for (const v of versions) this.#repository.add(v);
+    this.#repository.add(this.#version);
+    return writeFile(join(this.dir, "releases"), [...this.#repository].map((v) => `${v}\n`).join(""));
   }
 
   /** The next command of this type fails (updog exits `exitStatus` with `stderr`). */
