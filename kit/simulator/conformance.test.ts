@@ -1,13 +1,15 @@
-// Conformance of the simulator to SPEC §6, over real HTTP on a Unix socket. Time is manual:
-// a command finishes only when the test advances the timers, so nothing here is timing-bound.
+// Conformance of the simulator to SPEC §6 and to what Bottlerocket's own API (v1.20.5, run for real;
+// docs/bottlerocket.md) answered, over real HTTP on a Unix socket. Time is manual: a command
+// finishes only when the test advances the timers, so nothing here is timing-bound. The recorded
+// exchanges themselves are replayed by transcripts.test.ts.
 import assert from "node:assert/strict";
 import { access } from "node:fs/promises";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { HostAction, UpdateCommand, UpdateStatus } from "../../src/bottlerocket/types.js";
-import type { RebootEvent, RebootedEvent } from "./host.js";
+import { HOST_ERROR_TEXT, type RebootEvent, type RebootedEvent } from "./host.js";
 import { raw, serveManualHost } from "./test-helpers.js";
 
-const DURATIONS = { refresh: 100, prepare: 1000, activate: 50, deactivate: 50, reboot: 500 };
+const DURATIONS = { refresh: 100, prepare: 1000, activate: 50, deactivate: 50, shutdown: 200, reboot: 500 };
 const PATHS: Record<HostAction, string> = {
   refresh: "/actions/refresh-updates",
   prepare: "/actions/prepare-update",
@@ -39,6 +41,8 @@ async function run(env: Env, cmd: UpdateCommand): Promise<UpdateStatus> {
 
 async function reboot(env: Env): Promise<void> {
   assert.equal(await post(env, "reboot"), 204);
+  env.timers.advance(DURATIONS.shutdown);
+  await env.server.settled();
   env.timers.advance(DURATIONS.reboot);
   await env.server.settled();
 }
@@ -66,31 +70,63 @@ describe("simulator conformance (SPEC §6)", () => {
     assert.equal(os.arch, "x86_64");
   });
 
-  it("status is 404 (uninitialized) after boot; refused actions do not initialise it", async () => {
-    assert.equal((await raw(env.socketPath, "GET", "/updates/status")).status, 404);
-    assert.equal(await post(env, "prepare"), 409);
+  it("status is 404 (uninitialized) after boot; a refused action still creates it, Idle", async () => {
+    const before = await raw(env.socketPath, "GET", "/updates/status");
+    assert.equal(before.status, 404);
+    assert.equal(before.body, HOST_ERROR_TEXT.uninitialized);
+    const refused = await raw(env.socketPath, "POST", PATHS.prepare);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body, HOST_ERROR_TEXT.disallowed);
+    assert.deepEqual(await status(env), {
+      update_state: "Idle",
+      available_updates: [],
+      chosen_update: null,
+      active_partition: {
+        image: { arch: "x86_64", version: "1.19.0", variant: "aws-k8s-1.33" },
+        next_to_boot: true,
+      },
+      staging_partition: null,
+      most_recent_command: null,
+    });
     assert.equal(await post(env, "activate"), 409);
     assert.equal(await post(env, "deactivate"), 409);
-    assert.equal((await raw(env.socketPath, "GET", "/updates/status")).status, 404);
   });
 
-  it("while a command runs, status and every action answer 423", async () => {
+  it("while a command runs, status and every update action answer 423 with the real texts", async () => {
     assert.equal(await post(env, "refresh"), 204);
     env.timers.advance(DURATIONS.refresh - 1);
-    assert.equal((await raw(env.socketPath, "GET", "/updates/status")).status, 423);
-    for (const action of Object.keys(PATHS) as HostAction[]) {
-      assert.equal(await post(env, action), 423, action);
+    const read = await raw(env.socketPath, "GET", "/updates/status");
+    assert.equal(read.status, 423);
+    assert.equal(read.body, HOST_ERROR_TEXT.statusLocked);
+    for (const action of ["refresh", "prepare", "activate", "deactivate"] as const) {
+      const res = await raw(env.socketPath, "POST", PATHS[action]);
+      assert.equal(res.status, 423, action);
+      assert.equal(res.body, HOST_ERROR_TEXT.lockHeld, action);
     }
     assert.equal((await raw(env.socketPath, "GET", "/os")).status, 200, "/os is not behind the update lock");
     env.timers.advance(1);
     assert.equal((await status(env)).update_state, "Available");
   });
 
+  it("a reboot is not behind the update lock: accepted while a command runs, which dies with the host", async () => {
+    assert.equal(await post(env, "refresh"), 204);
+    assert.equal(await post(env, "reboot"), 204);
+    env.timers.advance(DURATIONS.shutdown);
+    await env.server.settled();
+    env.timers.advance(DURATIONS.reboot);
+    await env.server.settled();
+    assert.equal(
+      (await raw(env.socketPath, "GET", "/updates/status")).status,
+      404,
+      "the refresh never finished",
+    );
+  });
+
   it("refresh: Idle → Available with the chosen update, newest first", async () => {
     env.releases.add({ version: "1.19.5", releasedAt: 0 });
     const s = await run(env, "refresh");
     assert.equal(s.update_state, "Available");
-    assert.deepEqual(s.available_updates, ["1.20.0", "1.19.5"]);
+    assert.deepEqual(s.available_updates, ["1.20.0", "1.19.5", "1.19.0"], "the running version too");
     assert.deepEqual(s.chosen_update, { arch: "x86_64", version: "1.20.0", variant: "aws-k8s-1.33" });
     assert.deepEqual(s.active_partition, {
       image: { arch: "x86_64", version: "1.19.0", variant: "aws-k8s-1.33" },
@@ -104,12 +140,18 @@ describe("simulator conformance (SPEC §6)", () => {
     assert.ok(!Number.isNaN(Date.parse(s.most_recent_command?.timestamp ?? "")));
   });
 
-  it("refresh with nothing newer: Idle stays Idle", async () => {
+  it("refresh with nothing newer: Idle stays Idle; the repository still lists the running version", async () => {
     env.releases.remove("1.20.0");
     const s = await run(env, "refresh");
     assert.equal(s.update_state, "Idle");
     assert.equal(s.chosen_update, null);
-    assert.deepEqual(s.available_updates, []);
+    assert.deepEqual(s.available_updates, ["1.19.0"]);
+  });
+
+  it("the command stamp is taken when it ends", async () => {
+    const start = env.clock.now().getTime();
+    const s = await run(env, "refresh");
+    assert.equal(Date.parse(s.most_recent_command?.timestamp ?? ""), start + DURATIONS.refresh);
   });
 
   it("prepare from Idle is 409 and leaves most_recent_command alone", async () => {
@@ -164,11 +206,13 @@ describe("simulator conformance (SPEC §6)", () => {
     const s = await run(env, "refresh");
     assert.equal(s.update_state, "Staged");
     assert.equal(s.chosen_update, null);
-    assert.equal(await post(env, "prepare"), 404);
+    const res = await raw(env.socketPath, "POST", PATHS.prepare);
+    assert.equal(res.status, 404);
+    assert.equal(res.body, HOST_ERROR_TEXT.noChosenUpdate);
     assert.deepEqual(await status(env), s);
   });
 
-  it("reboot boots the next_to_boot partition and the status starts over", async () => {
+  it("reboot boots the next_to_boot partition and the status starts over, with no staging partition", async () => {
     const events: (RebootEvent | RebootedEvent)[] = [];
     env.host.on("reboot", (e) => events.push(e));
     env.host.on("rebooted", (e) => events.push(e));
@@ -177,6 +221,14 @@ describe("simulator conformance (SPEC §6)", () => {
     await run(env, "activate");
 
     assert.equal(await post(env, "reboot"), 204);
+    // The host shuts down after the answer: until then the API still answers as before.
+    const os = await raw(env.socketPath, "GET", "/os");
+    assert.equal(os.status, 200);
+    assert.equal((os.json() as { version_id: string }).version_id, "1.19.0");
+    assert.equal((await status(env)).update_state, "Ready");
+    assert.equal(await post(env, "reboot"), 204, "asking again changes nothing");
+    assert.deepEqual(events, [], "not down yet");
+    env.timers.advance(DURATIONS.shutdown);
     await env.server.settled();
     assert.equal(await socketExists(env.socketPath), false, "the socket is gone while rebooting");
     await assert.rejects(raw(env.socketPath, "GET", "/os"), { code: "ENOENT" });
@@ -192,10 +244,8 @@ describe("simulator conformance (SPEC §6)", () => {
     assert.equal(s.update_state, "Idle");
     assert.equal(s.active_partition?.image.version, "1.20.0");
     assert.equal(s.active_partition?.next_to_boot, true);
-    assert.deepEqual(s.staging_partition, {
-      image: { arch: "x86_64", version: "1.19.0", variant: "aws-k8s-1.33" },
-      next_to_boot: false,
-    });
+    assert.equal(s.staging_partition, null, "the status is rebuilt at boot: the old image is not listed");
+    assert.deepEqual(s.available_updates, ["1.20.0", "1.19.0"]);
     assert.deepEqual(events, [
       { hostId: "node-a", fromVersion: "1.19.0", toVersion: "1.20.0", rollback: false, downMs: 500 },
       { hostId: "node-a", fromVersion: "1.19.0", version: "1.20.0", rolledBack: false },
@@ -232,6 +282,16 @@ describe("simulator conformance (SPEC §6)", () => {
     const again = await run(env, "prepare");
     assert.equal(again.update_state, "Staged", "the failure was armed once");
     assert.equal(again.most_recent_command?.cmd_status, "Success");
+  });
+
+  it("a failed refresh drops Available back to Idle and keeps the rest", async () => {
+    const available = await run(env, "refresh");
+    env.host.failCommand("refresh", { times: 1, stderr: "no metadata" });
+    const s = await run(env, "refresh");
+    assert.equal(s.update_state, "Idle");
+    assert.deepEqual(s.chosen_update, available.chosen_update);
+    assert.deepEqual(s.available_updates, available.available_updates);
+    assert.equal(s.most_recent_command?.cmd_status, "Failed");
   });
 
   it("a failure without a count repeats until cleared", async () => {
@@ -288,7 +348,7 @@ describe("simulator waves and version-lock", () => {
     assert.equal((await run(env, "refresh")).update_state, "Idle", "just before the wave");
     const s = await run(env, "refresh");
     assert.equal(s.update_state, "Available");
-    assert.deepEqual(s.available_updates, ["1.20.0"]);
+    assert.deepEqual(s.available_updates, ["1.20.0", "1.19.0"]);
   });
 
   it("an early seed sees the release at once; a release in the future is invisible", async () => {
@@ -296,7 +356,7 @@ describe("simulator waves and version-lock", () => {
     env.releases.add({ version: "1.20.0", waves });
     env.releases.add({ version: "1.21.0", releasedAt: env.clock.now().getTime() + 10_000 });
     const s = await run(env, "refresh");
-    assert.deepEqual(s.available_updates, ["1.20.0"]);
+    assert.deepEqual(s.available_updates, ["1.20.0", "1.19.0"]);
     assert.equal(s.chosen_update?.version, "1.20.0");
   });
 
@@ -311,7 +371,7 @@ describe("simulator waves and version-lock", () => {
       ],
     });
     let s = await run(env, "refresh");
-    assert.deepEqual(s.available_updates, ["1.21.0", "1.21.0-rc.1", "1.20.0"]);
+    assert.deepEqual(s.available_updates, ["1.21.0", "1.21.0-rc.1", "1.20.0", "1.19.0"]);
     assert.equal(s.chosen_update?.version, "1.20.0");
     env.host.versionLock = "latest";
     s = await run(env, "refresh");
@@ -323,7 +383,7 @@ describe("simulator waves and version-lock", () => {
   });
 });
 
-describe("simulator settings API: the update version lock (Bottlerocket's openapi.yaml)", () => {
+describe("simulator settings API: the update settings (Bottlerocket's openapi.yaml and real answers)", () => {
   let env: Env;
   const LOCK = "/settings?keys=settings.updates.version-lock";
   const releases = [
@@ -346,13 +406,17 @@ describe("simulator settings API: the update version lock (Bottlerocket's openap
     return (await raw(env.socketPath, "PATCH", "/settings", JSON.stringify(body))).status;
   }
 
+  async function commit(): Promise<{ status: number; body: string }> {
+    return raw(env.socketPath, "POST", "/tx/commit_and_apply");
+  }
+
   it("GET /settings answers the Settings object with the keys asked for; latest by default", async () => {
     assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } });
     assert.deepEqual((await raw(env.socketPath, "GET", "/settings")).json(), {
-      updates: { "version-lock": "latest" },
+      updates: { "version-lock": "latest", seed: 0 },
     });
     assert.deepEqual((await raw(env.socketPath, "GET", "/settings?prefix=settings.updates")).json(), {
-      updates: { "version-lock": "latest" },
+      updates: { "version-lock": "latest", seed: 0 },
     });
     assert.deepEqual((await raw(env.socketPath, "GET", "/settings?keys=settings.motd")).json(), {});
   });
@@ -362,14 +426,23 @@ describe("simulator settings API: the update version lock (Bottlerocket's openap
     assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } }, "not committed yet");
     let s = await run(env, "refresh");
     assert.equal(s.chosen_update?.version, "1.21.0", "an uncommitted lock does not count");
-    const commit = await raw(env.socketPath, "POST", "/tx/commit_and_apply");
-    assert.equal(commit.status, 200);
-    assert.deepEqual(commit.json(), ["settings.updates.version-lock"]);
+    const committed = await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    assert.equal(committed.status, 200);
+    assert.deepEqual(committed.json(), ["settings.updates.version-lock"]);
     assert.deepEqual(await lock(), { updates: { "version-lock": "v1.20.0" } });
     s = await run(env, "refresh");
     assert.equal(s.chosen_update?.version, "1.20.0", "locked: exactly the pinned version, not the newest");
-    const again = await raw(env.socketPath, "POST", "/tx/commit_and_apply");
-    assert.deepEqual(again.json(), [], "nothing pending: nothing changed");
+    const again = await commit();
+    assert.equal(again.status, 422, "nothing pending");
+    assert.equal(again.body, HOST_ERROR_TEXT.noPendingChanges);
+    assert.equal(await patch({ updates: { "version-lock": "v1.20.0" } }), 204);
+    const same = await commit();
+    assert.equal(same.status, 200, "the same value again");
+    assert.deepEqual(
+      JSON.parse(same.body),
+      ["settings.updates.version-lock"],
+      "every pending key, changed or not",
+    );
   });
 
   it("a lock waits for its wave and never goes past it; latest again picks the newest", async () => {
@@ -392,6 +465,22 @@ describe("simulator settings API: the update version lock (Bottlerocket's openap
     assert.equal(s.chosen_update?.version, "1.21.0");
   });
 
+  it("other valid settings (motd, updates.seed) are staged too (204) and committed by key", async () => {
+    assert.equal(await patch({ motd: "hi" }), 204);
+    assert.equal(await patch({ updates: { seed: 7, "ignore-waves": false } }), 204);
+    const res = await commit();
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), [
+      "settings.motd",
+      "settings.updates.ignore-waves",
+      "settings.updates.seed",
+    ]);
+    assert.equal(env.host.seed, 7, "the seed is the host's wave seed");
+    assert.deepEqual((await raw(env.socketPath, "GET", "/settings?keys=settings.motd")).json(), {
+      motd: "hi",
+    });
+  });
+
   it("settings answer while an update command holds the lock", async () => {
     assert.equal(await post(env, "prepare"), 409);
     assert.equal(await post(env, "refresh"), 204);
@@ -400,11 +489,28 @@ describe("simulator settings API: the update version lock (Bottlerocket's openap
     assert.equal(await patch({ updates: { "version-lock": "1.20.0" } }), 204);
   });
 
-  it("a bad PATCH is 400 and stages nothing; a wrong method is 405", async () => {
-    assert.equal(await patch({ updates: { "version-lock": "soon" } }), 400);
-    assert.equal(await patch({ motd: "hi" }), 400);
+  it("a bad PATCH is 400 with the real texts and stages nothing; a wrong method is 405", async () => {
+    const bad = await raw(env.socketPath, "PATCH", "/settings", '{"updates":{"version-lock":"soon"}}');
+    assert.equal(bad.status, 400);
+    assert.ok(
+      bad.body.startsWith(
+        "Json deserialize error: Unable to deserialize into FriendlyVersion: Invalid version string 'soon'",
+      ),
+      bad.body,
+    );
+    const unknown = await raw(env.socketPath, "PATCH", "/settings", '{"updates":{"nope":1}}');
+    assert.equal(unknown.status, 400);
+    assert.ok(unknown.body.startsWith("Json deserialize error: unknown field `nope`"), unknown.body);
+    assert.equal(await patch({ updates: { seed: -1 } }), 400);
     assert.equal((await raw(env.socketPath, "PATCH", "/settings", "{")).status, 400);
-    await raw(env.socketPath, "POST", "/tx/commit_and_apply");
+    const noType = await raw(env.socketPath, "PATCH", "/settings", '{"motd":"hi"}', {});
+    assert.equal(noType.status, 400);
+    assert.equal(noType.body, "Content type error");
+    const textType = await raw(env.socketPath, "PATCH", "/settings", '{"motd":"hi"}', {
+      "content-type": "text/plain",
+    });
+    assert.equal(textType.status, 400);
+    assert.equal((await commit()).status, 422, "nothing was staged");
     assert.deepEqual(await lock(), { updates: { "version-lock": "latest" } });
     const res = await raw(env.socketPath, "POST", "/settings");
     assert.equal(res.status, 405);
@@ -425,7 +531,7 @@ describe("simulator faults over the socket", () => {
     assert.equal(await post(env, "prepare"), 204);
     env.timers.advance(3_600_000);
     assert.equal((await raw(env.socketPath, "GET", "/updates/status")).status, 423);
-    assert.equal(await post(env, "reboot"), 423);
+    assert.equal(await post(env, "activate"), 423);
     env.host.unhang("prepare");
     assert.equal((await status(env)).update_state, "Staged");
   });
@@ -443,8 +549,9 @@ describe("simulator faults over the socket", () => {
     assert.equal(events[0]?.toVersion, "1.19.0");
     const s = await run(env, "refresh");
     assert.equal(s.update_state, "Available");
-    assert.equal(s.staging_partition?.image.version, "1.20.0");
-    assert.equal(s.staging_partition?.next_to_boot, false);
+    assert.equal(s.active_partition?.image.version, "1.19.0");
+    assert.equal(s.staging_partition, null, "the rebuilt status shows no trace of the failed boot");
+    assert.equal(s.chosen_update?.version, "1.20.0");
   });
 
   it("disconnect removes the socket; reconnect brings it back with state intact", async () => {

@@ -1,9 +1,17 @@
 // One simulated Bottlerocket host: the update state machine of SPEC §6, two partitions, a
 // command lock, reboots and injectable faults. No I/O: time comes from an injected clock and
 // timers, and the HTTP front (server.ts) maps reads and actions to status codes.
+//
+// It answers as Bottlerocket's own apiserver + thar-be-updates do (v1.20.5, run for real: see
+// docs/bottlerocket.md and the transcripts in ./transcripts, replayed by transcripts.test.ts):
+// a refused command still creates the status; a failed refresh drops Available back to Idle;
+// the command stamp is taken when it ends; `available_updates` lists every version of the
+// repository the host may take, the running one included; a boot rebuilds the status from
+// scratch (no staging partition); a reboot is not behind the update lock and the API keeps
+// answering until the host shuts down.
 import { EventEmitter } from "node:events";
 import { systemClock, type Clock } from "../../src/clock.js";
-import { isSemver } from "../../src/model/semver.js";
+import { compareSemver, isSemver } from "../../src/model/semver.js";
 import type {
   CommandResult,
   HostAction,
@@ -14,6 +22,7 @@ import type {
   UpdateState,
   UpdateStatus,
 } from "../../src/bottlerocket/types.js";
+import { VERSION_LOCK_KEY } from "../../src/bottlerocket/types.js";
 import { HostFaults, type FailureSpec } from "./faults.js";
 import { chooseUpdate, SEED_COUNT, type ReleaseCatalog } from "./releases.js";
 import { realTimers, type Timers } from "./timers.js";
@@ -24,6 +33,9 @@ export interface HostDurations {
   prepare: number;
   activate: number;
   deactivate: number;
+  /** From the accepted POST /actions/reboot until the API goes away (the host shutting down). */
+  shutdown: number;
+  /** How long the API is away while the host reboots. */
   reboot: number;
 }
 
@@ -32,8 +44,23 @@ export const DEFAULT_DURATIONS: Readonly<HostDurations> = {
   prepare: 1_000,
   activate: 50,
   deactivate: 50,
+  shutdown: 100,
   reboot: 2_000,
 };
+
+/** The texts the real API answers with (Bottlerocket's apiserver error display strings). */
+export const HOST_ERROR_TEXT = {
+  uninitialized: "Update status is uninitialized, refresh-updates to initialize it",
+  statusLocked:
+    "Unable to obtain shared lock for reading update status: Resource temporarily unavailable (os error 11)",
+  lockHeld: "Update lock held",
+  disallowed: "Update action not allowed according to update state",
+  noChosenUpdate: "Previously chosen Update no longer exists",
+  noPendingChanges: "Tried to commit with no pending changes",
+} as const;
+
+/** A setting value the simulator stores (see SETTINGS in routes.ts for which keys it accepts). */
+export type SettingValue = string | number | boolean;
 
 export interface SimulatedHostOptions {
   id: string;
@@ -85,14 +112,12 @@ export interface HostEvents {
 
 interface Running {
   cmd: UpdateCommand;
-  timestamp: string;
   cancel: () => void;
   hung: boolean;
 }
 
 export class SimulatedHost extends EventEmitter<HostEvents> {
   readonly id: string;
-  readonly seed: number;
   readonly variant: string;
   readonly arch: string;
   readonly #releases: ReleaseCatalog;
@@ -100,9 +125,12 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   readonly #timers: Timers;
   readonly #durations: HostDurations;
   readonly #faults = new HostFaults();
-  #versionLock: string;
-  /** A version lock PATCHed into the settings transaction, not yet committed. */
-  #pendingLock: string | undefined;
+  /** Live settings, by dotted key (`settings.updates.version-lock`, …). */
+  readonly #settings = new Map<string, SettingValue>();
+  /** Settings PATCHed into the default transaction, not yet committed. */
+  readonly #pending = new Map<string, SettingValue>();
+  /** Every version this host has booted: the repository holds them all (they were released). */
+  readonly #booted = new Set<string>();
 
   #active: StagedImage;
   #staging: StagedImage | null = null;
@@ -113,6 +141,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   #initialized = false;
   #running: Running | null = null;
   #rebooting: { cancel: () => void } | null = null;
+  /** An accepted reboot, until the host goes down (the API still answers meanwhile). */
+  #shuttingDown: { cancel: () => void } | null = null;
   #connected = true;
   #lastStampMs = Number.NEGATIVE_INFINITY;
 
@@ -125,15 +155,21 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
       throw new TypeError(`host seed ${seed} must be an integer 0..${SEED_COUNT - 1}`);
     }
     this.id = opts.id;
-    this.seed = seed;
     this.variant = opts.variant ?? "aws-k8s-1.33";
     this.arch = opts.arch ?? "x86_64";
     this.#releases = opts.releases;
     this.#clock = opts.clock ?? systemClock;
     this.#timers = opts.timers ?? realTimers;
     this.#durations = { ...DEFAULT_DURATIONS, ...opts.durations };
-    this.#versionLock = checkLock(opts.versionLock ?? "latest");
+    this.#settings.set(VERSION_LOCK_KEY, checkLock(opts.versionLock ?? "latest"));
+    this.#settings.set(SEED_SETTING, seed);
     this.#active = { image: this.#image(opts.version), next_to_boot: true };
+    this.#booted.add(opts.version);
+  }
+
+  /** The wave seed (`settings.updates.seed`). */
+  get seed(): number {
+    return Number(this.#settings.get(SEED_SETTING));
   }
 
   // --- observation ---
@@ -159,28 +195,52 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     return this.#rebooting === null && this.#connected;
   }
 
+  /** Whether an accepted reboot has not taken the host down yet. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown !== null;
+  }
+
   get versionLock(): string {
-    return this.#versionLock;
+    return String(this.#settings.get(VERSION_LOCK_KEY));
   }
 
   set versionLock(lock: string) {
-    this.#versionLock = checkLock(lock);
+    this.#settings.set(VERSION_LOCK_KEY, checkLock(lock));
   }
 
-  // --- the settings API (only settings.updates.version-lock; see routes.ts) ---
+  // --- the settings API (see routes.ts for which keys it accepts) ---
 
-  /** Stages a version lock in the default transaction (PATCH /settings); throws TypeError when invalid. */
-  stageVersionLock(lock: string): void {
-    this.#pendingLock = checkLock(lock);
+  /** A live setting, by dotted key (undefined: not modelled or never set). */
+  setting(key: string): SettingValue | undefined {
+    return this.#settings.get(key);
   }
 
-  /** Commits the transaction (POST /tx/commit_and_apply): the keys that changed. */
-  commitSettings(): string[] {
-    const pending = this.#pendingLock;
-    this.#pendingLock = undefined;
-    if (pending === undefined || pending === this.#versionLock) return [];
-    this.#versionLock = pending;
-    return ["settings.updates.version-lock"];
+  /** The live settings, by dotted key. */
+  settings(): ReadonlyMap<string, SettingValue> {
+    return this.#settings;
+  }
+
+  /**
+   * Stages settings in the default transaction (PATCH /settings; the caller validated them). The
+   * version lock is checked here too: a TypeError stages nothing.
+   */
+  stageSettings(changes: ReadonlyMap<string, SettingValue>): void {
+    const lock = changes.get(VERSION_LOCK_KEY);
+    if (lock !== undefined) checkLock(String(lock));
+    for (const [k, v] of changes) this.#pending.set(k, v);
+  }
+
+  /**
+   * Commits the transaction (POST /tx/commit_and_apply): every key that was pending, changed or
+   * not (as the real datastore does), sorted; null when nothing was pending (the API's 422). A
+   * committed version lock counts from the next refresh.
+   */
+  commitSettings(): string[] | null {
+    if (this.#pending.size === 0) return null;
+    const keys = [...this.#pending.keys()].sort();
+    for (const [k, v] of this.#pending) this.#settings.set(k, v);
+    this.#pending.clear();
+    return keys;
   }
 
   durations(): Readonly<HostDurations> {
@@ -195,12 +255,13 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
 
   os(): OsInfo {
     const v = this.version;
+    // Keys in the real API's order (serde_json sorts them).
     return {
+      arch: this.arch,
+      build_id: fnv1a(`${v}/${this.variant}`).toString(16).padStart(8, "0"),
       pretty_name: `Bottlerocket OS ${v} (${this.variant})`,
       variant_id: this.variant,
       version_id: v,
-      build_id: fnv1a(`${v}/${this.variant}`).toString(16).padStart(8, "0"),
-      arch: this.arch,
     };
   }
 
@@ -211,14 +272,24 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   }
 
   act(action: HostAction): ActionOutcome {
-    if (this.#running !== null) {
-      return { status: 423, message: `update lock held: ${this.#running.cmd} in progress` };
+    // The reboot is not an update command: it does not take the update lock (real apiserver).
+    if (action === "reboot") {
+      this.#shutdown();
+      return { status: 204 };
     }
-    const refused = action === "reboot" ? undefined : this.#precondition(action);
+    if (this.#running !== null) return { status: 423, message: HOST_ERROR_TEXT.lockHeld };
+    // thar-be-updates creates the status before it looks at the state: a refused command leaves
+    // an initialised status behind.
+    this.#initialized = true;
+    const refused = this.#precondition(action);
     if (refused !== undefined) return refused;
-    if (action === "reboot") this.#reboot();
-    else this.#start(action);
+    this.#start(action);
     return { status: 204 };
+  }
+
+  /** What any first command does after a boot (thar-be-updates creates status.json): the real-host harness seeds it. */
+  initializeStatus(): void {
+    this.#initialized = true;
   }
 
   // --- faults (settable at runtime) ---
@@ -270,6 +341,7 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   /** Cancels pending timers (a running command or reboot stays as it is). */
   dispose(): void {
     this.#running?.cancel();
+    this.#shuttingDown?.cancel();
     this.#rebooting?.cancel();
     this.removeAllListeners();
   }
@@ -283,22 +355,19 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
       case "refresh":
         return undefined;
       case "prepare":
-        if (s !== "Available" && s !== "Staged")
-          return { status: 409, message: `cannot prepare in state ${s}` };
-        if (this.#chosen === null) return { status: 404, message: "no update chosen; refresh first" };
+        if (s !== "Available" && s !== "Staged") return DISALLOWED;
+        if (this.#chosen === null) return { status: 404, message: HOST_ERROR_TEXT.noChosenUpdate };
         return undefined;
       case "activate":
-        return s === "Staged" ? undefined : { status: 409, message: `cannot activate in state ${s}` };
+        return s === "Staged" ? undefined : DISALLOWED;
       case "deactivate":
-        return s === "Ready" ? undefined : { status: 409, message: `cannot deactivate in state ${s}` };
+        return s === "Ready" ? undefined : DISALLOWED;
     }
   }
 
   #start(cmd: UpdateCommand): void {
-    // The status exists from the first accepted command after a boot.
-    this.#initialized = true;
     const hung = this.#faults.isHung(cmd);
-    const running: Running = { cmd, timestamp: this.#stamp(), cancel: noop, hung };
+    const running: Running = { cmd, cancel: noop, hung };
     this.#running = running;
     if (!hung) running.cancel = this.#timers.set(this.#durations[cmd], () => this.#finish());
   }
@@ -307,9 +376,13 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     const running = this.#running;
     if (running === null) return;
     this.#running = null;
-    const { cmd, timestamp } = running;
+    const { cmd } = running;
+    // thar-be-updates stamps the command when updog returns.
+    const timestamp = this.#stamp();
     const failure = this.#faults.takeFailure(cmd);
     if (failure !== undefined) {
+      // A failed refresh still moves Idle/Available to Idle (it found no update); nothing else changes.
+      if (cmd === "refresh" && (this.#state === "Idle" || this.#state === "Available")) this.#state = "Idle";
       this.#last = {
         cmd_type: cmd,
         cmd_status: "Failed",
@@ -326,8 +399,8 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
   #apply(cmd: UpdateCommand): void {
     switch (cmd) {
       case "refresh": {
-        this.#available = this.#releases.visibleVersions(this.seed, this.#clock.now().getTime());
-        const chosen = chooseUpdate(this.#available, this.version, this.#versionLock);
+        this.#available = this.#repository();
+        const chosen = chooseUpdate(this.#available, this.version, this.versionLock);
         this.#chosen = chosen === null ? null : this.#image(chosen);
         if (this.#state === "Idle" || this.#state === "Available") {
           this.#state = chosen === null ? "Idle" : "Available";
@@ -353,7 +426,23 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     }
   }
 
+  /** An accepted reboot: the API answers on until the host goes down `shutdown` ms later. */
+  #shutdown(): void {
+    if (this.#shuttingDown !== null || this.#rebooting !== null) return;
+    this.#shuttingDown = {
+      cancel: this.#timers.set(this.#durations.shutdown, () => {
+        this.#shuttingDown = null;
+        this.#reboot();
+      }),
+    };
+  }
+
+  /** The host goes down: a running command dies with it. */
   #reboot(): void {
+    if (this.#running !== null) {
+      this.#running.cancel();
+      this.#running = null;
+    }
     const fromVersion = this.version;
     const switching = this.#staging?.next_to_boot === true;
     const rollback = switching && this.#faults.takeRollback();
@@ -366,17 +455,17 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     this.emit("reboot", { hostId: this.id, fromVersion, toVersion, rollback, downMs });
   }
 
-  /** Boots the partition marked next_to_boot (unless it fails to boot); the status starts over. */
+  /**
+   * Boots the partition marked next_to_boot (unless it fails to boot). The status lived in /run: it
+   * starts over, and when it is next created it knows only the running image (no staging partition).
+   */
   #boot(fromVersion: string, rollback: boolean): void {
     const staging = this.#staging;
-    if (staging !== null && staging.next_to_boot) {
-      if (rollback) {
-        staging.next_to_boot = false;
-      } else {
-        this.#staging = { image: this.#active.image, next_to_boot: false };
-        this.#active = { image: staging.image, next_to_boot: true };
-      }
+    if (staging !== null && staging.next_to_boot && !rollback) {
+      this.#active = { image: staging.image, next_to_boot: true };
     }
+    this.#booted.add(this.#active.image.version);
+    this.#staging = null;
     this.#active.next_to_boot = true;
     this.#state = "Idle";
     this.#chosen = null;
@@ -393,6 +482,16 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
     const ms = Math.max(this.#clock.now().getTime(), this.#lastStampMs + 1);
     this.#lastStampMs = ms;
     return new Date(ms).toISOString();
+  }
+
+  /**
+   * What updog lists (`whats --all`): every release in the repository for this host's variant whose
+   * wave has reached it, the running version included (it was released too), newest first.
+   */
+  #repository(): string[] {
+    const visible = this.#releases.visibleVersions(this.seed, this.#clock.now().getTime());
+    const all = new Set([...visible, ...this.#booted]);
+    return [...all].sort((a, b) => compareSemver(b, a));
   }
 
   #image(version: string): UpdateImage {
@@ -414,6 +513,10 @@ export class SimulatedHost extends EventEmitter<HostEvents> {
 }
 
 function noop(): void {}
+
+export const SEED_SETTING = "settings.updates.seed";
+
+const DISALLOWED: ActionOutcome = { status: 409, message: HOST_ERROR_TEXT.disallowed };
 
 /** "latest", or a version with or without a leading "v" (Bottlerocket accepts both: "v1.20.3"). */
 function checkLock(lock: string): string {

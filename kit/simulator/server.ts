@@ -143,7 +143,13 @@ export class HostServer {
       req.socket.destroy();
       return;
     }
-    const reply = routeHostRequest(this.host, req.method ?? "GET", req.url ?? "/", body);
+    const reply = routeHostRequest(
+      this.host,
+      req.method ?? "GET",
+      req.url ?? "/",
+      body,
+      req.headers["content-type"],
+    );
     const headers: http.OutgoingHttpHeaders = {};
     if (reply.status !== 204) headers["content-length"] = Buffer.byteLength(reply.body);
     if (reply.contentType !== undefined) headers["content-type"] = reply.contentType;

@@ -17,9 +17,15 @@ export interface RawResponse {
   json: () => unknown;
 }
 
-export function raw(socketPath: string, method: string, path: string, body?: string): Promise<RawResponse> {
+/** One request; a body is sent as JSON unless `headers` says otherwise (`{}`: no content type). */
+export function raw(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = body === undefined ? {} : { "content-type": "application/json" },
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { "content-type": "application/json" };
     const req = http.request({ socketPath, method, path, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -49,6 +55,8 @@ export interface Served {
 
 export interface ServeOptions {
   version?: string;
+  variant?: string;
+  arch?: string;
   seed?: number;
   versionLock?: string;
   releases?: ReleaseInput[];
@@ -65,6 +73,8 @@ export async function serveHost(opts: ServeOptions = {}): Promise<Served> {
   const host = new SimulatedHost({
     id: "node-a",
     version: opts.version ?? "1.19.0",
+    ...(opts.variant === undefined ? {} : { variant: opts.variant }),
+    ...(opts.arch === undefined ? {} : { arch: opts.arch }),
     seed: opts.seed ?? 0,
     versionLock: opts.versionLock,
     releases,

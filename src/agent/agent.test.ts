@@ -13,7 +13,7 @@ import { InProcessTransport } from "../../kit/simulator/routes.js";
 import { ManualTimers } from "../../kit/simulator/timers.js";
 import { FakeTimers, ManualClock } from "../clock.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
-import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
+import { EXCLUDE_FROM_LB_LABEL, VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { Agent, type AgentTimings } from "./agent.js";
@@ -136,6 +136,15 @@ class FakeApiserver implements BrupopApiserverApi {
     if (f !== undefined) throw f();
   }
 
+  #label(set: boolean): void {
+    this.cluster.patchNode((n) => {
+      const labels = { ...n.metadata?.labels };
+      if (set) labels[EXCLUDE_FROM_LB_LABEL] = "true";
+      else delete labels[EXCLUDE_FROM_LB_LABEL];
+      n.metadata = { ...n.metadata, labels };
+    });
+  }
+
   createShadow(): Promise<void> {
     this.#call("createShadow");
     this.cluster.createShadow();
@@ -147,13 +156,14 @@ class FakeApiserver implements BrupopApiserverApi {
     this.cluster.setStatus(status);
   }
   cordonAndDrain(): Promise<void> {
-    this.#call("cordonAndDrain");
+    // Like the real apiserver: the cordon comes first, a failing drain after it leaves it in place.
     if (!this.cluster.cordoned) {
       this.cluster.patchNode((n) => {
         n.spec = { unschedulable: true };
         n.metadata = { ...n.metadata, annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } };
       });
     }
+    this.#call("cordonAndDrain");
     return Promise.resolve();
   }
   uncordon(): Promise<void> {
@@ -168,10 +178,12 @@ class FakeApiserver implements BrupopApiserverApi {
   }
   excludeFromLb(): Promise<void> {
     this.#call("excludeFromLb");
+    this.#label(true);
     return Promise.resolve();
   }
   removeExclusionFromLb(): Promise<void> {
     this.#call("removeExclusionFromLb");
+    this.#label(false);
     return Promise.resolve();
   }
 
@@ -216,7 +228,8 @@ function world(opts: { timings?: Partial<AgentTimings>; health?: HealthSource } 
     id: NODE,
     version: OLD,
     releases,
-    durations: { refresh: 100, prepare: 2_000, activate: 50, deactivate: 50, reboot: 5_000 },
+    // shutdown + reboot = 5 s: the host goes down 100 ms after the reboot request (the API answers until then).
+    durations: { refresh: 100, prepare: 2_000, activate: 50, deactivate: 50, shutdown: 100, reboot: 4_900 },
     clock,
     timers,
   });
@@ -312,7 +325,7 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
     assert.equal(await agent.reconcileOnce(), "halt");
     assert.deepEqual(w.apiserver.take(), ["cordonAndDrain"], "cordoned and drained, then nothing more");
     assert.equal(w.hostCalls.get("reboot"), 1);
-    assert.equal(w.sim.rebooting, true);
+    assert.equal(w.sim.shuttingDown, true);
     assert.equal(agent.alive, false);
     assert.equal(await agent.exited, "rebooting");
     assert.equal(
@@ -348,6 +361,30 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
       crash_count: 0,
       state_transition_failure_timestamp: null,
     });
+  });
+
+  it("during the MonitoringUpdate soak the agent uncordons once, not on every loop (issue 26)", async () => {
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+    });
+    const agent = await initialised(w);
+    w.cluster.patchNode((n) => {
+      n.spec = { unschedulable: true };
+      n.metadata = { ...n.metadata, annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } };
+      n.status = { conditions: [{ type: "Ready", status: "True", lastTransitionTime: T0 }] };
+    });
+    w.cluster.setSpec("MonitoringUpdate");
+    for (let i = 0; i < 4; i++) {
+      await agent.reconcileOnce();
+      w.clock.advance(5_000);
+    }
+    assert.equal(w.cluster.status?.current_state, "Idle", "still soaking (20 s of 30 s)");
+    assert.deepEqual(
+      w.apiserver.take().filter((c) => c === "uncordon"),
+      ["uncordon"],
+      "one uncordon while the node was cordoned, none after",
+    );
+    assert.equal(w.cluster.cordoned, false);
   });
 
   it("health gate: MonitoringUpdate is reported only after the Node was Ready for the soak; never Ready → Unhealthy", async () => {
@@ -500,7 +537,7 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
 
     w.cluster.setSpec("Idle");
     await agent.reconcileOnce();
-    assert.deepEqual(w.apiserver.take(), ["uncordon", "updateStatus"]);
+    assert.deepEqual(w.apiserver.take(), ["updateStatus"], "never cordoned: no uncordon call");
     assert.equal(w.cluster.status?.current_state, "Idle");
     assert.equal(w.cluster.status?.crash_count, 1, "the crash record stays for the back-off");
 

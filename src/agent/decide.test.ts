@@ -49,7 +49,9 @@ const HOST = {
   stagedOther: { version: OLD, update: upd("Staged", { version: OTHER, nextToBoot: false }) },
   ready: { version: OLD, update: upd("Ready", { version: NEW, nextToBoot: true }) },
   readyOther: { version: OLD, update: upd("Ready", { version: OTHER, nextToBoot: true }, OTHER) },
-  rolledBack: { version: OLD, update: upd("Available", { version: NEW, nextToBoot: false }) },
+  // What a real host shows after a boot into NEW failed and it came back on OLD: the status was
+  // rebuilt at boot (no staging partition), NEW still offered.
+  rolledBack: { version: OLD, update: upd("Available") },
   onNew: { version: NEW, update: null },
 } satisfies Record<string, HostFacts>;
 
@@ -157,6 +159,7 @@ const ROWS: Row[] = [
   // --- spec Idle: recover / finish ---
   {
     name: "Idle after ErrorReset: uncordon",
+    node: CORDONED,
     spec: "Idle",
     status: "ErrorReset",
     host: HOST.ready,
@@ -164,6 +167,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle after ErrorReset: then report (no LB management)",
+    node: CORDONED,
     spec: "Idle",
     status: "ErrorReset",
     host: HOST.ready,
@@ -172,6 +176,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle after ErrorReset: then lift LB exclusion",
+    node: CORDONED,
     spec: "Idle",
     status: "ErrorReset",
     host: HOST.ready,
@@ -181,6 +186,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle after ErrorReset: done",
+    node: CORDONED,
     spec: "Idle",
     status: "ErrorReset",
     host: HOST.ready,
@@ -190,6 +196,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle after MonitoringUpdate: make sure uncordoned",
+    node: CORDONED,
     spec: "Idle",
     status: "MonitoringUpdate",
     host: HOST.onNew,
@@ -197,6 +204,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle after MonitoringUpdate: report",
+    node: CORDONED,
     spec: "Idle",
     status: "MonitoringUpdate",
     host: HOST.onNew,
@@ -205,6 +213,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Idle while status StagedAndPerformedUpdate (operator rollback): uncordon",
+    node: CORDONED,
     spec: "Idle",
     status: "StagedAndPerformedUpdate",
     host: HOST.ready,
@@ -214,6 +223,7 @@ const ROWS: Row[] = [
   // --- spec MonitoringUpdate ---
   {
     name: "MonitoringUpdate: uncordon",
+    node: CORDONED,
     spec: "MonitoringUpdate",
     status: "RebootedIntoUpdate",
     host: HOST.onNew,
@@ -221,6 +231,7 @@ const ROWS: Row[] = [
   },
   {
     name: "MonitoringUpdate: lift LB exclusion",
+    node: CORDONED,
     spec: "MonitoringUpdate",
     status: "RebootedIntoUpdate",
     host: HOST.onNew,
@@ -230,10 +241,58 @@ const ROWS: Row[] = [
   },
   {
     name: "MonitoringUpdate: report",
+    node: CORDONED,
     spec: "MonitoringUpdate",
     status: "RebootedIntoUpdate",
     host: HOST.onNew,
     done: ["uncordon"],
+    expect: "report",
+  },
+
+  // Undo steps only when the Node shows brupop's changes (issue 26: no uncordon call on every loop).
+  {
+    name: "MonitoringUpdate on a clean node: no uncordon, report",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    node: CLEAN,
+    lb: true,
+    expect: "report",
+  },
+  {
+    name: "MonitoringUpdate, cordoned but not excluded: uncordon, then nothing to lift",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    node: { cordonedByBrupop: true, excludedFromLb: false },
+    done: ["uncordon"],
+    lb: true,
+    expect: "report",
+  },
+  {
+    name: "MonitoringUpdate, excluded but not cordoned: lift the exclusion only",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    node: { cordonedByBrupop: false, excludedFromLb: true },
+    lb: true,
+    expect: "removeExclusionFromLb",
+  },
+  {
+    name: "MonitoringUpdate, Node not in the cache yet: uncordon to be sure",
+    spec: "MonitoringUpdate",
+    status: "RebootedIntoUpdate",
+    host: HOST.onNew,
+    node: undefined,
+    expect: "uncordon",
+  },
+  {
+    name: "Idle after ErrorReset on a clean node: report at once",
+    spec: "Idle",
+    status: "ErrorReset",
+    host: HOST.ready,
+    node: CLEAN,
+    lb: true,
     expect: "report",
   },
 
@@ -380,6 +439,7 @@ const ROWS: Row[] = [
   },
   {
     name: "reboot: host runs the version → uncordon",
+    node: CORDONED,
     spec: "RebootedIntoUpdate",
     status: "StagedAndPerformedUpdate",
     host: HOST.onNew,
@@ -387,6 +447,7 @@ const ROWS: Row[] = [
   },
   {
     name: "reboot: host runs the version → lift LB exclusion",
+    node: CORDONED,
     spec: "RebootedIntoUpdate",
     status: "StagedAndPerformedUpdate",
     host: HOST.onNew,
@@ -429,9 +490,26 @@ const ROWS: Row[] = [
     spec: "RebootedIntoUpdate",
     status: "StagedAndPerformedUpdate",
     host: HOST.rolledBack,
+    node: CORDONED,
     done: ["refresh"],
     expect: "fail",
     reason: /rolled back/,
+  },
+  {
+    name: "reboot: staged but not activated (no boot since) → fail, no rollback hint",
+    spec: "RebootedIntoUpdate",
+    status: "StagedAndPerformedUpdate",
+    host: { version: OLD, update: upd("Staged", { version: NEW, nextToBoot: false }) },
+    expect: "fail",
+    reason: /^(?![\s\S]*rolled back)[\s\S]*not ready to reboot/,
+  },
+  {
+    name: "reboot: Available and nothing staged before any stage was reported → no rollback hint",
+    spec: "RebootedIntoUpdate",
+    status: "Idle",
+    host: HOST.available,
+    expect: "fail",
+    reason: /^(?![\s\S]*rolled back)[\s\S]*not ready to reboot/,
   },
   {
     name: "reboot: Ready with another version → fail",

@@ -183,11 +183,17 @@ function steady(input: DecisionInput): Decision {
   return REPORT;
 }
 
-/** Uncordon (the apiserver only uncordons what brupop cordoned) and lift the LB exclusion brupop set. */
+/**
+ * Uncordon (the apiserver only uncordons what brupop cordoned) and lift the LB exclusion brupop set,
+ * each only while the Node shows it (a Node not yet in the cache: do it, to be sure). Every loop of
+ * MonitoringUpdate's soak asks again: a clean node costs no apiserver call.
+ */
 function undoNodeChanges(input: DecisionInput): Decision | undefined {
-  return (
-    once(input, "uncordon") ?? (input.manageLbExclusion ? once(input, "removeExclusionFromLb") : undefined)
-  );
+  const node = input.node;
+  const uncordon = node === undefined || node.cordonedByBrupop ? once(input, "uncordon") : undefined;
+  if (uncordon !== undefined) return uncordon;
+  const lifted = node === undefined || node.excludedFromLb;
+  return input.manageLbExclusion && lifted ? once(input, "removeExclusionFromLb") : undefined;
 }
 
 /**
@@ -278,7 +284,7 @@ function rebootIntoUpdate(input: DecisionInput): Decision {
   if (update === null)
     return once(input, "refresh") ?? fail("host has no update status even after a refresh");
   // Check before draining: never take workloads off a node that cannot boot into the update.
-  if (!isActivated(update, wanted)) return notActivated(update, wanted);
+  if (!isActivated(update, wanted)) return notActivated(input, update, wanted);
   if (input.manageLbExclusion) {
     const lb = once(input, "excludeFromLb") ?? once(input, "waitBeforeDrain");
     if (lb !== undefined) return lb;
@@ -286,8 +292,17 @@ function rebootIntoUpdate(input: DecisionInput): Decision {
   return once(input, "cordonAndDrain") ?? once(input, "reboot") ?? { kind: "halt" };
 }
 
-function notActivated(update: HostUpdateFacts, wanted: string): Decision {
-  const rolledBack = update.staged?.version === wanted && !update.staged.nextToBoot;
+/**
+ * The host is not Ready with the wanted version marked to boot. Having reported StagedAndPerformedUpdate,
+ * it was; a status with no staging partition and the old version running means the host booted since
+ * (a boot rebuilds the status; nothing else clears the staging partition) and not into the update:
+ * the boot into it may have rolled back.
+ */
+function notActivated(input: DecisionInput, update: HostUpdateFacts, wanted: string): Decision {
+  const rolledBack =
+    input.status.current_state === "StagedAndPerformedUpdate" &&
+    update.staged === null &&
+    input.host.version !== wanted;
   return fail(
     `host is not ready to reboot into ${wanted}: update state ${update.state}, ${describeStaged(update)}` +
       (rolledBack ? " (a reboot into it may have rolled back)" : ""),

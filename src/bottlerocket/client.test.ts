@@ -12,7 +12,7 @@ import { raw, serveHost, type Served } from "../../kit/simulator/test-helpers.js
 import type { HostResponse, HostTransport } from "./transport.js";
 import type { UpdateStatus } from "./types.js";
 
-const FAST = { refresh: 5, prepare: 20, activate: 5, deactivate: 5, reboot: 30 };
+const FAST = { refresh: 5, prepare: 20, activate: 5, deactivate: 5, shutdown: 10, reboot: 30 };
 const CLIENT: BottlerocketClientOptions = { pollIntervalMs: 2, maxPollIntervalMs: 10 };
 
 function rejectsWith(
@@ -54,8 +54,13 @@ describe("BottlerocketApiClient against the simulator", () => {
     assert.equal((await client.deactivate()).update_state, "Staged");
     assert.equal((await client.activate()).update_state, "Ready");
 
+    const down = once(env.host, "down");
     const booted = once(env.host, "rebooted") as Promise<[RebootedEvent]>;
     await client.reboot();
+    // Like the real host: the API answers until the host shuts down.
+    assert.equal((await client.osInfo()).version_id, "1.19.0", "still up right after the reboot request");
+    await down;
+    await env.server.settled();
     await rejectsWith(client.osInfo(), "BRUPOP_E_HOST_UNREACHABLE");
     const [event] = await booted;
     assert.equal(event.version, "1.20.0");
@@ -144,7 +149,7 @@ describe("BottlerocketApiClient against the simulator", () => {
     const { client } = await setup();
     await rejectsWith(client.prepare(), "BRUPOP_E_HOST_API", (d) => {
       assert.equal(d.status, 409);
-      assert.match(String(d.body), /Idle/);
+      assert.equal(d.body, "Update action not allowed according to update state");
     });
     await rejectsWith(client.activate(), "BRUPOP_E_HOST_API", (d) => assert.equal(d.status, 409));
     await rejectsWith(client.deactivate(), "BRUPOP_E_HOST_API", (d) => assert.equal(d.status, 409));
