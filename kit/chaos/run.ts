@@ -62,7 +62,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     cluster,
     namespace: ns,
     releases: [{ version: TO }],
-    hostDurations: { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 },
+    hostDurations: { refresh: 100, prepare: 800, activate: 200, deactivate: 100, reboot: 1_000 },
     agentTimings: { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 },
     drain: { timeoutMs: 60_000 },
     logger,
