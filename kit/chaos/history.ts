@@ -51,6 +51,9 @@ export interface PdbEvent {
   kind: "pdb";
   name: string;
   minAvailable: number;
+  /** status.disruptionsAllowed, and the pods the Eviction API granted but not yet seen deleted. */
+  allowed?: number;
+  disrupted?: string[];
 }
 
 export interface PolicyEvent {

@@ -54,6 +54,7 @@ export interface RawPod {
 interface RawPdb {
   metadata?: Meta;
   spec?: { minAvailable?: number | string };
+  status?: { disruptionsAllowed?: number; disruptedPods?: Record<string, string> };
 }
 
 interface RawPolicy {
@@ -174,6 +175,8 @@ export class ChaosObserver {
           kind: "pdb",
           name: o.metadata?.name ?? "",
           minAvailable: typeof min === "number" ? min : 0,
+          allowed: o.status?.disruptionsAllowed ?? 0,
+          disrupted: Object.keys(o.status?.disruptedPods ?? {}),
         };
         return type === "delete" ? { ...e, minAvailable: 0 } : e;
       },

@@ -33,7 +33,11 @@ export interface RunOptions {
   dir: string;
   /** Unique on the cluster. */
   namespace: string;
-  /** After the heal, how long the fleet may take to settle (default 90 s). */
+  /**
+   * After the heal, how long the fleet may take to settle (default 180 s: an eviction granted but
+   * cut off by a killed apiserver holds the PDB at 0 disruptions for up to 2 min, Kubernetes'
+   * disruptedPods expiry).
+   */
   settleMs?: number;
   logger?: Logger;
 }
@@ -133,7 +137,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     await sleep(schedule.faultWindowMs);
     await injector.healAll();
     obs.record({ t: now(), kind: "phase", phase: "heal" });
-    const settled = await settle(obs, world, nodes, opts.settleMs ?? 90_000);
+    const settled = await settle(obs, world, nodes, opts.settleMs ?? 180_000);
     // Trailing events (the last uncordon, the last status) reach the observer a little later.
     await sleep(1_500);
     obs.record({ t: now(), kind: "phase", phase: settled ? "settled" : "timeout" });

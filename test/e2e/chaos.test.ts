@@ -9,14 +9,45 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { describeViolation, summaryLine } from "../../kit/chaos/report.js";
+import type { HistoryEvent } from "../../kit/chaos/history.js";
+import { checkConcurrency, checkReboots } from "../../kit/chaos/invariants.js";
 import { runSchedule } from "../../kit/chaos/run.js";
 import { generateSchedule } from "../../kit/chaos/schedule.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 
 const NODES = 6;
-/** Chosen so that together they draw every kind of fault (asserted below). */
+/**
+ * Together they draw 7 kinds of fault (asserted below). Seed 12 kills brupop's apiserver while
+ * nodes reboot: before the testbed kept the apiserver URL taken at start, every agent started after
+ * the kill threw and two nodes stayed cordoned mid-update (invariant 4).
+ */
 const SEEDS = [11, 12, 13];
 const FAULT_WINDOW_MS = 12_000;
+/**
+ * Seeds that run but may fail, for an open finding (docs/reliability.md, "Results"): a kill of
+ * brupop's apiserver mid-drain sometimes leaves two nodes cordoned with no eviction for minutes.
+ */
+const KNOWN_OPEN = new Map([
+  [12, "open: stuck drain after kill-apiserver mid-eviction (docs/reliability.md)"],
+]);
+
+/**
+ * The checkers must be able to fail on this real history: told the limit was 1 (seed 11 runs 3
+ * nodes at once) invariant 1 breaks; without the cordons the observer saw, invariant 3 does.
+ */
+function checkersSeeTheRun(history: readonly HistoryEvent[]): void {
+  const meta = history.find((e) => e.kind === "meta");
+  assert.ok(meta?.kind === "meta" && meta.schedule.maxConcurrent > 1);
+  const lowered = history.map((e) =>
+    e.kind === "meta" ? { ...e, schedule: { ...e.schedule, maxConcurrent: 1 } } : e,
+  );
+  assert.ok(checkConcurrency(lowered).length > 0, "a limit of 1 is exceeded in this history");
+  const uncordoned = history.filter((e) => !(e.kind === "node" && e.unschedulable));
+  assert.ok(
+    checkReboots(uncordoned).some((v) => /not cordoned/.test(v.message)),
+    "reboots without the observed cordons break invariant 3",
+  );
+}
 
 describe(
   "chaos: fixed fault schedules, invariants from an independent observer",
@@ -47,7 +78,9 @@ describe(
     });
 
     for (const seed of SEEDS) {
-      it(`seed ${seed}: no invariant violated, the fleet converges`, async () => {
+      const todo = KNOWN_OPEN.get(seed);
+      const opts = todo === undefined ? {} : { todo };
+      it(`seed ${seed}: no invariant violated, the fleet converges`, opts, async () => {
         const schedule = generateSchedule(seed, { nodes: NODES, faultWindowMs: FAULT_WINDOW_MS });
         const r = await runSchedule({
           cluster,
@@ -65,6 +98,7 @@ describe(
         assert.ok(r.faultsInjected > 0, "faults were injected");
         assert.deepEqual(r.outcome.stuck, []);
         assert.deepEqual(r.testbedErrors, []);
+        if (seed === SEEDS[0]) checkersSeeTheRun(r.history);
       });
     }
   },
