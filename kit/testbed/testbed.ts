@@ -155,6 +155,11 @@ export class BrupopTestbed {
   readonly #agents = new Map<string, Agent>();
   /** Aborting one crashes that node's agent. */
   readonly #crashes = new Map<string, AbortController>();
+  /**
+   * Where agents reach the apiserver, taken once: a closed server has no address, and a chaos run
+   * (kit/chaos) kills the apiserver and starts a replacement on the same port.
+   */
+  readonly #apiserverUrl: string;
   readonly #chains = new Map<string, Promise<void>>();
   #stopped = false;
 
@@ -177,6 +182,7 @@ export class BrupopTestbed {
     this.rest = parts.rest;
     this.namespace = parts.namespace;
     this.apiserver = parts.apiserver;
+    this.#apiserverUrl = parts.apiserver.url;
     this.fleet = parts.fleet;
     this.ca = parts.ca;
     this.#dir = parts.dir;
@@ -377,7 +383,7 @@ export class BrupopTestbed {
     const sleep = (ms: number): Promise<void> =>
       dead ? Promise.reject(testbedError("agent is gone")) : sleepTimer(ms);
     const apiClient = new ApiserverClient({
-      baseUrl: this.apiserver.url,
+      baseUrl: this.#apiserverUrl,
       caPem: this.ca.certPem,
       nodeName: node,
       nodeUid: entry.uid,

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FAULT_KINDS, generateSchedule } from "./schedule.js";
+
+describe("generateSchedule", () => {
+  it("is a function of the seed: same seed, same schedule; another seed, another one", () => {
+    const a = generateSchedule(1234, { nodes: 6 });
+    assert.deepEqual(a, generateSchedule(1234, { nodes: 6 }));
+    assert.notDeepEqual(a, generateSchedule(1235, { nodes: 6 }));
+    assert.equal(a.seed, 1234);
+  });
+
+  it("draws faults in the window, sorted, on existing nodes, within the count bounds", () => {
+    for (let seed = 0; seed < 200; seed++) {
+      const s = generateSchedule(seed, { nodes: 5, faultWindowMs: 10_000, minFaults: 2, maxFaults: 6 });
+      assert.ok(s.faults.length >= 2 && s.faults.length <= 6, `seed ${seed}: ${s.faults.length} faults`);
+      let prev = 0;
+      for (const { atMs, fault } of s.faults) {
+        assert.ok(atMs >= prev && atMs <= 10_000);
+        prev = atMs;
+        if ("node" in fault) assert.ok(fault.node >= 0 && fault.node < 5);
+      }
+      assert.equal(s.zones.length, 5);
+      assert.ok(s.maxConcurrent >= 1 && s.maxConcurrent <= 3);
+      assert.ok(s.workload.minAvailable >= 1 && s.workload.minAvailable < s.workload.pods);
+    }
+  });
+
+  it("draws every kind of fault over many seeds, and only the kinds asked for", () => {
+    const seen = new Set<string>();
+    for (let seed = 0; seed < 100; seed++)
+      for (const f of generateSchedule(seed, { nodes: 4 }).faults) seen.add(f.fault.kind);
+    assert.deepEqual([...seen].sort(), [...FAULT_KINDS].sort());
+    for (let seed = 0; seed < 20; seed++) {
+      const s = generateSchedule(seed, { nodes: 4, kinds: ["kill-agent"] });
+      assert.ok(s.faults.every((f) => f.fault.kind === "kill-agent"));
+    }
+  });
+
+  it("refuses bad options", () => {
+    assert.throws(() => generateSchedule(1, { nodes: 1 }), RangeError);
+    assert.throws(() => generateSchedule(1, { nodes: 3, kinds: [] }), RangeError);
+    assert.throws(() => generateSchedule(1, { nodes: 3, kinds: ["nope" as "kill-agent"] }), RangeError);
+  });
+});
