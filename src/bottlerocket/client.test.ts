@@ -42,7 +42,8 @@ describe("BottlerocketApiClient against the simulator", () => {
   }
 
   it("runs a full refresh → prepare → activate → reboot cycle", async () => {
-    const { env, client } = await setup();
+    // Shutdown and boot long enough that "still up" and "down" are observable on a loaded machine.
+    const { env, client } = await setup({ durations: { ...FAST, shutdown: 500, reboot: 1_000 } });
     assert.equal((await client.osInfo()).version_id, "1.19.0");
     assert.equal(await client.updateStatus(), null, "uninitialised after boot");
 
