@@ -18,6 +18,7 @@ describe("brupop program", () => {
     );
     const all = await buildProgram(["node", "brupop", "--help"]);
     assert.deepEqual(all.commands.map((c) => c.name()).sort(), [
+      "accept",
       "agent",
       "apiserver",
       "controller",

@@ -47,6 +47,7 @@ Run \`brupop <command> --help\` for a command's flags and their defaults.`;
 }
 
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  accept: async () => (await import("./commands/accept.js")).registerAccept,
   controller: async () => (await import("./commands/controller.js")).registerController,
   agent: async () => (await import("./commands/agent.js")).registerAgent,
   apiserver: async () => (await import("./commands/apiserver.js")).registerApiserver,

@@ -16,7 +16,7 @@ interface StatusCliOptions {
   watch?: boolean;
 }
 
-function namespaceArg(value: string): string {
+export function namespaceArg(value: string): string {
   if (!isNamespaceName(value)) {
     throw new InvalidArgumentError("not a valid namespace name.");
   }
