@@ -16,26 +16,32 @@ interface StatusCliOptions {
   watch?: boolean;
 }
 
-export function namespaceArg(value: string): string {
+function namespaceArg(value: string): string {
   if (!isNamespaceName(value)) {
     throw new InvalidArgumentError("not a valid namespace name.");
   }
   return value;
 }
 
-/** Adds the status flags and action to `cmd` (shared by `brupop status` and `kubectl-brupop`). */
-export function configureStatusCommand(cmd: Command): Command {
+/** --kubeconfig, --context and -n/--namespace: how the user commands (status, accept) find brupop. */
+export function withClusterFlags(cmd: Command): Command {
   return cmd
-    .description(
-      "show the managed nodes: state, version, crash count, cordoned, and why each is (not) updating",
-    )
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .option("--context <name>", "kubeconfig context to use (default: the current context)")
     .addOption(
       new Option("-n, --namespace <ns>", "namespace brupop runs in")
         .default(DEFAULT_NAMESPACE)
         .argParser(namespaceArg),
-    )
+    );
+}
+
+/** Adds the status flags and action to `cmd` (shared by `brupop status` and `kubectl-brupop`). */
+export function configureStatusCommand(cmd: Command): Command {
+  return withClusterFlags(
+    cmd.description(
+      "show the managed nodes: state, version, crash count, cordoned, and why each is (not) updating",
+    ),
+  )
     .addOption(
       new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS]).default("table"),
     )
