@@ -17,9 +17,17 @@ describe("proc readings", () => {
     sampler.begin("w");
     const cpu = new CpuWindow([{ pid: process.pid, name: "me" }]);
     cpu.begin();
-    const until = performance.now() + 120;
+    // Busy until this process has burnt 150 ms of CPU (by its own account), not for a wall-clock
+    // time: on a loaded machine 120 ms of wall clock can be 30 ms of CPU.
+    const start = process.cpuUsage();
+    const giveUp = performance.now() + 20_000;
     let x = 0;
-    while (performance.now() < until) x += Math.sqrt(x + 1); // busy: CPU time must show up
+    const burnt = () => {
+      const d = process.cpuUsage(start);
+      return (d.user + d.system) / 1e6;
+    };
+    while (burnt() < 0.15 && performance.now() < giveUp)
+      for (let i = 0; i < 10_000; i++) x += Math.sqrt(x + 1);
     await sleep(30);
     const w = sampler.end("w");
     const c = cpu.end();
