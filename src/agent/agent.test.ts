@@ -166,6 +166,16 @@ class FakeApiserver implements BrupopApiserverApi {
     this.#call("cordonAndDrain");
     return Promise.resolve();
   }
+  cordon(): Promise<void> {
+    this.#call("cordon");
+    if (!this.cluster.cordoned) {
+      this.cluster.patchNode((n) => {
+        n.spec = { unschedulable: true };
+        n.metadata = { ...n.metadata, annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } };
+      });
+    }
+    return Promise.resolve();
+  }
   uncordon(): Promise<void> {
     this.#call("uncordon");
     if (this.cluster.node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] !== undefined) {
