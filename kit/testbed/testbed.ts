@@ -664,6 +664,7 @@ const APISERVER_METHODS = [
   "createShadow",
   "updateStatus",
   "cordonAndDrain",
+  "cordon",
   "uncordon",
   "excludeFromLb",
   "removeExclusionFromLb",

@@ -1254,6 +1254,16 @@ describe("decide: quarantine after a failure on the new version (issue 25)", () 
       failure: "Unhealthy",
     },
     {
+      name: "… with the Node already showing that cordon: not undone, the failure is reported",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: { ...NOT_READY, cordonedByBrupop: true },
+      quarantine: true,
+      done: ["cordon"],
+      expect: "fail",
+      failure: "Unhealthy",
+    },
+    {
       name: "health gate failed, node already cordoned by brupop: no second cordon",
       spec: "MonitoringUpdate",
       host: HOST.onNew,

@@ -242,7 +242,9 @@ function steady(input: DecisionInput): Decision {
 function undoNodeChanges(input: DecisionInput): Decision | undefined {
   const node = input.node;
   const cordoned = node === undefined || node.cordonedByBrupop;
-  const uncordon = cordoned && !quarantined(input) ? once(input, "uncordon") : undefined;
+  // Never undo the quarantine's cordon of this very pass (the failure is reported next).
+  const keep = quarantined(input) || input.done.has("cordon");
+  const uncordon = cordoned && !keep ? once(input, "uncordon") : undefined;
   if (uncordon !== undefined) return uncordon;
   const lifted = node === undefined || node.excludedFromLb;
   return input.manageLbExclusion && lifted ? once(input, "removeExclusionFromLb") : undefined;
