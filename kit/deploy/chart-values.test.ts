@@ -87,6 +87,8 @@ const ADDED = [
   "update_health_pod_selector",
   "update_health_probe_url",
   "update_health_probe_timeout_in_sec",
+  // issue 25: quarantine of a node that failed on the new version (docs/policy.md).
+  "quarantine_failed_nodes",
   // issue 31: shipped alert rules and dashboard (off by default; docs/observability.md)
   "prometheus.rules",
   "grafana",

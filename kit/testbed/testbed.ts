@@ -670,6 +670,7 @@ const APISERVER_METHODS = [
   "createShadow",
   "updateStatus",
   "cordonAndDrain",
+  "cordon",
   "uncordon",
   "excludeFromLb",
   "removeExclusionFromLb",

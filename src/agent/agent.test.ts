@@ -13,7 +13,11 @@ import { InProcessTransport } from "../../kit/simulator/routes.js";
 import { ManualTimers } from "../../kit/simulator/timers.js";
 import { FakeTimers, ManualClock } from "../clock.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
-import { EXCLUDE_FROM_LB_LABEL, VERSION_LOCK_ANNOTATION } from "../model/constants.js";
+import {
+  ACCEPT_FAILURE_ANNOTATION,
+  EXCLUDE_FROM_LB_LABEL,
+  VERSION_LOCK_ANNOTATION,
+} from "../model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { Agent, type AgentTimings } from "./agent.js";
@@ -166,6 +170,16 @@ class FakeApiserver implements BrupopApiserverApi {
     this.#call("cordonAndDrain");
     return Promise.resolve();
   }
+  cordon(): Promise<void> {
+    this.#call("cordon");
+    if (!this.cluster.cordoned) {
+      this.cluster.patchNode((n) => {
+        n.spec = { unschedulable: true };
+        n.metadata = { ...n.metadata, annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } };
+      });
+    }
+    return Promise.resolve();
+  }
   uncordon(): Promise<void> {
     this.#call("uncordon");
     if (this.cluster.node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] !== undefined) {
@@ -220,13 +234,21 @@ function counting(
   };
 }
 
-function world(opts: { timings?: Partial<AgentTimings>; health?: HealthSource } = {}) {
+function world(
+  opts: {
+    timings?: Partial<AgentTimings>;
+    health?: HealthSource;
+    /** The host's running version (default OLD). */
+    hostVersion?: string;
+    quarantineFailedNodes?: boolean;
+  } = {},
+) {
   const clock = new ManualClock(T0);
   const timers = new ManualTimers(clock);
   const releases = new ReleaseCatalog([{ version: NEW, releasedAt: 0 }], () => clock.now().getTime());
   const sim = new SimulatedHost({
     id: NODE,
-    version: OLD,
+    version: opts.hostVersion ?? OLD,
     releases,
     // shutdown + reboot = 5 s: the host goes down 100 ms after the reboot request (the API answers until then).
     durations: { refresh: 100, prepare: 2_000, activate: 50, deactivate: 50, shutdown: 100, reboot: 4_900 },
@@ -272,6 +294,7 @@ function world(opts: { timings?: Partial<AgentTimings>; health?: HealthSource } 
       logger,
       timings: { loopIntervalMs: 600_000, ...opts.timings },
       sleep,
+      ...(opts.quarantineFailedNodes !== undefined && { quarantineFailedNodes: opts.quarantineFailedNodes }),
       ...(signal && { signal }),
     });
   return { clock, timers, loopTimers, releases, sim, cluster, apiserver, hostCalls, logs, newAgent };
@@ -422,6 +445,85 @@ describe("Agent (simulated host on virtual time, in-memory cluster)", () => {
       w2.cluster.status?.failure?.message ?? "",
       /not Ready .*MonitoringUpdate not reached within its time limit of 300s/,
     );
+  });
+
+  /** A world whose host already runs NEW, cordoned by brupop (the drain), NotReady: MonitoringUpdate asked. */
+  async function failingOnNew(quarantineFailedNodes?: boolean): Promise<{ w: World; agent: Agent }> {
+    const w = world({
+      timings: { healthSoakMs: 30_000, stateTimeLimitsMs: { MonitoringUpdate: 300_000 } },
+      hostVersion: NEW,
+      ...(quarantineFailedNodes !== undefined && { quarantineFailedNodes }),
+    });
+    const agent = await initialised(w);
+    w.cluster.patchNode((n) => {
+      n.spec = { unschedulable: true };
+      n.metadata = { ...n.metadata, annotations: { [CORDONED_BY_BRUPOP_ANNOTATION]: "true" } };
+      n.status = { conditions: [{ type: "Ready", status: "False", lastTransitionTime: T0 }] };
+    });
+    w.cluster.setSpec("MonitoringUpdate");
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.cordoned, false, "uncordoned for the gate (the gated pods must land)");
+    w.apiserver.take();
+    w.clock.advance(301_000);
+    return { w, agent };
+  }
+
+  it("quarantine (default): a node failing its health gate on the new version is cordoned before the failure is reported, and stays so until the failure is accepted", async () => {
+    const { w, agent } = await failingOnNew();
+    await agent.reconcileOnce();
+    assert.deepEqual(w.apiserver.take(), ["cordon", "updateStatus"], "cordon first, then the failure");
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.equal(w.cluster.status?.failure?.reason, "Unhealthy");
+    assert.equal(w.cluster.cordoned, true);
+
+    w.cluster.setSpec("Idle"); // the controller resets it
+    await agent.reconcileOnce();
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "Idle");
+    assert.equal(w.cluster.cordoned, true, "quarantined: not uncordoned after the reset");
+    assert.deepEqual(
+      w.apiserver.take().filter((c) => c === "uncordon"),
+      [],
+    );
+
+    w.cluster.annotate(ACCEPT_FAILURE_ANNOTATION, "2000-01-01T00:00:00.000Z"); // another failure
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.cordoned, true, "an acceptance of another failure does not lift it");
+    w.cluster.annotate(ACCEPT_FAILURE_ANNOTATION, w.cluster.status?.failure?.timestamp);
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.cordoned, false, "accepted: uncordoned");
+  });
+
+  it("QUARANTINE_FAILED_NODES=false: the failed node is left uncordoned (upstream)", async () => {
+    const { w, agent } = await failingOnNew(false);
+    await agent.reconcileOnce();
+    assert.deepEqual(w.apiserver.take(), ["updateStatus"]);
+    assert.equal(w.cluster.status?.failure?.reason, "Unhealthy");
+    assert.equal(w.cluster.cordoned, false);
+  });
+
+  it("an apiserver without the cordon route (404, upstream's): said once, the failure is reported anyway", async () => {
+    const { w, agent } = await failingOnNew();
+    w.apiserver.fail.cordon = () =>
+      new ApiserverCallError("POST /bottlerocket-node-resource/cordon: HTTP 404", {
+        httpStatus: 404,
+        retryable: false,
+      });
+    await agent.reconcileOnce();
+    assert.deepEqual(w.apiserver.take(), ["cordon", "updateStatus"]);
+    assert.equal(w.cluster.status?.failure?.reason, "Unhealthy");
+    assert.equal(w.cluster.cordoned, false);
+    // A second failure on the new version: no second try, no second warning.
+    w.cluster.setSpec("Idle");
+    await agent.reconcileOnce();
+    w.cluster.setSpec("MonitoringUpdate");
+    await agent.reconcileOnce();
+    assert.equal(w.cluster.status?.current_state, "ErrorReset");
+    assert.deepEqual(
+      w.apiserver.take().filter((c) => c === "cordon"),
+      [],
+    );
+    assert.equal(w.logs.filter((l) => l.includes("no cordon route")).length, 1);
   });
 
   it("health gate pods: asked only while the gate is open; a DaemonSet pod never Ready → Unhealthy naming it", async () => {

@@ -16,7 +16,7 @@ import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js"
 import { BrupopError } from "../errors.js";
 import { isCordonedByBrupop } from "../k8s/node-ops.js";
 import { silentLogger } from "../log.js";
-import { EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
+import { ACCEPT_FAILURE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow, type ShadowStatus } from "../model/shadow.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
 import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
@@ -84,6 +84,11 @@ export interface AgentDeps {
   signal?: AbortSignal;
   /** Interruptible sleep (the LB wait); injected for tests. Must resolve early when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * QUARANTINE_FAILED_NODES (default true): a node that fails on the new version stays cordoned
+   * until the failure is accepted or a later update completes; false: uncordoned, as upstream.
+   */
+  quarantineFailedNodes?: boolean;
 }
 
 /** Why the agent stopped: asked to (SIGTERM), killed (deps.signal aborted), or it asked its host to reboot. */
@@ -105,6 +110,9 @@ export class Agent {
   readonly #timings: AgentTimings;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #throttle: UpdateCheckThrottle;
+  readonly #quarantine: boolean;
+  /** The apiserver has no cordon route (upstream's): said once, then quarantine is skipped quietly. */
+  #cordonUnsupported = false;
   /** Aborted when the agent stops for any reason: every wait ends, no write starts afterwards. */
   readonly #halt = new AbortController();
   readonly #exited: Promise<AgentExit>;
@@ -132,6 +140,7 @@ export class Agent {
     this.#clock = deps.clock ?? systemClock;
     this.#log = (deps.logger ?? silentLogger()).child({ node: deps.nodeName });
     this.#timings = { ...DEFAULT_AGENT_TIMINGS, ...deps.timings };
+    this.#quarantine = deps.quarantineFailedNodes ?? true;
     const timers = deps.timers ?? systemTimers;
     this.#wakeup = new Wakeup(timers);
     this.#sleep = deps.sleep ?? ((ms, signal) => sleep(ms, signal, timers));
@@ -268,6 +277,8 @@ export class Agent {
         timeLimitsMs: this.#timings.stateTimeLimitsMs,
         healthSoakMs: this.#timings.healthSoakMs,
         health,
+        quarantine: this.#quarantine,
+        acceptedFailure: shadow.metadata.annotations?.[ACCEPT_FAILURE_ANNOTATION],
       });
       switch (decision.kind) {
         case "halt":
@@ -351,12 +362,39 @@ export class Agent {
       case "cordonAndDrain":
         await this.#apiserver.cordonAndDrain();
         return facts;
+      case "cordon":
+        await this.#quarantineCordon();
+        return facts;
       case "uncordon":
         await this.#apiserver.uncordon();
         return facts;
       case "removeExclusionFromLb":
         await this.#apiserver.removeExclusionFromLb();
         return facts;
+    }
+  }
+
+  /**
+   * Quarantine's cordon, just before a failure on the new version is reported. It never stops that
+   * report: a failed cordon is logged and the failure goes out anyway. Upstream's apiserver has no
+   * such route (404): said once, then the node is left as upstream leaves it.
+   */
+  async #quarantineCordon(): Promise<void> {
+    if (this.#cordonUnsupported) return;
+    try {
+      await this.#apiserver.cordon();
+      this.#log.warn("failed on the new version: cordoned the node (quarantine, QUARANTINE_FAILED_NODES)");
+    } catch (err) {
+      if (!this.alive) return;
+      if (err instanceof ApiserverCallError && err.httpStatus === 404) {
+        this.#cordonUnsupported = true;
+        this.#log.warn(
+          { err },
+          "the brupop apiserver has no cordon route (an older or upstream apiserver): not quarantining failed nodes",
+        );
+        return;
+      }
+      this.#log.warn({ err }, "cannot cordon the node to quarantine it; reporting the failure anyway");
     }
   }
 

@@ -41,6 +41,7 @@ describe("loadAgentConfig", () => {
       },
       healthSoakMs: 30_000,
       health: { daemonSetPods: true, podSelector: undefined, probeUrl: undefined, probeTimeoutMs: 5_000 },
+      quarantineFailedNodes: true,
       loopIntervalMs: 5_000,
       updateCheckIntervalMs: 120_000,
       rebootWaitMs: 180_000,
@@ -95,6 +96,14 @@ describe("loadAgentConfig", () => {
     bad({ UPDATE_HEALTH_POD_SELECTOR: "app=db;rm" }, "UPDATE_HEALTH_POD_SELECTOR");
     bad({ UPDATE_HEALTH_PROBE_URL: "ftp://x/" }, "UPDATE_HEALTH_PROBE_URL");
     bad({ UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC: "0" }, "UPDATE_HEALTH_PROBE_TIMEOUT_IN_SEC");
+  });
+
+  it("quarantines failed nodes unless QUARANTINE_FAILED_NODES=false (upstream's behaviour)", () => {
+    const load = (env: AgentEnv) => loadAgentConfig({ MY_NODE_NAME: "node-a", ...env }, {}, inPod);
+    assert.equal(load({}).quarantineFailedNodes, true);
+    assert.equal(load({ QUARANTINE_FAILED_NODES: "false" }).quarantineFailedNodes, false);
+    assert.equal(load({ QUARANTINE_FAILED_NODES: "true" }).quarantineFailedNodes, true);
+    configError(() => load({ QUARANTINE_FAILED_NODES: "off" }), "QUARANTINE_FAILED_NODES");
   });
 
   it("reads the environment and flags", () => {

@@ -128,6 +128,13 @@ export const AGENT_OPTIONS = {
     default: DEFAULT_HEALTH_PROBE_TIMEOUT_SECONDS,
     help: "health gate: seconds one probe of UPDATE_HEALTH_PROBE_URL may take (no answer in time: unhealthy)",
   },
+  quarantineFailedNodes: {
+    env: ["QUARANTINE_FAILED_NODES"],
+    chartValue: "quarantine_failed_nodes",
+    parse: parseBoolean,
+    default: true,
+    help: "a node whose update fails after the reboot (health gate or time limit, on the new version) stays cordoned until that failure is accepted or a later update completes (false: uncordoned, as upstream)",
+  },
   apiserverServicePort: {
     env: ["APISERVER_SERVICE_PORT"],
     chartValue: "apiserver_service_port",
@@ -213,6 +220,8 @@ export interface AgentConfig {
   healthSoakMs: number;
   /** The health gate's checks beyond the Node. */
   health: HealthCheckConfig;
+  /** QUARANTINE_FAILED_NODES: keep a node that failed on the new version cordoned. */
+  quarantineFailedNodes: boolean;
   loopIntervalMs: number;
   updateCheckIntervalMs: number;
   rebootWaitMs: number;
@@ -274,6 +283,7 @@ export function loadAgentConfig(
       probeUrl: o.healthProbeUrl,
       probeTimeoutMs: o.healthProbeTimeoutSeconds * 1000,
     },
+    quarantineFailedNodes: o.quarantineFailedNodes,
     loopIntervalMs: o.loopIntervalMs,
     updateCheckIntervalMs: o.updateCheckIntervalMs,
     rebootWaitMs: o.rebootWaitMs,

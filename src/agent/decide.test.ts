@@ -1210,3 +1210,239 @@ describe("decide: health gate, pods and the user's probe", () => {
     });
   }
 });
+
+describe("decide: quarantine after a failure on the new version (issue 25)", () => {
+  const ASKED = "2025-01-01T00:00:00.000Z";
+  const FAILED_AT = "2025-01-01T00:05:01.000Z";
+  const LATE = new Date(Date.parse(ASKED) + 301_000);
+  const BRUPOP_CORDON: NodeFacts = { cordonedByBrupop: true, excludedFromLb: false };
+  const NOT_READY: NodeFacts = { ...CLEAN, ready: { ready: false, since: ASKED } };
+  const failure = {
+    state: "MonitoringUpdate" as const,
+    reason: "Unhealthy",
+    message: "x",
+    timestamp: FAILED_AT,
+  };
+
+  interface FailRow {
+    name: string;
+    spec: ShadowState;
+    host: HostFacts;
+    node: NodeFacts | undefined;
+    quarantine: boolean;
+    done?: Step[];
+    expect: Decision["kind"] | Step;
+    failure?: string;
+  }
+  const FAILING: FailRow[] = [
+    {
+      name: "health gate failed, quarantine on: cordon first",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: NOT_READY,
+      quarantine: true,
+      expect: "cordon",
+    },
+    {
+      name: "… then the failure is reported",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: NOT_READY,
+      quarantine: true,
+      done: ["uncordon", "cordon"],
+      expect: "fail",
+      failure: "Unhealthy",
+    },
+    {
+      name: "… with the Node already showing that cordon: not undone, the failure is reported",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: { ...NOT_READY, cordonedByBrupop: true },
+      quarantine: true,
+      done: ["cordon"],
+      expect: "fail",
+      failure: "Unhealthy",
+    },
+    {
+      name: "health gate failed, node already cordoned by brupop: no second cordon",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: { ...NOT_READY, cordonedByBrupop: true },
+      quarantine: true,
+      done: ["uncordon"],
+      expect: "fail",
+      failure: "Unhealthy",
+    },
+    {
+      name: "health gate failed, Node not in the cache: cordon, to be sure",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: undefined,
+      quarantine: true,
+      expect: "cordon",
+    },
+    {
+      name: "health gate failed, quarantine off (upstream): fail, left uncordoned",
+      spec: "MonitoringUpdate",
+      host: HOST.onNew,
+      node: NOT_READY,
+      quarantine: false,
+      expect: "fail",
+      failure: "Unhealthy",
+    },
+    {
+      name: "a time limit before the reboot (old version): no quarantine",
+      spec: "StagedAndPerformedUpdate",
+      host: HOST.available,
+      node: CLEAN,
+      quarantine: true,
+      expect: "fail",
+      failure: "Timeout",
+    },
+    {
+      name: "the host not ready to reboot (old version): no quarantine",
+      spec: "RebootedIntoUpdate",
+      host: HOST.rolledBack,
+      node: CLEAN,
+      quarantine: true,
+      expect: "fail",
+      failure: undefined,
+    },
+  ];
+  const PREVIOUS: Partial<Record<ShadowState, ShadowState>> = {
+    StagedAndPerformedUpdate: "Idle",
+    RebootedIntoUpdate: "StagedAndPerformedUpdate",
+    MonitoringUpdate: "RebootedIntoUpdate",
+  };
+  for (const t of FAILING) {
+    it(t.name, () => {
+      const d = decide({
+        spec: { state: t.spec, version: NEW, state_transition_timestamp: ASKED },
+        status: status(PREVIOUS[t.spec] ?? "Idle", { current_version: t.host.version }),
+        host: t.host,
+        node: t.node,
+        done: new Set<Step>(t.done ?? ["uncordon"]),
+        manageLbExclusion: false,
+        now: LATE,
+        timeLimitsMs: { StagedAndPerformedUpdate: 300_000, MonitoringUpdate: 300_000 },
+        healthSoakMs: 30_000,
+        quarantine: t.quarantine,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+      if (d.kind === "fail") assert.equal(d.failure, t.failure);
+    });
+  }
+
+  interface AfterRow {
+    name: string;
+    status: ShadowStatus;
+    quarantine: boolean;
+    accepted?: string;
+    node?: NodeFacts;
+    expect: Decision["kind"] | Step;
+  }
+  const failedOnNew = (state: ShadowState, extra: Partial<ShadowStatus> = {}): ShadowStatus =>
+    status(state, { current_version: NEW, target_version: NEW, crash_count: 1, failure, ...extra });
+  const AFTER: AfterRow[] = [
+    {
+      name: "ErrorReset → Idle, quarantined: stays cordoned",
+      status: failedOnNew("ErrorReset"),
+      quarantine: true,
+      expect: "report",
+    },
+    {
+      name: "ErrorReset → Idle, quarantine off: uncordoned (upstream)",
+      status: failedOnNew("ErrorReset"),
+      quarantine: false,
+      expect: "uncordon",
+    },
+    {
+      name: "ErrorReset → Idle, the failure accepted: uncordoned",
+      status: failedOnNew("ErrorReset"),
+      quarantine: true,
+      accepted: FAILED_AT,
+      expect: "uncordon",
+    },
+    {
+      name: "ErrorReset → Idle, an older failure accepted: stays cordoned",
+      status: failedOnNew("ErrorReset"),
+      quarantine: true,
+      accepted: "2024-12-31T00:00:00.000Z",
+      expect: "report",
+    },
+    {
+      name: "Idle reached, quarantined: the cordon is not cleaned up",
+      status: failedOnNew("Idle"),
+      quarantine: true,
+      expect: "report",
+    },
+    {
+      name: "Idle reached, the failure accepted later: uncordoned",
+      status: failedOnNew("Idle"),
+      quarantine: true,
+      accepted: ` ${FAILED_AT}\n`,
+      expect: "uncordon",
+    },
+    {
+      name: "Idle reached, a later update completed (failure cleared): uncordoned",
+      status: status("Idle", { current_version: NEW, target_version: NEW }),
+      quarantine: true,
+      expect: "uncordon",
+    },
+    {
+      name: "Idle reached, a newer version offered (no longer failed on the target): uncordoned",
+      status: failedOnNew("Idle", { target_version: OTHER }),
+      quarantine: true,
+      expect: "uncordon",
+    },
+    {
+      name: "a failure before the reboot (host on the old version): uncordoned as always",
+      status: failedOnNew("ErrorReset", {
+        current_version: OLD,
+        failure: { ...failure, state: "RebootedIntoUpdate", reason: "DrainFailed" },
+      }),
+      quarantine: true,
+      expect: "uncordon",
+    },
+    {
+      name: "quarantined and not cordoned (cordon failed or lifted by hand): nothing to do",
+      status: failedOnNew("Idle"),
+      quarantine: true,
+      node: CLEAN,
+      expect: "report",
+    },
+  ];
+  for (const t of AFTER) {
+    it(t.name, () => {
+      const d = decide({
+        spec: { state: "Idle", version: NEW, state_transition_timestamp: ASKED },
+        status: t.status,
+        host: { version: t.status.current_version, update: null },
+        node: t.node ?? BRUPOP_CORDON,
+        done: new Set<Step>(),
+        manageLbExclusion: false,
+        now: LATE,
+        quarantine: t.quarantine,
+        acceptedFailure: t.accepted,
+      });
+      assert.equal(label(d), t.expect, JSON.stringify(d));
+    });
+  }
+
+  it("a later update's MonitoringUpdate uncordons as usual (the gated pods must land)", () => {
+    const d = decide({
+      spec: { state: "MonitoringUpdate", version: OTHER, state_transition_timestamp: ASKED },
+      status: status("RebootedIntoUpdate", { current_version: OTHER, target_version: OTHER, failure }),
+      host: { version: OTHER, update: null },
+      node: BRUPOP_CORDON,
+      done: new Set<Step>(),
+      manageLbExclusion: false,
+      quarantine: true,
+    });
+    assert.equal(label(d), "uncordon");
+  });
+
+  it("the cordon step is an apiserver call", () => {
+    assert.equal(stepFailureReason("cordon"), "ApiserverCallFailed");
+  });
+});

@@ -8,7 +8,9 @@
 // The status functions below say what the agent reports afterwards.
 import type { UpdateState, UpdateStatus } from "../bottlerocket/types.js";
 import {
+  AFTER_REBOOT_STATES,
   FAILURE_MESSAGE_MAX,
+  failureOnNewVersion,
   statusesEqual,
   type ShadowFailure,
   type ShadowSpec,
@@ -65,7 +67,13 @@ export interface HealthFacts {
 
 export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
 export type NodeStep =
-  "excludeFromLb" | "waitBeforeDrain" | "cordonAndDrain" | "uncordon" | "removeExclusionFromLb";
+  | "excludeFromLb"
+  | "waitBeforeDrain"
+  | "cordonAndDrain"
+  /** Cordon only (no drain): quarantine a node that failed on the new version. */
+  | "cordon"
+  | "uncordon"
+  | "removeExclusionFromLb";
 export type Step = HostStep | NodeStep;
 
 export type Decision =
@@ -103,6 +111,14 @@ export interface DecisionInput {
   healthSoakMs?: number;
   /** Pods and the user's probe, when the gate checks them (see HealthFacts). */
   health?: HealthFacts | undefined;
+  /**
+   * QUARANTINE_FAILED_NODES: a node whose update fails on the new version (after the reboot) is
+   * cordoned before the failure is reported and stays cordoned until that failure is accepted or a
+   * later update completes. false or absent: left uncordoned (upstream).
+   */
+  quarantine?: boolean;
+  /** The shadow's ACCEPT_FAILURE_ANNOTATION (the timestamp of the failure a person accepted), if any. */
+  acceptedFailure?: string | undefined;
 }
 
 /** Time allowed to reach each state, in ms, from when the controller asked; 0 or absent = unbounded. */
@@ -123,11 +139,45 @@ function once(input: DecisionInput, step: Step): Decision | undefined {
 }
 
 export function decide(input: DecisionInput): Decision {
-  const decision = decideStep(input);
+  const decision = withTimeLimit(input, decideStep(input));
+  return decision.kind === "fail" ? (quarantineFirst(input, decision) ?? decision) : decision;
+}
+
+function withTimeLimit(input: DecisionInput, decision: Decision): Decision {
   // A limit only stops forward work: a node that has got there (report), failed already, waits for
   // the controller, or only has to undo its cordon is never failed for being late.
   if (decision.kind !== "step" || UNDO_STEPS.has(decision.step)) return decision;
   return overTimeLimit(input) ?? decision;
+}
+
+/**
+ * About to report a failure on the new version (the health gate, or a time limit after the reboot,
+ * with the host running the wanted version) with quarantine on: cordon first, so nothing new lands on
+ * a node that failed its health gate. Once per attempt; a Node not (yet) in the cache is cordoned too.
+ */
+function quarantineFirst(
+  input: DecisionInput,
+  failure: Extract<Decision, { kind: "fail" }>,
+): Decision | undefined {
+  if (input.quarantine !== true) return undefined;
+  if (failure.failure !== "Unhealthy" && failure.failure !== "Timeout") return undefined;
+  if (!AFTER_REBOOT_STATES.has(input.spec.state) || input.host.version !== input.spec.version)
+    return undefined;
+  if (input.node?.cordonedByBrupop === true) return undefined;
+  return once(input, "cordon");
+}
+
+/**
+ * The node failed on the new version, the failure is not accepted, and the controller asks for Idle
+ * (the failed attempt is over): with quarantine on, brupop's cordon stays. A later update's cycle
+ * clears status.failure (or a newer target ends "on the new version"); accepting the failure
+ * (ACCEPT_FAILURE_ANNOTATION = its timestamp) ends it too. Then the usual uncordon runs.
+ */
+export function quarantined(input: DecisionInput): boolean {
+  if (input.quarantine !== true || input.spec.state !== "Idle") return false;
+  const failure = failureOnNewVersion(input.status);
+  if (failure === undefined) return false;
+  return input.acceptedFailure?.trim() !== failure.timestamp;
 }
 
 /** Fail with Timeout when the spec state was asked for longer ago than its limit allows. */
@@ -176,10 +226,11 @@ function decideStep(input: DecisionInput): Decision {
 
 /**
  * Spec reached. Report (versions may have moved), and clean up a brupop cordon left behind: brupop only
- * cordons while acting on RebootedIntoUpdate, so in a reached state its marker is always stale.
+ * cordons while acting on RebootedIntoUpdate, so in a reached state its marker is stale — unless the
+ * node is quarantined (see `quarantined`).
  */
 function steady(input: DecisionInput): Decision {
-  if (input.node?.cordonedByBrupop === true) return once(input, "uncordon") ?? REPORT;
+  if (input.node?.cordonedByBrupop === true && !quarantined(input)) return once(input, "uncordon") ?? REPORT;
   return REPORT;
 }
 
@@ -190,7 +241,10 @@ function steady(input: DecisionInput): Decision {
  */
 function undoNodeChanges(input: DecisionInput): Decision | undefined {
   const node = input.node;
-  const uncordon = node === undefined || node.cordonedByBrupop ? once(input, "uncordon") : undefined;
+  const cordoned = node === undefined || node.cordonedByBrupop;
+  // Never undo the quarantine's cordon of this very pass (the failure is reported next).
+  const keep = quarantined(input) || input.done.has("cordon");
+  const uncordon = cordoned && !keep ? once(input, "uncordon") : undefined;
   if (uncordon !== undefined) return uncordon;
   const lifted = node === undefined || node.excludedFromLb;
   return input.manageLbExclusion && lifted ? once(input, "removeExclusionFromLb") : undefined;
@@ -407,7 +461,7 @@ export function successStatus(
  * - HostCommandFailed: a host update API command (refresh, prepare, activate, deactivate, reboot) failed;
  * - HostNotReady: the host is not in a state that lets it do what the spec asks;
  * - DrainFailed: cordon-and-drain through the apiserver failed or was blocked;
- * - ApiserverCallFailed: another apiserver call (LB exclusion, uncordon) failed;
+ * - ApiserverCallFailed: another apiserver call (LB exclusion, cordon, uncordon) failed;
  * - Timeout: a state took longer than its time limit;
  * - Unhealthy: the node did not prove healthy after the reboot.
  */
@@ -425,6 +479,7 @@ export function stepFailureReason(step: Step): FailureReason {
       return "HostCommandFailed";
     case "cordonAndDrain":
       return "DrainFailed";
+    case "cordon":
     case "excludeFromLb":
     case "waitBeforeDrain":
     case "uncordon":

@@ -10,6 +10,7 @@ import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths, type KubeNode, type NodeCondition, type RawShadow } from "../k8s/objects.js";
 import {
+  ACCEPT_FAILURE_ANNOTATION,
   EXCLUDE_FROM_LB_LABEL,
   nodeNameForShadow,
   shadowNameForNode,
@@ -36,9 +37,12 @@ export interface AgentObjects {
 /** Kept for the agent's test bed; the path is built in src/k8s/objects.ts. */
 export const shadowsPath = paths.shadows;
 
-function pick(record: Record<string, string> | undefined, key: string): Record<string, string> | undefined {
-  const v = record?.[key];
-  return v === undefined ? undefined : { [key]: v };
+function pick(
+  record: Record<string, string> | undefined,
+  ...keys: string[]
+): Record<string, string> | undefined {
+  const kept = keys.flatMap((k) => (record?.[k] === undefined ? [] : [[k, record[k]] as const]));
+  return kept.length === 0 ? undefined : Object.fromEntries(kept);
 }
 
 /** Keeps the Node fields the agent reads (brupop's cordon marker, the LB label, unschedulable). */
@@ -73,8 +77,8 @@ function slimShadow(brs: RawShadow): RawShadow {
       namespace: m?.namespace,
       resourceVersion: m?.resourceVersion,
       uid: m?.uid,
-      // The version pin (issue 18): the only annotation the agent reads.
-      annotations: pick(m?.annotations, VERSION_LOCK_ANNOTATION),
+      // The version pin (issue 18) and an accepted failure (issue 25): the annotations the agent reads.
+      annotations: pick(m?.annotations, VERSION_LOCK_ANNOTATION, ACCEPT_FAILURE_ANNOTATION),
     },
     spec: brs.spec,
     status: brs.status,

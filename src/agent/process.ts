@@ -90,6 +90,7 @@ export async function startAgentProcess(
       stateTimeLimitsMs: config.stateTimeLimitsMs,
       healthSoakMs: config.healthSoakMs,
     },
+    quarantineFailedNodes: config.quarantineFailedNodes,
   });
 
   const onStop = (): void => void agent.stop();

@@ -14,6 +14,7 @@ import type { ShadowStatus } from "../model/shadow.js";
 import { HEADER_NODE_NAME, HEADER_NODE_UID, HEADER_TOKEN } from "./authz.js";
 import {
   CORDON_AND_DRAIN_PATH,
+  CORDON_PATH,
   EXCLUDE_FROM_LB_PATH,
   NODE_RESOURCE_PATH,
   REMOVE_EXCLUSION_FROM_LB_PATH,
@@ -26,6 +27,8 @@ export interface BrupopApiserverApi {
   createShadow(): Promise<void>;
   updateStatus(status: ShadowStatus): Promise<void>;
   cordonAndDrain(): Promise<void>;
+  /** Cordon only (quarantine after a failure on the new version); 404 from upstream's apiserver. */
+  cordon(): Promise<void>;
   uncordon(): Promise<void>;
   excludeFromLb(): Promise<void>;
   removeExclusionFromLb(): Promise<void>;
@@ -172,6 +175,10 @@ export class ApiserverClient implements BrupopApiserverApi {
       timeoutMs: this.#opts.drainTimeoutMs ?? 660_000,
       retryTimeouts: false,
     });
+  }
+
+  async cordon(): Promise<void> {
+    await this.#call("POST", CORDON_PATH, undefined);
   }
 
   async uncordon(): Promise<void> {

@@ -17,6 +17,8 @@ import type { ApiserverMetrics } from "./metrics.js";
 
 export const NODE_RESOURCE_PATH = "/bottlerocket-node-resource";
 export const CORDON_AND_DRAIN_PATH = `${NODE_RESOURCE_PATH}/cordon-and-drain`;
+/** Beyond upstream: cordon only, no drain (quarantine of a node that failed on the new version). */
+export const CORDON_PATH = `${NODE_RESOURCE_PATH}/cordon`;
 export const UNCORDON_PATH = `${NODE_RESOURCE_PATH}/uncordon`;
 export const EXCLUDE_FROM_LB_PATH = `${NODE_RESOURCE_PATH}/exclude-from-lb`;
 export const REMOVE_EXCLUSION_FROM_LB_PATH = `${NODE_RESOURCE_PATH}/remove-exclusion-from-lb`;
@@ -196,6 +198,15 @@ export function registerRoutes(app: ApiserverApp, deps: RouteDeps): void {
             result.deleted.length > 0 && { deleted: result.deleted.map((p) => `${p.namespace}/${p.name}`) }),
         };
       });
+    });
+
+    // With brupop's marker, like cordon-and-drain's cordon, so the later uncordon lifts it.
+    agent.post(CORDON_PATH, async (request, reply) => {
+      const caller = callerOf(callers, request);
+      const cordoned = await withDeadline(reply.raw, deps, deps.requestTimeoutMs, (signal) =>
+        backend.nodes.cordon(caller.nodeName, caller.nodeUid, signal),
+      );
+      return { cordoned };
     });
 
     agent.post(UNCORDON_PATH, async (request, reply) => {

@@ -447,6 +447,8 @@ describe("ApiserverClient against it (real HTTPS)", () => {
       await c.updateStatus({ ...STATUS, current_state: "MonitoringUpdate" });
       await c.cordonAndDrain();
       await c.uncordon();
+      await c.cordon();
+      await c.uncordon();
       await c.excludeFromLb();
       await c.removeExclusionFromLb();
     } finally {
@@ -457,6 +459,9 @@ describe("ApiserverClient against it (real HTTPS)", () => {
       "status n2",
       "cordon n2",
       "drain n2",
+      "uncordon n2",
+      // The quarantine's cordon: no drain after it.
+      "cordon n2",
       "uncordon n2",
       "exclude n2",
       "include n2",

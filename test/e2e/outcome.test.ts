@@ -13,6 +13,7 @@ import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../../src/model/policy.js";
 import type { FleetStatus } from "../../src/status/model.js";
@@ -245,6 +246,19 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
     return seen;
   }
 
+  interface NodeMarks {
+    metadata?: { annotations?: Record<string, string> };
+    spec?: { unschedulable?: boolean };
+  }
+  /** The Node as kube-apiserver has it: cordoned (unschedulable), and whether brupop's marker says brupop did it. */
+  async function cordonOf(node: string): Promise<{ unschedulable: boolean; byBrupop: boolean }> {
+    const n = await kube<NodeMarks>(rest, "GET", `/api/v1/nodes/${node}`);
+    return {
+      unschedulable: n.spec?.unschedulable === true,
+      byBrupop: n.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] === "true",
+    };
+  }
+
   async function policySaysCanaryFailed(canary: string): Promise<void> {
     const st = await policyStatus();
     assert.equal(st?.nodes?.failed, 1);
@@ -296,6 +310,13 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
       await c.start();
 
       await failedOnNew(tb, canary);
+      // Quarantine (the default): the agent cordoned the canary before reporting the failure, with
+      // brupop's marker, and the reset to Idle did not uncordon it.
+      assert.deepEqual(
+        await cordonOf(canary),
+        { unschedulable: true, byBrupop: true },
+        "canary not quarantined",
+      );
       // The skeptic's window: nothing of the next group starts, watched from the shadows.
       const until = Date.now() + HOLD_MS;
       while (Date.now() < until) {
@@ -310,6 +331,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
         await sleep(1_000);
       }
       for (const n of rest2) assert.equal(tb.fleet.host(n).version, FROM, `${n} was updated`);
+      assert.equal((await cordonOf(canary)).unschedulable, true, "the quarantine was lifted by itself");
 
       await policySaysCanaryFailed(canary);
       explainSaysCanaryFailed(c, canary, rest2[0] ?? "");
@@ -324,6 +346,10 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
         { metadata: { annotations: { [ACCEPT_FAILURE_ANNOTATION]: failedAt } } },
         { contentType: "application/merge-patch+json" },
       );
+      await eventually("the canary is uncordoned once its failure is accepted", 30_000, async () => {
+        const c = await cordonOf(canary);
+        return !c.unschedulable && !c.byBrupop;
+      });
       await eventually("the rest group updates once the failure is accepted", 90_000, async () => {
         const items = await shadows(tb);
         return rest2.every((n) => onTo(items.find((b) => b.metadata?.name === `brs-${n}`)));
