@@ -18,6 +18,7 @@ import type { KubeRest } from "../../src/k8s/rest.js";
 import { buildFleetStatus } from "../../src/status/core.js";
 import { StatusReader } from "../../src/status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
+import { FailureLog } from "./failures.js";
 import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
 import { LiveScreen } from "../../src/cli/screen.js";
 import {
@@ -31,7 +32,6 @@ import {
   scheduleNotice,
   type DemoRow,
   type NodeTiming,
-  type SeenFailure,
   type TermSize,
 } from "./view.js";
 
@@ -263,42 +263,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 }
 
-/** Failed host commands seen so far (the hosts run in this process). */
-class FailureLog {
-  readonly #seen = new Set<string>();
-  readonly byNode = new Map<string, SeenFailure[]>();
-
-  /** New failures since the last look. */
-  poll(source: RolloutSource, names: readonly string[]): { node: string; failure: SeenFailure }[] {
-    const fresh: { node: string; failure: SeenFailure }[] = [];
-    for (const node of names) {
-      const last = source.lastCommand(node);
-      if (last === null || last.cmd_status !== "Failed") continue;
-      const key = `${node} ${last.timestamp}`;
-      if (this.#seen.has(key)) continue;
-      this.#seen.add(key);
-      const failure = {
-        command: last.cmd_type,
-        text: last.stderr.trim() || `exit status ${last.exit_status}`,
-      };
-      const list = this.byNode.get(node) ?? [];
-      list.push(failure);
-      this.byNode.set(node, list);
-      fresh.push({ node, failure });
-    }
-    return fresh;
-  }
-
-  latest(): Map<string, SeenFailure> {
-    const out = new Map<string, SeenFailure>();
-    for (const [node, list] of this.byNode) {
-      const last = list.at(-1);
-      if (last !== undefined) out.set(node, last);
-    }
-    return out;
-  }
-}
-
 /** Start and finish times, and failures, per node (for the summary). */
 function noteTimings(
   timings: Map<string, NodeTiming>,
@@ -329,6 +293,7 @@ export async function watchRollout(
     names.map((n) => [n, { node: n, startedMs: null, finishedMs: null, failures: [] }]),
   );
   const failures = new FailureLog();
+  const stopFailures = failures.watch((node) => source.lastCommand(node), names);
   const events: string[] = [];
   const screen = new LiveScreen((t) => opts.out.write(t));
   const onResize = () => screen.invalidate();
@@ -340,7 +305,8 @@ export async function watchRollout(
   try {
     while (!opts.signal.aborted) {
       const elapsed = Date.now() - started;
-      const fresh = failures.poll(source, names);
+      failures.look((node) => source.lastCommand(node), names);
+      const fresh = failures.takeFresh();
       const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
       try {
         const input = await reader.snapshot(() => new Date());
@@ -376,6 +342,7 @@ export async function watchRollout(
     }
     return 130;
   } finally {
+    stopFailures();
     process.stdout.off("resize", onResize);
     screen.leave();
   }
