@@ -71,7 +71,6 @@ describe("keyAction", () => {
     ["f", ctx, { kind: "fail-host", node: "demo-node-1" }],
     ["f", { ...ctx, firstUnfinished: undefined }, undefined],
     ["q", ctx, { kind: "quit" }],
-    ["\u0003", ctx, { kind: "quit" }],
     ["x", ctx, undefined],
     ["N", ctx, undefined],
   ];

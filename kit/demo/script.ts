@@ -108,7 +108,7 @@ export interface KeyContext {
 /** The footer that lists the keys (the live view's last line). */
 export const KEY_FOOTER = "n next release  p pause/resume  f fail a host's next command  q quit";
 
-/** The action a key asks for (undefined: not a key of the demo). Ctrl-C quits too (raw mode). */
+/** The action a key asks for (undefined: not a key of the demo). */
 export function keyAction(key: string, ctx: KeyContext): DemoAction | undefined {
   switch (key) {
     case "n":
@@ -118,7 +118,6 @@ export function keyAction(key: string, ctx: KeyContext): DemoAction | undefined 
     case "f":
       return ctx.firstUnfinished === undefined ? undefined : { kind: "fail-host", node: ctx.firstUnfinished };
     case "q":
-    case "\u0003":
       return { kind: "quit" };
     default:
       return undefined;
