@@ -48,37 +48,41 @@ export function parseScript(text: string, file: string, nodes: readonly string[]
     if (!/^\d+(\.\d+)?$/.test(at)) bad(`"${at}" is not a time in seconds; ${USAGE}`);
     if (extra.length > 0) bad(`unexpected "${extra.join(" ")}"; ${USAGE}`);
     const atMs = Math.round(Number(at) * 1000);
-    const noArg = (a: DemoAction): DemoAction => (arg === undefined ? a : bad(`${kind} takes no argument`));
-    let action: DemoAction;
-    switch (kind) {
-      case "release":
-        if (arg === undefined || !isSemver(arg)) bad(`release needs a version like 1.21.0`);
-        action = { kind: "release", version: arg ?? "" };
-        break;
-      case "pause":
-      case "resume":
-      case "quit":
-        action = noArg({ kind });
-        break;
-      case "fail-host":
-        if (arg === undefined || !nodes.includes(arg)) {
-          bad(`fail-host needs one of the demo's nodes (${shortList(nodes)})`);
-        }
-        action = { kind: "fail-host", node: arg ?? "" };
-        break;
-      case "unhealthy":
-        return bad(
-          "unhealthy is not available: the demo runs no health-gated DaemonSet (its workload is a Deployment)",
-        );
-      default:
-        return bad(`unknown action "${kind}"; ${USAGE}`);
-    }
+    const action = parseAction(kind, arg, nodes, bad);
     steps.push({ atMs, action, line });
   });
   return steps
     .map((s, i) => ({ s, i }))
     .sort((a, b) => a.s.atMs - b.s.atMs || a.i - b.i)
     .map((x) => x.s);
+}
+
+function parseAction(
+  kind: string,
+  arg: string | undefined,
+  nodes: readonly string[],
+  bad: (why: string) => never,
+): DemoAction {
+  switch (kind) {
+    case "release":
+      if (arg === undefined || !isSemver(arg)) return bad("release needs a version like 1.21.0");
+      return { kind: "release", version: arg };
+    case "pause":
+    case "resume":
+    case "quit":
+      return arg === undefined ? { kind } : bad(`${kind} takes no argument`);
+    case "fail-host":
+      if (arg === undefined || !nodes.includes(arg)) {
+        return bad(`fail-host needs one of the demo's nodes (${shortList(nodes)})`);
+      }
+      return { kind: "fail-host", node: arg };
+    case "unhealthy":
+      return bad(
+        "unhealthy is not available: the demo runs no health-gated DaemonSet (its workload is a Deployment)",
+      );
+    default:
+      return bad(`unknown action "${kind}"; ${USAGE}`);
+  }
 }
 
 function shortList(names: readonly string[]): string {
