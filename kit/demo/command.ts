@@ -9,7 +9,10 @@ import { parseMaxConcurrentUpdate } from "../../src/controller/config.js";
 import type { ConcurrencyLimit } from "../../src/controller/decisions.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { BrupopError, isBrupopError } from "../../src/errors.js";
-import { checkFailHost, checkRealNodeDemo, REAL_NODE_PREFIX } from "./plan.js";
+import { checkFailHost, checkRealNodeDemo, demoNodeNames, REAL_NODE_PREFIX } from "./plan.js";
+import { readFileSync } from "node:fs";
+import { parseGroups, parseScript, type ScriptStep } from "./script.js";
+import { readPolicyFile, type PolicyManifest } from "./playground.js";
 import { wholeNumberIn } from "../../src/config/parsers.js";
 import { KIT_COMMANDS } from "../../src/cli/kit.js";
 import { runService } from "../../src/cli/service.js";
@@ -30,6 +33,10 @@ interface DemoFlags {
   timeout: number;
   verbose?: boolean;
   logFile?: string;
+  script?: string;
+  policy?: string;
+  zones?: number;
+  groups?: string;
 }
 
 function wholeNumber(flag: string, min: number, max: number) {
@@ -68,12 +75,54 @@ export function checkDemoFlags(flags: DemoFlags, uid: number | undefined = proce
     checkRealNodeDemo(flags.nodes, uid);
   }
   checkFailHost(flags.failHost, flags.nodes, flags.realNodes === true ? REAL_NODE_PREFIX : undefined);
+  const playground = [
+    flags.script !== undefined && "--script",
+    flags.policy !== undefined && "--policy",
+    (flags.zones ?? 0) > 0 && "--zones",
+    flags.groups !== undefined && "--groups",
+  ].filter((f) => f !== false);
+  if (playground.length > 0 && (flags.bare === true || flags.realNodes === true)) {
+    throw new BrupopError(
+      "BRUPOP_E_CONFIG",
+      `${playground.join(", ")}: only for the kwok demo (not with ${flags.bare === true ? "--bare" : "--real-nodes"})`,
+    );
+  }
   if (flags.bare === true && (flags.failHost !== undefined || flags.keep === true)) {
     throw new BrupopError(
       "BRUPOP_E_CONFIG",
       "--bare: brupop is not installed, so --fail-host and --keep do not apply",
     );
   }
+}
+
+/** The playground's files and labels, read and checked before anything starts. Throws BRUPOP_E_CONFIG. */
+export function readPlayground(flags: DemoFlags): {
+  script: ScriptStep[] | undefined;
+  policy: PolicyManifest | undefined;
+  group: { name: string; count: number } | undefined;
+} {
+  const group = flags.groups === undefined ? undefined : parseGroups(flags.groups);
+  if (group !== undefined && group.count > flags.nodes) {
+    throw new BrupopError(
+      "BRUPOP_E_CONFIG",
+      `--groups: ${group.count} nodes in "${group.name}", but --nodes is ${flags.nodes}`,
+    );
+  }
+  let script: ScriptStep[] | undefined;
+  if (flags.script !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.script, "utf8");
+    } catch (err) {
+      throw new BrupopError(
+        "BRUPOP_E_CONFIG",
+        `--script: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    script = parseScript(text, flags.script, demoNodeNames(flags.nodes));
+  }
+  const policy = flags.policy === undefined ? undefined : readPolicyFile(flags.policy);
+  return { script, policy, group };
 }
 
 export function registerDemo(program: Command): void {
@@ -107,10 +156,26 @@ export function registerDemo(program: Command): void {
       wholeNumber("--timeout", 1, 86_400),
       900,
     )
+    .option(
+      "--policy <file>",
+      "an UpdatePolicy (YAML, named default) applied at start; the controller honours it",
+    )
+    .option(
+      "--zones <n>",
+      "label the nodes topology.kubernetes.io/zone=zone-a… round-robin",
+      wholeNumber("--zones", 0, 26),
+      0,
+    )
+    .option("--groups <name=count>", "label the first COUNT nodes brupop.example/wave=NAME (e.g. canary=1)")
+    .option(
+      "--script <file>",
+      "actions at times, one a line: `<seconds> release VERSION|pause|resume|fail-host NODE|quit` (the keys' actions without a terminal)",
+    )
     .option("--verbose", "log brupop's components (to a file on a terminal, else to stderr)", false)
     .option("--log-file <path>", "with --verbose: the log file (default: a new file in the temp dir)")
     .action(async (flags: DemoFlags) => {
       checkDemoFlags(flags);
+      const play = readPlayground(flags);
       const [{ ensureControlPlane }, { runDemo }, { createLogger, silentLogger }] = await Promise.all([
         import("./build.js"),
         import("./run.js"),
@@ -151,6 +216,10 @@ export function registerDemo(program: Command): void {
             logger,
             logFile,
             signal: stop,
+            script: play.script,
+            policy: play.policy,
+            zones: flags.zones,
+            group: play.group,
           }),
         // Ctrl-C ends the demo with 130 (143 for SIGTERM), after it stopped its cluster.
         { onSignal: "signal", stopDeadlineMs: DEMO_STOP_DEADLINE_MS },

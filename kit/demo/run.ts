@@ -18,6 +18,17 @@ import type { KubeRest } from "../../src/k8s/rest.js";
 import { buildFleetStatus } from "../../src/status/core.js";
 import { StatusReader } from "../../src/status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
+import { FailureLog } from "./failures.js";
+import {
+  applyPolicy,
+  labelNodes,
+  performAction,
+  type PlaygroundDeps,
+  type PolicyManifest,
+} from "./playground.js";
+import { GROUP_LABEL, KEY_FOOTER, keyAction, nodeLabels, type ScriptStep } from "./script.js";
+import { DEFAULT_POLICY_NAME } from "../../src/model/policy.js";
+import { policyLine } from "../../src/status/table.js";
 import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
 import { LiveScreen } from "../../src/cli/screen.js";
 import {
@@ -31,7 +42,6 @@ import {
   scheduleNotice,
   type DemoRow,
   type NodeTiming,
-  type SeenFailure,
   type TermSize,
 } from "./view.js";
 
@@ -65,6 +75,14 @@ export interface DemoOptions {
   /** Where --verbose logs go, said at start (undefined: not logging, or to stderr). */
   logFile?: string | undefined;
   signal: AbortSignal;
+  /** `--script`: actions at times from the rollout's start (checked before anything starts). */
+  script?: readonly ScriptStep[] | undefined;
+  /** `--policy`: the UpdatePolicy applied at start. */
+  policy?: PolicyManifest | undefined;
+  /** `--zones`: zone labels, round-robin (0: none). */
+  zones?: number | undefined;
+  /** `--groups NAME=COUNT`: the first COUNT nodes get GROUP_LABEL=NAME. */
+  group?: { name: string; count: number } | undefined;
 }
 
 /** What the live view reads: the cluster, and the hosts' last commands where it can see them. */
@@ -75,6 +93,8 @@ export interface RolloutSource {
   kubeconfigPath: string;
   /** The host's most recent command (in-process hosts), or null when unknown. */
   lastCommand(node: string): CommandResult | null;
+  /** The playground's actions (kwok demo only). */
+  playground?: PlaygroundDeps;
 }
 
 /** Host timings: long enough to watch each step, or short (`--speed`). */
@@ -212,6 +232,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     agentTimings: { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 },
     logger: opts.logger,
   });
+  say(
+    `kubeconfig: ${testbed.cluster.kubeconfigPath}\n` +
+      `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} get brs -n ${testbed.namespace}`,
+  );
   let controller: Controller | undefined;
   try {
     say(
@@ -220,6 +244,17 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const names = await testbed.addNodes(opts.nodes, { version: FROM_VERSION, namePrefix: NODE_PREFIX });
     // After the nodes, so the scheduler spreads the pods over all of them (pending pods would all
     // land on the first node to be Ready); and Ready before the first drain.
+    const labels = nodeLabels(names, opts.zones ?? 0, opts.group);
+    await labelNodes(testbed.rest, labels);
+    if ((opts.zones ?? 0) > 0)
+      say(`nodes labelled topology.kubernetes.io/zone=zone-a… round-robin (${opts.zones} zones)`);
+    if (opts.group !== undefined) {
+      say(`the first ${opts.group.count} node(s) labelled ${GROUP_LABEL}=${opts.group.name}`);
+    }
+    if (opts.policy !== undefined) {
+      await applyPolicy(testbed.rest, opts.policy);
+      say(`UpdatePolicy default applied (spec ${JSON.stringify(opts.policy.spec)})`);
+    }
     await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
     await waitForWorkload(testbed.rest, opts.nodes, opts.signal);
     if (opts.failHost !== undefined) {
@@ -241,6 +276,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         tickIntervalMs: 1_000,
         http: null,
         leaderElection: null,
+        policyName: DEFAULT_POLICY_NAME,
       },
       { rest: testbed.rest, logger: opts.logger },
     );
@@ -254,48 +290,17 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         const read = testbed.fleet.host(node).readStatus();
         return read.kind === "ok" ? read.status.most_recent_command : null;
       },
+      playground: {
+        rest: testbed.rest,
+        fleet: testbed.fleet,
+        state: { newest: TO_VERSION, paused: opts.policy?.spec["paused"] === true, quit: false },
+      },
     };
     return await watchRollout(opts, source, title, names, notice);
   } finally {
     await controller?.stop();
     if (!opts.signal.aborted) say("stopping the local cluster…");
     await testbed.stop();
-  }
-}
-
-/** Failed host commands seen so far (the hosts run in this process). */
-class FailureLog {
-  readonly #seen = new Set<string>();
-  readonly byNode = new Map<string, SeenFailure[]>();
-
-  /** New failures since the last look. */
-  poll(source: RolloutSource, names: readonly string[]): { node: string; failure: SeenFailure }[] {
-    const fresh: { node: string; failure: SeenFailure }[] = [];
-    for (const node of names) {
-      const last = source.lastCommand(node);
-      if (last === null || last.cmd_status !== "Failed") continue;
-      const key = `${node} ${last.timestamp}`;
-      if (this.#seen.has(key)) continue;
-      this.#seen.add(key);
-      const failure = {
-        command: last.cmd_type,
-        text: last.stderr.trim() || `exit status ${last.exit_status}`,
-      };
-      const list = this.byNode.get(node) ?? [];
-      list.push(failure);
-      this.byNode.set(node, list);
-      fresh.push({ node, failure });
-    }
-    return fresh;
-  }
-
-  latest(): Map<string, SeenFailure> {
-    const out = new Map<string, SeenFailure>();
-    for (const [node, list] of this.byNode) {
-      const last = list.at(-1);
-      if (last !== undefined) out.set(node, last);
-    }
-    return out;
   }
 }
 
@@ -322,6 +327,7 @@ export async function watchRollout(
   names: string[],
   notice: string | undefined,
 ): Promise<number> {
+  const play = source.playground;
   const say = (line: string) => opts.out.write(`${line}\n`);
   const reader = new StatusReader(source.rest, source.namespace, source.server);
   const started = Date.now();
@@ -329,6 +335,7 @@ export async function watchRollout(
     names.map((n) => [n, { node: n, startedMs: null, finishedMs: null, failures: [] }]),
   );
   const failures = new FailureLog();
+  const stopFailures = failures.watch((node) => source.lastCommand(node), names);
   const events: string[] = [];
   const screen = new LiveScreen((t) => opts.out.write(t));
   const onResize = () => screen.invalidate();
@@ -337,14 +344,40 @@ export async function watchRollout(
     process.stdout.on("resize", onResize);
   }
   let rows: DemoRow[] = [];
+  const goal = () => play?.state.newest ?? TO_VERSION;
+  const script = [...(opts.script ?? [])];
+  const acted: string[] = [];
+  const act = async (action: Parameters<typeof performAction>[0]) => {
+    if (play === undefined) return;
+    const at = formatElapsed(Date.now() - started);
+    try {
+      acted.push(`${at} ${await performAction(action, play)}`);
+    } catch (err) {
+      acted.push(`${at} ${action.kind}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (action.kind === "release") {
+      // A new goal: the summary times the rollout to it.
+      for (const t of timings.values()) Object.assign(t, { startedMs: null, finishedMs: null });
+    }
+  };
+  const stopKeys = play !== undefined && opts.tty ? listenForKeys(play, () => rows, act) : () => undefined;
   try {
     while (!opts.signal.aborted) {
       const elapsed = Date.now() - started;
-      const fresh = failures.poll(source, names);
-      const changes = fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`);
+      while (script.length > 0 && (script[0]?.atMs ?? 0) <= elapsed) {
+        const step = script.shift();
+        if (step !== undefined) await act(step.action);
+      }
+      failures.look((node) => source.lastCommand(node), names);
+      const fresh = failures.takeFresh();
+      const changes = acted.splice(0);
+      changes.push(...fresh.map((f) => `${formatElapsed(elapsed)} ${f.node}: ${failureText(f.failure)}`));
+      let policy: string | undefined;
       try {
         const input = await reader.snapshot(() => new Date());
-        const next = demoRows(buildFleetStatus(input), TO_VERSION, failures.latest());
+        const status = buildFleetStatus(input);
+        policy = status.policy === undefined ? undefined : policyLine(status.policy);
+        const next = demoRows(status, goal(), failures.latest());
         changes.push(...diffLines(rows, next, elapsed));
         rows = next;
       } catch (err) {
@@ -358,9 +391,30 @@ export async function watchRollout(
       events.splice(0, Math.max(0, events.length - 50));
       const notes = notice === undefined ? [] : [notice];
       if (screen.active)
-        screen.draw(renderFrame({ title, elapsedMs: elapsed, rows, events, notes }, opts.size()));
+        screen.draw(
+          renderFrame(
+            {
+              title,
+              elapsedMs: elapsed,
+              rows,
+              events,
+              notes,
+              policy,
+              footer: play === undefined ? undefined : KEY_FOOTER,
+            },
+            opts.size(),
+          ),
+        );
       else for (const line of changes) say(line);
-      const finished = rows.length === names.length && rows.every((r) => r.done);
+      const pending = script.some((s) => s.action.kind !== "quit");
+      const finished = !pending && rows.length === names.length && rows.every((r) => r.done);
+      if (play?.state.quit === true) {
+        screen.leave();
+        say("");
+        const done = rows.filter((r) => r.done).length;
+        say(`Quit at ${formatElapsed(elapsed)}: ${done} of ${names.length} nodes run ${goal()}.`);
+        return 0;
+      }
       if (finished || elapsed > opts.timeoutMs) {
         screen.leave();
         say("");
@@ -368,7 +422,7 @@ export async function watchRollout(
           say(renderTimeout(opts.timeoutMs, rows, [...timings.values()]));
           return 1;
         }
-        say(renderSummary(elapsed, [...timings.values()], TO_VERSION));
+        say(renderSummary(elapsed, [...timings.values()], goal()));
         if (opts.keep) await keepRunning(opts, source);
         return 0;
       }
@@ -376,6 +430,8 @@ export async function watchRollout(
     }
     return 130;
   } finally {
+    stopKeys();
+    stopFailures();
     process.stdout.off("resize", onResize);
     screen.leave();
   }
@@ -390,4 +446,36 @@ async function keepRunning(opts: DemoOptions, source: RolloutSource): Promise<vo
       `  kubectl --kubeconfig ${kc} get pods -A -o wide\n`,
   );
   await untilAborted(opts.signal);
+}
+
+/** On a terminal: the playground's keys (raw mode; Ctrl-C still interrupts). Returns the cleanup. */
+function listenForKeys(
+  play: PlaygroundDeps,
+  rows: () => readonly DemoRow[],
+  act: (action: NonNullable<ReturnType<typeof keyAction>>) => Promise<void>,
+): () => void {
+  const stdin = process.stdin;
+  if (stdin.isTTY !== true) return () => undefined;
+  const onData = (chunk: Buffer) => {
+    for (const key of chunk.toString("utf8")) {
+      if (key === "\u0003") {
+        process.kill(process.pid, "SIGINT");
+        continue;
+      }
+      const action = keyAction(key, {
+        newest: play.state.newest,
+        paused: play.state.paused,
+        firstUnfinished: rows().find((r) => !r.done)?.node,
+      });
+      if (action !== undefined) void act(action);
+    }
+  };
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.on("data", onData);
+  return () => {
+    stdin.off("data", onData);
+    stdin.setRawMode(false);
+    stdin.pause();
+  };
 }

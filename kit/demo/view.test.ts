@@ -31,6 +31,7 @@ import {
   type Frame,
   type SeenFailure,
 } from "./view.js";
+import { KEY_FOOTER } from "./script.js";
 
 const TITLE = '6 nodes 1.19.0 → 1.20.0, max concurrent 2, schedule "* * * * * * *" (window)';
 
@@ -190,6 +191,21 @@ describe("demo frames (golden)", () => {
       golden(name, lines);
     });
   }
+
+  // The playground (issue 32): the UpdatePolicy's line under the title, the keys on the last line.
+  it("playground-80x24: the policy line under the title, the keys' footer on the last line", () => {
+    const frame: Frame = {
+      ...frameOf(mixedFleet(new Map([["demo-node-3", injected]])), events),
+      policy: "UpdatePolicy default: paused (spec.paused); limit 2",
+      footer: KEY_FOOTER,
+    };
+    const lines = renderFrame(frame, { columns: 80, rows: 24 });
+    assertFits(lines, 80, 24);
+    assert.equal(lines.length, 24, "the footer sits on the terminal's last line");
+    assert.equal(lines[1], "UpdatePolicy default: paused (spec.paused); limit 2");
+    assert.equal(lines.at(-1), KEY_FOOTER);
+    golden("playground-80x24", lines);
+  });
 
   it("never cuts a version; narrow terminals get the WHY on a line of its own", () => {
     for (const columns of [60, 80, 100, 160]) {

@@ -228,6 +228,10 @@ export interface Frame {
   events: string[];
   /** Lines shown under the title (e.g. "the schedule does not open before --timeout"). */
   notes?: string[];
+  /** The UpdatePolicy's line, as `brupop status` prints it (none: no policy). */
+  policy?: string | undefined;
+  /** The keys, on the last line (a terminal's playground; none: no keys). */
+  footer?: string | undefined;
 }
 
 /**
@@ -237,11 +241,13 @@ export interface Frame {
  */
 export function renderFrame(frame: Frame, size: TermSize): string[] {
   const cols = Math.max(20, size.columns);
-  const height = Math.max(5, size.rows);
+  const footer = frame.footer === undefined ? [] : [frame.footer];
+  const height = Math.max(5, size.rows) - footer.length;
   const done = frame.rows.filter((r) => r.done).length;
   const head = [
     `brupop demo  ${formatElapsed(frame.elapsedMs)}  ${frame.title}`,
     ...(frame.notes ?? []),
+    ...(frame.policy === undefined ? [] : [frame.policy]),
     progressBar(done, frame.rows.length, Math.min(30, Math.max(10, cols - 40))),
     "",
   ];
@@ -279,7 +285,10 @@ export function renderFrame(frame: Frame, size: TermSize): string[] {
     lines.push("", "recent events:");
     lines.push(...frame.events.slice(-left).map((e) => `  ${e}`));
   }
-  return lines.slice(0, height).map((l) => truncate(l, cols));
+  // The footer on the terminal's last line, like top's or k9s's.
+  const body = lines.slice(0, height);
+  const pad = footer.length === 0 ? [] : Array<string>(height - body.length).fill("");
+  return [...body, ...pad, ...footer].map((l) => truncate(l, cols));
 }
 
 /** Plain progress lines (no TTY): one line per node whose state, version or reason changed. */

@@ -3,7 +3,7 @@
 // say why for each node (the reasons `brupop status` computes), on the real control plane.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -121,6 +121,51 @@ describe("brupop demo", () => {
     );
   });
 
+  // The playground without a terminal (issue 32): a paused UpdatePolicy holds every start until the
+  // script resumes it; a release offered mid-run rolls the fleet on to it.
+  it("--policy and --script: pause holds new starts, resume and a new release roll on", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "brupop-demo-script-"));
+    try {
+      await writeFile(
+        join(dir, "policy.yaml"),
+        "apiVersion: brupop.bottlerocket.aws/v1alpha1\nkind: UpdatePolicy\nmetadata:\n  name: default\nspec:\n  paused: true\n",
+      );
+      await writeFile(join(dir, "script.txt"), "# hold, then go\n6 resume\n6 release 1.21.0\n");
+      const { code, stdout, stderr } = await runCli(
+        [
+          "demo",
+          "--nodes",
+          "2",
+          "--speed",
+          "--max-concurrent",
+          "unlimited",
+          "--policy",
+          join(dir, "policy.yaml"),
+          "--script",
+          join(dir, "script.txt"),
+          "--timeout",
+          "150",
+        ],
+        240_000,
+      );
+      const all = `${stdout}\n${stderr}`;
+      assert.equal(code, 0, all);
+      assert.match(stdout, /^kubeconfig: \S+\n {2}kubectl --kubeconfig \S+ get brs -n \S+$/m, all);
+      assert.match(stdout, /^UpdatePolicy default applied/m, all);
+      // Held while paused: the nodes say so, and none starts before the resume.
+      assert.match(stdout, /^00:0[0-5] demo-node-0: Idle, 1\.19\.0 → 1\.20\.0 — .*paused/m, all);
+      assert.match(stdout, /^00:0[6-9] UpdatePolicy default: spec\.paused=false$/m, all);
+      assert.match(stdout, /^00:0[6-9] release 1\.21\.0 offered to every host$/m, all);
+      const starts = [...stdout.matchAll(/^(\d\d):(\d\d) demo-node-\d: Idle → StagedAndPerformedUpdate/gm)];
+      assert.ok(starts.length > 0, all);
+      for (const [, m = "", sec = ""] of starts)
+        assert.ok(Number(m) * 60 + Number(sec) >= 6, `started while paused\n${all}`);
+      assert.match(stdout, /^All 2 nodes run 1\.21\.0\. Total time [\d.]+ s\./m, all);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("checks its flags before building or starting anything: bad --fail-host, --help", async () => {
     // An empty cache: had it tried to build, it would have printed the build's progress and taken minutes.
     const cache = await mkdtemp(join(tmpdir(), "brupop-demo-nocache-"));
@@ -132,6 +177,15 @@ describe("brupop demo", () => {
       assert.equal(
         bad.stderr,
         'error: --fail-host: no node "demo-node-2" (nodes: demo-node-0, demo-node-1)\n',
+      );
+      const script = join(cache, "bad-script.txt");
+      await writeFile(script, "0 pause\n3 fail-host demo-node-7\n");
+      const badScript = await runCli(["demo", "--nodes", "2", "--script", script], 30_000, env);
+      assert.equal(badScript.code, 2);
+      assert.equal(badScript.stdout, "");
+      assert.match(
+        badScript.stderr,
+        /^error: --script \S+bad-script\.txt:2: fail-host needs one of the demo's nodes \(demo-node-0, demo-node-1\)/,
       );
       const help = await runCli(["demo", "--help"], 30_000, env);
       assert.equal(help.code, 0);
