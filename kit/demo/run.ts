@@ -19,7 +19,7 @@ import { buildFleetStatus } from "../../src/status/core.js";
 import { StatusReader } from "../../src/status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
 import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
-import { LiveScreen } from "../../src/cli/screen.js";
+import { LiveScreen } from "../../src/status/screen.js";
 import {
   demoRows,
   diffLines,
