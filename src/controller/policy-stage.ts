@@ -4,6 +4,7 @@
 //
 // With no policy object, `policy` only applies the Node pause annotation and leaves the limit and
 // the schedule as the environment set them (today's behaviour).
+import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
 import { VERSION_LOCK_LATEST } from "../bottlerocket/types.js";
 import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
@@ -22,8 +23,23 @@ import {
   type PolicyDecision,
 } from "./policy.js";
 import type { PolicySource } from "./policy-source.js";
-import type { TickDeps } from "./stages.js";
 import { whileActive, type FencedTerm } from "./term.js";
+import type { EventRecorder } from "../k8s/events.js";
+import type { CONTROLLER_EVENTS } from "./event-reasons.js";
+import type { ShadowApi } from "./api.js";
+import type { Notifier } from "./notify.js";
+import type { ShadowView } from "./view.js";
+
+/** What the policy stage reads of the tick's dependencies (stages.ts's `TickDeps` has them all). */
+export interface PolicyStageDeps {
+  readonly settings: { readonly maxConcurrent: ConcurrencyLimit };
+  readonly policy?: PolicyRuntime | undefined;
+  readonly api: Pick<ShadowApi, "path">;
+  readonly view: Pick<ShadowView, "noteFresh">;
+  readonly events: EventRecorder<typeof CONTROLLER_EVENTS>;
+  readonly notifier?: Notifier | undefined;
+  readonly log: Logger;
+}
 
 /** Gauges of the policy, in the controller's registry. */
 export class PolicyMetrics {
@@ -102,7 +118,7 @@ export interface PolicyTick {
 
 /** The policy stage: reads the policy and decides what it allows this tick. */
 export async function decideFleetPolicy(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   { live, nodes, now }: { live: readonly BottlerocketShadow[]; nodes: readonly NodeLike[]; now: Date },
 ): Promise<PolicyTick> {
@@ -144,7 +160,7 @@ export async function decideFleetPolicy(
 
 /** After the writes: the policy's status, its Events (halt tripped or cleared) and gauges. */
 export async function recordPolicy(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   tick: PolicyTick,
   { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
@@ -164,7 +180,7 @@ export async function recordPolicy(
 }
 
 async function writePolicyStatus(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   { raw, decision, policy }: { raw: RawPolicy; decision: PolicyDecision; policy: PolicyRuntime },
   { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
@@ -182,7 +198,7 @@ async function writePolicyStatus(
     );
 }
 
-function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): void {
+function policyEvent(deps: PolicyStageDeps, raw: RawPolicy, decision: PolicyDecision): void {
   const nodes = decision.budget?.haltedNodes ?? [];
   deps.events.record(
     decision.tripped ? "FailureBudgetExhausted" : "HaltCleared",
@@ -214,7 +230,7 @@ function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): 
  * annotation moves the resourceVersion a spec write is conditional on).
  */
 async function syncVersionLocks(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   live: readonly BottlerocketShadow[],
   pin: string | undefined,
