@@ -9,8 +9,8 @@ import { Gauge, type Registry } from "prom-client";
 import { VERSION_LOCK_LATEST } from "../bottlerocket/types.js";
 import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import { POLICY_API_VERSION, POLICY_KIND, type RawPolicy } from "../model/policy.js";
-import { stripManagedFields } from "./api.js";
-import type { RawShadow } from "./view.js";
+import { paths } from "../k8s/objects.js";
+import { stripManagedFields, type RawShadow } from "./view.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ConcurrencyLimit, NodeLike, StartFilter, TickPlan } from "./decisions.js";
 import {
@@ -26,16 +26,13 @@ import type { PolicySource } from "./policy-source.js";
 import { whileActive, type FencedTerm } from "./term.js";
 import type { EventRecorder } from "../k8s/events.js";
 import type { CONTROLLER_EVENTS } from "./event-reasons.js";
-import type { ShadowApi } from "./api.js";
 import type { Notifier } from "./notify.js";
-import type { ShadowView } from "./view.js";
 
 /** What the policy stage reads of the tick's dependencies (stages.ts's `TickDeps` has them all). */
 export interface PolicyStageDeps {
-  readonly settings: { readonly maxConcurrent: ConcurrencyLimit };
+  readonly settings: { readonly namespace: string; readonly maxConcurrent: ConcurrencyLimit };
   readonly policy?: PolicyRuntime | undefined;
-  readonly api: Pick<ShadowApi, "path">;
-  readonly view: Pick<ShadowView, "noteFresh">;
+  readonly view: { noteFresh(raw: RawShadow): void };
   readonly events: EventRecorder<typeof CONTROLLER_EVENTS>;
   readonly notifier?: Notifier | undefined;
   readonly log: Logger;
@@ -243,7 +240,12 @@ async function syncVersionLocks(
     const want = pin ?? (has === undefined ? undefined : VERSION_LOCK_LATEST);
     if (want === undefined || has === want) continue;
     const written = await whileActive(term, undefined, (signal) =>
-      source.annotateShadow(`${deps.api.path}/${name}`, VERSION_LOCK_ANNOTATION, want, signal),
+      source.annotateShadow(
+        paths.shadow(deps.settings.namespace, name),
+        VERSION_LOCK_ANNOTATION,
+        want,
+        signal,
+      ),
     );
     if (written !== undefined) {
       deps.view.noteFresh(stripManagedFields(written as RawShadow));
