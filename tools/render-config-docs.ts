@@ -1,7 +1,7 @@
 // Writes docs/configuration.md from the option tables; `--check` only says whether it is up to date.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CONFIGURATION_DOC, renderConfigurationDoc } from "../src/config/docs.js";
+import { CONFIGURATION_DOC, renderConfigurationDoc } from "../kit/deploy/config-docs.js";
 
 const path = join(import.meta.dirname, "..", CONFIGURATION_DOC);
 const text = await renderConfigurationDoc();

@@ -30,7 +30,7 @@ import { GROUP_LABEL, KEY_FOOTER, keyAction, nodeLabels, type ScriptStep } from 
 import { DEFAULT_POLICY_NAME } from "../../src/model/policy.js";
 import { policyLine } from "../../src/status/table.js";
 import { FROM_VERSION, NODE_PREFIX, TO_VERSION } from "./plan.js";
-import { LiveScreen } from "../../src/cli/screen.js";
+import { LiveScreen } from "../../src/status/screen.js";
 import {
   demoRows,
   diffLines,

@@ -15,7 +15,7 @@ import {
   TO,
   upToDate,
 } from "../../test/kit/status-fixtures.js";
-import { LiveScreen, ENTER_ALT_SCREEN, HOME, LEAVE_ALT_SCREEN } from "../../src/cli/screen.js";
+import { LiveScreen, ENTER_ALT_SCREEN, HOME, LEAVE_ALT_SCREEN } from "../../src/status/screen.js";
 import {
   demoRows,
   diffLines,

@@ -4,7 +4,7 @@
 // The WHY of each node is `brupop status`'s own (src/status/core.ts, on top of the controller's
 // explainFleet), so the demo and `brupop status` never disagree. The demo adds what only it knows:
 // the text of a host failure it saw (the simulated hosts run in its process).
-import { truncate, type TermSize } from "../../src/cli/screen.js";
+import { truncate, type TermSize } from "../../src/status/screen.js";
 import type { FleetStatus, NodeRow as StatusRow, RowReason } from "../../src/status/model.js";
 
 export { truncate, type TermSize };

@@ -5,7 +5,7 @@ import { BrupopError, isConflict, KubeApiError } from "../errors.js";
 import { shadowNameForNode } from "../model/constants.js";
 import { DEFAULT_SPEC, type ShadowStatus } from "../model/shadow.js";
 import type { KubeApi } from "../k8s/api.js";
-import { drainNode, kubeDrainApi, type DrainOptions, type DrainResult } from "../k8s/drain.js";
+import { drainNode, kubeDrainApi, type DrainOptions, type DrainResult } from "./drain.js";
 import type { NodeMarks } from "../k8s/node-marks.js";
 import { NodeOps } from "../k8s/node-ops.js";
 import { AgentPodCache } from "./agent-pods.js";

@@ -13,7 +13,7 @@ import {
   parseString,
   resolveNamespace,
 } from "../config/parsers.js";
-import { DEFAULT_DRAIN_POLICY, type DrainPolicy, type DrainTimeoutAction } from "../k8s/drain-policy.js";
+import { DEFAULT_DRAIN_POLICY, type DrainPolicy, type DrainTimeoutAction } from "./drain-policy.js";
 import { parseLabelSelector, type LabelSelector } from "../k8s/label-selector.js";
 import {
   parseAnnotationMarks,

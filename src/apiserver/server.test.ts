@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fakeAgentToken } from "../../test/kit/fake-token.js";
 import { shadowStatus } from "../../test/kit/fixtures.js";
 import { testCert, tlsDir, type TlsDir } from "../../test/kit/tls.js";
-import { blockedError, type DrainResult } from "../k8s/drain.js";
+import { blockedError, type DrainResult } from "./drain.js";
 import type { ShadowStatus } from "../model/shadow.js";
 import { POD_NAME_EXTRA, POD_UID_EXTRA, type AgentPod, type TokenReviewStatus } from "./authz.js";
 import type { ApiserverBackend } from "./backend.js";

@@ -27,7 +27,6 @@ import {
 import type { KubeRest } from "../k8s/rest.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
-import { ShadowApi } from "./api.js";
 import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
 import { explainFleet, type Explanation } from "./explain.js";
 import { makeExtras, type ExtrasConfig } from "./extras.js";
@@ -41,6 +40,7 @@ import { ConfigMapRoundStore, DEFAULT_STATE_CONFIGMAP, type RoundStore } from ".
 import type { UpdateSchedule } from "./schedule.js";
 import { runTick, type TickDeps, type TickReport } from "./stages.js";
 import { Term } from "./term.js";
+import { paths } from "../k8s/objects.js";
 import { ShadowView, type RawShadow } from "./view.js";
 
 export { SETTINGS_RETRY_MS, type TickReport } from "./stages.js";
@@ -172,9 +172,13 @@ export class Controller {
     this.#identity = config.leaderElection?.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.#log = deps.logger.child({ component: CONTROLLER_COMPONENT });
     this.metrics = new ControllerMetrics({ defaultMetrics: this.#cfg.defaultMetrics });
-    const api = new ShadowApi(deps.rest, config.namespace);
     const view = new ShadowView();
-    this.#shadows = new Informer<RawShadow>({ rest: deps.rest, path: api.path, logger: this.#log, timers });
+    this.#shadows = new Informer<RawShadow>({
+      rest: deps.rest,
+      path: paths.shadows(config.namespace),
+      logger: this.#log,
+      timers,
+    });
     this.#nodes = new Informer<NodeMeta>({
       rest: deps.rest,
       path: "/api/v1/nodes",
@@ -201,12 +205,12 @@ export class Controller {
             }),
             metrics: new PolicyMetrics(this.metrics.registry),
           };
-    this.#deps = { ...this.#makeTickDeps(config, deps, api, view), policy: this.#policy };
+    this.#deps = { ...this.#makeTickDeps(config, deps, view), policy: this.#policy };
     this.#elector = this.#makeElector(config, deps);
   }
 
   /** What every tick reads and acts through. */
-  #makeTickDeps(config: ControllerConfig, deps: ControllerDeps, api: ShadowApi, view: ShadowView): TickDeps {
+  #makeTickDeps(config: ControllerConfig, deps: ControllerDeps, view: ShadowView): TickDeps {
     const ns = config.namespace;
     const clock = deps.clock ?? systemClock;
     const timers = this.#timers;
@@ -219,7 +223,7 @@ export class Controller {
         identity: this.#identity,
         writeConcurrency: this.#cfg.writeConcurrency,
       },
-      api,
+      api: deps.rest,
       roundStore: deps.roundStore ?? new ConfigMapRoundStore(deps.rest, ns, this.#cfg.stateConfigMap),
       view,
       events: new EventRecorder({

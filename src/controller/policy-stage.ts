@@ -4,12 +4,13 @@
 //
 // With no policy object, `policy` only applies the Node pause annotation and leaves the limit and
 // the schedule as the environment set them (today's behaviour).
+import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
 import { VERSION_LOCK_LATEST } from "../bottlerocket/types.js";
 import { VERSION_LOCK_ANNOTATION } from "../model/constants.js";
 import { POLICY_API_VERSION, POLICY_KIND, type RawPolicy } from "../model/policy.js";
-import { stripManagedFields } from "./api.js";
-import type { RawShadow } from "./view.js";
+import { paths } from "../k8s/objects.js";
+import { stripManagedFields, type RawShadow } from "./view.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ConcurrencyLimit, NodeLike, StartFilter, TickPlan } from "./decisions.js";
 import {
@@ -22,8 +23,20 @@ import {
   type PolicyDecision,
 } from "./policy.js";
 import type { PolicySource } from "./policy-source.js";
-import type { TickDeps } from "./stages.js";
 import { whileActive, type FencedTerm } from "./term.js";
+import type { EventRecorder } from "../k8s/events.js";
+import type { CONTROLLER_EVENTS } from "./event-reasons.js";
+import type { Notifier } from "./notify.js";
+
+/** What the policy stage reads of the tick's dependencies (stages.ts's `TickDeps` has them all). */
+export interface PolicyStageDeps {
+  readonly settings: { readonly namespace: string; readonly maxConcurrent: ConcurrencyLimit };
+  readonly policy?: PolicyRuntime | undefined;
+  readonly view: { noteFresh(raw: RawShadow): void };
+  readonly events: EventRecorder<typeof CONTROLLER_EVENTS>;
+  readonly notifier?: Notifier | undefined;
+  readonly log: Logger;
+}
 
 /** Gauges of the policy, in the controller's registry. */
 export class PolicyMetrics {
@@ -102,7 +115,7 @@ export interface PolicyTick {
 
 /** The policy stage: reads the policy and decides what it allows this tick. */
 export async function decideFleetPolicy(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   { live, nodes, now }: { live: readonly BottlerocketShadow[]; nodes: readonly NodeLike[]; now: Date },
 ): Promise<PolicyTick> {
@@ -144,7 +157,7 @@ export async function decideFleetPolicy(
 
 /** After the writes: the policy's status, its Events (halt tripped or cleared) and gauges. */
 export async function recordPolicy(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   tick: PolicyTick,
   { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
@@ -164,7 +177,7 @@ export async function recordPolicy(
 }
 
 async function writePolicyStatus(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   { raw, decision, policy }: { raw: RawPolicy; decision: PolicyDecision; policy: PolicyRuntime },
   { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
@@ -182,7 +195,7 @@ async function writePolicyStatus(
     );
 }
 
-function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): void {
+function policyEvent(deps: PolicyStageDeps, raw: RawPolicy, decision: PolicyDecision): void {
   const nodes = decision.budget?.haltedNodes ?? [];
   deps.events.record(
     decision.tripped ? "FailureBudgetExhausted" : "HaltCleared",
@@ -214,7 +227,7 @@ function policyEvent(deps: TickDeps, raw: RawPolicy, decision: PolicyDecision): 
  * annotation moves the resourceVersion a spec write is conditional on).
  */
 async function syncVersionLocks(
-  deps: TickDeps,
+  deps: PolicyStageDeps,
   term: FencedTerm,
   live: readonly BottlerocketShadow[],
   pin: string | undefined,
@@ -227,7 +240,12 @@ async function syncVersionLocks(
     const want = pin ?? (has === undefined ? undefined : VERSION_LOCK_LATEST);
     if (want === undefined || has === want) continue;
     const written = await whileActive(term, undefined, (signal) =>
-      source.annotateShadow(`${deps.api.path}/${name}`, VERSION_LOCK_ANNOTATION, want, signal),
+      source.annotateShadow(
+        paths.shadow(deps.settings.namespace, name),
+        VERSION_LOCK_ANNOTATION,
+        want,
+        signal,
+      ),
     );
     if (written !== undefined) {
       deps.view.noteFresh(stripManagedFields(written as RawShadow));

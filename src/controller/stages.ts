@@ -18,7 +18,8 @@ import {
   type BottlerocketShadow,
   type ShadowFailure,
 } from "../model/shadow.js";
-import { stripManagedFields, type ShadowApi } from "./api.js";
+import { isConflict, isNotFound, KubeApiError } from "../errors.js";
+import type { KubeApi } from "../k8s/api.js";
 import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange } from "./decisions.js";
 import { planUnblocked, type Blockers } from "./blockers.js";
 import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
@@ -30,7 +31,7 @@ import type { UpdateSchedule } from "./schedule.js";
 import type { SilenceWatch } from "./silence.js";
 import { fenced, whileActive, type FencedTerm, type Term } from "./term.js";
 import { forEachBounded } from "../runtime/loop.js";
-import type { InvalidShadow, RawShadow, ShadowView } from "./view.js";
+import { stripManagedFields, type InvalidShadow, type RawShadow, type ShadowView } from "./view.js";
 
 /** After a failed settings publication, wait this long before the next attempt (not every tick). */
 export const SETTINGS_RETRY_MS = 30_000;
@@ -62,7 +63,7 @@ export interface TickSettings {
 /** What the stages read and act through; owned by the controller, shared by all its terms. */
 export interface TickDeps {
   settings: TickSettings;
-  api: ShadowApi;
+  api: KubeApi;
   roundStore: RoundStore;
   view: ShadowView;
   events: EventRecorder<typeof CONTROLLER_EVENTS>;
@@ -165,7 +166,11 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
  */
 async function fence(deps: TickDeps, term: Term): Promise<boolean> {
   try {
-    for (const item of await deps.api.list(term.signal)) deps.view.noteFresh(stripManagedFields(item));
+    const list = await deps.api.listShadows(deps.settings.namespace, {
+      signal: term.signal,
+      timeoutMs: 30_000,
+    });
+    for (const item of list.items ?? []) deps.view.noteFresh(stripManagedFields(item));
     return true;
   } catch (err) {
     deps.log.warn({ err }, "fence read at leadership start failed; retrying next tick");
@@ -318,20 +323,24 @@ async function deleteShadow(
   uid: string | undefined,
 ): Promise<boolean> {
   try {
-    const res = await whileActive(term, undefined, (signal) => deps.api.delete(name, uid, signal));
-    if (res === undefined) return false;
-    if (res.status === 200 || res.status === 202) {
-      deps.metrics.shadowDelete("ok");
-      deps.log.info({ shadow: name }, "node lost the updater-interface label; deleted its shadow");
+    const deleted = await whileActive(term, false, async (signal) => {
+      await deps.api.deleteShadow(deps.settings.namespace, name, uid, { signal, timeoutMs: 10_000 });
       return true;
-    }
-    // 404: already gone; 409: a different object of that name (precondition failed).
-    deps.metrics.shadowDelete(res.status === 404 || res.status === 409 ? "gone" : "error");
-    if (res.status !== 404 && res.status !== 409)
-      deps.log.warn({ shadow: name, status: res.status }, "shadow delete refused");
+    });
+    if (!deleted) return false;
+    deps.metrics.shadowDelete("ok");
+    deps.log.info({ shadow: name }, "node lost the updater-interface label; deleted its shadow");
+    return true;
   } catch (err) {
+    // 404: already gone; 409: a different object of that name (precondition failed).
+    if (isNotFound(err) || isConflict(err)) {
+      deps.metrics.shadowDelete("gone");
+      return false;
+    }
     deps.metrics.shadowDelete("error");
-    if (!term.signal.aborted) deps.log.warn({ err, shadow: name }, "shadow delete failed");
+    if (err instanceof KubeApiError)
+      deps.log.warn({ shadow: name, status: err.httpStatus }, "shadow delete refused");
+    else if (!term.signal.aborted) deps.log.warn({ err, shadow: name }, "shadow delete failed");
   }
   return false;
 }
@@ -359,31 +368,34 @@ async function writeSpec(deps: TickDeps, term: FencedTerm, change: SpecChange): 
   if (!term.isActive()) return "skipped_not_leader";
   const resourceVersion = change.resourceVersion;
   if (resourceVersion === undefined) return "error";
-  let res;
+  let written: RawShadow | undefined;
   try {
-    res = await whileActive(term, undefined, (signal) =>
-      deps.api.patchSpec({ ...change, resourceVersion }, signal),
+    written = await whileActive(term, undefined, (signal) =>
+      deps.api.replaceShadowSpec(deps.settings.namespace, change.name, resourceVersion, change.to, {
+        signal,
+        timeoutMs: 10_000,
+      }),
     );
   } catch (err) {
+    if (isConflict(err)) {
+      deps.log.debug(
+        { shadow: change.name, decidedOn: change.resourceVersion },
+        "spec write conflict (stale view)",
+      );
+      return "conflict";
+    }
+    if (isNotFound(err)) return "not_found";
+    if (err instanceof KubeApiError) {
+      deps.log.warn({ shadow: change.name, status: err.httpStatus, body: err.body }, "spec write refused");
+      return "error";
+    }
     if (term.signal.aborted) return "skipped_not_leader";
     deps.log.warn({ err, shadow: change.name }, "spec write failed; re-deciding next tick");
     return "error";
   }
-  if (res === undefined) return "skipped_not_leader";
-  if (res.status === 409) {
-    deps.log.debug(
-      { shadow: change.name, decidedOn: change.resourceVersion },
-      "spec write conflict (stale view)",
-    );
-    return "conflict";
-  }
-  if (res.status === 404) return "not_found";
-  if (res.status !== 200) {
-    deps.log.warn({ shadow: change.name, status: res.status, body: res.body }, "spec write refused");
-    return "error";
-  }
-  deps.view.noteFresh(stripManagedFields(res.body));
-  afterWrite(deps, change, res.body);
+  if (written === undefined) return "skipped_not_leader";
+  deps.view.noteFresh(stripManagedFields(written));
+  afterWrite(deps, change, written);
   return "ok";
 }
 

@@ -17,6 +17,12 @@ import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
 
 export type { RawShadow } from "../k8s/objects.js";
 
+/** The shadow without metadata.managedFields (the view keeps what the controller reads). */
+export function stripManagedFields(raw: RawShadow): RawShadow {
+  if (raw.metadata !== undefined && "managedFields" in raw.metadata) delete raw.metadata["managedFields"];
+  return raw;
+}
+
 export interface InvalidShadow {
   name: string;
   uid: string | undefined;

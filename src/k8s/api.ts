@@ -94,6 +94,16 @@ export interface KubeApi {
     status: unknown,
     opts?: CallOptions,
   ): Promise<RawShadow>;
+  /** Replaces the spec, conditionally on `resourceVersion` (409 if the object changed since). */
+  replaceShadowSpec(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    spec: unknown,
+    opts?: CallOptions,
+  ): Promise<RawShadow>;
+  /** Deletes a shadow, only if it is still the object with `uid` (when known; 409 otherwise). */
+  deleteShadow(namespace: string, name: string, uid: string | undefined, opts?: CallOptions): Promise<void>;
   getConfigMap(namespace: string, name: string, opts?: CallOptions): Promise<KubeConfigMap>;
   createEvent(namespace: string, event: unknown, opts?: CallOptions): Promise<void>;
 }

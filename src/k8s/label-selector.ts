@@ -1,10 +1,47 @@
 // Kubernetes label keys and values, and the text form of a label selector (`a=b,c!=d,e in (x,y),!f`,
 // what `kubectl -l` takes) parsed into the object form (matchLabels/matchExpressions) that
 // `selectorMatches` evaluates. Pure: the apiserver's settings validate with it at start-up.
-import { selectorMatches, type LabelSelector, type LabelSelectorRequirement } from "../status/inputs.js";
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
 
-export type { LabelSelector };
-export { selectorMatches };
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/**
+ * Kubernetes label-selector semantics. A null/absent selector matches nothing (policy/v1 PDBs);
+ * an empty one matches everything.
+ */
+export function selectorMatches(
+  selector: LabelSelector | null | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
+  if (selector === null || selector === undefined) return false;
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  return (selector.matchExpressions ?? []).every((req) => requirementMatches(req, l));
+}
+
+function requirementMatches(req: LabelSelectorRequirement, labels: Record<string, string>): boolean {
+  const value = Object.hasOwn(labels, req.key) ? labels[req.key] : undefined;
+  const listed = value !== undefined && (req.values ?? []).includes(value);
+  switch (req.operator) {
+    case "In":
+      return listed;
+    case "NotIn":
+      return !listed;
+    case "Exists":
+      return value !== undefined;
+    case "DoesNotExist":
+      return value === undefined;
+    default:
+      return false; // unknown operator: the API server would have rejected it; match nothing
+  }
+}
 
 const NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

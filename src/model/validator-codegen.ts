@@ -71,12 +71,15 @@ export function validatorModule(schemas: readonly TSchema[]): string {
 
 export const GENERATED_FILE = new URL("./validators.generated.ts", import.meta.url);
 
-/** validators.generated.ts as it should be now: every schema the wire modules validate, formatted. */
-export async function currentValidatorModule(): Promise<string> {
+/**
+ * validators.generated.ts as it should be now: every schema the wire modules validate, formatted.
+ * `loadWireModules` loads the modules that make validators (each registers its schemas when
+ * loaded: src/model/shadow.ts, src/bottlerocket/types.ts); the caller names them, as the model
+ * layer does not import the layers above it (docs/architecture.md).
+ */
+export async function currentValidatorModule(loadWireModules: () => Promise<void>): Promise<string> {
   const { VALIDATED_SCHEMAS } = await import("./validation.js");
-  // The modules that make validators (each registers its schemas when loaded).
-  await import("./shadow.js");
-  await import("../bottlerocket/types.js");
+  await loadWireModules();
   // Sorted by key: the file does not depend on the order the modules were loaded in.
   const unique = [...new Map(VALIDATED_SCHEMAS.map((s) => [schemaKey(s), s])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -7,22 +7,14 @@ import type {
   NodeCondition as RawCondition,
   RawShadow,
 } from "../k8s/objects.js";
+import { selectorMatches, type LabelSelector, type LabelSelectorRequirement } from "../k8s/label-selector.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 
 // The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
 import { NODE_PAUSED_ANNOTATION, type RawPolicy } from "../model/policy.js";
 export type { RawCondition, RawConfigMap, RawNode, RawPod, RawShadow };
-
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: string;
-  values?: string[];
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
+export type { LabelSelector, LabelSelectorRequirement };
+export { selectorMatches };
 
 export interface RawPdb {
   metadata?: { name?: string; namespace?: string };
@@ -100,37 +92,6 @@ export function slimNode(node: RawNode): RawNode {
   const ready = slimReady(node);
   if (ready !== undefined) slim.status = { conditions: [ready] };
   return slim;
-}
-
-/**
- * Kubernetes label-selector semantics. A null/absent selector matches nothing (policy/v1 PDBs);
- * an empty one matches everything.
- */
-export function selectorMatches(
-  selector: LabelSelector | null | undefined,
-  labels: Record<string, string> | undefined,
-): boolean {
-  if (selector === null || selector === undefined) return false;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
-  return (selector.matchExpressions ?? []).every((req) => requirementMatches(req, l));
-}
-
-function requirementMatches(req: LabelSelectorRequirement, labels: Record<string, string>): boolean {
-  const value = Object.hasOwn(labels, req.key) ? labels[req.key] : undefined;
-  const listed = value !== undefined && (req.values ?? []).includes(value);
-  switch (req.operator) {
-    case "In":
-      return listed;
-    case "NotIn":
-      return !listed;
-    case "Exists":
-      return value !== undefined;
-    case "DoesNotExist":
-      return value === undefined;
-    default:
-      return false; // unknown operator: the API server would have rejected it; match nothing
-  }
 }
 
 export interface ObjectRef {

@@ -1,6 +1,6 @@
 // `brupop status` / `kubectl brupop` end to end: kubeconfig → reader → snapshot(s) → output. Returns
 // the exit code; every failure is one `error: ...` line on stderr and exit code 1.
-import { type Terminal } from "../cli/screen.js";
+import { type Terminal } from "./screen.js";
 import { systemClock, type Clock } from "../clock.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger, type Logger } from "../log.js";

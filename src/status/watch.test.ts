@@ -9,7 +9,7 @@ import {
   LEAVE_ALT_SCREEN,
   terminalOf,
   type Terminal,
-} from "../cli/screen.js";
+} from "./screen.js";
 import { buildFleetStatus } from "./core.js";
 import { asked, input, node, NOW, shadow, upToDate } from "../../test/kit/status-fixtures.js";
 import { fitStatusTable, FrameWriter, moreNodes, watchStatus } from "./watch.js";

@@ -13,7 +13,7 @@ import type { StatusReader } from "./fetch.js";
 import { slimNode, type RawConfigMap, type RawNode, type RawShadow, type StatusInput } from "./inputs.js";
 import type { FleetStatus } from "./model.js";
 import { changeKey, renderStatus, type OutputFormat } from "./output.js";
-import { fitLines, LiveScreen, type Terminal, type TermSize } from "../cli/screen.js";
+import { fitLines, LiveScreen, type Terminal, type TermSize } from "./screen.js";
 
 /** What a status table that does not fit says in place of the nodes it leaves out. */
 export function moreNodes(hidden: number): string {

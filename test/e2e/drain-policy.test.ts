@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { ApiserverCallError, ApiserverClient } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { failureRecord } from "../../src/agent/decide.js";
-import { DEFAULT_DRAIN_POLICY } from "../../src/k8s/drain-policy.js";
+import { DEFAULT_DRAIN_POLICY } from "../../src/apiserver/drain-policy.js";
 import { parseLabelSelector } from "../../src/k8s/label-selector.js";
 import { UPDATE_MARKS_ANNOTATION } from "../../src/k8s/node-marks.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";

@@ -6,7 +6,7 @@ import { DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../status/output.js";
 import { EXIT } from "../exit.js";
 import { runService } from "../service.js";
-import { terminalOf } from "../screen.js";
+import { terminalOf } from "../../status/screen.js";
 
 interface StatusCliOptions {
   kubeconfig?: string;

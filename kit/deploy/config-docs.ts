@@ -1,10 +1,10 @@
 // docs/configuration.md, generated from the three components' option tables (their flags,
 // environment variables, chart values, defaults and help). `npm run config:docs` writes it;
-// src/config/docs.test.ts fails when it is out of date or when the chart disagrees with a table.
-import { AGENT_OPTIONS } from "../agent/config.js";
-import { APISERVER_OPTIONS } from "../apiserver/config.js";
-import { CONTROLLER_OPTIONS } from "../controller/config.js";
-import { markdownTable, type OptionTable } from "./options.js";
+// kit/deploy/config-docs.test.ts fails when it is out of date or when the chart disagrees with a table.
+import { AGENT_OPTIONS } from "../../src/agent/config.js";
+import { APISERVER_OPTIONS } from "../../src/apiserver/config.js";
+import { CONTROLLER_OPTIONS } from "../../src/controller/config.js";
+import { markdownTable, type OptionTable } from "../../src/config/options.js";
 
 export const CONFIGURATION_DOC = "docs/configuration.md";
 

@@ -2,10 +2,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { DEFAULT_DRAIN_POLICY, type DrainPolicy } from "./drain-policy.js";
-import { KubeApiBase, type Query, type RequestOptions, type RestResponse, type WatchHandler } from "./api.js";
+import {
+  KubeApiBase,
+  type Query,
+  type RequestOptions,
+  type RestResponse,
+  type WatchHandler,
+} from "../k8s/api.js";
 import { drainNode, kubeDrainApi, planDrain, type DrainApi, type PodRef } from "./drain.js";
-import { parseLabelSelector } from "./label-selector.js";
-import type { KubePod, KubePodDisruptionBudget } from "./objects.js";
+import { parseLabelSelector } from "../k8s/label-selector.js";
+import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
 
 function pod(name: string, extra: Partial<KubePod> & { owner?: string; ns?: string } = {}): KubePod {
   const { owner, ns, ...rest } = extra;

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { COMPONENT_OPTIONS, CONFIGURATION_DOC, renderConfigurationDoc } from "./docs.js";
+import { COMPONENT_OPTIONS, CONFIGURATION_DOC, renderConfigurationDoc } from "./config-docs.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CHART = join(ROOT, "deploy", "charts", "bottlerocket-update-operator");

@@ -8,8 +8,8 @@ import {
   timeoutVerdict,
   type DrainPolicy,
 } from "./drain-policy.js";
-import { parseLabelSelector } from "./label-selector.js";
-import type { KubePod, KubePodDisruptionBudget } from "./objects.js";
+import { parseLabelSelector } from "../k8s/label-selector.js";
+import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
 
 function pod(
   opts: {

@@ -1,8 +1,8 @@
 // The drain policy (the apiserver's DRAIN_* settings, docs/apiserver.md "Drain policy"): which pods
 // the drain leaves, which pods block it, and which pods it may delete when its deadline passes. All
 // pure; drain.ts applies them.
-import { selectorMatches, type LabelSelector } from "./label-selector.js";
-import type { KubePod, KubePodDisruptionBudget } from "./objects.js";
+import { selectorMatches, type LabelSelector } from "../k8s/label-selector.js";
+import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
 
 /** Pod annotations that ask autoscalers not to disrupt the pod. */
 export const DO_NOT_DISRUPT_ANNOTATIONS: readonly { key: string; value: string }[] = [

@@ -15,7 +15,7 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
 import { BrupopError, KubeApiError } from "../errors.js";
 import { COMPONENT_LABEL } from "../model/constants.js";
-import type { KubeApi } from "./api.js";
+import type { KubeApi } from "../k8s/api.js";
 import {
   blockOf,
   DEFAULT_DRAIN_POLICY,
@@ -24,7 +24,7 @@ import {
   type BlockReason,
   type DrainPolicy,
 } from "./drain-policy.js";
-import { paths, type KubePod, type KubePodDisruptionBudget } from "./objects.js";
+import { paths, type KubePod, type KubePodDisruptionBudget } from "../k8s/objects.js";
 
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
 /** Value of COMPONENT_LABEL on brupop's apiserver pods (the chart's, upstream's). */
