@@ -249,7 +249,10 @@ describe("a real Prometheus: alert blocker, scraping, shipped rules, dashboard",
       await eventually("Prometheus scraped the finished rollout", 20_000, async () => {
         return (
           (await value(prom, "brupop_updates_succeeded_total")) === NODES &&
-          (await value(prom, `brupop_hosts_version{bottlerocket_version="${TO}"}`)) === NODES
+          (await value(prom, `brupop_hosts_version{bottlerocket_version="${TO}"}`)) === NODES &&
+          // The last agent reports Idle after the controller's MonitoringUpdate → Idle write: on a
+          // loaded machine a scrape can fall in between.
+          (await value(prom, `brupop_hosts_state{state="Idle"}`)) === NODES
         );
       });
       const up = await prom.query("up");
