@@ -252,7 +252,10 @@ describe("a real Prometheus: alert blocker, scraping, shipped rules, dashboard",
           (await value(prom, `brupop_hosts_version{bottlerocket_version="${TO}"}`)) === NODES &&
           // The last agent reports Idle after the controller's MonitoringUpdate → Idle write: on a
           // loaded machine a scrape can fall in between.
-          (await value(prom, `brupop_hosts_state{state="Idle"}`)) === NODES
+          (await value(prom, `brupop_hosts_state{state="Idle"}`)) === NODES &&
+          // The apiserver is a target of its own, scraped on its own clock: wait for a scrape
+          // after the last status write too.
+          (await value(prom, 'sum(brupop_apiserver_requests_total{method="PUT",code="200"})')) >= NODES * 4
         );
       });
       const up = await prom.query("up");
