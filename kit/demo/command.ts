@@ -169,7 +169,7 @@ export function registerDemo(program: Command): void {
     .option("--groups <name=count>", "label the first COUNT nodes brupop.example/wave=NAME (e.g. canary=1)")
     .option(
       "--script <file>",
-      "actions at times, one a line: `<seconds> release VERSION|pause|resume|fail-host NODE|quit` (the keys' actions without a terminal)",
+      "actions at times, one a line: `<seconds> release VERSION|pause|resume|fail-host NODE|unhealthy NODE|quit` (the keys' actions without a terminal)",
     )
     .option("--verbose", "log brupop's components (to a file on a terminal, else to stderr)", false)
     .option("--log-file <path>", "with --verbose: the log file (default: a new file in the temp dir)")

@@ -1,4 +1,4 @@
-// The demo's playground actions against its cluster and simulated hosts: the same functions for
+// The demo's playground actions against its cluster, simulated hosts and health-gated DaemonSet: the same functions for
 // the keys (a terminal) and `--script` (anywhere). Also `--policy FILE` (read and checked before
 // anything starts) and the `--zones`/`--groups` node labels.
 import { readFileSync } from "node:fs";
@@ -13,6 +13,7 @@ import {
   POLICY_KIND,
 } from "../../src/model/policy.js";
 import type { SimulatedFleet } from "../simulator/fleet.js";
+import type { DemoHealth } from "./health.js";
 import type { DemoAction } from "./script.js";
 
 /** What `--policy FILE` applies: an UpdatePolicy named `default` (the one the controller and status read). */
@@ -101,6 +102,8 @@ export interface PlaygroundDeps {
   rest: KubeRest;
   fleet: SimulatedFleet;
   state: PlaygroundState;
+  /** The health-gated DaemonSet (health.ts); absent: `unhealthy` is refused. */
+  health?: Pick<DemoHealth, "markUnhealthy">;
 }
 
 /** Performs one action; resolves with what happened (a line for the view's events). */
@@ -143,6 +146,10 @@ export async function performAction(action: DemoAction, deps: PlaygroundDeps): P
         .host(action.node)
         .failCommand("prepare", { times: 1, stderr: "demo: injected prepare failure" });
       return `${action.node}: its next prepare will fail`;
+    case "unhealthy":
+      if (deps.health === undefined) throw new Error("this demo runs no health-gated DaemonSet");
+      deps.health.markUnhealthy(action.node);
+      return `${action.node}: its DaemonSet pod will not be Ready after its next reboot (health gate)`;
     case "quit":
       state.quit = true;
       return "quit";

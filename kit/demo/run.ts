@@ -1,7 +1,8 @@
 // `brupop demo`: a live local fleet. A real control plane (kube-apiserver, etcd, controller-manager,
 // scheduler, kwok), N simulated Bottlerocket hosts as kwok nodes, a workload guarded by a
-// PodDisruptionBudget, and brupop's apiserver, controller and agents running in this process exactly
-// as in a cluster: same code, real TLS, real bound service-account tokens, real drains.
+// PodDisruptionBudget, a DaemonSet the agents' health gate checks after each reboot (health.ts), and
+// brupop's apiserver, controller and agents running in this process exactly as in a cluster: same
+// code, real TLS, real bound service-account tokens, real drains.
 //
 // The view reads the fleet the way `brupop status` does (StatusReader + buildFleetStatus), so each
 // waiting or stuck node says why: slot full, back-off, window closed, drain blocked by a PDB, agent
@@ -18,7 +19,9 @@ import type { KubeRest } from "../../src/k8s/rest.js";
 import { buildFleetStatus } from "../../src/status/core.js";
 import { StatusReader } from "../../src/status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
+import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
 import { FailureLog } from "./failures.js";
+import { DemoHealth } from "./health.js";
 import {
   applyPolicy,
   labelNodes,
@@ -95,6 +98,20 @@ export interface RolloutSource {
   lastCommand(node: string): CommandResult | null;
   /** The playground's actions (kwok demo only). */
   playground?: PlaygroundDeps;
+}
+
+/**
+ * The agents' timings: the health gate's soak after a reboot, and MonitoringUpdate's time limit (a
+ * node whose DaemonSet pod stays not Ready fails with Unhealthy once it passes).
+ */
+export function agentTimings(speed: boolean) {
+  return {
+    loopIntervalMs: 1_000,
+    updateCheckIntervalMs: 2_000,
+    excludeFromLbWaitMs: 0,
+    healthSoakMs: speed ? 1_000 : 3_000,
+    stateTimeLimitsMs: { MonitoringUpdate: speed ? 15_000 : 30_000 },
+  };
 }
 
 /** Host timings: long enough to watch each step, or short (`--speed`). */
@@ -229,9 +246,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const testbed = await BrupopTestbed.start({
     releases: [{ version: TO_VERSION }],
     hostDurations: hostDurations(opts.speed),
-    agentTimings: { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 },
+    agentTimings: agentTimings(opts.speed),
+    health: { ...NO_HEALTH_CHECKS, daemonSetPods: true },
     logger: opts.logger,
   });
+  const health = new DemoHealth(testbed.rest, WORKLOAD_NAMESPACE);
+  const kubelet = new AbortController();
+  let kubeletLoop: Promise<void> | undefined;
   say(
     `kubeconfig: ${testbed.cluster.kubeconfigPath}\n` +
       `  kubectl --kubeconfig ${testbed.cluster.kubeconfigPath} get brs -n ${testbed.namespace}`,
@@ -256,7 +277,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       say(`UpdatePolicy default applied (spec ${JSON.stringify(opts.policy.spec)})`);
     }
     await createWorkload(testbed.rest, opts.nodes, opts.pdbMaxUnavailable);
+    await health.create();
     await waitForWorkload(testbed.rest, opts.nodes, opts.signal);
+    await health.waitReady(names, opts.signal);
+    kubeletLoop = health.run(kubelet.signal);
+    testbed.onReboot = (e) => health.onReboot(e.hostId);
     if (opts.failHost !== undefined) {
       if (!names.includes(opts.failHost)) {
         throw new BrupopError(
@@ -294,11 +319,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         rest: testbed.rest,
         fleet: testbed.fleet,
         state: { newest: TO_VERSION, paused: opts.policy?.spec["paused"] === true, quit: false },
+        health,
       },
     };
     return await watchRollout(opts, source, title, names, notice);
   } finally {
     await controller?.stop();
+    kubelet.abort();
+    await kubeletLoop;
     if (!opts.signal.aborted) say("stopping the local cluster…");
     await testbed.stop();
   }

@@ -23,6 +23,7 @@ describe("parseScript", () => {
       "4.5 release 1.21.0   # the next one",
       "2 fail-host demo-node-1",
       "3 resume",
+      "5 unhealthy demo-node-2",
       "60 quit",
     ].join("\n");
     assert.deepEqual(parseScript(text, "s.txt", NODES), [
@@ -30,7 +31,8 @@ describe("parseScript", () => {
       { atMs: 2000, action: { kind: "fail-host", node: "demo-node-1" }, line: 5 },
       { atMs: 3000, action: { kind: "resume" }, line: 6 },
       { atMs: 4500, action: { kind: "release", version: "1.21.0" }, line: 4 },
-      { atMs: 60000, action: { kind: "quit" }, line: 7 },
+      { atMs: 5000, action: { kind: "unhealthy", node: "demo-node-2" }, line: 7 },
+      { atMs: 60000, action: { kind: "quit" }, line: 8 },
     ]);
   });
 
@@ -46,10 +48,8 @@ describe("parseScript", () => {
     ["1 pause now", /^--script s\.txt:1: pause takes no argument \(in "1 pause now"\)$/],
     ["1 quit 2 3", /^--script s\.txt:1: unexpected "3"/],
     ["1 reboot", /^--script s\.txt:1: unknown action "reboot"; expected `<seconds> <action> \[arg\]`/],
-    [
-      "1 unhealthy demo-node-0",
-      /^--script s\.txt:1: unhealthy is not available: the demo runs no health-gated DaemonSet/,
-    ],
+    ["1 unhealthy", /^--script s\.txt:1: unhealthy needs one of the demo's nodes/],
+    ["1 unhealthy demo-node-7", /^--script s\.txt:1: unhealthy needs one of the demo's nodes/],
   ];
   for (const [text, message] of bad) {
     it(`refuses ${JSON.stringify(text)}`, () => {
@@ -70,6 +70,8 @@ describe("keyAction", () => {
     ["p", { ...ctx, paused: true }, { kind: "resume" }],
     ["f", ctx, { kind: "fail-host", node: "demo-node-1" }],
     ["f", { ...ctx, firstUnfinished: undefined }, undefined],
+    ["u", ctx, { kind: "unhealthy", node: "demo-node-1" }],
+    ["u", { ...ctx, firstUnfinished: undefined }, undefined],
     ["q", ctx, { kind: "quit" }],
     ["x", ctx, undefined],
     ["N", ctx, undefined],
@@ -80,7 +82,7 @@ describe("keyAction", () => {
     });
   }
   it("the footer names every key", () => {
-    for (const k of ["n ", "p ", "f ", "q "]) assert.ok(KEY_FOOTER.includes(k), k);
+    for (const k of ["n ", "p ", "f ", "u ", "q "]) assert.ok(KEY_FOOTER.includes(k), k);
   });
 });
 

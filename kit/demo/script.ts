@@ -1,5 +1,5 @@
 // The demo as a playground: its actions (offer the next release, pause/resume the UpdatePolicy,
-// fail a host's next command, quit), reached through keys on a terminal or a `--script FILE`
+// fail a host's next command, make a node's DaemonSet pod unhealthy after its reboot, quit), reached through keys on a terminal or a `--script FILE`
 // without one. Pure: parsing, the key map and the node labels; kit/demo/run.ts performs them.
 import { BrupopError } from "../../src/errors.js";
 import { compareSemver, isSemver } from "../../src/model/semver.js";
@@ -10,6 +10,8 @@ export type DemoAction =
   | { kind: "pause" }
   | { kind: "resume" }
   | { kind: "fail-host"; node: string }
+  /** The node's DaemonSet pod is not Ready after its next reboot: its health gate fails it. */
+  | { kind: "unhealthy"; node: string }
   | { kind: "quit" };
 
 export interface ScriptStep {
@@ -24,7 +26,7 @@ export interface ScriptStep {
 export const GROUP_LABEL = "brupop.example/wave";
 
 const USAGE =
-  "expected `<seconds> <action> [arg]`, action one of: release VERSION, pause, resume, fail-host NODE, quit";
+  "expected `<seconds> <action> [arg]`, action one of: release VERSION, pause, resume, fail-host NODE, unhealthy NODE, quit";
 
 /**
  * Parses a `--script` file: one `<seconds> <action> [arg]` a line; blank lines and `#` comments
@@ -72,14 +74,11 @@ function parseAction(
     case "quit":
       return arg === undefined ? { kind } : bad(`${kind} takes no argument`);
     case "fail-host":
-      if (arg === undefined || !nodes.includes(arg)) {
-        return bad(`fail-host needs one of the demo's nodes (${shortList(nodes)})`);
-      }
-      return { kind: "fail-host", node: arg };
     case "unhealthy":
-      return bad(
-        "unhealthy is not available: the demo runs no health-gated DaemonSet (its workload is a Deployment)",
-      );
+      if (arg === undefined || !nodes.includes(arg)) {
+        return bad(`${kind} needs one of the demo's nodes (${shortList(nodes)})`);
+      }
+      return { kind, node: arg };
     default:
       return bad(`unknown action "${kind}"; ${USAGE}`);
   }
@@ -110,7 +109,7 @@ export interface KeyContext {
 }
 
 /** The footer that lists the keys (the live view's last line). */
-export const KEY_FOOTER = "n next release  p pause/resume  f fail a host's next command  q quit";
+export const KEY_FOOTER = "n next release  p pause/resume  f fail a command  u unhealthy pod  q quit";
 
 /** The action a key asks for (undefined: not a key of the demo). */
 export function keyAction(key: string, ctx: KeyContext): DemoAction | undefined {
@@ -121,6 +120,8 @@ export function keyAction(key: string, ctx: KeyContext): DemoAction | undefined 
       return { kind: ctx.paused ? "resume" : "pause" };
     case "f":
       return ctx.firstUnfinished === undefined ? undefined : { kind: "fail-host", node: ctx.firstUnfinished };
+    case "u":
+      return ctx.firstUnfinished === undefined ? undefined : { kind: "unhealthy", node: ctx.firstUnfinished };
     case "q":
       return { kind: "quit" };
     default:
