@@ -699,8 +699,38 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
       assert.equal(res.code, 0, res.stderr);
       return row(json(res), node);
     };
-    await controller.start();
+    // --watch too, started before the verdict exists: it must come through the watch's informer.
+    const watch = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(REPO, "src/cli/main.ts"),
+        "status",
+        "--kubeconfig",
+        kubeconfig,
+        "-n",
+        ns,
+        "-o",
+        "json",
+        "-w",
+      ],
+      { cwd: REPO, stdio: ["ignore", "pipe", "ignore"] },
+    );
+    const frames: FleetStatus[] = [];
+    let buffered = "";
+    watch.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        frames.push(JSON.parse(buffered.slice(0, nl)) as FleetStatus);
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    const watchExited = new Promise<number | null>((done) => watch.on("exit", (code) => done(code)));
     try {
+      await eventually("the watch's first frame", 60_000, () => frames.length >= 1);
+      assert.equal(row(frames[0] as FleetStatus, node).reason.kind, "starting");
+      await controller.start();
       await eventually("verdict published", 20_000, async () => {
         const cm = await kube<{ data?: Record<string, string> }>(
           rest,
@@ -721,6 +751,9 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
         held.message,
         `blocked by pod ${ns}/backup-0 on the node; starts updating to ${TO} once that clears`,
       );
+      await eventually("the watch shows it blocked", 30_000, () =>
+        frames.some((f) => row(f, node).reason.kind === "blocked"),
+      );
       await kube(rest, "DELETE", `/api/v1/namespaces/${ns}/pods/backup-0?gracePeriodSeconds=0`);
       await eventually("the node starts once the pod is gone", 30_000, async () => {
         const r = await statusOf();
@@ -735,7 +768,9 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
         return cm.data?.["blocked"] === "{}";
       });
     } finally {
+      watch.kill("SIGINT");
       await controller.stop();
     }
+    assert.equal(await watchExited, 130);
   });
 });
