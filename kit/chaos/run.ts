@@ -5,7 +5,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeRest } from "../../src/k8s/rest.js";
 import type { Logger } from "../../src/log.js";
 import { POLICY_COLLECTION_PATH } from "../../src/model/policy.js";
 import { silentLogger } from "../../src/log.js";
@@ -18,6 +17,7 @@ import { checkAll, finalOutcome, inFlight, type FinalOutcome, type Violation } f
 import { ChaosObserver, now, ZONE_LABEL } from "./observer.js";
 import type { Schedule } from "./schedule.js";
 import { ChaosWorld } from "./world.js";
+import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const FROM = "1.19.0";
 export const TO = "1.20.0";
@@ -238,7 +238,7 @@ async function settle(
 
 /** Best effort: the policy, the nodes and the namespace go (the cluster may run more schedules). */
 async function cleanUp(tb: BrupopTestbed, ns: string, policyName: string): Promise<void> {
-  const rest = new KubeRest(tb.cluster.kubeConfig);
+  const rest = new RawKubeRest(tb.cluster.kubeConfig);
   try {
     await rest.request("DELETE", `${POLICY_COLLECTION_PATH}/${policyName}`);
     for (const node of tb.nodes) await rest.request("DELETE", `/api/v1/nodes/${node}`);

@@ -9,7 +9,7 @@
 // leader ticks; a standby keeps its caches warm so /healthz is green and a failover starts from a
 // full view.
 //
-// Everything is injected (KubeRest, logger, clock, timers) and nothing is module-level, so many
+// Everything is injected (KubeApi, logger, clock, timers) and nothing is module-level, so many
 // controllers can run in one process (tests, demo, benchmarks).
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -24,7 +24,7 @@ import {
   type LeadershipTerm,
   type LeaseStore,
 } from "../k8s/leader-election.js";
-import type { KubeRest } from "../k8s/rest.js";
+import type { KubeApi } from "../k8s/api.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
 import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
@@ -88,7 +88,8 @@ export interface ControllerConfig extends ExtrasConfig {
 }
 
 export interface ControllerDeps {
-  rest: KubeRest;
+  /** The typed Kubernetes layer (src/k8s/api.ts): KubeRest in production, test/kit/fake-kube.ts in tests. */
+  rest: KubeApi;
   logger: Logger;
   /** Clock for decisions (back-off, schedule, timestamps written into specs and events). */
   clock?: Clock;
