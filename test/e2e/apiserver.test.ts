@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 
 import { ApiserverClient, tokenFileProvider } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,

@@ -13,8 +13,8 @@ import { Apiserver } from "../../src/apiserver/server.js";
 import { failureRecord } from "../../src/agent/decide.js";
 import { DEFAULT_DRAIN_POLICY } from "../../src/apiserver/drain-policy.js";
 import { parseLabelSelector } from "../../src/k8s/label-selector.js";
-import { UPDATE_MARKS_ANNOTATION } from "../../src/k8s/node-marks.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
+import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,

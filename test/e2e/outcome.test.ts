@@ -12,7 +12,7 @@ import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
 import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../../src/model/policy.js";
 import type { FleetStatus } from "../../src/status/model.js";
