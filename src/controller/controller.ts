@@ -28,7 +28,8 @@ import type { KubeApi } from "../k8s/api.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
 import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
-import { explainFleet, type Explanation } from "./explain.js";
+import type { Explanation } from "./explain.js";
+import { explainDecision } from "./fleet.js";
 import { makeExtras, type ExtrasConfig } from "./extras.js";
 import type { Notifier } from "./notify.js";
 import { ControllerHttpServer } from "./http.js";
@@ -369,16 +370,11 @@ export class Controller {
   explain(): Explanation[] {
     const last = this.#term?.last;
     if (last === undefined) return [];
-    const { gate } = last;
-    const policy = this.#policy?.source.last;
-    return explainFleet(last.shadows, {
+    return explainDecision(last.shadows, last.fleet, {
       now: this.#deps.clock.now(),
-      maxConcurrent: policy?.maxConcurrent ?? this.#cfg.maxConcurrent,
-      gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
       controllerNodeName: this.#cfg.controllerNodeName,
       blocked: this.#deps.blockers?.last,
       silent: this.#deps.silence?.last,
-      policy: policy && { hold: policy.hold?.message, filter: policy.filter },
     });
   }
 
