@@ -7,8 +7,7 @@ import { parseSchedule } from "./schedule.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const ALWAYS = parseSchedule("* * * * * * *", NOW);
-const policy = (spec: Record<string, unknown>): RawPolicy =>
-  ({ metadata: { name: "default" }, spec }) as RawPolicy;
+const policy = (spec: Record<string, unknown>): RawPolicy => ({ metadata: { name: "default" }, spec });
 const input = (read: PolicyRead, over: Partial<FleetInput> = {}): FleetInput => ({
   shadows: [brs("a"), brs("b"), brs("c"), brs("d")],
   nodes: [],
