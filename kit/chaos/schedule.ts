@@ -43,7 +43,13 @@ export type Fault =
   /** The UpdatePolicy is set to this spec (an empty edit removes every rule). */
   | { kind: "policy"; edit: PolicyEdit }
   /** The controllers' decision clock jumps forward (back-off and windows see it). */
-  | { kind: "clock-step"; ms: number };
+  | { kind: "clock-step"; ms: number }
+  /** kube-apiserver SIGKILLed, started again after downMs (same flags, ports, certificates). */
+  | { kind: "restart-kube-apiserver"; downMs: number }
+  /** etcd SIGKILLed, started again after downMs on the same data dir. */
+  | { kind: "restart-etcd"; downMs: number }
+  /** Every connection brupop's controllers and apiserver have to kube-apiserver (watches too) reset. */
+  | { kind: "cut-connections" };
 
 export type FaultKind = Fault["kind"];
 
@@ -90,6 +96,9 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "notready-in-drain",
   "policy",
   "clock-step",
+  "restart-kube-apiserver",
+  "restart-etcd",
+  "cut-connections",
 ];
 
 /** Relative weights: the faults that hit the update path most often are drawn most. */
@@ -104,6 +113,9 @@ const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   "notready-in-drain": 2,
   policy: 2,
   "clock-step": 1,
+  "restart-kube-apiserver": 1,
+  "restart-etcd": 1,
+  "cut-connections": 2,
 };
 
 const ZONES = ["zone-a", "zone-b", "zone-c"];
@@ -167,6 +179,11 @@ function drawFault(rng: Prng, kind: FaultKind, nodes: number): Fault {
       return { kind, edit: drawPolicy(rng, nodes) };
     case "clock-step":
       return { kind, ms: rng.int(1, 10) * 60_000 };
+    case "restart-kube-apiserver":
+    case "restart-etcd":
+      return { kind, downMs: rng.int(0, 3_000) };
+    case "cut-connections":
+      return { kind };
   }
 }
 
