@@ -101,6 +101,23 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "cut-connections",
 ];
 
+/**
+ * The vocabulary before the control-plane faults were added: seeds recorded until then (e.g. 1010)
+ * replay with `kinds: CLASSIC_FAULT_KINDS` (`npm run chaos -- --kinds classic`).
+ */
+export const CLASSIC_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.slice(0, 10);
+
+/** `--kinds`: "all", "classic" or a comma-separated list of kinds. */
+export function parseKinds(text: string): readonly FaultKind[] {
+  if (text === "all") return FAULT_KINDS;
+  if (text === "classic") return CLASSIC_FAULT_KINDS;
+  const kinds = text.split(",").map((k) => k.trim());
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0 || kinds.length === 0)
+    throw new RangeError(`unknown fault kind(s): ${unknown.join(", ")} (known: ${FAULT_KINDS.join(", ")})`);
+  return kinds as FaultKind[];
+}
+
 /** Relative weights: the faults that hit the update path most often are drawn most. */
 const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   "kill-controller": 3,
