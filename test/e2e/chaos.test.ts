@@ -16,7 +16,7 @@ import { generateSchedule } from "../../kit/chaos/schedule.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../../kit/testenv/kube-call.js";
 import { drainNode, kubeDrainApi } from "../../src/apiserver/drain.js";
-import { KubeRest } from "../../src/k8s/rest.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NODES = 6;
 /**
@@ -77,7 +77,7 @@ describe(
     // deleted, holding the budget at 0 for Kubernetes' 2 min expiry. The state is written here
     // directly; without the drain completing the grant, the drain answers 429 until its deadline.
     it("a granted eviction cut off before its pod's delete: the drain completes it", async () => {
-      const rest = new KubeRest(cluster.kubeConfig);
+      const rest = new RawKubeRest(cluster.kubeConfig);
       const ns = "chaos-grant";
       try {
         const [drained = "", other = ""] = await cluster.addNodes(2, { namePrefix: "chaos-grant-" });
