@@ -1,7 +1,8 @@
 // One controller tick as named stages, each a small function with explicit inputs and outputs around
 // the pure decisions (decisions.ts, gate.ts, view.ts):
 //
-//   admit → fence → publishSettings → loadRound → observe → cleanUp → gate → plan → write → record
+//   admit → fence → publishSettings → loadRound → observe → cleanUp → decide (fleet.ts: gate and
+//   policy) → adopt the gate → plan → write → record
 //
 // The orderings are structural: every stage after admit takes the FencedTerm that only the fence can
 // produce; loadRound takes the SettingsChecked that publishSettings returns (publishing rewrites the
@@ -22,10 +23,11 @@ import { isConflict, isNotFound, KubeApiError } from "../errors.js";
 import type { KubeApi } from "../k8s/api.js";
 import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange } from "./decisions.js";
 import { planUnblocked, type Blockers } from "./blockers.js";
-import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
+import { decideFleet, type FleetDecision } from "./fleet.js";
+import type { GateDecision, RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
 import type { Notifier } from "./notify.js";
-import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
+import { readPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import type { SilenceWatch } from "./silence.js";
@@ -126,10 +128,18 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   deps.silence?.observe(fencedTerm, live, deps.timers.nowMs());
   deps.notifier?.observe(fencedTerm, live, now);
 
-  const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
-  report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
-  const policy = await decideFleetPolicy(deps, fencedTerm, { live, nodes: caches.nodes(), now });
-  if (policy.hold !== undefined) report.updatesAllowed = false;
+  const fleet = decideFleet({
+    shadows: live,
+    nodes: caches.nodes(),
+    now,
+    schedule: deps.settings.schedule,
+    round,
+    maxConcurrent: deps.settings.maxConcurrent,
+    policy: await readPolicy(deps, fencedTerm),
+    scheduleCache: deps.policy?.source.scheduleCache,
+  });
+  const gateOpen = await adoptGate(deps, fencedTerm, fleet.gate);
+  report.updatesAllowed = gateOpen && fleet.hold === undefined;
   deps.metrics.setUpdatesAllowed(report.updatesAllowed);
 
   const { plan, blocked } = await planUnblocked(
@@ -137,10 +147,10 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
     {
       shadows: live,
       now,
-      maxConcurrent: policy.maxConcurrent,
+      maxConcurrent: fleet.maxConcurrent,
       updatesAllowed: report.updatesAllowed,
       controllerNodeName: deps.settings.controllerNodeName,
-      startFilter: policy.filter(),
+      startFilter: fleet.filter(),
     },
     fencedTerm.signal,
   );
@@ -151,9 +161,14 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   const written = await writeChanges(deps, fencedTerm, plan.changes);
   report.written = written.written;
   report.conflicts = written.conflicts;
-  await recordPolicy(deps, fencedTerm, policy, { plan, live, now });
+  await recordPolicy(deps, fencedTerm, fleet, { plan, live, now });
 
-  record(deps, fencedTerm, { live, now }, { ...gate, updatesAllowed: report.updatesAllowed });
+  record(
+    deps,
+    fencedTerm,
+    { live, now },
+    { ...fleet, gate: { ...fleet.gate, updatesAllowed: report.updatesAllowed } },
+  );
   deps.metrics.observeTick((performance.now() - t0) / 1000);
   return report;
 }
@@ -497,8 +512,8 @@ function record(
   deps: TickDeps,
   term: FencedTerm,
   { live, now }: { live: BottlerocketShadow[]; now: Date },
-  gate: GateDecision,
+  fleet: FleetDecision,
 ): void {
-  term.last = { shadows: live, gate };
+  term.last = { shadows: live, fleet };
   if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live, now));
 }

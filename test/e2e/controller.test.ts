@@ -11,7 +11,7 @@ import { Controller, type ControllerConfig } from "../../src/controller/controll
 import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/gate.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
-import { KubeRest, type Query } from "../../src/k8s/rest.js";
+import { type Query } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
@@ -19,6 +19,7 @@ import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
 import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "../kit/watchers.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -30,7 +31,7 @@ const logger: Logger =
   process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
 
 /** KubeRest whose shadow watch events can be held back: a controller with a stale cache. */
-class GatedRest extends KubeRest {
+class GatedRest extends RawKubeRest {
   paused = false;
   readonly #held: (() => void)[] = [];
 
@@ -58,7 +59,7 @@ class GatedRest extends KubeRest {
   }
 }
 
-async function listBrs(rest: KubeRest, ns: string): Promise<RawBrs[]> {
+async function listBrs(rest: RawKubeRest, ns: string): Promise<RawBrs[]> {
   return (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(ns))).items;
 }
 
@@ -145,12 +146,12 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
   function controller(
     tb: BrupopTestbed,
     config: Partial<ControllerConfig> & { cron?: string },
-    deps: { clock?: Clock; rest?: KubeRest } = {},
+    deps: { clock?: Clock; rest?: RawKubeRest } = {},
   ): Controller {
     const clock = deps.clock;
     const { cron, ...rest_ } = config;
     // Each replica has its own connections, like a separate pod.
-    const rest = deps.rest ?? new KubeRest(cluster.kubeConfig);
+    const rest = deps.rest ?? new RawKubeRest(cluster.kubeConfig);
     const c = new Controller(
       {
         namespace: tb.namespace,

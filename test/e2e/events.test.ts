@@ -22,7 +22,6 @@ import { Registry } from "prom-client";
 import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";
 import {
@@ -37,6 +36,7 @@ import { documentedEvents, type DocumentedEvent } from "../kit/event-docs.js";
 import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath } from "../kit/watchers.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FROM = "1.19.0";
@@ -79,7 +79,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   let cluster: TestCluster;
   let tb: BrupopTestbed;
   let controller: Controller;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let fleet: Fleet;
   const t0 = performance.now();
 
@@ -91,7 +91,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     try {
       await provoke();
     } catch (err) {
@@ -153,7 +153,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
         blockers: { podSelector: `${BLOCK_LABEL}=true` },
         agentSilenceLimitMs: 3_000,
       },
-      { rest: new KubeRest(cluster.kubeConfig), logger },
+      { rest: new RawKubeRest(cluster.kubeConfig), logger },
     );
     await controller.start();
 
@@ -177,7 +177,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   after(async () => {
     await (controller as Controller | undefined)?.stop().catch(() => undefined);
     await (tb as BrupopTestbed | undefined)?.stop().catch(() => undefined);
-    (rest as KubeRest | undefined)?.close();
+    (rest as RawKubeRest | undefined)?.close();
     if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
     process.stderr.write(`events e2e: ${elapsed(t0)} in all\n`);
   });
