@@ -10,7 +10,7 @@ set -euo pipefail
 need=()
 update=0
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in buildah containerd runc containernetworking-plugins iptables mmdebstrap gcc libc6-dev \
+for p in buildah containerd runc containernetworking-plugins iptables gcc libc6-dev \
   iproute2 util-linux llvm qemu-user-static ca-certificates; do
   have "$p" || need+=("$p")
 done
