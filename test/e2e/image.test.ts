@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
 import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
+import { startRegistry } from "../../kit/testenv/registry.js";
 import { productionPackages, type LockFile } from "../../tools/image/lockfile.js";
 import { blobPath, readOciArchive, type OciArchive } from "../../tools/image/oci.js";
 
@@ -36,6 +38,22 @@ interface CdxComponent {
   purl?: string;
   licenses?: { license?: { id?: string; name?: string }; expression?: string }[];
   components?: CdxComponent[];
+}
+
+/** GET over HTTPS trusting `caPem` only; rejects on a non-2xx status. */
+function fetchWithCa(url: string, accept: string, caPem: string): Promise<{ body: string; digest: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca: caPem, headers: { accept } }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => {
+        if ((res.statusCode ?? 0) >= 300) reject(new Error(`${url}: HTTP ${String(res.statusCode)} ${body}`));
+        else resolve({ body, digest: String(res.headers["docker-content-digest"] ?? "") });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 function flatten(components: readonly CdxComponent[]): CdxComponent[] {
@@ -339,5 +357,45 @@ describe("container image", { timeout: 1_800_000 }, () => {
     const line = out.split("\n").find((l) => l.includes("retrying")) ?? "";
     assert.match(line, /"name":"brupop-agent"/, out.slice(0, 2000));
     assert.match(line, /ECONNREFUSED/);
+  });
+
+  it("pushes the index to an OCI registry over TLS (`npm run image -- --push REF`)", async () => {
+    const registry = await startRegistry();
+    try {
+      const ref = `${registry.host}/${pkg.name}:${pkg.version}`;
+      const { stderr } = await run("bash", [join(ROOT, "tools", "image", "build.sh"), "--push", ref], {
+        env: { ...process.env, REGISTRY_CA_DIR: registry.caDir },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      assert.match(stderr, /pushed in \d+s/);
+      // What a node's containerd reads first: the index by tag, then each platform's manifest.
+      const get = async (path: string, accept: string): Promise<{ body: string; digest: string }> => {
+        const res = await fetchWithCa(`https://${registry.host}${path}`, accept, registry.caPem);
+        return res;
+      };
+      const index = JSON.parse(
+        (await get(`/v2/${pkg.name}/manifests/${pkg.version}`, "application/vnd.oci.image.index.v1+json"))
+          .body,
+      ) as { manifests: { digest: string; platform?: { architecture: string; os: string } }[] };
+      const platforms = index.manifests
+        .map((m) => `${m.platform?.os ?? ""}/${m.platform?.architecture ?? ""}`)
+        .sort();
+      assert.deepEqual(platforms, ["linux/amd64", "linux/arm64"]);
+      for (const m of index.manifests) {
+        const local = oci.images.find((i) => i.config.architecture === m.platform?.architecture);
+        const got = await get(
+          `/v2/${pkg.name}/manifests/${m.digest}`,
+          "application/vnd.oci.image.manifest.v1+json",
+        );
+        const manifest = JSON.parse(got.body) as { layers: { size: number }[] };
+        assert.equal(
+          manifest.layers.reduce((t, l) => t + l.size, 0),
+          local?.compressedBytes,
+          `${m.platform?.architecture ?? ""}: the pushed layer is the archive's`,
+        );
+      }
+    } finally {
+      await registry.stop();
+    }
   });
 });

@@ -24,7 +24,7 @@
 # Key = hash of every file that may enter the bundles, this directory, and the Node version.
 # A warm run only checks that directory. The LAST stdout line is the docker-archive path.
 # --push REF: also pushes the index (every architecture) to REF (docker://REF; TLS verified against
-# the system's CAs or REGISTRY_CA_DIR's certs.d layout); done on every run, cached or not.
+# the system's CAs, or REGISTRY_CA_DIR/<host:port>/ca.crt); done on every run, cached or not.
 # Needs root, buildah, apt-get, llvm-strip, readelf (bash tools/testenv/install-realnode-deps.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -68,26 +68,17 @@ bah() { buildah --root "$cache/storage" --runroot "$cache/run" --storage-driver 
 done_already() { [[ -f "$final/COMPLETE" && -s "$archive" && -s "$oci" ]]; }
 push_index() {
   [[ -n "$push_ref" ]] || return 0
-  local t0=$SECONDS certs=()
-  [[ -n "${REGISTRY_CA_DIR:-}" ]] && certs=(--cert-dir "$REGISTRY_CA_DIR/$(echo "$push_ref" | cut -d/ -f1)")
+  local t0=$SECONDS certs=() list="localhost/$name-push:$version" a
+  [[ -n "${REGISTRY_CA_DIR:-}" ]] && certs=(--cert-dir "$REGISTRY_CA_DIR/${push_ref%%/*}")
   log "pushing the index ($archs) to $push_ref"
-  # From the archive, so a cached build pushes exactly what was tested.
-  skopeo_like_push "$oci" "$push_ref" "${certs[@]}"
-  log "pushed in $((SECONDS - t0))s"
-}
-# buildah has no archive-to-registry copy of a whole index; re-import the index into a manifest
-# list (cheap: the blobs are in buildah's storage already) and push it with --all.
-skopeo_like_push() {
-  local from="$1" to="$2"
-  shift 2
-  local list="localhost/$name-push:$version"
+  # The per-arch images of this build are in buildah's storage (same cache): one manifest list
+  # of them, pushed with every instance (--all), then dropped.
   bah manifest rm "$list" >/dev/null 2>&1 || true
   bah manifest create "$list" >/dev/null
-  local a
-  for a in $archs; do bah manifest add "$list" "localhost/$ref-$a" >/dev/null; done
-  bah manifest push --quiet --all "$@" "$list" "docker://$to" >&2
+  for a in $(sed -n 's/^archs=//p' "$final/BUILDINFO"); do bah manifest add "$list" "localhost/$ref-$a" >/dev/null; done
+  bah manifest push --quiet --all "${certs[@]}" "$list" "docker://$push_ref" >&2
   bah manifest rm "$list" >/dev/null
-  [[ -s "$from" ]]
+  log "pushed in $((SECONDS - t0))s"
 }
 report() {
   log "image $ref: $(awk '{printf "%s %.1f MB (%.1f MB compressed)  ", $1, $2 / 1e6, $3 / 1e6}' "$final/SIZES")"
