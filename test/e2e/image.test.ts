@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
+import { binDir } from "../../kit/testenv/paths.js";
 import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 import { startRegistry } from "../../kit/testenv/registry.js";
 import { productionPackages, type LockFile } from "../../tools/image/lockfile.js";
@@ -359,7 +360,7 @@ describe("container image", { timeout: 1_800_000 }, () => {
     assert.match(line, /ECONNREFUSED/);
   });
 
-  it("pushes the index to an OCI registry over TLS (`npm run image -- --push REF`)", async () => {
+  it("pushes the index and the charts (OCI artefacts) to an OCI registry over TLS", async () => {
     const registry = await startRegistry();
     try {
       const ref = `${registry.host}/${pkg.name}:${pkg.version}`;
@@ -393,6 +394,44 @@ describe("container image", { timeout: 1_800_000 }, () => {
           local?.compressedBytes,
           `${m.platform?.architecture ?? ""}: the pushed layer is the archive's`,
         );
+      }
+      // The charts as OCI artefacts in the same registry: `helm package`, `helm push`, and what
+      // `helm install oci://...` resolves (docs/install.md).
+      const helm = join(binDir(), "helm");
+      const charts = await mkdtemp(join(tmpdir(), "brupop-charts-"));
+      const helmEnv = {
+        ...process.env,
+        HELM_CONFIG_HOME: charts,
+        HELM_CACHE_HOME: charts,
+        HELM_DATA_HOME: charts,
+      };
+      try {
+        for (const chart of ["bottlerocket-shadow", "bottlerocket-update-operator"]) {
+          await run(helm, ["package", join(ROOT, "deploy", "charts", chart), "-d", charts], { env: helmEnv });
+          const tgz = join(charts, `${chart}-${pkg.version}.tgz`);
+          const { stdout: pushed, stderr: pushLog } = await run(
+            helm,
+            ["push", tgz, `oci://${registry.host}/charts`, "--ca-file", registry.caFile],
+            { env: helmEnv },
+          );
+          assert.match(`${pushed}${pushLog}`, /Digest: sha256:/);
+          const { stdout: shown } = await run(
+            helm,
+            [
+              "show",
+              "chart",
+              `oci://${registry.host}/charts/${chart}`,
+              "--version",
+              pkg.version,
+              "--ca-file",
+              registry.caFile,
+            ],
+            { env: helmEnv },
+          );
+          assert.match(shown, new RegExp(`^name: ${chart}$`, "m"));
+        }
+      } finally {
+        await rm(charts, { recursive: true, force: true });
       }
     } finally {
       await registry.stop();
