@@ -2,6 +2,8 @@
 # brupop-ts: one image for the controller, the agent and the apiserver. The entrypoint is the
 # `brupop` CLI; the chart picks the component with the container args (`agent`, `apiserver`,
 # `controller`). Build: docker build -t brupop-ts:0.1.0 .
+# This is the plain single-arch Docker build on node:24-bookworm-slim. The shipped image is
+# `npm run image` (tools/image/build.sh): FROM scratch, amd64 + arm64 under one OCI index, SBOM.
 #
 # The image ships bundles, not node_modules: `npm run bundle` (tools/bundle.ts) writes one minified
 # file per component, and each process loads only its own (docs/benchmarks.md, "Where the memory

@@ -15,7 +15,7 @@
 // bench/run.ts calls measureFootprint() too. Needs the testenv binaries (npm run testenv:build)
 // and dist/bundle (npm run bundle: run here first unless --no-bundle).
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { BrupopTestbed } from "../kit/testbed/testbed.js";
 import { BenchCgroup, type CgroupLimits, type CgroupReading } from "../kit/bench/cgroup.js";
-import { cpuSeconds, rssBytes } from "../kit/bench/proc.js";
+import { clockTicksPerSecond, cpuSeconds, parseCpuTicks, rssBytes } from "../kit/bench/proc.js";
 import { parseDockerfile, stageEnv } from "../kit/deploy/dockerfile.js";
 import { API_GROUP, PLURAL, shadowNameForNode } from "../src/model/constants.js";
 import type { TestCluster } from "../kit/testenv/cluster.js";
@@ -417,6 +417,140 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
       await stopChild(r.child);
       r.group?.remove();
     }
+    await tb.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface StartVariant {
+  name: string;
+  /** Node's flags before the bundle (e.g. CHART_AGENT_FLAGS). */
+  flags: readonly string[];
+  /** Extra environment (e.g. NODE_COMPILE_CACHE). */
+  env?: Readonly<Record<string, string>>;
+}
+
+export interface StartFigure {
+  variant: string;
+  /** Process start → its shadow shows a status (s), and the CPU (user + sys) that took. */
+  startS: number;
+  startCpuS: number;
+  /** CPU seconds by thread name (/proc/<pid>/task/<tid>/comm) at that moment: where the CPU went. */
+  threads: Record<string, number>;
+}
+
+/** CPU seconds of each live thread of `pid`, summed by thread name. */
+function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const dir = `/proc/${pid}/task/${tid}`;
+      const name = readFileSync(`${dir}/comm`, "utf8").trim();
+      const s = parseCpuTicks(readFileSync(`${dir}/stat`, "utf8")) / clockTicksPerSecond();
+      out[name] = Math.round(((out[name] ?? 0) + s) * 1000) / 1000;
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+}
+
+/**
+ * The agent's start alone (issue 30): a control plane, the apiserver bundle, then the agent bundle
+ * started `runs` times per variant under the agent's cgroup limits (10m CPU), each from no shadow
+ * to its first status. `npx tsx bench/agent-start.ts`; ~1 min per 10 runs under the limit.
+ */
+export async function measureAgentStart(opts: {
+  variants: readonly StartVariant[];
+  runs: number;
+  cgroups?: boolean;
+  log?: (line: string) => void;
+}): Promise<StartFigure[]> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const cgroups = opts.cgroups ?? true;
+  const node = process.execPath;
+  const tb = await BrupopTestbed.start({
+    releases: [{ version: VERSION, releasedAt: 0 }],
+    namespace: "start",
+  });
+  const dir = await mkdtemp(join(tmpdir(), "brupop-start-"));
+  const tag = `brupop-start-${process.pid}`;
+  let api: Running | undefined;
+  try {
+    const sa = await serviceAccountDir(tb, dir);
+    const server = new URL(tb.cluster.server);
+    const inCluster: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      ...imageEnv(),
+      KUBERNETES_SERVICE_HOST: server.hostname,
+      KUBERNETES_SERVICE_PORT: server.port,
+      BRUPOP_SERVICE_ACCOUNT_DIR: sa,
+      TRACING_FILTER_DIRECTIVE: "warn",
+    };
+    const [agentNode] = await tb.addNodes(1, { version: VERSION, namePrefix: "st-", startAgents: false });
+    if (agentNode === undefined) throw new Error("no node");
+    const apiPort = await freePort();
+    api = launch(
+      "apiserver",
+      [
+        node,
+        BUNDLE_MAIN,
+        "apiserver",
+        `--namespace=${tb.namespace}`,
+        `--tls-dir=${dirname(tb.caPath)}`,
+        "--host=127.0.0.1",
+      ],
+      { ...inCluster, APISERVER_INTERNAL_PORT: String(apiPort) },
+      { cgroups: false, name: `${tag}-apiserver` },
+    );
+    const out: StartFigure[] = [];
+    for (let run = 0; run < opts.runs; run++) {
+      for (const [i, v] of opts.variants.entries()) {
+        await kube(
+          tb.rest,
+          "DELETE",
+          `/apis/${API_GROUP}/v2/namespaces/${tb.namespace}/${PLURAL}/${shadowNameForNode(agentNode)}`,
+        ).catch(() => undefined);
+        const argv = [
+          node,
+          ...v.flags,
+          BUNDLE_MAIN,
+          "agent",
+          `--namespace=${tb.namespace}`,
+          `--apiserver-url=https://127.0.0.1:${apiPort}`,
+          `--ca-path=${tb.caPath}`,
+          `--token-path=${tb.tokenPath(agentNode)}`,
+          `--socket=${tb.fleet.socketPath(agentNode)}`,
+        ];
+        const r = launch(
+          "agent",
+          argv,
+          { ...inCluster, ...v.env, MY_NODE_NAME: agentNode },
+          { cgroups, name: `${tag}-${run}-${i}` },
+        );
+        try {
+          const startS = await waitFirstStatus(tb, agentNode, 180_000).catch((err: unknown) => {
+            throw new Error(`${String(err)}\nagent stderr:\n${r.stderr.join("")}`);
+          });
+          const fig = {
+            threads: threadCpu(r.child.pid ?? 0),
+            variant: v.name,
+            startS: Math.round(startS * 10) / 10,
+            startCpuS: Math.round(cpuSeconds(r.child.pid ?? 0) * 1000) / 1000,
+          };
+          log(
+            `agent start [${v.name}] run ${run + 1}: ${fig.startS} s, ${fig.startCpuS} s CPU (threads: ${JSON.stringify(fig.threads)})`,
+          );
+          out.push(fig);
+        } finally {
+          await stopChild(r.child);
+          r.group?.remove();
+        }
+      }
+    }
+    return out;
+  } finally {
+    if (api !== undefined) await stopChild(api.child);
     await tb.stop();
     await rm(dir, { recursive: true, force: true });
   }

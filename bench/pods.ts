@@ -9,12 +9,12 @@
 //
 // Writes bench/results/pods.json. Never two real-node clusters at once on one machine.
 import { writeFile } from "node:fs/promises";
+import { RawKubeRest } from "../kit/testenv/raw-rest.js";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hostApiArgs, workloadManifest } from "../kit/demo/realnodes.js";
 import { checkRealNodeDemo } from "../kit/demo/plan.js";
-import { KubeRest } from "../src/k8s/rest.js";
 import { startRealNodeCluster, type RealNodeCluster } from "../kit/testenv/realnode/cluster.js";
 import {
   BRUPOP_NAMESPACE,
@@ -50,7 +50,7 @@ const log = (line: string) =>
   process.stderr.write(`[bench:pods ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-async function list<T>(rest: KubeRest, path: string): Promise<T[]> {
+async function list<T>(rest: RawKubeRest, path: string): Promise<T[]> {
   const res = await rest.request<{ items?: T[] }>("GET", path);
   if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}`);
   return res.body.items ?? [];
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
   });
   try {
-    const rest = new KubeRest(cluster.kubeConfig);
+    const rest = new RawKubeRest(cluster.kubeConfig);
     const names = cluster.nodes.map((n) => n.name);
     for (const name of names) await cluster.startHostApi(name, { args: hostApiArgs(true, false) });
     const manifest = join(cluster.dir, "bench-workload.json");

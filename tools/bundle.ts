@@ -9,6 +9,8 @@
 //                              the kit: `demo` and `simulate-host` run from a checkout, src/cli/kit.ts)
 //   dist/bundle/kube.js        @kubernetes/client-node, loaded by the three components only when a
 //                              kubeconfig is involved (never in a pod: src/k8s/access.ts)
+//   dist/bundle/warm-compile-cache.js  writes the bundles' compile cache next to them (image build;
+//                              tools/bundle/compile-cache.ts), which main.js then uses
 //   dist/bundle/package.json   {"type": "commonjs"}
 //
 // The image copies dist/bundle to /app/dist/cli, so `node /app/dist/cli/main.js agent` (the
@@ -154,6 +156,10 @@ export async function bundle(outDir: string = BUNDLE_DIR): Promise<BundleReport[
         sourcemap: false,
       },
       "main.js",
+    ),
+    one(
+      { entryPoints: [join(root, "tools", "bundle", "warm-compile-cache.ts")], sourcemap: false },
+      "warm-compile-cache.js",
     ),
   ]);
   await writeFile(join(outDir, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);

@@ -10,16 +10,16 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { benchStatusUpdates } from "../../kit/bench/apiserver.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { isNodeReady, kwokNodeManifest } from "../../kit/testenv/nodes.js";
 import type { V1Node } from "@kubernetes/client-node";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 async function clusterFrom(dir: string): Promise<{ cluster: TestCluster; close: () => void }> {
   const kubeconfigPath = join(dir, "admin.kubeconfig");
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
-  const rest = new KubeRest(kubeConfig);
+  const rest = new RawKubeRest(kubeConfig);
   const [caCertPem, caKeyPem] = await Promise.all([
     readFile(join(dir, "pki", "ca.crt"), "utf8"),
     readFile(join(dir, "pki", "ca.key"), "utf8"),

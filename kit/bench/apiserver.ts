@@ -9,7 +9,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,
@@ -26,6 +25,7 @@ import { createCA, issueCert } from "../testenv/pki.js";
 import { ApiserverClient } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { ObservedKubeRest } from "../testenv/observed-rest.js";
+import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export interface StatusBenchOptions {
   /** Concurrent agents, each on its own kwok node with its own agent pod and bound token (default 200). */
@@ -75,7 +75,7 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 async function must<T>(
-  rest: KubeRest,
+  rest: RawKubeRest,
   method: string,
   path: string,
   body?: unknown,
@@ -86,7 +86,7 @@ async function must<T>(
   return res.body;
 }
 
-async function ensureCrd(rest: KubeRest, webhookUrl: string, caPem: string): Promise<void> {
+async function ensureCrd(rest: RawKubeRest, webhookUrl: string, caPem: string): Promise<void> {
   const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   const existing = await rest.request("GET", `${path}/${CRD_NAME}`);
   if (existing.status === 200) return; // another run installed it: v2 writes need no conversion
@@ -116,7 +116,7 @@ interface BenchAgent {
 
 async function createAgents(
   cluster: TestCluster,
-  rest: KubeRest,
+  rest: RawKubeRest,
   ns: string,
   count: number,
 ): Promise<BenchAgent[]> {
@@ -170,7 +170,7 @@ export async function benchStatusUpdates(
   const durationMs = opts.durationMs ?? 10_000;
   const ns = opts.namespace ?? "brupop-bench";
   const logger = opts.logger ?? silentLogger();
-  const admin = new KubeRest(cluster.kubeConfig);
+  const admin = new RawKubeRest(cluster.kubeConfig);
   const counts = { kube: 0, reviews: 0, measuring: false };
   const serverRest = new ObservedKubeRest(cluster.kubeConfig, (method, path) => {
     if (!counts.measuring) return;

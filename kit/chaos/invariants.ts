@@ -2,8 +2,8 @@
 // returns the violations it finds, with the time of the entry that broke it, so the runner can print
 // the history window around it. Nothing here trusts a component's own report: the inputs are the
 // observer's watches, the simulated hosts' reboot log and the controllers' requests as sent.
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
-import { UPDATE_MARKS_ANNOTATION } from "../../src/k8s/node-marks.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
+import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";
 import { compareSemver } from "../../src/model/semver.js";
 import { ON_SUCCESS, isShadowState } from "../../src/model/state.js";
 import {

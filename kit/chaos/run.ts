@@ -5,11 +5,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeRest } from "../../src/k8s/rest.js";
 import type { Logger } from "../../src/log.js";
 import { POLICY_COLLECTION_PATH } from "../../src/model/policy.js";
 import { silentLogger } from "../../src/log.js";
 import type { TestCluster } from "../testenv/cluster.js";
+import { CutProxy } from "../testenv/cut-proxy.js";
 import { eventually, kube } from "../testenv/kube-call.js";
 import { BrupopTestbed } from "../testbed/testbed.js";
 import { sortHistory, snapshotAt, type HistoryEvent } from "./history.js";
@@ -18,6 +18,7 @@ import { checkAll, finalOutcome, inFlight, type FinalOutcome, type Violation } f
 import { ChaosObserver, now, ZONE_LABEL } from "./observer.js";
 import type { Schedule } from "./schedule.js";
 import { ChaosWorld } from "./world.js";
+import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const FROM = "1.19.0";
 export const TO = "1.20.0";
@@ -74,6 +75,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   let observer: ChaosObserver | undefined;
   let world: ChaosWorld | undefined;
   let injector: FaultInjector | undefined;
+  let proxy: CutProxy | undefined;
   try {
     const nodes = await tb.addNodes(schedule.nodes, { version: FROM, namePrefix: `${ns}-n` });
     for (const [i, node] of nodes.entries()) {
@@ -121,8 +123,10 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     );
     await obs.start();
 
+    proxy = await CutProxy.start({ host: "127.0.0.1", port: Number(new URL(cluster.server).port) });
     world = new ChaosWorld({
       testbed: tb,
+      proxy,
       maxConcurrent: schedule.maxConcurrent,
       policyName,
       leaseName: LEASE,
@@ -162,6 +166,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   } finally {
     injector?.detach();
     await world?.stop();
+    await proxy?.close();
     await observer?.stop();
     await tb.stop();
     await cleanUp(tb, ns, policyName);
@@ -238,7 +243,7 @@ async function settle(
 
 /** Best effort: the policy, the nodes and the namespace go (the cluster may run more schedules). */
 async function cleanUp(tb: BrupopTestbed, ns: string, policyName: string): Promise<void> {
-  const rest = new KubeRest(tb.cluster.kubeConfig);
+  const rest = new RawKubeRest(tb.cluster.kubeConfig);
   try {
     await rest.request("DELETE", `${POLICY_COLLECTION_PATH}/${policyName}`);
     for (const node of tb.nodes) await rest.request("DELETE", `/api/v1/nodes/${node}`);

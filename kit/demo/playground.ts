@@ -4,7 +4,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { BrupopError } from "../../src/errors.js";
-import type { KubeRest } from "../../src/k8s/rest.js";
 import {
   DEFAULT_POLICY_NAME,
   parsePolicySpec,
@@ -15,6 +14,7 @@ import {
 import type { SimulatedFleet } from "../simulator/fleet.js";
 import type { DemoHealth } from "./health.js";
 import type { DemoAction } from "./script.js";
+import type { RawKubeRest } from "../testenv/raw-rest.js";
 
 /** What `--policy FILE` applies: an UpdatePolicy named `default` (the one the controller and status read). */
 export interface PolicyManifest {
@@ -69,13 +69,13 @@ async function ok(what: string, res: Promise<{ status: number; body: unknown }>)
   return r.status;
 }
 
-export async function applyPolicy(rest: KubeRest, policy: PolicyManifest): Promise<void> {
+export async function applyPolicy(rest: RawKubeRest, policy: PolicyManifest): Promise<void> {
   await ok("create UpdatePolicy default", rest.request("POST", POLICY_COLLECTION_PATH, { body: policy }));
 }
 
 /** Sets labels on nodes (merge patch). */
 export async function labelNodes(
-  rest: KubeRest,
+  rest: RawKubeRest,
   labels: ReadonlyMap<string, Record<string, string>>,
 ): Promise<void> {
   await Promise.all(
@@ -99,7 +99,7 @@ export interface PlaygroundState {
 }
 
 export interface PlaygroundDeps {
-  rest: KubeRest;
+  rest: RawKubeRest;
   fleet: SimulatedFleet;
   state: PlaygroundState;
   /** The health-gated DaemonSet (health.ts); absent: `unhealthy` is refused. */

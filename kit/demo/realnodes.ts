@@ -8,7 +8,6 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { startRealNodeCluster, type RealNodeCluster } from "../testenv/realnode/cluster.js";
 import { BRUPOP_NAMESPACE, buildImage, installBrupop, setBrupopValues } from "../testenv/realnode/install.js";
@@ -16,6 +15,7 @@ import { requireRealNodeBinaries } from "../testenv/realnode/paths.js";
 import { checkRealNodeDemo, FROM_VERSION, TO_VERSION } from "./plan.js";
 import { demoTitle, hostDurations, watchRollout, type DemoOptions, type RolloutSource } from "./run.js";
 import { scheduleNotice } from "./view.js";
+import { RawKubeRest } from "../testenv/raw-rest.js";
 
 const WORKLOAD_NAMESPACE = "default";
 const PAUSE_IMAGE = "registry.k8s.io/pause:brupop-testenv";
@@ -88,7 +88,7 @@ interface Rollout {
 }
 
 /** Waits until brupop's deployments and agents (one per node) are available. */
-async function waitForBrupop(rest: KubeRest, nodes: number, signal: AbortSignal): Promise<void> {
+async function waitForBrupop(rest: RawKubeRest, nodes: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 300_000;
   const get = async (path: string) => {
     const res = await rest.request<Rollout>("GET", path);
@@ -145,7 +145,7 @@ export async function runRealNodeDemo(opts: DemoOptions): Promise<number> {
       await cluster.startHostApi(name, { args: hostApiArgs(opts.speed, name === opts.failHost) });
     }
     say("a workload under a PodDisruptionBudget, then both charts as docs/install.md says…");
-    const rest = new KubeRest(cluster.kubeConfig);
+    const rest = new RawKubeRest(cluster.kubeConfig);
     const manifest = join(cluster.dir, "demo-workload.json");
     await writeFile(manifest, JSON.stringify(workloadManifest(names.length, opts.pdbMaxUnavailable)));
     await cluster.kubectl(["apply", "-f", manifest]);

@@ -8,6 +8,7 @@
 // waiting or stuck node says why: slot full, back-off, window closed, drain blocked by a PDB, agent
 // silent.
 import { setTimeout as sleep } from "node:timers/promises";
+import type { RawKubeRest } from "../testenv/raw-rest.js";
 import type { Logger } from "pino";
 import { BrupopTestbed } from "../testbed/testbed.js";
 import { Controller } from "../../src/controller/controller.js";
@@ -15,7 +16,6 @@ import type { ConcurrencyLimit } from "../../src/controller/decisions.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import type { CommandResult } from "../../src/bottlerocket/types.js";
 import { BrupopError } from "../../src/errors.js";
-import type { KubeRest } from "../../src/k8s/rest.js";
 import { buildFleetStatus } from "../../src/status/core.js";
 import { StatusReader } from "../../src/status/fetch.js";
 import { startCluster } from "../testenv/cluster.js";
@@ -90,7 +90,7 @@ export interface DemoOptions {
 
 /** What the live view reads: the cluster, and the hosts' last commands where it can see them. */
 export interface RolloutSource {
-  rest: KubeRest;
+  rest: RawKubeRest;
   namespace: string;
   server: string;
   kubeconfigPath: string;
@@ -121,7 +121,7 @@ export function hostDurations(speed: boolean) {
     : { refresh: 500, prepare: 3_000, activate: 500, deactivate: 500, reboot: 3_000 };
 }
 
-async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: number): Promise<void> {
+async function createWorkload(rest: RawKubeRest, replicas: number, maxUnavailable: number): Promise<void> {
   const labels = { app: "demo-web" };
   const post = async (path: string, body: unknown) => {
     const res = await rest.request("POST", path, { body });
@@ -162,7 +162,7 @@ async function createWorkload(rest: KubeRest, replicas: number, maxUnavailable: 
 }
 
 /** Waits until the workload's pods are all Ready (at most 60 s; the demo goes on regardless). */
-async function waitForWorkload(rest: KubeRest, replicas: number, signal: AbortSignal): Promise<void> {
+async function waitForWorkload(rest: RawKubeRest, replicas: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && !signal.aborted) {
     const res = await rest.request<{ status?: { readyReplicas?: number } }>(

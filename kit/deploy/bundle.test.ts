@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle, type BundleReport } from "../../tools/bundle.js";
+import { CHART_NODE_FLAGS } from "../../tools/bundle/compile-cache.js";
 import { bundleFor } from "../../tools/bundle/launcher.js";
 import { requestedCommand } from "../../src/cli/program.js";
 
@@ -74,6 +75,23 @@ describe("npm run bundle", { timeout: 180_000 }, () => {
       );
     }
     assert.ok(inputs.some((i) => i.includes("src/agent/agent.ts")));
+  });
+
+  it("warm-compile-cache.js writes the compile cache the launcher then reads (issue 30)", () => {
+    const warm = spawnSync(process.execPath, [join(dir, "warm-compile-cache.js")], { encoding: "utf8" });
+    assert.equal(warm.status, 0, warm.stderr);
+    assert.equal(warm.stdout.trim(), join(dir, ".compile-cache"));
+    // With the chart's flags: V8 takes a code cache only under the flags it was written with.
+    const help = spawnSync(
+      process.execPath,
+      [...CHART_NODE_FLAGS.agent, join(dir, "main.js"), "agent", "--help"],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, NODE_DEBUG_NATIVE: "COMPILE_CACHE" },
+      },
+    );
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stderr, /V8 code cache for CommonJS .*agent\.js was accepted/);
   });
 
   it("has no kit code in any bundle: demo and simulate-host answer that they run from a checkout", () => {

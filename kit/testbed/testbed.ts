@@ -34,7 +34,6 @@ import {
 import { SimulatedFleet } from "../simulator/fleet.js";
 import type { HostDurations, RebootEvent, RebootedEvent } from "../simulator/host.js";
 import type { ReleaseInput } from "../simulator/releases.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,
@@ -56,6 +55,7 @@ import { eventually, kube } from "../testenv/kube-call.js";
 import { createCA, issueCert, type CertificateAuthority } from "../testenv/pki.js";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
+import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const AGENT_SERVICE_ACCOUNT = "brupop-agent-service-account";
 const TESTBED_LABEL = "brupop-e2e/testbed";
@@ -132,7 +132,7 @@ interface NodeObject {
 
 export class BrupopTestbed {
   readonly cluster: TestCluster;
-  readonly rest: KubeRest;
+  readonly rest: RawKubeRest;
   readonly namespace: string;
   readonly apiserver: Apiserver;
   readonly fleet: SimulatedFleet;
@@ -167,7 +167,7 @@ export class BrupopTestbed {
     opts: TestbedOptions;
     cluster: TestCluster;
     ownsCluster: boolean;
-    rest: KubeRest;
+    rest: RawKubeRest;
     namespace: string;
     apiserver: Apiserver;
     fleet: SimulatedFleet;
@@ -196,7 +196,7 @@ export class BrupopTestbed {
     const logger = opts.logger ?? silentLogger();
     const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
     const cluster = opts.cluster ?? (await startCluster());
-    const rest = new KubeRest(cluster.kubeConfig);
+    const rest = new RawKubeRest(cluster.kubeConfig);
     const dir = await mkdtemp(join(tmpdir(), "brupop-testbed-"));
     try {
       await kube(rest, "POST", "/api/v1/namespaces", {
@@ -401,12 +401,12 @@ export class BrupopTestbed {
       sleep,
       ...this.#opts.hostClient,
     });
-    let rest: KubeRest | undefined;
+    let rest: RawKubeRest | undefined;
     let objects: AgentObjects;
     if (this.#shared !== undefined) {
       objects = this.#shared.forNode(node);
     } else {
-      rest = new KubeRest(this.cluster.kubeConfig);
+      rest = new RawKubeRest(this.cluster.kubeConfig);
       objects = new OwnObjectsWatch({ rest, namespace: this.namespace, nodeName: node, logger: log });
     }
     const crash = new AbortController();
@@ -677,7 +677,7 @@ const APISERVER_METHODS = [
 ] as const satisfies readonly (keyof BrupopApiserverApi)[];
 
 /** The CRD with its conversion webhook pointed at our in-process apiserver (created or re-pointed). */
-async function installCrd(rest: KubeRest, apiserverUrl: string, caPem: string): Promise<void> {
+async function installCrd(rest: RawKubeRest, apiserverUrl: string, caPem: string): Promise<void> {
   const crd = buildCrd() as {
     metadata: Record<string, unknown>;
     spec: { conversion: { webhook: { clientConfig: unknown } } };
@@ -710,7 +710,7 @@ async function installCrd(rest: KubeRest, apiserverUrl: string, caPem: string): 
 }
 
 /** The UpdatePolicy CRD (cluster-wide, no webhook): created once per cluster, then reused. */
-async function installPolicyCrd(rest: KubeRest): Promise<void> {
+async function installPolicyCrd(rest: RawKubeRest): Promise<void> {
   const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   const res = await rest.request("POST", path, { body: buildPolicyCrd() });
   if (res.status !== 201 && res.status !== 200 && res.status !== 409) {
@@ -727,7 +727,7 @@ async function installPolicyCrd(rest: KubeRest): Promise<void> {
 }
 
 /** The agent DaemonSet, like the real install (its pods hold the tokens; drains skip them). */
-async function installAgentDaemonSet(rest: KubeRest, namespace: string): Promise<void> {
+async function installAgentDaemonSet(rest: RawKubeRest, namespace: string): Promise<void> {
   await kube(rest, "POST", `/apis/apps/v1/namespaces/${namespace}/daemonsets`, {
     apiVersion: "apps/v1",
     kind: "DaemonSet",

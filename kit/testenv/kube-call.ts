@@ -2,7 +2,7 @@
 // set-up): a Kubernetes call that must succeed, and polling for a condition.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
-import type { KubeRest } from "../../src/k8s/rest.js";
+import type { RawKubeRest } from "./raw-rest.js";
 
 export interface KubeCallOptions {
   /** Accepted HTTP statuses (default 200, 201). */
@@ -13,7 +13,7 @@ export interface KubeCallOptions {
 
 /** A Kubernetes API call that must answer one of `opts.ok`; throws BRUPOP_E_TESTENV with the answer otherwise. */
 export async function kube<T = unknown>(
-  rest: KubeRest,
+  rest: RawKubeRest,
   method: string,
   path: string,
   body?: unknown,

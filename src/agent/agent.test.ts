@@ -12,7 +12,7 @@ import { ReleaseCatalog } from "../../kit/simulator/releases.js";
 import { InProcessTransport } from "../../kit/simulator/routes.js";
 import { ManualTimers } from "../../kit/simulator/timers.js";
 import { FakeTimers, ManualClock } from "../clock.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 import {
   ACCEPT_FAILURE_ANNOTATION,
   EXCLUDE_FROM_LB_LABEL,

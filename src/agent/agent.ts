@@ -14,7 +14,7 @@ import type { BottlerocketHost } from "../bottlerocket/client.js";
 import type { UpdateStatus } from "../bottlerocket/types.js";
 import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
 import { BrupopError } from "../errors.js";
-import { isCordonedByBrupop } from "../k8s/node-ops.js";
+import { isCordonedByBrupop } from "../k8s/cordon-marker.js";
 import { silentLogger } from "../log.js";
 import { ACCEPT_FAILURE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow, type ShadowStatus } from "../model/shadow.js";

@@ -6,7 +6,7 @@
 // Caches keep only the fields the agent reads, so a Node costs a few hundred bytes, not kilobytes.
 import type { Logger } from "pino";
 import { Informer } from "../k8s/informer.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths, type KubeNode, type NodeCondition, type RawShadow } from "../k8s/objects.js";
 import {

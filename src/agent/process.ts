@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { ApiserverClient, tokenFileProvider } from "../apiserver/client.js";
 import { BottlerocketApiClient } from "../bottlerocket/client.js";
 import { loadKubeAccess } from "../k8s/access.js";
+import type { KubeApi } from "../k8s/api.js";
 import { KubeRest } from "../k8s/rest.js";
 import { Agent, type AgentExit } from "./agent.js";
 import { readRequiredFile, type AgentConfig } from "./config.js";
@@ -20,21 +21,16 @@ export interface AgentProcess {
 
 /** Reads the Node's uid (the apiserver checks it on every call), retrying until the Node exists. */
 async function nodeUid(
-  rest: KubeRest,
+  rest: KubeApi,
   config: AgentConfig,
   logger: Logger,
   signal: AbortSignal,
 ): Promise<string> {
-  const path = `/api/v1/nodes/${encodeURIComponent(config.nodeName)}`;
   for (;;) {
     try {
-      const res = await rest.request<{ metadata?: { uid?: string } }>("GET", path, {
-        timeoutMs: 15_000,
-        signal,
-      });
-      const uid = res.body?.metadata?.uid;
-      if (res.status === 200 && uid !== undefined) return uid;
-      logger.warn({ status: res.status }, "cannot read this agent's Node yet; retrying");
+      const uid = (await rest.getNode(config.nodeName, { timeoutMs: 15_000, signal })).metadata?.uid;
+      if (uid !== undefined) return uid;
+      logger.warn("this agent's Node has no uid yet; retrying");
     } catch (err) {
       if (signal.aborted) throw err;
       logger.warn({ err }, "cannot read this agent's Node yet; retrying");

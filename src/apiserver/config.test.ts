@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isBrupopError } from "../errors.js";
 import { DEFAULT_DRAIN_POLICY } from "./drain-policy.js";
-import { NO_MARKS } from "../k8s/node-marks.js";
+import { NO_MARKS } from "./node-marks.js";
 import { loadApiserverConfig } from "./config.js";
 
 const inPod = () => "brupop-bottlerocket-aws";

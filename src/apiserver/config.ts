@@ -21,7 +21,7 @@ import {
   parseTaintMarks,
   type NodeMarks,
   type NodeTaint,
-} from "../k8s/node-marks.js";
+} from "./node-marks.js";
 import { DEFAULT_TLS_DIR } from "./tls.js";
 
 /** A pure parser whose Error becomes BRUPOP_E_CONFIG naming the variable. */

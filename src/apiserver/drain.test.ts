@@ -9,7 +9,16 @@ import {
   type RestResponse,
   type WatchHandler,
 } from "../k8s/api.js";
-import { drainNode, kubeDrainApi, planDrain, type DrainApi, type PodRef } from "./drain.js";
+import {
+  drainNode,
+  evictionRefusal,
+  kubeDrainApi,
+  planDrain,
+  type DeleteOutcome,
+  type DrainApi,
+  type EvictOutcome,
+  type PodRef,
+} from "./drain.js";
 import { parseLabelSelector } from "../k8s/label-selector.js";
 import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
 
@@ -143,15 +152,16 @@ class FakeNode implements DrainApi {
     return this.pods;
   }
 
-  async evict(ref: PodRef): Promise<number> {
+  async evict(ref: PodRef): Promise<EvictOutcome> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((r) => setImmediate(r));
     this.inFlight--;
     this.evictions.push(ref.name);
     const status = this.answers.get(ref.name)?.shift() ?? 201;
-    if (status === 201 || status === 200) this.#evictedAt.set(ref.name, this.lists);
-    return status;
+    if (status !== 201 && status !== 200) return evictionRefusal(status);
+    this.#evictedAt.set(ref.name, this.lists);
+    return { kind: "evicted" };
   }
 }
 
@@ -288,7 +298,7 @@ describe("drainNode", () => {
       listPodsOnNode: () => (calls > 1 ? Promise.resolve([]) : node.listPodsOnNode()),
       evict: () => {
         calls++;
-        return calls === 1 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve(201);
+        return calls === 1 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve({ kind: "evicted" });
       },
     };
     const t = fakeTime();
@@ -366,17 +376,83 @@ describe("planDrain with a drain policy", () => {
 class DeletingNode extends FakeNode {
   pdbs: KubePodDisruptionBudget[] = [];
   deletes: string[] = [];
-  async deletePod(ref: PodRef): Promise<number> {
+  async deletePod(ref: PodRef): Promise<DeleteOutcome> {
     await new Promise((r) => setImmediate(r));
     this.deletes.push(ref.name);
     this.pods = this.pods.filter((p) => p.metadata?.name !== ref.name);
-    return 200;
+    return { kind: "deleted" };
   }
   async listPdbs(namespace: string): Promise<KubePodDisruptionBudget[]> {
     await new Promise((r) => setImmediate(r));
     return this.pdbs.filter((p) => p.metadata?.namespace === namespace);
   }
 }
+
+describe("drainNode: an eviction granted but never carried out (its request cut off)", () => {
+  const CREATED = "2026-12-07T10:00:00Z";
+  const guarded = (): KubePod =>
+    pod("web-1", { owner: "ReplicaSet", metadata: { creationTimestamp: CREATED } });
+  const pdbGranting = (name: string, at: string): KubePodDisruptionBudget => ({
+    metadata: { name: "web", namespace: "default" },
+    spec: { selector: {} },
+    status: { disruptionsAllowed: 0, disruptedPods: { [name]: at } },
+  });
+  const table: [string, KubePodDisruptionBudget[], string[]][] = [
+    [
+      "the PDB lists the pod as disrupted: deleted at the first 429",
+      [pdbGranting("web-1", "2026-12-07T10:05:00Z")],
+      ["web-1"],
+    ],
+    ["the PDB lists another pod: waits (no delete)", [pdbGranting("web-2", "2026-12-07T10:05:00Z")], []],
+    [
+      "a grant older than the pod (an earlier pod of that name): waits",
+      [pdbGranting("web-1", "2026-12-07T09:59:59Z")],
+      [],
+    ],
+    ["no PDB lists anything: waits", [], []],
+  ];
+  for (const [title, pdbs, deletes] of table) {
+    it(title, async () => {
+      const node = new DeletingNode([guarded()]);
+      node.answers.set("web-1", [429, 429, 429, 201]);
+      node.pdbs = pdbs;
+      const t = fakeTime();
+      const result = await drainNode(node, "n1", { retryIntervalMs: 5_000, now: t.now, sleep: t.sleep });
+      assert.deepEqual(node.deletes, deletes);
+      assert.deepEqual(
+        result.evicted.map((p) => p.name),
+        ["web-1"],
+      );
+      assert.equal(node.evictions.length, deletes.length > 0 ? 1 : 4);
+    });
+  }
+
+  it("a pod already terminating is left to finish", async () => {
+    const node = new DeletingNode([
+      pod("web-1", { metadata: { creationTimestamp: CREATED, deletionTimestamp: "2026-12-07T10:06:00Z" } }),
+    ]);
+    node.answers.set("web-1", [429, 201]);
+    node.pdbs = [pdbGranting("web-1", "2026-12-07T10:05:00Z")];
+    const t = fakeTime();
+    await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.deletes, []);
+  });
+
+  it("without the PDB list (RBAC) the drain waits as before", async () => {
+    const node = new DeletingNode([guarded()]);
+    node.answers.set("web-1", [429, 429, 429, 201]);
+    let lists = 0;
+    node.listPdbs = () => {
+      lists++;
+      return Promise.reject(new Error("HTTP 403"));
+    };
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.deletes, []);
+    assert.equal(result.evicted.length, 1);
+    assert.equal(lists, 1, "tried once per drain");
+  });
+});
 
 describe("drainNode with a drain policy", () => {
   it("a do-not-disrupt pod blocks the drain before anything is evicted, named with the annotation", async () => {
@@ -569,7 +645,7 @@ describe("kubeDrainApi: delete and PDB list", () => {
 
   it("deletes with the pod's uid as precondition", async () => {
     const kube = new ScriptedKube(200);
-    assert.equal(await kubeDrainApi(kube).deletePod!(ref, signal), 200);
+    assert.deepEqual(await kubeDrainApi(kube).deletePod!(ref, signal), { kind: "deleted" });
     assert.deepEqual(kube.calls, [
       {
         method: "DELETE",
@@ -579,9 +655,32 @@ describe("kubeDrainApi: delete and PDB list", () => {
     ]);
   });
 
-  it("a failed precondition (409: another pod under that name) counts as gone; other statuses pass through", async () => {
-    assert.equal(await kubeDrainApi(new ScriptedKube(409)).deletePod!(ref, signal), 404);
-    assert.equal(await kubeDrainApi(new ScriptedKube(403)).deletePod!(ref, signal), 403);
+  it("a failed precondition (409: another pod under that name) counts as gone; other refusals carry the status", async () => {
+    const table: [number, DeleteOutcome][] = [
+      [409, { kind: "gone" }],
+      [404, { kind: "gone" }],
+      [403, { kind: "refused", status: 403 }],
+      [500, { kind: "refused", status: 500 }],
+    ];
+    for (const [status, want] of table)
+      assert.deepEqual(
+        await kubeDrainApi(new ScriptedKube(status)).deletePod!(ref, signal),
+        want,
+        `${status}`,
+      );
+  });
+
+  it("classifies an eviction's answer: accepted, gone, not now (PDB or overload), refused for good", async () => {
+    const table: [number, EvictOutcome][] = [
+      [201, { kind: "evicted" }],
+      [404, { kind: "gone" }],
+      [429, { kind: "not-now", status: 429 }],
+      [503, { kind: "not-now", status: 503 }],
+      [403, { kind: "refused", status: 403 }],
+      [409, { kind: "refused", status: 409 }],
+    ];
+    for (const [status, want] of table)
+      assert.deepEqual(await kubeDrainApi(new ScriptedKube(status)).evict(ref, signal), want, `${status}`);
   });
 
   it("lists the PDBs of one namespace", async () => {

@@ -13,7 +13,7 @@
 // PodDisruptionBudget protects unless told to.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
-import { BrupopError, KubeApiError } from "../errors.js";
+import { BrupopError, isConflict, isNotFound, KubeApiError } from "../errors.js";
 import { COMPONENT_LABEL } from "../model/constants.js";
 import type { KubeApi } from "../k8s/api.js";
 import {
@@ -124,13 +124,54 @@ export function blockedError(node: string, blocked: readonly BlockedPod[]): Brup
   );
 }
 
+/**
+ * What an eviction came to: accepted; the pod is already gone; "not now" (a PodDisruptionBudget
+ * allows no disruption, or the API is overloaded: retried); or refused for good. `status` is the
+ * Kubernetes API's answer, for the message.
+ */
+export type EvictOutcome =
+  | { kind: "evicted" }
+  | { kind: "gone" }
+  | { kind: "not-now"; status: number }
+  | { kind: "refused"; status: number };
+
+/** What deleting a pod came to (gone: it was deleted already, or another pod now has its name). */
+export type DeleteOutcome = { kind: "deleted" } | { kind: "gone" } | { kind: "refused"; status: number };
+
+const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/** The one place an eviction's refusal by the Kubernetes API is classified. */
+export function evictionRefusal(status: number): EvictOutcome {
+  if (status === 404) return { kind: "gone" };
+  return RETRYABLE_STATUSES.has(status) ? { kind: "not-now", status } : { kind: "refused", status };
+}
+
+/**
+ * The eviction of `pod` a PodDisruptionBudget's status.disruptedPods records as granted, if any (pure):
+ * only for a pod not already terminating, and a grant older than the pod was for an earlier pod of
+ * that name (a StatefulSet's), so it does not count.
+ */
+export function grantedEviction(
+  pdbs: readonly KubePodDisruptionBudget[],
+  pod: KubePod,
+): { pdb: string; at: string } | undefined {
+  const name = pod.metadata?.name ?? "";
+  if (pod.metadata?.deletionTimestamp !== undefined) return undefined;
+  const created = Date.parse(pod.metadata?.creationTimestamp ?? "");
+  for (const pdb of pdbs) {
+    const at = pdb.status?.disruptedPods?.[name];
+    if (at !== undefined && Date.parse(at) >= created) return { pdb: pdb.metadata?.name ?? "", at };
+  }
+  return undefined;
+}
+
 /** What the drain needs from the cluster (narrow, so tests can fake it). */
 export interface DrainApi {
   listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<KubePod[]>;
-  /** Posts an Eviction; resolves to the HTTP status (network failures reject). */
-  evict(pod: PodRef, signal: AbortSignal): Promise<number>;
-  /** Deletes the pod (its uid as precondition); resolves to the HTTP status. Needed by onTimeout "delete". */
-  deletePod?(pod: PodRef, signal: AbortSignal): Promise<number>;
+  /** Posts an Eviction (network failures reject). */
+  evict(pod: PodRef, signal: AbortSignal): Promise<EvictOutcome>;
+  /** Deletes the pod (its uid as precondition). Needed by onTimeout "delete". */
+  deletePod?(pod: PodRef, signal: AbortSignal): Promise<DeleteOutcome>;
   /** The PodDisruptionBudgets of a namespace. Needed by onTimeout "delete". */
   listPdbs?(namespace: string, signal: AbortSignal): Promise<KubePodDisruptionBudget[]>;
 }
@@ -181,7 +222,6 @@ function refusalText(status: number | "network"): string {
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
-const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
 
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
   sleepTimer(ms, undefined, { signal });
@@ -201,6 +241,8 @@ class DrainRun {
   readonly #signal: AbortSignal;
   readonly #logger: Logger | undefined;
   #failure: { err: unknown } | undefined;
+  /** Listing PDBs or deleting failed once (RBAC): granted-but-cut-off evictions are waited out. */
+  #grantsUnreadable = false;
   /** Pods whose eviction was refused and not yet accepted, with the last answer. */
   readonly refused = new Map<string, number | "network">();
   /** Pods whose eviction was accepted. */
@@ -234,9 +276,9 @@ class DrainRun {
     for (;;) {
       if (this.#failure !== undefined) return false;
       this.#checkDeadline("evicting pods", { pod: podKey(pod) });
-      let status: number;
+      let outcome: EvictOutcome;
       try {
-        status = await this.#api.evict(pod, this.#signal);
+        outcome = await this.#api.evict(pod, this.#signal);
       } catch (err) {
         if (this.#signal.aborted) throw err;
         this.refused.set(podKey(pod), "network");
@@ -244,19 +286,60 @@ class DrainRun {
         await this.#pause(this.#retryMs);
         continue;
       }
-      if (status === 200 || status === 201 || status === 404) this.refused.delete(podKey(pod));
-      if (status === 200 || status === 201) return true;
-      if (status === 404) return false;
-      if (!RETRYABLE_STATUSES.has(status)) {
+      if (outcome.kind === "evicted" || outcome.kind === "gone") {
+        this.refused.delete(podKey(pod));
+        return outcome.kind === "evicted";
+      }
+      const status = outcome.status;
+      if (outcome.kind === "refused") {
         throw new BrupopError("BRUPOP_E_DRAIN", `eviction of pod ${podKey(pod)} failed: HTTP ${status}`, {
           node: this.#node,
           pod: podKey(pod),
           status,
         });
       }
+      if (await this.#completeGrantedEviction(pod, status)) return true;
       this.refused.set(podKey(pod), status);
       this.#logger?.debug({ pod: podKey(pod), status }, "eviction refused for now; retrying");
       await this.#pause(this.#retryMs);
+    }
+  }
+
+  /**
+   * A 429 while a PodDisruptionBudget lists this very pod in status.disruptedPods: an eviction of it
+   * was granted earlier (the budget already counts it as going) but the pod was never deleted, the
+   * granting request cut off between the budget update and the delete (a drain aborted by a killed
+   * apiserver). Kubernetes keeps such an entry for 2 minutes, holding the budget (and every drain) at
+   * 0 meanwhile. Deleting the pod, its uid as precondition, does what the granted eviction would
+   * have done, within the budget. Needs pods/delete and poddisruptionbudgets/list; without them (or
+   * on any error) the drain waits the entry out as before. True if the pod was deleted.
+   */
+  async #completeGrantedEviction(pod: PodRef, status: number): Promise<boolean> {
+    const api = this.#api;
+    if (status !== 429 || api.listPdbs === undefined || api.deletePod === undefined) return false;
+    if (this.#grantsUnreadable) return false;
+    try {
+      const pdbs = await api.listPdbs(pod.namespace, this.#signal);
+      if (!pdbs.some((p) => p.status?.disruptedPods?.[pod.name] !== undefined)) return false;
+      const current = (await api.listPodsOnNode(this.#node, this.#signal)).find(
+        (p) => p.metadata?.uid === pod.uid,
+      );
+      const grant = current === undefined ? undefined : grantedEviction(pdbs, current);
+      if (grant === undefined) return false;
+      const deleted = await api.deletePod(pod, this.#signal);
+      this.#logger?.info(
+        { pod: podKey(pod), pdb: grant.pdb, grantedAt: grant.at, status: deleted },
+        "eviction granted earlier but the pod was never deleted; deleting it as the eviction would have",
+      );
+      return deleted.kind === "deleted";
+    } catch (err) {
+      if (this.#signal.aborted) throw err;
+      this.#grantsUnreadable = true; // once per drain: a 403 will not change within it
+      this.#logger?.warn(
+        { err, pod: podKey(pod) },
+        "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
+      );
+      return false;
     }
   }
 
@@ -380,9 +463,10 @@ async function deleteRemaining(
       });
       continue;
     }
-    const status = await api.deletePod(ref, signal);
-    if (status >= 200 && status < 300) deleted.push(ref);
-    else if (status !== 404) kept.push({ pod: podKey(ref), reason: `delete failed: HTTP ${status}` });
+    const outcome = await api.deletePod(ref, signal);
+    if (outcome.kind === "deleted") deleted.push(ref);
+    else if (outcome.kind === "refused")
+      kept.push({ pod: podKey(ref), reason: `delete failed: HTTP ${outcome.status}` });
   }
   if (kept.length > 0) {
     const deletedText = deleted.length === 0 ? "" : `; deleted ${listed(deleted.map(podKey))}`;
@@ -408,10 +492,9 @@ export function kubeDrainApi(api: KubeApi): DrainApi {
     async evict(pod, signal) {
       try {
         await api.evictPod(pod.namespace, pod.name, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
-        return 201;
+        return { kind: "evicted" };
       } catch (err) {
-        // The drain's retry policy reads the status (429 and 5xx: again later; 404: already gone).
-        if (err instanceof KubeApiError) return err.httpStatus;
+        if (err instanceof KubeApiError) return evictionRefusal(err.httpStatus);
         throw err;
       }
     },
@@ -423,10 +506,11 @@ export function kubeDrainApi(api: KubeApi): DrainApi {
           timeoutMs: REQUEST_TIMEOUT_MS,
           what: `delete pod ${podKey(pod)}`,
         });
-        return 200;
+        return { kind: "deleted" };
       } catch (err) {
-        // 409: the precondition failed (another pod under that name): ours is gone.
-        if (err instanceof KubeApiError) return err.httpStatus === 409 ? 404 : err.httpStatus;
+        // A conflict: the precondition failed (another pod under that name), so ours is gone.
+        if (isNotFound(err) || isConflict(err)) return { kind: "gone" };
+        if (err instanceof KubeApiError) return { kind: "refused", status: err.httpStatus };
         throw err;
       }
     },

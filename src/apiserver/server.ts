@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { BrupopError } from "../errors.js";
 import type { DrainOptions } from "./drain.js";
-import type { NodeMarks } from "../k8s/node-marks.js";
+import type { NodeMarks } from "./node-marks.js";
 import type { KubeAccess } from "../k8s/access.js";
 import { KubeRest } from "../k8s/rest.js";
 import { silentLogger } from "../log.js";

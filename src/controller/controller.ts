@@ -9,7 +9,7 @@
 // leader ticks; a standby keeps its caches warm so /healthz is green and a failover starts from a
 // full view.
 //
-// Everything is injected (KubeRest, logger, clock, timers) and nothing is module-level, so many
+// Everything is injected (KubeApi, logger, clock, timers) and nothing is module-level, so many
 // controllers can run in one process (tests, demo, benchmarks).
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -24,11 +24,12 @@ import {
   type LeadershipTerm,
   type LeaseStore,
 } from "../k8s/leader-election.js";
-import type { KubeRest } from "../k8s/rest.js";
+import type { KubeApi } from "../k8s/api.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
 import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
-import { explainFleet, type Explanation } from "./explain.js";
+import type { Explanation } from "./explain.js";
+import { explainDecision } from "./fleet.js";
 import { makeExtras, type ExtrasConfig } from "./extras.js";
 import { BlockersPublisher } from "./blockers-publish.js";
 import type { Notifier } from "./notify.js";
@@ -89,7 +90,8 @@ export interface ControllerConfig extends ExtrasConfig {
 }
 
 export interface ControllerDeps {
-  rest: KubeRest;
+  /** The typed Kubernetes layer (src/k8s/api.ts): KubeRest in production, test/kit/fake-kube.ts in tests. */
+  rest: KubeApi;
   logger: Logger;
   /** Clock for decisions (back-off, schedule, timestamps written into specs and events). */
   clock?: Clock;
@@ -374,16 +376,11 @@ export class Controller {
   explain(): Explanation[] {
     const last = this.#term?.last;
     if (last === undefined) return [];
-    const { gate } = last;
-    const policy = this.#policy?.source.last;
-    return explainFleet(last.shadows, {
+    return explainDecision(last.shadows, last.fleet, {
       now: this.#deps.clock.now(),
-      maxConcurrent: policy?.maxConcurrent ?? this.#cfg.maxConcurrent,
-      gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
       controllerNodeName: this.#cfg.controllerNodeName,
       blocked: this.#deps.blockers?.last,
       silent: this.#deps.silence?.last,
-      policy: policy && { hold: policy.hold?.message, filter: policy.filter },
     });
   }
 

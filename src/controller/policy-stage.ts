@@ -1,9 +1,10 @@
 // The UpdatePolicy in the tick (issue 18): two stages around the plan.
 //
-//   gate → policy (decide: fleet hold, effective limit, per-node filter) → plan → write → policyStatus
+//   readPolicy → decide (fleet.ts: fleet hold, effective limit, per-node filter) → plan → write →
+//   recordPolicy (status, Events, gauges, version locks)
 //
-// With no policy object, `policy` only applies the Node pause annotation and leaves the limit and
-// the schedule as the environment set them (today's behaviour).
+// With no policy object the decision only applies the Node pause annotation and leaves the limit
+// and the schedule as the environment set them (today's behaviour).
 import type { Logger } from "pino";
 import { Gauge, type Registry } from "prom-client";
 import { VERSION_LOCK_LATEST } from "../bottlerocket/types.js";
@@ -12,17 +13,10 @@ import { POLICY_API_VERSION, POLICY_KIND, type RawPolicy } from "../model/policy
 import { paths } from "../k8s/objects.js";
 import { stripManagedFields, type RawShadow } from "./view.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
-import type { ConcurrencyLimit, NodeLike, StartFilter, TickPlan } from "./decisions.js";
-import {
-  decidePolicy,
-  defaultFilter,
-  nodeCounts,
-  policyStatus,
-  statusChanged,
-  type FleetHold,
-  type PolicyDecision,
-} from "./policy.js";
+import type { ConcurrencyLimit, TickPlan } from "./decisions.js";
+import { nodeCounts, policyStatus, statusChanged, type PolicyDecision } from "./policy.js";
 import type { PolicySource } from "./policy-source.js";
+import type { FleetDecision, PolicyRead } from "./fleet.js";
 import { whileActive, type FencedTerm } from "./term.js";
 import type { EventRecorder } from "../k8s/events.js";
 import type { CONTROLLER_EVENTS } from "./event-reasons.js";
@@ -101,74 +95,34 @@ export interface PolicyRuntime {
   metrics: PolicyMetrics;
 }
 
-/** What the tick applies: undefined `hold` and `maxConcurrent` leave the environment's. */
-export interface PolicyTick {
-  raw: RawPolicy | undefined;
-  decision: PolicyDecision | undefined;
-  /** Why no node may start this tick (policy pause, halt, window, invalid, unreadable). */
-  hold: FleetHold | undefined;
-  maxConcurrent: ConcurrencyLimit;
-  filter: () => StartFilter;
-  /** The policy could not be read this tick. */
-  unreadable?: boolean;
-}
-
-/** The policy stage: reads the policy and decides what it allows this tick. */
-export async function decideFleetPolicy(
-  deps: PolicyStageDeps,
-  term: FencedTerm,
-  { live, nodes, now }: { live: readonly BottlerocketShadow[]; nodes: readonly NodeLike[]; now: Date },
-): Promise<PolicyTick> {
-  const policy = deps.policy;
-  const env = deps.settings.maxConcurrent;
-  const none: PolicyTick = {
-    raw: undefined,
-    decision: undefined,
-    hold: undefined,
-    maxConcurrent: env,
-    filter: defaultFilter(nodes),
-  };
-  if (policy === undefined) return none;
-  const raw = await policy.source.current(term.signal);
-  if (raw === "unavailable") {
-    return {
-      ...none,
-      unreadable: true,
-      hold: { rule: "invalid", message: `UpdatePolicy ${policy.source.name} could not be read` },
-    };
-  }
-  if (raw === undefined) return none;
-  const decision = decidePolicy({
-    policy: raw,
-    shadows: live,
-    nodes,
-    now,
-    envMaxConcurrent: env,
-    scheduleCache: policy.source.scheduleCache,
-  });
-  return {
-    raw,
-    decision,
-    hold: decision.fleetHold,
-    maxConcurrent: decision.maxConcurrent,
-    filter: decision.filter,
-  };
+/** The policy stage's read: the UpdatePolicy this tick decides on (fleet.ts decides). */
+export async function readPolicy(deps: PolicyStageDeps, term: FencedTerm): Promise<PolicyRead> {
+  const source = deps.policy?.source;
+  if (source === undefined) return undefined;
+  const raw = await source.current(term.signal);
+  return raw === "unavailable" ? { unreadable: source.name } : raw;
 }
 
 /** After the writes: the policy's status, its Events (halt tripped or cleared) and gauges. */
 export async function recordPolicy(
   deps: PolicyStageDeps,
   term: FencedTerm,
-  tick: PolicyTick,
+  fleet: FleetDecision,
   { plan, live, now }: { plan: TickPlan; live: readonly BottlerocketShadow[]; now: Date },
 ): Promise<void> {
   const policy = deps.policy;
   if (policy === undefined) return;
   // An unreadable or invalid policy leaves the locks as they are (a read error must not unpin).
-  if (!tick.unreadable && tick.decision?.invalid === undefined)
-    await syncVersionLocks(deps, term, live, tick.decision?.policy?.targetVersion);
-  const { raw, decision } = tick;
-  policy.source.last = { decision, hold: tick.hold, maxConcurrent: tick.maxConcurrent, filter: tick.filter };
+  const decision = fleet.policy;
+  if (!fleet.unreadable && decision?.invalid === undefined)
+    await syncVersionLocks(deps, term, live, decision?.policy?.targetVersion);
+  policy.source.last = {
+    decision,
+    hold: fleet.hold,
+    maxConcurrent: fleet.maxConcurrent,
+    filter: fleet.filter,
+  };
+  const raw = fleet.raw;
   if (raw === undefined || decision === undefined) {
     if (term.isActive()) policy.metrics.set(undefined, undefined);
     return;

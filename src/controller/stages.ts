@@ -1,7 +1,8 @@
 // One controller tick as named stages, each a small function with explicit inputs and outputs around
 // the pure decisions (decisions.ts, gate.ts, view.ts):
 //
-//   admit → fence → publishSettings → loadRound → observe → cleanUp → gate → plan → write → record
+//   admit → fence → publishSettings → loadRound → observe → cleanUp → decide (fleet.ts: gate and
+//   policy) → adopt the gate → plan → write → record
 //
 // The orderings are structural: every stage after admit takes the FencedTerm that only the fence can
 // produce; loadRound takes the SettingsChecked that publishSettings returns (publishing rewrites the
@@ -22,10 +23,11 @@ import { isConflict, isNotFound, KubeApiError } from "../errors.js";
 import type { KubeApi } from "../k8s/api.js";
 import { shadowsToDelete, type ConcurrencyLimit, type NodeLike, type SpecChange } from "./decisions.js";
 import { planUnblocked, type Blockers } from "./blockers.js";
-import { evaluateGate, fleetDemand, type GateDecision, type RoundState } from "./gate.js";
+import { decideFleet, type FleetDecision } from "./fleet.js";
+import type { GateDecision, RoundState } from "./gate.js";
 import { fleetSnapshot, type ControllerMetrics, type SpecWriteOutcome } from "./metrics.js";
 import type { Notifier } from "./notify.js";
-import { decideFleetPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
+import { readPolicy, recordPolicy, type PolicyRuntime } from "./policy-stage.js";
 import type { RoundStore } from "./round-store.js";
 import type { UpdateSchedule } from "./schedule.js";
 import type { SilenceWatch } from "./silence.js";
@@ -126,10 +128,18 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   deps.silence?.observe(fencedTerm, live, deps.timers.nowMs());
   deps.notifier?.observe(fencedTerm, live, now);
 
-  const gate = evaluateGate(deps.settings.schedule, round, now, fleetDemand(live));
-  report.updatesAllowed = await adoptGate(deps, fencedTerm, gate);
-  const policy = await decideFleetPolicy(deps, fencedTerm, { live, nodes: caches.nodes(), now });
-  if (policy.hold !== undefined) report.updatesAllowed = false;
+  const fleet = decideFleet({
+    shadows: live,
+    nodes: caches.nodes(),
+    now,
+    schedule: deps.settings.schedule,
+    round,
+    maxConcurrent: deps.settings.maxConcurrent,
+    policy: await readPolicy(deps, fencedTerm),
+    scheduleCache: deps.policy?.source.scheduleCache,
+  });
+  const gateOpen = await adoptGate(deps, fencedTerm, fleet.gate);
+  report.updatesAllowed = gateOpen && fleet.hold === undefined;
   deps.metrics.setUpdatesAllowed(report.updatesAllowed);
 
   const { plan, blocked } = await planUnblocked(
@@ -137,10 +147,10 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
     {
       shadows: live,
       now,
-      maxConcurrent: policy.maxConcurrent,
+      maxConcurrent: fleet.maxConcurrent,
       updatesAllowed: report.updatesAllowed,
       controllerNodeName: deps.settings.controllerNodeName,
-      startFilter: policy.filter(),
+      startFilter: fleet.filter(),
     },
     fencedTerm.signal,
   );
@@ -151,9 +161,14 @@ export async function runTick(deps: TickDeps, term: Term | undefined, caches: Ca
   const written = await writeChanges(deps, fencedTerm, plan.changes);
   report.written = written.written;
   report.conflicts = written.conflicts;
-  await recordPolicy(deps, fencedTerm, policy, { plan, live, now });
+  await recordPolicy(deps, fencedTerm, fleet, { plan, live, now });
 
-  record(deps, fencedTerm, { live, now }, { ...gate, updatesAllowed: report.updatesAllowed });
+  record(
+    deps,
+    fencedTerm,
+    { live, now },
+    { ...fleet, gate: { ...fleet.gate, updatesAllowed: report.updatesAllowed } },
+  );
   deps.metrics.observeTick((performance.now() - t0) / 1000);
   return report;
 }
@@ -399,12 +414,26 @@ async function writeSpec(deps: TickDeps, term: FencedTerm, change: SpecChange): 
   return "ok";
 }
 
-const EVENT_REASONS: Record<Exclude<SpecChange["reason"], "reset">, ControllerEventReason> = {
-  start: "StartUpdate",
-  progress: "Progress",
-  recover: "Recover",
-  initialise: "Initialise",
-};
+/**
+ * The Event a spec write earns, if any (issue 30: each Event is a write on every node update). The
+ * steps a person looks for — an update started, completed, failed, a shadow initialised — get one;
+ * the steps in between (staged → rebooted → monitoring) and the reset after a finished update are
+ * in the log and the shadow itself, not in Events.
+ */
+export function specChangeEvent(change: SpecChange): ControllerEventReason | undefined {
+  switch (change.reason) {
+    case "start":
+      return "StartUpdate";
+    case "recover":
+      return "Recover";
+    case "initialise":
+      return "Initialise";
+    case "progress":
+      return change.from.state === "MonitoringUpdate" && change.to.state === "Idle" ? "Progress" : undefined;
+    case "reset":
+      return undefined;
+  }
+}
 
 /** status.failure in words; upstream's agents write none, so only the state is known then. */
 export function failureWords(f: ShadowFailure | undefined): string {
@@ -444,41 +473,38 @@ function countOutcome(metrics: ControllerMetrics, change: SpecChange): void {
     metrics.updateSucceeded();
 }
 
-/** Metrics, a log line and Events (on the shadow and its Node) for a spec written. */
+/**
+ * Metrics, a log line and the change's Event (specChangeEvent), recorded once: on the shadow's Node
+ * when it has one (`kubectl describe node`, where kube users look; the shadow as `related`), else on
+ * the shadow.
+ */
 function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): void {
   countOutcome(deps.metrics, change);
   const message = describeChange(change);
   deps.log.info({ shadow: change.name, reason: change.reason, from: change.from, to: change.to }, message);
-  // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
-  if (change.reason === "reset") return;
+  const reason = specChangeEvent(change);
+  if (reason === undefined) return;
   const meta = written.metadata ?? {};
-  const reason = EVENT_REASONS[change.reason];
-  deps.events.record(
-    reason,
-    {
-      apiVersion: API_VERSION_V2,
-      kind: KIND,
-      name: change.name,
-      namespace: deps.settings.namespace,
-      ...(meta.uid !== undefined && { uid: meta.uid }),
-      ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
-    },
-    message,
-  );
-  // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
+  const shadow = {
+    apiVersion: API_VERSION_V2,
+    kind: KIND,
+    name: change.name,
+    namespace: deps.settings.namespace,
+    ...(meta.uid !== undefined && { uid: meta.uid }),
+    ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
+  };
   const owner = meta["ownerReferences"]?.find((o) => o.kind === "Node" && typeof o.name === "string");
-  if (owner?.name !== undefined) {
-    deps.events.record(
-      reason,
-      {
-        apiVersion: "v1",
-        kind: "Node",
-        name: owner.name,
-        ...(owner.uid !== undefined && { uid: owner.uid }),
-      },
-      message,
-    );
+  if (owner?.name === undefined) {
+    deps.events.record(reason, shadow, message);
+    return;
   }
+  const node = {
+    apiVersion: "v1",
+    kind: "Node",
+    name: owner.name,
+    ...(owner.uid !== undefined && { uid: owner.uid }),
+  };
+  deps.events.record(reason, node, message, shadow);
 }
 
 /** Keeps the fleet's view for `explain` and the fleet metrics. */
@@ -486,8 +512,8 @@ function record(
   deps: TickDeps,
   term: FencedTerm,
   { live, now }: { live: BottlerocketShadow[]; now: Date },
-  gate: GateDecision,
+  fleet: FleetDecision,
 ): void {
-  term.last = { shadows: live, gate };
+  term.last = { shadows: live, fleet };
   if (term.isActive()) deps.metrics.setFleet(fleetSnapshot(live, now));
 }

@@ -9,7 +9,8 @@
 // - every write goes through FencedTerm.write(), which does not start it once the term is over.
 import type { LeadershipTerm } from "../k8s/leader-election.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
-import type { GateDecision, RoundState } from "./gate.js";
+import type { FleetDecision } from "./fleet.js";
+import type { RoundState } from "./gate.js";
 
 declare const fencedBrand: unique symbol;
 
@@ -25,8 +26,8 @@ export class Term {
   round: RoundState | null | undefined = undefined;
   /** Settings publication (for `brupop status`): done in this term, or when the next attempt may run. */
   readonly settings = { published: false, retryAtMs: 0 };
-  /** The last tick's live shadows and gate verdict (what `explain` answers from). */
-  last: { shadows: BottlerocketShadow[]; gate: GateDecision } | undefined;
+  /** The last tick's live shadows and fleet decision (what `explain` answers from). */
+  last: { shadows: BottlerocketShadow[]; fleet: FleetDecision } | undefined;
   #ended = false;
 
   constructor(lease: LeadershipTerm, since: Date) {

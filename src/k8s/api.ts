@@ -5,8 +5,9 @@
 // the transport's error. Paths and object types come from ./objects.ts.
 //
 // KubeApiBase builds all of it on two primitives, `request` (one exchange, answers {status, body},
-// never throws on a status) and `watch`; KubeRest (./rest.ts) is the real implementation of those
-// two, a test fake only has to answer them too (or implement KubeApi directly).
+// never throws on a status; protected, so nothing outside the layer can bypass the typed methods)
+// and `watch`; KubeRest (./rest.ts) is the real implementation of those two, the in-memory fake
+// (test/kit/fake-kube.ts) another.
 import { KubeApiError, isNotFound } from "../errors.js";
 import { API_VERSION_V2, KIND } from "../model/constants.js";
 import {
@@ -120,8 +121,12 @@ export async function ifFound<T>(call: Promise<T>): Promise<T | undefined> {
 
 /** KubeApi on top of `request` and `watch`: the status handling, written once. */
 export abstract class KubeApiBase implements KubeApi {
-  /** One exchange: the answer whatever its status; rejects only when no answer came (network, abort, timeout). */
-  abstract request<T = unknown>(
+  /**
+   * One exchange: the answer whatever its status; rejects only when no answer came (network, abort,
+   * timeout). Protected: product code goes through the typed methods, which turn a status outside
+   * 2xx into KubeApiError (the kit's RawKubeRest re-exposes it for tests that inspect raw answers).
+   */
+  protected abstract request<T = unknown>(
     method: string,
     path: string,
     opts?: RequestOptions,

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { KubeAccess } from "./access.js";
-import { KubeRest } from "./rest.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -19,7 +19,7 @@ function heapAfterGc(): number {
 
 describe("KubeRest and the caller's abort signal", () => {
   let server: Server;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
 
   before(async () => {
     server = createServer((req, res) => {
@@ -33,7 +33,7 @@ describe("KubeRest and the caller's abort signal", () => {
       getCurrentCluster: () => ({ server: `http://127.0.0.1:${port}` }),
       applyToHTTPSOptions: () => Promise.resolve(),
     };
-    rest = new KubeRest(access);
+    rest = new RawKubeRest(access);
   });
 
   after(async () => {

@@ -81,7 +81,7 @@ export class KubeRest extends KubeApiBase {
     return opts;
   }
 
-  async request<T = unknown>(
+  protected async request<T = unknown>(
     method: string,
     path: string,
     opts: RequestOptions = {},

@@ -8,9 +8,10 @@
 // ≠ status past the state's time allowance, or its node NotReady / gone).
 import { isActive } from "../controller/decisions.js";
 import { isFailed, nodeOutcome } from "../controller/outcome.js";
-import { explainFleet, type WaitReason } from "../controller/explain.js";
-import { evaluateGate, fleetDemand, type GateDecision } from "../controller/gate.js";
-import { decidePolicy, defaultFilter, type PolicyDecision } from "../controller/policy.js";
+import type { WaitReason } from "../controller/explain.js";
+import { decideFleet, explainDecision } from "../controller/fleet.js";
+import { fleetDemand, type GateDecision } from "../controller/gate.js";
+import type { PolicyDecision } from "../controller/policy.js";
 import type { RawPolicy } from "../model/policy.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
@@ -284,14 +285,19 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
   const { shadows, invalid } = parseAll(input.shadows);
   const demand = fleetDemand(shadows);
   // Exactly what the controller would decide now, including opening a trigger round that is due.
-  const gate = evaluateGate(settings.schedule, settings.round, now, demand);
-  const policy = policyDecision(input, shadows, settings);
-  const verdicts = explainFleet(shadows, {
+  const fleet = decideFleet({
+    shadows,
+    nodes: input.nodes,
     now,
-    maxConcurrent: policy?.maxConcurrent ?? settings.maxConcurrent,
-    gate: { kind: gate.kind, updatesAllowed: gate.updatesAllowed, opensAt: gate.opensAt },
+    schedule: settings.schedule,
+    round: settings.round,
+    maxConcurrent: settings.maxConcurrent,
+    policy: input.policy ?? undefined,
+  });
+  const { gate, policy } = fleet;
+  const verdicts = explainDecision(shadows, fleet, {
+    now,
     controllerNodeName: settings.controllerNode ?? undefined,
-    policy: { hold: policy?.fleetHold?.message, filter: policy?.filter ?? defaultFilter(input.nodes) },
   });
 
   const rows: NodeRow[] = shadows.map((shadow, i) => {
@@ -327,22 +333,6 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     nodes: shown,
     ...(policy !== undefined && { policy: policySummary(input.policy ?? {}, policy) }),
   };
-}
-
-/** What the UpdatePolicy decides now, exactly as the controller would (undefined: no policy). */
-function policyDecision(
-  input: StatusInput,
-  shadows: readonly BottlerocketShadow[],
-  settings: EffectiveSettings,
-): PolicyDecision | undefined {
-  if (input.policy === null || input.policy === undefined) return undefined;
-  return decidePolicy({
-    policy: input.policy,
-    shadows,
-    nodes: input.nodes,
-    now: input.now,
-    envMaxConcurrent: settings.maxConcurrent,
-  });
 }
 
 function policySummary(raw: RawPolicy, d: PolicyDecision): PolicySummary {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Blocker } from "../controller/blockers.js";
 import { blockersToData } from "../controller/blockers-publish.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 import { buildFleetStatus } from "./core.js";
 import { slimNode, type RawNode, type RawShadow } from "./inputs.js";
 import type { RowReason } from "./model.js";

@@ -9,7 +9,7 @@ import type {
 } from "../k8s/objects.js";
 import { selectorMatches, type LabelSelector, type LabelSelectorRequirement } from "../k8s/label-selector.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 
 // The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
 import { NODE_PAUSED_ANNOTATION, type RawPolicy } from "../model/policy.js";

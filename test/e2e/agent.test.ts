@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 
 import { agentCommand } from "../kit/agent-command.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import type { ShadowState } from "../../src/model/state.js";

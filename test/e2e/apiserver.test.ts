@@ -3,6 +3,7 @@
 // authenticate with real bound service-account tokens (TokenRequest); kube-apiserver itself calls our
 // /crdconvert; drains go through the Eviction API against a real PodDisruptionBudget.
 import assert from "node:assert/strict";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 import { X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
@@ -13,8 +14,7 @@ import { after, before, describe, it } from "node:test";
 
 import { ApiserverClient, tokenFileProvider } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
-import { KubeRest } from "../../src/k8s/rest.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,
@@ -81,7 +81,7 @@ interface PodObj extends Obj {
 
 describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let server: Apiserver;
   let tls: TlsDir;
   let tlsDir: string;
@@ -147,7 +147,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     [nodeA, nodeB, nodeC] = (await cluster.addNodes(3, {
       namePrefix: "brupop-e2e-",
       labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },

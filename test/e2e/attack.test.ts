@@ -11,7 +11,6 @@ import { after, before, describe, it, type TestContext } from "node:test";
 
 import { fakeAgentToken } from "../kit/fake-token.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,
@@ -35,6 +34,7 @@ import { shadowStatus } from "../kit/fixtures.js";
 import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
 import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 import { ObservedKubeRest } from "../../kit/testenv/observed-rest.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NS = "brupop-bottlerocket-aws";
 const ELSEWHERE = "elsewhere";
@@ -63,7 +63,7 @@ interface Obj {
 }
 describe("brupop apiserver under attack (real control plane)", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let server: Apiserver;
   let tls: TlsDir;
   let nodeA: string, nodeB: string;
@@ -142,7 +142,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     [nodeA, nodeB] = (await cluster.addNodes(2, {
       namePrefix: "brupop-attack-",
       labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },

@@ -3,6 +3,7 @@
 // apiserver for the file, configured with a short drain deadline and DRAIN_TIMEOUT_ACTION=delete, a
 // skip selector and marks; each scenario has a node of its own.
 import assert from "node:assert/strict";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,9 +13,8 @@ import { Apiserver } from "../../src/apiserver/server.js";
 import { failureRecord } from "../../src/agent/decide.js";
 import { DEFAULT_DRAIN_POLICY } from "../../src/apiserver/drain-policy.js";
 import { parseLabelSelector } from "../../src/k8s/label-selector.js";
-import { UPDATE_MARKS_ANNOTATION } from "../../src/k8s/node-marks.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
-import { KubeRest } from "../../src/k8s/rest.js";
+import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { silentLogger } from "../../src/log.js";
 import {
   AGENT_COMPONENT,
@@ -86,7 +86,7 @@ function marksOf(n: NodeObj): Record<string, unknown> {
 
 describe("drain policy and marks during an update on a real control plane", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let kube: KubeFn;
   let server: Apiserver;
   let tls: TlsDir;
@@ -147,7 +147,7 @@ describe("drain policy and marks during an update on a real control plane", { ti
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     kube = bindKube(rest);
     [nodeBlock, nodeSkip, nodeDelete, nodeMarks] = (await cluster.addNodes(4, {
       namePrefix: "drain-e2e-",

@@ -22,7 +22,6 @@ import { Registry } from "prom-client";
 import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";
 import {
@@ -37,6 +36,7 @@ import { documentedEvents, type DocumentedEvent } from "../kit/event-docs.js";
 import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath } from "../kit/watchers.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FROM = "1.19.0";
@@ -79,7 +79,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   let cluster: TestCluster;
   let tb: BrupopTestbed;
   let controller: Controller;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let fleet: Fleet;
   const t0 = performance.now();
 
@@ -91,7 +91,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     try {
       await provoke();
     } catch (err) {
@@ -153,7 +153,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
         blockers: { podSelector: `${BLOCK_LABEL}=true` },
         agentSilenceLimitMs: 3_000,
       },
-      { rest: new KubeRest(cluster.kubeConfig), logger },
+      { rest: new RawKubeRest(cluster.kubeConfig), logger },
     );
     await controller.start();
 
@@ -177,7 +177,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   after(async () => {
     await (controller as Controller | undefined)?.stop().catch(() => undefined);
     await (tb as BrupopTestbed | undefined)?.stop().catch(() => undefined);
-    (rest as KubeRest | undefined)?.close();
+    (rest as RawKubeRest | undefined)?.close();
     if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
     process.stderr.write(`events e2e: ${elapsed(t0)} in all\n`);
   });
@@ -251,6 +251,37 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
     assert.equal(lines[0]?.["level"], 40);
     assert.equal(lines[0]?.["reason"], "Probe");
     assert.match(String(lines[0]?.["apiMessage"]), /namespaces "no-such-namespace" not found/);
+  });
+
+  it("a repeat becomes a series: the real API takes the PATCH, and a gone Event is created anew (issue 30)", async () => {
+    const recorder = new EventRecorder({
+      sender: kubeEventSender(rest),
+      catalogue: { Probe: { type: "Warning", action: "Probe" } },
+      reporter: { controller: "brupop-e2e", instance: "events-test" },
+      clock: { now: () => new Date() },
+      logger: silentLogger(),
+      registry: new Registry(),
+    });
+    const regarding = { apiVersion: "v1", kind: "ConfigMap", name: "series", namespace: NS };
+    const mine = async () =>
+      (
+        await kube<{ items: EventsV1Event[] }>(rest, "GET", `/apis/events.k8s.io/v1/namespaces/${NS}/events`)
+      ).items.filter((e) => e.regarding.name === "series");
+    recorder.record("Probe", regarding, "again");
+    await recorder.flush();
+    recorder.record("Probe", regarding, "again");
+    await recorder.flush();
+    const [one] = await mine();
+    assert.equal(one?.series?.count, 2);
+    await kube(rest, "DELETE", `/apis/events.k8s.io/v1/namespaces/${NS}/events/${one?.metadata.name}`);
+    recorder.record("Probe", regarding, "again");
+    await recorder.close(); // the pending count is PATCHed; its Event gone, it is created anew
+    const again = await mine();
+    assert.deepEqual(
+      again.map((e) => e.series?.count),
+      [3],
+    );
+    assert.deepEqual([recorder.stats.refused, recorder.stats.failed], [0, 0]);
   });
 
   it("kube-apiserver refuses what eventProblems refuses (issue 34's missing action, a note over 1 KiB of UTF-8)", async () => {

@@ -18,7 +18,6 @@ import { after, before, describe, it } from "node:test";
 
 import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   API_GROUP,
@@ -34,6 +33,7 @@ import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { FleetWatcher } from "../kit/watchers.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -104,7 +104,7 @@ function upstreamCrd(tb: BrupopTestbed): Crd {
   return crd;
 }
 
-async function putCrd(rest: KubeRest, crd: Crd): Promise<void> {
+async function putCrd(rest: RawKubeRest, crd: Crd): Promise<void> {
   const existing = await kube<{ metadata: { resourceVersion: string } }>(rest, "GET", `${CRDS}/${CRD_NAME}`);
   crd.metadata.resourceVersion = existing.metadata.resourceVersion;
   await kube(rest, "PUT", `${CRDS}/${CRD_NAME}`, crd);
@@ -194,7 +194,7 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
   let cluster: TestCluster;
   let tb: BrupopTestbed;
   let controller: Controller | undefined;
-  let controllerRest: KubeRest | undefined;
+  let controllerRest: RawKubeRest | undefined;
   let watcher: FleetWatcher | undefined;
   const t0 = performance.now();
 
@@ -379,7 +379,7 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
         if (call === "host.prepare" && phase === "before")
           prepares.set(node, [...(prepares.get(node) ?? []), Date.now()]);
       };
-      controllerRest = new KubeRest(cluster.kubeConfig);
+      controllerRest = new RawKubeRest(cluster.kubeConfig);
       controller = new Controller(
         {
           namespace: NS,

@@ -12,7 +12,6 @@ import { ManualClock, type Clock } from "../../src/clock.js";
 import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
 import type { Notification } from "../../src/controller/notify.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { shadowNameForNode } from "../../src/model/constants.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
@@ -20,6 +19,7 @@ import { eventually, kube } from "../kit/kube.js";
 import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { receiver } from "../kit/webhook.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -30,7 +30,7 @@ const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, exc
 const logger: Logger =
   process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
 
-async function listBrs(rest: KubeRest, ns: string): Promise<RawBrs[]> {
+async function listBrs(rest: RawKubeRest, ns: string): Promise<RawBrs[]> {
   return (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(ns))).items;
 }
 
@@ -84,7 +84,7 @@ describe(
     }
 
     function controller(tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller {
-      const rest = new KubeRest(cluster.kubeConfig);
+      const rest = new RawKubeRest(cluster.kubeConfig);
       const c = new Controller(
         {
           namespace: tb.namespace,

@@ -11,9 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
 import { Controller } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
-import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../../src/model/policy.js";
 import type { FleetStatus } from "../../src/status/model.js";
@@ -21,6 +20,7 @@ import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube, sleep } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
@@ -70,12 +70,12 @@ function brupopStatusJson(kubeconfig: string, ns: string): Promise<FleetStatus> 
 
 describe("a node failed on the new version is a failure, everywhere (issue 25)", { timeout: 420_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
   });
 
   after(async () => {
@@ -203,7 +203,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
     s?.conditions?.find((c) => c.type === type);
 
   function controller(tb: BrupopTestbed): Controller {
-    const own = new KubeRest(cluster.kubeConfig);
+    const own = new RawKubeRest(cluster.kubeConfig);
     const c = new Controller(
       {
         namespace: tb.namespace,

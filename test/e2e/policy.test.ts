@@ -8,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { Informer } from "../../src/k8s/informer.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   CLEAR_HALT_ANNOTATION,
@@ -25,6 +24,7 @@ import { eventually, kube, sleep } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { receiver } from "../kit/webhook.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -49,7 +49,7 @@ class ActivityWatcher {
   /** When each shadow first left Idle (wall clock, ms). */
   readonly startedAt = new Map<string, number>();
 
-  constructor(rest: KubeRest, ns: string, zoneOf: (node: string) => string) {
+  constructor(rest: RawKubeRest, ns: string, zoneOf: (node: string) => string) {
     this.#informer = new Informer<RawBrs>({ rest, path: shadowsPath(ns), logger });
     this.#informer.on((type, obj) => {
       const name = obj.metadata?.name ?? "";
@@ -82,7 +82,7 @@ class ActivityWatcher {
 
 describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { timeout: 300_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   const withCleanup = (fn: () => Promise<void>) => async (): Promise<void> => {
@@ -152,7 +152,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
     policyName: string,
     config: Partial<ControllerConfig> = {},
   ): Controller {
-    const own = new KubeRest(cluster.kubeConfig);
+    const own = new RawKubeRest(cluster.kubeConfig);
     const c = new Controller(
       {
         namespace: tb.namespace,
@@ -183,7 +183,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
   before(async () => {
     const t0 = performance.now();
     cluster = await startCluster();
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     process.stderr.write(`policy e2e: cluster ready in ${elapsed(t0)}\n`);
   });
 

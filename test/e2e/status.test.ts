@@ -21,7 +21,6 @@ import {
   type PublishedSettings,
 } from "../../src/controller/round-store.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
-import { KubeRest } from "../../src/k8s/rest.js";
 import { silentLogger } from "../../src/log.js";
 import {
   API_GROUP,
@@ -39,6 +38,7 @@ import { renderKubeconfig } from "../../kit/testenv/kubeconfig.js";
 import { issueCert } from "../../kit/testenv/pki.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
 import { shadowStatus } from "../kit/fixtures.js";
+import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
@@ -108,7 +108,7 @@ const agoIso = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, () => {
   let cluster: TestCluster;
-  let rest: KubeRest;
+  let rest: RawKubeRest;
   let kubeconfig: string;
   let noCrd: CliResult;
   let scratch: string;
@@ -266,7 +266,7 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
   before(async () => {
     const t0 = performance.now();
     cluster = await startCluster({ scheduler: false });
-    rest = new KubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest(cluster.kubeConfig);
     kubeconfig = cluster.kubeconfigPath;
     scratch = await mkdtemp(join(tmpdir(), "brupop-status-e2e-"));
     noCrd = await brupop(["--kubeconfig", kubeconfig, "-n", "st-main"]);

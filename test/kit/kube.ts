@@ -1,14 +1,14 @@
 // Helpers for tests that talk to the test cluster directly (shared with the testbed): a Kubernetes
 // call that must succeed, the poller (test/kit/poll.ts), and the waits and writes several e2e files
 // repeat.
-import type { KubeRest } from "../../src/k8s/rest.js";
 import { kube, type KubeCallOptions } from "../../kit/testenv/kube-call.js";
 import { eventually } from "./poll.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 export { kube, type KubeCallOptions };
 export { eventually, sleep } from "./poll.js";
 
-/** A Kubernetes call that must answer one of `opts.ok`, bound to one KubeRest. */
+/** A Kubernetes call that must answer one of `opts.ok`, bound to one RawKubeRest. */
 export type KubeFn = <T = unknown>(
   method: string,
   path: string,
@@ -20,7 +20,7 @@ export type KubeFn = <T = unknown>(
 export type Poll = (what: string, timeoutMs: number, check: () => Promise<boolean>) => Promise<void>;
 
 export const bindKube =
-  (rest: KubeRest): KubeFn =>
+  (rest: RawKubeRest): KubeFn =>
   <T>(method: string, path: string, body?: unknown, opts?: KubeCallOptions) =>
     kube<T>(rest, method, path, body, opts);
 

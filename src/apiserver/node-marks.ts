@@ -8,8 +8,8 @@
 // is not recorded, so it stays after the update. Both builders are pure and decide from the node as
 // read, so a retried cordon or uncordon (after a crash, a 409) converges.
 import { API_GROUP, EXCLUDE_FROM_LB_LABEL, UPDATER_INTERFACE_LABEL } from "../model/constants.js";
-import { isLabelValue, isQualifiedName } from "./label-selector.js";
-import type { KubeNode, Taint } from "./objects.js";
+import { isLabelValue, isQualifiedName } from "../k8s/label-selector.js";
+import type { KubeNode, Taint } from "../k8s/objects.js";
 
 export const UPDATE_MARKS_ANNOTATION = `${API_GROUP}/update-marks`;
 

@@ -11,12 +11,12 @@
 // one without the other; each side is also decided on its own from the node as read, so a retry
 // after a partial run (an older version, a node cordoned by someone else) converges.
 import { BrupopError, isConflict } from "../errors.js";
-import { API_GROUP, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
-import { ifFound, type KubeApi } from "./api.js";
+import { EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
+import { ifFound, type KubeApi } from "../k8s/api.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION, isCordonedByBrupop } from "../k8s/cordon-marker.js";
 import { markPatch, NO_MARKS, unmarkPatch, type MarkPatch, type NodeMarks } from "./node-marks.js";
-import type { KubeNode } from "./objects.js";
+import type { KubeNode } from "../k8s/objects.js";
 
-export const CORDONED_BY_BRUPOP_ANNOTATION = `${API_GROUP}/cordoned-by-brupop`;
 export const EXCLUDE_FROM_LB_VALUE = "True";
 
 /** A JSON merge patch (RFC 7386): null deletes a key. */
@@ -25,10 +25,6 @@ export type MergePatch = Record<string, unknown>;
 function withVersion(node: KubeNode, patch: MergePatch): MergePatch {
   const metadata = (patch.metadata ?? {}) as Record<string, unknown>;
   return { ...patch, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } };
-}
-
-export function isCordonedByBrupop(node: KubeNode): boolean {
-  return node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] === "true";
 }
 
 /** Cordons a schedulable node and records that brupop did it; undefined if already cordoned. */

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CORDONED_BY_BRUPOP_ANNOTATION, cordonPatch, lbExclusionPatch, uncordonPatch } from "./node-ops.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
+import { cordonPatch, lbExclusionPatch, uncordonPatch } from "./node-ops.js";
 import { KubeApiError } from "../errors.js";
-import type { KubeNode } from "./objects.js";
+import type { KubeNode } from "../k8s/objects.js";
 
 const LB = "node.kubernetes.io/exclude-from-external-load-balancers";
 

@@ -8,13 +8,9 @@ import {
   UPDATE_MARKS_ANNOTATION,
   type NodeMarks,
 } from "./node-marks.js";
-import {
-  CORDONED_BY_BRUPOP_ANNOTATION,
-  cordonAndMarkPatch,
-  uncordonAndUnmarkPatch,
-  type MergePatch,
-} from "./node-ops.js";
-import type { KubeNode } from "./objects.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
+import { cordonAndMarkPatch, uncordonAndUnmarkPatch, type MergePatch } from "./node-ops.js";
+import type { KubeNode } from "../k8s/objects.js";
 
 describe("mark settings syntax", () => {
   const labels: [string, Record<string, string> | RegExp][] = [

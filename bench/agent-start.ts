@@ -1,0 +1,35 @@
+// The agent's start under its pod limits (10m CPU), alone: a narrow measurement for issue 30 that
+// does not need the whole bench. Each variant is started `--runs` times (interleaved), from no
+// shadow to its first status; prints each run and the medians (wall time and CPU user + sys).
+//
+//   npx tsx bench/agent-start.ts [--runs 3] [--no-cgroups]
+//
+// Variants: the chart's flags, with Node's compile cache (tools/bundle/compile-cache.ts), and
+// without --lite-mode — see docs/benchmarks.md, "The agent's start under a 10m CPU limit".
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { median } from "../kit/bench/rollout.js";
+import { measureAgentStart, type StartVariant } from "./footprint.js";
+import { CHART_NODE_FLAGS, warmCompileCache } from "../tools/bundle/compile-cache.js";
+import { BUNDLE_DIR } from "../tools/bundle.js";
+
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "3" }, "no-cgroups": { type: "boolean", default: false } },
+});
+const runs = Number(values.runs);
+const cache = warmCompileCache(BUNDLE_DIR, await mkdtemp(join(tmpdir(), "brupop-compile-cache-")));
+// The cache is written under the chart's flags (CHART_NODE_FLAGS): V8 takes it only under those.
+const variants: StartVariant[] = [
+  { name: "chart flags", flags: CHART_NODE_FLAGS.agent },
+  { name: "chart flags + compile cache", flags: CHART_NODE_FLAGS.agent, env: { NODE_COMPILE_CACHE: cache } },
+  { name: "--max-semi-space-size=1", flags: ["--max-semi-space-size=1"] },
+];
+const figures = await measureAgentStart({ variants, runs, cgroups: values["no-cgroups"] !== true });
+for (const v of variants) {
+  const mine = figures.filter((f) => f.variant === v.name);
+  process.stdout.write(
+    `${v.name}: start median ${median(mine.map((f) => f.startS))} s, CPU median ${median(mine.map((f) => f.startCpuS))} s (${mine.length} runs)\n`,
+  );
+}

@@ -1,0 +1,105 @@
+// An OCI registry for the tests (tools/testenv/build-registry.sh: go-containerregistry's registry,
+// in memory) on 127.0.0.1 with TLS from a test CA (pki.ts). `caDir` is a certs.d-style directory
+// (<host:port>/ca.crt) as buildah, containerd's hosts.toml and helm's --ca-file read it.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+import { BrupopError } from "../../src/errors.js";
+import { toolsDir } from "./paths.js";
+import { createCA, issueCert } from "./pki.js";
+import { ManagedProcess } from "./process.js";
+
+const run = promisify(execFile);
+
+export interface TestRegistry {
+  /** host:port, e.g. 127.0.0.1:40123. */
+  readonly host: string;
+  /** PEM of the CA that signed the registry's certificate. */
+  readonly caPem: string;
+  /** The CA file. */
+  readonly caFile: string;
+  /** certs.d-style directory: <caDir>/<host>/ca.crt. */
+  readonly caDir: string;
+  stop(): Promise<void>;
+}
+
+/** Builds (or reuses) the registry binary; resolves to its bin directory. */
+export async function buildRegistry(): Promise<string> {
+  const { stdout } = await run("bash", [join(toolsDir(), "build-registry.sh")], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const dir = stdout.trim().split("\n").at(-1) ?? "";
+  if (dir === "") throw new BrupopError("BRUPOP_E_TESTENV", "build-registry.sh printed no bin directory");
+  return dir;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(port, "127.0.0.1");
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
+
+/** Starts the registry on 127.0.0.1 (a free port) with a fresh CA; stop() ends it and removes its files. */
+export async function startRegistry(): Promise<TestRegistry> {
+  const bin = await buildRegistry();
+  const dir = await mkdtemp(join(tmpdir(), "brupop-registry-"));
+  const port = await freePort();
+  const host = `127.0.0.1:${String(port)}`;
+  const ca = await createCA({ commonName: "brupop-test-registry-ca", days: 2 });
+  const tls = await issueCert({
+    ca,
+    commonName: "127.0.0.1",
+    ipAddresses: ["127.0.0.1"],
+    usage: "server",
+    days: 2,
+  });
+  const caFile = join(dir, "ca.crt");
+  const caDir = join(dir, "certs.d");
+  await writeFile(caFile, ca.certPem);
+  await writeFile(join(dir, "tls.crt"), tls.certPem);
+  await writeFile(join(dir, "tls.key"), tls.keyPem, { mode: 0o600 });
+  await mkdir(join(caDir, host), { recursive: true });
+  await writeFile(join(caDir, host, "ca.crt"), ca.certPem);
+  const proc = new ManagedProcess({
+    name: "registry",
+    command: join(bin, "registry"),
+    args: ["-addr", host, "-cert", join(dir, "tls.crt"), "-key", join(dir, "tls.key")],
+    logFile: join(dir, "registry.log"),
+  });
+  const stop = async (): Promise<void> => {
+    await proc.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 100 && !(await accepts(port)); i++) {
+    if (!proc.running) {
+      const log = await proc.tail();
+      await stop();
+      throw new BrupopError("BRUPOP_E_TESTENV", `the registry exited: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, caPem: ca.certPem, caFile, caDir, stop };
+}
