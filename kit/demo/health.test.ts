@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KubeRest } from "../../src/k8s/rest.js";
+import type { RawKubeRest } from "../testenv/raw-rest.js";
 import { DEMO_DAEMONSET, DemoHealth, podsToFix } from "./health.js";
 import { performAction, type PlaygroundDeps } from "./playground.js";
 
@@ -54,7 +54,7 @@ describe("DemoHealth: unhealthy from the node's next reboot", () => {
         ready.set(node, body.status.conditions[0]?.status === "True");
         return Promise.resolve({ status: 200, body: {} });
       },
-    } as unknown as KubeRest;
+    } as unknown as RawKubeRest;
     return { rest, ready };
   }
 

@@ -9,7 +9,7 @@
 // unless its node was made unhealthy), only when it differs.
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
-import type { KubeRest } from "../../src/k8s/rest.js";
+import type { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const DEMO_DAEMONSET = "demo-node-agent";
 const LABELS = { app: DEMO_DAEMONSET };
@@ -40,14 +40,14 @@ export function podsToFix(
 }
 
 export class DemoHealth {
-  readonly #rest: KubeRest;
+  readonly #rest: RawKubeRest;
   readonly #ns: string;
   /** Marked by the action: unhealthy from their next reboot. */
   readonly #pending = new Set<string>();
   /** Rebooted since they were marked: their pod stays not Ready (until a later reboot heals it). */
   readonly #sick = new Set<string>();
 
-  constructor(rest: KubeRest, namespace: string) {
+  constructor(rest: RawKubeRest, namespace: string) {
     this.#rest = rest;
     this.#ns = namespace;
   }
