@@ -106,7 +106,7 @@ const shadowsPath = (ns: string) => `/apis/${API_GROUP}/v2/namespaces/${ns}/${PL
 const status = shadowStatus;
 const agoIso = (ms: number) => new Date(Date.now() - ms).toISOString();
 
-describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, () => {
+describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, () => {
   let cluster: TestCluster;
   let rest: RawKubeRest;
   let kubeconfig: string;
