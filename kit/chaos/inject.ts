@@ -39,6 +39,8 @@ export class FaultInjector {
   readonly #notReady = new Map<string, Armed & { durationMs: number }>();
   readonly #agentsDown = new Set<string>();
   #controlPlane: Promise<void> = Promise.resolve();
+  /** A NotReady fault's heal writing Ready, by node (a reboot starting waits for it). */
+  readonly #readyWrites = new Map<string, Promise<void>>();
   /** Faults injected (fired), for the run's figures. */
   injected = 0;
   readonly errors: string[] = [];
@@ -222,7 +224,18 @@ export class FaultInjector {
           await tb.cluster.setNodeReady(node, false);
           await this.#hold(nr.durationMs);
           // Unless the host is rebooting (the testbed brings the node back when it is up).
-          if (!tb.fleet.host(node).rebooting) await tb.cluster.setNodeReady(node, true);
+          // A reboot beginning meanwhile waits for this write (#onReboot) before the testbed takes
+          // the node NotReady: ours must not land after it (seed 13 on a loaded machine: the
+          // testbed waited for NotReady and timed out).
+          if (!tb.fleet.host(node).rebooting) {
+            const write = tb.cluster.setNodeReady(node, true);
+            this.#readyWrites.set(node, write);
+            try {
+              await write;
+            } finally {
+              this.#readyWrites.delete(node);
+            }
+          }
           this.#note("heal", nr.fault, node);
         })(),
       );
@@ -230,6 +243,7 @@ export class FaultInjector {
   }
 
   async #onReboot(e: RebootEvent): Promise<void> {
+    await this.#readyWrites.get(e.hostId)?.catch(() => undefined);
     const down = this.#downs.get(e.hostId);
     if (down === undefined) return;
     this.#downs.delete(e.hostId);

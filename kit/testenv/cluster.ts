@@ -259,8 +259,12 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
         });
         return names;
       },
-      async setNodeReady(name, ready, timeoutMs = 15_000) {
-        await setNodeReady(core, name, ready, new Date());
+      async setNodeReady(name, ready, timeoutMs = 30_000) {
+        // Like a kubelet, through a kube-apiserver or etcd restart: the write is retried until it lands.
+        await waitFor(`node ${name} status written`, Date.now() + timeoutMs, watched, async () => {
+          await setNodeReady(core, name, ready, new Date());
+          return true;
+        });
         await waitFor(`node ${name} Ready=${String(ready)}`, Date.now() + timeoutMs, watched, async () => {
           const node: V1Node = await core.readNode({ name });
           // Back up means schedulable again: also wait for the node lifecycle controller to lift

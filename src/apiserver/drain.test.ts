@@ -438,6 +438,22 @@ describe("drainNode: an eviction granted but never carried out (its request cut 
     assert.deepEqual(node.deletes, []);
   });
 
+  it("without pods/delete (403) the drain tries once, then waits as before", async () => {
+    const node = new DeletingNode([guarded()]);
+    node.answers.set("web-1", [429, 429, 429, 201]);
+    node.pdbs = [pdbGranting("web-1", "2026-12-07T10:05:00Z")];
+    let deletes = 0;
+    node.deletePod = () => {
+      deletes++;
+      return Promise.resolve(403);
+    };
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.equal(deletes, 1);
+    assert.equal(node.evictions.length, 4);
+    assert.equal(result.evicted.length, 1);
+  });
+
   it("without the PDB list (RBAC) the drain waits as before", async () => {
     const node = new DeletingNode([guarded()]);
     node.answers.set("web-1", [429, 429, 429, 201]);

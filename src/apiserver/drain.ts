@@ -327,6 +327,7 @@ class DrainRun {
       const grant = current === undefined ? undefined : grantedEviction(pdbs, current);
       if (grant === undefined) return false;
       const deleted = await api.deletePod(pod, this.#signal);
+      if (deleted === 403) this.#grantsUnreadable = true;
       this.#logger?.info(
         { pod: podKey(pod), pdb: grant.pdb, grantedAt: grant.at, status: deleted },
         "eviction granted earlier but the pod was never deleted; deleting it as the eviction would have",

@@ -28,6 +28,18 @@ function make(code: ErrorCode, message: string, details?: Readonly<Record<string
   return { status, body, internal: status >= 500 };
 }
 
+/** Transport failures (Node's errno codes) of a request to kube-apiserver. */
+const TRANSPORT_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+
 interface FastifyLikeError {
   code?: unknown;
   statusCode?: unknown;
@@ -50,6 +62,11 @@ export function toHttpError(err: unknown): HttpError {
     }
     return make(err.code, err.message, PUBLIC_DETAILS.has(err.code) ? err.details : undefined);
   }
+  return fromForeignError(err);
+}
+
+/** Fastify's errors and Node's transport errors onto catalogue codes. */
+function fromForeignError(err: unknown): HttpError {
   const e = (typeof err === "object" && err !== null ? err : {}) as FastifyLikeError;
   const fcode = typeof e.code === "string" ? e.code : "";
   const status = typeof e.statusCode === "number" ? e.statusCode : 500;
@@ -57,6 +74,10 @@ export function toHttpError(err: unknown): HttpError {
   if (fcode === "FST_ERR_CTP_BODY_TOO_LARGE" || status === 413) {
     return make("BRUPOP_E_PAYLOAD_TOO_LARGE", "request body too large");
   }
+  // Our only outbound calls go to kube-apiserver: a connection it dropped or refused (restart, a cut
+  // watch connection) is its failure, 502, which agents retry, not an internal error (found by chaos
+  // seed 3000: a reset uncordon answered 500 and the agent quarantined an updated node).
+  if (TRANSPORT_CODES.has(fcode)) return make("BRUPOP_E_UPSTREAM", `Kubernetes API unreachable (${fcode})`);
   if (status === 404) return make("BRUPOP_E_NOT_FOUND", message);
   if (status >= 400 && status < 500) return make("BRUPOP_E_BAD_REQUEST", message);
   return make("BRUPOP_E_INTERNAL", "internal error");

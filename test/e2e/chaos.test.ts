@@ -12,20 +12,62 @@ import { describeViolation, summaryLine } from "../../kit/chaos/report.js";
 import type { HistoryEvent } from "../../kit/chaos/history.js";
 import { checkConcurrency, checkReboots } from "../../kit/chaos/invariants.js";
 import { runSchedule } from "../../kit/chaos/run.js";
-import { generateSchedule } from "../../kit/chaos/schedule.js";
+import {
+  CLASSIC_FAULT_KINDS,
+  generateSchedule,
+  type FaultKind,
+  type Schedule,
+} from "../../kit/chaos/schedule.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../../kit/testenv/kube-call.js";
 import { drainNode, kubeDrainApi } from "../../src/apiserver/drain.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NODES = 6;
-/**
- * Together they draw 7 kinds of fault (asserted below). Seed 12 kills brupop's apiserver while
- * nodes reboot: before the testbed kept the apiserver URL taken at start, every agent started after
- * the kill threw and two nodes stayed cordoned mid-update (invariant 4).
- */
-const SEEDS = [11, 12, 13];
 const FAULT_WINDOW_MS = 12_000;
+/** 60 s was too short on the shared machine at load 13 (seed 11 still rolling out at the end). */
+const SETTLE_MS = 120_000;
+/**
+ * Together they draw 10 kinds of fault (asserted below). Seed 11 restarts kube-apiserver mid-drain
+ * (before cluster.setNodeReady retried its write, the simulated kubelet's reboot report failed);
+ * seed 22 restarts etcd and cuts the controllers' connections twice. Seed 1010 (classic kinds,
+ * 20 s window) is the run where a kill of brupop's apiserver mid-eviction left two nodes cordoned
+ * for 100 s (docs/reliability.md); its interleaving is a race, so the drain test above pins the
+ * mechanism and this replays the schedule. Drawn with the vocabulary of its day (`--kinds classic`).
+ */
+const CASES: {
+  seed: number;
+  nodes?: number;
+  kinds?: readonly FaultKind[];
+  faultWindowMs?: number;
+  /** Runs and prints its verdict, but does not fail the suite (an open finding). */
+  todo?: string;
+}[] = [
+  { seed: 11 },
+  { seed: 12 },
+  { seed: 13 },
+  { seed: 22 },
+  {
+    seed: 1010,
+    kinds: CLASSIC_FAULT_KINDS,
+    faultWindowMs: 20_000,
+    todo: "open: at load 13 two nodes were still mid-drain, cordoned, after the settle (docs/reliability.md)",
+  },
+  // A cut kube-apiserver connection answered an agent's uncordon after the reboot with 500, and the
+  // agent quarantined the updated node (now 502, retried).
+  {
+    seed: 3000,
+    nodes: 10,
+    faultWindowMs: 20_000,
+    kinds: ["restart-kube-apiserver", "restart-etcd", "cut-connections", "kill-apiserver", "kill-controller"],
+  },
+];
+const scheduleOf = (c: (typeof CASES)[number]): Schedule =>
+  generateSchedule(c.seed, {
+    nodes: c.nodes ?? NODES,
+    faultWindowMs: c.faultWindowMs ?? FAULT_WINDOW_MS,
+    ...(c.kinds !== undefined && { kinds: c.kinds }),
+  });
 /**
  * The checkers must be able to fail on this real history: told the limit was 1 (seed 11 runs 3
  * nodes at once) invariant 1 breaks; without the cordons the observer saw, invariant 3 does.
@@ -46,10 +88,11 @@ function checkersSeeTheRun(history: readonly HistoryEvent[]): void {
 
 describe(
   "chaos: fixed fault schedules, invariants from an independent observer",
-  { timeout: 300_000 },
+  { timeout: 600_000 },
   () => {
     let cluster: TestCluster;
     let dir: string;
+    const kept: string[] = [];
 
     before(async () => {
       cluster = await startCluster();
@@ -58,18 +101,13 @@ describe(
 
     after(async () => {
       if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
-      await rm(dir, { recursive: true, force: true });
+      // A failing seed's history stays for the post-mortem (its path was printed).
+      if (kept.length === 0) await rm(dir, { recursive: true, force: true });
     });
 
     it("the seeds cover the whole fault vocabulary", () => {
-      const kinds = new Set(
-        SEEDS.flatMap((s) =>
-          generateSchedule(s, { nodes: NODES, faultWindowMs: FAULT_WINDOW_MS }).faults.map(
-            (f) => f.fault.kind,
-          ),
-        ),
-      );
-      assert.ok(kinds.size >= 6, `kinds drawn: ${[...kinds].join(", ")}`);
+      const kinds = new Set(CASES.flatMap((c) => scheduleOf(c).faults.map((f) => f.fault.kind)));
+      assert.ok(kinds.size >= 10, `kinds drawn: ${[...kinds].join(", ")}`);
     });
 
     // Seed 1010's stuck drain (docs/reliability.md): brupop's apiserver killed while kube-apiserver
@@ -141,27 +179,36 @@ describe(
       }
     });
 
-    for (const seed of SEEDS) {
-      it(`seed ${seed}: no invariant violated, the fleet converges`, async () => {
-        const schedule = generateSchedule(seed, { nodes: NODES, faultWindowMs: FAULT_WINDOW_MS });
-        const r = await runSchedule({
-          cluster,
-          schedule,
-          namespace: `chaos-ci-${seed}`,
-          dir: join(dir, `seed-${seed}`),
-          settleMs: 60_000,
-        });
-        process.stderr.write(`  ${summaryLine(r)}\n`);
-        const report = r.violations
-          .map((v) => describeViolation({ seed, nodes: NODES }, v, r.history))
-          .join("\n");
-        assert.deepEqual(r.violations, [], report);
-        assert.ok(r.settled, "the fleet settled after the heal");
-        assert.ok(r.faultsInjected > 0, "faults were injected");
-        assert.deepEqual(r.outcome.stuck, []);
-        assert.deepEqual(r.testbedErrors, []);
-        if (seed === SEEDS[0]) checkersSeeTheRun(r.history);
-      });
+    for (const c of CASES) {
+      const seed = c.seed;
+      it(
+        `seed ${seed}: no invariant violated, the fleet converges`,
+        c.todo === undefined ? {} : { todo: c.todo },
+        async () => {
+          const schedule = scheduleOf(c);
+          const r = await runSchedule({
+            cluster,
+            schedule,
+            namespace: `chaos-ci-${seed}`,
+            dir: join(dir, `seed-${seed}`),
+            settleMs: SETTLE_MS,
+          });
+          if (r.violations.length > 0 || !r.settled || r.testbedErrors.length > 0) {
+            kept.push(r.dir);
+            process.stderr.write(`  seed ${seed}: history kept in ${r.dir}\n`);
+          }
+          process.stderr.write(`  ${summaryLine(r)}\n`);
+          const report = r.violations
+            .map((v) => describeViolation({ seed, nodes: schedule.nodes }, v, r.history))
+            .join("\n");
+          assert.deepEqual(r.violations, [], report);
+          assert.ok(r.settled, "the fleet settled after the heal");
+          assert.ok(r.faultsInjected > 0, "faults were injected");
+          assert.deepEqual(r.outcome.stuck, []);
+          assert.deepEqual(r.testbedErrors, []);
+          if (seed === 11) checkersSeeTheRun(r.history);
+        },
+      );
     }
   },
 );
