@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isBrupopError } from "../errors.js";
+import { isBrupopError, KubeApiError } from "../errors.js";
 import { DEFAULT_DRAIN_POLICY, type DrainPolicy } from "./drain-policy.js";
 import {
   KubeApiBase,
@@ -409,6 +409,11 @@ describe("drainNode: an eviction granted but never carried out (its request cut 
       [pdbGranting("web-1", "2026-12-07T09:59:59Z")],
       [],
     ],
+    [
+      "a grant in the pod's creation second (timestamps have 1 s resolution: could be an earlier pod): waits",
+      [pdbGranting("web-1", CREATED)],
+      [],
+    ],
     ["no PDB lists anything: waits", [], []],
   ];
   for (const [title, pdbs, deletes] of table) {
@@ -445,7 +450,7 @@ describe("drainNode: an eviction granted but never carried out (its request cut 
     let deletes = 0;
     node.deletePod = () => {
       deletes++;
-      return Promise.resolve(403);
+      return Promise.resolve({ kind: "refused", status: 403 } as const);
     };
     const t = fakeTime();
     const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
@@ -460,13 +465,31 @@ describe("drainNode: an eviction granted but never carried out (its request cut 
     let lists = 0;
     node.listPdbs = () => {
       lists++;
-      return Promise.reject(new Error("HTTP 403"));
+      return Promise.reject(new KubeApiError("LIST PodDisruptionBudgets", 403, {}));
     };
     const t = fakeTime();
     const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
     assert.deepEqual(node.deletes, []);
     assert.equal(result.evicted.length, 1);
     assert.equal(lists, 1, "tried once per drain");
+  });
+
+  it("a transport failure while listing PDBs (a control-plane restart) is tried again at the next 429", async () => {
+    const node = new DeletingNode([guarded()]);
+    node.answers.set("web-1", [429, 429, 429, 201]);
+    const granted = [pdbGranting("web-1", "2026-12-07T10:05:00Z")];
+    let lists = 0;
+    node.listPdbs = () => {
+      lists++;
+      return lists === 1
+        ? Promise.reject(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
+        : Promise.resolve(granted);
+    };
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.equal(lists, 2);
+    assert.deepEqual(node.deletes, ["web-1"]);
+    assert.equal(result.evicted.length, 1);
   });
 });
 

@@ -160,7 +160,7 @@ export function grantedEviction(
   const created = Date.parse(pod.metadata?.creationTimestamp ?? "");
   for (const pdb of pdbs) {
     const at = pdb.status?.disruptedPods?.[name];
-    if (at !== undefined && Date.parse(at) >= created) return { pdb: pdb.metadata?.name ?? "", at };
+    if (at !== undefined && Date.parse(at) > created) return { pdb: pdb.metadata?.name ?? "", at };
   }
   return undefined;
 }
@@ -327,7 +327,7 @@ class DrainRun {
       const grant = current === undefined ? undefined : grantedEviction(pdbs, current);
       if (grant === undefined) return false;
       const deleted = await api.deletePod(pod, this.#signal);
-      if (deleted === 403) this.#grantsUnreadable = true;
+      if (deleted.kind === "refused" && deleted.status === 403) this.#grantsUnreadable = true;
       this.#logger?.info(
         { pod: podKey(pod), pdb: grant.pdb, grantedAt: grant.at, status: deleted },
         "eviction granted earlier but the pod was never deleted; deleting it as the eviction would have",
@@ -335,7 +335,9 @@ class DrainRun {
       return deleted.kind === "deleted";
     } catch (err) {
       if (this.#signal.aborted) throw err;
-      this.#grantsUnreadable = true; // once per drain: a 403 will not change within it
+      // A 403 will not change within this drain: stop asking. Anything else (a reset connection, a
+      // 5xx during a control-plane restart) is tried again at the next refusal.
+      if (err instanceof KubeApiError && err.httpStatus === 403) this.#grantsUnreadable = true;
       this.#logger?.warn(
         { err, pod: podKey(pod) },
         "could not check the PodDisruptionBudgets' granted evictions; waiting them out",

@@ -11,6 +11,12 @@ describe("toHttpError", () => {
   const table: [string, unknown, number, string][] = [
     ["a reset connection to kube-apiserver: 502, retryable", errno("ECONNRESET"), 502, "BRUPOP_E_UPSTREAM"],
     ["kube-apiserver refusing connections: 502", errno("ECONNREFUSED"), 502, "BRUPOP_E_UPSTREAM"],
+    [
+      "a kube-apiserver request timed out (KubeRest's idle timeout): 502",
+      errno("ETIMEDOUT"),
+      502,
+      "BRUPOP_E_UPSTREAM",
+    ],
     ["any other thrown error: 500 without its text", new Error("secret detail"), 500, "BRUPOP_E_INTERNAL"],
     [
       "a catalogue error keeps its status",

@@ -131,6 +131,7 @@ describe("PolicySource without the UpdatePolicy CRD (upstream's CRD chart only)"
       /UpdatePolicy CRD \(updatepolicies\.brupop\.bottlerocket\.aws\) is not installed.*install brupop-ts's CRD chart/,
     );
     assert.deepEqual(lists, [], "no list/watch while the CRD is missing");
+    assert.equal(s.crdMissing, true, "the policy stage leaves version locks alone meanwhile");
     // An hour later: a look at most every 5 min, still nothing logged.
     for (let t = 0; t < 3_600_000; t += 10_000) {
       await s.current(signal);
@@ -146,6 +147,7 @@ describe("PolicySource without the UpdatePolicy CRD (upstream's CRD chart only)"
     }
     assert.deepEqual(lists, [POLICY_COLLECTION_PATH]);
     assert.match(lines.at(-1)?.msg ?? "", /CRD is installed now/);
+    assert.equal(s.crdMissing, false);
     await s.stop();
   });
 

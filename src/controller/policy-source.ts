@@ -110,7 +110,17 @@ export class PolicySource {
   }
 
   stop(): Promise<void> {
+    this.#wanted = false; // a current() still in flight must not start the informer after this
     return this.#informer.stop();
+  }
+
+  /**
+   * The last look did not find the CRD. A 404 for the CRD can also be a blip (custom resources
+   * answer 404 for a moment after a kube-apiserver restart), so the policy stage leaves the version
+   * locks as they are meanwhile: a pin is never lifted by a missing CRD.
+   */
+  get crdMissing(): boolean {
+    return this.#crdMissing !== undefined;
   }
 
   get synced(): boolean {

@@ -112,9 +112,10 @@ export async function recordPolicy(
 ): Promise<void> {
   const policy = deps.policy;
   if (policy === undefined) return;
-  // An unreadable or invalid policy leaves the locks as they are (a read error must not unpin).
+  // An unreadable or invalid policy, or a CRD not found (perhaps a restart's blip), leaves the locks
+  // as they are: a read error must not unpin.
   const decision = fleet.policy;
-  if (!fleet.unreadable && decision?.invalid === undefined)
+  if (!fleet.unreadable && decision?.invalid === undefined && !policy.source.crdMissing)
     await syncVersionLocks(deps, term, live, decision?.policy?.targetVersion);
   policy.source.last = {
     decision,

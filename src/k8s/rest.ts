@@ -94,7 +94,8 @@ export class KubeRest extends KubeApiBase {
       secure: url.protocol === "https:",
       payload,
       idleTimeoutMs: opts.timeoutMs,
-      onTimeout: () => new Error(`${method} ${path}: timed out`),
+      // ETIMEDOUT: callers (the apiserver's error mapping) treat it as a transport failure, retryable.
+      onTimeout: () => Object.assign(new Error(`${method} ${path}: timed out`), { code: "ETIMEDOUT" }),
       // Callers pass long-lived signals (the controller's leadership term): the core removes its
       // listener when the exchange settles, so none is left behind per request.
       signal: opts.signal,
