@@ -6,7 +6,14 @@ import type { KubeApi } from "../k8s/api.js";
 import type { KubeConfigMap } from "../k8s/objects.js";
 import { silentLogger } from "../log.js";
 import type { Blocker } from "./blockers.js";
-import { BlockersPublisher, blockersFromData, blockersToData, PUBLISH_RETRY_MS } from "./blockers-publish.js";
+import {
+  BlockersPublisher,
+  blockersFromData,
+  blockersToData,
+  MAX_PUBLISHED_NAMES,
+  MAX_PUBLISHED_SHADOWS,
+  PUBLISH_RETRY_MS,
+} from "./blockers-publish.js";
 
 const POD: Blocker = { kind: "pods", pods: ["default/backup-0"] };
 const ALERT: Blocker = { kind: "alerts", alerts: ["NodeDiskFull"] };
@@ -33,6 +40,23 @@ describe("blockersToData / blockersFromData", () => {
       assert.deepEqual(back?.blocked, new Map(c.blocked));
     });
   }
+
+  it("a fleet-wide alert over 5,000 waiting shadows stays far under a ConfigMap's 1 MiB", () => {
+    const alerts = Array.from({ length: 100 }, (_, i) => `NodeDiskPressureAlertWithALongName${i}`);
+    const blocked = new Map<string, Blocker>(
+      Array.from({ length: 5_000 }, (_, i) => [
+        `brs-ip-10-0-${i}.compute.internal`,
+        { kind: "alerts", alerts },
+      ]),
+    );
+    const data = blockersToData("ctl-1", blocked);
+    const bytes = Buffer.byteLength(JSON.stringify(data));
+    assert.ok(bytes < 512 * 1024, `${bytes} bytes`);
+    const back = blockersFromData(data);
+    assert.equal(back?.blocked.size, MAX_PUBLISHED_SHADOWS);
+    const first = back?.blocked.get("brs-ip-10-0-0.compute.internal");
+    assert.deepEqual(first, { kind: "alerts", alerts: alerts.slice(0, MAX_PUBLISHED_NAMES) });
+  });
 
   it("the text does not depend on the map's order (no write for a reordered verdict)", () => {
     assert.deepEqual(

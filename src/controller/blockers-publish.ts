@@ -29,12 +29,29 @@ export interface PublishedBlockers {
   blocked: Map<string, Blocker>;
 }
 
+/**
+ * At most this many shadows, and names per verdict, are published: a ConfigMap holds at most 1 MiB,
+ * and a fleet-wide verdict (an alert) is the same for every waiting shadow. Shadows past the cap show
+ * as "starting" in `brupop status`; the controller's explanation still names their blockers.
+ */
+export const MAX_PUBLISHED_SHADOWS = 500;
+export const MAX_PUBLISHED_NAMES = 20;
+
+function capped(b: Blocker): Blocker {
+  if (b.kind === "pods") return { kind: "pods", pods: b.pods.slice(0, MAX_PUBLISHED_NAMES) };
+  if (b.kind === "alerts") return { kind: "alerts", alerts: b.alerts.slice(0, MAX_PUBLISHED_NAMES) };
+  return { ...b, error: b.error.slice(0, 512) };
+}
+
 /** The ConfigMap's data for these verdicts: `leader` and `blocked` (JSON, keys sorted: stable text). */
 export function blockersToData(
   leader: string,
   blocked: ReadonlyMap<string, Blocker>,
 ): Record<string, string> {
-  const sorted = [...blocked.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = [...blocked.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, MAX_PUBLISHED_SHADOWS)
+    .map(([name, b]) => [name, capped(b)] as const);
   return { leader, blocked: JSON.stringify(Object.fromEntries(sorted)) };
 }
 
