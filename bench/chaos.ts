@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { startCluster } from "../kit/testenv/cluster.js";
 import { runSchedule, type RunResult } from "../kit/chaos/run.js";
 import { describeViolation, summaryLine } from "../kit/chaos/report.js";
-import { generateSchedule } from "../kit/chaos/schedule.js";
+import { generateSchedule, parseKinds } from "../kit/chaos/schedule.js";
 import { createLogger, silentLogger } from "../src/log.js";
 
 const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [--fault-window MS] [--settle MS] [--results DIR]
@@ -19,7 +19,9 @@ const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [-
   --seed S          seed of the first schedule (default: random, printed); schedule i uses S+i
   --fault-window MS faults are drawn within this window after the rollout starts (default 20000)
   --settle MS       after the heal, how long the fleet may take to converge (default 180000)
-  --results DIR     where histories and verdicts go (default bench/results/chaos/<time>)`;
+  --results DIR     where histories and verdicts go (default bench/results/chaos/<time>)
+  --kinds K         fault kinds drawn: all (default), classic (the ten before the control-plane
+                    faults: replays seeds recorded until then) or a comma-separated list`;
 
 function intOption(
   values: Record<string, string | boolean | undefined>,
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
       "fault-window": { type: "string" },
       settle: { type: "string" },
       results: { type: "string" },
+      kinds: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -57,6 +60,7 @@ async function main(): Promise<number> {
   const seed0 = intOption(values, "seed", Math.floor(Math.random() * 1_000_000), 0);
   const faultWindowMs = intOption(values, "fault-window", 20_000, 0);
   const settleMs = intOption(values, "settle", 180_000, 1_000);
+  const kinds = parseKinds(values.kinds ?? "all");
   const results =
     values.results ?? join("bench", "results", "chaos", new Date().toISOString().replace(/[:.]/g, "-"));
   await mkdir(results, { recursive: true });
@@ -75,7 +79,7 @@ async function main(): Promise<number> {
   try {
     for (let i = 0; i < schedules; i++) {
       const seed = seed0 + i;
-      const schedule = generateSchedule(seed, { nodes, faultWindowMs });
+      const schedule = generateSchedule(seed, { nodes, faultWindowMs, kinds });
       const r = await runSchedule({
         cluster,
         schedule,

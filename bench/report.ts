@@ -163,6 +163,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       `- ${ro.label}: per node, controller ${kinds(pc["controller"])}, apiserver ${kinds(pc["apiserver"])}, agents ${kinds(pc["agent"])} ` +
         `(reads / writes / watches); 409 conflicts ${ro.apiLoad.total.conflicts}. Requests per node: ${byReq.join(", ")}. ` +
+        eventsLine(ro) +
         `Offer → noticed p50/max ${s1(ro.offered.p50)}/${s1(ro.offered.max)}, → started p50/max ${s1(ro.started.p50)}/${s1(ro.started.max)}, ` +
         `→ done p50/max ${s1(ro.done.p50)}/${s1(ro.done.max)}. Decision latency by state: ${states}. ` +
         `Each node's start → done p50/p99 ${s1(ro.update.p50)}/${s1(ro.update.p99)}. ` +
@@ -255,4 +256,17 @@ export function summaryTable(r: BenchResults): string {
   return [`brupop bench (${r.mode})`, line(["figure", "value", "goal", "verdict"]), ...rows.map(line)].join(
     "\n",
   );
+}
+
+/** The controller's Events per node by reason (what its `create events` writes are). */
+function eventsLine(ro: RolloutResult): string {
+  const e = ro.eventsPerNode;
+  if (e === undefined) return "";
+  const parts = Object.entries(e)
+    .sort((a, b) => b[1].events - a[1].events)
+    .map(
+      ([k, v]) =>
+        `${k} ${v.events.toFixed(2)}${v.repeats > 0 ? ` (+${v.repeats.toFixed(2)} repeats in series)` : ""}`,
+    );
+  return `Controller Events per node by reason: ${parts.length === 0 ? "none" : parts.join(", ")}. `;
 }

@@ -53,6 +53,7 @@ import {
   type Summary,
 } from "../kit/bench/rollout.js";
 import type { FleetMemoryReport } from "../kit/simulator/measure-memory.js";
+import { KubeRest } from "../src/k8s/rest.js";
 import { shadowNameForNode } from "../src/model/constants.js";
 import { freePorts, startCluster, type TestCluster } from "../kit/testenv/cluster.js";
 import { brupopCommand, ControllerProcess, Observer, repoRoot, runJsonChild } from "./lib/children.js";
@@ -179,6 +180,11 @@ export interface RolloutResult {
     perNodeByComponent: Record<string, LoadCounts["total"]>;
   };
   controller: WindowFigures & { heapUsedBytes: number | null };
+  /**
+   * The controller's Events per node updated, by reason (issue 30: which writes they are): Event
+   * objects first recorded in the rollout window, and the repeats their series counted.
+   */
+  eventsPerNode?: Record<string, { events: number; repeats: number }>;
   /** Where the machine's CPU went during the rollout. */
   cpu: CpuBreakdown;
   testbedErrors: number;
@@ -622,6 +628,45 @@ async function fleet(env: Env, single: NonNullable<BenchResults["single"]>): Pro
   }
 }
 
+interface ListedEvent {
+  reason?: string;
+  eventTime?: string;
+  reportingController?: string;
+  series?: { count?: number };
+}
+
+/** The controller's Events per node by reason, for each rollout window (read from the cluster). */
+async function eventsByReason(cluster: TestCluster, fleetOut: FleetOutcome): Promise<void> {
+  const rest = new KubeRest(cluster.kubeConfig);
+  try {
+    const all = ((await rest.list<ListedEvent>("/apis/events.k8s.io/v1/events")).items ?? []).filter(
+      (e) => e.reportingController === "brupop-controller",
+    );
+    for (const [i, r] of fleetOut.rollouts.entries()) {
+      const w = fleetOut.windows.rollouts[i];
+      if (w === undefined) continue;
+      const out: Record<string, { events: number; repeats: number }> = {};
+      for (const e of all) {
+        const t = Date.parse(e.eventTime ?? "");
+        if (!(t >= w[0] && t <= w[1] + 5_000)) continue;
+        const k = (out[e.reason ?? "?"] ??= { events: 0, repeats: 0 });
+        k.events++;
+        k.repeats += Math.max(0, (e.series?.count ?? 1) - 1);
+      }
+      r.eventsPerNode = Object.fromEntries(
+        Object.entries(out).map(([k, v]) => [
+          k,
+          { events: round(v.events / r.nodes, 2), repeats: round(v.repeats / r.nodes, 2) },
+        ]),
+      );
+    }
+  } catch (err) {
+    log(`could not list the controller's Events: ${errorOf(err).error}`);
+  } finally {
+    rest.close();
+  }
+}
+
 /** When the steady window saw LISTs, says which ones (the goal is none): the first clue in a CI log. */
 function logSteadyLists(fleetOut: FleetOutcome, requests: readonly AuditedRequest[]): void {
   const w = fleetOut.windows.steady;
@@ -672,6 +717,7 @@ function footprintFigures(f: BenchResults["footprint"]): Record<string, number |
   return {
     "agent-rss": p("agent")?.rssMeanMiB ?? null,
     "agent-start": p("agent")?.startToFirstStatusS ?? null,
+    "agent-start-cpu": p("agent")?.startCpuS ?? null,
     "apiserver-rss": p("apiserver")?.rssMeanMiB ?? null,
     "controller-rss-3": p("controller")?.rssMeanMiB ?? null,
     // Upstream's idle agent CPU at the same loop interval is not measured here (no Rust build).
@@ -774,7 +820,14 @@ async function footprintMain(
     for (const g of goals) {
       if (
         g.verdict === "not measured" &&
-        !["agent-rss", "agent-start", "apiserver-rss", "controller-rss-3", "agent-cpu"].includes(g.id)
+        ![
+          "agent-rss",
+          "agent-start",
+          "agent-start-cpu",
+          "apiserver-rss",
+          "controller-rss-3",
+          "agent-cpu",
+        ].includes(g.id)
       )
         continue;
       log(
@@ -880,6 +933,7 @@ async function main(): Promise<number> {
     const requests = audit.requests;
     applyAudit(fleetOut, requests);
     logSteadyLists(fleetOut, requests);
+    await eventsByReason(cluster, fleetOut);
 
     const { goals, gross } = verdicts(s, fleetOut, footprint);
 

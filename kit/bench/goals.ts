@@ -1,6 +1,6 @@
 // The benchmark's goals (issue 10) and how a run is judged against them: each figure is "met" or
 // "missed" against its goal; `--quick` (the CI smoke) fails only on gross failures: a rollout that
-// did not complete, or a figure more than 3× its goal.
+// did not complete, or a figure above its gross limit (3× its goal unless the goal says why not).
 
 export type Verdict = "met" | "missed" | "not measured";
 
@@ -36,8 +36,11 @@ export const GOALS: readonly Goal[] = [
     id: "writes-per-node",
     what: "kube-apiserver writes per node update, c=50",
     unit: "writes",
-    max: 20,
-    grossAbove: 60,
+    // Issue 30: ≤ 16 (upstream ~22; was 20). Not 3×: the count barely depends on the machine's
+    // load (15.8 and 21.5 in quick runs a week apart were code, not noise), so a quick run fails
+    // from 20 on: one more write per update than the goal allows for, e.g. Events doubled again.
+    max: 16,
+    grossAbove: 20,
   },
   {
     id: "steady-lists",
@@ -88,9 +91,18 @@ export const GOALS: readonly Goal[] = [
     what: "agent start → first status report, under a 10m CPU limit",
     unit: "s",
     max: 5,
-    // Not 3×: Node.js alone needs ~5 s to start under 10m of CPU, and the agent measured 30–35 s
-    // (docs/benchmarks.md); 90 s still catches a start that hangs or loops.
-    grossAbove: 90,
+    // Not 3×: Node.js alone needs ~4 s to start under 10m of CPU, and the agent measured 26–36 s
+    // (docs/benchmarks.md); from 60 s (twice that) a quick run fails. agent-start-cpu below is
+    // the same start in CPU time, which the machine's load moves less.
+    grossAbove: 60,
+  },
+  {
+    id: "agent-start-cpu",
+    what: "agent start → first status report, CPU time used (user + sys)",
+    unit: "s",
+    // 5 s of wall time under 10m of CPU is 0.05 s of CPU; measured 0.26–0.36 s (issue 30).
+    max: 0.05,
+    grossAbove: 0.6,
   },
   {
     id: "agent-cpu",
@@ -135,6 +147,6 @@ export function grossFailures(results: readonly GoalResult[], incomplete: readon
     ...incomplete.map((what) => `${what} did not complete`),
     ...results
       .filter((r) => r.gross)
-      .map((r) => `${r.what}: ${r.value ?? "?"} ${r.unit} is more than ${r.grossAbove} (3× the goal)`),
+      .map((r) => `${r.what}: ${r.value ?? "?"} ${r.unit} is more than ${r.grossAbove} (goal ${r.max})`),
   ];
 }

@@ -38,6 +38,7 @@ export class FaultInjector {
   readonly #downs = new Map<string, Armed & { durationMs: number | null }>();
   readonly #notReady = new Map<string, Armed & { durationMs: number }>();
   readonly #agentsDown = new Set<string>();
+  #controlPlane: Promise<void> = Promise.resolve();
   /** Faults injected (fired), for the run's figures. */
   injected = 0;
   readonly errors: string[] = [];
@@ -103,6 +104,13 @@ export class FaultInjector {
         this.#world.clock.advance(fault.ms);
         this.#note("inject", fault);
         return;
+      case "restart-kube-apiserver":
+      case "restart-etcd":
+        return this.#restartControlPlane(fault);
+      case "cut-connections":
+        this.#note("inject", fault);
+        this.#world.cutConnections();
+        return;
       default: {
         const node = this.#nodes[fault.node];
         if (node !== undefined) await this.#onNode(fault, node);
@@ -120,6 +128,23 @@ export class FaultInjector {
     if (fault.kind === "kill-controller") await w.startController(fault.replica);
     else await w.restartApiserver();
     this.#note("heal", fault);
+  }
+
+  /** One control-plane restart at a time (a second one waits for the first to be healthy). */
+  async #restartControlPlane(
+    fault: Extract<Fault, { kind: "restart-kube-apiserver" | "restart-etcd" }>,
+  ): Promise<void> {
+    const cluster = this.#world.testbed.cluster;
+    if (cluster.restartComponent === undefined) return;
+    const restart = cluster.restartComponent.bind(cluster);
+    const component = fault.kind === "restart-etcd" ? "etcd" : "kube-apiserver";
+    const turn = this.#controlPlane.then(async () => {
+      this.#note("inject", fault);
+      await restart(component, { downMs: fault.downMs });
+      this.#note("heal", fault);
+    });
+    this.#controlPlane = turn.catch(() => undefined);
+    await turn;
   }
 
   async #onNode(fault: Extract<Fault, { node: number }>, node: string): Promise<void> {

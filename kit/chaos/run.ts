@@ -9,6 +9,7 @@ import type { Logger } from "../../src/log.js";
 import { POLICY_COLLECTION_PATH } from "../../src/model/policy.js";
 import { silentLogger } from "../../src/log.js";
 import type { TestCluster } from "../testenv/cluster.js";
+import { CutProxy } from "../testenv/cut-proxy.js";
 import { eventually, kube } from "../testenv/kube-call.js";
 import { BrupopTestbed } from "../testbed/testbed.js";
 import { sortHistory, snapshotAt, type HistoryEvent } from "./history.js";
@@ -74,6 +75,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   let observer: ChaosObserver | undefined;
   let world: ChaosWorld | undefined;
   let injector: FaultInjector | undefined;
+  let proxy: CutProxy | undefined;
   try {
     const nodes = await tb.addNodes(schedule.nodes, { version: FROM, namePrefix: `${ns}-n` });
     for (const [i, node] of nodes.entries()) {
@@ -121,8 +123,10 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     );
     await obs.start();
 
+    proxy = await CutProxy.start({ host: "127.0.0.1", port: Number(new URL(cluster.server).port) });
     world = new ChaosWorld({
       testbed: tb,
+      proxy,
       maxConcurrent: schedule.maxConcurrent,
       policyName,
       leaseName: LEASE,
@@ -162,6 +166,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   } finally {
     injector?.detach();
     await world?.stop();
+    await proxy?.close();
     await observer?.stop();
     await tb.stop();
     await cleanUp(tb, ns, policyName);

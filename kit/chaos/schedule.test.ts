@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FAULT_KINDS, generateSchedule } from "./schedule.js";
+import { CLASSIC_FAULT_KINDS, FAULT_KINDS, generateSchedule, parseKinds } from "./schedule.js";
 
 describe("generateSchedule", () => {
   it("is a function of the seed: same seed, same schedule; another seed, another one", () => {
@@ -41,5 +41,13 @@ describe("generateSchedule", () => {
     assert.throws(() => generateSchedule(1, { nodes: 1 }), RangeError);
     assert.throws(() => generateSchedule(1, { nodes: 3, kinds: [] }), RangeError);
     assert.throws(() => generateSchedule(1, { nodes: 3, kinds: ["nope" as "kill-agent"] }), RangeError);
+  });
+
+  it("parses --kinds: all, classic (the first ten, for seeds recorded before) or a list; unknown kinds are an error", () => {
+    assert.equal(parseKinds("all"), FAULT_KINDS);
+    assert.deepEqual(parseKinds("classic"), CLASSIC_FAULT_KINDS);
+    assert.ok(!CLASSIC_FAULT_KINDS.includes("restart-etcd"));
+    assert.deepEqual(parseKinds("restart-etcd, cut-connections"), ["restart-etcd", "cut-connections"]);
+    assert.throws(() => parseKinds("kill-everything"), /unknown fault kind\(s\): kill-everything/);
   });
 });

@@ -43,7 +43,13 @@ export type Fault =
   /** The UpdatePolicy is set to this spec (an empty edit removes every rule). */
   | { kind: "policy"; edit: PolicyEdit }
   /** The controllers' decision clock jumps forward (back-off and windows see it). */
-  | { kind: "clock-step"; ms: number };
+  | { kind: "clock-step"; ms: number }
+  /** kube-apiserver SIGKILLed, started again after downMs (same flags, ports, certificates). */
+  | { kind: "restart-kube-apiserver"; downMs: number }
+  /** etcd SIGKILLed, started again after downMs on the same data dir. */
+  | { kind: "restart-etcd"; downMs: number }
+  /** Every connection brupop's controllers and apiserver have to kube-apiserver (watches too) reset. */
+  | { kind: "cut-connections" };
 
 export type FaultKind = Fault["kind"];
 
@@ -90,7 +96,27 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "notready-in-drain",
   "policy",
   "clock-step",
+  "restart-kube-apiserver",
+  "restart-etcd",
+  "cut-connections",
 ];
+
+/**
+ * The vocabulary before the control-plane faults were added: seeds recorded until then (e.g. 1010)
+ * replay with `kinds: CLASSIC_FAULT_KINDS` (`npm run chaos -- --kinds classic`).
+ */
+export const CLASSIC_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.slice(0, 10);
+
+/** `--kinds`: "all", "classic" or a comma-separated list of kinds. */
+export function parseKinds(text: string): readonly FaultKind[] {
+  if (text === "all") return FAULT_KINDS;
+  if (text === "classic") return CLASSIC_FAULT_KINDS;
+  const kinds = text.split(",").map((k) => k.trim());
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0 || kinds.length === 0)
+    throw new RangeError(`unknown fault kind(s): ${unknown.join(", ")} (known: ${FAULT_KINDS.join(", ")})`);
+  return kinds as FaultKind[];
+}
 
 /** Relative weights: the faults that hit the update path most often are drawn most. */
 const WEIGHTS: Readonly<Record<FaultKind, number>> = {
@@ -104,6 +130,9 @@ const WEIGHTS: Readonly<Record<FaultKind, number>> = {
   "notready-in-drain": 2,
   policy: 2,
   "clock-step": 1,
+  "restart-kube-apiserver": 1,
+  "restart-etcd": 1,
+  "cut-connections": 2,
 };
 
 const ZONES = ["zone-a", "zone-b", "zone-c"];
@@ -167,6 +196,11 @@ function drawFault(rng: Prng, kind: FaultKind, nodes: number): Fault {
       return { kind, edit: drawPolicy(rng, nodes) };
     case "clock-step":
       return { kind, ms: rng.int(1, 10) * 60_000 };
+    case "restart-kube-apiserver":
+    case "restart-etcd":
+      return { kind, downMs: rng.int(0, 3_000) };
+    case "cut-connections":
+      return { kind };
   }
 }
 

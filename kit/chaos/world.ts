@@ -12,6 +12,7 @@ import type { KubeAccess } from "../../src/k8s/access.js";
 import { silentLogger, type Logger } from "../../src/log.js";
 import { PLURAL } from "../../src/model/constants.js";
 import type { BrupopTestbed } from "../testbed/testbed.js";
+import type { CutProxy } from "../testenv/cut-proxy.js";
 import type { WriteEvent } from "./history.js";
 import { now } from "./observer.js";
 
@@ -67,8 +68,18 @@ export class RecordingRest extends KubeRest {
   }
 }
 
+/** The cluster's access with another server URL (a CutProxy in front of kube-apiserver). */
+export function accessVia(kc: KubeAccess, server: string): KubeAccess {
+  return {
+    getCurrentCluster: () => ({ server }),
+    applyToHTTPSOptions: (opts) => kc.applyToHTTPSOptions(opts),
+  };
+}
+
 export interface WorldOptions {
   testbed: BrupopTestbed;
+  /** In front of kube-apiserver for the controllers and the replacement apiservers ("cut-connections"). */
+  proxy?: CutProxy;
   maxConcurrent: number;
   policyName: string;
   leaseName: string;
@@ -118,7 +129,7 @@ export class ChaosWorld {
   async startController(i: number): Promise<void> {
     const r = this.#replicas[i];
     if (r === undefined || r.controller !== undefined) return;
-    const rest = new RecordingRest(this.testbed.cluster.kubeConfig, r.identity, this.#opts.onWrite);
+    const rest = new RecordingRest(this.#access(), r.identity, this.#opts.onWrite);
     const c = new Controller(
       {
         namespace: this.testbed.namespace,
@@ -158,6 +169,18 @@ export class ChaosWorld {
     return true;
   }
 
+  /** How the controllers and the replacement apiservers reach kube-apiserver. */
+  #access(): KubeAccess {
+    const kc = this.testbed.cluster.kubeConfig;
+    const proxy = this.#opts.proxy;
+    return proxy === undefined ? kc : accessVia(kc, `https://127.0.0.1:${proxy.port}`);
+  }
+
+  /** Resets every connection through the proxy; how many (0 without a proxy). */
+  cutConnections(): number {
+    return this.#opts.proxy?.cutAll() ?? 0;
+  }
+
   controllerUp(i: number): boolean {
     return this.#replicas[i]?.controller !== undefined;
   }
@@ -177,7 +200,7 @@ export class ChaosWorld {
   async restartApiserver(): Promise<void> {
     if (!this.#apiserverDown) return;
     this.#apiserver = await Apiserver.start({
-      kubeConfig: this.testbed.cluster.kubeConfig,
+      kubeConfig: this.#access(),
       namespace: this.testbed.namespace,
       tlsDir: dirname(this.testbed.caPath),
       port: this.#apiserverPort,

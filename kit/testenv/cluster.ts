@@ -101,11 +101,26 @@ export interface TestCluster {
   setNodeReady(name: string, ready: boolean, timeoutMs?: number): Promise<void>;
   /** Runs the matching kubectl against this cluster; resolves to stdout. */
   kubectl(args: readonly string[]): Promise<string>;
+  /**
+   * Stops a control-plane component as a crash would (SIGKILL), keeps it down `downMs`, starts it
+   * again with the same flags (ports, certificates, etcd's data dir) and waits until it is healthy
+   * (the chaos suite's kube-apiserver and etcd restarts). Other components ride it out.
+   */
+  restartComponent?(
+    name: RestartableComponent,
+    opts?: { downMs?: number; timeoutMs?: number },
+  ): Promise<void>;
   /** The last lines of every component's log, for failure output. */
   dumpLogs(lines?: number): Promise<string>;
   /** Stops every process (process groups, SIGTERM then SIGKILL) and removes the temp dir. */
   stop(): Promise<void>;
 }
+
+/** The components restartComponent can restart. */
+export type RestartableComponent = "etcd" | "kube-apiserver";
+
+/** Processes stopped on purpose (a restart): waitFor does not take their exit for a crash. */
+const stoppedOnPurpose = new WeakSet<ManagedProcess>();
 
 interface Paths {
   readonly dir: string;
@@ -126,7 +141,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
   const procs: ManagedProcess[] = [];
   const hooks = withHookDefaults(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  const argsOf = new Map<string, readonly string[]>();
   const start = (name: string, args: readonly string[]): ManagedProcess => {
+    argsOf.set(name, args);
     const wrapped = hooks.wrapCommand(join(bin, name), args);
     const p = new ManagedProcess({
       name,
@@ -268,6 +285,32 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
           },
         );
         return stdout;
+      },
+      async restartComponent(name, restartOpts = {}) {
+        const old = procs.find((p) => p.name === name && p.running);
+        const args = argsOf.get(name);
+        if (old === undefined || args === undefined)
+          throw new BrupopError("BRUPOP_E_TESTENV", `restartComponent: ${name} is not running`);
+        stoppedOnPurpose.add(old);
+        await old.stop(0);
+        await new Promise((r) => setTimeout(r, restartOpts.downMs ?? 0));
+        const fresh = start(name, args);
+        procs.splice(procs.indexOf(old), 1);
+        // Keep start order (etcd first) for stopAll, and the watched list for waitFor.
+        procs.splice(procs.indexOf(fresh), 1);
+        procs.splice(name === "etcd" ? 0 : 1, 0, fresh);
+        const w = watched.indexOf(old);
+        if (w >= 0) watched[w] = fresh;
+        const until = Date.now() + (restartOpts.timeoutMs ?? 90_000);
+        if (name === "etcd") {
+          await waitFor("etcd /health", until, [fresh], () =>
+            httpOk(`http://127.0.0.1:${etcdClient}/health`),
+          );
+        } else {
+          await waitFor("kube-apiserver /readyz", until, [fresh], () =>
+            httpsOk(`${server}/readyz`, pkiFiles.tls),
+          );
+        }
       },
       dumpLogs,
       stop: stopAll,
@@ -479,7 +522,7 @@ async function waitFor(
 ): Promise<void> {
   let lastError: unknown;
   for (let delay = 50; ; delay = Math.min(delay * 2, 250)) {
-    const dead = watched.find((p) => !p.running);
+    const dead = watched.find((p) => !p.running && !stoppedOnPurpose.has(p));
     if (dead !== undefined) {
       throw new BrupopError("BRUPOP_E_TESTENV", `while waiting for ${what}: ${describeExit(dead)}`, {
         log: dead.logFile,

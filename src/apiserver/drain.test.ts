@@ -388,6 +388,72 @@ class DeletingNode extends FakeNode {
   }
 }
 
+describe("drainNode: an eviction granted but never carried out (its request cut off)", () => {
+  const CREATED = "2026-12-07T10:00:00Z";
+  const guarded = (): KubePod =>
+    pod("web-1", { owner: "ReplicaSet", metadata: { creationTimestamp: CREATED } });
+  const pdbGranting = (name: string, at: string): KubePodDisruptionBudget => ({
+    metadata: { name: "web", namespace: "default" },
+    spec: { selector: {} },
+    status: { disruptionsAllowed: 0, disruptedPods: { [name]: at } },
+  });
+  const table: [string, KubePodDisruptionBudget[], string[]][] = [
+    [
+      "the PDB lists the pod as disrupted: deleted at the first 429",
+      [pdbGranting("web-1", "2026-12-07T10:05:00Z")],
+      ["web-1"],
+    ],
+    ["the PDB lists another pod: waits (no delete)", [pdbGranting("web-2", "2026-12-07T10:05:00Z")], []],
+    [
+      "a grant older than the pod (an earlier pod of that name): waits",
+      [pdbGranting("web-1", "2026-12-07T09:59:59Z")],
+      [],
+    ],
+    ["no PDB lists anything: waits", [], []],
+  ];
+  for (const [title, pdbs, deletes] of table) {
+    it(title, async () => {
+      const node = new DeletingNode([guarded()]);
+      node.answers.set("web-1", [429, 429, 429, 201]);
+      node.pdbs = pdbs;
+      const t = fakeTime();
+      const result = await drainNode(node, "n1", { retryIntervalMs: 5_000, now: t.now, sleep: t.sleep });
+      assert.deepEqual(node.deletes, deletes);
+      assert.deepEqual(
+        result.evicted.map((p) => p.name),
+        ["web-1"],
+      );
+      assert.equal(node.evictions.length, deletes.length > 0 ? 1 : 4);
+    });
+  }
+
+  it("a pod already terminating is left to finish", async () => {
+    const node = new DeletingNode([
+      pod("web-1", { metadata: { creationTimestamp: CREATED, deletionTimestamp: "2026-12-07T10:06:00Z" } }),
+    ]);
+    node.answers.set("web-1", [429, 201]);
+    node.pdbs = [pdbGranting("web-1", "2026-12-07T10:05:00Z")];
+    const t = fakeTime();
+    await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.deletes, []);
+  });
+
+  it("without the PDB list (RBAC) the drain waits as before", async () => {
+    const node = new DeletingNode([guarded()]);
+    node.answers.set("web-1", [429, 429, 429, 201]);
+    let lists = 0;
+    node.listPdbs = () => {
+      lists++;
+      return Promise.reject(new Error("HTTP 403"));
+    };
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(node.deletes, []);
+    assert.equal(result.evicted.length, 1);
+    assert.equal(lists, 1, "tried once per drain");
+  });
+});
+
 describe("drainNode with a drain policy", () => {
   it("a do-not-disrupt pod blocks the drain before anything is evicted, named with the annotation", async () => {
     const node = new FakeNode([

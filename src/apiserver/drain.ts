@@ -146,6 +146,25 @@ export function evictionRefusal(status: number): EvictOutcome {
   return RETRYABLE_STATUSES.has(status) ? { kind: "not-now", status } : { kind: "refused", status };
 }
 
+/**
+ * The eviction of `pod` a PodDisruptionBudget's status.disruptedPods records as granted, if any (pure):
+ * only for a pod not already terminating, and a grant older than the pod was for an earlier pod of
+ * that name (a StatefulSet's), so it does not count.
+ */
+export function grantedEviction(
+  pdbs: readonly KubePodDisruptionBudget[],
+  pod: KubePod,
+): { pdb: string; at: string } | undefined {
+  const name = pod.metadata?.name ?? "";
+  if (pod.metadata?.deletionTimestamp !== undefined) return undefined;
+  const created = Date.parse(pod.metadata?.creationTimestamp ?? "");
+  for (const pdb of pdbs) {
+    const at = pdb.status?.disruptedPods?.[name];
+    if (at !== undefined && Date.parse(at) >= created) return { pdb: pdb.metadata?.name ?? "", at };
+  }
+  return undefined;
+}
+
 /** What the drain needs from the cluster (narrow, so tests can fake it). */
 export interface DrainApi {
   listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<KubePod[]>;
@@ -222,6 +241,8 @@ class DrainRun {
   readonly #signal: AbortSignal;
   readonly #logger: Logger | undefined;
   #failure: { err: unknown } | undefined;
+  /** Listing PDBs or deleting failed once (RBAC): granted-but-cut-off evictions are waited out. */
+  #grantsUnreadable = false;
   /** Pods whose eviction was refused and not yet accepted, with the last answer. */
   readonly refused = new Map<string, number | "network">();
   /** Pods whose eviction was accepted. */
@@ -277,9 +298,48 @@ class DrainRun {
           status,
         });
       }
+      if (await this.#completeGrantedEviction(pod, status)) return true;
       this.refused.set(podKey(pod), status);
       this.#logger?.debug({ pod: podKey(pod), status }, "eviction refused for now; retrying");
       await this.#pause(this.#retryMs);
+    }
+  }
+
+  /**
+   * A 429 while a PodDisruptionBudget lists this very pod in status.disruptedPods: an eviction of it
+   * was granted earlier (the budget already counts it as going) but the pod was never deleted, the
+   * granting request cut off between the budget update and the delete (a drain aborted by a killed
+   * apiserver). Kubernetes keeps such an entry for 2 minutes, holding the budget (and every drain) at
+   * 0 meanwhile. Deleting the pod, its uid as precondition, does what the granted eviction would
+   * have done, within the budget. Needs pods/delete and poddisruptionbudgets/list; without them (or
+   * on any error) the drain waits the entry out as before. True if the pod was deleted.
+   */
+  async #completeGrantedEviction(pod: PodRef, status: number): Promise<boolean> {
+    const api = this.#api;
+    if (status !== 429 || api.listPdbs === undefined || api.deletePod === undefined) return false;
+    if (this.#grantsUnreadable) return false;
+    try {
+      const pdbs = await api.listPdbs(pod.namespace, this.#signal);
+      if (!pdbs.some((p) => p.status?.disruptedPods?.[pod.name] !== undefined)) return false;
+      const current = (await api.listPodsOnNode(this.#node, this.#signal)).find(
+        (p) => p.metadata?.uid === pod.uid,
+      );
+      const grant = current === undefined ? undefined : grantedEviction(pdbs, current);
+      if (grant === undefined) return false;
+      const deleted = await api.deletePod(pod, this.#signal);
+      this.#logger?.info(
+        { pod: podKey(pod), pdb: grant.pdb, grantedAt: grant.at, status: deleted },
+        "eviction granted earlier but the pod was never deleted; deleting it as the eviction would have",
+      );
+      return deleted.kind === "deleted";
+    } catch (err) {
+      if (this.#signal.aborted) throw err;
+      this.#grantsUnreadable = true; // once per drain: a 403 will not change within it
+      this.#logger?.warn(
+        { err, pod: podKey(pod) },
+        "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
+      );
+      return false;
     }
   }
 

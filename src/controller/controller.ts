@@ -31,6 +31,7 @@ import type { ConcurrencyLimit, NodeLike } from "./decisions.js";
 import type { Explanation } from "./explain.js";
 import { explainDecision } from "./fleet.js";
 import { makeExtras, type ExtrasConfig } from "./extras.js";
+import { BlockersPublisher } from "./blockers-publish.js";
 import type { Notifier } from "./notify.js";
 import { ControllerHttpServer } from "./http.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -141,6 +142,8 @@ export class Controller {
   readonly #nodes: Informer<NodeMeta>;
   readonly #policy: PolicyRuntime | undefined;
   readonly #elector: LeaderElector | undefined;
+  /** The blocker verdicts for `brupop status` (only with blockers configured). */
+  readonly #blockersOut: BlockersPublisher | undefined;
   /** What every tick reads and acts through (shared by all terms). */
   readonly #deps: TickDeps;
   /** The tick loop's sleep: cache events and new terms wake it early; stop() ends it. */
@@ -209,6 +212,9 @@ export class Controller {
           };
     this.#deps = { ...this.#makeTickDeps(config, deps, view), policy: this.#policy };
     this.#elector = this.#makeElector(config, deps);
+    this.#blockersOut =
+      this.#deps.blockers &&
+      new BlockersPublisher({ api: deps.rest, namespace: config.namespace, logger: this.#log, timers });
   }
 
   /** What every tick reads and acts through. */
@@ -395,6 +401,7 @@ export class Controller {
         nodes: () => this.#nodes.list(),
       });
       if (report.skipped === undefined) this.#ticks++;
+      if (report.skipped === undefined) await this.#publishBlockers();
       return report;
     });
     this.#tickChain = run.then(
@@ -402,6 +409,14 @@ export class Controller {
       () => undefined,
     );
     return run;
+  }
+
+  /** The tick's blocker verdicts for `brupop status` (blockers-publish.ts: written on change only). */
+  async #publishBlockers(): Promise<void> {
+    const term = this.#term;
+    const verdicts = this.#deps.blockers?.last;
+    if (term === undefined || verdicts === undefined) return;
+    await this.#blockersOut?.publish(verdicts, { identity: this.#identity, term }, term.signal);
   }
 
   // ---- leadership -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { documentedEvents, notePattern } from "../../test/kit/event-docs.js";
 import { CONTROLLER_EVENTS } from "./event-reasons.js";
-import { describeChange } from "./stages.js";
+import { describeChange, specChangeEvent } from "./stages.js";
+import type { SpecChange } from "./decisions.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const documented = documentedEvents(ROOT);
@@ -47,5 +48,28 @@ describe("the documented Event reasons are the controller's catalogue", () => {
     );
     assert.ok(notePattern("a <x> (b)").test("a anything (b)"));
     assert.ok(!notePattern("a <x> (b)").test("a anything b"));
+  });
+
+  it("only the steps a person looks for earn an Event (issue 30: each one is a write per update)", () => {
+    const spec = (state: string) => ({ state, version: "1.20.0", state_transition_timestamp: null });
+    const cases: [SpecChange["reason"], string, string, string | undefined][] = [
+      ["start", "Idle", "StagedAndPerformedUpdate", "StartUpdate"],
+      ["progress", "StagedAndPerformedUpdate", "RebootedIntoUpdate", undefined],
+      ["progress", "RebootedIntoUpdate", "MonitoringUpdate", undefined],
+      ["progress", "MonitoringUpdate", "Idle", "Progress"],
+      ["recover", "RebootedIntoUpdate", "Idle", "Recover"],
+      ["initialise", "StagedAndPerformedUpdate", "Idle", "Initialise"],
+      ["reset", "Idle", "Idle", undefined],
+    ];
+    for (const [reason, from, to, want] of cases) {
+      const change = {
+        name: "brs-n1",
+        resourceVersion: "1",
+        from: spec(from),
+        to: spec(to),
+        reason,
+      } as SpecChange;
+      assert.equal(specChangeEvent(change), want, `${reason} ${from} → ${to}`);
+    }
   });
 });

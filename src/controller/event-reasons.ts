@@ -6,7 +6,7 @@ import type { EventCatalogue } from "../k8s/events.js";
 export const CONTROLLER_EVENTS = {
   /** A spec written: Idle → StagedAndPerformedUpdate. */
   StartUpdate: { type: "Normal", action: "SetSpec" },
-  /** A spec written: each further step. */
+  /** A spec written: MonitoringUpdate → Idle, the update complete (the steps between: no Event). */
   Progress: { type: "Normal", action: "SetSpec" },
   /** A spec written: status ErrorReset → spec Idle. */
   Recover: { type: "Warning", action: "SetSpec" },

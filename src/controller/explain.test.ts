@@ -256,4 +256,20 @@ describe("explain: blockers and silent agents (issue 19)", () => {
     );
     assert.match(explainNode("a", fleet, ctx())?.message ?? "", /^updating to 1.20.0/);
   });
+  it("a node failed on the new version: the quarantine and how to end it (brupop accept NODE)", () => {
+    const failed = brs("a", { cur: "1.20.0", crashes: 1, failedAt: "2024-05-01T11:59:00Z" });
+    if (failed.status !== undefined)
+      failed.status.failure = {
+        state: "MonitoringUpdate",
+        reason: "Unhealthy",
+        message: "pod not Ready",
+        timestamp: "2024-05-01T11:59:00Z",
+      };
+    const e = explainNode("a", [failed], ctx());
+    assert.equal(e?.reason.kind, "failed-on-new-version");
+    assert.match(
+      e?.message ?? "",
+      /^failed on 1\.20\.0 after the reboot \(Unhealthy reaching MonitoringUpdate: pod not Ready\); .*; with QUARANTINE_FAILED_NODES \(the default\) its agent keeps the node cordoned until then: brupop accept a ends it$/,
+    );
+  });
 });

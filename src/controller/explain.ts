@@ -90,7 +90,8 @@ function describeInProgress(reason: Extract<WaitReason, { kind: "in-progress" }>
       : `updating${reason.version === null ? "" : ` to ${reason.version}`}: ${reason.current} → ${reason.target}`;
 }
 
-export function describeReason(reason: WaitReason): string {
+/** `node`: the node's name, for the command that ends a quarantine (default "NODE"). */
+export function describeReason(reason: WaitReason, node?: string): string {
   switch (reason.kind) {
     case "no-status":
       return "waiting for its agent to report a status";
@@ -103,7 +104,9 @@ export function describeReason(reason: WaitReason): string {
     case "failed-on-new-version":
       return (
         `failed on ${reason.version} after the reboot (${describeFailure(reason.failure)}); not up to date: ` +
-        `a newer release updates it, or accept the failure${reason.accept === undefined ? "" : `: ${reason.accept}`}`
+        `a newer release updates it, or accept the failure${reason.accept === undefined ? "" : `: ${reason.accept}`}` +
+        `; with QUARANTINE_FAILED_NODES (the default) its agent keeps the node cordoned until then: ` +
+        `brupop accept ${node ?? "NODE"} ends it`
       );
     case "backoff":
       return `${reason.crashCount} failed attempt(s); back-off until ${reason.until.toISOString()}`;
@@ -188,7 +191,8 @@ export function explainFleet(shadows: readonly BottlerocketShadow[], ctx: Explai
   return shadows.map((shadow) => {
     const name = shadow.metadata.name ?? "";
     const reason = reasonFor(shadow, ctx, view);
-    return { shadow: name, node: nodeNameForShadow(name) ?? name, reason, message: describeReason(reason) };
+    const node = nodeNameForShadow(name) ?? name;
+    return { shadow: name, node, reason, message: describeReason(reason, node) };
   });
 }
 

@@ -414,12 +414,26 @@ async function writeSpec(deps: TickDeps, term: FencedTerm, change: SpecChange): 
   return "ok";
 }
 
-const EVENT_REASONS: Record<Exclude<SpecChange["reason"], "reset">, ControllerEventReason> = {
-  start: "StartUpdate",
-  progress: "Progress",
-  recover: "Recover",
-  initialise: "Initialise",
-};
+/**
+ * The Event a spec write earns, if any (issue 30: each Event is a write on every node update). The
+ * steps a person looks for — an update started, completed, failed, a shadow initialised — get one;
+ * the steps in between (staged → rebooted → monitoring) and the reset after a finished update are
+ * in the log and the shadow itself, not in Events.
+ */
+export function specChangeEvent(change: SpecChange): ControllerEventReason | undefined {
+  switch (change.reason) {
+    case "start":
+      return "StartUpdate";
+    case "recover":
+      return "Recover";
+    case "initialise":
+      return "Initialise";
+    case "progress":
+      return change.from.state === "MonitoringUpdate" && change.to.state === "Idle" ? "Progress" : undefined;
+    case "reset":
+      return undefined;
+  }
+}
 
 /** status.failure in words; upstream's agents write none, so only the state is known then. */
 export function failureWords(f: ShadowFailure | undefined): string {
@@ -459,41 +473,38 @@ function countOutcome(metrics: ControllerMetrics, change: SpecChange): void {
     metrics.updateSucceeded();
 }
 
-/** Metrics, a log line and Events (on the shadow and its Node) for a spec written. */
+/**
+ * Metrics, a log line and the change's Event (specChangeEvent), recorded once: on the shadow's Node
+ * when it has one (`kubectl describe node`, where kube users look; the shadow as `related`), else on
+ * the shadow.
+ */
 function afterWrite(deps: TickDeps, change: SpecChange, written: RawShadow): void {
   countOutcome(deps.metrics, change);
   const message = describeChange(change);
   deps.log.info({ shadow: change.name, reason: change.reason, from: change.from, to: change.to }, message);
-  // Bookkeeping, not a step of the update: no Event (one per finished node would only add noise).
-  if (change.reason === "reset") return;
+  const reason = specChangeEvent(change);
+  if (reason === undefined) return;
   const meta = written.metadata ?? {};
-  const reason = EVENT_REASONS[change.reason];
-  deps.events.record(
-    reason,
-    {
-      apiVersion: API_VERSION_V2,
-      kind: KIND,
-      name: change.name,
-      namespace: deps.settings.namespace,
-      ...(meta.uid !== undefined && { uid: meta.uid }),
-      ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
-    },
-    message,
-  );
-  // The same on the Node (its owner), so `kubectl describe node` shows brupop's steps too.
+  const shadow = {
+    apiVersion: API_VERSION_V2,
+    kind: KIND,
+    name: change.name,
+    namespace: deps.settings.namespace,
+    ...(meta.uid !== undefined && { uid: meta.uid }),
+    ...(meta.resourceVersion !== undefined && { resourceVersion: meta.resourceVersion }),
+  };
   const owner = meta["ownerReferences"]?.find((o) => o.kind === "Node" && typeof o.name === "string");
-  if (owner?.name !== undefined) {
-    deps.events.record(
-      reason,
-      {
-        apiVersion: "v1",
-        kind: "Node",
-        name: owner.name,
-        ...(owner.uid !== undefined && { uid: owner.uid }),
-      },
-      message,
-    );
+  if (owner?.name === undefined) {
+    deps.events.record(reason, shadow, message);
+    return;
   }
+  const node = {
+    apiVersion: "v1",
+    kind: "Node",
+    name: owner.name,
+    ...(owner.uid !== undefined && { uid: owner.uid }),
+  };
+  deps.events.record(reason, node, message, shadow);
 }
 
 /** Keeps the fleet's view for `explain` and the fleet metrics. */

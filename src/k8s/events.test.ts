@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import pino from "pino";
 import { Registry } from "prom-client";
-import { ManualClock } from "../clock.js";
+import { FakeTimers, ManualClock } from "../clock.js";
 import { CONTROLLER_EVENTS } from "../controller/event-reasons.js";
 import { isBrupopError, KubeApiError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -32,12 +32,21 @@ const CATALOGUE = {
   Recover: { type: "Warning", action: "SetSpec" },
 } as const;
 
+const noPatch = (): Promise<void> => Promise.reject(new Error("no PATCH expected"));
+
 function recorder(
-  sender: EventSender,
-  extra: { maxQueue?: number; concurrency?: number; logger?: Logger; registry?: Registry } = {},
+  sender: Pick<EventSender, "send"> & Partial<EventSender>,
+  extra: {
+    maxQueue?: number;
+    concurrency?: number;
+    logger?: Logger;
+    registry?: Registry;
+    clock?: ManualClock;
+    timers?: FakeTimers;
+  } = {},
 ) {
   return new EventRecorder({
-    sender,
+    sender: { patchSeries: noPatch, ...sender },
     catalogue: CATALOGUE,
     reporter,
     clock: new ManualClock(NOW.toISOString()),
@@ -244,7 +253,7 @@ describe("EventRecorder", () => {
       assert.throws(
         () =>
           new EventRecorder({
-            sender: { send: () => Promise.resolve() },
+            sender: { send: () => Promise.resolve(), patchSeries: noPatch },
             catalogue: CATALOGUE,
             reporter: bad,
             clock: new ManualClock(NOW.toISOString()),
@@ -267,8 +276,8 @@ describe("EventRecorder", () => {
       },
       { logger, registry },
     );
-    r.record("Recover", regarding, "m");
-    r.record("Recover", regarding, "m");
+    r.record("Recover", regarding, "m1");
+    r.record("Recover", regarding, "m2");
     await r.flush();
     assert.deepEqual(await refusedSamples(registry), { Recover: 2 });
     assert.equal(r.stats.refused, 2);
@@ -287,7 +296,7 @@ describe("EventRecorder", () => {
       new Error("ECONNRESET"),
     ];
     const r = recorder({ send: () => Promise.reject(errors.shift() ?? new Error("?")) }, { registry });
-    for (let i = 0; i < 3; i++) assert.doesNotThrow(() => r.record("StartUpdate", regarding, "m"));
+    for (let i = 0; i < 3; i++) assert.doesNotThrow(() => r.record("StartUpdate", regarding, `m${i}`));
     await r.flush();
     assert.deepEqual([r.stats.failed, r.stats.refused], [3, 0]);
     assert.deepEqual(await refusedSamples(registry), {});
@@ -321,5 +330,127 @@ describe("EventRecorder", () => {
     }
     await r.flush();
     assert.deepEqual(sent, ["0", "1", "2"]);
+  });
+});
+
+describe("EventRecorder: repeats become a series (client-go's isomorphic Events)", () => {
+  /** A sender that records creates and series PATCHes, in order. */
+  function fakeApi() {
+    const calls: string[] = [];
+    const created: EventsV1Event[] = [];
+    const gone = new Set<string>();
+    const sender: EventSender = {
+      send: (_ns, ev) => {
+        created.push(ev);
+        calls.push(`create ${ev.note}${ev.series === undefined ? "" : ` ×${ev.series.count}`}`);
+        return Promise.resolve();
+      },
+      patchSeries: (_ns, name, series) => {
+        if (gone.has(name)) return Promise.reject(new KubeApiError("PATCH event", 404, {}));
+        const ev = created.find((e) => e.metadata.name === name);
+        calls.push(`patch ${ev?.note ?? name} ×${series.count} at ${series.lastObservedTime}`);
+        return Promise.resolve();
+      },
+    };
+    return { sender, calls, created, gone };
+  }
+
+  it("creates the first, PATCHes the first repeat at once, and later repeats together once per flush", async () => {
+    const api = fakeApi();
+    const clock = new ManualClock(NOW.toISOString());
+    const timers = new FakeTimers();
+    const r = recorder(api.sender, { clock, timers });
+    r.record("Recover", regarding, "update failed");
+    await r.flush();
+    clock.advance(60_000);
+    r.record("Recover", regarding, "update failed");
+    await r.flush();
+    clock.advance(60_000);
+    r.record("Recover", regarding, "update failed");
+    clock.advance(1_000);
+    r.record("Recover", regarding, "update failed");
+    r.record("Recover", regarding, "something else"); // another note: another Event
+    await r.flush();
+    assert.deepEqual(api.calls, [
+      "create update failed",
+      "patch update failed ×2 at 2024-05-01T12:01:00.123000Z",
+      "create something else",
+    ]);
+    await timers.advance(60_000);
+    await r.flush();
+    assert.equal(api.calls.at(-1), "patch update failed ×4 at 2024-05-01T12:02:01.123000Z");
+    assert.deepEqual(api.created.length, 2);
+    assert.deepEqual(r.stats, { sent: 2, patched: 2, aggregated: 3, failed: 0, dropped: 0, refused: 0 });
+    for (const ev of api.created) assert.deepEqual(eventProblems(ev), []);
+  });
+
+  it("a repeat after the 6-minute window, or about another object, is a new Event", async () => {
+    const api = fakeApi();
+    const clock = new ManualClock(NOW.toISOString());
+    const r = recorder(api.sender, { clock, timers: new FakeTimers() });
+    r.record("StartUpdate", regarding, "start");
+    r.record("StartUpdate", { ...regarding, name: "brs-n2", uid: "u2" }, "start");
+    await r.flush();
+    clock.advance(6 * 60_000 + 1);
+    r.record("StartUpdate", regarding, "start");
+    await r.flush();
+    assert.deepEqual(api.calls, ["create start", "create start", "create start"]);
+  });
+
+  it("repeats while the create is in flight follow it in one PATCH, by the flush", async () => {
+    const api = fakeApi();
+    const timers = new FakeTimers();
+    const r = recorder(api.sender, { timers });
+    for (let i = 0; i < 3; i++) r.record("Recover", regarding, "update failed");
+    await r.flush();
+    // The create was already on its way when the repeats came: they follow in one PATCH.
+    await timers.advance(60_000);
+    await r.flush();
+    assert.deepEqual(api.calls, [
+      "create update failed",
+      "patch update failed ×3 at 2024-05-01T12:00:00.123000Z",
+    ]);
+  });
+
+  it("a series whose Event is gone is created anew with its count; close() PATCHes what is pending", async () => {
+    const api = fakeApi();
+    const timers = new FakeTimers();
+    const r = recorder(api.sender, { timers });
+    r.record("Recover", regarding, "update failed");
+    await r.flush();
+    api.gone.add(api.created[0]?.metadata.name ?? "");
+    r.record("Recover", regarding, "update failed");
+    await r.flush();
+    assert.deepEqual(api.calls, ["create update failed", "create update failed ×2"]);
+    assert.notEqual(api.created[1]?.metadata.name, api.created[0]?.metadata.name);
+    assert.deepEqual(eventProblems(api.created[1] as EventsV1Event), []);
+    r.record("Recover", regarding, "update failed");
+    await r.close();
+    assert.equal(api.calls.at(-1), "patch update failed ×3 at 2024-05-01T12:00:00.123000Z");
+    assert.equal(timers.pending, 0, "no flush left scheduled");
+  });
+
+  it("carries the related object, which is part of what makes Events equal", async () => {
+    const api = fakeApi();
+    const r = recorder(api.sender, { timers: new FakeTimers() });
+    const node = { apiVersion: "v1", kind: "Node", name: "n1", uid: "un1" };
+    r.record("StartUpdate", node, "start", regarding);
+    r.record("StartUpdate", node, "start", { ...regarding, uid: "u-other" });
+    await r.flush();
+    assert.deepEqual(
+      api.created.map((e) => [e.metadata.namespace, e.regarding.kind, e.related?.uid]),
+      [
+        ["default", "Node", "u1"],
+        ["default", "Node", "u-other"],
+      ],
+    );
+  });
+
+  it("eventProblems checks a series as kube-apiserver does", () => {
+    const ev = { ...valid(), series: { count: 1, lastObservedTime: "2024-05-01T12:00:00Z" } };
+    assert.deepEqual(
+      eventProblems(ev).map((p) => p.split(":")[0]),
+      ["series.count", "series.lastObservedTime"],
+    );
   });
 });

@@ -20,6 +20,7 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  creationTimestamp?: string;
   deletionTimestamp?: string;
   managedFields?: unknown;
 }
@@ -79,7 +80,8 @@ export interface KubePodDisruptionBudget {
       matchExpressions?: { key: string; operator: string; values?: string[] }[];
     } | null;
   };
-  status?: { disruptionsAllowed?: number };
+  /** disruptedPods: pod name → when an eviction of it was granted (Kubernetes drops it after 2 min). */
+  status?: { disruptionsAllowed?: number; disruptedPods?: Record<string, string> };
 }
 
 export interface KubeServiceAccount {

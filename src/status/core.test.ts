@@ -112,6 +112,7 @@ const CASES: Case[] = [
       kind: "failed-on-new-version",
       version: TO,
       accept: `kubectl annotate brs brs-a -n ns brupop.bottlerocket.aws/accept-failure=${ago(40)} --overwrite`,
+      quarantined: false,
     },
     message: new RegExp(
       `^failed on ${TO.replace(/\./g, "\\.")} after the reboot \\(Unhealthy reaching MonitoringUpdate: not Ready: DaemonSet pod kube-system/probe-a\\); not up to date`,

@@ -17,6 +17,7 @@ import { nodeNameForShadow } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";
 import { TIME_ALLOWANCE_SECONDS } from "../model/state.js";
 import { describeRow, type RowFacts } from "./format.js";
+import { applyHolds } from "./holds.js";
 import {
   blockingPdbs,
   nodeInfo,
@@ -319,6 +320,8 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     );
   }
   rows.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  // What only the controller knows (its blockers) and the agent's quarantine (holds.ts).
+  const shown = applyHolds(rows, { blockers: input.blockers, leader: settings.leader, nodes, now });
 
   return {
     apiVersion: STATUS_API_VERSION,
@@ -326,8 +329,8 @@ export function buildFleetStatus(input: StatusInput): FleetStatus {
     namespace: input.namespace,
     generatedAt: now.toISOString(),
     controller: controllerStatus(settings, gate),
-    summary: summarise(rows, demand.active, settings),
-    nodes: rows,
+    summary: summarise(shown, demand.active, settings),
+    nodes: shown,
     ...(policy !== undefined && { policy: policySummary(input.policy ?? {}, policy) }),
   };
 }

@@ -61,6 +61,7 @@ describe("StatusReader", () => {
     assert.deepEqual([...input.drain.keys()], ["d"]);
     assert.equal(input.policy, null, "no UpdatePolicy (the fake answers 500): status goes on without it");
     assert.deepEqual(rest.calls.sort(), [
+      "GET /api/v1/namespaces/ns/configmaps/brupop-blockers",
       "GET /api/v1/namespaces/ns/configmaps/brupop-controller-state",
       "GET /api/v1/nodes",
       "GET /api/v1/pods?spec.nodeName=d",

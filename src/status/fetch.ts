@@ -4,6 +4,7 @@
 // best effort (a user without access to them still gets the table, with a note).
 import { DEFAULT_POLICY_NAME, POLICY_COLLECTION_PATH, type RawPolicy } from "../model/policy.js";
 import { KubeConfig } from "@kubernetes/client-node";
+import { BLOCKERS_CONFIGMAP } from "../controller/blockers-publish.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../controller/round-store.js";
 import { BrupopError, isNotFound, KubeApiError } from "../errors.js";
 import type { KubeApi, Query } from "../k8s/api.js";
@@ -119,6 +120,21 @@ export class StatusReader {
     return { data: cm.data ?? {} };
   }
 
+  /**
+   * The controller's blocker verdicts (ConfigMap brupop-blockers, written only with blockers
+   * configured): its data, or null when absent or not readable (status never fails on it).
+   */
+  async readBlockers(): Promise<Record<string, string> | null> {
+    try {
+      const cm = await this.#api.get<RawConfigMap>(paths.configMap(this.namespace, BLOCKERS_CONFIGMAP), {
+        timeoutMs: TIMEOUT_MS,
+      });
+      return cm.data ?? {};
+    } catch {
+      return null;
+    }
+  }
+
   /** The UpdatePolicy (null when absent, not installed, or not readable: status never fails on it). */
   async readPolicy(name = DEFAULT_POLICY_NAME): Promise<RawPolicy | null> {
     try {
@@ -163,12 +179,14 @@ export class StatusReader {
     const [shadows, nodes, state] = firstFailureInOrder(
       await Promise.allSettled([this.listShadows(), this.listNodes(), this.readControllerState()]),
     );
-    const [drain, policy] = await Promise.all([
+    const [drain, policy, blockers] = await Promise.all([
       this.readDrain(drainingNodes(shadows, nodes)),
       this.readPolicy(),
+      this.readBlockers(),
     ]);
     return {
       policy,
+      blockers,
       namespace: this.namespace,
       now: now(),
       shadows,

@@ -1,4 +1,5 @@
 // Human text for `brupop status`: timestamps, durations and the WHY message of each row. Pure.
+import { describeBlocker, type Blocker } from "../controller/blockers.js";
 import { describeFailure } from "../model/shadow.js";
 import type { NodeRow, RowReason } from "./model.js";
 import type { ObjectRef } from "./inputs.js";
@@ -36,7 +37,26 @@ function refs(list: readonly ObjectRef[], max = 2): string {
 }
 
 /** The parts of a row the message mentions besides its reason. */
-export type RowFacts = Pick<NodeRow, "state" | "version" | "crashCount" | "cordoned" | "ready" | "failure">;
+export type RowFacts = Pick<
+  NodeRow,
+  "state" | "version" | "crashCount" | "cordoned" | "ready" | "failure"
+> & {
+  node?: string;
+};
+
+/** The controller's Blocker (blockers.ts) a `blocked` row reason stands for. */
+export function blockerOf(reason: Extract<RowReason, { kind: "blocked" }>): Blocker {
+  switch (reason.by) {
+    case "pods":
+      return { kind: "pods", pods: reason.pods.map((p) => `${p.namespace}/${p.name}`) };
+    case "alerts":
+      return { kind: "alerts", alerts: reason.alerts };
+    case "pod-check-failed":
+      return { kind: "check-failed", check: "pods", error: reason.error ?? "" };
+    case "alert-check-failed":
+      return { kind: "check-failed", check: "alerts", error: reason.error ?? "" };
+  }
+}
 
 function updatingMessage(row: RowFacts): string {
   const { current, target } = row.state;
@@ -97,16 +117,28 @@ function lastFailure(row: RowFacts): string {
   return row.failure === undefined ? "" : `; last: ${describeFailure(row.failure)}`;
 }
 
+function failedOnNewMessage(
+  reason: Extract<RowReason, { kind: "failed-on-new-version" }>,
+  row: RowFacts,
+): string {
+  const failed = `failed on ${reason.version} after the reboot${failedWhy(row)}`;
+  if (reason.quarantined === true)
+    return `${failed}; quarantined: kept cordoned until a newer release updates it or the failure is accepted (brupop accept ${row.node ?? "NODE"})`;
+  return `${failed}; not up to date until a newer release updates it or the failure is accepted${reason.accept === null ? "" : ` (${reason.accept})`}`;
+}
+
 export function describeRow(reason: RowReason, row: RowFacts, now: Date): string {
   switch (reason.kind) {
     case "up-to-date":
       return "up to date";
     case "failed-on-new-version":
-      return `failed on ${reason.version} after the reboot${failedWhy(row)}; not up to date until a newer release updates it or the failure is accepted${reason.accept === null ? "" : ` (${reason.accept})`}`;
+      return failedOnNewMessage(reason, row);
     case "updating":
       return updatingMessage(row);
     case "starting":
       return `starts updating to ${row.version.target ?? "?"} at the controller's next tick`;
+    case "blocked":
+      return `${describeBlocker(blockerOf(reason))}; starts updating to ${row.version.target ?? "?"} once that clears`;
     case "schedule-closed":
       return scheduleMessage(reason, now);
     case "concurrency-full":

@@ -88,6 +88,7 @@ describe("nodeInfo / slimNode", () => {
       name: "a",
       labelled: true,
       cordoned: true,
+      cordonedByBrupop: false,
       ready: true,
       notReadySince: null,
     });
@@ -95,6 +96,7 @@ describe("nodeInfo / slimNode", () => {
       name: "b",
       labelled: false,
       cordoned: false,
+      cordonedByBrupop: false,
       ready: false,
       notReadySince: ago(5),
     });

@@ -9,6 +9,7 @@ import type {
 } from "../k8s/objects.js";
 import { selectorMatches, type LabelSelector, type LabelSelectorRequirement } from "../k8s/label-selector.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../model/constants.js";
+import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 
 // The object shapes are the ones of src/k8s/objects.ts, under the names this module has always used.
 import { NODE_PAUSED_ANNOTATION, type RawPolicy } from "../model/policy.js";
@@ -39,6 +40,8 @@ export interface StatusInput {
   drain: ReadonlyMap<string, DrainView>;
   /** The UpdatePolicy the controller honours (docs/policy.md); null/absent: none or unreadable. */
   policy?: RawPolicy | null | undefined;
+  /** Data of the controller's blocker verdicts (ConfigMap brupop-blockers); null/absent: none. */
+  blockers?: Record<string, string> | null | undefined;
 }
 
 export interface NodeInfo {
@@ -46,6 +49,8 @@ export interface NodeInfo {
   /** Carries bottlerocket.aws/updater-interface-version=2.0.0 (managed by brupop). */
   labelled: boolean;
   cordoned: boolean;
+  /** Cordoned by brupop (its marker annotation): a drain, or the quarantine of a failed node. */
+  cordonedByBrupop: boolean;
   /** null when the node reports no Ready condition yet. */
   ready: boolean | null;
   /** lastTransitionTime of the Ready condition while not Ready. */
@@ -61,6 +66,7 @@ export function nodeInfo(node: RawNode): NodeInfo | undefined {
     name,
     labelled: node.metadata?.labels?.[UPDATER_INTERFACE_LABEL] === UPDATER_INTERFACE_VERSION,
     cordoned: node.spec?.unschedulable === true,
+    cordonedByBrupop: node.metadata?.annotations?.[CORDONED_BY_BRUPOP_ANNOTATION] === "true",
     ready: isReady,
     notReadySince: isReady === false ? (ready?.lastTransitionTime ?? null) : null,
   };
@@ -85,8 +91,12 @@ export function slimNode(node: RawNode): RawNode {
   // Every label: the updater-interface label, the zone (per-zone limit) and whatever an UpdatePolicy
   // group's matchLabels name (any label), so `--watch` shows group holds like one-shot status.
   if (m.labels !== undefined && Object.keys(m.labels).length > 0) metadata.labels = { ...m.labels };
-  const paused = m.annotations?.[NODE_PAUSED_ANNOTATION];
-  if (paused !== undefined) metadata.annotations = { [NODE_PAUSED_ANNOTATION]: paused };
+  const annotations: Record<string, string> = {};
+  for (const key of [NODE_PAUSED_ANNOTATION, CORDONED_BY_BRUPOP_ANNOTATION]) {
+    const value = m.annotations?.[key];
+    if (value !== undefined) annotations[key] = value;
+  }
+  if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
   const slim: RawNode = { metadata };
   if (node.spec?.unschedulable === true) slim.spec = { unschedulable: true };
   const ready = slimReady(node);

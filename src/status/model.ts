@@ -20,7 +20,16 @@ export type RowReason =
    * Runs `version`, but its update failed after the reboot (health gate, time limit): not up to date
    * until a later update succeeds or a person accepts the failure; `accept` is the kubectl line.
    */
-  | { kind: "failed-on-new-version"; version: string; accept: string | null }
+  | {
+      kind: "failed-on-new-version";
+      version: string;
+      accept: string | null;
+      /**
+       * Its agent keeps the node cordoned (quarantine, QUARANTINE_FAILED_NODES: cordoned with brupop's
+       * marker) until the failure is accepted (`brupop accept NODE`) or a newer release updates it.
+       */
+      quarantined?: boolean;
+    }
   | {
       kind: "updating";
       /** Spec state asked for, and when the controller asked; deadline = that + time allowance. */
@@ -28,6 +37,18 @@ export type RowReason =
       deadline: string | null;
     }
   | { kind: "starting" }
+  /**
+   * The controller holds its start back (BLOCKING_POD_SELECTOR, PROMETHEUS_URL): `by` says what
+   * (pods on the node, firing alerts, or a check that failed: then `error`). From the verdicts the
+   * controller publishes (ConfigMap brupop-blockers, docs/status.md).
+   */
+  | {
+      kind: "blocked";
+      by: "pods" | "alerts" | "pod-check-failed" | "alert-check-failed";
+      pods: ObjectRef[];
+      alerts: string[];
+      error: string | null;
+    }
   | { kind: "schedule-closed"; schedule: ScheduleKind; until: string | null }
   | { kind: "concurrency-full"; active: number; limit: number }
   /** An UpdatePolicy rule or the Node pause annotation holds it; `rule` names it. */

@@ -1,9 +1,10 @@
 // `brupop status --watch`: keeps informer caches (list+watch, src/k8s/informer.ts) of the shadows, the
-// Nodes and the controller's state ConfigMap, and re-renders when they change — no polling LISTs. A
-// periodic re-evaluation (default 5 s) from the caches catches verdicts that change with the clock
-// alone (a back-off or window ending, an allowance running out). Pods and PDBs are read only for
+// Nodes, the controller's state ConfigMap and its blocker verdicts (brupop-blockers), and re-renders
+// when they change — no polling LISTs. A periodic re-evaluation (default 5 s) from the caches catches
+// verdicts that change with the clock alone (a back-off or window ending, an allowance running out). Pods and PDBs are read only for
 // nodes that are draining, at each render.
 import type { Clock } from "../clock.js";
+import { BLOCKERS_CONFIGMAP } from "../controller/blockers-publish.js";
 import { Informer } from "../k8s/informer.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths } from "../k8s/objects.js";
@@ -148,6 +149,14 @@ async function follow(
     logger,
   });
 
+  // The controller's blocker verdicts (written on change only); absent: none.
+  const blockers = new Informer<RawConfigMap>({
+    rest,
+    path: paths.configMaps(ns),
+    fieldSelector: `metadata.name=${BLOCKERS_CONFIGMAP}`,
+    logger,
+  });
+
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -171,6 +180,7 @@ async function follow(
         controllerStateError: undefined,
       }),
       drain,
+      ...(blockers.synced && { blockers: blockers.list()[0]?.data ?? null }),
     };
   };
   const render = (): void => {
@@ -202,7 +212,7 @@ async function follow(
     }, opts.debounceMs ?? 200);
   };
 
-  for (const inf of [shadows, nodes, state] as Informer<RawShadow | RawNode | RawConfigMap>[]) {
+  for (const inf of [shadows, nodes, state, blockers] as Informer<RawShadow | RawNode | RawConfigMap>[]) {
     inf.on(() => soon());
     inf.start();
   }
@@ -219,7 +229,7 @@ async function follow(
     offResize?.();
     clearInterval(interval);
     clearTimeout(timer);
-    await Promise.all([shadows.stop(), nodes.stop(), state.stop()]);
+    await Promise.all([shadows.stop(), nodes.stop(), state.stop(), blockers.stop()]);
     await running;
   }
 }

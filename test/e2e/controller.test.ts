@@ -13,7 +13,7 @@ import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
 import { parseSchedule } from "../../src/controller/schedule.js";
 import { type Query } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
-import { KIND, PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
+import { PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
@@ -179,12 +179,13 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
     return w;
   }
 
+  /** The controller's Events on the testbed's Nodes (they live in `default`; issue 30: once, on the Node). */
   async function events(tb: BrupopTestbed) {
     return (
       await kube<{
         items: { reason: string; type: string; involvedObject: { name: string; kind: string } }[];
-      }>(tb.rest, "GET", `/api/v1/namespaces/${tb.namespace}/events`)
-    ).items.filter((e) => e.involvedObject.kind === KIND);
+      }>(tb.rest, "GET", "/api/v1/namespaces/default/events")
+    ).items.filter((e) => e.involvedObject.kind === "Node");
   }
 
   before(async () => {
@@ -275,14 +276,14 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       assert.equal((await scrape(c, "brupop_updates_failed_total")).get(""), 0);
       assert.equal((await scrape(c, "brupop_controller_is_leader")).get(""), 1);
 
-      // An Event on each shadow for every state change the controller ordered: 4 per node.
+      // An Event on each Node for the start and the completion: 2 per node (issue 30).
       await eventually("events recorded", 10_000, async () => {
         const mine = await events(tb);
         return names.every((node) => {
-          const of = mine.filter((e) => e.involvedObject.name === shadowNameForNode(node));
+          const of = mine.filter((e) => e.involvedObject.name === node);
           return (
             of.filter((e) => e.reason === "StartUpdate").length === 1 &&
-            of.filter((e) => e.reason === "Progress").length === 3 &&
+            of.filter((e) => e.reason === "Progress").length === 1 &&
             !of.some((e) => e.reason === "Recover")
           );
         });
@@ -408,7 +409,7 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       assert.equal((await scrape(c, "brupop_updates_failed_total")).get(""), 1);
       assert.equal(prepares.get(bad), 1);
       const recovered = (await events(tb)).filter(
-        (e) => e.reason === "Recover" && e.involvedObject.name === badShadow,
+        (e) => e.reason === "Recover" && e.involvedObject.name === bad,
       );
       assert.equal(recovered.length, 1);
       assert.equal(recovered[0]?.type, "Warning");

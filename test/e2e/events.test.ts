@@ -253,6 +253,37 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
     assert.match(String(lines[0]?.["apiMessage"]), /namespaces "no-such-namespace" not found/);
   });
 
+  it("a repeat becomes a series: the real API takes the PATCH, and a gone Event is created anew (issue 30)", async () => {
+    const recorder = new EventRecorder({
+      sender: kubeEventSender(rest),
+      catalogue: { Probe: { type: "Warning", action: "Probe" } },
+      reporter: { controller: "brupop-e2e", instance: "events-test" },
+      clock: { now: () => new Date() },
+      logger: silentLogger(),
+      registry: new Registry(),
+    });
+    const regarding = { apiVersion: "v1", kind: "ConfigMap", name: "series", namespace: NS };
+    const mine = async () =>
+      (
+        await kube<{ items: EventsV1Event[] }>(rest, "GET", `/apis/events.k8s.io/v1/namespaces/${NS}/events`)
+      ).items.filter((e) => e.regarding.name === "series");
+    recorder.record("Probe", regarding, "again");
+    await recorder.flush();
+    recorder.record("Probe", regarding, "again");
+    await recorder.flush();
+    const [one] = await mine();
+    assert.equal(one?.series?.count, 2);
+    await kube(rest, "DELETE", `/apis/events.k8s.io/v1/namespaces/${NS}/events/${one?.metadata.name}`);
+    recorder.record("Probe", regarding, "again");
+    await recorder.close(); // the pending count is PATCHed; its Event gone, it is created anew
+    const again = await mine();
+    assert.deepEqual(
+      again.map((e) => e.series?.count),
+      [3],
+    );
+    assert.deepEqual([recorder.stats.refused, recorder.stats.failed], [0, 0]);
+  });
+
   it("kube-apiserver refuses what eventProblems refuses (issue 34's missing action, a note over 1 KiB of UTF-8)", async () => {
     const base = (name: string): EventsV1Event => ({
       apiVersion: "events.k8s.io/v1",

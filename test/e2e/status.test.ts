@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 
+import { BLOCKERS_CONFIGMAP } from "../../src/controller/blockers-publish.js";
 import { Controller } from "../../src/controller/controller.js";
 import { roundStateToData } from "../../src/controller/gate.js";
 import {
@@ -665,6 +666,74 @@ describe("brupop status (real control plane, real CLI)", { timeout: 300_000 }, (
       assert.equal(s.controller.node, node);
       assert.equal(s.controller.schedule.expression, cron);
       assert.equal(row(s, node).reason.kind, "schedule-closed");
+    } finally {
+      await controller.stop();
+    }
+  });
+  it("blockers: status names the pod the controller holds a node back for, until it is gone (issue 32)", async () => {
+    const ns = "st-block";
+    await namespace(ns);
+    const node = n["full"] ?? ""; // labelled, 1.19.0 offered 1.20.0 (its st-main shadow is another object)
+    await brs(ns, node, {}, status());
+    await eventually("blocking pod created", 20_000, async () => {
+      await kube(rest, "POST", `/api/v1/namespaces/${ns}/pods`, {
+        metadata: { name: "backup-0", labels: { "e2e.brupop/block": "true" } },
+        spec: { nodeName: node, containers: [{ name: "backup", image: "registry.invalid/backup:1" }] },
+      });
+      return true;
+    });
+    const controller = new Controller(
+      {
+        namespace: ns,
+        maxConcurrent: 1,
+        schedule: parseSchedule("* * * * * * *", new Date()),
+        tickIntervalMs: 300,
+        http: null,
+        leaderElection: null,
+        blockers: { podSelector: "e2e.brupop/block=true" },
+      },
+      { rest, logger: silentLogger() },
+    );
+    const statusOf = async (): Promise<NodeRow> => {
+      const res = await brupop(["--kubeconfig", kubeconfig, "-n", ns, "-o", "json"]);
+      assert.equal(res.code, 0, res.stderr);
+      return row(json(res), node);
+    };
+    await controller.start();
+    try {
+      await eventually("verdict published", 20_000, async () => {
+        const cm = await kube<{ data?: Record<string, string> }>(
+          rest,
+          "GET",
+          `/api/v1/namespaces/${ns}/configmaps/${BLOCKERS_CONFIGMAP}`,
+        ).catch(() => undefined);
+        return cm?.data?.["leader"] === controller.identity && cm.data["blocked"] !== "{}";
+      });
+      const held = await statusOf();
+      assert.deepEqual(held.reason, {
+        kind: "blocked",
+        by: "pods",
+        pods: [{ namespace: ns, name: "backup-0" }],
+        alerts: [],
+        error: null,
+      });
+      assert.equal(
+        held.message,
+        `blocked by pod ${ns}/backup-0 on the node; starts updating to ${TO} once that clears`,
+      );
+      await kube(rest, "DELETE", `/api/v1/namespaces/${ns}/pods/backup-0?gracePeriodSeconds=0`);
+      await eventually("the node starts once the pod is gone", 30_000, async () => {
+        const r = await statusOf();
+        return r.reason.kind === "updating";
+      });
+      await eventually("the verdict is rewritten when it changes", 10_000, async () => {
+        const cm = await kube<{ data?: Record<string, string> }>(
+          rest,
+          "GET",
+          `/api/v1/namespaces/${ns}/configmaps/${BLOCKERS_CONFIGMAP}`,
+        );
+        return cm.data?.["blocked"] === "{}";
+      });
     } finally {
       await controller.stop();
     }
