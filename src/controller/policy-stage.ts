@@ -117,12 +117,6 @@ export async function recordPolicy(
   const decision = fleet.policy;
   if (!fleet.unreadable && decision?.invalid === undefined)
     await syncVersionLocks(deps, term, live, decision?.policy?.targetVersion);
-  policy.source.last = {
-    decision,
-    hold: fleet.hold,
-    maxConcurrent: fleet.maxConcurrent,
-    filter: fleet.filter,
-  };
   const raw = fleet.raw;
   if (raw === undefined || decision === undefined) {
     if (term.isActive()) policy.metrics.set(undefined, undefined);
