@@ -6,7 +6,6 @@ import type { KubeApi } from "../k8s/api.js";
 import type { KubePod } from "../k8s/objects.js";
 import { silentLogger } from "../log.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
-import type { ShadowState } from "../model/state.js";
 import {
   blockingAlerts,
   blockingPods,
@@ -18,27 +17,9 @@ import {
   type BlockerChecks,
 } from "./blockers.js";
 import type { TickInput } from "./decisions.js";
+import { brs } from "../../test/kit/shadows.js";
 
 const NOW = new Date("2024-05-01T12:00:00Z");
-
-function brs(
-  node: string,
-  o: { spec?: ShadowState; state?: ShadowState; cur?: string } = {},
-): BottlerocketShadow {
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: `brs-${node}`, resourceVersion: "1" },
-    spec: { state: o.spec ?? "Idle", state_transition_timestamp: null, version: o.spec ? "1.20.0" : null },
-    status: {
-      current_state: o.state ?? "Idle",
-      current_version: o.cur ?? "1.19.0",
-      target_version: "1.20.0",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-    },
-  };
-}
 
 const alerts = (...list: { name: string; state?: string }[]): unknown => ({
   status: "success",

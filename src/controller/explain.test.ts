@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BottlerocketShadow } from "../model/shadow.js";
-import type { ShadowState } from "../model/state.js";
 import {
   describeReason,
   explainFleet,
@@ -9,37 +8,9 @@ import {
   type ExplainContext,
   type WaitReason,
 } from "./explain.js";
+import { brs } from "../../test/kit/shadows.js";
 
 const NOW = new Date("2024-05-01T12:00:00Z");
-
-interface Opts {
-  spec?: ShadowState;
-  state?: ShadowState;
-  cur?: string;
-  tgt?: string;
-  crashes?: number;
-  failedAt?: string | null;
-  noStatus?: boolean;
-}
-
-function brs(node: string, o: Opts = {}): BottlerocketShadow {
-  const s: BottlerocketShadow = {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: `brs-${node}`, resourceVersion: "1" },
-    spec: { state: o.spec ?? "Idle", state_transition_timestamp: null, version: o.spec ? "1.20.0" : null },
-  };
-  if (o.noStatus !== true) {
-    s.status = {
-      current_state: o.state ?? "Idle",
-      current_version: o.cur ?? "1.19.0",
-      target_version: o.tgt ?? "1.20.0",
-      crash_count: o.crashes ?? 0,
-      state_transition_failure_timestamp: o.failedAt ?? null,
-    };
-  }
-  return s;
-}
 
 const open = { kind: "window" as const, updatesAllowed: true, opensAt: null };
 const ctx = (over: Partial<ExplainContext> = {}): ExplainContext => ({
@@ -221,7 +192,7 @@ describe("explain: a failed attempt says why", () => {
     timestamp: "2024-05-01T11:59:00Z",
   };
   it("carries status.failure into the in-progress ErrorReset reason and its message", () => {
-    const shadow = brs("a", { spec: "Idle", state: "ErrorReset", crashes: 1 });
+    const shadow = brs("a", { spec: "Idle", version: "1.20.0", state: "ErrorReset", crashes: 1 });
     assert.ok(shadow.status !== undefined);
     shadow.status.failure = failure;
     const e = explainNode("a", [shadow], ctx());

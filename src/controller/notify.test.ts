@@ -5,7 +5,6 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { Registry } from "prom-client";
 import { silentLogger } from "../log.js";
 import type { BottlerocketShadow, ShadowFailure } from "../model/shadow.js";
-import type { ShadowState } from "../model/state.js";
 import {
   Notifier,
   notificationsFor,
@@ -13,6 +12,7 @@ import {
   type Notification,
   type NotificationKind,
 } from "./notify.js";
+import { brs } from "../../test/kit/shadows.js";
 
 const NOW = new Date("2024-05-01T12:00:00Z");
 const FAILURE: ShadowFailure = {
@@ -21,42 +21,6 @@ const FAILURE: ShadowFailure = {
   message: "prepare failed: disk full",
   timestamp: "2024-05-01T11:59:00Z",
 };
-
-interface Opts {
-  spec?: ShadowState;
-  version?: string | null;
-  state?: ShadowState;
-  cur?: string;
-  tgt?: string;
-  crashes?: number;
-  failure?: ShadowFailure;
-  noStatus?: boolean;
-}
-
-function brs(node: string, o: Opts = {}): BottlerocketShadow {
-  const s: BottlerocketShadow = {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: `brs-${node}`, resourceVersion: "1" },
-    spec: {
-      state: o.spec ?? "Idle",
-      state_transition_timestamp: null,
-      version:
-        o.version !== undefined ? o.version : o.spec !== undefined && o.spec !== "Idle" ? "1.20.0" : null,
-    },
-  };
-  if (o.noStatus !== true) {
-    s.status = {
-      current_state: o.state ?? "Idle",
-      current_version: o.cur ?? "1.19.0",
-      target_version: o.tgt ?? "1.20.0",
-      crash_count: o.crashes ?? 0,
-      state_transition_failure_timestamp: null,
-      ...(o.failure !== undefined && { failure: o.failure }),
-    };
-  }
-  return s;
-}
 
 const kinds = (ns: Notification[]): string[] =>
   ns.map((n) => `${n.kind}${n.node === undefined ? "" : ` ${n.node}`}`);

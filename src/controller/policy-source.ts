@@ -16,8 +16,6 @@ import {
   type PolicyStatus,
   type RawPolicy,
 } from "../model/policy.js";
-import type { ConcurrencyLimit, StartFilter } from "./decisions.js";
-import type { FleetHold, PolicyDecision } from "./policy.js";
 import type { UpdateSchedule } from "./schedule.js";
 
 const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.httpStatus === 403;
@@ -53,15 +51,6 @@ export interface PolicySourceOptions {
   onChange?: () => void;
 }
 
-/** The last tick's policy verdict, for explain and status. */
-export interface PolicyView {
-  /** undefined: no policy object (only the Node annotation applies). */
-  decision: PolicyDecision | undefined;
-  hold: FleetHold | undefined;
-  maxConcurrent: ConcurrencyLimit;
-  filter: () => StartFilter;
-}
-
 export class PolicySource {
   readonly name: string;
   readonly #o: PolicySourceOptions;
@@ -76,8 +65,6 @@ export class PolicySource {
   /** Our last status write: used while the cache still shows the object it was made on. */
   #written: { fromVersion: string | undefined; obj: RawPolicy } | undefined;
   readonly scheduleCache = new Map<string, UpdateSchedule | string>();
-  /** The last tick's verdict (undefined: no tick yet). */
-  last: PolicyView | undefined;
 
   constructor(opts: PolicySourceOptions) {
     this.#o = opts;

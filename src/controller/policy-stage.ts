@@ -14,7 +14,8 @@ import { paths } from "../k8s/objects.js";
 import { stripManagedFields, type RawShadow } from "./view.js";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ConcurrencyLimit, TickPlan } from "./decisions.js";
-import { nodeCounts, policyStatus, statusChanged, type PolicyDecision } from "./policy.js";
+import type { PolicyDecision } from "./policy.js";
+import { nodeCounts, policyStatus, statusChanged } from "./policy-status.js";
 import type { PolicySource } from "./policy-source.js";
 import type { FleetDecision, PolicyRead } from "./fleet.js";
 import { whileActive, type FencedTerm } from "./term.js";
@@ -117,12 +118,6 @@ export async function recordPolicy(
   const decision = fleet.policy;
   if (!fleet.unreadable && decision?.invalid === undefined && !policy.source.crdMissing)
     await syncVersionLocks(deps, term, live, decision?.policy?.targetVersion);
-  policy.source.last = {
-    decision,
-    hold: fleet.hold,
-    maxConcurrent: fleet.maxConcurrent,
-    filter: fleet.filter,
-  };
   const raw = fleet.raw;
   if (raw === undefined || decision === undefined) {
     if (term.isActive()) policy.metrics.set(undefined, undefined);

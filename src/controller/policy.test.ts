@@ -10,14 +10,8 @@ import type { BottlerocketShadow, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { planTick, type NodeLike } from "./decisions.js";
 import { explainFleet } from "./explain.js";
-import {
-  decidePolicy,
-  evaluateBudget,
-  nodeCounts,
-  policyStatus,
-  resolveMaxConcurrent,
-  statusChanged,
-} from "./policy.js";
+import { decidePolicy, evaluateBudget, resolveMaxConcurrent } from "./policy.js";
+import { nodeCounts, policyStatus, statusChanged } from "./policy-status.js";
 import { parseSchedule } from "./schedule.js";
 import { PolicyMetrics } from "./policy-stage.js";
 import { Registry } from "prom-client";

@@ -3,22 +3,10 @@ import { describe, it } from "node:test";
 import type { BottlerocketShadow } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import { formatSilence, SilenceWatch, trackSilence, type SilenceEntry, type Silent } from "./silence.js";
+import { brs as shadow } from "../../test/kit/shadows.js";
 
-function brs(node: string, spec: ShadowState, state: ShadowState, cur = "1.19.0"): BottlerocketShadow {
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: `brs-${node}` },
-    spec: { state: spec, state_transition_timestamp: null, version: spec === "Idle" ? null : "1.20.0" },
-    status: {
-      current_state: state,
-      current_version: cur,
-      target_version: "1.20.0",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-    },
-  };
-}
+const brs = (node: string, spec: ShadowState, state: ShadowState, cur = "1.19.0"): BottlerocketShadow =>
+  shadow(node, { spec, state, cur, resourceVersion: undefined });
 
 const LIMIT = 60_000;
 const names = (s: Silent[]): string[] => s.map((x) => `${x.shadow} ${x.state} ${x.forMs}`);

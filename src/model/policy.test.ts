@@ -2,11 +2,34 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { buildPolicyCrd, parseDuration, parsePolicySpec, renderPolicyCrdYaml } from "./policy.js";
+import {
+  buildPolicyCrd,
+  parseDuration,
+  parsePolicySpec,
+  policyDefaults,
+  renderPolicyCrdYaml,
+} from "./policy.js";
 
 const CHECKED_IN = new URL("../../deploy/crds/updatepolicy-crd.yaml", import.meta.url);
 
 describe("UpdatePolicy spec", () => {
+  it("an empty spec decodes to the schema's defaults (pause off, UTC, no groups), each field present", () => {
+    const want = {
+      paused: false,
+      maxConcurrent: undefined,
+      maxConcurrentPerZone: undefined,
+      schedule: undefined,
+      timeZone: "UTC",
+      failureBudget: undefined,
+      groups: [],
+      targetVersion: undefined,
+    };
+    assert.deepEqual(policyDefaults(), want);
+    assert.deepEqual(parsePolicySpec({}), { policy: want });
+    // A fresh object each time: one decode cannot change the next one's groups.
+    assert.notEqual(policyDefaults().groups, policyDefaults().groups);
+  });
+
   it("decodes every field", () => {
     const r = parsePolicySpec({
       paused: true,

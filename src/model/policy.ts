@@ -81,6 +81,7 @@ export const PolicySpecSchema = Type.Object(
   {
     paused: Type.Optional(
       Type.Boolean({
+        default: false,
         description: "true: no node starts an update; nodes already updating finish. Default false.",
       }),
     ),
@@ -105,12 +106,14 @@ export const PolicySpecSchema = Type.Object(
     ),
     timeZone: Type.Optional(
       Type.String({
+        default: "UTC",
         description: 'IANA time zone the schedule is read in, e.g. "Europe/Berlin". Default UTC.',
       }),
     ),
     failureBudget: Type.Optional(FailureBudgetSchema),
     groups: Type.Optional(
       Type.Array(GroupSchema, {
+        default: [],
         description:
           "Waves, in order: a node belongs to the first group whose labels match (nodes matching none form a last group). A group's nodes start only once every earlier group is up to date with no failed node, and its soak has passed.",
       }),
@@ -348,22 +351,25 @@ const FIELD_PARSERS: Readonly<Record<keyof PolicySpec, FieldParser>> = {
 };
 
 /**
+ * The decoded policy of an empty spec, from the schema: each field's `default` (the schema's only;
+ * the CRD does not carry them, so the API server stores what was written), else undefined. Only
+ * fields whose decoded form is their written form may have one (a test checks the keys).
+ */
+export function policyDefaults(): ParsedPolicy {
+  const fields = PolicySpecSchema.properties as Record<string, { default?: unknown }>;
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, schema]) => [key, structuredClone(schema.default)]),
+  ) as unknown as ParsedPolicy;
+}
+
+/**
  * Checks and decodes a policy spec; returns the first problem as `spec.<field>: ...` text. The cron
  * expression is checked by the caller (it needs the schedule parser and a clock).
  */
 export function parsePolicySpec(spec: unknown): { policy: ParsedPolicy } | { error: string } {
   const s = spec ?? {};
   if (!isRecord(s)) return { error: "spec: must be an object" };
-  const out: ParsedPolicy = {
-    paused: false,
-    maxConcurrent: undefined,
-    maxConcurrentPerZone: undefined,
-    schedule: undefined,
-    timeZone: "UTC",
-    failureBudget: undefined,
-    targetVersion: undefined,
-    groups: [],
-  };
+  const out = policyDefaults();
   for (const [key, value] of Object.entries(s)) {
     if (!Object.hasOwn(FIELD_PARSERS, key)) return { error: `spec.${key}: unknown field` };
     if (value === undefined) continue;

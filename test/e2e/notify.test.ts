@@ -9,26 +9,21 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock, type Clock } from "../../src/clock.js";
-import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
+import type { Controller, ControllerConfig } from "../../src/controller/controller.js";
 import type { Notification } from "../../src/controller/notify.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { shadowNameForNode } from "../../src/model/constants.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
-import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { receiver } from "../kit/webhook.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import { E2eScenarios } from "../kit/e2e.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
 const TICK_MS = 500;
 const HOST_DURATIONS = { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 };
 const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 };
-
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
 
 async function listBrs(rest: RawKubeRest, ns: string): Promise<RawBrs[]> {
   return (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(ns))).items;
@@ -44,33 +39,10 @@ describe(
   "notifications and blockers (real control plane, real agents, simulated hosts)",
   { timeout: 300_000 },
   () => {
-    let cluster: TestCluster;
-    const cleanups: (() => Promise<unknown> | void)[] = [];
-
-    const withCleanups = (fn: () => Promise<void>) => async (): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-        throw err;
-      } finally {
-        for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
-      }
-    };
-
-    async function testbed(ns: string, opts: Partial<TestbedOptions> = {}): Promise<BrupopTestbed> {
-      const tb = await BrupopTestbed.start({
-        cluster,
-        namespace: ns,
-        releases: [{ version: TO }],
-        hostDurations: HOST_DURATIONS,
-        agentTimings: AGENT_TIMINGS,
-        logger,
-        ...opts,
-      });
-      cleanups.push(() => tb.stop());
-      return tb;
-    }
+    const e2e = new E2eScenarios({
+      timings: { tickMs: TICK_MS, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
+      to: TO,
+    });
 
     async function fleet(tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> {
       const nodes = await tb.addNodes(n, { version: FROM, namePrefix: prefix });
@@ -83,42 +55,18 @@ describe(
       return nodes;
     }
 
-    function controller(tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller {
-      const rest = new RawKubeRest(cluster.kubeConfig);
-      const c = new Controller(
-        {
-          namespace: tb.namespace,
-          maxConcurrent: 2,
-          schedule: parseSchedule("* * * * * * *", clock?.now() ?? new Date()),
-          tickIntervalMs: TICK_MS,
-          eventDebounceMs: 50,
-          http: null,
-          leaderElection: null,
-          ...config,
-        },
-        { rest, logger, ...(clock && { clock }) },
-      );
-      cleanups.push(async () => {
-        await c.stop();
-        rest.close();
-      });
-      return c;
-    }
+    const controller = (tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller =>
+      e2e.controller(tb, { maxConcurrent: 2, ...config }, clock);
 
-    before(async () => {
-      cluster = await startCluster();
-    });
-
-    after(async () => {
-      if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
-    });
+    before(() => e2e.start());
+    after(() => e2e.stop());
 
     it(
       "a webhook hears each node start, fail (with the agent's account) and finish, then the fleet finish",
-      withCleanups(async () => {
-        const tb = await testbed("ntf-webhook");
+      e2e.run(async () => {
+        const tb = await e2e.testbed("ntf-webhook");
         const hook = await receiver();
-        cleanups.push(() => hook.close());
+        e2e.cleanup(() => hook.close());
         const [bad, ...good] = (await fleet(tb, "nt-", 3)) as [string, ...string[]];
         tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
         // The controller's clock stands still: the failed node's back-off ends when the test says.
@@ -166,8 +114,8 @@ describe(
 
     it(
       "blockers: a labelled pod holds its node back until it goes; other nodes update",
-      withCleanups(async () => {
-        const tb = await testbed("ntf-blockers");
+      e2e.run(async () => {
+        const tb = await e2e.testbed("ntf-blockers");
         const [held, free] = (await fleet(tb, "bl-", 2)) as [string, string];
 
         // A pod bound to `held`, labelled as a blocker (kwok runs it).

@@ -5,10 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import type { ControllerConfig } from "../../src/controller/controller.js";
 import { Informer } from "../../src/k8s/informer.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   CLEAR_HALT_ANNOTATION,
   NODE_PAUSED_ANNOTATION,
@@ -19,12 +17,12 @@ import {
   VERSION_LOCK_ANNOTATION,
 } from "../../src/model/policy.js";
 import { nodeNameForShadow } from "../../src/model/constants.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube, sleep } from "../kit/kube.js";
-import { BrupopTestbed } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { receiver } from "../kit/webhook.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import { E2eScenarios, e2eLogger, elapsed } from "../kit/e2e.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -32,10 +30,6 @@ const TICK_MS = 300;
 const HOST_DURATIONS = { refresh: 50, prepare: 200, activate: 50, deactivate: 50, reboot: 300 };
 const AGENT_TIMINGS = { loopIntervalMs: 500, updateCheckIntervalMs: 1_000, excludeFromLbWaitMs: 0 };
 
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
-
-const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 const active = (b: RawBrs) =>
   b.spec?.state !== "Idle" || (b.status !== undefined && b.status.current_state !== "Idle");
 
@@ -50,7 +44,7 @@ class ActivityWatcher {
   readonly startedAt = new Map<string, number>();
 
   constructor(rest: RawKubeRest, ns: string, zoneOf: (node: string) => string) {
-    this.#informer = new Informer<RawBrs>({ rest, path: shadowsPath(ns), logger });
+    this.#informer = new Informer<RawBrs>({ rest, path: shadowsPath(ns), logger: e2eLogger });
     this.#informer.on((type, obj) => {
       const name = obj.metadata?.name ?? "";
       const on = type !== "delete" && active(obj);
@@ -81,35 +75,12 @@ class ActivityWatcher {
 }
 
 describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { timeout: 300_000 }, () => {
-  let cluster: TestCluster;
+  const e2e = new E2eScenarios({
+    timings: { tickMs: TICK_MS, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
+    to: TO,
+    timed: true,
+  });
   let rest: RawKubeRest;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  const withCleanup = (fn: () => Promise<void>) => async (): Promise<void> => {
-    const t0 = performance.now();
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    } finally {
-      for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-      process.stderr.write(`  scenario took ${elapsed(t0)}\n`);
-    }
-  };
-
-  async function testbed(ns: string): Promise<BrupopTestbed> {
-    const tb = await BrupopTestbed.start({
-      cluster,
-      namespace: ns,
-      releases: [{ version: TO }],
-      hostDurations: HOST_DURATIONS,
-      agentTimings: AGENT_TIMINGS,
-      logger,
-    });
-    cleanups.push(() => tb.stop());
-    return tb;
-  }
 
   async function nodes(
     tb: BrupopTestbed,
@@ -134,7 +105,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
       metadata: { name },
       spec,
     });
-    cleanups.push(() =>
+    e2e.cleanup(() =>
       kube(rest, "DELETE", `${POLICY_COLLECTION_PATH}/${name}`, undefined, { ok: [200, 404] }),
     );
   }
@@ -147,32 +118,8 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
   const condition = (status: PolicyStatus | undefined, type: string) =>
     status?.conditions?.find((c) => c.type === type);
 
-  function controller(
-    tb: BrupopTestbed,
-    policyName: string,
-    config: Partial<ControllerConfig> = {},
-  ): Controller {
-    const own = new RawKubeRest(cluster.kubeConfig);
-    const c = new Controller(
-      {
-        namespace: tb.namespace,
-        maxConcurrent: 1,
-        schedule: parseSchedule("* * * * * * *", new Date()),
-        tickIntervalMs: TICK_MS,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        policyName,
-        ...config,
-      },
-      { rest: own, logger },
-    );
-    cleanups.push(async () => {
-      await c.stop();
-      own.close();
-    });
-    return c;
-  }
+  const controller = (tb: BrupopTestbed, policyName: string, config: Partial<ControllerConfig> = {}) =>
+    e2e.controller(tb, { policyName, ...config });
 
   async function brs(tb: BrupopTestbed): Promise<RawBrs[]> {
     return (await kube<{ items: RawBrs[] }>(tb.rest, "GET", shadowsPath(tb.namespace))).items;
@@ -182,24 +129,23 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
 
   before(async () => {
     const t0 = performance.now();
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
+    rest = new RawKubeRest((await e2e.start()).kubeConfig);
     process.stderr.write(`policy e2e: cluster ready in ${elapsed(t0)}\n`);
   });
 
   after(async () => {
     rest.close();
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    await e2e.stop();
   });
 
   it(
     "pause mid-rollout: the node updating finishes, no other starts, status and explain say so; a paused Node is held alone",
-    withCleanup(async () => {
-      const tb = await testbed("pol-pause");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("pol-pause");
       const names = await nodes(tb, "pa-", 4);
       await createPolicy("e2e-pause", { paused: false });
       const w = new ActivityWatcher(tb.rest, tb.namespace, () => "z");
-      cleanups.push(() => w.stop());
+      e2e.cleanup(() => w.stop());
       await w.start();
       const c = controller(tb, "e2e-pause");
       await c.start();
@@ -268,8 +214,8 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
 
   it(
     "failure budget: two injected host failures halt the fleet (condition, Event), a restart stays halted, the clear annotation resumes",
-    withCleanup(async () => {
-      const tb = await testbed("pol-budget");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("pol-budget");
       const names = await nodes(tb, "fb-", 4);
       // The controller starts nodes by name: the first two fail their prepare every time.
       const [bad1, bad2, good1, good2] = names as [string, string, string, string];
@@ -277,10 +223,10 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
         tb.fleet.host(n).failCommand("prepare", { stderr: "e2e: injected failure" });
       await createPolicy("e2e-budget", { maxConcurrent: 2, failureBudget: { maxFailures: 2, window: "1h" } });
       const w = new ActivityWatcher(tb.rest, tb.namespace, () => "z");
-      cleanups.push(() => w.stop());
+      e2e.cleanup(() => w.stop());
       await w.start();
       const hook = await receiver();
-      cleanups.push(() => Promise.resolve(hook.close()));
+      e2e.cleanup(() => Promise.resolve(hook.close()));
       const c1 = controller(tb, "e2e-budget", {
         maxConcurrent: 1,
         notify: { url: hook.url, format: "json", timeoutMs: 2_000 },
@@ -351,8 +297,8 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
 
   it(
     "per-zone limit: six nodes in three zones, maxConcurrent 100% and 1 per zone: never two in one zone, zones in parallel",
-    withCleanup(async () => {
-      const tb = await testbed("pol-zone");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("pol-zone");
       const zoneOfNode = new Map<string, string>();
       const all: string[] = [];
       for (const z of ["a", "b", "c"]) {
@@ -364,7 +310,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
       }
       await createPolicy("e2e-zone", { maxConcurrent: "100%", maxConcurrentPerZone: 1, targetVersion: TO });
       const w = new ActivityWatcher(tb.rest, tb.namespace, (n) => zoneOfNode.get(n) ?? "?");
-      cleanups.push(() => w.stop());
+      e2e.cleanup(() => w.stop());
       await w.start();
       const c = controller(tb, "e2e-zone");
       await c.start();
@@ -409,8 +355,8 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
 
   it(
     "groups: the canary group updates first, the rest only after it finished and soaked",
-    withCleanup(async () => {
-      const tb = await testbed("pol-group");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("pol-group");
       const canary = await nodes(tb, "gc-", 1, { "e2e/tier": "canary" });
       const rest = await nodes(tb, "gr-", 2);
       const soakMs = 2_000;
@@ -419,7 +365,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
         groups: [{ name: "canary", matchLabels: { "e2e/tier": "canary" }, soak: "2s" }],
       });
       const w = new ActivityWatcher(tb.rest, tb.namespace, () => "z");
-      cleanups.push(() => w.stop());
+      e2e.cleanup(() => w.stop());
       await w.start();
       const c = controller(tb, "e2e-group");
       await c.start();
