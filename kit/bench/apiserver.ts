@@ -114,6 +114,11 @@ interface BenchAgent {
   token: string;
 }
 
+/** 127.1.0.0, 127.1.0.1, …: a distinct loopback address per simulated agent (Linux routes 127/8 to lo). */
+export function loopbackAddress(i: number): string {
+  return `127.${1 + Math.floor(i / 65_536)}.${Math.floor(i / 256) % 256}.${i % 256}`;
+}
+
 async function createAgents(
   cluster: TestCluster,
   rest: RawKubeRest,
@@ -209,10 +214,14 @@ export async function benchStatusUpdates(
     const agents = await createAgents(cluster, admin, ns, count);
 
     const url = server.url;
-    for (const a of agents) {
+    for (const [i, a] of agents.entries()) {
       clients.push(
         new ApiserverClient({
           baseUrl: url,
+          // Each agent from its own address, as real agents (one per node, each its own pod IP):
+          // the apiserver budgets unknown tokens' reviews per source, so 200 fresh tokens from one
+          // address get 429 beyond that address's bucket (what a flood from one pod would get).
+          localAddress: loopbackAddress(i),
           caPem: ca.certPem,
           nodeName: a.node,
           nodeUid: a.nodeUid,

@@ -120,6 +120,12 @@ export interface ApiserverClientOptions {
    * SNI, and the Host header stays baseUrl's.
    */
   connectTo?: { host: string; port: number };
+  /**
+   * The local address to connect from (the kernel's choice when omitted). The bench gives each
+   * simulated agent its own loopback address, as each real agent has its own pod IP: the apiserver
+   * budgets unknown tokens' reviews per source address.
+   */
+  localAddress?: string;
   /** CA that signed the server certificate (the mount's ca.crt); the system CAs when omitted. */
   caPem?: string | Buffer;
   nodeName: string;
@@ -153,7 +159,11 @@ export class ApiserverClient implements BrupopApiserverApi {
   constructor(opts: ApiserverClientOptions) {
     this.#opts = opts;
     this.#base = new URL(opts.baseUrl);
-    const agentOpts = { keepAlive: true, maxSockets: 4 };
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: 4,
+      ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+    };
     this.#agent =
       this.#base.protocol === "https:"
         ? new https.Agent({ ...agentOpts, ...(opts.caPem === undefined ? {} : { ca: opts.caPem }) })
