@@ -36,13 +36,13 @@ const VERSION = "1.19.0";
 const MiB = 1024 * 1024;
 
 /** The agent's V8 flags as the chart runs it (deploy/charts: the agent container's command). */
-export const CHART_AGENT_FLAGS = ["--lite-mode", "--max-semi-space-size=1"];
+export const CHART_AGENT_FLAGS = ["--max-semi-space-size=1"];
 
 /** Flag sets compared for the agent (the first is what the chart runs). */
 export const AGENT_FLAG_SETS: readonly (readonly string[])[] = [
   CHART_AGENT_FLAGS,
   [],
-  ["--max-semi-space-size=1"],
+  ["--lite-mode", "--max-semi-space-size=1"],
   ["--jitless", "--max-semi-space-size=1"],
   ["--lite-mode", "--max-semi-space-size=1", "--v8-pool-size=0", "--single-threaded-gc"],
   ["--lite-mode", "--max-semi-space-size=1", "--max-old-space-size=16"],

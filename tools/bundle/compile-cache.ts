@@ -18,7 +18,7 @@ export const COMPILE_CACHE_DIR = ".compile-cache";
 
 /** Node's flags per component as the chart starts it (they must match for V8 to take the cache). */
 export const CHART_NODE_FLAGS: Readonly<Record<BundledComponent, readonly string[]>> = {
-  agent: ["--lite-mode", "--max-semi-space-size=1"],
+  agent: ["--max-semi-space-size=1"],
   controller: [],
   apiserver: [],
 };
