@@ -144,6 +144,9 @@ describe(
           const pdb = await kube<Pdb>(rest, "GET", pdbPath);
           return pdb.status?.disruptionsAllowed === 1;
         });
+        // Timestamps have 1 s resolution, and the drain does not take a grant in the pod's creation
+        // second as its own (it could be an earlier pod's of that name): let a second pass.
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
         // What kube-apiserver's eviction handler writes before it deletes the pod.
         await kube(
           rest,
