@@ -62,8 +62,17 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+export interface StartRegistryOptions {
+  /** Runs the registry through another command, e.g. inside a real-node sandbox (nsenter ...). */
+  wrapCommand?: (command: string, args: readonly string[]) => { command: string; args: string[] };
+  /** Makes host:port reachable from the host (a wrapped registry listens in another netns). */
+  exposePort?: (port: number) => Promise<void>;
+  /** True once the registry accepts connections (default: a TCP connect from here). */
+  probe?: (port: number) => Promise<boolean>;
+}
+
 /** Starts the registry on 127.0.0.1 (a free port) with a fresh CA; stop() ends it and removes its files. */
-export async function startRegistry(): Promise<TestRegistry> {
+export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
   const bin = await buildRegistry();
   const dir = await mkdtemp(join(tmpdir(), "brupop-registry-"));
   const port = await freePort();
@@ -83,17 +92,23 @@ export async function startRegistry(): Promise<TestRegistry> {
   await writeFile(join(dir, "tls.key"), tls.keyPem, { mode: 0o600 });
   await mkdir(join(caDir, host), { recursive: true });
   await writeFile(join(caDir, host, "ca.crt"), ca.certPem);
+  const argv = ["-addr", host, "-cert", join(dir, "tls.crt"), "-key", join(dir, "tls.key")];
+  const cmd = opts.wrapCommand?.(join(bin, "registry"), argv) ?? {
+    command: join(bin, "registry"),
+    args: argv,
+  };
   const proc = new ManagedProcess({
     name: "registry",
-    command: join(bin, "registry"),
-    args: ["-addr", host, "-cert", join(dir, "tls.crt"), "-key", join(dir, "tls.key")],
+    command: cmd.command,
+    args: cmd.args,
     logFile: join(dir, "registry.log"),
   });
   const stop = async (): Promise<void> => {
     await proc.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 100 && !(await accepts(port)); i++) {
+  const probe = opts.probe ?? accepts;
+  for (let i = 0; i < 100 && !(await probe(port)); i++) {
     if (!proc.running) {
       const log = await proc.tail();
       await stop();
@@ -101,5 +116,6 @@ export async function startRegistry(): Promise<TestRegistry> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  await opts.exposePort?.(port);
   return { host, caPem: ca.certPem, caFile, caDir, stop };
 }

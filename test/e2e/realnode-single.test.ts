@@ -13,7 +13,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node"
 
 import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { eventually } from "../kit/kube.js";
-import { buildImage, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
+import { imagePulls, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
 
 const NS = "brupop-bottlerocket-aws";
 const OLD = "1.19.0";
@@ -32,7 +32,7 @@ describe(
     before(async () => {
       cluster = await startRealNodeCluster({
         nodes: 1,
-        images: [await buildImage()],
+        registry: true, // brupop's image and charts are pushed there and pulled by reference
         nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
       });
     });
@@ -68,6 +68,9 @@ describe(
           return (api.status?.availableReplicas ?? 0) === 3 && (agent.status?.numberReady ?? 0) === 1;
         });
         const before0 = await apiserverUids();
+        const pulls = await imagePulls(cluster);
+        process.stdout.write(`# the node's pulls of brupop's image: ${JSON.stringify(pulls)}\n`);
+        assert.ok(pulls.length > 0, "the kubelet pulled brupop's image from the registry (no import)");
 
         const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
         await eventually("the node on the new version, Idle, uncordoned", 600_000, async () => {

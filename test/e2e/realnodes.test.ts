@@ -22,13 +22,7 @@ import { listCgroups } from "../../kit/testenv/realnode/sandbox.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../kit/testenv/realnode/snapshot.js";
 import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 import { eventually, sleep } from "../kit/kube.js";
-import {
-  buildImage,
-  REALNODES_SKIP as SKIP,
-  run,
-  runInstallBlock,
-  simulatedHostArgs,
-} from "../kit/realnode.js";
+import { REALNODES_SKIP as SKIP, run, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
 
 const NS = "brupop-bottlerocket-aws";
 const OLD = "1.19.0";
@@ -66,10 +60,9 @@ describe(
 
     before(async () => {
       before0 = await snapshotHost(snapshotOpts);
-      const image = await buildImage();
       cluster = await startRealNodeCluster({
         nodes: 2,
-        images: [image],
+        registry: true, // brupop's image and charts are pushed there and pulled by reference
         nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
       });
       core = cluster.kubeConfig.makeApiClient(CoreV1Api);

@@ -8,7 +8,9 @@
 // does not match is ignored (the start compiles as without one); nothing else depends on it.
 //
 // The launcher (tools/bundle/main.ts) uses `<bundle dir>/.compile-cache` when it exists.
-//   dist/bundle/warm-compile-cache.js [<bundle dir> (default: its own)]   (bundled from this file)
+//   dist/bundle/warm-compile-cache.js [<bundle dir> (default: its own) [component...]]
+//   (bundled from warm-compile-cache.ts). V8 also keys the cache by uid: the image warms the agent
+//   as root and the apiserver and controller as 1000, as the chart runs them (tools/image/build.sh).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { BUNDLED_COMPONENTS, type BundledComponent } from "./launcher.js";
@@ -24,7 +26,7 @@ export const CHART_NODE_FLAGS: Readonly<Record<BundledComponent, readonly string
 };
 
 /**
- * Writes the compile cache of every component's bundle in `bundleDir` into `cacheDir` (default
+ * Writes the compile cache of every component's bundle (or of `components`) in `bundleDir` into `cacheDir` (default
  * `<bundleDir>/.compile-cache`): each bundle is loaded once (`<component> --help`) with the chart's
  * flags and NODE_COMPILE_CACHE set. Returns the directory.
  */
@@ -32,8 +34,9 @@ export function warmCompileCache(
   bundleDir: string,
   cacheDir: string = join(bundleDir, COMPILE_CACHE_DIR),
   node: string = process.execPath,
+  components: readonly BundledComponent[] = BUNDLED_COMPONENTS,
 ): string {
-  for (const c of BUNDLED_COMPONENTS) {
+  for (const c of components) {
     execFileSync(node, [...CHART_NODE_FLAGS[c], join(bundleDir, "main.js"), c, "--help"], {
       env: { ...process.env, NODE_COMPILE_CACHE: cacheDir },
       stdio: "ignore",

@@ -223,6 +223,30 @@ for arch in $archs; do
   printf '#!/usr/local/bin/node\nrequire("/app/dist/cli/main.js");\n' >"$rootfs/usr/local/bin/brupop"
   chmod 0755 "$rootfs/usr/local/bin/brupop"
 
+  # The bundles' V8 compile cache (issue 30; tools/bundle/compile-cache.ts), written by the image's
+  # own node at the image's path: V8 keys it by path, Node version, flags and uid (the chart runs
+  # the agent as 0 and the apiserver and controller as 1000: one run each). chroot into the
+  # staged root (a /dev/null only while it runs: the warm-up's children have stdio "ignore").
+  # Only for the build machine's architecture: arm64 would need qemu for every child node the
+  # warm-up spawns (docs/benchmarks.md); without a cache an arm64 start compiles as before.
+  if [[ "$arch" == "$(dpkg --print-architecture)" ]]; then
+    t0=$SECONDS
+    install -d -o 1000 -g 1000 "$rootfs/app/dist/cli/.compile-cache"
+    install -d "$rootfs/dev"
+    mknod -m 0666 "$rootfs/dev/null" c 1 3
+    for run_as in "0:0 agent" "1000:1000 apiserver controller"; do
+      read -r user components <<<"$run_as"
+      # shellcheck disable=SC2086 # the components are words
+      chroot --userspec="$user" "$rootfs" /usr/local/bin/node /app/dist/cli/warm-compile-cache.js /app/dist/cli $components >/dev/null ||
+        { rm -f "$rootfs/dev/null"; die "warm-compile-cache.js failed as $user"; }
+    done
+    rm -f "$rootfs/dev/null" && rmdir "$rootfs/dev"
+    # Node writes them 0600; the image's files are root's (buildah add), readable by every uid.
+    chown -R 0:0 "$rootfs/app/dist/cli/.compile-cache"
+    chmod -R a+rX,go-w "$rootfs/app/dist/cli/.compile-cache"
+    log "compile cache ($arch): $(du -sh "$rootfs/app/dist/cli/.compile-cache" | cut -f1) in $((SECONDS - t0))s"
+  fi
+
   # Licences and the SBOM.
   install -d "$rootfs/licenses/node" "$rootfs/licenses/debian"
   cp "$work/node-$arch/LICENSE" "$rootfs/licenses/node/LICENSE"

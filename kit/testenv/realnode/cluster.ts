@@ -2,7 +2,10 @@
 // containerd + runc (Debian), a kubelet and a CNI bridge; one kube-proxy (iptables) and CoreDNS
 // pods. Everything runs inside the sandbox's namespaces (sandbox.ts): no address, route, rule or
 // mount appears on the machine, and stop() — or the reaper, after a SIGKILL — undoes the rest.
-// Pods really run: images are loaded from docker-archive files (`npm run image`).
+// Pods really run: the test images (pause, CoreDNS) are loaded from docker-archive files; with
+// `registry: true` an OCI registry (../registry.ts, TLS from its own CA) runs on 127.0.0.1 inside
+// the sandbox and every node's containerd pulls from it through a certs.d hosts.toml, as on a
+// real cluster (brupop's image is pushed there with `npm run image -- --push`).
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readFile, writeFile } from "node:fs/promises";
@@ -19,6 +22,7 @@ import { isNodeReady } from "../nodes.js";
 import { requireBinaries, binDir as controlPlaneBinDir } from "../paths.js";
 import { issueCert } from "../pki.js";
 import type { ManagedProcess } from "../process.js";
+import { startRegistry, type TestRegistry } from "../registry.js";
 import {
   CONTROL_PLANE_IP,
   cniConfig,
@@ -27,6 +31,7 @@ import {
   kubeletConfig,
   kubeProxyConfig,
   nodeIP,
+  registryHostsToml,
   type NodePaths,
 } from "./config.js";
 import { readRealNodeVersions, requireRealNodeBinaries } from "./paths.js";
@@ -50,6 +55,12 @@ export interface StartRealNodeClusterOptions {
   timeoutMs?: number;
   /** Real-node cache dir (default: build-realnode.sh's). */
   realNodeDir?: string;
+  /**
+   * Runs a TLS OCI registry on 127.0.0.1 inside the sandbox (reachable from the host at the same
+   * address through a port forward); every node's containerd trusts it through
+   * <dir>/registry-hosts/<host>/hosts.toml (`config_path`), never the machine's containerd config.
+   */
+  registry?: boolean;
 }
 
 export interface RealNode {
@@ -72,6 +83,8 @@ export interface HostApiOptions {
 export interface RealNodeCluster extends TestCluster {
   readonly nodes: readonly RealNode[];
   readonly sandbox: Sandbox;
+  /** The registry the nodes pull from (StartRealNodeClusterOptions.registry), else undefined. */
+  readonly registry: TestRegistry | undefined;
   /**
    * Serves a node's Bottlerocket host API with `brupop simulate-host` on the node's /run/api.sock
    * (the agent DaemonSet's hostPath). Its reboots are made real: when it logs "rebooting" the
@@ -116,6 +129,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
     keepDir: keep,
   });
   let cluster: TestCluster | undefined;
+  let registry: TestRegistry | undefined;
   const states: NodeState[] = [];
   const hostApis: { stop(): Promise<void> }[] = [];
   const rebootErrors: string[] = [];
@@ -123,6 +137,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
     for (const h of hostApis) await h.stop();
     await sandbox.stop(); // every node, pod and control-plane process dies with the namespaces
     await cluster?.stop(); // then only reaps them and removes the control plane's dir
+    await registry?.stop();
   };
   try {
     cluster = await startCluster({
@@ -140,6 +155,24 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       timeoutMs: Math.max(10_000, deadline - Date.now()),
     });
     const c = cluster;
+    let registryHosts: string | undefined;
+    if (opts.registry === true) {
+      registry = await startRegistry({
+        wrapCommand: (command, args) => sandbox.wrap(sandbox.sandbox, command, args),
+        exposePort: (port) => sandbox.forwardPorts([port]),
+        probe: (port) =>
+          sandbox.run(sandbox.sandbox, [`exec 3<>/dev/tcp/127.0.0.1/${String(port)}`]).then(
+            () => true,
+            () => false,
+          ),
+      });
+      registryHosts = join(dir, "registry-hosts");
+      await mkdir(join(registryHosts, registry.host), { recursive: true });
+      await writeFile(
+        join(registryHosts, registry.host, "hosts.toml"),
+        registryHostsToml(registry.host, registry.caFile),
+      );
+    }
     const apiPort = new URL(c.server).port;
     const resolvConf = join(dir, "resolv.conf");
     // Nothing outside the namespace is reachable, so no upstream resolver at all.
@@ -194,7 +227,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       );
       const kubeletConfigPath = join(ndir, "kubelet.yaml");
       await Promise.all([
-        writeFile(join(ndir, "containerd.toml"), containerdConfig(paths)),
+        writeFile(join(ndir, "containerd.toml"), containerdConfig(paths, registryHosts)),
         writeFile(join(paths.cniConfDir, "10-brupop.conflist"), cniConfig(i, paths.ipamDir)),
         writeFile(
           kubeletConfigPath,
@@ -317,6 +350,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       ...c,
       nodes: states.map((s) => s.node),
       sandbox,
+      registry,
       powerOff,
       powerOn,
       reboots: (name) => byName(name).reboots,

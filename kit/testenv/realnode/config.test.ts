@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { cniConfig, containerdConfig, kubeletConfig, nodeIP, podSubnet, type NodePaths } from "./config.js";
+import {
+  cniConfig,
+  containerdConfig,
+  kubeletConfig,
+  nodeIP,
+  podSubnet,
+  registryHostsToml,
+  type NodePaths,
+} from "./config.js";
 
 const paths: NodePaths = {
   containerdRoot: "/t/n/containerd",
@@ -27,6 +35,19 @@ describe("real-node config", () => {
     assert.match(t, /Root = "\/t\/n\/run\/runc"/);
     assert.match(t, /address = "\/t\/n\/containerd.sock"/);
     assert.match(t, /conf_dir = "\/t\/n\/cni"/);
+    assert.doesNotMatch(t, /config_path/);
+  });
+
+  it("containerd: pulls through certs.d hosts.toml files when given their directory", () => {
+    const t = containerdConfig(paths, "/t/certs.d");
+    assert.match(
+      t,
+      /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\n {4}config_path = "\/t\/certs.d"/,
+    );
+    assert.equal(
+      registryHostsToml("127.0.0.1:5000", "/t/ca.crt"),
+      'server = "https://127.0.0.1:5000"\n\n[host."https://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "/t/ca.crt"\n',
+    );
   });
 
   it("CNI: a bridge per node, never masquerading out of the namespace", () => {

@@ -30,7 +30,22 @@ export interface NodePaths {
   readonly podLogsDir: string;
 }
 
-export function containerdConfig(p: NodePaths): string {
+/**
+ * containerd's registry host configuration (certs.d/<host>/hosts.toml, read through the CRI
+ * plugin's `registry.config_path`), as an operator writes it for a registry with a private CA.
+ */
+export function registryHostsToml(host: string, caFile: string): string {
+  const q = (s: string): string => JSON.stringify(s);
+  return `server = ${q(`https://${host}`)}
+
+[host.${q(`https://${host}`)}]
+  capabilities = ["pull", "resolve"]
+  ca = ${q(caFile)}
+`;
+}
+
+/** `registryConfigDir`: a certs.d-style directory of hosts.toml files (registryHostsToml). */
+export function containerdConfig(p: NodePaths, registryConfigDir?: string): string {
   const q = (s: string): string => JSON.stringify(s); // TOML basic strings accept JSON escapes
   return `version = 2
 root = ${q(p.containerdRoot)}
@@ -65,7 +80,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     bin_dir = "/usr/lib/cni"
     conf_dir = ${q(p.cniConfDir)}
     max_conf_num = 1
-`;
+${
+  registryConfigDir === undefined
+    ? ""
+    : `  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = ${q(registryConfigDir)}
+`
+}`;
 }
 
 /** A bridge per node, no masquerading (nothing may leave the namespace), host-local IPAM. */
