@@ -17,6 +17,7 @@ import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 import { startRegistry } from "../../kit/testenv/registry.js";
 import { productionPackages, type LockFile } from "../../tools/image/lockfile.js";
 import { blobPath, readOciArchive, type OciArchive } from "../../tools/image/oci.js";
+import { CHART_NODE_FLAGS } from "../../tools/bundle/compile-cache.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -171,9 +172,9 @@ describe("container image", { timeout: 1_800_000 }, () => {
     const container = ctr.trim();
     try {
       const runs: [string, string, string[]][] = [
-        ["agent", "0:0", ["--lite-mode", "--max-semi-space-size=1"]],
-        ["controller", "1000:1000", []],
-        ["apiserver", "1000:1000", []],
+        ["agent", "0:0", [...CHART_NODE_FLAGS.agent]],
+        ["controller", "1000:1000", [...CHART_NODE_FLAGS.controller]],
+        ["apiserver", "1000:1000", [...CHART_NODE_FLAGS.apiserver]],
       ];
       for (const [component, user, flags] of runs) {
         const { stderr } = await bah([
