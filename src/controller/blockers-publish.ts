@@ -12,10 +12,11 @@
 // ignores a map written by another leader than the one that published the settings.
 import type { Logger } from "pino";
 import type { Timers } from "../clock.js";
-import { isConflict, isNotFound } from "../errors.js";
+import { BrupopError, isConflict, isNotFound } from "../errors.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths, type KubeConfigMap } from "../k8s/objects.js";
 import type { Blocker } from "./blockers.js";
+import { controllerConfigMap } from "./round-store.js";
 
 export const BLOCKERS_CONFIGMAP = "brupop-blockers";
 /** After a failed write, the next attempt waits this long (a missing RBAC verb costs little). */
@@ -168,7 +169,11 @@ export class BlockersPublisher {
       if (cur === undefined && empty) return;
       try {
         if (cur === undefined) {
-          await this.#api.create(paths.configMaps(this.#ns), this.#newConfigMap(data), opts("POST"));
+          await this.#api.create(
+            paths.configMaps(this.#ns),
+            controllerConfigMap(this.#ns, this.#name, data),
+            opts("POST"),
+          );
         } else {
           const rv = cur.metadata?.resourceVersion;
           await this.#api.patch(
@@ -184,22 +189,9 @@ export class BlockersPublisher {
         if (!isConflict(err) && !isNotFound(err)) throw err; // else: written meanwhile; read again
       }
     }
-    throw new Error("the ConfigMap kept changing under the write (3 conflicts)");
-  }
-
-  #newConfigMap(data: Record<string, string>): object {
-    return {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name: this.#name,
-        namespace: this.#ns,
-        labels: {
-          "app.kubernetes.io/managed-by": "brupop",
-          "app.kubernetes.io/component": "brupop-controller",
-        },
-      },
-      data,
-    };
+    throw new BrupopError(
+      "BRUPOP_E_CONFLICT",
+      `configmap ${this.#ns}/${this.#name}: the blockers write kept conflicting (3 conflicts)`,
+    );
   }
 }

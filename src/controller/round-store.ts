@@ -115,7 +115,7 @@ export class ConfigMapRoundStore implements RoundStore {
       return rv === undefined
         ? await this.#api.create<KubeConfigMap>(
             paths.configMaps(this.#namespace),
-            this.#newConfigMap(data),
+            controllerConfigMap(this.#namespace, this.#name, data),
             this.#opts("POST", signal),
           )
         : await this.#api.patch<KubeConfigMap>(
@@ -160,22 +160,23 @@ export class ConfigMapRoundStore implements RoundStore {
       `configmap ${this.#namespace}/${this.#name}: settings write kept conflicting`,
     );
   }
+}
 
-  #newConfigMap(data: Record<string, string>): object {
-    return {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name: this.#name,
-        namespace: this.#namespace,
-        labels: {
-          "app.kubernetes.io/managed-by": "brupop",
-          "app.kubernetes.io/component": "brupop-controller",
-        },
+/** A ConfigMap the controller owns (the round state and settings, the blocker verdicts). */
+export function controllerConfigMap(namespace: string, name: string, data: Record<string, string>): object {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name,
+      namespace,
+      labels: {
+        "app.kubernetes.io/managed-by": "brupop",
+        "app.kubernetes.io/component": "brupop-controller",
       },
-      data,
-    };
-  }
+    },
+    data,
+  };
 }
 
 /** In-memory store (tests, demo without persistence). */
