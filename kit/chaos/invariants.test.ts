@@ -388,6 +388,19 @@ describe("5: no regression", () => {
     ];
     for (const [from, to, ok] of table) assert.equal(allowedStatusStep(from, to), ok, `${from} → ${to}`);
   });
+  it("a jump to Idle on the new version (steps hidden by a watch cut) completes the cycle; on the old one it regresses", () => {
+    const h: HistoryEvent[] = [
+      meta(),
+      shadow(1, "n0", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      shadow(2, "n0", "Idle", "Idle", TO),
+      shadow(3, "n1", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      shadow(4, "n1", "Idle", "Idle", FROM),
+    ];
+    assert.deepEqual(
+      checkStatusProgress(h).map((v) => v.message),
+      ["n1 status went StagedAndPerformedUpdate → Idle"],
+    );
+  });
   it("finds a state going back and a version going back, not a rollback's", () => {
     const h: HistoryEvent[] = [
       meta(),
