@@ -56,6 +56,7 @@ import { createCA, issueCert, type CertificateAuthority } from "../testenv/pki.j
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
+import { setPodReadiness } from "../testenv/pod-readiness.js";
 
 export const AGENT_SERVICE_ACCOUNT = "brupop-agent-service-account";
 const TESTBED_LABEL = "brupop-e2e/testbed";
@@ -501,31 +502,11 @@ export class BrupopTestbed {
 
   /**
    * Sets a pod's Ready condition (and ContainersReady), as a kubelet would: how a test makes a node
-   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). kwok never changes
-   * it back.
+   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). Not Ready stays
+   * so: neither kwok nor the kit's kubelet play after a reboot changes it back (pod-readiness.ts).
    */
   async setPodReady(namespace: string, name: string, ready: boolean): Promise<void> {
-    const now = new Date().toISOString();
-    const status = ready ? "True" : "False";
-    await kube(
-      this.rest,
-      "PATCH",
-      `/api/v1/namespaces/${namespace}/pods/${name}/status`,
-      {
-        status: {
-          conditions: [
-            {
-              type: "Ready",
-              status,
-              lastTransitionTime: now,
-              ...(!ready && { reason: "ContainersNotReady" }),
-            },
-            { type: "ContainersReady", status, lastTransitionTime: now },
-          ],
-        },
-      },
-      { contentType: "application/merge-patch+json" },
-    );
+    await setPodReadiness(this.rest, namespace, name, ready);
   }
 
   async node(node: string): Promise<NodeObject> {
