@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BottlerocketShadow, ShadowSpec, ShadowStatus } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
-import { describeChange } from "./stages.js";
+import { describeChange } from "./spec-write.js";
 import {
   backoffPassed,
   backoffThresholdMinutes,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { documentedEvents, notePattern } from "../../test/kit/event-docs.js";
 import { CONTROLLER_EVENTS } from "./event-reasons.js";
-import { describeChange, specChangeEvent } from "./stages.js";
+import { describeChange, specChangeEvent } from "./spec-write.js";
 import type { SpecChange } from "./decisions.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
