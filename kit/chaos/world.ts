@@ -4,8 +4,8 @@
 import { dirname } from "node:path";
 import type { Clock } from "../../src/clock.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import type { RequestOptions, RestResponse } from "../../src/k8s/api.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import type { KubeAccess } from "../../src/k8s/access.js";

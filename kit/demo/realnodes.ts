@@ -8,7 +8,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { startRealNodeCluster, type RealNodeCluster } from "../testenv/realnode/cluster.js";
 import { BRUPOP_NAMESPACE, buildImage, installBrupop, setBrupopValues } from "../testenv/realnode/install.js";
 import { requireRealNodeBinaries } from "../testenv/realnode/paths.js";

@@ -47,7 +47,8 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import { buildCrd } from "../../src/model/crd.js";
-import { buildPolicyCrd, POLICY_CRD_NAME } from "../../src/model/policy.js";
+import { buildPolicyCrd } from "../../src/model/policy-crd.js";
+import { POLICY_CRD_NAME } from "../../src/model/policy.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import type { ShadowState } from "../../src/model/state.js";
 import { startCluster, type TestCluster } from "../testenv/cluster.js";

@@ -19,8 +19,8 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { Registry } from "prom-client";
 
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";

@@ -9,8 +9,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
