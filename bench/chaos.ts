@@ -18,10 +18,12 @@ const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [-
   --nodes M         kwok nodes per schedule (default 6, at least 2)
   --seed S          seed of the first schedule (default: random, printed); schedule i uses S+i
   --fault-window MS faults are drawn within this window after the rollout starts (default 20000)
-  --settle MS       after the heal, how long the fleet may take to converge (default 180000)
+  --settle MS       after the heal, the fleet fails to converge once nothing changed for this
+                    long (default 120000; hard cap 5 × MS)
   --results DIR     where histories and verdicts go (default bench/results/chaos/<time>)
   --kinds K         fault kinds drawn: all (default), classic (the ten before the control-plane
-                    faults: replays seeds recorded until then) or a comma-separated list`;
+                    faults), control-plane (the thirteen before cut-agent-connections): each
+                    replays seeds recorded until then; or a comma-separated list`;
 
 function intOption(
   values: Record<string, string | boolean | undefined>,
@@ -59,7 +61,7 @@ async function main(): Promise<number> {
   const nodes = intOption(values, "nodes", 6, 2);
   const seed0 = intOption(values, "seed", Math.floor(Math.random() * 1_000_000), 0);
   const faultWindowMs = intOption(values, "fault-window", 20_000, 0);
-  const settleMs = intOption(values, "settle", 180_000, 1_000);
+  const settleMs = intOption(values, "settle", 120_000, 1_000);
   const kinds = parseKinds(values.kinds ?? "all");
   const results =
     values.results ?? join("bench", "results", "chaos", new Date().toISOString().replace(/[:.]/g, "-"));
