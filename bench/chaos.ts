@@ -21,6 +21,8 @@ const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [-
   --settle MS       after the heal, the fleet fails to converge once nothing changed for this
                     long (default 120000; hard cap 5 × MS)
   --results DIR     where histories and verdicts go (default bench/results/chaos/<time>)
+  --budget MS       start no schedule after MS since the run began (default: no limit): a large
+                    run that fits a time slot, e.g. --schedules 200 --budget 1200000
   --kinds K         fault kinds drawn: all (default), classic (the ten before the control-plane
                     faults), control-plane (the thirteen before cut-agent-connections): each
                     replays seeds recorded until then; or a comma-separated list`;
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
       settle: { type: "string" },
       results: { type: "string" },
       kinds: { type: "string" },
+      budget: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -63,6 +66,8 @@ async function main(): Promise<number> {
   const faultWindowMs = intOption(values, "fault-window", 20_000, 0);
   const settleMs = intOption(values, "settle", 120_000, 1_000);
   const kinds = parseKinds(values.kinds ?? "all");
+  const budgetMs = intOption(values, "budget", Number.POSITIVE_INFINITY, 1);
+  const started = performance.now();
   const results =
     values.results ?? join("bench", "results", "chaos", new Date().toISOString().replace(/[:.]/g, "-"));
   await mkdir(results, { recursive: true });
@@ -80,6 +85,10 @@ async function main(): Promise<number> {
   let violations = 0;
   try {
     for (let i = 0; i < schedules; i++) {
+      if (performance.now() - started > budgetMs) {
+        process.stdout.write(`chaos: --budget ${budgetMs} ms spent, ${i} of ${schedules} schedules run\n`);
+        break;
+      }
       const seed = seed0 + i;
       const schedule = generateSchedule(seed, { nodes, faultWindowMs, kinds });
       const r = await runSchedule({
