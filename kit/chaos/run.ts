@@ -17,7 +17,7 @@ import { FaultInjector } from "./inject.js";
 import { checkAll, finalOutcome, inFlight, type FinalOutcome, type Violation } from "./invariants.js";
 import { ChaosObserver, now, ZONE_LABEL } from "./observer.js";
 import type { Schedule } from "./schedule.js";
-import { fleetFingerprint, ProgressJudge } from "./settle.js";
+import { fleetFingerprint, fleetSettled, ProgressJudge } from "./settle.js";
 import { accessVia, ChaosWorld } from "./world.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
 
@@ -250,12 +250,7 @@ async function settle(
   for (;;) {
     const s = snapshotAt(sortHistory(obs.history), Number.POSITIVE_INFINITY);
     const shadows = nodes.map((n) => s.shadows.get(n));
-    const done =
-      shadows.every(
-        (sh) => sh?.spec?.state === "Idle" && sh.status?.state === "Idle" && sh.status.version === TO,
-      ) &&
-      nodes.every((n) => s.nodes.get(n)?.unschedulable === false && s.nodes.get(n)?.lbExcluded === false);
-    if (done) return undefined;
+    if (fleetSettled(s, nodes, TO)) return undefined;
     const verdict = judge.observe(fleetFingerprint(s, nodes), performance.now());
     if (verdict !== "waiting") {
       const quiet = Math.round((performance.now() - judge.lastChangeMs) / 1_000);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { emptySnapshot, type NodeEvent, type PodEvent, type ShadowEvent } from "./history.js";
-import { fleetFingerprint, ProgressJudge, type SettleVerdict } from "./settle.js";
+import { fleetFingerprint, fleetSettled, ProgressJudge, type SettleVerdict } from "./settle.js";
 
 describe("ProgressJudge", () => {
   it("gives up only after quietMs without a change, or at the cap", () => {
@@ -104,5 +104,38 @@ describe("fleetFingerprint", () => {
     assert.notEqual(evicting, cordoned);
     s.shadows.set("n0", shadow("RebootedIntoUpdate"));
     assert.notEqual(fleetFingerprint(s, ["n0"]), evicting);
+  });
+});
+
+describe("fleetSettled", () => {
+  it("needs every node Idle on the target, uncordoned, not LB-excluded", () => {
+    const s = emptySnapshot();
+    const sh = (state: string, version: string): ShadowEvent => ({
+      t: 1,
+      kind: "shadow",
+      node: "n0",
+      spec: { state, version: "1.20.0" },
+      status: { state, version, target: "1.20.0", crash: 0, failure: null },
+    });
+    const node = (unschedulable: boolean, lbExcluded = false): NodeEvent => ({
+      t: 1,
+      kind: "node",
+      name: "n0",
+      unschedulable,
+      ready: true,
+      lbExcluded,
+      zone: null,
+      brupopAnnotations: [],
+    });
+    assert.equal(fleetSettled(s, ["n0"], "1.20.0"), false, "nothing seen");
+    s.shadows.set("n0", sh("Idle", "1.20.0"));
+    s.nodes.set("n0", node(true));
+    assert.equal(fleetSettled(s, ["n0"], "1.20.0"), false, "cordoned");
+    s.nodes.set("n0", node(false, true));
+    assert.equal(fleetSettled(s, ["n0"], "1.20.0"), false, "LB-excluded");
+    s.nodes.set("n0", node(false));
+    assert.equal(fleetSettled(s, ["n0"], "1.20.0"), true);
+    s.shadows.set("n0", sh("Idle", "1.19.0"));
+    assert.equal(fleetSettled(s, ["n0"], "1.20.0"), false, "old version");
   });
 });

@@ -57,3 +57,18 @@ export class ProgressJudge {
     return this.#lastChangeMs;
   }
 }
+
+/** Every node Idle on `target` (spec and status), uncordoned and not excluded from load balancers. */
+export function fleetSettled(s: Snapshot, nodes: readonly string[], target: string): boolean {
+  return nodes.every((n) => {
+    const sh = s.shadows.get(n);
+    const node = s.nodes.get(n);
+    return (
+      sh?.spec?.state === "Idle" &&
+      sh.status?.state === "Idle" &&
+      sh.status.version === target &&
+      node?.unschedulable === false &&
+      !node.lbExcluded
+    );
+  });
+}
