@@ -198,7 +198,13 @@ export class RealNodeChaos {
       return;
     }
     const daemon = fault.kind === "kill-kubelet" ? "kubelet" : "containerd";
-    if (!(await cluster.killDaemon(node, daemon))) {
+    // At the boot the host logs "booted" before the node's daemons are up: wait for them (30 s).
+    let killed = await cluster.killDaemon(node, daemon);
+    for (let i = 0; !killed && i < 150 && !this.#stopped; i++) {
+      await sleep(200);
+      killed = await cluster.killDaemon(node, daemon);
+    }
+    if (!killed) {
       this.#note("skip", f, node);
       this.#skipped.push(describeRealNodeFault(f, node));
       return;

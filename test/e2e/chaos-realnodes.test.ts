@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
+import { formatEvent } from "../../kit/chaos/history.js";
 import { describeViolation } from "../../kit/chaos/report.js";
 import { RealNodeChaos } from "../../kit/chaos/realnode.js";
 import { generateRealNodeSchedule } from "../../kit/chaos/realnode-schedule.js";
@@ -94,6 +95,10 @@ describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 
         `  real nodes seed ${SEED}: ${r.faultsInjected} faults injected, skipped [${r.skipped.join("; ")}], ` +
           `${r.outcome.upToDate.length} up to date, ${r.violations.length} violations\n`,
       );
+      const t0 = r.history.find((e) => e.kind === "phase" && e.phase === "rollout")?.t ?? 0;
+      for (const e of r.history)
+        if (e.kind === "fault" || e.kind === "reboot" || e.kind === "rebooted" || e.kind === "phase")
+          process.stderr.write(`  ${formatEvent(e, t0)}\n`);
       if (r.violations.length > 0 || !r.settled) {
         keep = true;
         process.stderr.write(`  history kept in ${dir}\n${await cluster.dumpLogs(30).catch(() => "")}\n`);
