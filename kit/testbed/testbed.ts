@@ -58,6 +58,7 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
 import { setPodReadiness } from "../testenv/pod-readiness.js";
+import type { KubeAccess } from "../../src/k8s/access.js";
 
 export const AGENT_SERVICE_ACCOUNT = "brupop-agent-service-account";
 const TESTBED_LABEL = "brupop-e2e/testbed";
@@ -83,6 +84,12 @@ export interface TestbedOptions {
   health?: HealthCheckConfig;
   /** Poll intervals and limits of the agents' host clients (default: 25 ms polls, up to 100 ms). */
   hostClient?: Pick<BottlerocketClientOptions, "pollIntervalMs" | "maxPollIntervalMs" | "limits">;
+  /**
+   * How the agents' own watches (and brupop's apiserver) reach kube-apiserver; default the cluster's
+   * kubeconfig. The chaos suite puts a CutProxy in between (kit/chaos: "cut-connections",
+   * "cut-agent-connections").
+   */
+  kubeAccess?: { agents?: KubeAccess; apiserver?: KubeAccess };
   /** The apiserver's drain timings (default: fast retries and polls, 2 min deadline). */
   drain?: { retryIntervalMs?: number; pollIntervalMs?: number; timeoutMs?: number };
   /** Take the kwok node NotReady while its host reboots (default true). */
@@ -225,7 +232,7 @@ export class BrupopTestbed {
       await writeFile(join(dir, "tls.key"), serving.keyPem);
       await writeFile(join(dir, "ca.crt"), ca.certPem);
       const apiserver = await Apiserver.start({
-        kubeConfig: cluster.kubeConfig,
+        kubeConfig: opts.kubeAccess?.apiserver ?? cluster.kubeConfig,
         namespace,
         tlsDir: dir,
         logger: logger.child({ component: "apiserver" }),
@@ -408,7 +415,7 @@ export class BrupopTestbed {
     if (this.#shared !== undefined) {
       objects = this.#shared.forNode(node);
     } else {
-      rest = new RawKubeRest(this.cluster.kubeConfig);
+      rest = new RawKubeRest(this.#opts.kubeAccess?.agents ?? this.cluster.kubeConfig);
       objects = new OwnObjectsWatch({ rest, namespace: this.namespace, nodeName: node, logger: log });
     }
     const crash = new AbortController();
