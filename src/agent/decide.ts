@@ -15,6 +15,7 @@ import {
 } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
 import type { FailureReason } from "./status.js";
+import type { Step } from "./steps.js";
 
 /** What the host's update API says, reduced to what decisions read. */
 export interface HostUpdateFacts {
@@ -63,16 +64,7 @@ export interface HealthFacts {
   probe?: { url: string; healthy: boolean; detail: string };
 }
 
-export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
-export type NodeStep =
-  | "excludeFromLb"
-  | "waitBeforeDrain"
-  | "cordonAndDrain"
-  /** Cordon only (no drain): quarantine a node that failed on the new version. */
-  | "cordon"
-  | "uncordon"
-  | "removeExclusionFromLb";
-export type Step = HostStep | NodeStep;
+export type { HostStep, NodeStep, Step } from "./steps.js";
 
 export type Decision =
   /** Run this step, then decide again. */

@@ -8,7 +8,7 @@ import {
   type ShadowStatus,
 } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
-import type { Step } from "./decide.js";
+import type { Step } from "./steps.js";
 
 /** A fresh node's first status: Idle, versions from the host, no crashes. */
 export function initialStatus(hostVersion: string, targetVersion: string): ShadowStatus {
