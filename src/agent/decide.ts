@@ -267,13 +267,24 @@ export function healthGate(input: DecisionInput): Decision {
   return { kind: "wait", reason: `health gate: ${unhealthy}` };
 }
 
+/**
+ * When a Ready condition became True, at the latest (ms; NaN when unknown). Kubernetes writes
+ * transition times to the second ("…:20Z" for 20.6 s), so the start of that second would cut the soak
+ * by up to a second — all of a 1 s soak; the end of the second holds the soak at least in full.
+ */
+export function readySince(lastTransitionTime: string | null): number {
+  if (lastTransitionTime === null) return NaN;
+  const at = Date.parse(lastTransitionTime);
+  return /:\d{2}(Z|[+-]\d{2}:\d{2})$/.test(lastTransitionTime) ? at + 999 : at;
+}
+
 /** Why the node is not (yet) healthy, or undefined when it has been Ready for the soak time. */
 function healthProblem(node: NodeFacts | undefined, soakMs: number, now: Date): string | undefined {
   const soak = `${Math.round(soakMs / 1000)}s`;
   const ready = node?.ready;
   if (ready === undefined) return "the Node's Ready condition is unknown";
   if (!ready.ready) return `the Node is not Ready${ready.since === null ? "" : ` (since ${ready.since})`}`;
-  const since = ready.since === null ? NaN : Date.parse(ready.since);
+  const since = readySince(ready.since);
   if (Number.isNaN(since)) return undefined; // Ready with no transition time: nothing to hold it to
   const heldMs = now.getTime() - since;
   return heldMs >= soakMs
@@ -389,7 +400,7 @@ function podProblems(pods: HealthFacts["pods"], soakMs: number, now: Date): stri
       notReady.push(label);
       continue;
     }
-    const since = p.since === null ? NaN : Date.parse(p.since);
+    const since = readySince(p.since);
     if (soakMs <= 0 || Number.isNaN(since)) continue;
     const heldMs = now.getTime() - since;
     if (heldMs < soakMs) young.push(`${label} (${Math.max(0, Math.round(heldMs / 1000))}s)`);
