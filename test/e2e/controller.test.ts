@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock, type Clock } from "../../src/clock.js";
-import { Controller, type ControllerConfig } from "../../src/controller/run/controller.js";
+import { Controller, type ControllerTuning } from "../../src/controller/run/controller.js";
+import { inProcessSettings, type ControllerSettings } from "../../src/controller/run/settings.js";
 import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/decide/gate.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/act/round-store.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
@@ -145,25 +146,23 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   function controller(
     tb: BrupopTestbed,
-    config: Partial<ControllerConfig> & { cron?: string },
+    config: Partial<ControllerSettings> & { cron?: string; http?: ControllerTuning["http"] },
     deps: { clock?: Clock; rest?: RawKubeRest } = {},
   ): Controller {
     const clock = deps.clock;
-    const { cron, ...rest_ } = config;
+    const { cron, http = null, ...settings } = config;
     // Each replica has its own connections, like a separate pod.
     const rest = deps.rest ?? new RawKubeRest(cluster.kubeConfig);
     const c = new Controller(
-      {
+      inProcessSettings({
         namespace: tb.namespace,
         maxConcurrent: 2,
         schedule: parseSchedule(cron ?? "* * * * * * *", clock?.now() ?? new Date()),
         tickIntervalMs: TICK_MS,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        ...rest_,
-      },
+        ...settings,
+      }),
       { rest, logger, ...(clock && { clock }) },
+      { eventDebounceMs: 50, http },
     );
     cleanups.push(async () => {
       await c.stop();
@@ -441,15 +440,17 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       const w = await watcher(tb);
       const ns = tb.namespace;
       const le = {
+        leaderElect: true,
         leaseName: "brupop-controller-leader",
         leaseDurationMs: 4_000,
         renewDeadlineMs: 3_000,
         retryPeriodMs: 1_000,
       };
-      const one = controller(tb, { maxConcurrent: 2, leaderElection: { ...le, identity: "one" } });
+      const one = controller(tb, { maxConcurrent: 2, ...le, podName: "one" });
       const two = controller(tb, {
         maxConcurrent: 2,
-        leaderElection: { ...le, identity: "two" },
+        ...le,
+        podName: "two",
         http: { port: 0, host: "127.0.0.1" },
       });
       await one.start();

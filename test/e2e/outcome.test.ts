@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 
 import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
@@ -205,17 +206,14 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
   function controller(tb: BrupopTestbed): Controller {
     const own = new RawKubeRest(cluster.kubeConfig);
     const c = new Controller(
-      {
+      inProcessSettings({
         namespace: tb.namespace,
         maxConcurrent: 1,
         schedule: parseSchedule("* * * * * * *", new Date()),
         tickIntervalMs: 300,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        policyName: POLICY,
-      },
+      }),
       { rest: own, logger },
+      { eventDebounceMs: 50, http: null, policyName: POLICY },
     );
     cleanups.push(async () => {
       await c.stop();

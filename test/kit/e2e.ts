@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import type { Logger } from "pino";
 import type { Clock } from "../../src/clock.js";
-import { Controller, type ControllerConfig } from "../../src/controller/run/controller.js";
+import { Controller, type ControllerTuning } from "../../src/controller/run/controller.js";
+import { inProcessSettings, type ControllerSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
@@ -113,20 +114,23 @@ export class E2eScenarios {
    * A controller for `tb` on its own connection (not started): any schedule, one node at a time, no
    * HTTP server, no election, unless `config` says otherwise; stopped after the scenario.
    */
-  controller(tb: BrupopTestbed, config: Partial<ControllerConfig> = {}, clock?: Clock): Controller {
+  controller(
+    tb: BrupopTestbed,
+    settings: Partial<ControllerSettings> = {},
+    clock?: Clock,
+    tuning: ControllerTuning = {},
+  ): Controller {
     const rest = new RawKubeRest(this.cluster.kubeConfig);
     const c = new Controller(
-      {
+      inProcessSettings({
         namespace: tb.namespace,
         maxConcurrent: 1,
         schedule: parseSchedule("* * * * * * *", clock?.now() ?? new Date()),
         tickIntervalMs: this.#o.timings.tickMs,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        ...config,
-      },
+        ...settings,
+      }),
       { rest, logger: e2eLogger, ...(clock && { clock }) },
+      { eventDebounceMs: 50, http: null, ...tuning },
     );
     this.cleanup(async () => {
       await c.stop();
