@@ -81,6 +81,8 @@ export interface WorldOptions {
   testbed: BrupopTestbed;
   /** In front of kube-apiserver for the controllers and the replacement apiservers ("cut-connections"). */
   proxy?: CutProxy;
+  /** In front of kube-apiserver for the agents' watches ("cut-agent-connections"). */
+  agentProxy?: CutProxy;
   maxConcurrent: number;
   policyName: string;
   leaseName: string;
@@ -177,6 +179,11 @@ export class ChaosWorld {
   /** Resets every connection through the proxy; how many (0 without a proxy). */
   cutConnections(): number {
     return this.#opts.proxy?.cutAll() ?? 0;
+  }
+
+  /** Resets every agent connection to kube-apiserver; how many (0 without an agent proxy). */
+  cutAgentConnections(): number {
+    return this.#opts.agentProxy?.cutAll() ?? 0;
   }
 
   controllerUp(i: number): boolean {

@@ -4,13 +4,7 @@ import { FAILURE_MESSAGE_MAX, type ShadowStatus } from "../model/shadow.js";
 import { V2_STATES, type ShadowState } from "../model/state.js";
 import {
   decide,
-  failureRecord,
-  failureStatus,
-  stepFailureReason,
   hostUpdateFacts,
-  initialStatus,
-  statusChanged,
-  successStatus,
   type Decision,
   type DecisionInput,
   type HealthFacts,
@@ -20,6 +14,14 @@ import {
   type PodHealth,
   type Step,
 } from "./decide.js";
+import {
+  failureRecord,
+  failureStatus,
+  initialStatus,
+  statusChanged,
+  stepFailureReason,
+  successStatus,
+} from "./status.js";
 
 const OLD = "1.19.0";
 const NEW = "1.20.0";

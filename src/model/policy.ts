@@ -8,9 +8,10 @@
 // by parsePolicySpec (a policy written before a schema change, or with a time zone or cron the
 // schema cannot check, makes the policy Invalid, which holds every start: an operator who wrote a
 // policy wants it obeyed, not ignored).
-import { Type, type Static } from "typebox";
+import type { Static } from "typebox";
 import { API_GROUP } from "./constants.js";
 import { SEMVER_PATTERN } from "./semver.js";
+import { Type } from "./type-builders.js";
 
 export const POLICY_KIND = "UpdatePolicy";
 export const POLICY_PLURAL = "updatepolicies";

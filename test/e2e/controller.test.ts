@@ -6,21 +6,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { ManualClock, type Clock } from "../../src/clock.js";
-import { Controller, type ControllerTuning } from "../../src/controller/run/controller.js";
-import { inProcessSettings, type ControllerSettings } from "../../src/controller/run/settings.js";
+import { ManualClock } from "../../src/clock.js";
+import type { Controller, ControllerTuning } from "../../src/controller/run/controller.js";
+import type { ControllerSettings } from "../../src/controller/run/settings.js";
 import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/decide/gate.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/act/round-store.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { type Query } from "../../src/k8s/rest.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../kit/kube.js";
-import { BrupopTestbed, type TestbedOptions } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import { E2eScenarios, e2eLogger, elapsed, type ControllerDepsOverride } from "../kit/e2e.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -28,8 +27,7 @@ const TICK_MS = 500;
 const HOST_DURATIONS = { refresh: 100, prepare: 300, activate: 100, deactivate: 100, reboot: 500 };
 const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 };
 
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
+const logger = e2eLogger;
 
 /** KubeRest whose shadow watch events can be held back: a controller with a stale cache. */
 class GatedRest extends RawKubeRest {
@@ -81,99 +79,41 @@ const allIdleOn = (items: RawBrs[], version: string) =>
       b.spec?.state === "Idle" && b.status?.current_state === "Idle" && b.status.current_version === version,
   );
 
-const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
-
 describe("brupop controller (real control plane, real agents, simulated hosts)", { timeout: 300_000 }, () => {
-  let cluster: TestCluster;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const testbeds: BrupopTestbed[] = [];
-
-  const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
-    const t0 = performance.now();
-    try {
-      await fn();
-      for (const tb of testbeds) assert.deepEqual(tb.errors, [], "testbed reboot handling");
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    } finally {
-      for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-      testbeds.splice(0);
-      process.stderr.write(`  scenario took ${elapsed(t0)}\n`);
-    }
-  };
-
-  /** A testbed in its own namespace on the shared cluster, hosts offered TO. */
-  async function testbed(ns: string, opts: Partial<TestbedOptions> = {}): Promise<BrupopTestbed> {
-    const tb = await BrupopTestbed.start({
-      cluster,
-      namespace: ns,
-      releases: [{ version: TO }],
-      hostDurations: HOST_DURATIONS,
-      agentTimings: AGENT_TIMINGS,
-      logger,
-      ...opts,
-    });
-    cleanups.push(() => tb.stop());
-    testbeds.push(tb);
-    return tb;
-  }
+  const e2e = new E2eScenarios({
+    timings: { tickMs: TICK_MS, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
+    to: TO,
+    maxConcurrent: 2,
+    checkTestbeds: true,
+    timed: true,
+    name: "controller e2e",
+  });
 
   /**
    * n nodes on `version` with running agents; resolves once every agent has created its shadow and
    * reported the version its host offers (`target`), so the controller sees the whole fleet at once.
    */
-  async function fleet(
+  const fleet = (
     tb: BrupopTestbed,
     prefix: string,
     n: number,
     opts: { version?: string; target?: string; labels?: Record<string, string> } = {},
-  ): Promise<string[]> {
-    const nodes = await tb.addNodes(n, {
-      version: opts.version ?? FROM,
-      namePrefix: prefix,
-      labels: opts.labels,
-    });
-    const target = opts.target ?? TO;
-    await tb.waitForAll(
-      nodes,
-      `Idle, offered ${target}`,
-      (s) => s.current_state === "Idle" && s.target_version === target,
-      30_000,
-    );
-    return nodes;
-  }
+  ): Promise<string[]> => e2e.offered(tb, prefix, n, { ...opts, version: opts.version ?? FROM });
 
+  /** A controller replica with its own connections, like a separate pod; `cron` its schedule. */
   function controller(
     tb: BrupopTestbed,
     config: Partial<ControllerSettings> & { cron?: string; http?: ControllerTuning["http"] },
-    deps: { clock?: Clock; rest?: RawKubeRest } = {},
+    deps: ControllerDepsOverride = {},
   ): Controller {
-    const clock = deps.clock;
     const { cron, http = null, ...settings } = config;
-    // Each replica has its own connections, like a separate pod.
-    const rest = deps.rest ?? new RawKubeRest(cluster.kubeConfig);
-    const c = new Controller(
-      inProcessSettings({
-        namespace: tb.namespace,
-        maxConcurrent: 2,
-        schedule: parseSchedule(cron ?? "* * * * * * *", clock?.now() ?? new Date()),
-        tickIntervalMs: TICK_MS,
-        ...settings,
-      }),
-      { rest, logger, ...(clock && { clock }) },
-      { eventDebounceMs: 50, http },
-    );
-    cleanups.push(async () => {
-      await c.stop();
-      rest.close();
-    });
-    return c;
+    const schedule = parseSchedule(cron ?? "* * * * * * *", deps.clock?.now() ?? new Date());
+    return e2e.controller(tb, { schedule, ...settings }, deps, { http });
   }
 
   async function watcher(tb: BrupopTestbed): Promise<FleetWatcher> {
     const w = new FleetWatcher(tb.rest, tb.namespace, logger);
-    cleanups.push(() => w.stop());
+    e2e.cleanup(() => w.stop());
     await w.start();
     return w;
   }
@@ -187,20 +127,13 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
     ).items.filter((e) => e.involvedObject.kind === "Node");
   }
 
-  before(async () => {
-    const t0 = performance.now();
-    cluster = await startCluster();
-    process.stderr.write(`controller e2e: cluster ready in ${elapsed(t0)}\n`);
-  });
-
-  after(async () => {
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
-  });
+  before(() => e2e.start());
+  after(() => e2e.stop());
 
   it(
     "rolls 5 nodes 1.19.0 → 1.20.0 under a PDB: never more than 2 outside Idle, PDB never violated, metrics match",
-    withLogs(async () => {
-      const tb = await testbed("ctl-rollout");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-rollout");
       const pool = { "brupop-e2e/pool": "rollout" };
       const names = await fleet(tb, "ro-", 5, { labels: pool });
 
@@ -227,7 +160,7 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
         spec: { minAvailable, selector: { matchLabels: app } },
       });
       const pods = new HealthyPodsWatcher(tb.rest, tb.namespace, "app=web", logger);
-      cleanups.push(() => pods.stop());
+      e2e.cleanup(() => pods.stop());
       await pods.start();
       await eventually("5 workload pods ready", 60_000, () => pods.healthy() === 5);
       await eventually("the PDB allows one disruption", 30_000, async () => {
@@ -292,8 +225,8 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   it(
     "a closed window starts nothing; a trigger time opens a round that survives a controller crash",
-    withLogs(async () => {
-      const tb = await testbed("ctl-schedule");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-schedule");
       await fleet(tb, "sch-", 3);
       const w = await watcher(tb);
       const ns = tb.namespace;
@@ -361,8 +294,8 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   it(
     "a host failing its prepare: ErrorReset → Idle with crash_count 1, retried only after its back-off",
-    withLogs(async () => {
-      const tb = await testbed("ctl-backoff");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-backoff");
       const [bad, ...good] = (await fleet(tb, "bo-", 3)) as [string, ...string[]];
       const badShadow = shadowNameForNode(bad);
       tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
@@ -434,8 +367,8 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   it(
     "fails over to a standby replica after the leader crashes mid-rollout; the limit holds",
-    withLogs(async () => {
-      const tb = await testbed("ctl-failover");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-failover");
       await fleet(tb, "fo-", 5);
       const w = await watcher(tb);
       const ns = tb.namespace;
@@ -502,8 +435,8 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   it(
     "deletes the shadow of a node that lost the updater-interface label",
-    withLogs(async () => {
-      const tb = await testbed("ctl-label");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-label");
       // Already on the newest version: nothing to update, only the clean-up is under test.
       const [gone, kept] = (await fleet(tb, "lbl-", 2, { version: TO, target: TO })) as [string, string];
       const c = controller(tb, {});
@@ -529,12 +462,12 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
 
   it(
     "a write decided on a stale cache is refused (409) and re-decided on fresh data",
-    withLogs(async () => {
-      const tb = await testbed("ctl-stale");
+    e2e.run(async () => {
+      const tb = await e2e.testbed("ctl-stale");
       const [node] = (await fleet(tb, "st-", 1)) as [string];
       const name = shadowNameForNode(node);
       const w = await watcher(tb);
-      const gated = new GatedRest(cluster.kubeConfig);
+      const gated = new GatedRest(e2e.cluster.kubeConfig);
       const clock = new ManualClock("2030-01-01T02:00:00Z");
       const c = controller(tb, { cron: "* * 3 * * * *" }, { clock, rest: gated });
       await c.start();

@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
-import { createLogger, silentLogger } from "../../src/log.js";
-import { eventually, kube } from "../kit/kube.js";
+import { e2eLogger } from "../kit/e2e.js";
+import { healthGated, nodeCriticalDaemonSet, readyPodOn } from "../kit/health-gate.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 
 const OLD = "1.19.0";
@@ -17,16 +16,6 @@ const NS = "health-workloads";
 const NODE_LABEL = "brupop-e2e/health";
 const MONITOR_LIMIT_S = 8;
 
-const logger =
-  process.env["BRUPOP_E2E_LOG"] === "1"
-    ? createLogger({ level: "debug", name: "e2e-health" })
-    : silentLogger();
-
-interface Pod {
-  metadata: { name: string; namespace: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 describe("health gate after the reboot on a real control plane", { timeout: 240_000 }, () => {
   let tb: BrupopTestbed;
 
@@ -34,58 +23,15 @@ describe("health gate after the reboot on a real control plane", { timeout: 240_
     tb = await BrupopTestbed.start({
       releases: [{ version: NEW, releasedAt: 0 }],
       hostDurations: { refresh: 100, prepare: 300, activate: 100, reboot: 400 },
-      agentTimings: {
-        loopIntervalMs: 500,
-        healthSoakMs: 1_000,
-        stateTimeLimitsMs: { MonitoringUpdate: MONITOR_LIMIT_S * 1000 },
-      },
-      health: { ...NO_HEALTH_CHECKS, daemonSetPods: true },
-      // The Node stays Ready through the reboot: kube-controller-manager would otherwise mark the
-      // pods on a NotReady node not Ready, and kwok (no kubelet) never makes them Ready again. The
-      // pod's readiness is what this test is about, and the test sets it.
-      nodeDownDuringReboot: false,
-      logger,
+      ...healthGated(MONITOR_LIMIT_S, { loopIntervalMs: 500 }),
+      logger: e2eLogger,
     });
-    await kube(tb.rest, "POST", "/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: NS },
-    });
-    await kube(tb.rest, "POST", `/apis/apps/v1/namespaces/${NS}/daemonsets`, {
-      apiVersion: "apps/v1",
-      kind: "DaemonSet",
-      metadata: { name: "node-critical" },
-      spec: {
-        selector: { matchLabels: { app: "node-critical" } },
-        template: {
-          metadata: { labels: { app: "node-critical" } },
-          spec: {
-            nodeSelector: { [NODE_LABEL]: "true" },
-            containers: [{ name: "c", image: "registry.example/node-critical:1" }],
-          },
-        },
-      },
-    });
+    await nodeCriticalDaemonSet(tb.rest, NS, NODE_LABEL);
   });
 
   after(async () => {
     await tb?.stop();
   });
-
-  async function dsPodOn(node: string): Promise<Pod> {
-    let found: Pod | undefined;
-    await eventually(`${node}: its DaemonSet pod Ready`, 60_000, async () => {
-      const list = await kube<{ items: Pod[] }>(tb.rest, "GET", `/api/v1/namespaces/${NS}/pods`, undefined, {
-        query: { fieldSelector: `spec.nodeName=${node}` },
-      });
-      found = list.items.find((p) =>
-        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-      );
-      return found !== undefined;
-    });
-    if (found === undefined) throw new Error("unreachable");
-    return found;
-  }
 
   it("a node whose DaemonSet pod is not Ready after the reboot fails with the reason; a healthy one passes", async () => {
     const [sick, healthy] = (await tb.addNodes(2, {
@@ -94,12 +40,12 @@ describe("health gate after the reboot on a real control plane", { timeout: 240_
       labels: { [NODE_LABEL]: "true" },
     })) as [string, string];
     await tb.waitForAll([sick, healthy], "initial status", (s) => s.target_version === NEW);
-    const sickPod = await dsPodOn(sick);
-    await dsPodOn(healthy);
+    const sickPod = await readyPodOn(tb.rest, NS, sick);
+    await readyPodOn(tb.rest, NS, healthy);
 
     // Not Ready from the moment the host goes down (DaemonSet pods are not drained).
     tb.onReboot = async (e) => {
-      if (e.hostId === sick) await tb.setPodReady(NS, sickPod.metadata.name, false);
+      if (e.hostId === sick) await tb.setPodReady(NS, sickPod, false);
     };
     try {
       const passed = await tb.playController(healthy, NEW);
@@ -130,9 +76,7 @@ describe("health gate after the reboot on a real control plane", { timeout: 240_
       assert.equal(failed.failure?.state, "MonitoringUpdate");
       assert.match(
         failed.failure?.message ?? "",
-        new RegExp(
-          `not Ready: DaemonSet pod ${NS}/${sickPod.metadata.name}.*time limit of ${MONITOR_LIMIT_S}s`,
-        ),
+        new RegExp(`not Ready: DaemonSet pod ${NS}/${sickPod}.*time limit of ${MONITOR_LIMIT_S}s`),
       );
       assert.deepEqual(tb.errors, []);
     } finally {

@@ -45,19 +45,11 @@ describe(
       to: TO,
     });
 
-    async function fleet(tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> {
-      const nodes = await tb.addNodes(n, { version: FROM, namePrefix: prefix });
-      await tb.waitForAll(
-        nodes,
-        `Idle, offered ${TO}`,
-        (s) => s.current_state === "Idle" && s.target_version === TO,
-        30_000,
-      );
-      return nodes;
-    }
+    const fleet = (tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> =>
+      e2e.offered(tb, prefix, n, { version: FROM });
 
     const controller = (tb: BrupopTestbed, config: Partial<ControllerSettings>, clock?: Clock): Controller =>
-      e2e.controller(tb, { maxConcurrent: 2, ...config }, clock);
+      e2e.controller(tb, { maxConcurrent: 2, ...config }, clock && { clock });
 
     before(() => e2e.start());
     after(() => e2e.stop());

@@ -4,26 +4,20 @@
 // from outside the controller: the shadows (did anything else start?), the UpdatePolicy's status,
 // `brupop status -o json` run as a user runs it, and the controller's explanation.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
-import { Controller } from "../../src/controller/run/controller.js";
-import { inProcessSettings } from "../../src/controller/run/settings.js";
-import { parseSchedule } from "../../src/controller/decide/schedule.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import type { Controller } from "../../src/controller/run/controller.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../../src/model/policy.js";
-import type { FleetStatus } from "../../src/status/model.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { brupopStatusJson } from "../kit/cli.js";
+import { E2eScenarios } from "../kit/e2e.js";
+import { healthGated, nodeCriticalDaemonSet, readyPodOn } from "../kit/health-gate.js";
 import { eventually, kube, sleep } from "../kit/kube.js";
-import { BrupopTestbed } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
-const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
 const TO = "1.20.0";
 const POLICY = "default";
@@ -31,157 +25,58 @@ const MONITOR_LIMIT_S = 8;
 /** How long the next group must stay put after the canary failed (the issue's skeptic: 60 s). */
 const HOLD_MS = 60_000;
 
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
-
-interface Pod {
-  metadata: { name: string; namespace: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 const active = (b: RawBrs) =>
   b.spec?.state !== "Idle" || (b.status !== undefined && b.status.current_state !== "Idle");
 const onTo = (b: RawBrs | undefined) =>
   b?.status?.current_state === "Idle" && b.status.current_version === TO && b.spec?.state === "Idle";
 
-function brupopStatusJson(kubeconfig: string, ns: string): Promise<FleetStatus> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO, "src/cli/main.ts"),
-        "status",
-        "--kubeconfig",
-        kubeconfig,
-        "-n",
-        ns,
-        "-o",
-        "json",
-      ],
-      { cwd: REPO, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err !== null) fail(new Error(`brupop status failed: ${err.message}\n${stderr}`));
-        else done(JSON.parse(stdout) as FleetStatus);
-      },
-    );
-  });
-}
-
 describe("a node failed on the new version is a failure, everywhere (issue 25)", { timeout: 420_000 }, () => {
-  let cluster: TestCluster;
+  const e2e = new E2eScenarios({
+    timings: {
+      tickMs: 300,
+      hostDurations: { refresh: 50, prepare: 200, activate: 50, deactivate: 50, reboot: 300 },
+      agentTimings: { loopIntervalMs: 500, updateCheckIntervalMs: 1_000, excludeFromLbWaitMs: 0 },
+    },
+    to: TO,
+  });
   let rest: RawKubeRest;
-  const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
+    await e2e.start();
+    rest = e2e.rest;
   });
-
-  after(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-    rest.close();
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
-  });
-
-  const scenario = (fn: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    } finally {
-      for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-    }
-  };
+  after(() => e2e.stop());
 
   /** A testbed whose agents gate on their node's DaemonSet pods, and a DaemonSet on its nodes. */
   async function gatedTestbed(ns: string): Promise<{ tb: BrupopTestbed; workloads: string; label: string }> {
-    const tb = await BrupopTestbed.start({
-      cluster,
-      namespace: ns,
-      releases: [{ version: TO }],
-      hostDurations: { refresh: 50, prepare: 200, activate: 50, deactivate: 50, reboot: 300 },
-      agentTimings: {
+    const tb = await e2e.testbed(
+      ns,
+      healthGated(MONITOR_LIMIT_S, {
         loopIntervalMs: 500,
         updateCheckIntervalMs: 1_000,
         excludeFromLbWaitMs: 0,
-        healthSoakMs: 1_000,
-        stateTimeLimitsMs: { MonitoringUpdate: MONITOR_LIMIT_S * 1000 },
-      },
-      health: { ...NO_HEALTH_CHECKS, daemonSetPods: true },
-      // kwok has no kubelet to make pods Ready again after a NotReady node: keep the Node Ready and
-      // let the test decide the pod's readiness.
-      nodeDownDuringReboot: false,
-      logger,
-    });
-    cleanups.push(() => tb.stop());
+      }),
+    );
     const workloads = `${ns}-wl`;
     const label = `e2e-outcome/${ns}`;
-    await kube(rest, "POST", "/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: workloads },
-    });
-    cleanups.push(() =>
+    await nodeCriticalDaemonSet(rest, workloads, label);
+    e2e.cleanup(() =>
       kube(rest, "DELETE", `/api/v1/namespaces/${workloads}`, undefined, { ok: [200, 202, 404] }),
     );
-    await kube(rest, "POST", `/apis/apps/v1/namespaces/${workloads}/daemonsets`, {
-      apiVersion: "apps/v1",
-      kind: "DaemonSet",
-      metadata: { name: "node-critical" },
-      spec: {
-        selector: { matchLabels: { app: "node-critical" } },
-        template: {
-          metadata: { labels: { app: "node-critical" } },
-          spec: {
-            nodeSelector: { [label]: "true" },
-            containers: [{ name: "c", image: "registry.example/nc:1" }],
-          },
-        },
-      },
-    });
     return { tb, workloads, label };
   }
 
-  async function nodes(tb: BrupopTestbed, prefix: string, n: number, labels: Record<string, string>) {
-    const names = await tb.addNodes(n, { version: FROM, namePrefix: prefix, labels });
-    await tb.waitForAll(
-      names,
-      `Idle, offered ${TO}`,
-      (s) => s.current_state === "Idle" && s.target_version === TO,
-      30_000,
-    );
-    return names;
-  }
+  const nodes = (tb: BrupopTestbed, prefix: string, n: number, labels: Record<string, string>) =>
+    e2e.offered(tb, prefix, n, { version: FROM, labels });
 
-  async function readyDsPod(workloads: string, node: string): Promise<string> {
-    let name: string | undefined;
-    await eventually(`${node}: its DaemonSet pod Ready`, 60_000, async () => {
-      const list = await kube<{ items: Pod[] }>(
-        rest,
-        "GET",
-        `/api/v1/namespaces/${workloads}/pods`,
-        undefined,
-        {
-          query: { fieldSelector: `spec.nodeName=${node}` },
-        },
-      );
-      name = list.items.find((p) =>
-        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-      )?.metadata.name;
-      return name !== undefined;
-    });
-    return name ?? "";
-  }
+  const readyDsPod = (workloads: string, node: string): Promise<string> => readyPodOn(rest, workloads, node);
 
   /** The node's DaemonSet pod goes not Ready when its host reboots, and stays so. */
   function sickAfterReboot(tb: BrupopTestbed, workloads: string, node: string, pod: string): void {
     tb.onReboot = async (e) => {
       if (e.hostId === node) await tb.setPodReady(workloads, pod, false);
     };
-    cleanups.push(() => {
+    e2e.cleanup(() => {
       tb.onReboot = undefined;
       return Promise.resolve();
     });
@@ -194,7 +89,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
       metadata: { name: POLICY },
       spec,
     });
-    cleanups.push(() =>
+    e2e.cleanup(() =>
       kube(rest, "DELETE", `${POLICY_COLLECTION_PATH}/${POLICY}`, undefined, { ok: [200, 404] }),
     );
   }
@@ -203,24 +98,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
   const condition = (s: PolicyStatus | undefined, type: string) =>
     s?.conditions?.find((c) => c.type === type);
 
-  function controller(tb: BrupopTestbed): Controller {
-    const own = new RawKubeRest(cluster.kubeConfig);
-    const c = new Controller(
-      inProcessSettings({
-        namespace: tb.namespace,
-        maxConcurrent: 1,
-        schedule: parseSchedule("* * * * * * *", new Date()),
-        tickIntervalMs: 300,
-      }),
-      { rest: own, logger },
-      { eventDebounceMs: 50, http: null, policyName: POLICY },
-    );
-    cleanups.push(async () => {
-      await c.stop();
-      own.close();
-    });
-    return c;
-  }
+  const controller = (tb: BrupopTestbed): Controller => e2e.controller(tb, {}, {}, { policyName: POLICY });
 
   const shadows = async (tb: BrupopTestbed) =>
     (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(tb.namespace))).items;
@@ -283,7 +161,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
   }
 
   async function statusCliSaysFailed(tb: BrupopTestbed, canary: string): Promise<void> {
-    const status = await brupopStatusJson(cluster.kubeconfigPath, tb.namespace);
+    const status = await brupopStatusJson(e2e.cluster.kubeconfigPath, tb.namespace);
     const row = status.nodes.find((r) => r.node === canary);
     assert.equal(row?.phase, "failed");
     assert.equal(row?.reason.kind, "failed-on-new-version");
@@ -295,7 +173,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
 
   it(
     "a canary that fails its health gate keeps the next group waiting; status, explain and brupop status say so; accepting it lets the rollout go on",
-    scenario(async () => {
+    e2e.run(async () => {
       const { tb, workloads, label } = await gatedTestbed("oc-canary");
       const [canary] = (await nodes(tb, "occ-", 1, { [label]: "true", "e2e/tier": "canary" })) as [string];
       const rest2 = await nodes(tb, "ocr-", 2, { [label]: "true" });
@@ -361,7 +239,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
 
   it(
     "a failure budget of 1 is tripped by a health-gate failure after the reboot; nothing else starts",
-    scenario(async () => {
+    e2e.run(async () => {
       const { tb, workloads, label } = await gatedTestbed("oc-budget");
       // The controller starts nodes by name: the sick one goes first.
       const [sick, other] = (await nodes(tb, "ocb-", 2, { [label]: "true" })) as [string, string];

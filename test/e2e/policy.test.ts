@@ -21,8 +21,8 @@ import { eventually, kube, sleep } from "../kit/kube.js";
 import type { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { receiver } from "../kit/webhook.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
-import { E2eScenarios, e2eLogger, elapsed } from "../kit/e2e.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import { E2eScenarios, e2eLogger } from "../kit/e2e.js";
 
 const FROM = "1.19.0";
 const TO = "1.20.0";
@@ -79,24 +79,12 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
     timings: { tickMs: TICK_MS, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
     to: TO,
     timed: true,
+    name: "policy e2e",
   });
   let rest: RawKubeRest;
 
-  async function nodes(
-    tb: BrupopTestbed,
-    prefix: string,
-    n: number,
-    labels?: Record<string, string>,
-  ): Promise<string[]> {
-    const names = await tb.addNodes(n, { version: FROM, namePrefix: prefix, ...(labels && { labels }) });
-    await tb.waitForAll(
-      names,
-      `Idle, offered ${TO}`,
-      (s) => s.current_state === "Idle" && s.target_version === TO,
-      30_000,
-    );
-    return names;
-  }
+  const nodes = (tb: BrupopTestbed, prefix: string, n: number, labels?: Record<string, string>) =>
+    e2e.offered(tb, prefix, n, { version: FROM, ...(labels && { labels }) });
 
   async function createPolicy(name: string, spec: Record<string, unknown>): Promise<void> {
     await kube(rest, "POST", POLICY_COLLECTION_PATH, {
@@ -128,15 +116,10 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
     b?.status?.current_state === "Idle" && b.status.current_version === TO && b.spec?.state === "Idle";
 
   before(async () => {
-    const t0 = performance.now();
-    rest = new RawKubeRest((await e2e.start()).kubeConfig);
-    process.stderr.write(`policy e2e: cluster ready in ${elapsed(t0)}\n`);
+    await e2e.start();
+    rest = e2e.rest;
   });
-
-  after(async () => {
-    rest.close();
-    await e2e.stop();
-  });
+  after(() => e2e.stop());
 
   it(
     "pause mid-rollout: the node updating finishes, no other starts, status and explain say so; a paused Node is held alone",

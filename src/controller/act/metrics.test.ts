@@ -3,26 +3,18 @@ import { describe, it } from "node:test";
 import type { BottlerocketShadow } from "../../model/shadow.js";
 import type { ShadowState } from "../../model/state.js";
 import { ControllerMetrics, fleetSnapshot } from "./metrics.js";
+import { brs } from "../../../test/kit/shadows.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 
 function shadow(name: string, state?: ShadowState, version = "1.19.0"): BottlerocketShadow {
-  const s: BottlerocketShadow = {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name },
-    spec: { state: "Idle", state_transition_timestamp: null, version: null },
-  };
-  if (state !== undefined) {
-    s.status = {
-      current_state: state,
-      current_version: version,
-      target_version: "1.20.0",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-    };
-  }
-  return s;
+  return brs(name, {
+    name,
+    resourceVersion: undefined,
+    noStatus: state === undefined,
+    ...(state !== undefined && { state }),
+    cur: version,
+  });
 }
 
 /** `name{labels} value` lines of one metric family, as a map. */

@@ -15,6 +15,7 @@ import {
   type ConcurrencyLimit,
   type NodeLike,
 } from "./decisions.js";
+import { brs } from "../../../test/kit/shadows.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const T0 = "2026-01-10T11:00:00.000Z";
@@ -25,23 +26,15 @@ function shadow(
   spec: Partial<ShadowSpec> & { state: ShadowState },
   status?: Partial<ShadowStatus> & { current_state: ShadowState },
 ): BottlerocketShadow {
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name, resourceVersion: `rv-${name}` },
-    spec: { state_transition_timestamp: T0, version: "1.20.0", ...spec },
-    ...(status === undefined
-      ? {}
-      : {
-          status: {
-            current_version: "1.19.0",
-            target_version: "1.20.0",
-            crash_count: 0,
-            state_transition_failure_timestamp: null,
-            ...status,
-          },
-        }),
-  };
+  return brs(name, {
+    name,
+    resourceVersion: `rv-${name}`,
+    spec: spec.state,
+    version: spec.version !== undefined ? spec.version : "1.20.0",
+    transitionAt: spec.state_transition_timestamp !== undefined ? spec.state_transition_timestamp : T0,
+    noStatus: status === undefined,
+    ...(status !== undefined && { status }),
+  });
 }
 
 const idleWithUpdate = (name: string, status: Partial<ShadowStatus> = {}) =>

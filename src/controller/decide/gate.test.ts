@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { BottlerocketShadow } from "../../model/shadow.js";
 import type { ShadowState } from "../../model/state.js";
 import {
   evaluateGate,
@@ -12,6 +11,7 @@ import {
   type RoundState,
 } from "./gate.js";
 import { parseSchedule } from "./schedule.js";
+import { brs } from "../../../test/kit/shadows.js";
 
 const T0 = new Date("2024-05-01T00:00:00Z");
 const daily3 = parseSchedule("0 0 3 * * * *", T0); // trigger: every day at 03:00:00 UTC
@@ -183,22 +183,19 @@ function shadow(
   spec: ShadowState,
   status?: { state: ShadowState; cur: string; tgt: string; failedAt?: string },
 ) {
-  const s: BottlerocketShadow = {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: "brs-x" },
-    spec: { state: spec, state_transition_timestamp: null, version: null },
-  };
-  if (status !== undefined) {
-    s.status = {
-      current_state: status.state,
-      current_version: status.cur,
-      target_version: status.tgt,
-      crash_count: status.failedAt === undefined ? 0 : 3,
-      state_transition_failure_timestamp: status.failedAt ?? null,
-    };
-  }
-  return s;
+  return brs("x", {
+    spec,
+    version: null,
+    resourceVersion: undefined,
+    noStatus: status === undefined,
+    ...(status !== undefined && {
+      state: status.state,
+      cur: status.cur,
+      tgt: status.tgt,
+      crashes: status.failedAt === undefined ? 0 : 3,
+      failedAt: status.failedAt ?? null,
+    }),
+  });
 }
 
 describe("fleetDemand", () => {

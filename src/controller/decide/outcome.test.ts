@@ -4,6 +4,7 @@ import { ACCEPT_FAILURE_ANNOTATION } from "../../model/constants.js";
 import type { BottlerocketShadow, ShadowFailure, ShadowSpec, ShadowStatus } from "../../model/shadow.js";
 import type { ShadowState } from "../../model/state.js";
 import { acceptCommand, failureOnNewVersion, isFailed, nodeOutcome, type OutcomeKind } from "./outcome.js";
+import { brs } from "../../../test/kit/shadows.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const OLD = "1.19.0";
@@ -20,22 +21,18 @@ function shadow(
   status: Partial<ShadowStatus> | undefined,
   annotations?: Record<string, string>,
 ): BottlerocketShadow {
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: "brs-n1", namespace: "brupop-bottlerocket-aws", ...(annotations && { annotations }) },
-    spec: { state: "Idle", state_transition_timestamp: null, version: null, ...spec },
-    ...(status !== undefined && {
-      status: {
-        current_version: OLD,
-        target_version: NEW,
-        current_state: "Idle",
-        crash_count: 0,
-        state_transition_failure_timestamp: null,
-        ...status,
-      },
-    }),
-  };
+  return brs("n1", {
+    namespace: "brupop-bottlerocket-aws",
+    resourceVersion: undefined,
+    ...(annotations && { annotations }),
+    spec: spec.state ?? "Idle",
+    version: spec.version !== undefined ? spec.version : null,
+    transitionAt: spec.state_transition_timestamp ?? null,
+    cur: OLD,
+    tgt: NEW,
+    noStatus: status === undefined,
+    ...(status !== undefined && { status }),
+  });
 }
 
 const onNew = (f: ShadowFailure) => ({

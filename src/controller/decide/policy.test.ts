@@ -15,26 +15,13 @@ import { nodeCounts, policyStatus, statusChanged } from "./policy-status.js";
 import { parseSchedule } from "./schedule.js";
 import { PolicyMetrics } from "../act/policy-stage.js";
 import { Registry } from "prom-client";
+import { brs as shadow } from "../../../test/kit/shadows.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const HOUR = 3_600_000;
 
 function brs(name: string, state: ShadowState, status: Partial<ShadowStatus> = {}): BottlerocketShadow {
-  const active = state !== "Idle";
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: `brs-${name}`, resourceVersion: "1" },
-    spec: { state, state_transition_timestamp: null, version: active ? "1.20.0" : null },
-    status: {
-      current_version: "1.19.0",
-      target_version: "1.20.0",
-      current_state: state,
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-      ...status,
-    },
-  };
+  return shadow(name, { spec: state, state, status });
 }
 const idle = (name: string, status: Partial<ShadowStatus> = {}) => brs(name, "Idle", status);
 const updating = (name: string) => brs(name, "StagedAndPerformedUpdate");

@@ -14,6 +14,8 @@ import { inProcessSettings, type ControllerSettings } from "./settings.js";
 import { MemoryRoundStore } from "../act/round-store.js";
 import { FakeKube, type Obj } from "../../../test/kit/fake-kube.js";
 import { parseSchedule } from "../decide/schedule.js";
+import { brs } from "../../../test/kit/shadows.js";
+import type { ShadowState } from "../../model/state.js";
 
 const NS = "ns";
 const NOW = new Date("2024-05-01T12:00:00Z");
@@ -53,22 +55,13 @@ function node(name: string, labelled = true): Obj {
   return { metadata: { name, labels: labelled ? { [UPDATER_INTERFACE_LABEL]: "2.0.0" } : {} } };
 }
 
-function shadow(name: string, o: { spec?: string; state?: string; cur?: string; tgt?: string } = {}): Obj {
-  return {
-    metadata: { name: `brs-${name}`, namespace: NS },
-    spec: {
-      state: o.spec ?? "Idle",
-      state_transition_timestamp: null,
-      version: o.spec ? (o.tgt ?? "1.20.0") : null,
-    },
-    status: {
-      current_state: o.state ?? "Idle",
-      current_version: o.cur ?? "1.19.0",
-      target_version: o.tgt ?? "1.20.0",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-    },
-  };
+function shadow(
+  name: string,
+  o: { spec?: ShadowState; state?: ShadowState; cur?: string; tgt?: string } = {},
+): Obj {
+  const version = o.spec ? (o.tgt ?? "1.20.0") : null;
+  const { metadata, spec, status } = brs(name, { ...o, version, namespace: NS, resourceVersion: undefined });
+  return { metadata: { ...metadata, name: `brs-${name}` }, spec: { ...spec }, status: { ...status } };
 }
 
 /** The controller's loops (tick period, leader election, back-off) run on fake timers the test moves. */
