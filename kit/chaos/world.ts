@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import type { Clock } from "../../src/clock.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import type { RequestOptions, RestResponse } from "../../src/k8s/api.js";
 import { KubeRest } from "../../src/k8s/rest.js";
@@ -133,27 +134,24 @@ export class ChaosWorld {
     if (r === undefined || r.controller !== undefined) return;
     const rest = new RecordingRest(this.#access(), r.identity, this.#opts.onWrite);
     const c = new Controller(
-      {
+      inProcessSettings({
         namespace: this.testbed.namespace,
         maxConcurrent: this.#opts.maxConcurrent,
         schedule: parseSchedule("* * * * * * *", this.clock.now()),
         tickIntervalMs: this.#opts.tickIntervalMs ?? 500,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: {
-          leaseName: this.#opts.leaseName,
-          identity: r.identity,
-          leaseDurationMs: 4_000,
-          renewDeadlineMs: 3_000,
-          retryPeriodMs: 1_000,
-        },
-        policyName: this.#opts.policyName,
-      },
+        leaderElect: true,
+        leaseName: this.#opts.leaseName,
+        podName: r.identity,
+        leaseDurationMs: 4_000,
+        renewDeadlineMs: 3_000,
+        retryPeriodMs: 1_000,
+      }),
       {
         rest,
         logger: this.#logger.child({ component: "controller", replica: r.identity }),
         clock: this.clock,
       },
+      { eventDebounceMs: 50, http: null, policyName: this.#opts.policyName },
     );
     r.controller = c;
     r.rest = rest;

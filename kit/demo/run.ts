@@ -12,6 +12,7 @@ import type { RawKubeRest } from "../testenv/raw-rest.js";
 import type { Logger } from "pino";
 import { BrupopTestbed } from "../testbed/testbed.js";
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import type { ConcurrencyLimit } from "../../src/controller/decide/decisions.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import type { CommandResult } from "../../src/bottlerocket/types.js";
@@ -294,16 +295,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         .failCommand("prepare", { times: 1, stderr: "demo: injected prepare failure" });
     }
     controller = new Controller(
-      {
+      inProcessSettings({
         namespace: testbed.namespace,
         maxConcurrent: opts.maxConcurrent,
         schedule,
         tickIntervalMs: 1_000,
-        http: null,
-        leaderElection: null,
-        policyName: DEFAULT_POLICY_NAME,
-      },
+      }),
       { rest: testbed.rest, logger: opts.logger },
+      { http: null, policyName: DEFAULT_POLICY_NAME },
     );
     await controller.start();
     const source: RolloutSource = {

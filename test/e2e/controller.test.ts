@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock } from "../../src/clock.js";
-import type { Controller, ControllerConfig } from "../../src/controller/run/controller.js";
+import type { Controller, ControllerTuning } from "../../src/controller/run/controller.js";
+import type { ControllerSettings } from "../../src/controller/run/settings.js";
 import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/decide/gate.js";
 import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/act/round-store.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
@@ -102,12 +103,12 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
   /** A controller replica with its own connections, like a separate pod; `cron` its schedule. */
   function controller(
     tb: BrupopTestbed,
-    config: Partial<ControllerConfig> & { cron?: string },
+    config: Partial<ControllerSettings> & { cron?: string; http?: ControllerTuning["http"] },
     deps: ControllerDepsOverride = {},
   ): Controller {
-    const { cron, ...rest } = config;
+    const { cron, http = null, ...settings } = config;
     const schedule = parseSchedule(cron ?? "* * * * * * *", deps.clock?.now() ?? new Date());
-    return e2e.controller(tb, { schedule, ...rest }, deps);
+    return e2e.controller(tb, { schedule, ...settings }, deps, { http });
   }
 
   async function watcher(tb: BrupopTestbed): Promise<FleetWatcher> {
@@ -372,15 +373,17 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       const w = await watcher(tb);
       const ns = tb.namespace;
       const le = {
+        leaderElect: true,
         leaseName: "brupop-controller-leader",
         leaseDurationMs: 4_000,
         renewDeadlineMs: 3_000,
         retryPeriodMs: 1_000,
       };
-      const one = controller(tb, { maxConcurrent: 2, leaderElection: { ...le, identity: "one" } });
+      const one = controller(tb, { maxConcurrent: 2, ...le, podName: "one" });
       const two = controller(tb, {
         maxConcurrent: 2,
-        leaderElection: { ...le, identity: "two" },
+        ...le,
+        podName: "two",
         http: { port: 0, host: "127.0.0.1" },
       });
       await one.start();

@@ -20,6 +20,7 @@ import pino from "pino";
 import { Registry } from "prom-client";
 
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
@@ -141,19 +142,18 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
       spec: { failureBudget: { maxFailures: 1, window: "1h" } },
     });
     controller = new Controller(
-      {
+      inProcessSettings({
         namespace: NS,
         maxConcurrent: 10,
         schedule: parseSchedule("* * * * * * *", new Date()),
         tickIntervalMs: TICK_MS,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        policyName: POLICY,
-        blockers: { podSelector: `${BLOCK_LABEL}=true` },
-        agentSilenceLimitMs: 3_000,
-      },
+        extras: {
+          blockers: { podSelector: `${BLOCK_LABEL}=true` },
+          agentSilenceLimitMs: 3_000,
+        },
+      }),
       { rest: new RawKubeRest(cluster.kubeConfig), logger },
+      { eventDebounceMs: 50, http: null, policyName: POLICY },
     );
     await controller.start();
 

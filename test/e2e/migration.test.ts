@@ -17,6 +17,7 @@ import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
@@ -381,16 +382,14 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
       };
       controllerRest = new RawKubeRest(cluster.kubeConfig);
       controller = new Controller(
-        {
+        inProcessSettings({
           namespace: NS,
           maxConcurrent: 2,
           schedule: parseSchedule("* * * * * * *", new Date()),
           tickIntervalMs: 500,
-          eventDebounceMs: 50,
-          http: null,
-          leaderElection: null,
-        },
+        }),
         { rest: controllerRest, logger },
+        { eventDebounceMs: 50, http: null },
       );
       const c = controller;
       // The controller first (it recovers the failed node before any agent acts on its stale spec),

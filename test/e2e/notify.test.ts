@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock, type Clock } from "../../src/clock.js";
-import type { Controller, ControllerConfig } from "../../src/controller/run/controller.js";
+import type { Controller } from "../../src/controller/run/controller.js";
+import type { ControllerSettings } from "../../src/controller/run/settings.js";
 import type { Notification } from "../../src/controller/act/notify.js";
 import { shadowNameForNode } from "../../src/model/constants.js";
 import { eventually, kube } from "../kit/kube.js";
@@ -47,7 +48,7 @@ describe(
     const fleet = (tb: BrupopTestbed, prefix: string, n: number): Promise<string[]> =>
       e2e.offered(tb, prefix, n, { version: FROM });
 
-    const controller = (tb: BrupopTestbed, config: Partial<ControllerConfig>, clock?: Clock): Controller =>
+    const controller = (tb: BrupopTestbed, config: Partial<ControllerSettings>, clock?: Clock): Controller =>
       e2e.controller(tb, { maxConcurrent: 2, ...config }, clock && { clock });
 
     before(() => e2e.start());
@@ -65,7 +66,7 @@ describe(
         const clock = new ManualClock(Date.now());
         const c = controller(
           tb,
-          { maxConcurrent: 3, notify: { url: hook.url, format: "json", timeoutMs: 2_000 } },
+          { maxConcurrent: 3, extras: { notify: { url: hook.url, format: "json", timeoutMs: 2_000 } } },
           clock,
         );
         await c.start();
@@ -117,7 +118,10 @@ describe(
           metadata: { name: "batch-job", labels: { "e2e.brupop/block": "true" } },
           spec: { nodeName: held, containers: [{ name: "job", image: "e2e/job:1" }] },
         });
-        const c = controller(tb, { maxConcurrent: 2, blockers: { podSelector: "e2e.brupop/block=true" } });
+        const c = controller(tb, {
+          maxConcurrent: 2,
+          extras: { blockers: { podSelector: "e2e.brupop/block=true" } },
+        });
         await c.start();
 
         // `free` updates; `held` waits for its pod and says why.

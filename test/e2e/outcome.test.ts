@@ -98,7 +98,7 @@ describe("a node failed on the new version is a failure, everywhere (issue 25)",
   const condition = (s: PolicyStatus | undefined, type: string) =>
     s?.conditions?.find((c) => c.type === type);
 
-  const controller = (tb: BrupopTestbed): Controller => e2e.controller(tb, { policyName: POLICY });
+  const controller = (tb: BrupopTestbed): Controller => e2e.controller(tb, {}, {}, { policyName: POLICY });
 
   const shadows = async (tb: BrupopTestbed) =>
     (await kube<{ items: RawBrs[] }>(rest, "GET", shadowsPath(tb.namespace))).items;

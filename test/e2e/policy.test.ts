@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import type { ControllerConfig } from "../../src/controller/run/controller.js";
+import type { ControllerSettings } from "../../src/controller/run/settings.js";
 import { Informer } from "../../src/k8s/informer.js";
 import {
   CLEAR_HALT_ANNOTATION,
@@ -106,8 +106,8 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
   const condition = (status: PolicyStatus | undefined, type: string) =>
     status?.conditions?.find((c) => c.type === type);
 
-  const controller = (tb: BrupopTestbed, policyName: string, config: Partial<ControllerConfig> = {}) =>
-    e2e.controller(tb, { policyName, ...config });
+  const controller = (tb: BrupopTestbed, policyName: string, config: Partial<ControllerSettings> = {}) =>
+    e2e.controller(tb, config, undefined, { policyName });
 
   async function brs(tb: BrupopTestbed): Promise<RawBrs[]> {
     return (await kube<{ items: RawBrs[] }>(tb.rest, "GET", shadowsPath(tb.namespace))).items;
@@ -212,7 +212,7 @@ describe("UpdatePolicy (real control plane, real agents, simulated hosts)", { ti
       e2e.cleanup(() => Promise.resolve(hook.close()));
       const c1 = controller(tb, "e2e-budget", {
         maxConcurrent: 1,
-        notify: { url: hook.url, format: "json", timeoutMs: 2_000 },
+        extras: { notify: { url: hook.url, format: "json", timeoutMs: 2_000 } },
       });
       await c1.start();
 

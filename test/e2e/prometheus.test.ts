@@ -18,6 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
 
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
@@ -185,26 +186,26 @@ describe("a real Prometheus: alert blocker, scraping, shipped rules, dashboard",
 
       rest = new KubeRest(need(cluster, "cluster").kubeConfig);
       const c = new Controller(
-        {
+        inProcessSettings({
           namespace: tb.namespace,
           maxConcurrent: MAX_CONCURRENT,
           schedule: parseSchedule("* * * * * * *", new Date()),
           tickIntervalMs: 500,
-          eventDebounceMs: 50,
-          http: { port: controllerPort, host: "127.0.0.1" },
-          leaderElection: null,
-          agentSilenceLimitMs: 600_000,
-          blockers: {
-            prometheus: {
-              url: prom.url,
-              filter: /^E2EIgnored$/,
-              matchOnly: false,
-              firingOnly: true,
-              timeoutMs: 5_000,
+          extras: {
+            agentSilenceLimitMs: 600_000,
+            blockers: {
+              prometheus: {
+                url: prom.url,
+                filter: /^E2EIgnored$/,
+                matchOnly: false,
+                firingOnly: true,
+                timeoutMs: 5_000,
+              },
             },
           },
-        },
+        }),
         { rest, logger },
+        { eventDebounceMs: 50, http: { port: controllerPort, host: "127.0.0.1" } },
       );
       controller = c;
       await c.start();

@@ -14,6 +14,7 @@ import { parse as parseYaml } from "yaml";
 
 import { BLOCKERS_CONFIGMAP } from "../../src/controller/act/blockers-publish.js";
 import { Controller } from "../../src/controller/run/controller.js";
+import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { roundStateToData } from "../../src/controller/decide/gate.js";
 import {
   DEFAULT_STATE_CONFIGMAP,
@@ -638,16 +639,15 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
     await brs(ns, node, {}, status());
     const cron = `* * ${windowHour} * * * *`;
     const controller = new Controller(
-      {
+      inProcessSettings({
         namespace: ns,
         maxConcurrent: 4,
         schedule: parseSchedule(cron, new Date()),
         controllerNodeName: node,
         tickIntervalMs: 500,
-        http: null,
-        leaderElection: null,
-      },
+      }),
       { rest, logger: silentLogger() },
+      { http: null },
     );
     await controller.start();
     try {
@@ -683,16 +683,17 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
       return true;
     });
     const controller = new Controller(
-      {
+      inProcessSettings({
         namespace: ns,
         maxConcurrent: 1,
         schedule: parseSchedule("* * * * * * *", new Date()),
         tickIntervalMs: 300,
-        http: null,
-        leaderElection: null,
-        blockers: { podSelector: "e2e.brupop/block=true" },
-      },
+        extras: {
+          blockers: { podSelector: "e2e.brupop/block=true" },
+        },
+      }),
       { rest, logger: silentLogger() },
+      { http: null },
     );
     const statusOf = async (): Promise<NodeRow> => {
       const res = await brupop(["--kubeconfig", kubeconfig, "-n", ns, "-o", "json"]);

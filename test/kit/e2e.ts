@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import type { Logger } from "pino";
 import type { Clock } from "../../src/clock.js";
-import { Controller, type ControllerConfig } from "../../src/controller/run/controller.js";
+import { Controller, type ControllerTuning } from "../../src/controller/run/controller.js";
+import { inProcessSettings, type ControllerSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import { startCluster, type StartClusterOptions, type TestCluster } from "../../kit/testenv/cluster.js";
@@ -196,28 +197,27 @@ export class E2eScenarios extends E2eCluster {
 
   /**
    * A controller for `tb` on its own connection (not started): any schedule, `maxConcurrent` nodes
-   * at a time, no HTTP server, no election, unless `config` says otherwise; stopped after the
-   * scenario.
+   * at a time, no HTTP server, no election, unless `settings` and `tuning` say otherwise; stopped
+   * after the scenario.
    */
   controller(
     tb: BrupopTestbed,
-    config: Partial<ControllerConfig> = {},
+    settings: Partial<ControllerSettings> = {},
     deps: ControllerDepsOverride = {},
+    tuning: ControllerTuning = {},
   ): Controller {
     const { clock } = deps;
     const rest = deps.rest ?? new RawKubeRest(this.cluster.kubeConfig);
     const c = new Controller(
-      {
+      inProcessSettings({
         namespace: tb.namespace,
         maxConcurrent: this.#o.maxConcurrent ?? 1,
         schedule: parseSchedule("* * * * * * *", clock?.now() ?? new Date()),
         tickIntervalMs: this.#o.timings.tickMs,
-        eventDebounceMs: 50,
-        http: null,
-        leaderElection: null,
-        ...config,
-      },
+        ...settings,
+      }),
       { rest, logger: e2eLogger, ...(clock && { clock }) },
+      { eventDebounceMs: 50, http: null, ...tuning },
     );
     this.cleanup(async () => {
       await c.stop();

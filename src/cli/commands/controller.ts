@@ -35,28 +35,7 @@ export function registerController(program: Command): void {
     for (const w of warnings) logger.warn(w);
 
     const rest = new KubeRest(await loadKubeAccess(settings.kubeconfig));
-    const controller = new Controller(
-      {
-        namespace: settings.namespace,
-        maxConcurrent: settings.maxConcurrent,
-        schedule: settings.schedule,
-        controllerNodeName: settings.controllerNodeName,
-        tickIntervalMs: settings.tickIntervalMs,
-        http: { port: settings.metricsPort },
-        leaderElection: settings.leaderElect
-          ? {
-              leaseName: settings.leaseName,
-              ...(settings.podName !== undefined && { identity: settings.podName }),
-              leaseDurationMs: settings.leaseDurationMs,
-              renewDeadlineMs: settings.renewDeadlineMs,
-              retryPeriodMs: settings.retryPeriodMs,
-            }
-          : null,
-        defaultMetrics: true,
-        ...settings.extras,
-      },
-      { rest, logger },
-    );
+    const controller = new Controller(settings, { rest, logger }, { defaultMetrics: true });
     await runService(
       async (stop) => {
         await controller.start();

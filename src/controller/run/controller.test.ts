@@ -9,7 +9,8 @@ import type { LeaseObject, LeaseStore } from "../../k8s/leader-election.js";
 import type { RequestOptions, RestResponse } from "../../k8s/api.js";
 import { silentLogger } from "../../log.js";
 import { UPDATER_INTERFACE_LABEL } from "../../model/constants.js";
-import { Controller, type ControllerConfig } from "./controller.js";
+import { Controller, type ControllerTuning } from "./controller.js";
+import { inProcessSettings, type ControllerSettings } from "./settings.js";
 import { MemoryRoundStore } from "../act/round-store.js";
 import { FakeKube, type Obj } from "../../../test/kit/fake-kube.js";
 import { parseSchedule } from "../decide/schedule.js";
@@ -66,20 +67,18 @@ function shadow(
 /** The controller's loops (tick period, leader election, back-off) run on fake timers the test moves. */
 function makeController(
   kube: FakeKube,
-  config: Partial<ControllerConfig> = {},
+  settings: Partial<ControllerSettings> = {},
   leaseStore?: LeaseStore,
   timers = new FakeTimers(),
+  tuning: ControllerTuning = {},
 ) {
   return new Controller(
-    {
+    inProcessSettings({
       namespace: NS,
       maxConcurrent: 1,
       schedule: parseSchedule("* * * * * * *", NOW),
-      autoTick: false, // the test drives every tick
-      http: null,
-      leaderElection: null,
-      ...config,
-    },
+      ...settings,
+    }),
     {
       rest: kube,
       logger: silentLogger(),
@@ -88,6 +87,7 @@ function makeController(
       roundStore: new MemoryRoundStore(),
       ...(leaseStore && { leaseStore }),
     },
+    { autoTick: false, http: null, ...tuning }, // autoTick false: the test drives every tick
   );
 }
 
@@ -150,7 +150,11 @@ describe("Controller runtime (in-memory API)", () => {
     const c = makeController(
       kube,
       {
-        leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
+        leaderElect: true,
+        podName: "me",
+        leaseDurationMs: 1_000,
+        renewDeadlineMs: 600,
+        retryPeriodMs: 100,
       },
       store,
       timers,
@@ -244,7 +248,11 @@ describe("Controller runtime (in-memory API)", () => {
     const c = makeController(
       kube,
       {
-        leaderElection: { identity: "me", leaseDurationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
+        leaderElect: true,
+        podName: "me",
+        leaseDurationMs: 1_000,
+        renewDeadlineMs: 600,
+        retryPeriodMs: 100,
       },
       store,
       timers,
@@ -281,12 +289,10 @@ describe("Controller runtime (in-memory API)", () => {
     kube.put("node", node("a"));
     kube.put("shadow", shadow("a", { cur: "1.20.0" }));
     const timers = new FakeTimers();
-    const c = makeController(
-      kube,
-      { autoTick: true, tickIntervalMs: 2_000, eventDebounceMs: 100 },
-      undefined,
-      timers,
-    );
+    const c = makeController(kube, { tickIntervalMs: 2_000 }, undefined, timers, {
+      autoTick: true,
+      eventDebounceMs: 100,
+    });
     await c.start();
     await c.waitForSync();
     await timers.advance(0); // the new term asks for a tick at once
@@ -360,7 +366,7 @@ describe("Controller with the optional checks (issue 19)", () => {
     kube.put("shadow", shadow("a"));
     kube.put("shadow", shadow("b"));
     kube.podsOn.set("a", ["job-1"]);
-    const c = makeController(kube, { blockers: { podSelector: "block=true" } });
+    const c = makeController(kube, { extras: { blockers: { podSelector: "block=true" } } });
     await c.start();
     await c.waitForSync();
     const report = await c.tickOnce();
@@ -393,7 +399,7 @@ describe("Controller with the optional checks (issue 19)", () => {
     kube.put("node", node("a"));
     kube.put("shadow", shadow("a", { spec: "RebootedIntoUpdate", state: "StagedAndPerformedUpdate" }));
     const timers = new FakeTimers();
-    const c = makeController(kube, { agentSilenceLimitMs: 60_000 }, undefined, timers);
+    const c = makeController(kube, { extras: { agentSilenceLimitMs: 60_000 } }, undefined, timers);
     await c.start();
     await c.waitForSync();
     await c.tickOnce();

@@ -27,10 +27,11 @@ import {
 import type { KubeApi } from "../../k8s/api.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../../model/constants.js";
 import { sleep, Wakeup } from "../../runtime/loop.js";
-import type { ConcurrencyLimit, NodeLike } from "../decide/decisions.js";
+import type { NodeLike } from "../decide/decisions.js";
 import type { Explanation } from "../decide/explain.js";
 import { explainDecision } from "../decide/fleet.js";
-import { makeExtras, type ExtrasConfig } from "./extras.js";
+import { makeExtras } from "./extras.js";
+import type { ControllerSettings } from "./settings.js";
 import { BlockersPublisher } from "../act/blockers-publish.js";
 import type { Notifier } from "../act/notify.js";
 import { ControllerHttpServer } from "./http.js";
@@ -39,7 +40,6 @@ import { DEFAULT_POLICY_NAME, NODE_PAUSED_ANNOTATION } from "../../model/policy.
 import { PolicySource } from "../view/policy-source.js";
 import { PolicyMetrics, type PolicyRuntime } from "../act/policy-stage.js";
 import { ConfigMapRoundStore, DEFAULT_STATE_CONFIGMAP, type RoundStore } from "../act/round-store.js";
-import type { UpdateSchedule } from "../decide/schedule.js";
 import { runTick, type TickDeps, type TickReport } from "../act/stages.js";
 import { Term } from "../act/term.js";
 import { paths } from "../../k8s/objects.js";
@@ -47,33 +47,18 @@ import { ShadowView, type RawShadow } from "../view/view.js";
 
 export { SETTINGS_RETRY_MS, type TickReport } from "../act/stages.js";
 
-export const DEFAULT_TICK_INTERVAL_MS = 2_000;
 export const DEFAULT_EVENT_DEBOUNCE_MS = 100;
-export const DEFAULT_METRICS_PORT = 8080;
-export const DEFAULT_LEASE_NAME = "brupop-controller-leader";
 export const CONTROLLER_COMPONENT = "brupop-controller";
 
-export interface LeaderElectionSettings {
-  leaseName?: string;
-  identity?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
-
-export interface ControllerConfig extends ExtrasConfig {
-  namespace: string;
-  maxConcurrent: ConcurrencyLimit;
-  schedule: UpdateSchedule;
-  /** Node hosting this controller (MY_NODE_NAME): it is updated last. */
-  controllerNodeName?: string | undefined;
-  tickIntervalMs?: number;
+/**
+ * How an instance runs beyond its settings. The CLI sets only `defaultMetrics`; tests, the demo and
+ * the bench run controllers in-process without an HTTP server or loop, or on another policy.
+ */
+export interface ControllerTuning {
+  /** null: no HTTP server; default: every interface, on settings.metricsPort. Port 0 picks a free port (see `port`). */
+  http?: { port: number; host?: string } | null;
   /** Delay between a cache event and the tick it triggers (coalesces bursts). */
   eventDebounceMs?: number;
-  /** null: no HTTP server. Port 0 picks a free port (see `port`). */
-  http?: { port: number; host?: string } | null;
-  /** null: no election, this instance always leads (single replica, tests, demo). */
-  leaderElection?: LeaderElectionSettings | null;
   /** ConfigMap holding the trigger-round state. */
   stateConfigMap?: string;
   /**
@@ -128,13 +113,8 @@ function slimNode(node: NodeMeta): NodeMeta {
 
 export class Controller {
   readonly metrics: ControllerMetrics;
-  readonly #cfg: Required<
-    Omit<
-      ControllerConfig,
-      "controllerNodeName" | "http" | "leaderElection" | "policyName" | keyof ExtrasConfig
-    >
-  > &
-    ControllerConfig;
+  readonly #settings: ControllerSettings;
+  readonly #tuning: Required<Omit<ControllerTuning, "http" | "policyName">> & ControllerTuning;
   readonly #log: Logger;
   readonly #timers: Timers;
   readonly #identity: string;
@@ -161,26 +141,27 @@ export class Controller {
   #ticks = 0;
   #tickChain: Promise<void> = Promise.resolve();
 
-  constructor(config: ControllerConfig, deps: ControllerDeps) {
-    this.#cfg = {
-      tickIntervalMs: DEFAULT_TICK_INTERVAL_MS,
+  /** `settings`: `brupop controller`'s (run/settings.ts), or `inProcessSettings(...)` for an in-process one. */
+  constructor(settings: ControllerSettings, deps: ControllerDeps, tuning: ControllerTuning = {}) {
+    this.#settings = settings;
+    this.#tuning = {
       eventDebounceMs: DEFAULT_EVENT_DEBOUNCE_MS,
       stateConfigMap: DEFAULT_STATE_CONFIGMAP,
       writeConcurrency: 16,
       defaultMetrics: false,
       autoTick: true,
-      ...config,
+      ...tuning,
     };
     const timers = deps.timers ?? systemTimers;
     this.#timers = timers;
     this.#wakeup = new Wakeup(timers);
-    this.#identity = config.leaderElection?.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    this.#identity = settings.podName ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.#log = deps.logger.child({ component: CONTROLLER_COMPONENT });
-    this.metrics = new ControllerMetrics({ defaultMetrics: this.#cfg.defaultMetrics });
+    this.metrics = new ControllerMetrics({ defaultMetrics: this.#tuning.defaultMetrics });
     const view = new ShadowView();
     this.#shadows = new Informer<RawShadow>({
       rest: deps.rest,
-      path: paths.shadows(config.namespace),
+      path: paths.shadows(settings.namespace),
       logger: this.#log,
       timers,
     });
@@ -193,10 +174,10 @@ export class Controller {
     });
     this.#shadows.on((type, raw) => {
       if (type === "delete") view.noteDeleted(raw);
-      this.#schedule(this.#cfg.eventDebounceMs);
+      this.#schedule(this.#tuning.eventDebounceMs);
     });
     this.#nodes.on((type, node) => this.#onNodeEvent(type, node));
-    const policyName = config.policyName === undefined ? DEFAULT_POLICY_NAME : config.policyName;
+    const policyName = tuning.policyName === undefined ? DEFAULT_POLICY_NAME : tuning.policyName;
     this.#policy =
       policyName === null
         ? undefined
@@ -206,33 +187,34 @@ export class Controller {
               name: policyName,
               logger: this.#log,
               timers,
-              onChange: () => this.#schedule(this.#cfg.eventDebounceMs),
+              onChange: () => this.#schedule(this.#tuning.eventDebounceMs),
             }),
             metrics: new PolicyMetrics(this.metrics.registry),
           };
-    this.#deps = { ...this.#makeTickDeps(config, deps, view), policy: this.#policy };
-    this.#elector = this.#makeElector(config, deps);
+    this.#deps = { ...this.#makeTickDeps(deps, view), policy: this.#policy };
+    this.#elector = this.#makeElector(deps);
     this.#blockersOut =
       this.#deps.blockers &&
-      new BlockersPublisher({ api: deps.rest, namespace: config.namespace, logger: this.#log, timers });
+      new BlockersPublisher({ api: deps.rest, namespace: settings.namespace, logger: this.#log, timers });
   }
 
   /** What every tick reads and acts through. */
-  #makeTickDeps(config: ControllerConfig, deps: ControllerDeps, view: ShadowView): TickDeps {
-    const ns = config.namespace;
+  #makeTickDeps(deps: ControllerDeps, view: ShadowView): TickDeps {
+    const settings = this.#settings;
+    const ns = settings.namespace;
     const clock = deps.clock ?? systemClock;
     const timers = this.#timers;
     const tickDeps: TickDeps = {
       settings: {
         namespace: ns,
-        maxConcurrent: config.maxConcurrent,
-        schedule: config.schedule,
-        controllerNodeName: config.controllerNodeName,
+        maxConcurrent: settings.maxConcurrent,
+        schedule: settings.schedule,
+        controllerNodeName: settings.controllerNodeName,
         identity: this.#identity,
-        writeConcurrency: this.#cfg.writeConcurrency,
+        writeConcurrency: this.#tuning.writeConcurrency,
       },
       api: deps.rest,
-      roundStore: deps.roundStore ?? new ConfigMapRoundStore(deps.rest, ns, this.#cfg.stateConfigMap),
+      roundStore: deps.roundStore ?? new ConfigMapRoundStore(deps.rest, ns, this.#tuning.stateConfigMap),
       view,
       events: new EventRecorder({
         sender: deps.eventSender ?? kubeEventSender(deps.rest),
@@ -248,7 +230,7 @@ export class Controller {
       timers,
       loggedInvalid: new Map(),
     };
-    const extras = makeExtras(config, {
+    const extras = makeExtras(settings.extras, {
       ...tickDeps,
       api: deps.rest,
       namespace: ns,
@@ -263,19 +245,17 @@ export class Controller {
   }
 
   /** undefined without leader election (this instance always leads). */
-  #makeElector(config: ControllerConfig, deps: ControllerDeps): LeaderElector | undefined {
-    const le = config.leaderElection;
-    if (le === null || le === undefined) return undefined;
+  #makeElector(deps: ControllerDeps): LeaderElector | undefined {
+    const s = this.#settings;
+    if (!s.leaderElect) return undefined;
     return new LeaderElector({
-      store:
-        deps.leaseStore ??
-        new KubeLeaseStore(deps.rest, config.namespace, le.leaseName ?? DEFAULT_LEASE_NAME),
+      store: deps.leaseStore ?? new KubeLeaseStore(deps.rest, s.namespace, s.leaseName),
       identity: this.#identity,
       logger: this.#log,
       timers: this.#timers,
-      ...(le.leaseDurationMs !== undefined && { leaseDurationMs: le.leaseDurationMs }),
-      ...(le.renewDeadlineMs !== undefined && { renewDeadlineMs: le.renewDeadlineMs }),
-      ...(le.retryPeriodMs !== undefined && { retryPeriodMs: le.retryPeriodMs }),
+      leaseDurationMs: s.leaseDurationMs,
+      renewDeadlineMs: s.renewDeadlineMs,
+      retryPeriodMs: s.retryPeriodMs,
       onStartedLeading: (term) => this.#startedLeading(term),
       onStoppedLeading: () => this.#stoppedLeading(),
     });
@@ -310,7 +290,8 @@ export class Controller {
     this.#shadows.start();
     this.#nodes.start();
     this.#policy?.source.start();
-    if (this.#cfg.http !== null && this.#cfg.http !== undefined) {
+    const http = this.#tuning.http === undefined ? { port: this.#settings.metricsPort } : this.#tuning.http;
+    if (http !== null) {
       this.#http = new ControllerHttpServer(
         {
           metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.text() }),
@@ -319,7 +300,7 @@ export class Controller {
         },
         this.#log,
       );
-      this.#port = await this.#http.listen(this.#cfg.http.port, this.#cfg.http.host);
+      this.#port = await this.#http.listen(http.port, http.host);
       this.#log.info({ port: this.#port }, "serving /metrics and /healthz");
     }
     if (this.#elector !== undefined) this.#elector.start();
@@ -328,13 +309,13 @@ export class Controller {
       this.#soloTerm = solo;
       this.#startedLeading({ signal: solo.signal, isActive: () => !solo.signal.aborted });
     }
-    if (this.#cfg.autoTick) this.#loop = this.#run();
+    if (this.#tuning.autoTick) this.#loop = this.#run();
     this.#log.info(
       {
-        namespace: this.#cfg.namespace,
-        maxConcurrent: this.#cfg.maxConcurrent,
-        schedule: this.#cfg.schedule.expression,
-        scheduleKind: this.#cfg.schedule.kind,
+        namespace: this.#settings.namespace,
+        maxConcurrent: this.#settings.maxConcurrent,
+        schedule: this.#settings.schedule.expression,
+        scheduleKind: this.#settings.schedule.kind,
         identity: this.#identity,
         leaderElection: this.#elector !== undefined,
       },
@@ -378,7 +359,7 @@ export class Controller {
     if (last === undefined) return [];
     return explainDecision(last.shadows, last.fleet, {
       now: this.#deps.clock.now(),
-      controllerNodeName: this.#cfg.controllerNodeName,
+      controllerNodeName: this.#settings.controllerNodeName,
       blocked: this.#deps.blockers?.last,
       silent: this.#deps.silence?.last,
     });
@@ -447,7 +428,7 @@ export class Controller {
     const before = this.#nodeLabelled.get(name);
     this.#nodeLabelled.set(name, labelled);
     // Node status heartbeats are frequent at fleet scale; only a label change matters to us.
-    if (before === true && !labelled) this.#schedule(this.#cfg.eventDebounceMs);
+    if (before === true && !labelled) this.#schedule(this.#tuning.eventDebounceMs);
   }
 
   // ---- loop -------------------------------------------------------------------------------------
@@ -461,7 +442,7 @@ export class Controller {
   async #run(): Promise<void> {
     await this.waitForSync();
     while (!this.#stopping) {
-      await this.#wakeup.sleep(this.#cfg.tickIntervalMs);
+      await this.#wakeup.sleep(this.#settings.tickIntervalMs);
       if (this.#stopping) break;
       try {
         await this.tickOnce();

@@ -11,7 +11,7 @@ import { Blockers, describeBlocker, type BlockerSettings } from "../decide/block
 import { Notifier, type NotifierSettings } from "../act/notify.js";
 import { formatSilence, SilenceWatch } from "../decide/silence.js";
 
-/** The controller's settings for the optional checks (ControllerConfig fields). */
+/** The controller's settings for the optional checks (ControllerSettings.extras). */
 export interface ExtrasConfig {
   /** Webhook notifications; absent or null: none. */
   notify?: NotifierSettings | null | undefined;

@@ -81,3 +81,16 @@ export function controllerSettings(
     extras: extrasConfig(o, warn),
   };
 }
+
+/**
+ * The settings of a controller run in-process (tests, the demo, the bench): the option table's
+ * defaults as `brupop controller` would read them from an empty environment, no leader Lease (the
+ * one instance leads), then `overrides`.
+ */
+export function inProcessSettings(
+  overrides: Partial<ControllerSettings> & Pick<ControllerSettings, "namespace">,
+): ControllerSettings {
+  const quiet = (): void => undefined;
+  const defaults = controllerSettings({}, {}, new Date(), () => undefined, quiet);
+  return { ...defaults, leaderElect: false, ...overrides };
+}
