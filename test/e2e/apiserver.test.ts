@@ -26,6 +26,8 @@ import type { ShadowStatus } from "../../src/model/shadow.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
 import {
+  AGENT_SA,
+  BRUPOP_NS,
   agentHeaders,
   apiserverFleet,
   createBarePod,
@@ -36,9 +38,9 @@ import {
   type AgentIdentity as Agent,
   type Answer,
 } from "../kit/apiserver-e2e.js";
-import { shadowStatus, workload } from "../kit/fixtures.js";
+import { createWorkload, shadowStatus } from "../kit/fixtures.js";
 import { kube as kubeCall, type KubeCallOptions } from "../kit/kube.js";
-import { poller } from "../kit/poll.js";
+import { eventuallyFast as eventually } from "../kit/poll.js";
 import {
   freshCert,
   testCa,
@@ -48,12 +50,8 @@ import {
   type TlsDir,
 } from "../kit/tls.js";
 
-/** The shared poller, at this file's 200 ms pace. */
-const eventually = poller(200);
-
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
-const AGENT_SA = "brupop-agent-service-account";
 const POOL_LABEL = "brupop-e2e/pool";
 const AGENT_DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const SHADOWS_V2 = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
@@ -457,32 +455,24 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
         },
       );
       const app = { app: "web" };
-      await kube(
-        "POST",
-        `/apis/apps/v1/namespaces/${WORKLOADS}/deployments`,
-        workload("Deployment", "web", {
-          replicas: 3,
-          nodeSelector: { [POOL_LABEL]: "drain" },
-          image: "registry.example/web:1",
-          noToken: true,
-        }),
-      );
+      await createWorkload(kube, WORKLOADS, "Deployment", "web", {
+        replicas: 3,
+        nodeSelector: { [POOL_LABEL]: "drain" },
+        image: "registry.example/web:1",
+        noToken: true,
+      });
       await kube("POST", `/apis/policy/v1/namespaces/${WORKLOADS}/poddisruptionbudgets`, {
         apiVersion: "policy/v1",
         kind: "PodDisruptionBudget",
         metadata: { name: "web" },
         spec: { maxUnavailable: 1, selector: { matchLabels: app } },
       });
-      await kube(
-        "POST",
-        `/apis/apps/v1/namespaces/${WORKLOADS}/daemonsets`,
-        workload("DaemonSet", "node-logger", {
-          nodeSelector: { [POOL_LABEL]: "drain" },
-          image: "registry.example/log:1",
-          container: "log",
-          noToken: true,
-        }),
-      );
+      await createWorkload(kube, WORKLOADS, "DaemonSet", "node-logger", {
+        nodeSelector: { [POOL_LABEL]: "drain" },
+        image: "registry.example/log:1",
+        container: "log",
+        noToken: true,
+      });
       const isReady = (p: PodObj) =>
         p.metadata.deletionTimestamp === undefined &&
         p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;

@@ -17,6 +17,8 @@ import type { ShadowStatus } from "../../src/model/shadow.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
 import {
+  AGENT_SA,
+  BRUPOP_NS,
   agentHeaders,
   apiserverFleet,
   createBarePod,
@@ -32,9 +34,8 @@ import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 import { ObservedKubeRest } from "../../kit/testenv/observed-rest.js";
 import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const ELSEWHERE = "elsewhere";
-const AGENT_SA = "brupop-agent-service-account";
 const DOOMED_SA = "doomed-agent-sa";
 const SHADOWS = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
 const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };

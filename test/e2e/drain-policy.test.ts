@@ -20,6 +20,8 @@ import { AGENT_COMPONENT, COMPONENT_LABEL } from "../../src/model/constants.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
 import {
+  AGENT_SA,
+  BRUPOP_NS,
   agentHeaders,
   apiserverFleet,
   httpsCaller,
@@ -27,7 +29,7 @@ import {
   type AgentIdentity,
 } from "../kit/apiserver-e2e.js";
 import { bindKube, type KubeFn } from "../kit/kube.js";
-import { poller } from "../kit/poll.js";
+import { eventuallyFast as eventually } from "../kit/poll.js";
 import {
   freshCert,
   testCa,
@@ -36,11 +38,8 @@ import {
   type TlsDir,
 } from "../kit/tls.js";
 
-const eventually = poller(200);
-
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
-const AGENT_SA = "brupop-agent-service-account";
 const SKIP_LABEL = "brupop-e2e/keep";
 const DRAIN = "/bottlerocket-node-resource/cordon-and-drain";
 const UNCORDON = "/bottlerocket-node-resource/uncordon";

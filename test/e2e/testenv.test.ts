@@ -23,10 +23,7 @@ import { liveProcessGroupCount } from "../../kit/testenv/process.js";
 import { readVersions } from "../../kit/testenv/paths.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
-import { poller } from "../kit/poll.js";
-
-/** The shared poller, at this file's 200 ms pace. */
-const eventually = poller(200);
+import { eventuallyFast as eventually } from "../kit/poll.js";
 
 const NS = "testenv-e2e";
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);

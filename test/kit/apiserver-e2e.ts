@@ -13,6 +13,10 @@ import { buildCrd } from "../../src/model/crd.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { crdEstablished, type KubeFn, type Poll } from "./kube.js";
 
+/** brupop's namespace and the agents' service account, as the install names them. */
+export const BRUPOP_NS = "brupop-bottlerocket-aws";
+export const AGENT_SA = "brupop-agent-service-account";
+
 /** One agent pod of the DaemonSet, with a token bound to it. */
 export interface AgentIdentity {
   node: string;

@@ -1,5 +1,6 @@
 // Small objects many tests build the same way.
 import type { ShadowStatus } from "../../src/model/shadow.js";
+import type { KubeFn } from "./kube.js";
 
 /** A shadow status as an agent reports it: Idle on 1.19.0 with 1.20.0 offered, unless `over` says otherwise. */
 export const shadowStatus = (over: Partial<ShadowStatus> = {}): ShadowStatus => ({
@@ -43,4 +44,16 @@ export function workload(kind: "Deployment" | "DaemonSet", app: string, o: Workl
       },
     },
   };
+}
+
+/** Creates `workload(kind, app, o)` in namespace `ns`. */
+export async function createWorkload(
+  kube: KubeFn,
+  ns: string,
+  kind: "Deployment" | "DaemonSet",
+  app: string,
+  o: WorkloadOptions,
+): Promise<void> {
+  const plural = kind === "Deployment" ? "deployments" : "daemonsets";
+  await kube("POST", `/apis/apps/v1/namespaces/${ns}/${plural}`, workload(kind, app, o));
 }
