@@ -4,8 +4,8 @@
 //
 //   npx tsx bench/agent-start.ts [--runs 3] [--no-cgroups]
 //
-// Variants: the chart's flags, with Node's compile cache (tools/bundle/compile-cache.ts), and
-// without --lite-mode — see docs/benchmarks.md, "The agent's start under a 10m CPU limit".
+// Variants: the chart's flags, without and with Node's compile cache (tools/bundle/compile-cache.ts)
+// — see docs/benchmarks.md, "The agent's start under a 10m CPU limit".
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,6 @@ const cache = warmCompileCache(BUNDLE_DIR, await mkdtemp(join(tmpdir(), "brupop-
 const variants: StartVariant[] = [
   { name: "chart flags", flags: CHART_NODE_FLAGS.agent },
   { name: "chart flags + compile cache", flags: CHART_NODE_FLAGS.agent, env: { NODE_COMPILE_CACHE: cache } },
-  { name: "--max-semi-space-size=1", flags: ["--max-semi-space-size=1"] },
 ];
 const figures = await measureAgentStart({ variants, runs, cgroups: values["no-cgroups"] !== true });
 for (const v of variants) {

@@ -4,6 +4,7 @@
 // (kit/chaos, docs/reliability.md). Schedule i uses seed S+i; `--seed S --schedules 1` replays one.
 // Each schedule's history.jsonl and verdict.json go under --results (default
 // bench/results/chaos/<time>/seed-<S>/, gitignored). Exit status 1 if any invariant was violated.
+import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,15 +14,24 @@ import { describeViolation, summaryLine } from "../kit/chaos/report.js";
 import { generateSchedule, parseKinds } from "../kit/chaos/schedule.js";
 import { createLogger, silentLogger } from "../src/log.js";
 
+/** Real-node clusters never run two at once on a machine (docs/testenv.md). */
+const REALNODE_LOCK = "/tmp/brupop-realnode.lock";
+
 const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [--fault-window MS] [--settle MS] [--results DIR]
   --schedules N     schedules to run (default 1)
   --nodes M         kwok nodes per schedule (default 6, at least 2)
   --seed S          seed of the first schedule (default: random, printed); schedule i uses S+i
   --fault-window MS faults are drawn within this window after the rollout starts (default 20000)
-  --settle MS       after the heal, how long the fleet may take to converge (default 180000)
+  --settle MS       after the heal, the fleet fails to converge once nothing changed for this
+                    long (default 120000; hard cap 5 × MS)
   --results DIR     where histories and verdicts go (default bench/results/chaos/<time>)
+  --real-nodes      instead: the real-node schedule (test/e2e/chaos-realnodes.test.ts, seed
+                    --seed or 1) on two real kubelets, under flock ${REALNODE_LOCK}
+  --budget MS       start no schedule after MS since the run began (default: no limit): a large
+                    run that fits a time slot, e.g. --schedules 200 --budget 1200000
   --kinds K         fault kinds drawn: all (default), classic (the ten before the control-plane
-                    faults: replays seeds recorded until then) or a comma-separated list`;
+                    faults), control-plane (the thirteen before cut-agent-connections): each
+                    replays seeds recorded until then; or a comma-separated list`;
 
 function intOption(
   values: Record<string, string | boolean | undefined>,
@@ -48,6 +58,8 @@ async function main(): Promise<number> {
       settle: { type: "string" },
       results: { type: "string" },
       kinds: { type: "string" },
+      budget: { type: "string" },
+      "real-nodes": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -55,12 +67,15 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (values["real-nodes"] === true) return realNodes(intOption(values, "seed", 1, 0));
   const schedules = intOption(values, "schedules", 1, 1);
   const nodes = intOption(values, "nodes", 6, 2);
   const seed0 = intOption(values, "seed", Math.floor(Math.random() * 1_000_000), 0);
   const faultWindowMs = intOption(values, "fault-window", 20_000, 0);
-  const settleMs = intOption(values, "settle", 180_000, 1_000);
+  const settleMs = intOption(values, "settle", 120_000, 1_000);
   const kinds = parseKinds(values.kinds ?? "all");
+  const budgetMs = intOption(values, "budget", Number.POSITIVE_INFINITY, 1);
+  const started = performance.now();
   const results =
     values.results ?? join("bench", "results", "chaos", new Date().toISOString().replace(/[:.]/g, "-"));
   await mkdir(results, { recursive: true });
@@ -78,6 +93,10 @@ async function main(): Promise<number> {
   let violations = 0;
   try {
     for (let i = 0; i < schedules; i++) {
+      if (performance.now() - started > budgetMs) {
+        process.stdout.write(`chaos: --budget ${budgetMs} ms spent, ${i} of ${schedules} schedules run\n`);
+        break;
+      }
       const seed = seed0 + i;
       const schedule = generateSchedule(seed, { nodes, faultWindowMs, kinds });
       const r = await runSchedule({
@@ -114,6 +133,19 @@ async function main(): Promise<number> {
       "\n",
   );
   return violations > 0 ? 1 : 0;
+}
+
+/** The real-node schedule's e2e file, under the machine's real-node lock; its exit status. */
+function realNodes(seed: number): number {
+  process.stdout.write(`chaos: real nodes, seed ${seed} (waits for ${REALNODE_LOCK})\n`);
+  const file = join(import.meta.dirname, "..", "test", "e2e", "chaos-realnodes.test.ts");
+  const r = spawnSync(
+    "flock",
+    [REALNODE_LOCK, process.execPath, "--import", "tsx", "--test", "--test-concurrency=1", file],
+    { stdio: "inherit", env: { ...process.env, BRUPOP_CHAOS_REALNODE_SEED: String(seed) } },
+  );
+  if (r.error !== undefined) throw r.error;
+  return r.status ?? 2;
 }
 
 main().then(

@@ -23,6 +23,7 @@ import {
   installBrupop,
   setBrupopValues,
 } from "../kit/testenv/realnode/install.js";
+import { imagePulls, pullSeconds } from "../kit/testenv/registry.js";
 
 const MiB = 2 ** 20;
 const NEW = "1.20.0";
@@ -95,6 +96,15 @@ async function steadyWindow(cluster: RealNodeCluster, windowMs: number): Promise
   }));
 }
 
+/** Each kubelet's pull of brupop's image from the cluster's registry, with its time (logged). */
+async function registryPulls(
+  cluster: RealNodeCluster,
+): Promise<{ pod: string; message: string; seconds: number | null }[]> {
+  const pulls = (await imagePulls(cluster)).map((p) => ({ ...p, seconds: pullSeconds(p.message) ?? null }));
+  for (const p of pulls) log(`  ${p.pod}: image pulled in ${p.seconds ?? "?"} s`);
+  return pulls;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { nodes: { type: "string", default: "2" }, "window-s": { type: "string", default: "30" } },
@@ -104,10 +114,10 @@ async function main(): Promise<void> {
   checkRealNodeDemo(nodes, process.getuid?.());
   log("building the image (cached)");
   const image = await buildImage();
-  log(`starting ${nodes} real node(s)`);
+  log(`starting ${nodes} real node(s) and an OCI registry (the image and charts are pulled from it)`);
   const cluster = await startRealNodeCluster({
     nodes,
-    images: [image],
+    registry: true,
     nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
   });
   try {
@@ -128,6 +138,8 @@ async function main(): Promise<void> {
         running.filter((p) => p.metadata?.name?.startsWith("brupop-agent")).length === nodes
       );
     });
+    // Each node's kubelet pulled brupop's image by reference from the registry (no `ctr import`).
+    const pulls = await registryPulls(cluster);
     log("settling 15 s, then the steady window");
     await sleep(15_000);
     const steady = await steadyWindow(cluster, windowMs);
@@ -198,6 +210,7 @@ async function main(): Promise<void> {
       steady,
       rolloutS,
       agentStart,
+      pulls,
       note: "working set = cgroup memory usage - total_inactive_file (kubelet/cAdvisor); CPU = cpuacct over the window",
     };
     const out = join(checkoutRoot(), "bench", "results", "pods.json");

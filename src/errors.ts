@@ -15,6 +15,8 @@ export const ERRORS = {
   BRUPOP_E_CONVERSION: { status: 400, summary: "conversion between CRD versions failed" },
   // --- scheduler ---
   BRUPOP_E_CRON: { summary: "invalid cron expression" },
+  // --- build (npm run image) ---
+  BRUPOP_E_BUILD_PIN: { summary: "a downloaded build input does not match its pinned sha256" },
   // --- bottlerocket host API (client + simulator) ---
   BRUPOP_E_HOST_API: { summary: "Bottlerocket host API request failed" },
   BRUPOP_E_HOST_COMMAND_FAILED: { summary: "Bottlerocket host command failed" },

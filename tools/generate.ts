@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { renderCrdYaml } from "../src/model/crd.js";
-import { renderPolicyCrdYaml } from "../src/model/policy.js";
+import { renderPolicyCrdYaml } from "../src/model/policy-crd.js";
 
 const root = dirname(import.meta.dirname);
 const check = process.argv.includes("--check");

@@ -91,6 +91,8 @@ export interface FaultEvent {
   phase: "inject" | "heal" | "skip";
   fault: string;
   node?: string;
+  /** A cut: how many open connections it reset. */
+  connections?: number;
 }
 
 /** A spec write a controller replica sent (seen at its connection, not reported by it). */
@@ -109,6 +111,8 @@ export interface PhaseEvent {
   kind: "phase";
   /** rollout: faults start; heal: every fault healed; settled / timeout: the end of the run. */
   phase: "rollout" | "heal" | "settled" | "timeout";
+  /** With "timeout": why the settle gave up (kit/chaos/settle.ts). */
+  reason?: string;
 }
 
 export type HistoryEvent =

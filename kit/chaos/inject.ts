@@ -76,7 +76,7 @@ export class FaultInjector {
     void tracked.finally(() => this.#running.delete(tracked));
   }
 
-  #note(phase: FaultEvent["phase"], fault: Fault, node?: string): void {
+  #note(phase: FaultEvent["phase"], fault: Fault, node?: string, connections?: number): void {
     if (phase === "inject") this.injected++;
     this.#record({
       t: now(),
@@ -84,6 +84,7 @@ export class FaultInjector {
       phase,
       fault: describeFault(fault),
       ...(node !== undefined && { node }),
+      ...(connections !== undefined && { connections }),
     });
   }
 
@@ -110,8 +111,10 @@ export class FaultInjector {
       case "restart-etcd":
         return this.#restartControlPlane(fault);
       case "cut-connections":
-        this.#note("inject", fault);
-        this.#world.cutConnections();
+        this.#note("inject", fault, undefined, this.#world.cutConnections());
+        return;
+      case "cut-agent-connections":
+        this.#note("inject", fault, undefined, this.#world.cutAgentConnections());
         return;
       default: {
         const node = this.#nodes[fault.node];

@@ -136,10 +136,18 @@ export interface ObserverOptions {
   nodeSelector: string;
   /** Label selector of the workload's pods. */
   podSelector: string;
+  /** Where the workload's pods and PDBs are (default `namespace`, the shadows'). */
+  podNamespace?: string;
   policyName: string;
   leaseName: string;
   /** history.jsonl; every entry is appended as it arrives. */
   file: string;
+  /**
+   * brupop's CRDs and namespace may not exist yet (real nodes: the observer starts before brupop is
+   * installed): the shadow, policy and lease watches retry their list within 1 s, and start() does
+   * not wait for them.
+   */
+  brupopLater?: boolean;
 }
 
 export class ChaosObserver {
@@ -147,27 +155,31 @@ export class ChaosObserver {
   readonly #rest: KubeRest;
   readonly #out: WriteStream;
   readonly #informers: Informer<never>[] = [];
+  /** The informers start() does not wait for (ObserverOptions.brupopLater). */
+  readonly #late = new Set<Informer<never>>();
 
   constructor(opts: ObserverOptions) {
     this.#rest = new KubeRest(opts.kubeConfig);
     this.#out = createWriteStream(opts.file, { flags: "a" });
     const ns = opts.namespace;
+    const podNs = opts.podNamespace ?? ns;
     const logger = silentLogger();
     const rest = this.#rest;
+    const late = opts.brupopLater === true ? { late: true, backoffMaxMs: 1_000 } : {};
     this.#watch<RawNode>(
       { rest, logger, path: "/api/v1/nodes", labelSelector: opts.nodeSelector },
       (type, o) => compactNode(type, o, now()),
     );
     this.#watch<RawShadow>(
-      { rest, logger, path: `/apis/${API_GROUP}/v2/namespaces/${ns}/bottlerocketshadows` },
+      { rest, logger, path: `/apis/${API_GROUP}/v2/namespaces/${ns}/bottlerocketshadows`, ...late },
       (type, o) => compactShadow(type, o, now()),
     );
     this.#watch<RawPod>(
-      { rest, logger, path: `/api/v1/namespaces/${ns}/pods`, labelSelector: opts.podSelector },
+      { rest, logger, path: `/api/v1/namespaces/${podNs}/pods`, labelSelector: opts.podSelector },
       (type, o) => compactPod(type, o, now()),
     );
     this.#watch<RawPdb>(
-      { rest, logger, path: `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets` },
+      { rest, logger, path: `/apis/policy/v1/namespaces/${podNs}/poddisruptionbudgets` },
       (type, o) => {
         const min = o.spec?.minAvailable;
         const e: PdbEvent = {
@@ -181,13 +193,13 @@ export class ChaosObserver {
         return type === "delete" ? { ...e, minAvailable: 0 } : e;
       },
     );
-    this.#watch<RawPolicy>({ rest, logger, path: POLICY_COLLECTION_PATH }, (type, o) =>
+    this.#watch<RawPolicy>({ rest, logger, path: POLICY_COLLECTION_PATH, ...late }, (type, o) =>
       o.metadata?.name !== opts.policyName
         ? undefined
         : { t: now(), kind: "policy", spec: type === "delete" ? null : (o.spec ?? {}) },
     );
     this.#watch<RawLease>(
-      { rest, logger, path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases` },
+      { rest, logger, path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, ...late },
       (type, o) =>
         o.metadata?.name !== opts.leaseName
           ? undefined
@@ -196,10 +208,11 @@ export class ChaosObserver {
   }
 
   #watch<T extends { metadata?: Meta }>(
-    opts: ConstructorParameters<typeof Informer<T>>[0],
+    { late, ...opts }: ConstructorParameters<typeof Informer<T>>[0] & { late?: boolean },
     compact: (type: InformerEventType, obj: T) => HistoryEvent | undefined,
   ): void {
     const informer = new Informer<T>(opts);
+    if (late === true) this.#late.add(informer as unknown as Informer<never>);
     informer.on((type, obj) => {
       const e = compact(type, obj);
       if (e !== undefined) this.record(e);
@@ -215,7 +228,7 @@ export class ChaosObserver {
 
   async start(): Promise<void> {
     for (const i of this.#informers) i.start();
-    await Promise.all(this.#informers.map((i) => i.waitForSync()));
+    await Promise.all(this.#informers.filter((i) => !this.#late.has(i)).map((i) => i.waitForSync()));
   }
 
   async stop(): Promise<void> {

@@ -17,7 +17,8 @@ import { FaultInjector } from "./inject.js";
 import { checkAll, finalOutcome, inFlight, type FinalOutcome, type Violation } from "./invariants.js";
 import { ChaosObserver, now, ZONE_LABEL } from "./observer.js";
 import type { Schedule } from "./schedule.js";
-import { ChaosWorld } from "./world.js";
+import { fleetFingerprint, fleetSettled, ProgressJudge } from "./settle.js";
+import { accessVia, ChaosWorld } from "./world.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const FROM = "1.19.0";
@@ -35,11 +36,14 @@ export interface RunOptions {
   /** Unique on the cluster. */
   namespace: string;
   /**
-   * After the heal, how long the fleet may take to settle (default 180 s: an eviction granted but
-   * cut off by a killed apiserver holds the PDB at 0 disruptions for up to 2 min, Kubernetes'
-   * disruptedPods expiry).
+   * After the heal, the fleet fails to settle when nothing it does changed for this long (default
+   * 120 s: longer than a drain's 60 s deadline here, so a drain that gives up shows as a change), or
+   * at `settleCapMs`. Judged by progress, not a fixed wait: a loaded machine is slow, a stuck fleet
+   * is still (settle.ts).
    */
   settleMs?: number;
+  /** The hard cap on the settle (default 5 × settleMs). */
+  settleCapMs?: number;
   logger?: Logger;
 }
 
@@ -63,7 +67,20 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   const logger = opts.logger ?? silentLogger();
   await mkdir(opts.dir, { recursive: true });
   const policyName = `chaos-${ns}`;
+  // brupop's apiserver and controllers reach kube-apiserver through one proxy ("cut-connections"),
+  // the agents' watches through another ("cut-agent-connections"); the observer directly.
+  const target = { host: "127.0.0.1", port: Number(new URL(cluster.server).port) };
+  const proxy = await CutProxy.start(target);
+  const agentProxy = await CutProxy.start(target);
+  const closeProxies = async (): Promise<void> => {
+    await proxy.close();
+    await agentProxy.close();
+  };
   const tb = await BrupopTestbed.start({
+    kubeAccess: {
+      apiserver: accessVia(cluster.kubeConfig, `https://127.0.0.1:${proxy.port}`),
+      agents: accessVia(cluster.kubeConfig, `https://127.0.0.1:${agentProxy.port}`),
+    },
     cluster,
     namespace: ns,
     releases: [{ version: TO }],
@@ -71,11 +88,13 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     agentTimings: { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 },
     drain: { timeoutMs: 60_000 },
     logger,
+  }).catch(async (err: unknown) => {
+    await closeProxies();
+    throw err;
   });
   let observer: ChaosObserver | undefined;
   let world: ChaosWorld | undefined;
   let injector: FaultInjector | undefined;
-  let proxy: CutProxy | undefined;
   try {
     const nodes = await tb.addNodes(schedule.nodes, { version: FROM, namePrefix: `${ns}-n` });
     for (const [i, node] of nodes.entries()) {
@@ -123,10 +142,10 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     );
     await obs.start();
 
-    proxy = await CutProxy.start({ host: "127.0.0.1", port: Number(new URL(cluster.server).port) });
     world = new ChaosWorld({
       testbed: tb,
       proxy,
+      agentProxy,
       maxConcurrent: schedule.maxConcurrent,
       policyName,
       leaseName: LEASE,
@@ -141,10 +160,17 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     await sleep(schedule.faultWindowMs);
     await injector.healAll();
     obs.record({ t: now(), kind: "phase", phase: "heal" });
-    const settled = await settle(obs, world, nodes, opts.settleMs ?? 180_000);
+    const quietMs = opts.settleMs ?? 120_000;
+    const gaveUp = await settle(obs, world, nodes, quietMs, opts.settleCapMs ?? 5 * quietMs);
+    const settled = gaveUp === undefined;
     // Trailing events (the last uncordon, the last status) reach the observer a little later.
     await sleep(1_500);
-    obs.record({ t: now(), kind: "phase", phase: settled ? "settled" : "timeout" });
+    obs.record({
+      t: now(),
+      kind: "phase",
+      phase: settled ? "settled" : "timeout",
+      ...(gaveUp !== undefined && { reason: gaveUp }),
+    });
 
     const history = sortHistory(obs.history);
     const result: RunResult = {
@@ -166,9 +192,9 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   } finally {
     injector?.detach();
     await world?.stop();
-    await proxy?.close();
     await observer?.stop();
     await tb.stop();
+    await closeProxies();
     await cleanUp(tb, ns, policyName);
   }
 }
@@ -208,27 +234,28 @@ async function startWorkload(tb: BrupopTestbed, schedule: Schedule): Promise<voi
 }
 
 /**
- * Waits until every node is on TO, Idle and uncordoned as the observer sees it. Nodes waiting out a
- * crash back-off would take minutes of real time: when nothing is in flight and some node has
- * failed, the controllers' clock steps 30 min (recorded).
+ * Waits until every node is on TO, Idle and uncordoned as the observer sees it, while the fleet keeps
+ * changing (ProgressJudge); undefined when it did, else why it gave up. Nodes waiting out a crash back-off would take minutes of real time: when
+ * nothing is in flight and some node has failed, the controllers' clock steps 30 min (recorded).
  */
 async function settle(
   obs: ChaosObserver,
   world: ChaosWorld,
   nodes: readonly string[],
-  timeoutMs: number,
-): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
+  quietMs: number,
+  capMs: number,
+): Promise<string | undefined> {
+  const judge = new ProgressJudge({ startMs: performance.now(), quietMs, capMs });
   let lastStep = performance.now();
-  while (performance.now() < deadline) {
+  for (;;) {
     const s = snapshotAt(sortHistory(obs.history), Number.POSITIVE_INFINITY);
     const shadows = nodes.map((n) => s.shadows.get(n));
-    const done =
-      shadows.every(
-        (sh) => sh?.spec?.state === "Idle" && sh.status?.state === "Idle" && sh.status.version === TO,
-      ) &&
-      nodes.every((n) => s.nodes.get(n)?.unschedulable === false && s.nodes.get(n)?.lbExcluded === false);
-    if (done) return true;
+    if (fleetSettled(s, nodes, TO)) return undefined;
+    const verdict = judge.observe(fleetFingerprint(s, nodes), performance.now());
+    if (verdict !== "waiting") {
+      const quiet = Math.round((performance.now() - judge.lastChangeMs) / 1_000);
+      return `${verdict}: no change for ${quiet} s`;
+    }
     const flying = shadows.some((sh) => sh !== undefined && inFlight(sh));
     const waiting = shadows.some((sh) => (sh?.status?.crash ?? 0) > 0 && sh?.status?.version !== TO);
     if (!flying && waiting && performance.now() - lastStep > 5_000) {
@@ -238,7 +265,6 @@ async function settle(
     }
     await sleep(250);
   }
-  return false;
 }
 
 /** Best effort: the policy, the nodes and the namespace go (the cluster may run more schedules). */

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CLASSIC_FAULT_KINDS, FAULT_KINDS, generateSchedule, parseKinds } from "./schedule.js";
+import {
+  CLASSIC_FAULT_KINDS,
+  CONTROL_PLANE_FAULT_KINDS,
+  FAULT_KINDS,
+  generateSchedule,
+  parseKinds,
+} from "./schedule.js";
 
 describe("generateSchedule", () => {
   it("is a function of the seed: same seed, same schedule; another seed, another one", () => {
@@ -43,10 +49,39 @@ describe("generateSchedule", () => {
     assert.throws(() => generateSchedule(1, { nodes: 3, kinds: ["nope" as "kill-agent"] }), RangeError);
   });
 
+  it("draws cut-agent-connections; the control-plane vocabulary replays the schedules recorded before it (CI seeds)", () => {
+    const kinds = (seed: number, opts: Parameters<typeof generateSchedule>[1]): string[] =>
+      generateSchedule(seed, opts).faults.map((f) => `${f.fault.kind}@${f.atMs}`);
+    // CI's seed 4035 (test/e2e/chaos.test.ts) cuts the agents' connections twice.
+    assert.deepEqual(kinds(4035, { nodes: 6, faultWindowMs: 12_000 }), [
+      "cut-agent-connections@917",
+      "notready-in-drain@4007",
+      "cut-agent-connections@7483",
+    ]);
+    // Seeds 11 and 22 as drawn before the kind existed (CI runs them with CONTROL_PLANE_FAULT_KINDS).
+    const before = { nodes: 6, faultWindowMs: 12_000, kinds: CONTROL_PLANE_FAULT_KINDS };
+    assert.deepEqual(kinds(11, before), [
+      "notready-in-drain@1524",
+      "restart-kube-apiserver@3481",
+      "hang-call@6033",
+    ]);
+    assert.deepEqual(kinds(22, before), [
+      "kill-agent@153",
+      "restart-etcd@1134",
+      "kill-agent@2486",
+      "cut-connections@5832",
+      "cut-connections@8276",
+    ]);
+    assert.ok(!CONTROL_PLANE_FAULT_KINDS.includes("cut-agent-connections"));
+    assert.ok(FAULT_KINDS.includes("cut-agent-connections"));
+  });
+
   it("parses --kinds: all, classic (the first ten, for seeds recorded before) or a list; unknown kinds are an error", () => {
     assert.equal(parseKinds("all"), FAULT_KINDS);
     assert.deepEqual(parseKinds("classic"), CLASSIC_FAULT_KINDS);
     assert.ok(!CLASSIC_FAULT_KINDS.includes("restart-etcd"));
+    assert.deepEqual(parseKinds("control-plane"), CONTROL_PLANE_FAULT_KINDS);
+    assert.deepEqual(CONTROL_PLANE_FAULT_KINDS.slice(0, 10), CLASSIC_FAULT_KINDS);
     assert.deepEqual(parseKinds("restart-etcd, cut-connections"), ["restart-etcd", "cut-connections"]);
     assert.throws(() => parseKinds("kill-everything"), /unknown fault kind\(s\): kill-everything/);
   });

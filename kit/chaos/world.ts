@@ -4,8 +4,8 @@
 import { dirname } from "node:path";
 import type { Clock } from "../../src/clock.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import type { RequestOptions, RestResponse } from "../../src/k8s/api.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import type { KubeAccess } from "../../src/k8s/access.js";
@@ -80,6 +80,8 @@ export interface WorldOptions {
   testbed: BrupopTestbed;
   /** In front of kube-apiserver for the controllers and the replacement apiservers ("cut-connections"). */
   proxy?: CutProxy;
+  /** In front of kube-apiserver for the agents' watches ("cut-agent-connections"). */
+  agentProxy?: CutProxy;
   maxConcurrent: number;
   policyName: string;
   leaseName: string;
@@ -179,6 +181,11 @@ export class ChaosWorld {
   /** Resets every connection through the proxy; how many (0 without a proxy). */
   cutConnections(): number {
     return this.#opts.proxy?.cutAll() ?? 0;
+  }
+
+  /** Resets every agent connection to kube-apiserver; how many (0 without an agent proxy). */
+  cutAgentConnections(): number {
+    return this.#opts.agentProxy?.cutAll() ?? 0;
   }
 
   controllerUp(i: number): boolean {

@@ -5,9 +5,9 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { parseMaxConcurrentUpdate } from "../../src/controller/config.js";
-import type { ConcurrencyLimit } from "../../src/controller/decisions.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { parseMaxConcurrentUpdate } from "../../src/controller/run/config.js";
+import type { ConcurrencyLimit } from "../../src/controller/decide/decisions.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { BrupopError, isBrupopError } from "../../src/errors.js";
 import { checkFailHost, checkRealNodeDemo, demoNodeNames, REAL_NODE_PREFIX } from "./plan.js";
 import { readFileSync } from "node:fs";

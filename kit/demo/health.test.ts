@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { READINESS_FAILS_ANNOTATION } from "../testenv/nodes.js";
 import type { RawKubeRest } from "../testenv/raw-rest.js";
 import { DEMO_DAEMONSET, DemoHealth, podsToFix } from "./health.js";
 import { performAction, type PlaygroundDeps } from "./playground.js";
@@ -42,6 +43,7 @@ describe("DemoHealth: unhealthy from the node's next reboot", () => {
   /** A cluster with one DaemonSet pod per node, whose Ready the patches set. */
   function cluster(nodes: string[]) {
     const ready = new Map(nodes.map((n) => [n, true]));
+    const failing = new Map<string, string | null>();
     const rest = {
       request: (method: string, path: string, opts: { body?: unknown } = {}) => {
         if (method === "GET")
@@ -49,17 +51,22 @@ describe("DemoHealth: unhealthy from the node's next reboot", () => {
             status: 200,
             body: { items: nodes.map((n) => pod(`${DEMO_DAEMONSET}-${n}`, n, ready.get(n))) },
           });
-        const node = /pods\/demo-node-agent-([^/]+)\/status$/.exec(path)?.[1] ?? "";
-        const body = opts.body as { status: { conditions: { type: string; status: string }[] } };
-        ready.set(node, body.status.conditions[0]?.status === "True");
+        const [, node = "", sub] = /pods\/demo-node-agent-([^/]+)(\/status)?$/.exec(path) ?? [];
+        if (sub === undefined) {
+          const body = opts.body as { metadata: { annotations: Record<string, string | null> } };
+          failing.set(node, body.metadata.annotations[READINESS_FAILS_ANNOTATION] ?? null);
+        } else {
+          const body = opts.body as { status: { conditions: { type: string; status: string }[] } };
+          ready.set(node, body.status.conditions[0]?.status === "True");
+        }
         return Promise.resolve({ status: 200, body: {} });
       },
     } as unknown as RawKubeRest;
-    return { rest, ready };
+    return { rest, ready, failing };
   }
 
   it("marked: Ready until it reboots; then not Ready; a later reboot heals it", async () => {
-    const { rest, ready } = cluster(["n0", "n1"]);
+    const { rest, ready, failing } = cluster(["n0", "n1"]);
     const h = new DemoHealth(rest, "default");
     const deps = {
       health: h,
@@ -82,11 +89,14 @@ describe("DemoHealth: unhealthy from the node's next reboot", () => {
     );
     await h.onReboot("n0");
     assert.equal(ready.get("n0"), false);
+    // Marked as failing its readiness, so the kit's kubelet play after the reboot leaves it so.
+    assert.equal(failing.get("n0"), "true");
     ready.set("n0", true); // something else made it Ready: the demo sets it back
     await h.sync();
     assert.equal(ready.get("n0"), false);
     await h.onReboot("n0");
     assert.equal(ready.get("n0"), true, "its next reboot (not marked again) heals it");
+    assert.equal(failing.get("n0"), null);
   });
 
   it("without the DaemonSet the action is refused", async () => {

@@ -6,9 +6,12 @@
 // kwok has no kubelet: once kube-controller-manager marks the pods of a node that went NotReady
 // during its reboot as not Ready, nothing makes them Ready again. So the demo plays the kubelet's part
 // for its own pods: every second each pod's Ready condition is set to what the demo wants (Ready,
-// unless its node was made unhealthy), only when it differs.
+// unless its node was made unhealthy), only when it differs. A sick node's pod is also marked as
+// failing its readiness, so the kit's kubelet play when the node comes back from its reboot does not
+// report it Ready (that race let the node pass its health gate in 2 of 4 runs).
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
+import { setPodReadiness } from "../testenv/pod-readiness.js";
 import type { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const DEMO_DAEMONSET = "demo-node-agent";
@@ -106,24 +109,7 @@ export class DemoHealth {
   /** Sets each pod's Ready condition to what the demo wants, where it differs. */
   async sync(): Promise<void> {
     for (const fix of podsToFix(await this.#pods(), this.#sick)) {
-      const now = new Date().toISOString();
-      const status = fix.ready ? "True" : "False";
-      await this.#rest.request("PATCH", `/api/v1/namespaces/${this.#ns}/pods/${fix.name}/status`, {
-        body: {
-          status: {
-            conditions: [
-              {
-                type: "Ready",
-                status,
-                lastTransitionTime: now,
-                ...(!fix.ready && { reason: "ContainersNotReady" }),
-              },
-              { type: "ContainersReady", status, lastTransitionTime: now },
-            ],
-          },
-        },
-        contentType: "application/merge-patch+json",
-      });
+      await setPodReadiness(this.#rest, this.#ns, fix.name, fix.ready);
     }
   }
 

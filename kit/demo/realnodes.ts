@@ -1,17 +1,19 @@
 // `brupop demo --real-nodes`: the same rollout on real pods. A control plane plus 1–3 real nodes
 // (containerd + kubelet + kube-proxy + CoreDNS in a network namespace of their own, see
-// docs/testenv.md "Real nodes"), the project's image, both charts installed as docs/install.md
-// says, each node's Bottlerocket host API served by `brupop simulate-host` on the socket the agent
-// DaemonSet mounts (its reboots are real to Kubernetes: the node's containers die and restart),
+// docs/testenv.md "Real nodes"), the project's image and both charts pushed to an OCI registry
+// (kit/testenv/registry.ts) and installed from it as docs/install.md says (the nodes pull the
+// image by reference), each node's Bottlerocket host API served by `brupop simulate-host` on the
+// socket the agent DaemonSet mounts (its reboots are real to Kubernetes: the node's containers die and restart),
 // a workload under a PodDisruptionBudget, and the live view of `brupop demo`.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { startRealNodeCluster, type RealNodeCluster } from "../testenv/realnode/cluster.js";
 import { BRUPOP_NAMESPACE, buildImage, installBrupop, setBrupopValues } from "../testenv/realnode/install.js";
 import { requireRealNodeBinaries } from "../testenv/realnode/paths.js";
+import { imagePulls } from "../testenv/registry.js";
 import { checkRealNodeDemo, FROM_VERSION, TO_VERSION } from "./plan.js";
 import { demoTitle, hostDurations, watchRollout, type DemoOptions, type RolloutSource } from "./run.js";
 import { scheduleNotice } from "./view.js";
@@ -125,13 +127,15 @@ export async function runRealNodeDemo(opts: DemoOptions): Promise<number> {
   const notice = scheduleNotice(schedule.msUntilOpen(now), opts.timeoutMs, opts.cron, now);
   if (notice !== undefined) say(notice);
   say("building the image (npm run image; cached after the first time)…");
-  const image = await buildImage();
-  say(`starting a control plane and ${opts.nodes} real node(s) (containerd, kubelet, kube-proxy, CoreDNS)…`);
+  await buildImage();
+  say(
+    `starting a control plane, an OCI registry and ${opts.nodes} real node(s) (containerd, kubelet, kube-proxy, CoreDNS)…`,
+  );
   let cluster: RealNodeCluster | undefined;
   try {
     cluster = await startRealNodeCluster({
       nodes: opts.nodes,
-      images: [image],
+      registry: true, // brupop's image and charts are pushed there; the nodes pull them by reference
       nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
     });
     const names = cluster.nodes.map((n) => n.name);
@@ -154,6 +158,7 @@ export async function runRealNodeDemo(opts: DemoOptions): Promise<number> {
     await installBrupop(cluster, { max_concurrent_updates: "0", scheduler_cron_expression: opts.cron });
     say("waiting for brupop's pods (apiserver, controller, one agent per node)…");
     await waitForBrupop(rest, names.length, opts.signal);
+    for (const p of await imagePulls(cluster)) say(`  ${p.pod}: ${p.message}`);
     say(`releasing the pause: max_concurrent_updates=${String(opts.maxConcurrent)}`);
     await setBrupopValues(cluster, { max_concurrent_updates: String(opts.maxConcurrent) });
     const source: RolloutSource = {

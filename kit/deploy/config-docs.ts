@@ -3,7 +3,7 @@
 // kit/deploy/config-docs.test.ts fails when it is out of date or when the chart disagrees with a table.
 import { AGENT_OPTIONS } from "../../src/agent/config.js";
 import { APISERVER_OPTIONS } from "../../src/apiserver/config.js";
-import { CONTROLLER_OPTIONS } from "../../src/controller/config.js";
+import { CONTROLLER_OPTIONS } from "../../src/controller/run/config.js";
 import { markdownTable, type OptionTable } from "../../src/config/options.js";
 
 export const CONFIGURATION_DOC = "docs/configuration.md";

@@ -3,7 +3,7 @@
 // sentinels (namespace, service port) which then become the chart's value references.
 import { BrupopError } from "../../src/errors.js";
 import { renderCrdYaml } from "../../src/model/crd.js";
-import { renderPolicyCrdYaml } from "../../src/model/policy.js";
+import { renderPolicyCrdYaml } from "../../src/model/policy-crd.js";
 
 /** Path of the generated template inside the repository. */
 export const CRD_TEMPLATE_PATH =

@@ -20,6 +20,14 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["cli"],
 ];
 
+/**
+ * Inside src/controller/, the folders of its pipeline, lowest first (docs/architecture.md): the pure
+ * decisions, the view of the fleet they are fed, the stages that act on them, and the running
+ * component. A controller module imports its own folder or a lower one: decide/ never imports
+ * view/, act/ or run/; act/ never imports run/.
+ */
+export const CONTROLLER_STAGES: readonly string[] = ["decide", "view", "act", "run"];
+
 /** Imports across one layer that are part of the design, each with its reason. */
 export const ALLOWED: readonly { from: string; to: string; why: string }[] = [
   {
@@ -51,6 +59,25 @@ export function folderOf(file: string): string | undefined {
   const parts = file.split("/");
   if (parts[0] !== "src") return undefined;
   return parts.length === 2 ? "src" : parts[1];
+}
+
+/** "src/controller/act/stages.ts" → "act"; a file outside src/controller/ → undefined. */
+export function controllerStageOf(file: string): string | undefined {
+  const parts = file.split("/");
+  if (parts[0] !== "src" || parts[1] !== "controller") return undefined;
+  const stage = parts.length === 4 ? parts[2] : undefined;
+  if (stage === undefined || !CONTROLLER_STAGES.includes(stage)) {
+    throw new Error(`${file} is in no stage of src/controller (CONTROLLER_STAGES in kit/layers/graph.ts)`);
+  }
+  return stage;
+}
+
+/** Within src/controller/: an import from a lower pipeline stage to a higher one. */
+function wrongStage(edge: Edge): Violation | undefined {
+  const [from, to] = [controllerStageOf(edge.from), controllerStageOf(edge.to)];
+  if (from === undefined || to === undefined) return undefined;
+  if (CONTROLLER_STAGES.indexOf(to) <= CONTROLLER_STAGES.indexOf(from)) return undefined;
+  return { ...edge, why: `controller/${from} imports controller/${to} (a later stage)` };
 }
 
 export function layerOf(folder: string): number {
@@ -91,7 +118,8 @@ export function wrongWay(edge: Edge): Violation | undefined {
     return { ...edge, why: `src imports ${edge.to.split("/")[0]}/` };
   }
   // A test may import any module of src/ (the layers order the product, not its tests).
-  if (toFolder === fromFolder || isTest(edge.from)) return undefined;
+  if (isTest(edge.from)) return undefined;
+  if (toFolder === fromFolder) return fromFolder === "controller" ? wrongStage(edge) : undefined;
   if (ALLOWED.some((a) => a.from === fromFolder && a.to === edge.to)) return undefined;
   const [fromLayer, toLayer] = [layerOf(fromFolder), layerOf(toFolder)];
   if (toLayer < fromLayer) return undefined;

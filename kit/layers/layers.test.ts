@@ -45,12 +45,18 @@ describe("wrongWay", () => {
     { from: "src/k8s/label-selector.ts", to: "src/status/inputs.ts", wrong: true }, // up
     { from: "src/status/run.ts", to: "src/cli/screen.ts", wrong: true }, // up
     { from: "src/model/validator-codegen.ts", to: "src/bottlerocket/types.ts", wrong: true }, // up
-    { from: "src/controller/stages.ts", to: "src/agent/decide.ts", wrong: true }, // same layer
+    { from: "src/controller/act/stages.ts", to: "src/agent/decide.ts", wrong: true }, // same layer
     { from: "src/k8s/rest.ts", to: "src/http/core.ts", wrong: false }, // down
     { from: "src/cli/run.ts", to: "src/status/run.ts", wrong: false }, // down
     { from: "src/model/shadow.ts", to: "src/errors.ts", wrong: false }, // to the base
     { from: "src/errors.ts", to: "src/model/shadow.ts", wrong: true }, // from the base
-    { from: "src/controller/stages.ts", to: "src/controller/gate.ts", wrong: false }, // own folder
+    { from: "src/controller/act/stages.ts", to: "src/controller/decide/gate.ts", wrong: false }, // earlier stage
+    { from: "src/controller/act/stages.ts", to: "src/controller/act/term.ts", wrong: false }, // same stage
+    { from: "src/controller/view/view.ts", to: "src/controller/decide/schedule.ts", wrong: false }, // earlier stage
+    { from: "src/controller/decide/fleet.ts", to: "src/controller/act/stages.ts", wrong: true }, // later stage
+    { from: "src/controller/decide/fleet.ts", to: "src/controller/view/view.ts", wrong: true }, // later stage
+    { from: "src/controller/act/stages.ts", to: "src/controller/run/controller.ts", wrong: true }, // later stage
+    { from: "src/controller/decide/fleet.test.ts", to: "src/controller/run/controller.ts", wrong: false }, // tests: any src
     { from: "src/agent/agent.ts", to: "src/apiserver/client.ts", wrong: false }, // ALLOWED
     { from: "src/agent/agent.ts", to: "src/apiserver/server.ts", wrong: true }, // not ALLOWED
     { from: "src/cli/run.ts", to: "kit/demo/run.ts", wrong: true }, // product → kit
@@ -58,7 +64,7 @@ describe("wrongWay", () => {
     { from: "src/k8s/api.test.ts", to: "test/kit/poll.ts", wrong: false }, // test → test helpers
     { from: "src/bottlerocket/client.test.ts", to: "kit/simulator/host.ts", wrong: false }, // test → kit
     { from: "src/k8s/api.test.ts", to: "tools/bundle.ts", wrong: true }, // test → tools
-    { from: "src/k8s/events.test.ts", to: "src/controller/event-reasons.ts", wrong: false }, // tests: any src
+    { from: "src/k8s/events.test.ts", to: "src/controller/act/event-reasons.ts", wrong: false }, // tests: any src
     { from: "kit/demo/run.ts", to: "src/status/screen.ts", wrong: false }, // kit → src
   ];
   for (const { from, to, wrong } of cases) {
@@ -68,6 +74,12 @@ describe("wrongWay", () => {
   }
   it("a folder in no layer is an error that says where to add it", () => {
     assert.throws(() => wrongWay({ from: "src/new/a.ts", to: "src/model/b.ts" }), /src\/new is in no layer/);
+  });
+  it("a controller module outside the pipeline's folders is an error that says where to add it", () => {
+    assert.throws(
+      () => wrongWay({ from: "src/controller/loose.ts", to: "src/controller/act/term.ts" }),
+      /src\/controller\/loose.ts is in no stage of src\/controller/,
+    );
   });
 });
 

@@ -47,7 +47,8 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import { buildCrd } from "../../src/model/crd.js";
-import { buildPolicyCrd, POLICY_CRD_NAME } from "../../src/model/policy.js";
+import { buildPolicyCrd } from "../../src/model/policy-crd.js";
+import { POLICY_CRD_NAME } from "../../src/model/policy.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import type { ShadowState } from "../../src/model/state.js";
 import { startCluster, type TestCluster } from "../testenv/cluster.js";
@@ -56,6 +57,8 @@ import { createCA, issueCert, type CertificateAuthority } from "../testenv/pki.j
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { BrupopError } from "../../src/errors.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
+import { setPodReadiness } from "../testenv/pod-readiness.js";
+import type { KubeAccess } from "../../src/k8s/access.js";
 
 export const AGENT_SERVICE_ACCOUNT = "brupop-agent-service-account";
 const TESTBED_LABEL = "brupop-e2e/testbed";
@@ -81,6 +84,12 @@ export interface TestbedOptions {
   health?: HealthCheckConfig;
   /** Poll intervals and limits of the agents' host clients (default: 25 ms polls, up to 100 ms). */
   hostClient?: Pick<BottlerocketClientOptions, "pollIntervalMs" | "maxPollIntervalMs" | "limits">;
+  /**
+   * How the agents' own watches (and brupop's apiserver) reach kube-apiserver; default the cluster's
+   * kubeconfig. The chaos suite puts a CutProxy in between (kit/chaos: "cut-connections",
+   * "cut-agent-connections").
+   */
+  kubeAccess?: { agents?: KubeAccess; apiserver?: KubeAccess };
   /** The apiserver's drain timings (default: fast retries and polls, 2 min deadline). */
   drain?: { retryIntervalMs?: number; pollIntervalMs?: number; timeoutMs?: number };
   /** Take the kwok node NotReady while its host reboots (default true). */
@@ -223,7 +232,7 @@ export class BrupopTestbed {
       await writeFile(join(dir, "tls.key"), serving.keyPem);
       await writeFile(join(dir, "ca.crt"), ca.certPem);
       const apiserver = await Apiserver.start({
-        kubeConfig: cluster.kubeConfig,
+        kubeConfig: opts.kubeAccess?.apiserver ?? cluster.kubeConfig,
         namespace,
         tlsDir: dir,
         logger: logger.child({ component: "apiserver" }),
@@ -406,7 +415,7 @@ export class BrupopTestbed {
     if (this.#shared !== undefined) {
       objects = this.#shared.forNode(node);
     } else {
-      rest = new RawKubeRest(this.cluster.kubeConfig);
+      rest = new RawKubeRest(this.#opts.kubeAccess?.agents ?? this.cluster.kubeConfig);
       objects = new OwnObjectsWatch({ rest, namespace: this.namespace, nodeName: node, logger: log });
     }
     const crash = new AbortController();
@@ -501,31 +510,11 @@ export class BrupopTestbed {
 
   /**
    * Sets a pod's Ready condition (and ContainersReady), as a kubelet would: how a test makes a node
-   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). kwok never changes
-   * it back.
+   * come back unhealthy (a DaemonSet pod that does not get Ready after the reboot). Not Ready stays
+   * so: neither kwok nor the kit's kubelet play after a reboot changes it back (pod-readiness.ts).
    */
   async setPodReady(namespace: string, name: string, ready: boolean): Promise<void> {
-    const now = new Date().toISOString();
-    const status = ready ? "True" : "False";
-    await kube(
-      this.rest,
-      "PATCH",
-      `/api/v1/namespaces/${namespace}/pods/${name}/status`,
-      {
-        status: {
-          conditions: [
-            {
-              type: "Ready",
-              status,
-              lastTransitionTime: now,
-              ...(!ready && { reason: "ContainersNotReady" }),
-            },
-            { type: "ContainersReady", status, lastTransitionTime: now },
-          ],
-        },
-      },
-      { contentType: "application/merge-patch+json" },
-    );
+    await setPodReadiness(this.rest, namespace, name, ready);
   }
 
   async node(node: string): Promise<NodeObject> {

@@ -11,6 +11,7 @@ import {
   kwokNodeManifest,
   podReadyStatusPatch,
   podsToMarkReady,
+  READINESS_FAILS_ANNOTATION,
   readyStatusPatch,
 } from "./nodes.js";
 
@@ -73,21 +74,28 @@ describe("kwok nodes", () => {
 });
 
 describe("pods after a simulated reboot", () => {
-  const pod = (name: string, phase: string, ready: string, deleting = false): V1Pod => ({
-    metadata: { name, ...(deleting ? { deletionTimestamp: new Date(0) } : {}) },
+  const pod = (name: string, phase: string, ready: string, deleting = false, failing?: string): V1Pod => ({
+    metadata: {
+      name,
+      ...(deleting ? { deletionTimestamp: new Date(0) } : {}),
+      ...(failing !== undefined ? { annotations: { [READINESS_FAILS_ANNOTATION]: failing } } : {}),
+    },
     status: { phase, conditions: [{ type: "Ready", status: ready }] },
   });
 
-  it("marks Ready again only running, not-deleting pods that are not Ready", () => {
+  it("marks Ready again only running, not-deleting pods that are not Ready and whose readiness does not fail", () => {
     const pods = [
       pod("stale", "Running", "False"),
       pod("fine", "Running", "True"),
       pod("pending", "Pending", "False"),
       pod("going", "Running", "False", true),
+      // The demo's `unhealthy NODE` and the health e2e: marking it Ready raced the agent's gate.
+      pod("sick", "Running", "False", false, "true"),
+      pod("healed", "Running", "False", false, "false"),
     ];
     assert.deepEqual(
       podsToMarkReady(pods).map((p) => p.metadata?.name),
-      ["stale"],
+      ["stale", "healed"],
     );
     assert.equal(isPodReady(pod("fine", "Running", "True")), true);
     assert.equal(isPodReady({}), false);

@@ -119,14 +119,25 @@ export function isPodReady(pod: V1Pod): boolean {
 }
 
 /**
+ * A pod annotated `"true"` so is a pod whose readiness probe fails: the kit's kubelet play never
+ * reports it Ready (how tests and the demo make a node come back unhealthy; pod-readiness.ts).
+ * Without it the play after a reboot would mark such a pod Ready again, racing the health gate.
+ */
+export const READINESS_FAILS_ANNOTATION = "testenv.brupop.dev/readiness-fails";
+
+/**
  * Pods a kubelet would report Ready again after its node came back: running, not being deleted,
- * and marked not Ready (the node lifecycle controller sets Ready=False on every pod of a node
- * that goes NotReady; a real kubelet restarts the containers after a reboot and reports them
- * Ready, but kwok leaves a Running pod's conditions alone).
+ * not failing their readiness, and marked not Ready (the node lifecycle controller sets Ready=False
+ * on every pod of a node that goes NotReady; a real kubelet restarts the containers after a reboot
+ * and reports them Ready, but kwok leaves a Running pod's conditions alone).
  */
 export function podsToMarkReady(pods: readonly V1Pod[]): V1Pod[] {
   return pods.filter(
-    (p) => p.status?.phase === "Running" && p.metadata?.deletionTimestamp === undefined && !isPodReady(p),
+    (p) =>
+      p.status?.phase === "Running" &&
+      p.metadata?.deletionTimestamp === undefined &&
+      p.metadata?.annotations?.[READINESS_FAILS_ANNOTATION] !== "true" &&
+      !isPodReady(p),
   );
 }
 

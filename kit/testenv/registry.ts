@@ -8,10 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
+import { CoreV1Api } from "@kubernetes/client-node";
+
 import { BrupopError } from "../../src/errors.js";
 import { toolsDir } from "./paths.js";
 import { createCA, issueCert } from "./pki.js";
 import { ManagedProcess } from "./process.js";
+import type { RealNodeCluster } from "./realnode/cluster.js";
 
 const run = promisify(execFile);
 
@@ -118,4 +121,34 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   }
   await opts.exposePort?.(port);
   return { host, caPem: ca.certPem, caFile, caDir, stop };
+}
+
+/** A kubelet's "Pulled" Event for an image from the cluster's registry: which pod and its message. */
+export interface ImagePull {
+  pod: string;
+  message: string;
+}
+
+/**
+ * The kubelets' "Successfully pulled image <registry>/..." Events (the message carries the pull
+ * time, e.g. "in 1.2s (1.2s including waiting)"); empty when nothing came from the registry.
+ * Shared by the real-node e2e, `brupop demo --real-nodes` and bench/pods.ts.
+ */
+export async function imagePulls(
+  cluster: Pick<RealNodeCluster, "registry" | "kubeConfig">,
+): Promise<ImagePull[]> {
+  const host = cluster.registry?.host;
+  if (host === undefined) return [];
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  const events = await core.listEventForAllNamespaces({ fieldSelector: "reason=Pulled" });
+  return events.items
+    .filter((e) => (e.message ?? "").includes(`"${host}/`))
+    .map((e) => ({ pod: e.involvedObject.name ?? "", message: e.message ?? "" }));
+}
+
+/** The pull time a kubelet's "Pulled" message reports ("... in 1.234s (1.5s including waiting)..."), in seconds. */
+export function pullSeconds(message: string): number | undefined {
+  const m = / in ([0-9.]+)(ms|s) \(/.exec(message);
+  if (m?.[1] === undefined) return undefined;
+  return m[2] === "ms" ? Number(m[1]) / 1000 : Number(m[1]);
 }

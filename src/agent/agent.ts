@@ -12,87 +12,36 @@ import type { Logger } from "pino";
 import { ApiserverCallError, type BrupopApiserverApi } from "../apiserver/client.js";
 import type { BottlerocketHost } from "../bottlerocket/client.js";
 import type { UpdateStatus } from "../bottlerocket/types.js";
-import { systemClock, systemTimers, type Clock, type Timers } from "../clock.js";
+import { systemClock, systemTimers, type Clock } from "../clock.js";
 import { BrupopError } from "../errors.js";
 import { isCordonedByBrupop } from "../k8s/cordon-marker.js";
 import { silentLogger } from "../log.js";
 import { ACCEPT_FAILURE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow, type ShadowStatus } from "../model/shadow.js";
 import { sleep, Wakeup } from "../runtime/loop.js";
-import { DEFAULT_LOOP_INTERVAL_MS } from "./config.js";
 import {
   decide,
-  failureRecord,
-  failureStatus,
-  stepFailureReason,
-  type FailureReason,
   hostUpdateFacts,
-  initialStatus,
-  statusChanged,
-  successStatus,
   type HealthFacts,
   type HostFacts,
   type NodeFacts,
-  type StateTimeLimits,
   type Step,
 } from "./decide.js";
+import { DEFAULT_AGENT_TIMINGS, type AgentDeps, type AgentExit, type AgentTimings } from "./deps.js";
 import type { HealthSource } from "./health.js";
 import type { AgentObjects, SlimNode } from "./objects.js";
-import { DEFAULT_UPDATE_CHECK_INTERVAL_MS, UpdateCheckThrottle } from "./update-check.js";
-import { sameVersionLock, wantedVersionLock } from "./version-lock.js";
+import {
+  failureRecord,
+  failureStatus,
+  initialStatus,
+  statusChanged,
+  stepFailureReason,
+  successStatus,
+  type FailureReason,
+} from "./status.js";
+import { UpdateChecks } from "./update-check.js";
 
-export interface AgentTimings {
-  /** Period of the loop (default 5 s); a change of the brs or Node wakes it earlier. */
-  loopIntervalMs: number;
-  /** Minimum time between host update checks (default 120 s). */
-  updateCheckIntervalMs: number;
-  /** EXCLUDE_FROM_LB_WAIT_TIME_IN_SEC in ms; 0 = no load-balancer exclusion (default). */
-  excludeFromLbWaitMs: number;
-  /** Time allowed to reach each spec state (ms; 0 or absent = unbounded). Default: none enforced. */
-  stateTimeLimitsMs: StateTimeLimits;
-  /** Health gate: the Node must be Ready this long before MonitoringUpdate is reported (0 = at once). */
-  healthSoakMs: number;
-}
-
-export const DEFAULT_AGENT_TIMINGS: Readonly<AgentTimings> = {
-  loopIntervalMs: DEFAULT_LOOP_INTERVAL_MS,
-  updateCheckIntervalMs: DEFAULT_UPDATE_CHECK_INTERVAL_MS,
-  excludeFromLbWaitMs: 0,
-  stateTimeLimitsMs: {},
-  healthSoakMs: 0,
-};
-
-export interface AgentDeps {
-  nodeName: string;
-  host: BottlerocketHost;
-  apiserver: BrupopApiserverApi;
-  objects: AgentObjects;
-  /**
-   * The health gate's checks beyond the Node (pods, the user's probe), asked only while the gate is
-   * open (spec MonitoringUpdate, not yet reported). None: only the Node is checked.
-   */
-  health?: HealthSource;
-  clock?: Clock;
-  /** What the loop waits on (its period, the LB wait); default real timers. */
-  timers?: Timers;
-  logger?: Logger;
-  timings?: Partial<AgentTimings>;
-  /**
-   * Aborting it stops the agent at once, with no grace (the process is going away): everything
-   * stops, whatever was in flight lands or not. `exited` then says "killed".
-   */
-  signal?: AbortSignal;
-  /** Interruptible sleep (the LB wait); injected for tests. Must resolve early when `signal` aborts. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /**
-   * QUARANTINE_FAILED_NODES (default true): a node that fails on the new version stays cordoned
-   * until the failure is accepted or a later update completes; false: uncordoned, as upstream.
-   */
-  quarantineFailedNodes?: boolean;
-}
-
-/** Why the agent stopped: asked to (SIGTERM), killed (deps.signal aborted), or it asked its host to reboot. */
-export type AgentExit = "stopped" | "killed" | "rebooting";
+export { DEFAULT_AGENT_TIMINGS, type AgentDeps, type AgentExit, type AgentTimings } from "./deps.js";
 
 type TickOutcome = "continue" | "halt";
 
@@ -109,7 +58,7 @@ export class Agent {
   readonly #log: Logger;
   readonly #timings: AgentTimings;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  readonly #throttle: UpdateCheckThrottle;
+  readonly #checks: UpdateChecks;
   readonly #quarantine: boolean;
   /** The apiserver has no cordon route (upstream's): said once, then quarantine is skipped quietly. */
   #cordonUnsupported = false;
@@ -125,10 +74,6 @@ export class Agent {
   #writing: Promise<unknown> | undefined;
   /** Our last successful write and the brs resourceVersion it was based on (the cache may lag it). */
   #lastWrite: { status: ShadowStatus; baseVersion: string | undefined } | undefined;
-  /** What the last refresh chose, when one ran in this tick (it doubles as the update check). */
-  #freshTarget: string | undefined;
-  /** The version lock this agent last saw on (or wrote to) its host: a different pin is checked at once. */
-  #hostLock: string | undefined;
   #assertedVersion: string | undefined;
 
   constructor(deps: AgentDeps) {
@@ -144,7 +89,7 @@ export class Agent {
     const timers = deps.timers ?? systemTimers;
     this.#wakeup = new Wakeup(timers);
     this.#sleep = deps.sleep ?? ((ms, signal) => sleep(ms, signal, timers));
-    this.#throttle = new UpdateCheckThrottle(this.#timings.updateCheckIntervalMs, this.#clock);
+    this.#checks = new UpdateChecks(this.#host, this.#timings.updateCheckIntervalMs, this.#clock, this.#log);
     this.#exited = new Promise((resolve) => (this.#resolveExit = resolve));
     this.#objects.onChange(() => this.#poke());
     const signal = deps.signal;
@@ -235,7 +180,7 @@ export class Agent {
 
   async #tick(): Promise<TickOutcome> {
     if (!this.alive) return "continue";
-    this.#freshTarget = undefined;
+    this.#checks.newPass();
     const raw = this.#objects.shadow();
     if (raw === undefined) {
       await this.#createShadow();
@@ -343,13 +288,13 @@ export class Agent {
   async #perform(step: Step, facts: HostFacts, shadow: BottlerocketShadow): Promise<HostFacts> {
     switch (step) {
       case "refresh":
-        return this.#afterHostCommand(facts, await this.#refresh(shadow), true);
+        return afterHostCommand(facts, await this.#checks.refreshStep(shadow, facts.version));
       case "prepare":
-        return this.#afterHostCommand(facts, await this.#host.prepare(), false);
+        return afterHostCommand(facts, await this.#host.prepare());
       case "activate":
-        return this.#afterHostCommand(facts, await this.#host.activate(), false);
+        return afterHostCommand(facts, await this.#host.activate());
       case "deactivate":
-        return this.#afterHostCommand(facts, await this.#host.deactivate(), false);
+        return afterHostCommand(facts, await this.#host.deactivate());
       case "reboot":
         await this.#host.reboot();
         return facts;
@@ -398,45 +343,6 @@ export class Agent {
     }
   }
 
-  /** Every update check: the host's version lock first (the pin, or "latest"), then refresh-updates. */
-  async #refresh(shadow: BottlerocketShadow): Promise<UpdateStatus> {
-    const wanted = wantedVersionLock(shadow.metadata.annotations);
-    if (wanted === undefined) {
-      // No pin annotation: the host's lock is left as it is (upstream's agent never reads it).
-      this.#hostLock = undefined;
-      return this.#host.refresh();
-    }
-    const current = await this.#host.versionLock();
-    this.#hostLock = current;
-    if (!sameVersionLock(current, wanted)) {
-      await this.#host.setVersionLock(wanted);
-      this.#hostLock = wanted;
-      this.#log.info({ from: current, to: wanted }, "set the host's version lock");
-    }
-    return this.#host.refresh();
-  }
-
-  /** The pin asks for another lock than the host had at the last check: check now, not in 120 s. */
-  #pinChanged(shadow: BottlerocketShadow): boolean {
-    try {
-      const wanted = wantedVersionLock(shadow.metadata.annotations);
-      if (wanted === undefined) return false;
-      // No lock seen at the last check (no pin then): a new pin is a reason to check now.
-      return this.#hostLock === undefined || !sameVersionLock(this.#hostLock, wanted);
-    } catch {
-      return false; // an unreadable pin is never a reason to check (the check would refuse it anyway)
-    }
-  }
-
-  #afterHostCommand(facts: HostFacts, status: UpdateStatus, refreshed: boolean): HostFacts {
-    if (refreshed) {
-      // A refresh is also the update check.
-      this.#throttle.record();
-      this.#freshTarget = status.chosen_update?.version ?? facts.version;
-    }
-    return { version: facts.version, update: hostUpdateFacts(status) };
-  }
-
   // --- facts ---
 
   async #readHost(): Promise<HostFacts | undefined> {
@@ -475,26 +381,8 @@ export class Agent {
     return shadow.status;
   }
 
-  /**
-   * target_version: what a refresh in this pass chose; else a fresh update check when one is due;
-   * else the previously reported value. A failed check keeps the previous value.
-   */
-  async #target(
-    shadow: BottlerocketShadow,
-    facts: HostFacts,
-    prev: ShadowStatus | undefined,
-  ): Promise<string> {
-    if (this.#freshTarget !== undefined) return this.#freshTarget;
-    const previous = prev?.target_version ?? facts.version;
-    if (!this.#throttle.due() && !this.#pinChanged(shadow)) return previous;
-    this.#throttle.record();
-    try {
-      const status = await this.#refresh(shadow);
-      return status.chosen_update?.version ?? facts.version;
-    } catch (err) {
-      if (this.alive) this.#log.warn({ err }, "update check failed; keeping the previous target version");
-      return previous;
-    }
+  #target(shadow: BottlerocketShadow, facts: HostFacts, prev: ShadowStatus | undefined): Promise<string> {
+    return this.#checks.target(shadow, facts.version, prev, () => this.alive);
   }
 
   // --- writes ---
@@ -547,7 +435,7 @@ export class Agent {
       },
       "update step failed; reporting ErrorReset",
     );
-    const target = this.#freshTarget ?? prev.target_version;
+    const target = this.#checks.freshTarget ?? prev.target_version;
     await this.#report(shadow, prev, failureStatus(prev, facts.version, target, now, failure));
   }
 
@@ -558,6 +446,11 @@ export class Agent {
     const err = new BrupopError("BRUPOP_E_AGENT_ASSERTION", reason, { spec: shadow.spec });
     this.#log.error({ err }, "invalid spec; not acting on it");
   }
+}
+
+/** The host facts after a host command: its version is unchanged until the reboot. */
+function afterHostCommand(facts: HostFacts, status: UpdateStatus): HostFacts {
+  return { version: facts.version, update: hostUpdateFacts(status) };
 }
 
 /** The health gate is open: the controller asks for MonitoringUpdate and it is not reported yet. */

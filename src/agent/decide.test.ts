@@ -4,13 +4,7 @@ import { FAILURE_MESSAGE_MAX, type ShadowStatus } from "../model/shadow.js";
 import { V2_STATES, type ShadowState } from "../model/state.js";
 import {
   decide,
-  failureRecord,
-  failureStatus,
-  stepFailureReason,
   hostUpdateFacts,
-  initialStatus,
-  statusChanged,
-  successStatus,
   type Decision,
   type DecisionInput,
   type HealthFacts,
@@ -20,6 +14,14 @@ import {
   type PodHealth,
   type Step,
 } from "./decide.js";
+import {
+  failureRecord,
+  failureStatus,
+  initialStatus,
+  statusChanged,
+  stepFailureReason,
+  successStatus,
+} from "./status.js";
 
 const OLD = "1.19.0";
 const NEW = "1.20.0";
@@ -1026,6 +1028,21 @@ describe("decide: health gate after the reboot (MonitoringUpdate)", () => {
       reason: /Ready for 10s of the 30s soak/,
     },
     {
+      // Kubernetes' second-precision time: Ready at 00:00:00.6 reads "00:00:00Z"; the soak counts from
+      // the end of that second (the demo's 1 s soak passed a pod Ready 0.4 s).
+      name: "a second-precision transition time: the soak counts from the end of its second",
+      ready: { ready: true, since: "2025-01-01T00:00:00Z" },
+      after: 30,
+      expect: "wait",
+      reason: /Ready for 29s of the 30s soak/,
+    },
+    {
+      name: "a second-precision transition time, a second later: healthy",
+      ready: { ready: true, since: "2025-01-01T00:00:00Z" },
+      after: 31,
+      expect: "report",
+    },
+    {
       name: "NotReady: wait",
       ready: { ready: false, since: at(0) },
       after: 60,
@@ -1140,6 +1157,13 @@ describe("decide: health gate, pods and the user's probe", () => {
       after: 10,
       expect: "wait",
       reason: /Ready for less than the 30s soak: DaemonSet pod kube-system\/cni-a \(10s\)/,
+    },
+    {
+      name: "a pod's second-precision Ready time: held from the end of its second",
+      health: { pods: { ok: true, items: [ds("cni-a", true, "2025-01-01T00:00:00Z")] } },
+      after: 30,
+      expect: "wait",
+      reason: /Ready for less than the 30s soak: DaemonSet pod kube-system\/cni-a \(29s\)/,
     },
     {
       name: "soak 0: a pod Ready just now is enough",

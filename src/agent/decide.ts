@@ -5,18 +5,17 @@
 // taken in this attempt, so nothing loops), a new agent started at any moment picks up where the old
 // one stopped: that is what makes the agent crash-only.
 //
-// The status functions below say what the agent reports afterwards.
+// What the agent reports afterwards is in status.ts.
 import type { UpdateState, UpdateStatus } from "../bottlerocket/types.js";
 import {
   AFTER_REBOOT_STATES,
-  FAILURE_MESSAGE_MAX,
   failureOnNewVersion,
-  statusesEqual,
-  type ShadowFailure,
   type ShadowSpec,
   type ShadowStatus,
 } from "../model/shadow.js";
 import type { ShadowState } from "../model/state.js";
+import type { FailureReason } from "./status.js";
+import type { Step } from "./steps.js";
 
 /** What the host's update API says, reduced to what decisions read. */
 export interface HostUpdateFacts {
@@ -65,16 +64,7 @@ export interface HealthFacts {
   probe?: { url: string; healthy: boolean; detail: string };
 }
 
-export type HostStep = "refresh" | "prepare" | "activate" | "deactivate" | "reboot";
-export type NodeStep =
-  | "excludeFromLb"
-  | "waitBeforeDrain"
-  | "cordonAndDrain"
-  /** Cordon only (no drain): quarantine a node that failed on the new version. */
-  | "cordon"
-  | "uncordon"
-  | "removeExclusionFromLb";
-export type Step = HostStep | NodeStep;
+export type { HostStep, NodeStep, Step } from "./steps.js";
 
 export type Decision =
   /** Run this step, then decide again. */
@@ -277,13 +267,24 @@ export function healthGate(input: DecisionInput): Decision {
   return { kind: "wait", reason: `health gate: ${unhealthy}` };
 }
 
+/**
+ * When a Ready condition became True, at the latest (ms; NaN when unknown). Kubernetes writes
+ * transition times to the second ("…:20Z" for 20.6 s), so the start of that second would cut the soak
+ * by up to a second — all of a 1 s soak; the end of the second holds the soak at least in full.
+ */
+export function readySince(lastTransitionTime: string | null): number {
+  if (lastTransitionTime === null) return NaN;
+  const at = Date.parse(lastTransitionTime);
+  return /:\d{2}(Z|[+-]\d{2}:\d{2})$/.test(lastTransitionTime) ? at + 999 : at;
+}
+
 /** Why the node is not (yet) healthy, or undefined when it has been Ready for the soak time. */
 function healthProblem(node: NodeFacts | undefined, soakMs: number, now: Date): string | undefined {
   const soak = `${Math.round(soakMs / 1000)}s`;
   const ready = node?.ready;
   if (ready === undefined) return "the Node's Ready condition is unknown";
   if (!ready.ready) return `the Node is not Ready${ready.since === null ? "" : ` (since ${ready.since})`}`;
-  const since = ready.since === null ? NaN : Date.parse(ready.since);
+  const since = readySince(ready.since);
   if (Number.isNaN(since)) return undefined; // Ready with no transition time: nothing to hold it to
   const heldMs = now.getTime() - since;
   return heldMs >= soakMs
@@ -399,7 +400,7 @@ function podProblems(pods: HealthFacts["pods"], soakMs: number, now: Date): stri
       notReady.push(label);
       continue;
     }
-    const since = p.since === null ? NaN : Date.parse(p.since);
+    const since = readySince(p.since);
     if (soakMs <= 0 || Number.isNaN(since)) continue;
     const heldMs = now.getTime() - since;
     if (heldMs < soakMs) young.push(`${label} (${Math.max(0, Math.round(heldMs / 1000))}s)`);
@@ -418,108 +419,4 @@ function namedList(items: readonly string[]): string {
 function probeProblem(probe: HealthFacts["probe"]): string | undefined {
   if (probe === undefined || probe.healthy) return undefined;
   return `health probe ${probe.url}: ${probe.detail}`;
-}
-
-// --- status ---
-
-/** A fresh node's first status: Idle, versions from the host, no crashes. */
-export function initialStatus(hostVersion: string, targetVersion: string): ShadowStatus {
-  return {
-    current_version: hostVersion,
-    target_version: targetVersion,
-    current_state: "Idle",
-    crash_count: 0,
-    state_transition_failure_timestamp: null,
-  };
-}
-
-/**
- * The status after reaching `state`. A completed cycle (MonitoringUpdate → Idle) clears the crash
- * record, so the controller's back-off starts over; any other step keeps it.
- */
-export function successStatus(
-  prev: ShadowStatus,
-  state: ShadowState,
-  hostVersion: string,
-  targetVersion: string,
-): ShadowStatus {
-  const completedCycle = prev.current_state === "MonitoringUpdate" && state === "Idle";
-  const next: ShadowStatus = {
-    current_version: hostVersion,
-    target_version: targetVersion,
-    current_state: state,
-    crash_count: completedCycle ? 0 : prev.crash_count,
-    state_transition_failure_timestamp: completedCycle ? null : prev.state_transition_failure_timestamp,
-  };
-  // The failure stays with the crash record (it says why the back-off runs) and goes with it.
-  if (!completedCycle && prev.failure !== undefined) next.failure = prev.failure;
-  return next;
-}
-
-/**
- * Why an attempt failed, as the agent reports it in `status.failure` (SPEC "beyond"; docs/spec.md):
- * - HostCommandFailed: a host update API command (refresh, prepare, activate, deactivate, reboot) failed;
- * - HostNotReady: the host is not in a state that lets it do what the spec asks;
- * - DrainFailed: cordon-and-drain through the apiserver failed or was blocked;
- * - ApiserverCallFailed: another apiserver call (LB exclusion, cordon, uncordon) failed;
- * - Timeout: a state took longer than its time limit;
- * - Unhealthy: the node did not prove healthy after the reboot.
- */
-export type FailureReason =
-  "HostCommandFailed" | "HostNotReady" | "DrainFailed" | "ApiserverCallFailed" | "Timeout" | "Unhealthy";
-
-/** The failure reason a failed step stands for. */
-export function stepFailureReason(step: Step): FailureReason {
-  switch (step) {
-    case "refresh":
-    case "prepare":
-    case "activate":
-    case "deactivate":
-    case "reboot":
-      return "HostCommandFailed";
-    case "cordonAndDrain":
-      return "DrainFailed";
-    case "cordon":
-    case "excludeFromLb":
-    case "waitBeforeDrain":
-    case "uncordon":
-    case "removeExclusionFromLb":
-      return "ApiserverCallFailed";
-  }
-}
-
-/** A failure record: message trimmed to FAILURE_MESSAGE_MAX characters, stamped `now`. */
-export function failureRecord(
-  state: ShadowState,
-  reason: FailureReason,
-  message: string,
-  now: Date,
-): ShadowFailure {
-  const text = message.trim() === "" ? reason : message.trim();
-  const cut = text.length > FAILURE_MESSAGE_MAX ? `${text.slice(0, FAILURE_MESSAGE_MAX - 1)}…` : text;
-  return { state, reason, message: cut, timestamp: now.toISOString() };
-}
-
-/** The status after a failed attempt: ErrorReset, one more crash, stamped now. */
-export function failureStatus(
-  prev: ShadowStatus,
-  hostVersion: string,
-  targetVersion: string,
-  now: Date,
-  failure?: ShadowFailure,
-): ShadowStatus {
-  const next: ShadowStatus = {
-    current_version: hostVersion,
-    target_version: targetVersion,
-    current_state: "ErrorReset",
-    crash_count: prev.crash_count + 1,
-    state_transition_failure_timestamp: now.toISOString(),
-  };
-  if (failure !== undefined) next.failure = failure;
-  return next;
-}
-
-/** Whether `next` must be written (statuses are only reported when they change). */
-export function statusChanged(prev: ShadowStatus | undefined, next: ShadowStatus): boolean {
-  return !statusesEqual(prev, next);
 }

@@ -1,8 +1,9 @@
 // Wire types of the Bottlerocket host update API (SPEC §6), snake_case exactly as on the wire,
 // with schemas so the client can reject a malformed host answer with a clear, typed error.
-import Type from "typebox";
+import type { Static } from "typebox";
 import { BrupopError } from "../errors.js";
 import { SEMVER_PATTERN } from "../model/semver.js";
+import { Type } from "../model/type-builders.js";
 import { compileCheck } from "../model/validation.js";
 
 export const UPDATE_STATES = ["Idle", "Available", "Staged", "Ready"] as const;
@@ -152,5 +153,5 @@ export function parseUpdateStatus(value: unknown): UpdateStatus {
 
 // Compile-time guard: the hand-written interfaces and the schemas describe the same shapes.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _osInfoMatches: Same<Type.Static<typeof OsInfoSchema>, OsInfo> = true;
-const _statusMatches: Same<Type.Static<typeof UpdateStatusSchema>, UpdateStatus> = true;
+const _osInfoMatches: Same<Static<typeof OsInfoSchema>, OsInfo> = true;
+const _statusMatches: Same<Static<typeof UpdateStatusSchema>, UpdateStatus> = true;

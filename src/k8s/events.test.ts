@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { FakeTimers, ManualClock } from "../clock.js";
-import { CONTROLLER_EVENTS } from "../controller/event-reasons.js";
+import { CONTROLLER_EVENTS } from "../controller/act/event-reasons.js";
 import { isBrupopError, KubeApiError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import {

@@ -1,8 +1,9 @@
 // BottlerocketShadow v2 (storage) and v1 (legacy) wire types as TypeBox schemas (SPEC §2).
 // Field names are snake_case on the wire, exactly as upstream Brupop writes them.
-import { Type, type Static, type TSchema } from "typebox";
+import type { Static, TSchema } from "typebox";
 import { API_VERSION_V2, KIND } from "./constants.js";
 import { SEMVER_PATTERN } from "./semver.js";
+import { Type } from "./type-builders.js";
 import { V1_STATES, V2_STATES, type ShadowState } from "./state.js";
 import { compileValidator } from "./validation.js";
 

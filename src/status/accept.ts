@@ -3,7 +3,7 @@
 // ACCEPT_FAILURE_ANNOTATION = that failure's timestamp (an acceptance names one failure, never a
 // later one); the decision what to write is pure (acceptDecision), the rest is one GET and one PATCH.
 import { systemClock, type Clock } from "../clock.js";
-import { nodeOutcome, type NodeOutcome } from "../controller/outcome.js";
+import { nodeOutcome, type NodeOutcome } from "../controller/decide/outcome.js";
 import { isNotFound } from "../errors.js";
 import { KubeRest } from "../k8s/rest.js";
 import { paths } from "../k8s/objects.js";

@@ -6,12 +6,12 @@
 // with what the controller does. On top of those, status adds what only an observer of nodes and
 // pods can tell: a drain held up by a PodDisruptionBudget, and an agent that has gone silent (spec
 // ≠ status past the state's time allowance, or its node NotReady / gone).
-import { isActive } from "../controller/decisions.js";
-import { isFailed, nodeOutcome } from "../controller/outcome.js";
-import type { WaitReason } from "../controller/explain.js";
-import { decideFleet, explainDecision } from "../controller/fleet.js";
-import { fleetDemand, type GateDecision } from "../controller/gate.js";
-import type { PolicyDecision } from "../controller/policy.js";
+import { isActive } from "../controller/decide/decisions.js";
+import { isFailed, nodeOutcome } from "../controller/decide/outcome.js";
+import type { WaitReason } from "../controller/decide/explain.js";
+import { decideFleet, explainDecision } from "../controller/decide/fleet.js";
+import { fleetDemand, type GateDecision } from "../controller/decide/gate.js";
+import type { PolicyDecision } from "../controller/decide/policy.js";
 import type { RawPolicy } from "../model/policy.js";
 import { nodeNameForShadow } from "../model/constants.js";
 import { parseShadow, type BottlerocketShadow } from "../model/shadow.js";

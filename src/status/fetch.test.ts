@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ConfigMapRoundStore, type PublishedSettings } from "../controller/round-store.js";
+import { ConfigMapRoundStore, type PublishedSettings } from "../controller/act/round-store.js";
 import { isBrupopError } from "../errors.js";
 import { KubeApiBase, type RequestOptions, type RestResponse } from "../k8s/api.js";
 import { errorLine } from "./errors.js";

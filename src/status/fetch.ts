@@ -4,8 +4,8 @@
 // best effort (a user without access to them still gets the table, with a note).
 import { DEFAULT_POLICY_NAME, POLICY_COLLECTION_PATH, type RawPolicy } from "../model/policy.js";
 import { KubeConfig } from "@kubernetes/client-node";
-import { BLOCKERS_CONFIGMAP } from "../controller/blockers-publish.js";
-import { DEFAULT_STATE_CONFIGMAP } from "../controller/round-store.js";
+import { BLOCKERS_CONFIGMAP } from "../controller/act/blockers-publish.js";
+import { DEFAULT_STATE_CONFIGMAP } from "../controller/act/round-store.js";
 import { BrupopError, isNotFound, KubeApiError } from "../errors.js";
 import type { KubeApi, Query } from "../k8s/api.js";
 import { paths } from "../k8s/objects.js";

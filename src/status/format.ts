@@ -1,5 +1,5 @@
 // Human text for `brupop status`: timestamps, durations and the WHY message of each row. Pure.
-import { describeBlocker, type Blocker } from "../controller/blockers.js";
+import { describeBlocker, type Blocker } from "../controller/decide/blockers.js";
 import { describeFailure } from "../model/shadow.js";
 import type { NodeRow, RowReason } from "./model.js";
 import type { ObjectRef } from "./inputs.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Blocker } from "../controller/blockers.js";
-import { blockersToData } from "../controller/blockers-publish.js";
+import type { Blocker } from "../controller/decide/blockers.js";
+import { blockersToData } from "../controller/act/blockers-publish.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../k8s/cordon-marker.js";
 import { buildFleetStatus } from "./core.js";
 import { slimNode, type RawNode, type RawShadow } from "./inputs.js";

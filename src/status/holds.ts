@@ -1,13 +1,13 @@
 // What the controller holds a node for that status cannot see from shadows and Nodes alone, applied
 // to the rows the core built (pure):
 //   - blockers (BLOCKING_POD_SELECTOR, PROMETHEUS_URL): the verdicts the leader publishes in the
-//     ConfigMap brupop-blockers (src/controller/blockers-publish.ts) turn a `starting` row into
+//     ConfigMap brupop-blockers (src/controller/act/blockers-publish.ts) turn a `starting` row into
 //     `blocked`, naming the pods or alerts. A map written by another leader than the one that
 //     published the settings is stale and ignored.
 //   - the quarantine (QUARANTINE_FAILED_NODES): a node failed on the new version and cordoned with
 //     brupop's marker is held cordoned by its agent until the failure is accepted.
-import type { Blocker } from "../controller/blockers.js";
-import { blockersFromData } from "../controller/blockers-publish.js";
+import type { Blocker } from "../controller/decide/blockers.js";
+import { blockersFromData } from "../controller/act/blockers-publish.js";
 import { describeRow } from "./format.js";
 import type { NodeInfo, ObjectRef } from "./inputs.js";
 import type { NodeRow, RowReason } from "./model.js";

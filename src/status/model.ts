@@ -1,7 +1,7 @@
 // The output shape of `brupop status` (`-o json|yaml`), versioned as
 // `brupop.bottlerocket.aws/status-v1`. It is a contract with scripts: add optional fields freely,
 // but renaming, removing or re-typing a field needs a new apiVersion. Documented in docs/status.md.
-import type { ScheduleKind } from "../controller/schedule.js";
+import type { ScheduleKind } from "../controller/decide/schedule.js";
 import type { ShadowFailure } from "../model/shadow.js";
 import type { ObjectRef } from "./inputs.js";
 

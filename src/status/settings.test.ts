@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { roundStateToData } from "../controller/gate.js";
-import { settingsFromData, settingsToData, type PublishedSettings } from "../controller/round-store.js";
+import { roundStateToData } from "../controller/decide/gate.js";
+import { settingsFromData, settingsToData, type PublishedSettings } from "../controller/act/round-store.js";
 import { resolveSettings, SETTINGS_UNKNOWN_NOTE } from "./settings.js";
 import { NOW } from "../../test/kit/status-fixtures.js";
 

@@ -1,11 +1,15 @@
 // The controller's effective settings as `brupop status` sees them: what the leader published in its
-// state ConfigMap (src/controller/round-store.ts), or the controller's own defaults when nothing was
+// state ConfigMap (src/controller/act/round-store.ts), or the controller's own defaults when nothing was
 // published, with a note saying so. Pure.
-import { parseMaxConcurrentUpdate } from "../controller/config.js";
-import type { ConcurrencyLimit } from "../controller/decisions.js";
-import { roundStateFromData, type RoundState } from "../controller/gate.js";
-import { settingsFromData } from "../controller/round-store.js";
-import { DEFAULT_CRON_EXPRESSION, parseSchedule, type UpdateSchedule } from "../controller/schedule.js";
+import { parseMaxConcurrentUpdate } from "../controller/run/config.js";
+import type { ConcurrencyLimit } from "../controller/decide/decisions.js";
+import { roundStateFromData, type RoundState } from "../controller/decide/gate.js";
+import { settingsFromData } from "../controller/act/round-store.js";
+import {
+  DEFAULT_CRON_EXPRESSION,
+  parseSchedule,
+  type UpdateSchedule,
+} from "../controller/decide/schedule.js";
 
 export const SETTINGS_UNKNOWN_NOTE = "controller settings unknown (controller not running?)";
 

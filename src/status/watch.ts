@@ -4,7 +4,7 @@
 // verdicts that change with the clock alone (a back-off or window ending, an allowance running out). Pods and PDBs are read only for
 // nodes that are draining, at each render.
 import type { Clock } from "../clock.js";
-import { BLOCKERS_CONFIGMAP } from "../controller/blockers-publish.js";
+import { BLOCKERS_CONFIGMAP } from "../controller/act/blockers-publish.js";
 import { Informer } from "../k8s/informer.js";
 import type { KubeApi } from "../k8s/api.js";
 import { paths } from "../k8s/objects.js";

@@ -14,6 +14,7 @@ import { checkConcurrency, checkReboots } from "../../kit/chaos/invariants.js";
 import { runSchedule } from "../../kit/chaos/run.js";
 import {
   CLASSIC_FAULT_KINDS,
+  CONTROL_PLANE_FAULT_KINDS,
   generateSchedule,
   type FaultKind,
   type Schedule,
@@ -25,7 +26,11 @@ import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NODES = 6;
 const FAULT_WINDOW_MS = 12_000;
-/** 60 s was too short on the shared machine at load 13 (seed 11 still rolling out at the end). */
+/**
+ * The settle fails after this long without any change to the fleet (kit/chaos/settle.ts), not after
+ * a fixed wait: a fixed 60 s was too short at load 13 (seed 11 still rolling out, seed 1010's last
+ * two nodes mid-drain), while a stuck fleet changes nothing.
+ */
 const SETTLE_MS = 120_000;
 /**
  * Together they draw 10 kinds of fault (asserted below). Seed 11 restarts kube-apiserver mid-drain
@@ -43,16 +48,13 @@ const CASES: {
   /** Runs and prints its verdict, but does not fail the suite (an open finding). */
   todo?: string;
 }[] = [
-  { seed: 11 },
-  { seed: 12 },
-  { seed: 13 },
-  { seed: 22 },
-  {
-    seed: 1010,
-    kinds: CLASSIC_FAULT_KINDS,
-    faultWindowMs: 20_000,
-    todo: "open: at load 13 two nodes were still mid-drain, cordoned, after the settle (docs/reliability.md)",
-  },
+  { seed: 11, kinds: CONTROL_PLANE_FAULT_KINDS },
+  { seed: 12, kinds: CONTROL_PLANE_FAULT_KINDS },
+  { seed: 13, kinds: CONTROL_PLANE_FAULT_KINDS },
+  { seed: 22, kinds: CONTROL_PLANE_FAULT_KINDS },
+  // At load 13 its last two nodes (retried after their crash back-off) were still mid-drain when a
+  // fixed 60 s settle ran out; at load 1 the same phase comes 25 s into the settle. Slow, not stuck.
+  { seed: 1010, kinds: CLASSIC_FAULT_KINDS, faultWindowMs: 20_000 },
   // A cut kube-apiserver connection answered an agent's uncordon after the reboot with 500, and the
   // agent quarantined the updated node (now 502, retried).
   {
@@ -61,6 +63,9 @@ const CASES: {
     faultWindowMs: 20_000,
     kinds: ["restart-kube-apiserver", "restart-etcd", "cut-connections", "kill-apiserver", "kill-controller"],
   },
+  // The agents' watches of their shadow and Node reset twice (the second mid-rollout), a NotReady
+  // node in a drain between.
+  { seed: 4035 },
 ];
 const scheduleOf = (c: (typeof CASES)[number]): Schedule =>
   generateSchedule(c.seed, {

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock } from "../../src/clock.js";
-import type { Controller, ControllerConfig } from "../../src/controller/controller.js";
-import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/gate.js";
-import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import type { Controller, ControllerConfig } from "../../src/controller/run/controller.js";
+import { ROUND_LAST_FIRE_KEY, ROUND_OPEN_KEY } from "../../src/controller/decide/gate.js";
+import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/act/round-store.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { type Query } from "../../src/k8s/rest.js";
 import { PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 
 import { ApiserverCallError, ApiserverClient } from "../../src/apiserver/client.js";
 import { Apiserver } from "../../src/apiserver/server.js";
-import { failureRecord } from "../../src/agent/decide.js";
+import { failureRecord } from "../../src/agent/status.js";
 import { DEFAULT_DRAIN_POLICY } from "../../src/apiserver/drain-policy.js";
 import { parseLabelSelector } from "../../src/k8s/label-selector.js";
 import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";

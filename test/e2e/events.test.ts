@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { Registry } from "prom-client";
 
-import type { Controller } from "../../src/controller/controller.js";
+import type { Controller } from "../../src/controller/run/controller.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
 import { silentLogger } from "../../src/log.js";
 import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";

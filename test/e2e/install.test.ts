@@ -20,10 +20,10 @@ import {
   splitDocuments,
   STATIC_MANIFEST_PATH,
 } from "../../kit/deploy/manifest.js";
-import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/round-store.js";
-import { controllerSettings } from "../../src/controller/settings.js";
+import { DEFAULT_STATE_CONFIGMAP } from "../../src/controller/act/round-store.js";
+import { controllerSettings } from "../../src/controller/run/settings.js";
 import { renderCrdYaml } from "../../src/model/crd.js";
-import { renderPolicyCrdYaml } from "../../src/model/policy.js";
+import { renderPolicyCrdYaml } from "../../src/model/policy-crd.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");

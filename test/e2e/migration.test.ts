@@ -16,8 +16,8 @@ import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { after, before, describe, it } from "node:test";
 
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import {
   API_GROUP,
   CRD_NAME,

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { ManualClock, type Clock } from "../../src/clock.js";
-import type { Controller, ControllerConfig } from "../../src/controller/controller.js";
-import type { Notification } from "../../src/controller/notify.js";
+import type { Controller, ControllerConfig } from "../../src/controller/run/controller.js";
+import type { Notification } from "../../src/controller/act/notify.js";
 import { shadowNameForNode } from "../../src/model/constants.js";
 import { eventually, kube } from "../kit/kube.js";
 import type { BrupopTestbed } from "../kit/testbed.js";

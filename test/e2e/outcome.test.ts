@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import type { Controller } from "../../src/controller/controller.js";
+import type { Controller } from "../../src/controller/run/controller.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { ACCEPT_FAILURE_ANNOTATION } from "../../src/model/constants.js";
 import { POLICY_COLLECTION_PATH, type PolicyStatus, type RawPolicy } from "../../src/model/policy.js";

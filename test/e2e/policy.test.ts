@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import type { ControllerConfig } from "../../src/controller/controller.js";
+import type { ControllerConfig } from "../../src/controller/run/controller.js";
 import { Informer } from "../../src/k8s/informer.js";
 import {
   CLEAR_HALT_ANNOTATION,

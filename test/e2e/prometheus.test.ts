@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
 
-import { Controller } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { KubeRest } from "../../src/k8s/rest.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";

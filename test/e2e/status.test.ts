@@ -12,15 +12,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 
-import { BLOCKERS_CONFIGMAP } from "../../src/controller/blockers-publish.js";
-import { Controller } from "../../src/controller/controller.js";
-import { roundStateToData } from "../../src/controller/gate.js";
+import { BLOCKERS_CONFIGMAP } from "../../src/controller/act/blockers-publish.js";
+import { Controller } from "../../src/controller/run/controller.js";
+import { roundStateToData } from "../../src/controller/decide/gate.js";
 import {
   DEFAULT_STATE_CONFIGMAP,
   settingsToData,
   type PublishedSettings,
-} from "../../src/controller/round-store.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+} from "../../src/controller/act/round-store.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { silentLogger } from "../../src/log.js";
 import {
   API_GROUP,

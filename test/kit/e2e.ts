@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import type { Logger } from "pino";
 import type { Clock } from "../../src/clock.js";
-import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
-import { parseSchedule } from "../../src/controller/schedule.js";
+import { Controller, type ControllerConfig } from "../../src/controller/run/controller.js";
+import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import { startCluster, type StartClusterOptions, type TestCluster } from "../../kit/testenv/cluster.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";

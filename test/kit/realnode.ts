@@ -5,8 +5,6 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import { CoreV1Api } from "@kubernetes/client-node";
-
 import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { installBrupop } from "../../kit/testenv/realnode/install.js";
 
@@ -46,22 +44,5 @@ export function runInstallBlock(cluster: RealNodeCluster): Promise<void> {
   return installBrupop(cluster);
 }
 
-/** A kubelet's "Pulled" Event for an image from the cluster's registry: which pod and its message. */
-export interface ImagePull {
-  pod: string;
-  message: string;
-}
-
-/**
- * The kubelets' "Successfully pulled image <registry>/..." Events (the message carries the pull
- * time, e.g. "in 1.2s (1.2s including waiting)"); empty when nothing came from the registry.
- */
-export async function imagePulls(cluster: RealNodeCluster): Promise<ImagePull[]> {
-  const host = cluster.registry?.host;
-  if (host === undefined) return [];
-  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
-  const events = await core.listEventForAllNamespaces({ fieldSelector: "reason=Pulled" });
-  return events.items
-    .filter((e) => (e.message ?? "").includes(`"${host}/`))
-    .map((e) => ({ pod: e.involvedObject.name ?? "", message: e.message ?? "" }));
-}
+/** The kubelets' pulls of images from the cluster's registry (kit/testenv/registry.ts). */
+export { imagePulls, type ImagePull } from "../../kit/testenv/registry.js";

@@ -1,6 +1,6 @@
 // Builders for the status unit tests: raw API objects as the cluster would return them.
-import { settingsToData, type PublishedSettings } from "../../src/controller/round-store.js";
-import { roundStateToData, type RoundState } from "../../src/controller/gate.js";
+import { settingsToData, type PublishedSettings } from "../../src/controller/act/round-store.js";
+import { roundStateToData, type RoundState } from "../../src/controller/decide/gate.js";
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../../src/model/constants.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import { shadowStatus } from "./fixtures.js";

@@ -2,7 +2,7 @@
 // body it is sent and answers 204.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Notification } from "../../src/controller/notify.js";
+import type { Notification } from "../../src/controller/act/notify.js";
 
 /** A local webhook receiver: keeps every JSON body it is sent. */
 export async function receiver(): Promise<{ url: URL; got: Notification[]; close: () => void }> {

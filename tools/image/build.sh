@@ -16,7 +16,8 @@
 # Outputs, in ${BRUPOP_IMAGE_CACHE:-$HOME/.cache/brupop-image}/<key>/:
 #   brupop-ts-<version>.tar       docker-archive of the first architecture (what `ctr images import`
 #                                 and the image test read), tagged brupop-ts:<version>
-#   brupop-ts-<version>.oci.tar   oci-archive: the OCI index with every architecture
+#   brupop-ts-<version>.oci.tar   oci-archive: the OCI index with every architecture, its layers
+#                                 recompressed with libdeflate-gzip -12 (tools/image/recompress.ts)
 #   brupop-ts-<version>.<arch>.cdx.json   the SBOM of each architecture's image
 #   SIZE, SIZES, BUILDINFO
 # and in buildah's storage there: localhost/brupop-ts:<version> (first arch) and
@@ -24,8 +25,12 @@
 # Key = hash of every file that may enter the bundles, this directory, and the Node version.
 # A warm run only checks that directory. The LAST stdout line is the docker-archive path.
 # --push REF: also pushes the index (every architecture) to REF (docker://REF; TLS verified against
-# the system's CAs, or REGISTRY_CA_DIR/<host:port>/ca.crt); done on every run, cached or not.
-# Needs root, buildah, apt-get, llvm-strip, readelf (bash tools/testenv/install-realnode-deps.sh).
+# the system's CAs, or REGISTRY_CA_DIR/<host:port>/ca.crt); done on every run, cached or not. It is
+# the oci-archive's blobs that go (skopeo copy --preserve-digests): the registry serves the digests
+# and sizes the archive and SIZES report.
+# The Node tarballs are checked against tools/image/node.sha256 (tools/image/node-pin.ts).
+# Needs root, buildah, apt-get, llvm-strip, readelf, libdeflate-gzip, skopeo
+# (bash tools/testenv/install-realnode-deps.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/tools/image"
@@ -68,16 +73,12 @@ bah() { buildah --root "$cache/storage" --runroot "$cache/run" --storage-driver 
 done_already() { [[ -f "$final/COMPLETE" && -s "$archive" && -s "$oci" ]]; }
 push_index() {
   [[ -n "$push_ref" ]] || return 0
-  local t0=$SECONDS certs=() list="localhost/$name-push:$version" a
-  [[ -n "${REGISTRY_CA_DIR:-}" ]] && certs=(--cert-dir "$REGISTRY_CA_DIR/${push_ref%%/*}")
+  local t0=$SECONDS certs=()
+  command -v skopeo >/dev/null || die "'skopeo' not found: run bash tools/testenv/install-realnode-deps.sh"
+  [[ -n "${REGISTRY_CA_DIR:-}" ]] && certs=(--dest-cert-dir "$REGISTRY_CA_DIR/${push_ref%%/*}")
   log "pushing the index ($archs) to $push_ref"
-  # The per-arch images of this build are in buildah's storage (same cache): one manifest list
-  # of them, pushed with every instance (--all), then dropped.
-  bah manifest rm "$list" >/dev/null 2>&1 || true
-  bah manifest create "$list" >/dev/null
-  for a in $(sed -n 's/^archs=//p' "$final/BUILDINFO"); do bah manifest add "$list" "localhost/$ref-$a" >/dev/null; done
-  bah manifest push --quiet --all "${certs[@]}" "$list" "docker://$push_ref" >&2
-  bah manifest rm "$list" >/dev/null
+  # The archive as built (every instance, --all), byte for byte: buildah would recompress the layers.
+  skopeo copy --quiet --all --preserve-digests "${certs[@]}" "oci-archive:$oci:$ref" "docker://$push_ref" >&2
   log "pushed in $((SECONDS - t0))s"
 }
 report() {
@@ -90,7 +91,7 @@ if done_already; then
   exit 0
 fi
 
-for t in buildah apt-get llvm-strip readelf dpkg-deb; do
+for t in buildah apt-get llvm-strip readelf dpkg-deb libdeflate-gzip; do
   command -v "$t" >/dev/null || die "'$t' not found: run bash tools/testenv/install-realnode-deps.sh"
 done
 [[ $(id -u) == 0 ]] || die "buildah (overlay storage) needs root"
@@ -167,6 +168,7 @@ for arch in $archs; do
     log "npm pack node-linux-$cpu@${node_version#v}"
     (cd "$dl" && npm pack --silent "node-linux-$cpu@${node_version#v}" >/dev/null)
   fi
+  "$node_bin" --import tsx "$here/node-pin.ts" "$dl/$pkg" || die "$dl/$pkg is not the pinned Node tarball"
   mkdir -p "$work/node-$arch"
   tar -xzf "$dl/$pkg" -C "$work/node-$arch" --strip-components=1
   install -d "$rootfs/usr/local/bin"
@@ -287,6 +289,10 @@ bah manifest create "$list" >/dev/null
 for arch in $archs; do bah manifest add "$list" "localhost/$ref-$arch" >/dev/null; done
 bah manifest push --quiet --all "$list" "oci-archive:$work/$name-$version.oci.tar:$ref" >&2
 bah manifest rm "$list" >/dev/null
+# buildah's Go gzip (no level option) -> libdeflate-gzip -12: ~10% smaller layers (docs/benchmarks.md).
+t0=$SECONDS
+"$node_bin" --import tsx "$here/recompress.ts" "$work/$name-$version.oci.tar"
+log "layers recompressed in $((SECONDS - t0))s"
 # The source maps stay beside the archive (the image runs without --enable-source-maps).
 tar -czf "$work/$name-$version.sourcemaps.tar.gz" -C "$work/bundle" $(cd "$work/bundle" && ls -- *.map)
 # SIZES: <arch> <uncompressed bytes> <compressed bytes (the layer a node pulls)>.

@@ -78,7 +78,12 @@ export interface HostApiOptions {
   brupop?: readonly string[];
   /** Extra `brupop simulate-host` flags, e.g. ["--current-version", "1.19.0", "--release", "1.20.0"]. */
   args?: readonly string[];
+  /** Each line of its log as it is read, before a reboot line powers the node off (the chaos observer's reboot log). */
+  onLine?: (line: string) => void;
 }
+
+/** A node daemon the chaos suite can kill and start again on its own (kit/chaos/realnode.ts). */
+export type NodeDaemon = "kubelet" | "containerd";
 
 export interface RealNodeCluster extends TestCluster {
   readonly nodes: readonly RealNode[];
@@ -96,6 +101,13 @@ export interface RealNodeCluster extends TestCluster {
   powerOff(node: string): Promise<void>;
   /** Boots a powered-off node again (containerd, kubelet; images survive on its disk). */
   powerOn(node: string): Promise<void>;
+  /**
+   * SIGKILLs one daemon of a powered-on node (its containers keep running: shims are their own
+   * processes); false if it was not running.
+   */
+  killDaemon(node: string, daemon: NodeDaemon): Promise<boolean>;
+  /** Starts a killed daemon again with the same flags; false if the node is off or it runs. */
+  startDaemon(node: string, daemon: NodeDaemon): Promise<boolean>;
   /** Number of reboots done by powerOff/powerOn per node. */
   reboots(node: string): number;
   /** Failures of the power cycles startHostApi triggered (empty when every reboot worked). */
@@ -253,14 +265,31 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       ...(replicas > 0 ? [join(cacheDir, "images", "coredns.tar")] : []),
       ...(opts.images ?? []),
     ];
-    const boot = async (s: NodeState, loadImages: boolean): Promise<void> => {
-      const { ns } = await sandbox.nodeNamespace(s.node.name, s.node.runDir);
-      s.ns = ns;
+    const startContainerd = (s: NodeState, ns: NamespaceHost): ManagedProcess => {
       const containerd = sandbox.start(ns, `${s.node.name}-containerd`, "containerd", [
         "--config",
         join(s.dir, "containerd.toml"),
       ]);
-      s.procs = [containerd];
+      s.procs.push(containerd);
+      return containerd;
+    };
+    const startKubelet = (s: NodeState, ns: NamespaceHost): void => {
+      const kubeletArgs = [
+        `--config=${s.kubeletConfigPath}`,
+        `--kubeconfig=${s.kubeconfigPath}`,
+        `--hostname-override=${s.node.name}`,
+        `--node-ip=${s.node.ip}`,
+        `--root-dir=${s.paths.kubeletRoot}`,
+        "--v=1",
+      ];
+      if (labels !== "") kubeletArgs.push(`--node-labels=${labels}`);
+      s.procs.push(sandbox.start(ns, `${s.node.name}-kubelet`, join(bin, "kubelet"), kubeletArgs));
+    };
+    const boot = async (s: NodeState, loadImages: boolean): Promise<void> => {
+      const { ns } = await sandbox.nodeNamespace(s.node.name, s.node.runDir);
+      s.ns = ns;
+      s.procs = [];
+      const containerd = startContainerd(s, ns);
       await waitUntil(`${s.node.name} containerd`, deadlineOr(60_000), [containerd], () =>
         Promise.resolve(existsSync(s.paths.containerdSocket)),
       );
@@ -275,16 +304,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
           );
         }
       }
-      const kubeletArgs = [
-        `--config=${s.kubeletConfigPath}`,
-        `--kubeconfig=${s.kubeconfigPath}`,
-        `--hostname-override=${s.node.name}`,
-        `--node-ip=${s.node.ip}`,
-        `--root-dir=${s.paths.kubeletRoot}`,
-        "--v=1",
-      ];
-      if (labels !== "") kubeletArgs.push(`--node-labels=${labels}`);
-      s.procs.push(sandbox.start(ns, `${s.node.name}-kubelet`, join(bin, "kubelet"), kubeletArgs));
+      startKubelet(s, ns);
       s.poweredOn = true;
     };
     const deadlineOr = (ms: number): number => Math.max(deadline, Date.now() + ms);
@@ -346,8 +366,29 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       await boot(s, false);
     };
 
+    const daemonName = (s: NodeState, d: NodeDaemon): string => `${s.node.name}-${d}`;
+    const killDaemon = async (name: string, d: NodeDaemon): Promise<boolean> => {
+      const s = byName(name);
+      const p = s.procs.find((x) => x.name === daemonName(s, d));
+      if (!s.poweredOn || p === undefined) return false;
+      s.procs = s.procs.filter((x) => x !== p);
+      await p.stop(0);
+      return true;
+    };
+    const startDaemon = (name: string, d: NodeDaemon): Promise<boolean> => {
+      const s = byName(name);
+      const ns = s.ns;
+      if (!s.poweredOn || ns === undefined || s.procs.some((x) => x.name === daemonName(s, d)))
+        return Promise.resolve(false);
+      if (d === "kubelet") startKubelet(s, ns);
+      else startContainerd(s, ns);
+      return Promise.resolve(true);
+    };
+
     const result: RealNodeCluster = {
       ...c,
+      killDaemon,
+      startDaemon,
       nodes: states.map((s) => s.node),
       sandbox,
       registry,
@@ -382,6 +423,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
         const watcher = followLog(
           p.logFile,
           (line) => {
+            hostOpts.onLine?.(line);
             // pino JSON lines: {"msg":"rebooting",...} / {"msg":"booted",...}
             if (line.includes('"msg":"rebooting"')) return powerOff(name);
             if (line.includes('"msg":"booted"')) return powerOn(name);

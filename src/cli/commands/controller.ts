@@ -1,10 +1,10 @@
 // `brupop controller`: a thin wrapper. Its flags and variables are the option table of
-// src/controller/config.ts; it builds a Controller from the settings and runs it until
+// src/controller/run/config.ts; it builds a Controller from the settings and runs it until
 // SIGTERM/SIGINT (runService), then stops cleanly (releasing the leader lease).
 import type { Command } from "commander";
 import { addOptionTable, flagValues } from "../../config/options.js";
 import { readServiceAccountNamespace } from "../../config/parsers.js";
-import { CONTROLLER_OPTIONS } from "../../controller/config.js";
+import { CONTROLLER_OPTIONS } from "../../controller/run/config.js";
 import { runService, whenStopped } from "../service.js";
 
 export function registerController(program: Command): void {
@@ -17,8 +17,8 @@ export function registerController(program: Command): void {
     // Loaded here, not at the top, so other commands (the agent above all) do not pay for them.
     const [{ Controller }, { controllerSettings }, { loadKubeAccess }, { KubeRest }, { createLogger }] =
       await Promise.all([
-        import("../../controller/controller.js"),
-        import("../../controller/settings.js"),
+        import("../../controller/run/controller.js"),
+        import("../../controller/run/settings.js"),
         import("../../k8s/access.js"),
         import("../../k8s/rest.js"),
         import("../../log.js"),

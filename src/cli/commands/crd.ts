@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_APISERVER_SERVICE_PORT, DEFAULT_NAMESPACE } from "../../model/constants.js";
 import { renderCrdYaml } from "../../model/crd.js";
-import { renderPolicyCrdYaml } from "../../model/policy.js";
+import { renderPolicyCrdYaml } from "../../model/policy-crd.js";
 import { parseNamespace, parsePort } from "../../config/parsers.js";
 import { flagParser } from "../options.js";
 
