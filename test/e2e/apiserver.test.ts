@@ -3,7 +3,7 @@
 // authenticate with real bound service-account tokens (TokenRequest); kube-apiserver itself calls our
 // /crdconvert; drains go through the Eviction API against a real PodDisruptionBudget.
 import assert from "node:assert/strict";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 import { X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
@@ -21,13 +21,15 @@ import {
   AGENT_TOKEN_AUDIENCE,
   COMPONENT_LABEL,
   EXCLUDE_FROM_LB_LABEL,
-  UPDATER_INTERFACE_LABEL,
-  UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eCluster } from "../kit/e2e.js";
 import {
+  AGENT_SA,
+  BRUPOP_NS,
   agentHeaders,
+  apiserverFleet,
   createBarePod,
   httpsCaller,
   installCrd,
@@ -36,9 +38,9 @@ import {
   type AgentIdentity as Agent,
   type Answer,
 } from "../kit/apiserver-e2e.js";
-import { shadowStatus } from "../kit/fixtures.js";
+import { createWorkload, shadowStatus } from "../kit/fixtures.js";
 import { kube as kubeCall, type KubeCallOptions } from "../kit/kube.js";
-import { poller } from "../kit/poll.js";
+import { eventuallyFast as eventually } from "../kit/poll.js";
 import {
   freshCert,
   testCa,
@@ -48,12 +50,8 @@ import {
   type TlsDir,
 } from "../kit/tls.js";
 
-/** The shared poller, at this file's 200 ms pace. */
-const eventually = poller(200);
-
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
-const AGENT_SA = "brupop-agent-service-account";
 const POOL_LABEL = "brupop-e2e/pool";
 const AGENT_DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
 const SHADOWS_V2 = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
@@ -80,6 +78,7 @@ interface PodObj extends Obj {
 }
 
 describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () => {
+  const e2e = new E2eCluster();
   let cluster: TestCluster;
   let rest: RawKubeRest;
   let server: Apiserver;
@@ -136,34 +135,15 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     body?: string,
   ) => Promise<Answer> = httpsCaller(() => ({ url: server.url, caPem: ca.certPem }));
 
-  const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    }
-  };
-
   before(async () => {
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
-    [nodeA, nodeB, nodeC] = (await cluster.addNodes(3, {
-      namePrefix: "brupop-e2e-",
-      labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+    cluster = await e2e.start();
+    rest = e2e.rest;
+    [nodeA, nodeB, nodeC] = (await apiserverFleet(cluster, kube, {
+      nodes: 3,
+      prefix: "brupop-e2e-",
+      namespaces: [NS, WORKLOADS],
+      serviceAccounts: [[NS, AGENT_SA]],
     })) as [string, string, string];
-
-    await kube("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
-    await kube("POST", "/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: WORKLOADS },
-    });
-    await kube("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, {
-      apiVersion: "v1",
-      kind: "ServiceAccount",
-      metadata: { name: AGENT_SA },
-    });
 
     // Serving certificate for our apiserver, from the kit's test CA (what cert-manager would mount).
     ca = await testCa();
@@ -196,8 +176,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   after(async () => {
     await server?.close(1_000);
-    rest?.close();
-    await cluster?.stop();
+    await e2e.stop();
     await tls?.remove();
   });
 
@@ -208,7 +187,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "a valid agent creates its shadow (owned by its Node) and writes its status",
-    withLogs(async () => {
+    e2e.run(async () => {
       const a = agent(nodeA);
       // The agent reads its projected token from a file on every call.
       const tokenFile = join(tlsDir, "agent-token");
@@ -246,7 +225,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "refuses every request that is not the right agent for the node, and writes nothing",
-    withLogs(async () => {
+    e2e.run(async () => {
       const a = agent(nodeA);
       const b = agent(nodeB);
       const before = await getShadow(`brs-${nodeA}`);
@@ -376,7 +355,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "a deleted pod's token stops working, even though its review was cached",
-    withLogs(async () => {
+    e2e.run(async () => {
       const ghost = await createPod("ghost-agent", nodeA, { [COMPONENT_LABEL]: AGENT_COMPONENT });
       const token = await tokenFor(ghost.metadata.name, ghost.metadata.uid);
       const headers = headersOf(agent(nodeA), { token });
@@ -407,7 +386,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "kube-apiserver converts through /crdconvert: created as v1 reads as v2, and the reverse",
-    withLogs(async () => {
+    e2e.run(async () => {
       await kube("POST", SHADOWS_V1, {
         apiVersion: "brupop.bottlerocket.aws/v1",
         kind: "BottlerocketShadow",
@@ -465,7 +444,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "cordon-and-drain respects a PodDisruptionBudget, leaves DaemonSet pods, and uncordon restores scheduling",
-    withLogs(async () => {
+    e2e.run(async () => {
       const a = agent(nodeA);
       await kube(
         "PATCH",
@@ -476,22 +455,11 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
         },
       );
       const app = { app: "web" };
-      await kube("POST", `/apis/apps/v1/namespaces/${WORKLOADS}/deployments`, {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "web" },
-        spec: {
-          replicas: 3,
-          selector: { matchLabels: app },
-          template: {
-            metadata: { labels: app },
-            spec: {
-              nodeSelector: { [POOL_LABEL]: "drain" },
-              automountServiceAccountToken: false,
-              containers: [{ name: "web", image: "registry.example/web:1" }],
-            },
-          },
-        },
+      await createWorkload(kube, WORKLOADS, "Deployment", "web", {
+        replicas: 3,
+        nodeSelector: { [POOL_LABEL]: "drain" },
+        image: "registry.example/web:1",
+        noToken: true,
       });
       await kube("POST", `/apis/policy/v1/namespaces/${WORKLOADS}/poddisruptionbudgets`, {
         apiVersion: "policy/v1",
@@ -499,21 +467,11 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
         metadata: { name: "web" },
         spec: { maxUnavailable: 1, selector: { matchLabels: app } },
       });
-      await kube("POST", `/apis/apps/v1/namespaces/${WORKLOADS}/daemonsets`, {
-        apiVersion: "apps/v1",
-        kind: "DaemonSet",
-        metadata: { name: "node-logger" },
-        spec: {
-          selector: { matchLabels: { app: "node-logger" } },
-          template: {
-            metadata: { labels: { app: "node-logger" } },
-            spec: {
-              nodeSelector: { [POOL_LABEL]: "drain" },
-              automountServiceAccountToken: false,
-              containers: [{ name: "log", image: "registry.example/log:1" }],
-            },
-          },
-        },
+      await createWorkload(kube, WORKLOADS, "DaemonSet", "node-logger", {
+        nodeSelector: { [POOL_LABEL]: "drain" },
+        image: "registry.example/log:1",
+        container: "log",
+        noToken: true,
       });
       const isReady = (p: PodObj) =>
         p.metadata.deletionTimestamp === undefined &&
@@ -619,7 +577,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "a node someone else cordoned stays cordoned after cordon-and-drain and uncordon",
-    withLogs(async () => {
+    e2e.run(async () => {
       const c = agent(nodeC);
       await kube(
         "PATCH",
@@ -642,7 +600,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "sets and removes the load-balancer exclusion label",
-    withLogs(async () => {
+    e2e.run(async () => {
       const client = clientFor(agent(nodeA));
       try {
         await client.excludeFromLb();
@@ -657,7 +615,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
 
   it(
     "picks up a rotated certificate for new connections without dropping an in-flight request",
-    withLogs(async () => {
+    e2e.run(async () => {
       const a = agent(nodeA);
       const oldFingerprint = new X509Certificate(await readCert(tlsDir)).fingerprint256;
       assert.equal(await peerFingerprint(server.port, ca.certPem), oldFingerprint);

@@ -12,17 +12,15 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { fakeAgentToken } from "../kit/fake-token.js";
 import { Apiserver } from "../../src/apiserver/server.js";
 import { silentLogger } from "../../src/log.js";
-import {
-  AGENT_COMPONENT,
-  AGENT_TOKEN_AUDIENCE,
-  COMPONENT_LABEL,
-  UPDATER_INTERFACE_LABEL,
-  UPDATER_INTERFACE_VERSION,
-} from "../../src/model/constants.js";
+import { AGENT_COMPONENT, AGENT_TOKEN_AUDIENCE, COMPONENT_LABEL } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eCluster } from "../kit/e2e.js";
 import {
+  AGENT_SA,
+  BRUPOP_NS,
   agentHeaders,
+  apiserverFleet,
   createBarePod,
   httpsCaller,
   installCrd,
@@ -34,11 +32,10 @@ import { shadowStatus } from "../kit/fixtures.js";
 import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
 import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 import { ObservedKubeRest } from "../../kit/testenv/observed-rest.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const ELSEWHERE = "elsewhere";
-const AGENT_SA = "brupop-agent-service-account";
 const DOOMED_SA = "doomed-agent-sa";
 const SHADOWS = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
 const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
@@ -62,6 +59,7 @@ interface Obj {
   data?: Record<string, string>;
 }
 describe("brupop apiserver under attack (real control plane)", { timeout: 600_000 }, () => {
+  const e2e = new E2eCluster();
   let cluster: TestCluster;
   let rest: RawKubeRest;
   let server: Apiserver;
@@ -141,26 +139,18 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
   }
 
   before(async () => {
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
-    [nodeA, nodeB] = (await cluster.addNodes(2, {
-      namePrefix: "brupop-attack-",
-      labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+    cluster = await e2e.start();
+    rest = e2e.rest;
+    [nodeA, nodeB] = (await apiserverFleet(cluster, kube, {
+      nodes: 2,
+      prefix: "brupop-attack-",
+      namespaces: [NS, ELSEWHERE],
+      serviceAccounts: [
+        [NS, AGENT_SA],
+        [NS, DOOMED_SA],
+        [ELSEWHERE, AGENT_SA],
+      ],
     })) as [string, string];
-    for (const name of [NS, ELSEWHERE]) {
-      await kube("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
-    }
-    for (const [ns, name] of [
-      [NS, AGENT_SA],
-      [NS, DOOMED_SA],
-      [ELSEWHERE, AGENT_SA],
-    ] as const) {
-      await kube("POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: { name },
-      });
-    }
 
     tls = await makeTlsDir("brupop-attack-tls-");
 
@@ -200,8 +190,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
 
   after(async () => {
     await server?.close(1_000);
-    rest?.close();
-    await cluster?.stop();
+    await e2e.stop();
     await tls?.remove();
   });
 

@@ -15,7 +15,8 @@ import { parseSchedule } from "../../src/controller/decide/schedule.js";
 import { type Query } from "../../src/k8s/rest.js";
 import { PLURAL, UPDATER_INTERFACE_LABEL, shadowNameForNode } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import { eventually, kube } from "../kit/kube.js";
+import { createWorkload } from "../kit/fixtures.js";
+import { bindKube, eventually, kube } from "../kit/kube.js";
 import type { BrupopTestbed } from "../kit/testbed.js";
 import { FleetWatcher, HealthyPodsWatcher, shadowsPath, type RawBrs } from "../kit/watchers.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
@@ -140,18 +141,10 @@ describe("brupop controller (real control plane, real agents, simulated hosts)",
       // A workload on those nodes, guarded by a PodDisruptionBudget: drains must respect it.
       const app = { app: "web" };
       const minAvailable = 4;
-      await kube(tb.rest, "POST", `/apis/apps/v1/namespaces/${tb.namespace}/deployments`, {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "web" },
-        spec: {
-          replicas: 5,
-          selector: { matchLabels: app },
-          template: {
-            metadata: { labels: app },
-            spec: { nodeSelector: pool, containers: [{ name: "web", image: "e2e/web:1" }] },
-          },
-        },
+      await createWorkload(bindKube(tb.rest), tb.namespace, "Deployment", "web", {
+        replicas: 5,
+        nodeSelector: pool,
+        image: "e2e/web:1",
       });
       await kube(tb.rest, "POST", `/apis/policy/v1/namespaces/${tb.namespace}/poddisruptionbudgets`, {
         apiVersion: "policy/v1",

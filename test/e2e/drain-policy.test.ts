@@ -3,7 +3,7 @@
 // apiserver for the file, configured with a short drain deadline and DRAIN_TIMEOUT_ACTION=delete, a
 // skip selector and marks; each scenario has a node of its own.
 import assert from "node:assert/strict";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,16 +16,20 @@ import { parseLabelSelector } from "../../src/k8s/label-selector.js";
 import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { silentLogger } from "../../src/log.js";
+import { AGENT_COMPONENT, COMPONENT_LABEL } from "../../src/model/constants.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eCluster } from "../kit/e2e.js";
 import {
-  AGENT_COMPONENT,
-  COMPONENT_LABEL,
-  UPDATER_INTERFACE_LABEL,
-  UPDATER_INTERFACE_VERSION,
-} from "../../src/model/constants.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
-import { agentHeaders, httpsCaller, startAgents, type AgentIdentity } from "../kit/apiserver-e2e.js";
+  AGENT_SA,
+  BRUPOP_NS,
+  agentHeaders,
+  apiserverFleet,
+  httpsCaller,
+  startAgents,
+  type AgentIdentity,
+} from "../kit/apiserver-e2e.js";
 import { bindKube, type KubeFn } from "../kit/kube.js";
-import { poller } from "../kit/poll.js";
+import { eventuallyFast as eventually } from "../kit/poll.js";
 import {
   freshCert,
   testCa,
@@ -34,11 +38,8 @@ import {
   type TlsDir,
 } from "../kit/tls.js";
 
-const eventually = poller(200);
-
-const NS = "brupop-bottlerocket-aws";
+const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
-const AGENT_SA = "brupop-agent-service-account";
 const SKIP_LABEL = "brupop-e2e/keep";
 const DRAIN = "/bottlerocket-node-resource/cordon-and-drain";
 const UNCORDON = "/bottlerocket-node-resource/uncordon";
@@ -85,6 +86,7 @@ function marksOf(n: NodeObj): Record<string, unknown> {
 }
 
 describe("drain policy and marks during an update on a real control plane", { timeout: 600_000 }, () => {
+  const e2e = new E2eCluster();
   let cluster: TestCluster;
   let rest: RawKubeRest;
   let kube: KubeFn;
@@ -136,31 +138,16 @@ describe("drain policy and marks during an update on a real control plane", { ti
       spec: { minAvailable, selector: { matchLabels: { app } } },
     });
 
-  const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    }
-  };
-
   before(async () => {
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
+    cluster = await e2e.start();
+    rest = e2e.rest;
     kube = bindKube(rest);
-    [nodeBlock, nodeSkip, nodeDelete, nodeMarks] = (await cluster.addNodes(4, {
-      namePrefix: "drain-e2e-",
-      labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+    [nodeBlock, nodeSkip, nodeDelete, nodeMarks] = (await apiserverFleet(cluster, kube, {
+      nodes: 4,
+      prefix: "drain-e2e-",
+      namespaces: [NS, WORKLOADS],
+      serviceAccounts: [[NS, AGENT_SA]],
     })) as [string, string, string, string];
-    for (const name of [NS, WORKLOADS]) {
-      await kube("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
-    }
-    await kube("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, {
-      apiVersion: "v1",
-      kind: "ServiceAccount",
-      metadata: { name: AGENT_SA },
-    });
 
     ca = await testCa();
     tls = await makeTlsDir("brupop-drain-e2e-", await freshCert());
@@ -200,14 +187,13 @@ describe("drain policy and marks during an update on a real control plane", { ti
 
   after(async () => {
     await server?.close(1_000);
-    rest?.close();
-    await cluster?.stop();
+    await e2e.stop();
     await tls?.remove();
   });
 
   it(
     "a do-not-disrupt pod blocks the drain, nothing is evicted, and the agent's failure names the pod",
-    withLogs(async () => {
+    e2e.run(async () => {
       await createPod("precious", nodeBlock, { annotations: { "karpenter.sh/do-not-disrupt": "true" } });
       await createPod("ordinary", nodeBlock);
 
@@ -255,7 +241,7 @@ describe("drain policy and marks during an update on a real control plane", { ti
 
   it(
     "a pod the skip selector matches stays on the node; the others are evicted",
-    withLogs(async () => {
+    e2e.run(async () => {
       await createPod("cache", nodeSkip, { labels: { [SKIP_LABEL]: "true" } });
       await createPod("plain", nodeSkip);
       const answer = await drain(nodeSkip);
@@ -272,7 +258,7 @@ describe("drain policy and marks during an update on a real control plane", { ti
 
   it(
     "at the deadline, delete removes a pod no PodDisruptionBudget protects and keeps (and names) one a PDB protects",
-    withLogs(async () => {
+    e2e.run(async () => {
       // Two PDBs that each allow a disruption: the Eviction API refuses such a pod (500) until the
       // deadline, although deleting it breaks no budget. One PDB that allows none guards the other.
       await createPod("multi", nodeDelete, { labels: { app: "multi" } });
@@ -315,7 +301,7 @@ describe("drain policy and marks during an update on a real control plane", { ti
 
   it(
     "marks go on with the cordon and come off with the uncordon; a mark that was already there stays",
-    withLogs(async () => {
+    e2e.run(async () => {
       await kube(
         "PATCH",
         `/api/v1/nodes/${nodeMarks}`,

@@ -19,11 +19,9 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { Registry } from "prom-client";
 
-import { Controller } from "../../src/controller/run/controller.js";
-import { inProcessSettings } from "../../src/controller/run/settings.js";
-import { parseSchedule } from "../../src/controller/decide/schedule.js";
+import type { Controller } from "../../src/controller/run/controller.js";
 import { EventRecorder, kubeEventSender, type EventsV1Event } from "../../src/k8s/events.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
+import { silentLogger } from "../../src/log.js";
 import { API_VERSION_V2, KIND, shadowNameForNode } from "../../src/model/constants.js";
 import {
   CLEAR_HALT_ANNOTATION,
@@ -32,12 +30,12 @@ import {
   POLICY_KIND,
   type RawPolicy,
 } from "../../src/model/policy.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eScenarios, elapsed } from "../kit/e2e.js";
 import { documentedEvents, type DocumentedEvent } from "../kit/event-docs.js";
 import { eventually, kube } from "../kit/kube.js";
-import { BrupopTestbed } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { shadowsPath } from "../kit/watchers.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FROM = "1.19.0";
@@ -50,10 +48,6 @@ const TICK_MS = 300;
 const HOST_DURATIONS = { refresh: 50, prepare: 200, activate: 50, deactivate: 50, reboot: 300 };
 const AGENT_TIMINGS = { loopIntervalMs: 500, updateCheckIntervalMs: 1_000, excludeFromLbWaitMs: 0 };
 const EVENTS = "/apis/events.k8s.io/v1/events";
-
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
-const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 
 interface Fleet {
   ok: string;
@@ -77,7 +71,10 @@ const PROVOKED: Record<string, (f: Fleet) => Record<string, string>> = {
 const documented = documentedEvents(ROOT);
 
 describe("every documented Event reaches the cluster (real control plane)", { timeout: 240_000 }, () => {
-  let cluster: TestCluster;
+  const e2e = new E2eScenarios({
+    timings: { tickMs: TICK_MS, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
+    to: TO,
+  });
   let tb: BrupopTestbed;
   let controller: Controller;
   let rest: RawKubeRest;
@@ -91,36 +88,18 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   }
 
   before(async () => {
-    cluster = await startCluster();
-    rest = new RawKubeRest(cluster.kubeConfig);
-    try {
-      await provoke();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
-      throw err;
-    }
+    await e2e.start();
+    rest = e2e.rest;
+    await e2e.withLogs(provoke)();
     process.stderr.write(`events e2e: fleet provoked in ${elapsed(t0)}\n`);
   });
 
   /** Sets up the fleet and provokes every Event reason (see the file's comment). */
   async function provoke(): Promise<void> {
-    tb = await BrupopTestbed.start({
-      cluster,
-      namespace: NS,
-      releases: [{ version: TO }],
-      hostDurations: HOST_DURATIONS,
-      agentTimings: AGENT_TIMINGS,
-      logger,
-    });
-    const [ok, bad, silent, held] = await tb.addNodes(4, { version: FROM, namePrefix: "ev-" });
+    tb = await e2e.testbed(NS);
+    const [ok, bad, silent, held] = await e2e.offered(tb, "ev-", 4, { version: FROM });
     assert.ok(ok !== undefined && bad !== undefined && silent !== undefined && held !== undefined);
     fleet = { ok, bad, silent, held };
-    await tb.waitForAll(
-      [ok, bad, silent, held],
-      `Idle, offered ${TO}`,
-      (s) => s.current_state === "Idle" && s.target_version === TO,
-      30_000,
-    );
     tb.fleet.host(bad).failCommand("prepare", { times: 1, stderr: "e2e: injected prepare failure" });
     tb.killAgent(silent);
     await kube(rest, "POST", `/api/v1/namespaces/${NS}/pods`, {
@@ -141,19 +120,14 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
       metadata: { name: POLICY },
       spec: { failureBudget: { maxFailures: 1, window: "1h" } },
     });
-    controller = new Controller(
-      inProcessSettings({
-        namespace: NS,
+    controller = e2e.controller(
+      tb,
+      {
         maxConcurrent: 10,
-        schedule: parseSchedule("* * * * * * *", new Date()),
-        tickIntervalMs: TICK_MS,
-        extras: {
-          blockers: { podSelector: `${BLOCK_LABEL}=true` },
-          agentSilenceLimitMs: 3_000,
-        },
-      }),
-      { rest: new RawKubeRest(cluster.kubeConfig), logger },
-      { eventDebounceMs: 50, http: null, policyName: POLICY },
+        extras: { blockers: { podSelector: `${BLOCK_LABEL}=true` }, agentSilenceLimitMs: 3_000 },
+      },
+      {},
+      { policyName: POLICY },
     );
     await controller.start();
 
@@ -175,10 +149,7 @@ describe("every documented Event reaches the cluster (real control plane)", { ti
   }
 
   after(async () => {
-    await (controller as Controller | undefined)?.stop().catch(() => undefined);
-    await (tb as BrupopTestbed | undefined)?.stop().catch(() => undefined);
-    (rest as RawKubeRest | undefined)?.close();
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    await e2e.stop();
     process.stderr.write(`events e2e: ${elapsed(t0)} in all\n`);
   });
 

@@ -19,7 +19,6 @@ import { after, before, describe, it } from "node:test";
 import { Controller } from "../../src/controller/run/controller.js";
 import { inProcessSettings } from "../../src/controller/run/settings.js";
 import { parseSchedule } from "../../src/controller/decide/schedule.js";
-import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   API_GROUP,
   CRD_NAME,
@@ -30,9 +29,10 @@ import {
 import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
 import { upstreamShadowProblems, upstreamStatusProblems } from "../../src/model/upstream-read.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eScenarios, e2eLogger } from "../kit/e2e.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
-import { BrupopTestbed } from "../kit/testbed.js";
+import type { BrupopTestbed } from "../kit/testbed.js";
 import { FleetWatcher } from "../kit/watchers.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
@@ -43,8 +43,7 @@ const HOST_DURATIONS = { refresh: 100, prepare: 300, activate: 100, deactivate: 
 const AGENT_TIMINGS = { loopIntervalMs: 1_000, updateCheckIntervalMs: 2_000, excludeFromLbWaitMs: 0 };
 const MIN = 60_000;
 
-const logger: Logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e" }) : silentLogger();
+const logger = e2eLogger;
 
 const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const path = (version: "v1" | "v2", name?: string): string =>
@@ -192,6 +191,11 @@ interface Brs {
 }
 
 describe("migration from upstream Brupop and back (real control plane)", { timeout: 300_000 }, () => {
+  const e2e = new E2eScenarios({
+    timings: { tickMs: 500, hostDurations: HOST_DURATIONS, agentTimings: AGENT_TIMINGS },
+    to: TO,
+    name: "migration e2e",
+  });
   let cluster: TestCluster;
   let tb: BrupopTestbed;
   let controller: Controller | undefined;
@@ -208,30 +212,19 @@ describe("migration from upstream Brupop and back (real control plane)", { timeo
   const prepares = new Map<string, number[]>();
 
   before(async () => {
-    cluster = await startCluster();
-    tb = await BrupopTestbed.start({
-      cluster,
-      namespace: NS,
-      releases: [{ version: TO }],
-      hostDurations: HOST_DURATIONS,
-      agentTimings: AGENT_TIMINGS,
-      logger,
-    });
-    process.stderr.write(
-      `migration e2e: cluster ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
-    );
+    cluster = await e2e.start();
+    tb = await e2e.testbed(NS);
   });
 
   after(async () => {
     await controller?.stop();
     controllerRest?.close();
     await watcher?.stop();
-    if ((tb as BrupopTestbed | undefined) !== undefined) await tb.stop();
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    await e2e.stop();
   });
 
   const onFailure = async (err: unknown): Promise<never> => {
-    process.stderr.write(`\n${await cluster.dumpLogs(30)}\n`);
+    await e2e.dumpLogs();
     throw err;
   };
 

@@ -6,18 +6,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { createLogger, silentLogger } from "../../src/log.js";
 import { shadowNameForNode, VERSION_LOCK_ANNOTATION } from "../../src/model/constants.js";
 import { shadowsPath } from "../../src/agent/objects.js";
+import { e2eLogger } from "../kit/e2e.js";
 import { kube, sleep } from "../kit/kube.js";
 import { BrupopTestbed } from "../kit/testbed.js";
 
 const OLD = "1.19.0";
 const PINNED = "1.20.0";
 const NEWEST = "1.21.0";
-
-const logger =
-  process.env["BRUPOP_E2E_LOG"] === "1" ? createLogger({ level: "debug", name: "e2e-pin" }) : silentLogger();
 
 describe("version pin on a real control plane", { timeout: 240_000 }, () => {
   let tb: BrupopTestbed;
@@ -31,7 +28,7 @@ describe("version pin on a real control plane", { timeout: 240_000 }, () => {
       hostDurations: { refresh: 100, prepare: 300, activate: 100, reboot: 400 },
       // Update checks every second, so "stays" is checked many times below.
       agentTimings: { loopIntervalMs: 500, updateCheckIntervalMs: 1_000 },
-      logger,
+      logger: e2eLogger,
     });
   });
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 
@@ -34,42 +34,18 @@ import {
 import { buildCrd } from "../../src/model/crd.js";
 import type { ShadowSpec, ShadowStatus } from "../../src/model/shadow.js";
 import type { FleetStatus, NodeRow } from "../../src/status/model.js";
-import { freePorts, startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
+import { freePorts, type TestCluster } from "../../kit/testenv/cluster.js";
 import { renderKubeconfig } from "../../kit/testenv/kubeconfig.js";
 import { issueCert } from "../../kit/testenv/pki.js";
 import { bindKube, createWithStatus, crdEstablished, eventually, exactly, kube } from "../kit/kube.js";
 import { shadowStatus } from "../kit/fixtures.js";
-import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
+import { REPO, runCli, statusJsonNodeArgs, type CliResult } from "../kit/cli.js";
+import { E2eCluster } from "../kit/e2e.js";
+import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
-const REPO = resolve(import.meta.dirname, "../..");
 const FROM = "1.19.0";
 const TO = "1.20.0";
 const HOUR_MS = 3_600_000;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx <entry> ...args` from the repo root. */
-function runCli(
-  entry: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<CliResult> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", join(REPO, entry), ...args],
-      { cwd: REPO, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const brupop = (args: readonly string[]) => runCli("src/cli/main.ts", ["status", ...args]);
 
@@ -108,6 +84,7 @@ const status = shadowStatus;
 const agoIso = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, () => {
+  const e2e = new E2eCluster({ cluster: { scheduler: false } });
   let cluster: TestCluster;
   let rest: RawKubeRest;
   let kubeconfig: string;
@@ -266,8 +243,8 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
 
   before(async () => {
     const t0 = performance.now();
-    cluster = await startCluster({ scheduler: false });
-    rest = new RawKubeRest(cluster.kubeConfig);
+    cluster = await e2e.start();
+    rest = e2e.rest;
     kubeconfig = cluster.kubeconfigPath;
     scratch = await mkdtemp(join(tmpdir(), "brupop-status-e2e-"));
     noCrd = await brupop(["--kubeconfig", kubeconfig, "-n", "st-main"]);
@@ -279,9 +256,8 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
   });
 
   after(async () => {
-    rest?.close();
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
-    if ((cluster as TestCluster | undefined) !== undefined) await cluster.stop();
+    await e2e.stop();
   });
 
   it("a cluster without the CRD: one clear line, exit 1", () => {
@@ -514,23 +490,10 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
   });
 
   it("--watch re-renders when a shadow changes, and Ctrl-C ends it with 130 (docs/cli.md)", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO, "src/cli/main.ts"),
-        "status",
-        "--kubeconfig",
-        kubeconfig,
-        "-n",
-        "st-watch",
-        "-o",
-        "json",
-        "--watch",
-      ],
-      { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, statusJsonNodeArgs(kubeconfig, "st-watch", "--watch"), {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const docs: FleetStatus[] = [];
     let buffered = "";
     let stderr = "";
@@ -701,23 +664,10 @@ describe("brupop status (real control plane, real CLI)", { timeout: 600_000 }, (
       return row(json(res), node);
     };
     // --watch too, started before the verdict exists: it must come through the watch's informer.
-    const watch = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO, "src/cli/main.ts"),
-        "status",
-        "--kubeconfig",
-        kubeconfig,
-        "-n",
-        ns,
-        "-o",
-        "json",
-        "-w",
-      ],
-      { cwd: REPO, stdio: ["ignore", "pipe", "ignore"] },
-    );
+    const watch = spawn(process.execPath, statusJsonNodeArgs(kubeconfig, ns, "-w"), {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     const frames: FleetStatus[] = [];
     let buffered = "";
     watch.stdout.setEncoding("utf8").on("data", (chunk: string) => {

@@ -21,34 +21,24 @@ import { after, before, describe, it } from "node:test";
 
 import { liveProcessGroupCount } from "../../kit/testenv/process.js";
 import { readVersions } from "../../kit/testenv/paths.js";
-import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
-import { poller } from "../kit/poll.js";
-
-/** The shared poller, at this file's 200 ms pace. */
-const eventually = poller(200);
+import type { TestCluster } from "../../kit/testenv/cluster.js";
+import { E2eCluster } from "../kit/e2e.js";
+import { eventuallyFast as eventually } from "../kit/poll.js";
 
 const NS = "testenv-e2e";
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 describe("testenv: real control plane", { timeout: 300_000 }, () => {
+  /** Each test prints the tail of every component log when it fails. */
+  const e2e = new E2eCluster({ dumpLines: 40 });
   let cluster: TestCluster;
   let core: CoreV1Api;
   let nodes: string[];
   let startupMs = 0;
 
-  /** Runs a test body; on failure prints the tail of every component log, then rethrows. */
-  const withLogs = (fn: () => Promise<void>) => async (): Promise<void> => {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`\n${await cluster.dumpLogs(40)}\n`);
-      throw err;
-    }
-  };
-
   before(async () => {
     const t0 = performance.now();
-    cluster = await startCluster();
+    cluster = await e2e.start();
     nodes = await cluster.addNodes(5, { namePrefix: "e2e-", labels: { "brupop.test/pool": "a" } });
     startupMs = performance.now() - t0;
     process.stderr.write(`testenv: cluster + 5 Ready nodes in ${(startupMs / 1000).toFixed(1)} s\n`);
@@ -59,7 +49,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
   after(async () => {
     if ((cluster as TestCluster | undefined) === undefined) return;
     const dir = cluster.dir;
-    await cluster.stop();
+    await e2e.stop();
     assert.equal(liveProcessGroupCount(), 0, "every component process group was stopped");
     if (process.env["BRUPOP_TESTENV_KEEP"] !== "1") assert.equal(existsSync(dir), false, "temp dir removed");
   });
@@ -79,7 +69,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
 
   it(
     "serves a CRD: create, watch, status-patch a custom object",
-    withLogs(async () => {
+    e2e.run(async () => {
       const ext = cluster.kubeConfig.makeApiClient(ApiextensionsV1Api);
       await ext.createCustomResourceDefinition({
         body: {
@@ -161,7 +151,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
 
   it(
     "enforces a PodDisruptionBudget on eviction; evicted pods are rescheduled off a cordoned node",
-    withLogs(async () => {
+    e2e.run(async () => {
       const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
       const policy = cluster.kubeConfig.makeApiClient(PolicyV1Api);
       const labels = { app: "pdb-demo" };
@@ -262,7 +252,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
 
   it(
     "issues pod-bound service-account tokens that TokenReview accepts only for their audience",
-    withLogs(async () => {
+    e2e.run(async () => {
       const authn = cluster.kubeConfig.makeApiClient(AuthenticationV1Api);
       const nodeA = nodes[0] as string;
       await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: "agent" } } });
@@ -310,7 +300,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
 
   it(
     "garbage-collects objects owned by a deleted Node",
-    withLogs(async () => {
+    e2e.run(async () => {
       const [name] = await cluster.addNodes(1, { namePrefix: "gc-" });
       const node = await core.readNode({ name: name as string });
       await core.createNamespacedConfigMap({
@@ -341,7 +331,7 @@ describe("testenv: real control plane", { timeout: 300_000 }, () => {
 
   it(
     "takes a node NotReady (kwok lets go of it) and back Ready (kwok runs its pods again, its old pods are Ready again)",
-    withLogs(async () => {
+    e2e.run(async () => {
       const target = nodes[4] as string;
       await core.createNamespacedPod({
         namespace: NS,

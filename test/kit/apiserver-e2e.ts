@@ -1,4 +1,4 @@
-// The set-up the apiserver e2e files share (test/e2e/apiserver.test.ts, attack.test.ts): a real
+// The set-up the apiserver e2e files share (test/e2e/apiserver, attack, drain-policy): a real
 // control plane with brupop's namespace, its CRD whose conversion webhook is our in-process server,
 // agents as DaemonSet pods with real bound service-account tokens, and raw HTTPS calls to the server.
 import { request } from "node:https";
@@ -10,7 +10,12 @@ import {
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
 import { buildCrd } from "../../src/model/crd.js";
+import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { crdEstablished, type KubeFn, type Poll } from "./kube.js";
+
+/** brupop's namespace and the agents' service account, as the install names them. */
+export const BRUPOP_NS = "brupop-bottlerocket-aws";
+export const AGENT_SA = "brupop-agent-service-account";
 
 /** One agent pod of the DaemonSet, with a token bound to it. */
 export interface AgentIdentity {
@@ -206,4 +211,33 @@ export async function startAgents(
     }
     return opts.nodes.every((n) => agents.has(n));
   });
+}
+
+/**
+ * What an apiserver e2e file starts from on its fresh cluster: `nodes` brupop-managed nodes named
+ * `prefix`…, the namespaces, and the service accounts ([namespace, name]); returns the nodes' names.
+ */
+export async function apiserverFleet(
+  cluster: TestCluster,
+  kube: KubeFn,
+  o: {
+    nodes: number;
+    prefix: string;
+    namespaces: readonly string[];
+    serviceAccounts: readonly (readonly [string, string])[];
+  },
+): Promise<string[]> {
+  const names = await cluster.addNodes(o.nodes, {
+    namePrefix: o.prefix,
+    labels: { [UPDATER_INTERFACE_LABEL]: UPDATER_INTERFACE_VERSION },
+  });
+  for (const name of o.namespaces)
+    await kube("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  for (const [ns, name] of o.serviceAccounts)
+    await kube("POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name },
+    });
+  return names;
 }

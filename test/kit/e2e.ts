@@ -85,6 +85,18 @@ export class E2eCluster {
     process.stderr.write(`\n${await this.cluster.dumpLogs(this.#co.dumpLines ?? 30)}\n`);
   }
 
+  /** `fn` with the cluster's logs on failure (a before() that sets up what several tests read). */
+  withLogs(fn: () => Promise<void>): () => Promise<void> {
+    return async () => {
+      try {
+        await fn();
+      } catch (err) {
+        await this.dumpLogs();
+        throw err;
+      }
+    };
+  }
+
   /** One scenario: the cluster's logs on failure, then its cleanups whatever happened. */
   run(fn: () => Promise<void>): () => Promise<void> {
     return async () => {

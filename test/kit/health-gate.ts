@@ -3,7 +3,8 @@
 // controller, its pods "run" by kwok) on the nodes carrying a label.
 import { NO_HEALTH_CHECKS } from "../../src/agent/health.js";
 import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
-import { eventually, kube } from "./kube.js";
+import { createWorkload } from "./fixtures.js";
+import { bindKube, eventually, kube } from "./kube.js";
 import type { TestbedOptions } from "./testbed.js";
 
 interface Pod {
@@ -39,20 +40,10 @@ export async function nodeCriticalDaemonSet(rest: RawKubeRest, ns: string, label
     kind: "Namespace",
     metadata: { name: ns },
   });
-  await kube(rest, "POST", `/apis/apps/v1/namespaces/${ns}/daemonsets`, {
-    apiVersion: "apps/v1",
-    kind: "DaemonSet",
-    metadata: { name: "node-critical" },
-    spec: {
-      selector: { matchLabels: { app: "node-critical" } },
-      template: {
-        metadata: { labels: { app: "node-critical" } },
-        spec: {
-          nodeSelector: { [label]: "true" },
-          containers: [{ name: "c", image: "registry.example/node-critical:1" }],
-        },
-      },
-    },
+  await createWorkload(bindKube(rest), ns, "DaemonSet", "node-critical", {
+    nodeSelector: { [label]: "true" },
+    image: "registry.example/node-critical:1",
+    container: "c",
   });
 }
 

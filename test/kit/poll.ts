@@ -12,3 +12,6 @@ export function poller(
 ): (what: string, timeoutMs: number, check: () => Promise<boolean> | boolean) => Promise<void> {
   return (what, timeoutMs, check) => eventually(what, timeoutMs, check, intervalMs);
 }
+
+/** The 200 ms poller of the e2e files whose waits are short (apiserver, drain policy, testenv). */
+export const eventuallyFast = poller(200);
