@@ -211,8 +211,11 @@ export class RealNodeChaos {
     }
     this.#note("inject", f, node);
     await sleep(fault.downMs);
-    // false when the node rebooted meanwhile (its boot started every daemon).
+    // false when the node rebooted meanwhile (its boot started every daemon). The other daemon too,
+    // if it died meanwhile (a kubelet starting while containerd is down exits): systemd would
+    // restart it on a real host.
     await cluster.startDaemon(node, daemon);
+    await cluster.startDaemon(node, daemon === "kubelet" ? "containerd" : "kubelet");
     this.#note("heal", f, node);
   }
 

@@ -32,10 +32,11 @@ const NEW = "1.20.0";
 const LABEL = "bottlerocket.aws/updater-interface-version";
 /** CI's seed; `npm run chaos -- --real-nodes --seed S` sets another. */
 const SEED = Number(process.env["BRUPOP_CHAOS_REALNODE_SEED"] ?? "1");
-// As test/e2e/realnodes.test.ts: other jobs' mounts and cgroups come and go meanwhile.
+// As test/e2e/realnodes.test.ts: other jobs' mounts and cgroups come and go meanwhile (also
+// bench/footprint.ts's `brupop-start-<pid>`).
 const snapshotOpts = {
   ignoreMounts: [`${imageCacheRoot()}/`],
-  ignoreCgroups: ["process_api", "brupop-footprint"],
+  ignoreCgroups: ["process_api", "brupop-footprint", "brupop-start"],
 };
 
 describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 }, () => {

@@ -106,7 +106,10 @@ export interface RealNodeCluster extends TestCluster {
    * processes); false if it was not running.
    */
   killDaemon(node: string, daemon: NodeDaemon): Promise<boolean>;
-  /** Starts a killed daemon again with the same flags; false if the node is off or it runs. */
+  /**
+   * Starts a killed (or exited) daemon again with the same flags, as systemd's Restart=always would;
+   * false if the node is off or it runs.
+   */
   startDaemon(node: string, daemon: NodeDaemon): Promise<boolean>;
   /** Number of reboots done by powerOff/powerOn per node. */
   reboots(node: string): number;
@@ -369,7 +372,7 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
     const daemonName = (s: NodeState, d: NodeDaemon): string => `${s.node.name}-${d}`;
     const killDaemon = async (name: string, d: NodeDaemon): Promise<boolean> => {
       const s = byName(name);
-      const p = s.procs.find((x) => x.name === daemonName(s, d));
+      const p = s.procs.find((x) => x.name === daemonName(s, d) && x.running);
       if (!s.poweredOn || p === undefined) return false;
       s.procs = s.procs.filter((x) => x !== p);
       await p.stop(0);
@@ -378,8 +381,10 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
     const startDaemon = (name: string, d: NodeDaemon): Promise<boolean> => {
       const s = byName(name);
       const ns = s.ns;
-      if (!s.poweredOn || ns === undefined || s.procs.some((x) => x.name === daemonName(s, d)))
+      if (!s.poweredOn || ns === undefined || s.procs.some((x) => x.name === daemonName(s, d) && x.running))
         return Promise.resolve(false);
+      // One that died on its own (a kubelet started while containerd was down exits) is replaced.
+      s.procs = s.procs.filter((x) => x.name !== daemonName(s, d));
       if (d === "kubelet") startKubelet(s, ns);
       else startContainerd(s, ns);
       return Promise.resolve(true);
