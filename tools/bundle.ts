@@ -53,6 +53,10 @@ function onlyCommand(component: BundledComponent): Plugin {
  * Top-level requires of dependencies that only a path we never take uses, made lazy: commander
  * spawns child processes only for executable subcommands (we have none), pino starts a worker
  * thread only for transports (we log to stderr). ~3 MiB of RSS and ~15 ms of start-up CPU.
+ * Also (issue 30): pino reads `worker_threads.isMainThread` only for an asynchronous destination
+ * (ours is synchronous: src/log.ts), sonic-boom calls `assert` only on a bad file descriptor —
+ * Node's `worker_threads` and `assert` modules cost ~4 and ~5 ms of CPU to load, ~1 s of the
+ * agent's start under a 10m CPU limit. Every rule whose file matches applies.
  */
 export const LAZY_REQUIRES: readonly { file: RegExp; from: string; to: string }[] = [
   {
@@ -65,19 +69,38 @@ export const LAZY_REQUIRES: readonly { file: RegExp; from: string; to: string }[
     from: "const ThreadStream = require('thread-stream')",
     to: "let LazyThreadStream; const ThreadStream = function (...a) { LazyThreadStream ??= require('thread-stream'); return new LazyThreadStream(...a) }",
   },
+  {
+    file: /[\\/]pino[\\/]lib[\\/]tools\.js$/,
+    from: "const { isMainThread } = require('worker_threads')",
+    to: "const lazyWorkerThreads = { get isMainThread () { return require('worker_threads').isMainThread } }",
+  },
+  {
+    file: /[\\/]pino[\\/]lib[\\/]tools\.js$/,
+    from: "if (!opts.sync && isMainThread) {",
+    to: "if (!opts.sync && lazyWorkerThreads.isMainThread) {",
+  },
+  {
+    file: /[\\/]sonic-boom[\\/]index\.js$/,
+    from: "const assert = require('assert')",
+    to: "let lazyAssert; const assert = (...a) => (lazyAssert ??= require('assert'))(...a)",
+  },
 ];
 
 const lazyRequires: Plugin = {
   name: "lazy-requires",
   setup(b) {
-    b.onLoad({ filter: /[\\/](commander|pino)[\\/]lib[\\/][a-z]+\.js$/ }, async (args) => {
-      const rule = LAZY_REQUIRES.find((r) => r.file.test(args.path));
-      if (rule === undefined) return undefined;
-      const text = await readFile(args.path, "utf8");
-      // A dependency update that moves the line must be noticed, not silently bundled eagerly.
-      if (!text.includes(rule.from))
-        throw new Error(`lazy-requires: "${rule.from}" not found in ${args.path}`);
-      return { contents: text.replace(rule.from, rule.to), loader: "js" };
+    const filter = /[\\/]((commander|pino)[\\/]lib[\\/][a-z]+|sonic-boom[\\/]index)\.js$/;
+    b.onLoad({ filter }, async (args) => {
+      const rules = LAZY_REQUIRES.filter((r) => r.file.test(args.path));
+      if (rules.length === 0) return undefined;
+      let text = await readFile(args.path, "utf8");
+      for (const rule of rules) {
+        // A dependency update that moves the line must be noticed, not silently bundled eagerly.
+        if (!text.includes(rule.from))
+          throw new Error(`lazy-requires: "${rule.from}" not found in ${args.path}`);
+        text = text.replace(rule.from, rule.to);
+      }
+      return { contents: text, loader: "js" };
     });
   },
 };

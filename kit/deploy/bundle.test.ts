@@ -3,6 +3,7 @@
 // CLI behaves like src/cli/main.ts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +76,30 @@ describe("npm run bundle", { timeout: 180_000 }, () => {
       );
     }
     assert.ok(inputs.some((i) => i.includes("src/agent/agent.ts")));
+  });
+
+  it("the agent's start loads none of what its first report does not need (issue 30)", () => {
+    const agent = reports.find((r) => r.file === "agent.js");
+    // TypeBox's builders by name (src/model/type-builders.ts): what is left of its TypeScript-syntax
+    // parser is what typebox/schema's error reporting uses (4.6 KiB; ~30 KiB with the Type namespace).
+    const script = (agent?.inputs ?? []).filter((i) => i.input.includes("/typebox/build/type/script/"));
+    assert.ok(script.reduce((sum, i) => sum + i.bytes, 0) < 8 * 1024, "TypeBox's Type namespace is not in");
+    // Node's modules loaded by the agent's start, up to its configuration check (it then exits 2).
+    const probe = join(dir, "module-list.cjs");
+    writeFileSync(
+      probe,
+      'process.on("exit", () => process.stdout.write(JSON.stringify(process.moduleLoadList)));\n',
+    );
+    const r = spawnSync(process.execPath, ["-r", probe, join(dir, "main.js"), "agent"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    const loaded = JSON.parse(r.stdout) as string[];
+    assert.ok(loaded.includes("NativeModule https"), "the probe sees the agent's own modules");
+    for (const lazy of ["NativeModule assert", "NativeModule worker_threads", "NativeModule child_process"]) {
+      assert.ok(!loaded.includes(lazy), `${lazy} is not loaded (LAZY_REQUIRES in tools/bundle.ts)`);
+    }
   });
 
   it("warm-compile-cache.js writes the compile cache the launcher then reads (issue 30)", () => {
