@@ -1,5 +1,5 @@
 // Where the controller's memory goes at N nodes (issue 30), without a cluster: the controller's own
-// informers (src/k8s/informer.ts) and shadow view (src/controller/view.ts) fed N Nodes and N shadows
+// informers (src/k8s/informer.ts) and shadow view (src/controller/view/view.ts) fed N Nodes and N shadows
 // from a fake LIST (the same JSON text → JSON.parse path as the real client), each step's V8 heap
 // after a full GC. Nodes look like the bench's kwok Nodes (labels, conditions, nodeInfo,
 // managedFields); shadows like the agents write them. Run with --expose-gc:
@@ -13,7 +13,7 @@ import type { KubeApi } from "../src/k8s/api.js";
 import { Informer } from "../src/k8s/informer.js";
 import type { RawShadow } from "../src/k8s/objects.js";
 import { silentLogger } from "../src/log.js";
-import { ShadowView } from "../src/controller/view.js";
+import { ShadowView } from "../src/controller/view/view.js";
 
 const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" } } });
 const N = Number(values.nodes);
@@ -202,7 +202,7 @@ const rest = {
     new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
 } as unknown as KubeApi;
 
-/** The controller's slimNode (src/controller/controller.ts): name, uid, resourceVersion, labels. */
+/** The controller's slimNode (src/controller/run/controller.ts): name, uid, resourceVersion, labels. */
 type NodeMeta = {
   metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
 };
