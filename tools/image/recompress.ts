@@ -61,8 +61,40 @@ export interface RecompressResult {
   after: number;
 }
 
+/** Gzips a layer's tar (level: libdeflate's 1–12). */
+export type Compress = (tar: Buffer, level: number) => Buffer;
+
+const libdeflateGzip: Compress = (tar, level) =>
+  execFileSync("libdeflate-gzip", [`-${String(level)}`, "-c"], {
+    input: tar,
+    maxBuffer: 4 * 1024 * 1024 * 1024,
+  });
+
+/** Every blob the layout's index.json reaches (nested indexes, manifests, their configs and layers). */
+export function reachableBlobs(dir: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (d: OciDescriptor): void => {
+    if (seen.has(d.digest)) return;
+    seen.add(d.digest);
+    if (d.mediaType === INDEX) {
+      for (const m of readJson<{ manifests: OciDescriptor[] }>(dir, d.digest).manifests) walk(m);
+    } else if (/manifest/.test(d.mediaType)) {
+      const m = readJson<OciManifest>(dir, d.digest);
+      walk(m.config);
+      for (const l of m.layers) walk(l);
+    }
+  };
+  const top = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: OciDescriptor[] };
+  for (const m of top.manifests) walk(m);
+  return seen;
+}
+
 /** Recompresses every gzip layer of the OCI layout in `dir` (top index.json, one nested index or none). */
-export function recompressLayout(dir: string, level = 12): RecompressResult[] {
+export function recompressLayout(
+  dir: string,
+  level = 12,
+  compress: Compress = libdeflateGzip,
+): RecompressResult[] {
   const top = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: OciDescriptor[] };
   const nestedAt = top.manifests.find((m) => m.mediaType === INDEX);
   const index = nestedAt === undefined ? top : readJson<{ manifests: OciDescriptor[] }>(dir, nestedAt.digest);
@@ -92,10 +124,7 @@ export function recompressLayout(dir: string, level = 12): RecompressResult[] {
           `layer ${layer.digest} uncompresses to ${sha256(tar)}, its config says ${diffId ?? "nothing"}`,
         );
       }
-      const gz = execFileSync("libdeflate-gzip", [`-${String(level)}`, "-c"], {
-        input: tar,
-        maxBuffer: 4 * 1024 * 1024 * 1024,
-      });
+      const gz = compress(tar, level);
       const blob = putBlob(dir, gz);
       after += blob.size;
       layers.set(layer.digest, { ...layer, ...blob });
@@ -117,7 +146,9 @@ export function recompressLayout(dir: string, level = 12): RecompressResult[] {
       JSON.stringify(replaceManifests(top, new Map([[nestedAt.digest, blob]]))),
     );
   }
-  const kept = new Set([...newManifests.values()].map((b) => b.digest));
+  // Only what the new index no longer reaches: a rewrite that changed nothing (the same bytes again,
+  // e.g. a second run) keeps its digests, and deleting them would break the archive.
+  const kept = reachableBlobs(dir);
   for (const d of drop) if (!kept.has(d)) rmSync(join(dir, blobPath(d)), { force: true });
   return results;
 }
