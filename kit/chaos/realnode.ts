@@ -184,6 +184,13 @@ export class RealNodeChaos {
 
   async #fire(f: TimedRealNodeFault, node: string): Promise<void> {
     await sleep(f.delayMs);
+    // The settle may have judged the fleet meanwhile: a fault now would count without having hit an
+    // update (review finding).
+    if (this.#stopped) {
+      this.#note("skip", f, node);
+      this.#skipped.push(describeRealNodeFault(f, node));
+      return;
+    }
     const { cluster, namespace } = this.#opts;
     const fault = f.fault;
     if (fault.kind === "delete-brupop-pods") {

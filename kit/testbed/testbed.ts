@@ -202,6 +202,14 @@ export class BrupopTestbed {
   }
 
   static async start(opts: TestbedOptions = {}): Promise<BrupopTestbed> {
+    if (opts.watch === "shared" && opts.kubeAccess?.agents !== undefined) {
+      // The shared watch serves every agent from the testbed's own connection: the agents' access
+      // would be ignored (a cut of it would cut nothing).
+      throw new BrupopError(
+        "BRUPOP_E_TESTENV",
+        'testbed: kubeAccess.agents does not apply with watch: "shared"',
+      );
+    }
     const logger = opts.logger ?? silentLogger();
     const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
     const cluster = opts.cluster ?? (await startCluster());

@@ -10,6 +10,9 @@ describe("pullSeconds (a kubelet's Pulled message)", () => {
       1.234,
     ],
     ['Successfully pulled image "127.0.0.1:4000/brupop-ts:0.1.0" in 863ms (863ms including waiting)', 0.863],
+    // Slow pulls are the ones that matter (review: a minute or more was dropped).
+    ['Successfully pulled image "127.0.0.1:4000/brupop-ts:0.1.0" in 1m2.5s (1m3s including waiting)', 62.5],
+    ['Successfully pulled image "127.0.0.1:4000/brupop-ts:0.1.0" in 1h0m3s (1h0m3s including waiting)', 3603],
     ['Container image "127.0.0.1:4000/brupop-ts:0.1.0" already present on machine', undefined],
   ];
   for (const [message, want] of cases) {

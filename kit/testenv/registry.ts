@@ -148,7 +148,13 @@ export async function imagePulls(
 
 /** The pull time a kubelet's "Pulled" message reports ("... in 1.234s (1.5s including waiting)..."), in seconds. */
 export function pullSeconds(message: string): number | undefined {
-  const m = / in ([0-9.]+)(ms|s) \(/.exec(message);
+  // A Go duration: "1.234s", "850ms", "12.5µs", "1m2.5s", "1h0m3s".
+  const m = / in ((?:[0-9.]+(?:h|ms|m|s|µs|us|ns))+) \(/.exec(message);
   if (m?.[1] === undefined) return undefined;
-  return m[2] === "ms" ? Number(m[1]) / 1000 : Number(m[1]);
+  const perUnit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, µs: 1e-6, us: 1e-6, ns: 1e-9 };
+  let seconds = 0;
+  for (const [, n = "", unit = ""] of m[1].matchAll(/([0-9.]+)(h|ms|m|s|µs|us|ns)/g)) {
+    seconds += Number(n) * (perUnit[unit] ?? NaN);
+  }
+  return Number.isFinite(seconds) ? seconds : undefined;
 }

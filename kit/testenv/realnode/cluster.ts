@@ -9,6 +9,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
@@ -378,16 +379,24 @@ export async function startRealNodeCluster(opts: StartRealNodeClusterOptions = {
       await p.stop(0);
       return true;
     };
-    const startDaemon = (name: string, d: NodeDaemon): Promise<boolean> => {
+    const startDaemon = async (name: string, d: NodeDaemon): Promise<boolean> => {
       const s = byName(name);
       const ns = s.ns;
       if (!s.poweredOn || ns === undefined || s.procs.some((x) => x.name === daemonName(s, d) && x.running))
-        return Promise.resolve(false);
+        return false;
       // One that died on its own (a kubelet started while containerd was down exits) is replaced.
       s.procs = s.procs.filter((x) => x.name !== daemonName(s, d));
-      if (d === "kubelet") startKubelet(s, ns);
-      else startContainerd(s, ns);
-      return Promise.resolve(true);
+      if (d === "kubelet") {
+        startKubelet(s, ns);
+        return true;
+      }
+      const containerd = startContainerd(s, ns);
+      // A killed containerd leaves its socket file behind: wait until it answers, so a kubelet started
+      // next finds it (one that finds a dead socket exits).
+      await waitUntil(`${s.node.name} containerd answering`, deadlineOr(60_000), [containerd], () =>
+        socketAnswers(s.paths.containerdSocket),
+      );
+      return true;
     };
 
     const result: RealNodeCluster = {
@@ -617,6 +626,18 @@ async function readNewLines(file: string, state: { offset: number; partial: stri
   } finally {
     await fh.close();
   }
+}
+
+/** A unix socket accepts a connection. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
 }
 
 async function waitUntil(
