@@ -4,14 +4,16 @@
 // (kit/chaos, docs/reliability.md). Schedule i uses seed S+i; `--seed S --schedules 1` replays one.
 // Each schedule's history.jsonl and verdict.json go under --results (default
 // bench/results/chaos/<time>/seed-<S>/, gitignored). Exit status 1 if any invariant was violated.
-import { spawnSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startCluster } from "../kit/testenv/cluster.js";
 import { runSchedule, type RunResult } from "../kit/chaos/run.js";
 import { describeViolation, summaryLine } from "../kit/chaos/report.js";
 import { generateSchedule, parseKinds } from "../kit/chaos/schedule.js";
+import { splitIntoLanes, sumSummaries, type ChaosSummary } from "../kit/chaos/lanes.js";
 import { createLogger, silentLogger } from "../src/log.js";
 
 /** Real-node clusters never run two at once on a machine (docs/testenv.md). */
@@ -29,6 +31,9 @@ const USAGE = `usage: npm run chaos -- [--schedules N] [--nodes M] [--seed S] [-
                     --seed or 1) on two real kubelets, under flock ${REALNODE_LOCK}
   --budget MS       start no schedule after MS since the run began (default: no limit): a large
                     run that fits a time slot, e.g. --schedules 200 --budget 1200000
+  --lanes K         run the schedules in K child processes, each with its own control plane and a
+                    contiguous block of the seeds (lane j's output in <results>/lane-j); the
+                    summary adds the lanes up (default 1: this process, one cluster)
   --kinds K         fault kinds drawn: all (default), classic (the ten before the control-plane
                     faults), control-plane (the thirteen before cut-agent-connections): each
                     replays seeds recorded until then; or a comma-separated list`;
@@ -59,6 +64,7 @@ async function main(): Promise<number> {
       results: { type: "string" },
       kinds: { type: "string" },
       budget: { type: "string" },
+      lanes: { type: "string" },
       "real-nodes": { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -75,10 +81,15 @@ async function main(): Promise<number> {
   const settleMs = intOption(values, "settle", 120_000, 1_000);
   const kinds = parseKinds(values.kinds ?? "all");
   const budgetMs = intOption(values, "budget", Number.POSITIVE_INFINITY, 1);
+  const lanes = intOption(values, "lanes", 1, 1);
   const started = performance.now();
   const results =
     values.results ?? join("bench", "results", "chaos", new Date().toISOString().replace(/[:.]/g, "-"));
   await mkdir(results, { recursive: true });
+  if (lanes > 1) {
+    const passOn = { nodes, faultWindowMs, settleMs, kinds: values.kinds ?? "all", budgetMs };
+    return runLanes(splitIntoLanes(seed0, schedules, lanes), results, passOn);
+  }
   const logger =
     process.env["BRUPOP_CHAOS_LOG"] === "1"
       ? createLogger({ level: "debug", name: "chaos" })
@@ -118,7 +129,7 @@ async function main(): Promise<number> {
   } finally {
     await cluster.stop();
   }
-  const summary = {
+  const summary: ChaosSummary = {
     schedules: runs.length,
     nodes,
     seeds: runs.map((r) => r.seed),
@@ -133,6 +144,59 @@ async function main(): Promise<number> {
       "\n",
   );
   return violations > 0 ? 1 : 0;
+}
+
+/**
+ * Each lane a child `bench/chaos.ts` with its own cluster and seed block, all at once; their
+ * summaries added up into <results>/summary.json. The children's lines are prefixed with the lane.
+ */
+async function runLanes(
+  blocks: ReturnType<typeof splitIntoLanes>,
+  results: string,
+  o: { nodes: number; faultWindowMs: number; settleMs: number; kinds: string; budgetMs: number },
+): Promise<number> {
+  process.stdout.write(`chaos: ${blocks.length} lanes, each its own control plane\n`);
+  const exits = await Promise.all(
+    blocks.map(async (b) => {
+      const dir = join(results, `lane-${b.lane}`);
+      const args = [
+        "--import",
+        "tsx",
+        import.meta.filename,
+        ...["--schedules", String(b.schedules), "--seed", String(b.seed), "--nodes", String(o.nodes)],
+        ...["--fault-window", String(o.faultWindowMs), "--settle", String(o.settleMs), "--kinds", o.kinds],
+        ...["--results", dir],
+        ...(Number.isFinite(o.budgetMs) ? ["--budget", String(o.budgetMs)] : []),
+      ];
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+      createInterface({ input: child.stdout }).on("line", (l) =>
+        process.stdout.write(`[lane ${b.lane}] ${l}\n`),
+      );
+      createInterface({ input: child.stderr }).on("line", (l) =>
+        process.stderr.write(`[lane ${b.lane}] ${l}\n`),
+      );
+      const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 2)));
+      return { dir, code };
+    }),
+  );
+  const parts: ChaosSummary[] = [];
+  for (const e of exits) {
+    try {
+      parts.push(JSON.parse(await readFile(join(e.dir, "summary.json"), "utf8")) as ChaosSummary);
+    } catch {
+      process.stderr.write(`chaos: ${e.dir} wrote no summary (exit ${e.code})\n`);
+    }
+  }
+  const summary = sumSummaries(parts);
+  await writeFile(join(results, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(
+    `chaos: ${blocks.length} lanes: schedules run ${summary.schedules}, faults injected ${summary.faultsInjected}, ` +
+      `invariant violations ${summary.violations}` +
+      (summary.failedSeeds.length > 0 ? ` (seeds ${summary.failedSeeds.join(", ")})` : "") +
+      "\n",
+  );
+  if (summary.violations > 0) return 1;
+  return exits.every((e) => e.code === 0) && parts.length === exits.length ? 0 : 2;
 }
 
 /** The real-node schedule's e2e file, under the machine's real-node lock; its exit status. */
