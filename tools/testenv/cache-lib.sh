@@ -137,6 +137,7 @@ cache_cleanup() {
 # ran; we hold the lock, so none is in use), makes the temp dir CACHE_WORK with CACHE_WORK/bin,
 # arms the EXIT trap and starts the clock (CACHE_START). The hook, a function name, runs first
 # when the build exits before cache_commit.
+# shellcheck disable=SC2120 # the hook is optional
 cache_begin() {
   CACHE_ABORT_HOOK="${1:-}"
   rm -rf "$CACHE_ROOT/.build-$CACHE_KEY."*
