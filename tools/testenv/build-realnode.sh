@@ -4,8 +4,9 @@
 # `pause`, and two image archives for containerd: pause.tar and coredns.tar (docker-archive).
 #
 # Cached under ${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}/<realnode-key.sh>/, a key of
-# its own so the control plane's cache never rebuilds because of the node side. Same contract as
-# build.sh: flock per key, temp dir renamed into place, COMPLETE marker, last stdout line = bin dir.
+# its own so the control plane's cache never rebuilds because of the node side. The cache contract
+# (flock per key, temp dir renamed into place, COMPLETE marker, last stdout line = bin dir) is
+# cache-lib.sh's.
 # Needs the Debian packages of install-realnode-deps.sh (gcc for pause, buildah for the images).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,53 +14,36 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/versions.env"
 # shellcheck source=realnode.env
 source "$here/realnode.env"
+# shellcheck source=cache-lib.sh
+source "$here/cache-lib.sh"
 
 BINARIES=(kubelet kube-proxy coredns pause)
 IMAGES=(pause.tar coredns.tar)
-cache_root="${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}"
 key="$(bash "$here/realnode-key.sh")"
-final="$cache_root/$key"
+checks=()
+for b in "${BINARIES[@]}"; do checks+=(-x "bin/$b"); done
+for b in "${IMAGES[@]}"; do checks+=(-s "images/$b"); done
+cache_init realnode-build "$(cache_testenv_root)" "$key" "${checks[@]}"
 
-complete() {
-  [[ -f "$final/COMPLETE" ]] || return 1
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$final/bin/$b" ]] || return 1; done
-  for b in "${IMAGES[@]}"; do [[ -s "$final/images/$b" ]] || return 1; done
-}
+cache_exit_if_complete
+cache_require go "need go >= 1.26"
+for t in gcc buildah; do cache_require "$t" "run bash tools/testenv/install-realnode-deps.sh"; done
+cache_lock
+cache_exit_if_complete
 
-log() { echo "realnode-build: $*" >&2; }
-
-if complete; then
-  echo "$final/bin"
-  exit 0
-fi
-
-command -v go >/dev/null || { log "ERROR: 'go' not found on PATH (need go >= 1.26)"; exit 1; }
-for t in gcc buildah; do
-  command -v "$t" >/dev/null || { log "ERROR: '$t' not found: run bash tools/testenv/install-realnode-deps.sh"; exit 1; }
-done
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.lock-$key"
-flock 9
-if complete; then
-  echo "$final/bin"
-  exit 0
-fi
-rm -rf "$cache_root/.build-$key."*
-
-export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
-work="$(mktemp -d "$cache_root/.build-$key.XXXXXX")"
-bstore="$work/.buildah"
-cleanup() {
-  # buildah's overlay storage may hold mounts; unmount before removing.
-  if [[ -d "$bstore" ]]; then
-    buildah --root "$bstore/root" --runroot "$bstore/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true
+unmount_buildah() {
+  # buildah's storage may hold mounts; unmount before the temp dir is removed.
+  local store="$CACHE_WORK/.buildah"
+  if [[ -d "$store" ]]; then
+    buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true
   fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
-mkdir -p "$work/bin" "$work/images"
-start=$SECONDS
+cache_begin unmount_buildah
+work="$CACHE_WORK"
+bstore="$work/.buildah"
+mkdir -p "$work/images"
+cache_go_env
+log() { cache_log "$@"; }
 log "cold build of $key with $(go env GOVERSION) into $work (about 10 min on 2 cores; less with a warm Go build cache)"
 
 kube_minor="${K8S_VERSION#v1.}"
@@ -73,7 +57,7 @@ done
 build() { # <module dir> <output file or dir/> <ldflags> <package...>
   local dir="$1" out="$2" ldflags="$3"
   shift 3
-  log "building $* ($((SECONDS - start))s elapsed)"
+  log "building $* ($(cache_elapsed)s elapsed)"
   (cd "$here/go/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out" "$@")
 }
 
@@ -110,16 +94,4 @@ for b in "${BINARIES[@]}"; do
   [[ -x "$work/bin/$b" ]] || { log "ERROR: $b was not built"; exit 1; }
 done
 "$work/bin/kubelet" --version >&2
-{
-  echo "key=$key"
-  echo "go=$(go env GOVERSION)"
-  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "seconds=$((SECONDS - start))"
-} >"$work/BUILDINFO"
-chmod 755 "$work"
-touch "$work/COMPLETE"
-rm -rf "$final"
-mv "$work" "$final"
-trap - EXIT
-log "done in $((SECONDS - start))s"
-echo "$final/bin"
+cache_commit

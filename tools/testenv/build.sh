@@ -5,66 +5,34 @@
 # Binaries are cached OUTSIDE the repo in ${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}/<key>/bin
 # (key from key.sh). A warm run only checks that directory. A cold build compiles into a temp dir
 # next to it and renames it into place, so an interrupted build never leaves a half cache.
-# Progress goes to stderr; the LAST line of stdout is the bin dir.
+# Progress goes to stderr; the LAST line of stdout is the bin dir. That cache contract (flock per
+# key, COMPLETE marker, BUILDINFO) is cache-lib.sh's, shared with the other build scripts.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
+# shellcheck source=cache-lib.sh
+source "$here/cache-lib.sh"
 
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm)
-cache_root="${BRUPOP_TESTENV_CACHE:-$HOME/.cache/brupop-testenv}"
 key="$(bash "$here/key.sh")"
-final="$cache_root/$key"
+checks=()
+for b in "${BINARIES[@]}"; do checks+=(-x "bin/$b"); done
+cache_init testenv-build "$(cache_testenv_root)" "$key" "${checks[@]}"
+log() { cache_log "$@"; }
+dur() { cache_dur "$@"; }
 
-complete() {
-  [[ -f "$final/COMPLETE" ]] || return 1
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$final/bin/$b" ]] || return 1; done
-}
-
-log() { echo "testenv-build: $*" >&2; }
-# 125 -> "2m05s"
-dur() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
-
-if complete; then
-  echo "$final/bin"
-  exit 0
-fi
-
-command -v go >/dev/null || { log "ERROR: 'go' not found on PATH (need go >= 1.26)"; exit 1; }
-mkdir -p "$cache_root"
+cache_exit_if_complete
+cache_require go "need go >= 1.26"
 # One builder at a time per key (parallel `npm test` runs would otherwise both spend 15 min).
-# The holder writes when it started into .lock-$key.started, so a waiter can say since when.
-lock="$cache_root/.lock-$key"
-exec 9>>"$lock"
-if ! flock -n 9; then
-  wait_start=$SECONDS
-  holder="$(cat "$lock.started" 2>/dev/null || true)"
-  # A holder that predates .started: its temp build dir was made when it started.
-  [[ -n "$holder" ]] || holder="$(TZ=UTC find "$cache_root" -maxdepth 1 -name ".build-$key.*" -printf '%TY-%Tm-%TdT%TH:%TM:%.2TSZ\n' 2>/dev/null | sort | head -1)"
-  log "waiting for another build (started ${holder:-at an unknown time}) of $key; it holds $lock"
-  until flock -w 60 9; do
-    log "still waiting for another build (started ${holder:-at an unknown time}); waited $(dur $((SECONDS - wait_start)))"
-  done
-  log "the other build finished after $(dur $((SECONDS - wait_start))) of waiting"
-fi
-date -u +%Y-%m-%dT%H:%M:%SZ >"$lock.started"
-if complete; then
-  echo "$final/bin"
-  exit 0
-fi
-
-# Leftovers of a build that was SIGKILLed (no trap ran); we hold the lock, so none is in use.
-rm -rf "$cache_root/.build-$key."*
-
-export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
-work="$(mktemp -d "$cache_root/.build-$key.XXXXXX")"
-trap 'rm -rf "$work"; jobs -p | xargs -r kill 2>/dev/null' EXIT
-mkdir -p "$work/bin"
-start=$SECONDS
+cache_lock
+cache_exit_if_complete
+cache_begin
+cache_go_env
+work="$CACHE_WORK"
 # Estimate: the last cold build's time on this machine (BUILDINFO of any cached key), else 20 min.
 estimate=1200
-last="$(cat "$cache_root"/*/BUILDINFO 2>/dev/null | sed -n 's/^seconds=//p' | tail -1 || true)"
+last="$(cat "$CACHE_ROOT"/*/BUILDINFO 2>/dev/null | sed -n 's/^seconds=//p' | tail -1 || true)"
 [[ "$last" =~ ^[0-9]+$ ]] && estimate=$last
 log "cold build of $key with $(go env GOVERSION) into $work"
 log "4 steps (etcd, kwok, helm, then the 4 Kubernetes binaries, the longest); about $(dur "$estimate") in all ($(nproc) cores)"
@@ -82,11 +50,11 @@ build() { # <binaries, for the progress lines> <module dir> <output file or dir/
   local names="$1" dir="$2" out="$3" ldflags="$4" heartbeat
   shift 4
   step=$((step + 1))
-  log "[$step/4] building $names (elapsed $(dur $((SECONDS - start))), about $(dur "$estimate") in all)"
+  log "[$step/4] building $names (elapsed $(dur "$(cache_elapsed)"), about $(dur "$estimate") in all)"
   # A line a minute while go works, so a long step does not look hung.
   (
     while sleep 60; do
-      log "[$step/4] still building $names (elapsed $(dur $((SECONDS - start))) of about $(dur "$estimate"))"
+      log "[$step/4] still building $names (elapsed $(dur "$(cache_elapsed)") of about $(dur "$estimate"))"
     done
   ) &
   heartbeat=$!
@@ -110,16 +78,4 @@ for b in "${BINARIES[@]}"; do
 done
 "$work/bin/kube-apiserver" --version >&2
 "$work/bin/etcd" --version | head -1 >&2
-{
-  echo "key=$key"
-  echo "go=$(go env GOVERSION)"
-  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "seconds=$((SECONDS - start))"
-} >"$work/BUILDINFO"
-chmod 755 "$work" # mktemp made it 0700
-touch "$work/COMPLETE"
-rm -rf "$final" # only ever a leftover without COMPLETE (see complete())
-mv "$work" "$final"
-trap - EXIT
-log "done in $((SECONDS - start))s"
-echo "$final/bin"
+cache_commit

@@ -6,10 +6,12 @@
 # both agree): keep KEY_FILES in sync with it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=cache-lib.sh
+source "$here/cache-lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
 KEY_FILES=(versions.env
   go/kube/go.mod go/kube/go.sum go/etcd/go.mod go/etcd/go.sum
   go/kwok/go.mod go/kwok/go.sum go/helm/go.mod go/helm/go.sum)
-hash="$(cd "$here" && cat "${KEY_FILES[@]}" | sha256sum | cut -c1-12)"
+hash="$(cache_hash_files "$here" "${KEY_FILES[@]}")"
 echo "k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_${hash}"

@@ -4,8 +4,10 @@
 # kit/testenv/prometheus.ts computes the same key in TypeScript: keep KEY_FILES in sync.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=cache-lib.sh
+source "$here/cache-lib.sh"
 # shellcheck source=prometheus.env
 source "$here/prometheus.env"
 KEY_FILES=(prometheus.env go/prometheus/go.mod go/prometheus/go.sum)
-hash="$(cd "$here" && cat "${KEY_FILES[@]}" | sha256sum | cut -c1-12)"
+hash="$(cache_hash_files "$here" "${KEY_FILES[@]}")"
 echo "prometheus-${PROMETHEUS_MODULE_VERSION}_${hash}"
