@@ -20,6 +20,10 @@ class FakeApi {
   items: Obj[] = [];
   listRv = "10";
   lists = 0;
+  /** Each LIST request's `limit` and `continue` ("" when absent). */
+  listQueries: Array<{ limit: string; continue: string }> = [];
+  /** Answer this many `continue` requests with 410 Gone (an expired token) before serving them. */
+  expireContinues = 0;
   watchRvs: string[] = [];
   watchScripts: WatchScript[] = [];
   server = http.createServer((req, res) => this.handle(req, res));
@@ -28,8 +32,23 @@ class FakeApi {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.searchParams.get("watch") !== "true") {
       this.lists++;
+      const limit = url.searchParams.get("limit") ?? "";
+      const token = url.searchParams.get("continue") ?? "";
+      this.listQueries.push({ limit, continue: token });
       res.setHeader("Content-Type", "application/json");
-      res.end(JSON.stringify({ items: this.items, metadata: { resourceVersion: this.listRv } }));
+      if (token !== "" && this.expireContinues > 0) {
+        this.expireContinues--;
+        res.statusCode = 410;
+        res.end(JSON.stringify({ kind: "Status", code: 410, reason: "Expired" }));
+        return;
+      }
+      const from = token === "" ? 0 : Number(token);
+      const to = limit === "" ? this.items.length : from + Number(limit);
+      const metadata = {
+        resourceVersion: this.listRv,
+        ...(to < this.items.length ? { continue: String(to) } : {}),
+      };
+      res.end(JSON.stringify({ items: this.items.slice(from, to), metadata }));
       return;
     }
     const rv = url.searchParams.get("resourceVersion") ?? "";
@@ -82,7 +101,9 @@ describe("Informer", () => {
     api.server.close();
   });
 
-  function informer(opts: { watchTimeoutSeconds?: number; watchdogGraceMs?: number } = {}) {
+  function informer(
+    opts: { watchTimeoutSeconds?: number; watchdogGraceMs?: number; pageSize?: number } = {},
+  ) {
     return new Informer<Obj>({
       rest,
       path: "/api/v1/things",
@@ -129,6 +150,51 @@ describe("Informer", () => {
     );
     // The stream ended normally: the next watch resumes from the last event, no relist.
     assert.equal(api.watchRvs[1], "13");
+  });
+
+  it("pages its LIST by pageSize, following continue, and watches from the list's resourceVersion", async () => {
+    api.items = ["a", "b", "c", "d", "e"].map((name, i) => ({
+      metadata: { name, resourceVersion: String(i + 1) },
+    }));
+    api.listRv = "60";
+    api.listQueries = [];
+    api.watchRvs = [];
+    api.watchScripts = [];
+    const seen: string[] = [];
+    const inf = informer({ pageSize: 2 });
+    inf.on((type, obj) => seen.push(`${type}:${obj.metadata.name}`));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.watchRvs.length >= 1);
+    await inf.stop();
+    assert.deepEqual(api.listQueries, [
+      { limit: "2", continue: "" },
+      { limit: "2", continue: "2" },
+      { limit: "2", continue: "4" },
+    ]);
+    assert.deepEqual(seen, ["add:a", "add:b", "add:c", "add:d", "add:e"]);
+    assert.equal(api.watchRvs[0], "60");
+  });
+
+  it("a LIST whose next page fails (expired continue) applies nothing and starts over", async () => {
+    api.items = ["a", "b", "c"].map((name, i) => ({ metadata: { name, resourceVersion: String(i + 1) } }));
+    api.listRv = "70";
+    api.listQueries = [];
+    api.expireContinues = 1;
+    api.watchRvs = [];
+    api.watchScripts = [];
+    const seen: string[] = [];
+    const inf = informer({ pageSize: 2 });
+    inf.on((type, obj) => seen.push(`${type}:${obj.metadata.name}`));
+    inf.start();
+    await inf.waitForSync();
+    await inf.stop();
+    // First LIST: page 1, then the expired token; no event from the half-read list. Then from the start.
+    assert.deepEqual(
+      api.listQueries.map((q) => q.continue),
+      ["", "2", "", "2"],
+    );
+    assert.deepEqual(seen, ["add:a", "add:b", "add:c"], "each object once, only after a whole LIST");
   });
 
   it("relists on a 410 Gone error event and reports objects that vanished meanwhile", async () => {

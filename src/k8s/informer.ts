@@ -32,6 +32,12 @@ export interface InformerOptions<T> {
   labelSelector?: string;
   fieldSelector?: string;
   logger: Logger;
+  /**
+   * Objects per LIST page (`limit`, following `continue` as client-go's reflector does with 500):
+   * each page is transformed before the next is read, so a relist of a large collection holds
+   * one page's JSON at a time, not the whole collection's. Default 500.
+   */
+  pageSize?: number;
   /** Applied to every object before it is cached, e.g. to drop fields nobody reads. */
   transform?: (obj: T) => T;
   /** Server-side watch timeout; the watchdog fires after this plus a grace period of silence. */
@@ -45,6 +51,9 @@ export interface InformerOptions<T> {
 }
 
 type WatchOutcome = "ended" | "gone" | "error";
+
+/** client-go's reflector pages its LISTs by 500 too. */
+const DEFAULT_PAGE_SIZE = 500;
 
 function keyOf(obj: KubeObjectLike): string {
   const ns = obj.metadata?.namespace;
@@ -185,17 +194,30 @@ export class Informer<T extends KubeObjectLike> {
 
   async #list(): Promise<void> {
     this.stats.lists++;
-    const query = { labelSelector: this.#opts.labelSelector, fieldSelector: this.#opts.fieldSelector };
-    const list = await this.#opts.rest.list<T>(this.#opts.path, {
-      query,
-      timeoutMs: 60_000,
-      what: `LIST ${this.#opts.path}`,
-    });
     const fresh = new Map<string, T>();
-    for (const item of list.items ?? []) {
-      const obj = this.#accept(item);
-      fresh.set(keyOf(obj), obj);
-    }
+    let resourceVersion = "";
+    let token: string | undefined;
+    do {
+      const query = {
+        labelSelector: this.#opts.labelSelector,
+        fieldSelector: this.#opts.fieldSelector,
+        limit: this.#opts.pageSize ?? DEFAULT_PAGE_SIZE,
+        continue: token,
+      };
+      const page = await this.#opts.rest.list<T>(this.#opts.path, {
+        query,
+        timeoutMs: 60_000,
+        what: `LIST ${this.#opts.path}`,
+      });
+      for (const item of page.items ?? []) {
+        const obj = this.#accept(item);
+        fresh.set(keyOf(obj), obj);
+      }
+      // Every page of one LIST is served from the first page's snapshot: same resourceVersion. An
+      // expired token (410) throws, and the informer's loop relists from the start after a back-off.
+      resourceVersion = page.metadata?.resourceVersion ?? "";
+      token = page.metadata?.continue === "" ? undefined : page.metadata?.continue;
+    } while (token !== undefined);
     for (const [key, old] of this.#store) {
       if (!fresh.has(key)) {
         this.#store.delete(key);
@@ -208,7 +230,7 @@ export class Informer<T extends KubeObjectLike> {
       if (old === undefined) this.#emit("add", obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit("update", obj);
     }
-    this.#resourceVersion = list.metadata?.resourceVersion ?? "";
+    this.#resourceVersion = resourceVersion;
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters) w();

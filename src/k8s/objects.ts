@@ -33,7 +33,8 @@ export interface KubeObject {
 /** A LIST answer. */
 export interface KubeList<T> {
   items?: T[];
-  metadata?: { resourceVersion?: string };
+  /** `continue`: the token for the next page of a paginated LIST (absent or "" on the last page). */
+  metadata?: { resourceVersion?: string; continue?: string };
 }
 
 /** A BottlerocketShadow as read from the API (validated later with parseShadow). */
