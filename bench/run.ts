@@ -27,6 +27,7 @@ import {
   AuditLog,
   auditPolicyYaml,
   BENCH_USERS,
+  BENCH_CONTROLLER_SA,
   countLoad,
   perUnit,
   type AuditedRequest,
@@ -57,8 +58,14 @@ import { KubeRest } from "../src/k8s/rest.js";
 import { shadowNameForNode } from "../src/model/constants.js";
 import { freePorts, startCluster, type TestCluster } from "../kit/testenv/cluster.js";
 import { brupopCommand, ControllerProcess, Observer, repoRoot, runJsonChild } from "./lib/children.js";
-import { asIdentity, identity, type Identity } from "./lib/identities.js";
-import { footprintLimits, measureFootprint, type FootprintResult } from "./footprint.js";
+import {
+  asIdentity,
+  identity,
+  inClusterAccess,
+  type Identity,
+  type InClusterAccess,
+} from "./lib/identities.js";
+import { footprintLimits, imageEnv, measureFootprint, type FootprintResult } from "./footprint.js";
 import { renderFootprintOnly, renderMarkdown, summaryTable, updateDocs } from "./report.js";
 import { bundle } from "../tools/bundle.js";
 
@@ -345,7 +352,7 @@ interface Env {
   s: BenchSettings;
   cluster: TestCluster;
   work: string;
-  ids: { controller: Identity; node: Identity; observer: Identity };
+  ids: { controller: InClusterAccess; node: Identity; observer: Identity };
   ports: number[];
 }
 
@@ -358,7 +365,8 @@ async function controllerFor(
   const port = env.ports.shift();
   if (port === undefined) throw new Error("out of ports");
   return ControllerProcess.start({
-    kubeconfig: env.ids.controller.kubeconfigPath,
+    access: env.ids.controller.env,
+    imageEnv: imageEnv(),
     namespace,
     maxConcurrent: limitLabel(limit),
     tickIntervalMs: env.s.controllerTickMs,
@@ -893,7 +901,12 @@ async function main(): Promise<number> {
   let exitCode = 0;
   try {
     const ids = {
-      controller: await identity(cluster, BENCH_USERS.controller, work),
+      controller: await inClusterAccess(
+        cluster,
+        BENCH_CONTROLLER_SA.namespace,
+        BENCH_CONTROLLER_SA.name,
+        work,
+      ),
       node: await identity(cluster, BENCH_USERS.node, work),
       observer: await identity(cluster, "bench-observer", work),
     };

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { ObserverReport, ObserverRequest } from "../observer.js";
+import { CHART_NODE_FLAGS } from "../../tools/bundle/compile-cache.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -36,7 +37,10 @@ async function tail(file: string, lines = 30): Promise<string> {
 }
 
 export interface ControllerProcessOptions {
-  kubeconfig: string;
+  /** In-cluster access (KUBERNETES_SERVICE_HOST/PORT, BRUPOP_SERVICE_ACCOUNT_DIR), as deployed. */
+  access: Record<string, string>;
+  /** The image's ENV (bench/footprint.ts imageEnv), as deployed. */
+  imageEnv: Record<string, string>;
   namespace: string;
   /** MAX_CONCURRENT_UPDATE: a number or "unlimited". */
   maxConcurrent: string;
@@ -66,17 +70,20 @@ export class ControllerProcess {
     const { argv } = brupopCommand();
     const [exe, ...base] = argv as [string, ...string[]];
     const args = [
+      ...CHART_NODE_FLAGS.controller,
       ...base,
       "controller",
-      `--kubeconfig=${opts.kubeconfig}`,
       `--namespace=${opts.namespace}`,
       `--metrics-port=${opts.metricsPort}`,
       `--tick-interval=${opts.tickIntervalMs}`,
     ];
     const log = createWriteStream(opts.logFile, { flags: "a" });
     const child = spawn(exe, args, {
+      // The pod's environment, not the bench's: the image's ENV and in-cluster access.
       env: {
-        ...process.env,
+        PATH: process.env.PATH,
+        ...opts.imageEnv,
+        ...opts.access,
         MAX_CONCURRENT_UPDATE: opts.maxConcurrent,
         POD_NAME: "bench-controller",
         MY_NODE_NAME: "bench-controller-node",
