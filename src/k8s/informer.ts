@@ -194,6 +194,33 @@ export class Informer<T extends KubeObjectLike> {
 
   async #list(): Promise<void> {
     this.stats.lists++;
+    const { fresh, resourceVersion } = await this.#readAllPages();
+    for (const [key, old] of this.#store) {
+      if (!fresh.has(key)) {
+        this.#store.delete(key);
+        this.#emit("delete", old);
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.#store.get(key);
+      this.#store.set(key, obj);
+      if (old === undefined) this.#emit("add", obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit("update", obj);
+    }
+    this.#resourceVersion = resourceVersion;
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters) w();
+      this.#syncWaiters = [];
+    }
+  }
+
+  /**
+   * The whole collection, page by page, each object accepted (transformed) as its page arrives.
+   * Every page of one LIST is served from the first page's snapshot (same resourceVersion); an
+   * expired token (410) throws, nothing is applied, and the loop relists from the start.
+   */
+  async #readAllPages(): Promise<{ fresh: Map<string, T>; resourceVersion: string }> {
     const fresh = new Map<string, T>();
     let resourceVersion = "";
     let token: string | undefined;
@@ -213,29 +240,11 @@ export class Informer<T extends KubeObjectLike> {
         const obj = this.#accept(item);
         fresh.set(keyOf(obj), obj);
       }
-      // Every page of one LIST is served from the first page's snapshot: same resourceVersion. An
-      // expired token (410) throws, and the informer's loop relists from the start after a back-off.
       resourceVersion = page.metadata?.resourceVersion ?? "";
-      token = page.metadata?.continue === "" ? undefined : page.metadata?.continue;
+      const next = page.metadata?.continue;
+      token = next === undefined || next === "" ? undefined : next;
     } while (token !== undefined);
-    for (const [key, old] of this.#store) {
-      if (!fresh.has(key)) {
-        this.#store.delete(key);
-        this.#emit("delete", old);
-      }
-    }
-    for (const [key, obj] of fresh) {
-      const old = this.#store.get(key);
-      this.#store.set(key, obj);
-      if (old === undefined) this.#emit("add", obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit("update", obj);
-    }
-    this.#resourceVersion = resourceVersion;
-    if (!this.#synced) {
-      this.#synced = true;
-      for (const w of this.#syncWaiters) w();
-      this.#syncWaiters = [];
-    }
+    return { fresh, resourceVersion };
   }
 
   /** One watch stream. Returns "gone" when the server says our resourceVersion is too old. */
