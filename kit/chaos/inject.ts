@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CallPhase } from "../testbed/testbed.js";
 import type { RebootEvent } from "../simulator/host.js";
-import { kube } from "../testenv/kube-call.js";
+import { eventually, kube } from "../testenv/kube-call.js";
 import { POLICY_API_VERSION, POLICY_COLLECTION_PATH, POLICY_KIND } from "../../src/model/policy.js";
 import type { FaultEvent, HistoryEvent } from "./history.js";
 import { now } from "./observer.js";
@@ -260,21 +260,35 @@ export class FaultInjector {
     this.#note("heal", down.fault, e.hostId);
   }
 
+  /**
+   * Applies the policy edit as a person would: retried (30 s) while kube-apiserver is restarting
+   * (503 "before all known HTTP paths have been installed", refused connections) or the write
+   * conflicts, so a control-plane fault next to it does not drop the edit (a 503 dropped one in the 200-schedule run).
+   */
   async #setPolicy(edit: PolicyEdit): Promise<void> {
     const rest = this.#world.testbed.rest;
     const path = `${POLICY_COLLECTION_PATH}/${this.#policyName}`;
-    const got = await rest.request<{ metadata: { resourceVersion: string } }>("GET", path);
-    const body = {
-      apiVersion: POLICY_API_VERSION,
-      kind: POLICY_KIND,
-      metadata: {
-        name: this.#policyName,
-        ...(got.status === 200 && { resourceVersion: got.body.metadata.resourceVersion }),
+    await eventually(
+      `the policy edit ${JSON.stringify(edit)}`,
+      30_000,
+      async () => {
+        const got = await rest.request<{ metadata: { resourceVersion: string } }>("GET", path);
+        if (got.status !== 200 && got.status !== 404) throw new Error(`GET ${path}: HTTP ${got.status}`);
+        const body = {
+          apiVersion: POLICY_API_VERSION,
+          kind: POLICY_KIND,
+          metadata: {
+            name: this.#policyName,
+            ...(got.status === 200 && { resourceVersion: got.body.metadata.resourceVersion }),
+          },
+          spec: edit,
+        };
+        if (got.status === 200) await kube(rest, "PUT", path, body);
+        else await kube(rest, "POST", POLICY_COLLECTION_PATH, body);
+        return true;
       },
-      spec: edit,
-    };
-    if (got.status === 200) await kube(rest, "PUT", path, body);
-    else await kube(rest, "POST", POLICY_COLLECTION_PATH, body);
+      500,
+    );
   }
 
   /** Ends every fault: held ones let go, armed ones are dropped, everything killed is back. */
