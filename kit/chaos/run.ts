@@ -19,6 +19,7 @@ import { ChaosObserver, now, ZONE_LABEL } from "./observer.js";
 import type { Schedule } from "./schedule.js";
 import { fleetFingerprint, fleetSettled, ProgressJudge } from "./settle.js";
 import { accessVia, ChaosWorld } from "./world.js";
+import { startKubeletPlay, type KubeletPlay } from "../testenv/kubelet-play.js";
 import { RawKubeRest } from "../testenv/raw-rest.js";
 
 export const FROM = "1.19.0";
@@ -95,6 +96,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
   let observer: ChaosObserver | undefined;
   let world: ChaosWorld | undefined;
   let injector: FaultInjector | undefined;
+  let kubelets: KubeletPlay | undefined;
   try {
     const nodes = await tb.addNodes(schedule.nodes, { version: FROM, namePrefix: `${ns}-n` });
     for (const [i, node] of nodes.entries()) {
@@ -154,6 +156,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
       logger,
     });
     injector = new FaultInjector({ world, nodes, record: (e) => obs.record(e), policyName });
+    kubelets = startKubeletPlay(cluster.kubeConfig, nodes);
     for (let i = 0; i < schedule.replicas; i++) await world.startController(i);
     obs.record({ t: now(), kind: "phase", phase: "rollout" });
     injector.start(schedule.faults);
@@ -191,6 +194,7 @@ export async function runSchedule(opts: RunOptions): Promise<RunResult> {
     return result;
   } finally {
     injector?.detach();
+    await kubelets?.stop();
     await world?.stop();
     await observer?.stop();
     await tb.stop();
