@@ -401,6 +401,21 @@ describe("5: no regression", () => {
       ["n1 status went StagedAndPerformedUpdate → Idle"],
     );
   });
+  it("a jump past the reboot onto the new version (its report hidden by a watch cut, seed 5116) passes; on the old version it is flagged", () => {
+    const h: HistoryEvent[] = [
+      meta(),
+      shadow(1, "n0", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      shadow(2, "n0", "MonitoringUpdate", "MonitoringUpdate", TO),
+      shadow(3, "n1", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      shadow(4, "n1", "MonitoringUpdate", "MonitoringUpdate", FROM),
+      shadow(5, "n2", "Idle", "Idle", FROM),
+      shadow(6, "n2", "RebootedIntoUpdate", "RebootedIntoUpdate", TO),
+    ];
+    assert.deepEqual(
+      checkStatusProgress(h).map((v) => v.message),
+      ["n1 status went StagedAndPerformedUpdate → MonitoringUpdate"],
+    );
+  });
   it("finds a state going back and a version going back, not a rollback's", () => {
     const h: HistoryEvent[] = [
       meta(),
