@@ -11,13 +11,19 @@ import { after, before, describe, it } from "node:test";
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 
-import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { eventually } from "../kit/kube.js";
-import { imagePulls, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
+import {
+  BRUPOP_NAMESPACE,
+  imagePulls,
+  NEW,
+  REALNODES_SKIP as SKIP,
+  runInstallBlock,
+  startSimulatedHosts,
+  startBrupopRealNodes,
+} from "../kit/realnode.js";
 
-const NS = "brupop-bottlerocket-aws";
-const OLD = "1.19.0";
-const NEW = "1.20.0";
+const NS = BRUPOP_NAMESPACE;
 
 interface Shadow {
   status?: { current_version?: string; current_state?: string };
@@ -30,11 +36,7 @@ describe(
     let cluster: RealNodeCluster;
 
     before(async () => {
-      cluster = await startRealNodeCluster({
-        nodes: 1,
-        registry: true, // brupop's image and charts are pushed there and pulled by reference
-        nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
-      });
+      cluster = await startBrupopRealNodes(1);
     });
 
     after(async () => {
@@ -44,9 +46,7 @@ describe(
     it("updates the single node, uncordons it, and never evicts brupop's apiserver", async () => {
       try {
         const node = cluster.nodes[0]?.name ?? "";
-        await cluster.startHostApi(node, {
-          args: simulatedHostArgs(OLD, NEW),
-        });
+        await startSimulatedHosts(cluster);
         await runInstallBlock(cluster);
 
         const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
