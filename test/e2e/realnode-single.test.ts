@@ -9,13 +9,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 
 import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { eventually } from "../kit/kube.js";
 import {
   BRUPOP_NAMESPACE,
   imagePulls,
+  listShadows,
   NEW,
   REALNODES_SKIP as SKIP,
   runInstallBlock,
@@ -24,10 +25,6 @@ import {
 } from "../kit/realnode.js";
 
 const NS = BRUPOP_NAMESPACE;
-
-interface Shadow {
-  status?: { current_version?: string; current_state?: string };
-}
 
 describe(
   "one real node: the update finishes although the drain cordons the only node",
@@ -72,18 +69,9 @@ describe(
         process.stdout.write(`# the node's pulls of brupop's image: ${JSON.stringify(pulls)}\n`);
         assert.ok(pulls.length > 0, "the kubelet pulled brupop's image from the registry (no import)");
 
-        const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
         await eventually("the node on the new version, Idle, uncordoned", 600_000, async () => {
-          const [list, nodes] = await Promise.all([
-            custom.listNamespacedCustomObject({
-              group: "brupop.bottlerocket.aws",
-              version: "v2",
-              namespace: NS,
-              plural: "bottlerocketshadows",
-            }) as Promise<{ items: Shadow[] }>,
-            core.listNode(),
-          ]);
-          const s = list.items[0]?.status;
+          const [list, nodes] = await Promise.all([listShadows(cluster), core.listNode()]);
+          const s = list[0]?.status;
           return (
             s?.current_version === NEW &&
             s.current_state === "Idle" &&

@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 
 import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { listCgroups } from "../../kit/testenv/realnode/sandbox.js";
@@ -23,6 +23,7 @@ import {
   applyWebWorkload,
   BRUPOP_NAMESPACE,
   HOST_SNAPSHOT_OPTIONS,
+  listShadows,
   NEW,
   REALNODES_SKIP as SKIP,
   run,
@@ -33,11 +34,6 @@ import {
 
 const NS = BRUPOP_NAMESPACE;
 const snapshotOpts = HOST_SNAPSHOT_OPTIONS;
-
-interface Shadow {
-  metadata: { name: string };
-  status?: { current_version?: string; current_state?: string };
-}
 
 describe(
   "real nodes: install with helm and roll a release through real pods",
@@ -114,19 +110,8 @@ describe(
           }
         })();
 
-        const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-        const shadows = async (): Promise<Shadow[]> =>
-          (
-            (await custom.listNamespacedCustomObject({
-              group: "brupop.bottlerocket.aws",
-              version: "v2",
-              namespace: NS,
-              plural: "bottlerocketshadows",
-            })) as { items: Shadow[] }
-          ).items;
-
         await eventually("every node on the new version, Idle, uncordoned", 900_000, async () => {
-          const [list, nodes] = await Promise.all([shadows(), core.listNode()]);
+          const [list, nodes] = await Promise.all([listShadows(cluster), core.listNode()]);
           const done = list.filter(
             (s) => s.status?.current_version === NEW && s.status.current_state === "Idle",
           );

@@ -8,10 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
+import { CustomObjectsApi } from "@kubernetes/client-node";
+
 import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../../src/model/constants.js";
 import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { installBrupop } from "../../kit/testenv/realnode/install.js";
 import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
+import type { ShadowObject } from "../../kit/testbed/testbed.js";
 
 export const run = promisify(execFile);
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -143,6 +146,18 @@ export async function applyWebWorkload(cluster: RealNodeCluster): Promise<void> 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The BottlerocketShadows (v2) in brupop's namespace. */
+export async function listShadows(cluster: RealNodeCluster): Promise<ShadowObject[]> {
+  const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+  const list = (await custom.listNamespacedCustomObject({
+    group: "brupop.bottlerocket.aws",
+    version: "v2",
+    namespace: BRUPOP_NAMESPACE,
+    plural: "bottlerocketshadows",
+  })) as { items: ShadowObject[] };
+  return list.items;
 }
 
 /** The kubelets' pulls of images from the cluster's registry (kit/testenv/registry.ts). */
