@@ -185,15 +185,20 @@ class DrainRun {
       return deleted.kind === "deleted";
     } catch (err) {
       if (this.#signal.aborted) throw err;
-      // A 403 will not change within this drain: stop asking. Anything else (a reset connection, a
-      // 5xx during a control-plane restart) is tried again at the next refusal.
-      if (err instanceof KubeApiError && err.httpStatus === 403) this.#grantsUnreadable = true;
-      this.#logger?.warn(
-        { err, pod: podKey(pod) },
-        "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
-      );
+      this.#grantCheckFailed(err, pod);
       return false;
     }
+  }
+
+  /** Checking a granted eviction failed: the drain waits the grant out. */
+  #grantCheckFailed(err: unknown, pod: PodRef): void {
+    // A 403 will not change within this drain: stop asking. Anything else (a reset connection, a
+    // 5xx during a control-plane restart) is tried again at the next refusal.
+    if (err instanceof KubeApiError && err.httpStatus === 403) this.#grantsUnreadable = true;
+    this.#logger?.warn(
+      { err, pod: podKey(pod) },
+      "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
+    );
   }
 
   async evictAll(pods: readonly PodRef[], concurrency: number): Promise<PodRef[]> {
