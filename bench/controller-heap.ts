@@ -14,6 +14,7 @@ import { Informer } from "../src/k8s/informer.js";
 import type { RawShadow } from "../src/k8s/objects.js";
 import { silentLogger } from "../src/log.js";
 import { ShadowView } from "../src/controller/view/view.js";
+import { shadowStatus } from "../test/kit/fixtures.js";
 
 const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" } } });
 const N = Number(values.nodes);
@@ -163,13 +164,7 @@ function shadow(i: number): RawShadow {
       ],
     },
     spec: { state: "Idle", state_transition_timestamp: "2026-12-07T19:41:00Z", version: "1.20.0" },
-    status: {
-      current_version: "1.20.0",
-      target_version: "1.20.0",
-      current_state: "Idle",
-      crash_count: 0,
-      state_transition_failure_timestamp: null,
-    },
+    status: shadowStatus({ current_version: "1.20.0" }),
   } as unknown as RawShadow;
 }
 

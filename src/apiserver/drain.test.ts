@@ -10,15 +10,14 @@ import {
   type WatchHandler,
 } from "../k8s/api.js";
 import {
-  drainNode,
   evictionRefusal,
   kubeDrainApi,
-  planDrain,
   type DeleteOutcome,
   type DrainApi,
   type EvictOutcome,
-  type PodRef,
-} from "./drain.js";
+} from "./drain-api.js";
+import { planDrain, type PodRef } from "./drain-plan.js";
+import { drainNode } from "./drain.js";
 import { parseLabelSelector } from "../k8s/label-selector.js";
 import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
 

@@ -11,170 +11,24 @@
 // anything is evicted (do-not-disrupt annotations; unmanaged and emptyDir pods when asked, like
 // kubectl), and at the deadline either failing (default) or deleting the pods still there, never one a
 // PodDisruptionBudget protects unless told to.
+// The plan is drain-plan.ts (pure); what the drain needs from the cluster and what each request came
+// to is drain-api.ts; this file runs the plan against the deadline.
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Logger } from "pino";
-import { BrupopError, isConflict, isNotFound, KubeApiError } from "../errors.js";
-import { COMPONENT_LABEL } from "../model/constants.js";
-import type { KubeApi } from "../k8s/api.js";
+import { BrupopError, KubeApiError } from "../errors.js";
+import type { KubePodDisruptionBudget } from "../k8s/objects.js";
+import type { DrainApi, EvictOutcome } from "./drain-api.js";
 import {
-  blockOf,
-  DEFAULT_DRAIN_POLICY,
-  skippedBySelector,
-  timeoutVerdict,
-  type BlockReason,
-  type DrainPolicy,
-} from "./drain-policy.js";
-import { paths, type KubePod, type KubePodDisruptionBudget } from "../k8s/objects.js";
-
-export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
-/** Value of COMPONENT_LABEL on brupop's apiserver pods (the chart's, upstream's). */
-export const APISERVER_COMPONENT = "apiserver";
-
-export interface PodRef {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-}
-
-export type SkipReason = "daemonset" | "mirror" | "brupop-apiserver" | "completed" | "skip-selector";
-
-export interface BlockedPod {
-  readonly pod: PodRef;
-  readonly reason: BlockReason;
-  readonly message: string;
-}
-
-export interface DrainPlan {
-  readonly evict: PodRef[];
-  readonly skipped: { pod: PodRef; reason: SkipReason }[];
-  /** Pods that stop the drain before anything is evicted (drain policy). */
-  readonly blocked: BlockedPod[];
-}
-
-function refOf(pod: KubePod): PodRef {
-  return {
-    namespace: pod.metadata?.namespace ?? "",
-    name: pod.metadata?.name ?? "",
-    uid: pod.metadata?.uid ?? "",
-  };
-}
-
-function isBrupopApiserver(pod: KubePod, brupopNamespace: string | undefined): boolean {
-  return (
-    brupopNamespace !== undefined &&
-    pod.metadata?.namespace === brupopNamespace &&
-    pod.metadata.labels?.[COMPONENT_LABEL] === APISERVER_COMPONENT
-  );
-}
-
-/**
- * Why the drain leaves `pod` on the node, or undefined to evict it (pure). `brupopNamespace` is the
- * namespace brupop runs in: its apiserver pods there are kept (the agent needs them to finish the
- * update; elsewhere the label is not brupop's to trust).
- */
-export function skipReason(pod: KubePod, brupopNamespace?: string): SkipReason | undefined {
-  if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return "mirror";
-  if (isBrupopApiserver(pod, brupopNamespace)) return "brupop-apiserver";
-  // Like kubectl, only the controlling owner counts: a DaemonSet would recreate the pod at once.
-  const controller = pod.metadata?.ownerReferences?.find((o) => o.controller === true);
-  if (controller?.kind === "DaemonSet") return "daemonset";
-  const phase = pod.status?.phase;
-  if (phase === "Succeeded" || phase === "Failed") return "completed";
-  return undefined;
-}
-
-/**
- * Decides, for the pods bound to a node, which to evict, which to leave and which block the drain
- * (pure). The built-in skips come first, then the policy's selector, then its blocks.
- */
-export function planDrain(
-  pods: readonly KubePod[],
-  brupopNamespace?: string,
-  policy: DrainPolicy = DEFAULT_DRAIN_POLICY,
-): DrainPlan {
-  const plan: DrainPlan = { evict: [], skipped: [], blocked: [] };
-  for (const pod of pods) {
-    const reason =
-      skipReason(pod, brupopNamespace) ?? (skippedBySelector(pod, policy) ? "skip-selector" : undefined);
-    if (reason !== undefined) {
-      plan.skipped.push({ pod: refOf(pod), reason });
-      continue;
-    }
-    const block = blockOf(pod, policy);
-    if (block === undefined) plan.evict.push(refOf(pod));
-    else plan.blocked.push({ pod: refOf(pod), ...block });
-  }
-  return plan;
-}
-
-const LISTED_PODS = 5;
-
-/** "a; b; c; and 2 more": the first few of a long list (the agent keeps 1,024 characters). */
-function listed(items: readonly string[]): string {
-  const head = items.slice(0, LISTED_PODS).join("; ");
-  return items.length > LISTED_PODS ? `${head}; and ${items.length - LISTED_PODS} more` : head;
-}
-
-/** The error of a drain the policy blocks: names each pod and why. */
-export function blockedError(node: string, blocked: readonly BlockedPod[]): BrupopError {
-  return new BrupopError(
-    "BRUPOP_E_DRAIN",
-    `drain of node ${node} blocked: ${listed(blocked.map((b) => `pod ${podKey(b.pod)}: ${b.message}`))}`,
-    { node, blocked: blocked.map((b) => ({ pod: podKey(b.pod), reason: b.reason, message: b.message })) },
-  );
-}
-
-/**
- * What an eviction came to: accepted; the pod is already gone; "not now" (a PodDisruptionBudget
- * allows no disruption, or the API is overloaded: retried); or refused for good. `status` is the
- * Kubernetes API's answer, for the message.
- */
-export type EvictOutcome =
-  | { kind: "evicted" }
-  | { kind: "gone" }
-  | { kind: "not-now"; status: number }
-  | { kind: "refused"; status: number };
-
-/** What deleting a pod came to (gone: it was deleted already, or another pod now has its name). */
-export type DeleteOutcome = { kind: "deleted" } | { kind: "gone" } | { kind: "refused"; status: number };
-
-const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
-
-/** The one place an eviction's refusal by the Kubernetes API is classified. */
-export function evictionRefusal(status: number): EvictOutcome {
-  if (status === 404) return { kind: "gone" };
-  return RETRYABLE_STATUSES.has(status) ? { kind: "not-now", status } : { kind: "refused", status };
-}
-
-/**
- * The eviction of `pod` a PodDisruptionBudget's status.disruptedPods records as granted, if any (pure):
- * only for a pod not already terminating, and a grant older than the pod was for an earlier pod of
- * that name (a StatefulSet's), so it does not count.
- */
-export function grantedEviction(
-  pdbs: readonly KubePodDisruptionBudget[],
-  pod: KubePod,
-): { pdb: string; at: string } | undefined {
-  const name = pod.metadata?.name ?? "";
-  if (pod.metadata?.deletionTimestamp !== undefined) return undefined;
-  const created = Date.parse(pod.metadata?.creationTimestamp ?? "");
-  for (const pdb of pdbs) {
-    const at = pdb.status?.disruptedPods?.[name];
-    if (at !== undefined && Date.parse(at) > created) return { pdb: pdb.metadata?.name ?? "", at };
-  }
-  return undefined;
-}
-
-/** What the drain needs from the cluster (narrow, so tests can fake it). */
-export interface DrainApi {
-  listPodsOnNode(nodeName: string, signal: AbortSignal): Promise<KubePod[]>;
-  /** Posts an Eviction (network failures reject). */
-  evict(pod: PodRef, signal: AbortSignal): Promise<EvictOutcome>;
-  /** Deletes the pod (its uid as precondition). Needed by onTimeout "delete". */
-  deletePod?(pod: PodRef, signal: AbortSignal): Promise<DeleteOutcome>;
-  /** The PodDisruptionBudgets of a namespace. Needed by onTimeout "delete". */
-  listPdbs?(namespace: string, signal: AbortSignal): Promise<KubePodDisruptionBudget[]>;
-}
+  blockedError,
+  grantedEviction,
+  listed,
+  planDrain,
+  podKey,
+  refOf,
+  type PodRef,
+  type SkipReason,
+} from "./drain-plan.js";
+import { DEFAULT_DRAIN_POLICY, timeoutVerdict, type DrainPolicy } from "./drain-policy.js";
 
 export interface DrainOptions {
   /** Namespace brupop runs in: its apiserver pods there are never evicted (see skipReason). */
@@ -225,10 +79,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
 
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
   sleepTimer(ms, undefined, { signal });
-
-function podKey(p: PodRef): string {
-  return `${p.namespace}/${p.name}`;
-}
 
 class DrainRun {
   readonly #api: DrainApi;
@@ -335,15 +185,20 @@ class DrainRun {
       return deleted.kind === "deleted";
     } catch (err) {
       if (this.#signal.aborted) throw err;
-      // A 403 will not change within this drain: stop asking. Anything else (a reset connection, a
-      // 5xx during a control-plane restart) is tried again at the next refusal.
-      if (err instanceof KubeApiError && err.httpStatus === 403) this.#grantsUnreadable = true;
-      this.#logger?.warn(
-        { err, pod: podKey(pod) },
-        "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
-      );
+      this.#grantCheckFailed(err, pod);
       return false;
     }
+  }
+
+  /** Checking a granted eviction failed: the drain waits the grant out. */
+  #grantCheckFailed(err: unknown, pod: PodRef): void {
+    // A 403 will not change within this drain: stop asking. Anything else (a reset connection, a
+    // 5xx during a control-plane restart) is tried again at the next refusal.
+    if (err instanceof KubeApiError && err.httpStatus === 403) this.#grantsUnreadable = true;
+    this.#logger?.warn(
+      { err, pod: podKey(pod) },
+      "could not check the PodDisruptionBudgets' granted evictions; waiting them out",
+    );
   }
 
   async evictAll(pods: readonly PodRef[], concurrency: number): Promise<PodRef[]> {
@@ -480,50 +335,4 @@ async function deleteRemaining(
     );
   }
   return deleted;
-}
-
-const REQUEST_TIMEOUT_MS = 30_000;
-
-/** DrainApi on the real Kubernetes API. */
-export function kubeDrainApi(api: KubeApi): DrainApi {
-  return {
-    listPodsOnNode: (nodeName, signal) =>
-      api.listPods(
-        { fieldSelector: `spec.nodeName=${nodeName}` },
-        { signal, timeoutMs: REQUEST_TIMEOUT_MS, what: `LIST pods on node ${nodeName}` },
-      ),
-    async evict(pod, signal) {
-      try {
-        await api.evictPod(pod.namespace, pod.name, { signal, timeoutMs: REQUEST_TIMEOUT_MS });
-        return { kind: "evicted" };
-      } catch (err) {
-        if (err instanceof KubeApiError) return evictionRefusal(err.httpStatus);
-        throw err;
-      }
-    },
-    async deletePod(pod, signal) {
-      const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.uid } };
-      try {
-        await api.remove(paths.pod(pod.namespace, pod.name), body, {
-          signal,
-          timeoutMs: REQUEST_TIMEOUT_MS,
-          what: `delete pod ${podKey(pod)}`,
-        });
-        return { kind: "deleted" };
-      } catch (err) {
-        // A conflict: the precondition failed (another pod under that name), so ours is gone.
-        if (isNotFound(err) || isConflict(err)) return { kind: "gone" };
-        if (err instanceof KubeApiError) return { kind: "refused", status: err.httpStatus };
-        throw err;
-      }
-    },
-    async listPdbs(namespace, signal) {
-      const list = await api.list<KubePodDisruptionBudget>(paths.podDisruptionBudgets(namespace), {
-        signal,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-        what: `LIST PodDisruptionBudgets in ${namespace}`,
-      });
-      return list.items ?? [];
-    },
-  };
 }

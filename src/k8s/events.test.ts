@@ -7,16 +7,9 @@ import { FakeTimers, ManualClock } from "../clock.js";
 import { CONTROLLER_EVENTS } from "../controller/act/event-reasons.js";
 import { isBrupopError, KubeApiError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import {
-  buildEvent,
-  catalogueProblems,
-  EVENT_LIMITS,
-  EventRecorder,
-  eventProblems,
-  truncateUtf8,
-  type EventSender,
-  type EventsV1Event,
-} from "./events.js";
+import { buildEvent, EVENT_LIMITS, truncateUtf8, type EventsV1Event } from "./event.js";
+import { catalogueProblems, eventProblems } from "./event-problems.js";
+import { EventRecorder, type EventSender } from "./events.js";
 
 const regarding = {
   apiVersion: "brupop.bottlerocket.aws/v2",

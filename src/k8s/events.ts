@@ -1,5 +1,5 @@
 // Kubernetes Events (events.k8s.io/v1) for things a component did to an object, so `kubectl describe`
-// and `kubectl get events` show the history. The one way brupop builds and sends an Event.
+// and `kubectl get events` show the history. The one way brupop records and sends an Event.
 //
 // An Event kube-apiserver refuses is a defect, not noise (issue 34): every field it requires is
 // required here by the types — `type` and `action` come from the component's catalogue of reasons
@@ -18,205 +18,35 @@
 // is not a new Event but a `series` of the first ({count, lastObservedTime}): its first repeat
 // PATCHes the series at once (count 2), later repeats are counted and PATCHed together at most once
 // per `seriesFlushMs`. A series whose Event is gone (404: expired) is created anew with its count.
+//
+// The Event itself (types, limits, builder) is event.ts; what kube-apiserver would refuse in it is
+// event-problems.ts.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import type { Clock, Timers } from "../clock.js";
 import { BrupopError, KubeApiError } from "../errors.js";
 import type { KubeApi } from "./api.js";
+import {
+  buildEvent,
+  microTime,
+  type EventCatalogue,
+  type EventReporter,
+  type EventSeries,
+  type EventsV1Event,
+  type ObjectReference,
+} from "./event.js";
+import { catalogueProblems, eventProblems } from "./event-problems.js";
 
-export interface ObjectReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  /** Absent for cluster-scoped objects (their Events live in `default`). */
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-}
-
-export type EventType = "Normal" | "Warning";
-
-/** What kube-apiserver's events.k8s.io/v1 validation requires of every reason: its type and action. */
-export interface EventKind {
-  type: EventType;
-  /** What was done or failed, UpperCamelCase (≤ 128 characters), e.g. `SetSpec`. */
-  action: string;
-}
-
-/** A component's reasons (UpperCamelCase, ≤ 128 characters) and what each one is. */
-export type EventCatalogue = Readonly<Record<string, EventKind>>;
-
-/** The Event as events.k8s.io/v1 takes it: nothing optional that kube-apiserver requires. */
-export interface EventsV1Event {
-  apiVersion: "events.k8s.io/v1";
-  kind: "Event";
-  metadata: { name: string; namespace: string };
-  /** MicroTime, e.g. `2024-05-01T12:00:00.123000Z`. */
-  eventTime: string;
-  reportingController: string;
-  reportingInstance: string;
-  action: string;
-  reason: string;
-  type: EventType;
-  regarding: ObjectReference;
-  /** A second object the Event is about, e.g. the BottlerocketShadow of an Event on its Node. */
-  related?: ObjectReference;
-  note: string;
-  /** Set when the Event stands for repeats (client-go's isomorphic Events); count ≥ 2. */
-  series?: EventSeries;
-}
-
-export interface EventSeries {
-  count: number;
-  /** MicroTime of the last repeat. */
-  lastObservedTime: string;
-}
-
-/** Who reports: `controller` a qualified name (e.g. `brupop-controller`), `instance` e.g. the pod. */
-export interface EventReporter {
-  controller: string;
-  instance: string;
-}
-
-/** kube-apiserver's limits (k8s.io/kubernetes pkg/apis/core/validation/events.go). */
-export const EVENT_LIMITS = {
-  /** Bytes (Go's len of the UTF-8 string). */
-  note: 1024,
-  reason: 128,
-  action: 128,
-  reportingInstance: 128,
-} as const;
-
-const MAX_NAME = 253;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-const utf8Bytes = (s: string): number => Buffer.byteLength(s, "utf8");
-
-/** `s` cut to at most `max` UTF-8 bytes (never in the middle of a character), `…` marking the cut. */
-export function truncateUtf8(s: string, max: number): string {
-  if (utf8Bytes(s) <= max) return s;
-  const ellipsis = "…";
-  let out = "";
-  let bytes = utf8Bytes(ellipsis);
-  for (const ch of s) {
-    const b = utf8Bytes(ch);
-    if (bytes + b > max) break;
-    out += ch;
-    bytes += b;
-  }
-  return `${out}${ellipsis}`;
-}
-
-function qualifiedNameProblems(field: string, value: string): string[] {
-  const parts = value.split("/");
-  const name = parts.at(-1) ?? "";
-  const prefix = parts.length === 2 ? parts[0] : undefined;
-  const out: string[] = [];
-  if (parts.length > 2) out.push(`${field}: a qualified name has at most one "/"`);
-  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name))
-    out.push(`${field}: "${value}" is not a qualified name`);
-  if (prefix !== undefined && (prefix.length > MAX_NAME || !DNS_SUBDOMAIN.test(prefix)))
-    out.push(`${field}: prefix "${prefix}" is not a DNS subdomain`);
-  return out;
-}
-
-function lengthProblems(field: string, value: string, max: number): string[] {
-  if (value.length === 0) return [`${field}: Required value`];
-  if (value.length > max) return [`${field}: can have at most ${max} characters`];
-  return [];
-}
-
-/**
- * What kube-apiserver would refuse in this Event on create through events.k8s.io/v1 (an empty list:
- * nothing), in its own words where it has them ("action: Required value").
- */
-export function eventProblems(ev: EventsV1Event): string[] {
-  return [...placeProblems(ev), ...reporterProblems(ev), ...contentProblems(ev)];
-}
-
-/** Its name, namespace and the object it is about. */
-function placeProblems(ev: EventsV1Event): string[] {
-  const out: string[] = [];
-  const { name, namespace } = ev.metadata;
-  if (name.length === 0 || name.length > MAX_NAME || !DNS_SUBDOMAIN.test(name))
-    out.push(`metadata.name: "${name}" is not a DNS subdomain`);
-  if (namespace.length > 63 || !DNS_LABEL.test(namespace))
-    out.push(`metadata.namespace: "${namespace}" is not a DNS label`);
-  const r = ev.regarding;
-  if (r.kind === "" || r.name === "" || r.apiVersion === "")
-    out.push("regarding: apiVersion, kind and name are required");
-  if ((r.namespace ?? "") === "" && namespace !== "default" && namespace !== "kube-system")
-    out.push("regarding.namespace: does not match event.namespace");
-  return out;
-}
-
-function reporterProblems(ev: EventsV1Event): string[] {
-  const out = lengthProblems("reportingController", ev.reportingController, MAX_NAME);
-  if (ev.reportingController.length > 0)
-    out.push(...qualifiedNameProblems("reportingController", ev.reportingController));
-  out.push(...lengthProblems("reportingInstance", ev.reportingInstance, EVENT_LIMITS.reportingInstance));
-  return out;
-}
-
-function contentProblems(ev: EventsV1Event): string[] {
-  const out: string[] = [];
-  if (!MICRO_TIME.test(ev.eventTime) || Number.isNaN(Date.parse(ev.eventTime)))
-    out.push(`eventTime: Required value (got "${ev.eventTime}")`);
-  if ((ev.type as string) !== "Normal" && (ev.type as string) !== "Warning")
-    out.push(`type: has invalid value: ${String(ev.type)}`);
-  out.push(...lengthProblems("action", ev.action, EVENT_LIMITS.action));
-  out.push(...lengthProblems("reason", ev.reason, EVENT_LIMITS.reason));
-  if (utf8Bytes(ev.note) > EVENT_LIMITS.note)
-    out.push(`note: can have at most ${EVENT_LIMITS.note} characters`);
-  if (ev.series !== undefined) {
-    if (!Number.isInteger(ev.series.count) || ev.series.count < 2)
-      out.push(`series.count: should be at least 2 (got ${ev.series.count})`);
-    if (!MICRO_TIME.test(ev.series.lastObservedTime))
-      out.push(`series.lastObservedTime: Required value (got "${ev.series.lastObservedTime}")`);
-  }
-  return out;
-}
-
-/** kube's MicroTime: RFC 3339 with microseconds (JS dates have milliseconds). */
-export function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
-/**
- * The Event saying that `reporter` did `reason` (its type and action from `kind`) to `regarding`,
- * at `now`. Its namespace is the object's, `default` for a cluster-scoped object (as kubectl looks
- * for it); its name `<object>.<unix nanos hex><suffix>` (client-go's, made unique by `suffix`); the
- * note cut to kube's 1 KiB.
- */
-export function buildEvent<R extends string>(
-  input: { reason: R; kind: EventKind; regarding: ObjectReference; note: string; related?: ObjectReference },
-  reporter: EventReporter,
-  now: Date,
-  suffix: string,
-): EventsV1Event {
-  const namespace = input.regarding.namespace ?? "default";
-  const stamp = (BigInt(now.getTime()) * 1_000_000n).toString(16);
-  // A Node or shadow name is a DNS subdomain already; keep room for the stamp within 253 characters.
-  const prefix = input.regarding.name.toLowerCase().slice(0, MAX_NAME - stamp.length - suffix.length - 1);
-  return {
-    apiVersion: "events.k8s.io/v1",
-    kind: "Event",
-    metadata: { name: `${prefix}.${stamp}${suffix}`, namespace },
-    eventTime: microTime(now),
-    reportingController: reporter.controller,
-    reportingInstance: reporter.instance,
-    action: input.kind.action,
-    reason: input.reason,
-    type: input.kind.type,
-    regarding: input.regarding,
-    ...(input.related !== undefined && { related: input.related }),
-    note: truncateUtf8(input.note, EVENT_LIMITS.note),
-  };
-}
+export type {
+  EventCatalogue,
+  EventKind,
+  EventReporter,
+  EventSeries,
+  EventsV1Event,
+  EventType,
+  ObjectReference,
+} from "./event.js";
 
 export interface EventSender {
   send(namespace: string, event: EventsV1Event, signal: AbortSignal): Promise<void>;
@@ -534,19 +364,6 @@ const unrefTimers: Pick<Timers, "set"> = {
     return () => clearTimeout(t);
   },
 };
-
-/** Why this catalogue and reporter could not make valid Events (empty: they can). */
-export function catalogueProblems(catalogue: EventCatalogue, reporter: EventReporter): string[] {
-  const out = lengthProblems("reportingController", reporter.controller, MAX_NAME);
-  if (reporter.controller.length > 0)
-    out.push(...qualifiedNameProblems("reportingController", reporter.controller));
-  out.push(...lengthProblems("reportingInstance", reporter.instance, EVENT_LIMITS.reportingInstance));
-  for (const [reason, kind] of Object.entries(catalogue)) {
-    out.push(...lengthProblems(`reason ${reason}`, reason, EVENT_LIMITS.reason));
-    out.push(...lengthProblems(`${reason}: action`, kind.action, EVENT_LIMITS.action));
-  }
-  return out;
-}
 
 /** Sends events with POST /apis/events.k8s.io/v1/namespaces/<ns>/events, series with a merge PATCH. */
 export function kubeEventSender(api: KubeApi): EventSender {

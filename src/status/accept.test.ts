@@ -2,32 +2,20 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ACCEPT_FAILURE_ANNOTATION } from "../model/constants.js";
 import type { BottlerocketShadow, ShadowStatus } from "../model/shadow.js";
+import { brs as shadow } from "../../test/kit/shadows.js";
 import { acceptDecision } from "./accept.js";
 
 const NOW = new Date("2026-01-10T12:00:00.000Z");
 const AT = "2026-01-10T11:00:00.000Z";
 
-function brs(
-  status: Partial<ShadowStatus> | undefined,
-  annotations?: Record<string, string>,
-): BottlerocketShadow {
-  return {
-    apiVersion: "brupop.bottlerocket.aws/v2",
-    kind: "BottlerocketShadow",
-    metadata: { name: "brs-n1", ...(annotations && { annotations }) },
-    spec: { state: "Idle", state_transition_timestamp: null, version: null },
-    ...(status !== undefined && {
-      status: {
-        current_version: "1.20.0",
-        target_version: "1.20.0",
-        current_state: "Idle",
-        crash_count: 0,
-        state_transition_failure_timestamp: null,
-        ...status,
-      },
-    }),
-  };
-}
+/** Node n1's shadow on 1.20.0 with `status` over it (none: no status yet), and `annotations`. */
+const brs = (status: Partial<ShadowStatus> | undefined, annotations?: Record<string, string>) =>
+  shadow("n1", {
+    cur: "1.20.0",
+    resourceVersion: undefined,
+    ...(status === undefined ? { noStatus: true } : { status }),
+    ...(annotations !== undefined && { annotations }),
+  });
 
 const unhealthy = {
   crash_count: 1,

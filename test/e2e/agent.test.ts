@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 
-import { agentCommand } from "../kit/agent-command.js";
+import { agentCommand, testbedAgentFlags } from "../kit/agent-command.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
@@ -350,16 +350,7 @@ describe("brupop agent on a real control plane", { timeout: 300_000 }, () => {
         string,
       ];
       const [exe, ...base] = agentCommand() as [string, ...string[]];
-      const args = [
-        ...base,
-        `--namespace=${tb.namespace}`,
-        `--apiserver-url=${tb.apiserver.url}`,
-        `--ca-path=${tb.caPath}`,
-        `--token-path=${tb.tokenPath(node)}`,
-        `--socket=${tb.fleet.socketPath(node)}`,
-        `--kubeconfig=${tb.cluster.kubeconfigPath}`,
-        "--loop-interval-ms=500",
-      ];
+      const args = [...base, ...testbedAgentFlags(tb, node)];
       const run = (env: Record<string, string>) => {
         const child = spawn(exe, args, {
           env: { ...process.env, ...env },

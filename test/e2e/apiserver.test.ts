@@ -3,7 +3,6 @@
 // authenticate with real bound service-account tokens (TokenRequest); kube-apiserver itself calls our
 // /crdconvert; drains go through the Eviction API against a real PodDisruptionBudget.
 import assert from "node:assert/strict";
-import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 import { X509Certificate } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
@@ -13,9 +12,8 @@ import { connect, type TLSSocket } from "node:tls";
 import { after, before, describe, it } from "node:test";
 
 import { ApiserverClient, tokenFileProvider } from "../../src/apiserver/client.js";
-import { Apiserver } from "../../src/apiserver/server.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
-import { silentLogger } from "../../src/log.js";
+import { paths } from "../../src/k8s/objects.js";
 import {
   AGENT_COMPONENT,
   AGENT_TOKEN_AUDIENCE,
@@ -23,74 +21,57 @@ import {
   EXCLUDE_FROM_LB_LABEL,
 } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
 import {
   AGENT_SA,
   BRUPOP_NS,
   agentHeaders,
-  apiserverFleet,
+  ApiserverBed,
   createBarePod,
-  httpsCaller,
-  installCrd,
   requestToken,
-  startAgents,
   type AgentIdentity as Agent,
   type Answer,
+  type Obj,
 } from "../kit/apiserver-e2e.js";
 import { createWorkload, shadowStatus } from "../kit/fixtures.js";
 import { kube as kubeCall, type KubeCallOptions } from "../kit/kube.js";
 import { eventuallyFast as eventually } from "../kit/poll.js";
-import {
-  freshCert,
-  testCa,
-  tlsDir as makeTlsDir,
-  writeTlsPair,
-  type CertificateAuthority,
-  type TlsDir,
-} from "../kit/tls.js";
+import { freshCert, testCa, writeTlsPair, type CertificateAuthority } from "../kit/tls.js";
 
 const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
 const POOL_LABEL = "brupop-e2e/pool";
-const AGENT_DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
-const SHADOWS_V2 = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
+const SHADOWS_V2 = paths.shadows(NS);
 const SHADOWS_V1 = `/apis/brupop.bottlerocket.aws/v1/namespaces/${NS}/bottlerocketshadows`;
 
 const STATUS: ShadowStatus = shadowStatus();
 
-interface Meta {
-  name: string;
-  uid: string;
-  resourceVersion: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
-  deletionTimestamp?: string;
-}
-interface Obj {
-  metadata: Meta;
-  spec?: Record<string, unknown> & { nodeName?: string; unschedulable?: boolean };
-  status?: Record<string, unknown>;
-}
 interface PodObj extends Obj {
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
 describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () => {
   const e2e = new E2eCluster();
-  let cluster: TestCluster;
-  let rest: RawKubeRest;
-  let server: Apiserver;
-  let tls: TlsDir;
+  const bed = new ApiserverBed(e2e, {
+    nodes: 3,
+    prefix: "brupop-e2e-",
+    namespaces: [WORKLOADS],
+    // A serving certificate of its own, from the kit's test CA (what cert-manager would mount): a
+    // scenario replaces it.
+    tlsPrefix: "brupop-e2e-tls-",
+    freshCert: true,
+    server: () => ({
+      drain: { retryIntervalMs: 500, pollIntervalMs: 250, timeoutMs: 120_000 },
+      tls: { debounceMs: 100, pollIntervalMs: 1_000 },
+    }),
+  });
   let tlsDir: string;
   let ca: CertificateAuthority;
   let nodeA: string, nodeB: string, nodeC: string;
-  const agents = new Map<string, Agent>();
 
   /** A Kubernetes API call that must answer one of `ok`. */
   const kube = <T = Obj>(method: string, path: string, body?: unknown, opts?: KubeCallOptions) =>
-    kubeCall<T>(rest, method, path, body, opts);
+    kubeCall<T>(e2e.rest, method, path, body, opts);
 
   const getNode = (name: string) => kube("GET", `/api/v1/nodes/${name}`);
   const getShadow = (name: string, version = SHADOWS_V2) => kube("GET", `${version}/${name}`);
@@ -108,17 +89,13 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
   const createPod = (name: string, node: string, labels: Record<string, string>): Promise<PodObj> =>
     createBarePod<PodObj>(kube, NS, { name, node, labels, sa: AGENT_SA });
 
-  function agent(node: string): Agent {
-    const a = agents.get(node);
-    assert.ok(a, `agent on ${node}`);
-    return a;
-  }
+  const agent = (node: string): Agent => bed.agent(node);
 
   const headersOf = agentHeaders;
 
   function clientFor(a: Agent, token?: () => Promise<string> | string): ApiserverClient {
     return new ApiserverClient({
-      baseUrl: server.url,
+      baseUrl: bed.server.url,
       caPem: ca.certPem,
       nodeName: a.node,
       nodeUid: a.nodeUid,
@@ -133,52 +110,16 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     path: string,
     headers?: Record<string, string>,
     body?: string,
-  ) => Promise<Answer> = httpsCaller(() => ({ url: server.url, caPem: ca.certPem }));
+  ) => Promise<Answer> = bed.call;
 
   before(async () => {
-    cluster = await e2e.start();
-    rest = e2e.rest;
-    [nodeA, nodeB, nodeC] = (await apiserverFleet(cluster, kube, {
-      nodes: 3,
-      prefix: "brupop-e2e-",
-      namespaces: [NS, WORKLOADS],
-      serviceAccounts: [[NS, AGENT_SA]],
-    })) as [string, string, string];
-
-    // Serving certificate for our apiserver, from the kit's test CA (what cert-manager would mount).
+    await bed.start();
+    [nodeA, nodeB, nodeC] = bed.nodes as [string, string, string];
     ca = await testCa();
-    tls = await makeTlsDir("brupop-e2e-tls-", await freshCert());
-    tlsDir = tls.dir;
-    await writeFile(join(tlsDir, "ca.crt"), ca.certPem);
-    server = await Apiserver.start({
-      kubeConfig: cluster.kubeConfig,
-      namespace: NS,
-      tlsDir,
-      logger: silentLogger(),
-      drain: { retryIntervalMs: 500, pollIntervalMs: 250, timeoutMs: 120_000 },
-      tls: { debounceMs: 100, pollIntervalMs: 1_000 },
-    });
-
-    // The CRD, with the conversion webhook pointed at our in-process server.
-    await installCrd(kube, eventually, NS, { url: server.url, caPem: ca.certPem });
-
-    // Agents: a DaemonSet on the brupop-managed nodes, like the real install.
-    await startAgents(kube, eventually, {
-      namespace: NS,
-      sa: AGENT_SA,
-      selectorLabels: AGENT_DS_LABELS,
-      podLabels: { [COMPONENT_LABEL]: AGENT_COMPONENT },
-      labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
-      nodes: [nodeA, nodeB, nodeC],
-      agents,
-    });
+    tlsDir = bed.tls.dir;
   });
 
-  after(async () => {
-    await server?.close(1_000);
-    await e2e.stop();
-    await tls?.remove();
-  });
+  after(() => bed.stop());
 
   it("GET /ping answers without credentials", async () => {
     const res = await call("GET", "/ping");
@@ -365,7 +306,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
         query: { gracePeriodSeconds: "0" },
       });
       await eventually("pod gone", 20_000, async () => {
-        const res = await rest.request("GET", `/api/v1/namespaces/${NS}/pods/ghost-agent`);
+        const res = await e2e.rest.request("GET", `/api/v1/namespaces/${NS}/pods/ghost-agent`);
         return res.status === 404;
       });
       const before = await getShadow(`brs-${nodeA}`);
@@ -516,7 +457,7 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
       let minHealthy = healthy();
       assert.equal(minHealthy, 3);
       const watchAbort = new AbortController();
-      const watching = rest.watch(
+      const watching = e2e.rest.watch(
         webPath,
         { labelSelector: "app=web", resourceVersion: list.metadata.resourceVersion },
         (raw) => {
@@ -618,11 +559,11 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
     e2e.run(async () => {
       const a = agent(nodeA);
       const oldFingerprint = new X509Certificate(await readCert(tlsDir)).fingerprint256;
-      assert.equal(await peerFingerprint(server.port, ca.certPem), oldFingerprint);
+      assert.equal(await peerFingerprint(bed.server.port, ca.certPem), oldFingerprint);
 
       // Start a request and leave it half-sent: headers and half of the body.
       const body = JSON.stringify({ ...STATUS, current_version: "1.19.1" });
-      const inflight = startPartialRequest(server.port, ca.certPem, headersOf(a), body);
+      const inflight = startPartialRequest(bed.server.port, ca.certPem, headersOf(a), body);
       const socket = await inflight.connected;
       assert.equal(socket.getPeerX509Certificate()?.fingerprint256, oldFingerprint);
 
@@ -631,14 +572,14 @@ describe("brupop apiserver on a real control plane", { timeout: 600_000 }, () =>
       const newFingerprint = new X509Certificate(renewed).fingerprint256;
       assert.notEqual(newFingerprint, oldFingerprint);
       await eventually("new connections see the new certificate", 10_000, async () => {
-        return (await peerFingerprint(server.port, ca.certPem)) === newFingerprint;
+        return (await peerFingerprint(bed.server.port, ca.certPem)) === newFingerprint;
       });
 
       // The old connection finishes its request normally.
       const answer = await inflight.finish();
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.equal((await getShadow(`brs-${nodeA}`)).status?.current_version, "1.19.1");
-      assert.ok(server.tlsGeneration >= 1);
+      assert.ok(bed.server.tlsGeneration >= 1);
 
       // And agents keep working over fresh connections.
       const client = clientFor(a);

@@ -10,35 +10,28 @@ import { connect } from "node:tls";
 import { after, before, describe, it, type TestContext } from "node:test";
 
 import { fakeAgentToken } from "../kit/fake-token.js";
-import { Apiserver } from "../../src/apiserver/server.js";
-import { silentLogger } from "../../src/log.js";
+import { paths } from "../../src/k8s/objects.js";
 import { AGENT_COMPONENT, AGENT_TOKEN_AUDIENCE, COMPONENT_LABEL } from "../../src/model/constants.js";
 import type { ShadowStatus } from "../../src/model/shadow.js";
-import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
 import {
   AGENT_SA,
+  ApiserverBed,
   BRUPOP_NS,
   agentHeaders,
-  apiserverFleet,
   createBarePod,
-  httpsCaller,
-  installCrd,
   requestToken,
-  startAgents,
   type AgentIdentity as Agent,
+  type Obj,
 } from "../kit/apiserver-e2e.js";
 import { shadowStatus } from "../kit/fixtures.js";
 import { eventually, kube as kubeCall, sleep, type KubeCallOptions } from "../kit/kube.js";
-import { tlsDir as makeTlsDir, type TlsDir } from "../kit/tls.js";
 import { ObservedKubeRest } from "../../kit/testenv/observed-rest.js";
-import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NS = BRUPOP_NS;
 const ELSEWHERE = "elsewhere";
 const DOOMED_SA = "doomed-agent-sa";
-const SHADOWS = `/apis/brupop.bottlerocket.aws/v2/namespaces/${NS}/bottlerocketshadows`;
-const DS_LABELS = { "app.kubernetes.io/name": "brupop-agent" };
+const SHADOWS = paths.shadows(NS);
 const AGENT_LABELS = { [COMPONENT_LABEL]: AGENT_COMPONENT };
 const PATH = "/bottlerocket-node-resource";
 
@@ -46,37 +39,37 @@ const STATUS: ShadowStatus = shadowStatus({ target_version: "1.19.0" });
 /** What every attack tries to write (a successful write would change the shadow). */
 const EVIL = JSON.stringify({ ...STATUS, current_version: "6.6.6", target_version: "6.6.6" });
 
-interface Meta {
-  name: string;
-  uid: string;
-  resourceVersion: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface Obj {
-  metadata: Meta;
-  spec?: { nodeName?: string; unschedulable?: boolean };
-  data?: Record<string, string>;
-}
 describe("brupop apiserver under attack (real control plane)", { timeout: 600_000 }, () => {
   const e2e = new E2eCluster();
-  let cluster: TestCluster;
-  let rest: RawKubeRest;
-  let server: Apiserver;
-  let tls: TlsDir;
-  let nodeA: string, nodeB: string;
-  const agents = new Map<string, Agent>();
   /** Requests our apiserver made to kube-apiserver (its own KubeRest's observer). */
   const upstream = { tokenReviews: 0, nodeGets: 0, total: 0 };
+  const bed = new ApiserverBed(e2e, {
+    nodes: 2,
+    prefix: "brupop-attack-",
+    namespaces: [ELSEWHERE],
+    serviceAccounts: [
+      [NS, DOOMED_SA],
+      [ELSEWHERE, AGENT_SA],
+    ],
+    tlsPrefix: "brupop-attack-tls-",
+    server: (cluster) => ({
+      rest: new ObservedKubeRest(cluster.kubeConfig, (method, path) => {
+        upstream.total++;
+        if (path.endsWith("/tokenreviews")) upstream.tokenReviews++;
+        if (method === "GET" && path.startsWith("/api/v1/nodes/")) upstream.nodeGets++;
+      }),
+      // Short connection limits, so the slow-client cases take seconds.
+      http: { headersTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 250 },
+      auth: { reviewBudget: { capacity: 20, refillPerSecond: 2 } },
+    }),
+    agents: { labelSelector: "app.kubernetes.io/name=brupop-agent" },
+  });
+  let nodeA: string, nodeB: string;
 
   const kube = <T = Obj>(method: string, path: string, body?: unknown, opts?: KubeCallOptions) =>
-    kubeCall<T>(rest, method, path, body, opts);
+    kubeCall<T>(e2e.rest, method, path, body, opts);
 
-  function agent(node: string): Agent {
-    const a = agents.get(node);
-    assert.ok(a, `agent on ${node}`);
-    return a;
-  }
+  const agent = (node: string): Agent => bed.agent(node);
 
   const tokenFor = (
     sa: string,
@@ -96,15 +89,15 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
   const headersOf = agentHeaders;
 
   /** An HTTPS call to our server; `chunked` sends the body without a Content-Length. */
-  const call = httpsCaller(() => ({ url: server.url, caPem: tls.caPem }));
+  const call = bed.call;
 
   /** Writes `text` on a raw TLS connection; resolves with the status lines of every answer. */
   function raw(text: string, waitMs = 1_500): Promise<{ statuses: number[]; text: string }> {
     return new Promise((resolve, reject) => {
       const socket = connect({
         host: "127.0.0.1",
-        port: server.port,
-        ca: tls.caPem,
+        port: bed.server.port,
+        ca: bed.tls.caPem,
         servername: "localhost",
       });
       socket.setTimeout(waitMs);
@@ -139,47 +132,8 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
   }
 
   before(async () => {
-    cluster = await e2e.start();
-    rest = e2e.rest;
-    [nodeA, nodeB] = (await apiserverFleet(cluster, kube, {
-      nodes: 2,
-      prefix: "brupop-attack-",
-      namespaces: [NS, ELSEWHERE],
-      serviceAccounts: [
-        [NS, AGENT_SA],
-        [NS, DOOMED_SA],
-        [ELSEWHERE, AGENT_SA],
-      ],
-    })) as [string, string];
-
-    tls = await makeTlsDir("brupop-attack-tls-");
-
-    const serverRest = new ObservedKubeRest(cluster.kubeConfig, (method, path) => {
-      upstream.total++;
-      if (path.endsWith("/tokenreviews")) upstream.tokenReviews++;
-      if (method === "GET" && path.startsWith("/api/v1/nodes/")) upstream.nodeGets++;
-    });
-    server = await Apiserver.start({
-      rest: serverRest,
-      namespace: NS,
-      tlsDir: tls.dir,
-      logger: silentLogger(),
-      // Short connection limits, so the slow-client cases take seconds.
-      http: { headersTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000, checkIntervalMs: 250 },
-      auth: { reviewBudget: { capacity: 20, refillPerSecond: 2 } },
-    });
-
-    await installCrd(kube, eventually, NS, { url: server.url, caPem: tls.caPem });
-
-    await startAgents(kube, eventually, {
-      namespace: NS,
-      sa: AGENT_SA,
-      selectorLabels: DS_LABELS,
-      podLabels: AGENT_LABELS,
-      labelSelector: "app.kubernetes.io/name=brupop-agent",
-      nodes: [nodeA, nodeB],
-      agents,
-    });
+    await bed.start();
+    [nodeA, nodeB] = bed.nodes as [string, string];
     // Both shadows exist with a status, as in a running fleet.
     for (const node of [nodeA, nodeB]) {
       const a = agent(node);
@@ -188,11 +142,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     }
   });
 
-  after(async () => {
-    await server?.close(1_000);
-    await e2e.stop();
-    await tls?.remove();
-  });
+  after(() => bed.stop());
 
   /** Runs `attack`, then checks its status(es) and that nothing was written. */
   async function refusedWithoutWrite(
@@ -319,7 +269,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
           query: { gracePeriodSeconds: "0" },
         });
         await eventually("pod gone", 30_000, async () => {
-          const res = await rest.request("GET", `/api/v1/namespaces/${NS}/pods/short-lived-agent`);
+          const res = await e2e.rest.request("GET", `/api/v1/namespaces/${NS}/pods/short-lived-agent`);
           return res.status === 404;
         });
         return put(headersOf(agent(nodeA), { token }));
@@ -557,7 +507,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
     get: (path: string) => Promise<number>;
     close: () => void;
   } {
-    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: tls.caPem });
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: bed.tls.caPem });
     const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
       new Promise<number>((resolve, reject) => {
         const h: Record<string, string> = { ...headers };
@@ -566,7 +516,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
           h["content-length"] = String(Buffer.byteLength(body));
         }
         const req = httpsRequest(
-          `${server.url}${path}`,
+          `${bed.server.url}${path}`,
           { method, headers: h, agent, localAddress },
           (res) => {
             res.resume();
@@ -587,7 +537,7 @@ describe("brupop apiserver under attack (real control plane)", { timeout: 600_00
   /** Admissions so far, by `lane:result` (the server's own counter). */
   async function admissions(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const v of (await server.metrics.reviewAdmissions.get()).values) {
+    for (const v of (await bed.server.metrics.reviewAdmissions.get()).values) {
       out[`${String(v.labels.lane)}:${String(v.labels.result)}`] = v.value;
     }
     return out;

@@ -21,23 +21,25 @@ import { RealNodeChaos } from "../../kit/chaos/realnode.js";
 import { generateRealNodeSchedule } from "../../kit/chaos/realnode-schedule.js";
 import { eventually, kube } from "../../kit/testenv/kube-call.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
-import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
-import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
+import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import { UPDATER_INTERFACE_LABEL, UPDATER_INTERFACE_VERSION } from "../../src/model/constants.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../kit/testenv/realnode/snapshot.js";
-import { REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
+import {
+  applyWebWorkload,
+  BRUPOP_NAMESPACE,
+  HOST_SNAPSHOT_OPTIONS,
+  NEW,
+  OLD,
+  REALNODES_SKIP as SKIP,
+  runInstallBlock,
+  startSimulatedHosts,
+  startBrupopRealNodes,
+} from "../kit/realnode.js";
 
-const NS = "brupop-bottlerocket-aws";
-const OLD = "1.19.0";
-const NEW = "1.20.0";
-const LABEL = "bottlerocket.aws/updater-interface-version";
+const NS = BRUPOP_NAMESPACE;
 /** CI's seed; `npm run chaos -- --real-nodes --seed S` sets another. */
 const SEED = Number(process.env["BRUPOP_CHAOS_REALNODE_SEED"] ?? "1");
-// As test/e2e/realnodes.test.ts: other jobs' mounts and cgroups come and go meanwhile (also
-// bench/footprint.ts's `brupop-start-<pid>`).
-const snapshotOpts = {
-  ignoreMounts: [`${imageCacheRoot()}/`],
-  ignoreCgroups: ["process_api", "brupop-footprint", "brupop-start"],
-};
+const snapshotOpts = HOST_SNAPSHOT_OPTIONS;
 
 describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 }, () => {
   let cluster: RealNodeCluster;
@@ -49,7 +51,7 @@ describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 
     assert.ok(Number.isSafeInteger(SEED) && SEED >= 0, `BRUPOP_CHAOS_REALNODE_SEED: ${String(SEED)}`);
     before0 = await snapshotHost(snapshotOpts);
     dir = await mkdtemp(join(tmpdir(), "brupop-chaos-realnodes-"));
-    cluster = await startRealNodeCluster({ nodes: 2, registry: true, nodeLabels: { [LABEL]: "2.0.0" } });
+    cluster = await startBrupopRealNodes(2);
   });
 
   after(async () => {
@@ -65,20 +67,18 @@ describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 
       namespace: NS,
       workloadNamespace: "default",
       podSelector: "app=web",
-      nodeSelector: `${LABEL}=2.0.0`,
+      nodeSelector: `${UPDATER_INTERFACE_LABEL}=${UPDATER_INTERFACE_VERSION}`,
       fromVersion: OLD,
       targetVersion: NEW,
       dir: join(dir, `seed-${SEED}`),
     });
     const rest = new RawKubeRest(cluster.kubeConfig);
     try {
-      for (const n of cluster.nodes) {
-        await cluster.startHostApi(n.name, {
-          args: simulatedHostArgs(OLD, NEW, ["--log-level", "info"]),
-          onLine: (line) => chaos.hostLine(n.name, line),
-        });
-      }
-      await startWorkload(rest);
+      await startSimulatedHosts(cluster, {
+        logLevel: "info",
+        onLine: (node, line) => chaos.hostLine(node, line),
+      });
+      await applyWebWorkload(cluster);
       await eventually("the web pods ready", 180_000, async () => {
         const d = await kube<{ status?: { availableReplicas?: number } }>(
           rest,
@@ -126,37 +126,3 @@ describe(`chaos on real nodes (seed ${SEED})`, { skip: SKIP, timeout: 1_200_000 
     assert.deepEqual(diffSnapshots(before0, await snapshotHost(snapshotOpts)), []);
   });
 });
-
-/** Two pause pods under a PDB minAvailable 1 (the image is on every node already). */
-async function startWorkload(rest: RawKubeRest): Promise<void> {
-  const app = { app: "web" };
-  await kube(rest, "POST", "/apis/apps/v1/namespaces/default/deployments", {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "web" },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: app },
-      template: {
-        metadata: { labels: app },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: "web",
-              image: "registry.k8s.io/pause:brupop-testenv",
-              imagePullPolicy: "Never",
-              resources: { limits: { memory: "16Mi" } },
-            },
-          ],
-        },
-      },
-    },
-  });
-  await kube(rest, "POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: { name: "web" },
-    spec: { minAvailable: 1, selector: { matchLabels: app } },
-  });
-}

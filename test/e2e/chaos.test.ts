@@ -21,7 +21,8 @@ import {
 } from "../../kit/chaos/schedule.js";
 import { startCluster, type TestCluster } from "../../kit/testenv/cluster.js";
 import { eventually, kube } from "../../kit/testenv/kube-call.js";
-import { drainNode, kubeDrainApi } from "../../src/apiserver/drain.js";
+import { kubeDrainApi } from "../../src/apiserver/drain-api.js";
+import { drainNode } from "../../src/apiserver/drain.js";
 import { RawKubeRest } from "../../kit/testenv/raw-rest.js";
 
 const NODES = 6;

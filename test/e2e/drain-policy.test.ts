@@ -3,42 +3,19 @@
 // apiserver for the file, configured with a short drain deadline and DRAIN_TIMEOUT_ACTION=delete, a
 // skip selector and marks; each scenario has a node of its own.
 import assert from "node:assert/strict";
-import type { RawKubeRest } from "../../kit/testenv/raw-rest.js";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { ApiserverCallError, ApiserverClient } from "../../src/apiserver/client.js";
-import { Apiserver } from "../../src/apiserver/server.js";
 import { failureRecord } from "../../src/agent/status.js";
 import { DEFAULT_DRAIN_POLICY } from "../../src/apiserver/drain-policy.js";
 import { parseLabelSelector } from "../../src/k8s/label-selector.js";
 import { UPDATE_MARKS_ANNOTATION } from "../../src/apiserver/node-marks.js";
 import { CORDONED_BY_BRUPOP_ANNOTATION } from "../../src/k8s/cordon-marker.js";
-import { silentLogger } from "../../src/log.js";
-import { AGENT_COMPONENT, COMPONENT_LABEL } from "../../src/model/constants.js";
-import type { TestCluster } from "../../kit/testenv/cluster.js";
 import { E2eCluster } from "../kit/e2e.js";
-import {
-  AGENT_SA,
-  BRUPOP_NS,
-  agentHeaders,
-  apiserverFleet,
-  httpsCaller,
-  startAgents,
-  type AgentIdentity,
-} from "../kit/apiserver-e2e.js";
+import { ApiserverBed, agentHeaders, type AgentIdentity } from "../kit/apiserver-e2e.js";
 import { bindKube, type KubeFn } from "../kit/kube.js";
 import { eventuallyFast as eventually } from "../kit/poll.js";
-import {
-  freshCert,
-  testCa,
-  tlsDir as makeTlsDir,
-  type CertificateAuthority,
-  type TlsDir,
-} from "../kit/tls.js";
 
-const NS = BRUPOP_NS;
 const WORKLOADS = "workloads";
 const SKIP_LABEL = "brupop-e2e/keep";
 const DRAIN = "/bottlerocket-node-resource/cordon-and-drain";
@@ -87,21 +64,35 @@ function marksOf(n: NodeObj): Record<string, unknown> {
 
 describe("drain policy and marks during an update on a real control plane", { timeout: 600_000 }, () => {
   const e2e = new E2eCluster();
-  let cluster: TestCluster;
-  let rest: RawKubeRest;
+  const bed = new ApiserverBed(e2e, {
+    nodes: 4,
+    prefix: "drain-e2e-",
+    namespaces: [WORKLOADS],
+    tlsPrefix: "brupop-drain-e2e-",
+    server: () => ({
+      drain: {
+        retryIntervalMs: 300,
+        pollIntervalMs: 200,
+        timeoutMs: 6_000,
+        policy: {
+          ...DEFAULT_DRAIN_POLICY,
+          onTimeout: "delete",
+          skipSelector: parseLabelSelector(`${SKIP_LABEL}=true`),
+        },
+      },
+      marks: {
+        labels: { "example.com/updating": "true" },
+        annotations: { "karpenter.sh/do-not-disrupt": "true", "example.com/owner": "platform" },
+        taints: [{ key: "example.com/updating", value: "true", effect: "NoSchedule" }],
+      },
+    }),
+    crd: false,
+  });
   let kube: KubeFn;
-  let server: Apiserver;
-  let tls: TlsDir;
-  let ca: CertificateAuthority;
   let nodeBlock: string, nodeSkip: string, nodeDelete: string, nodeMarks: string;
-  const agents = new Map<string, AgentIdentity>();
 
-  const agent = (node: string): AgentIdentity => {
-    const a = agents.get(node);
-    assert.ok(a, `agent on ${node}`);
-    return a;
-  };
-  const call = httpsCaller(() => ({ url: server.url, caPem: ca.certPem }));
+  const agent = (node: string): AgentIdentity => bed.agent(node);
+  const call = bed.call;
   const drain = (node: string) => call("POST", DRAIN, agentHeaders(agent(node)));
   const podNames = async (node: string): Promise<string[]> =>
     (
@@ -139,57 +130,12 @@ describe("drain policy and marks during an update on a real control plane", { ti
     });
 
   before(async () => {
-    cluster = await e2e.start();
-    rest = e2e.rest;
-    kube = bindKube(rest);
-    [nodeBlock, nodeSkip, nodeDelete, nodeMarks] = (await apiserverFleet(cluster, kube, {
-      nodes: 4,
-      prefix: "drain-e2e-",
-      namespaces: [NS, WORKLOADS],
-      serviceAccounts: [[NS, AGENT_SA]],
-    })) as [string, string, string, string];
-
-    ca = await testCa();
-    tls = await makeTlsDir("brupop-drain-e2e-", await freshCert());
-    await writeFile(join(tls.dir, "ca.crt"), ca.certPem);
-    server = await Apiserver.start({
-      kubeConfig: cluster.kubeConfig,
-      namespace: NS,
-      tlsDir: tls.dir,
-      logger: silentLogger(),
-      drain: {
-        retryIntervalMs: 300,
-        pollIntervalMs: 200,
-        timeoutMs: 6_000,
-        policy: {
-          ...DEFAULT_DRAIN_POLICY,
-          onTimeout: "delete",
-          skipSelector: parseLabelSelector(`${SKIP_LABEL}=true`),
-        },
-      },
-      marks: {
-        labels: { "example.com/updating": "true" },
-        annotations: { "karpenter.sh/do-not-disrupt": "true", "example.com/owner": "platform" },
-        taints: [{ key: "example.com/updating", value: "true", effect: "NoSchedule" }],
-      },
-    });
-
-    await startAgents(kube, eventually, {
-      namespace: NS,
-      sa: AGENT_SA,
-      selectorLabels: { "app.kubernetes.io/name": "brupop-agent" },
-      podLabels: { [COMPONENT_LABEL]: AGENT_COMPONENT },
-      labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
-      nodes: [nodeBlock, nodeSkip, nodeDelete, nodeMarks],
-      agents,
-    });
+    await bed.start();
+    kube = bindKube(e2e.rest);
+    [nodeBlock, nodeSkip, nodeDelete, nodeMarks] = bed.nodes as [string, string, string, string];
   });
 
-  after(async () => {
-    await server?.close(1_000);
-    await e2e.stop();
-    await tls?.remove();
-  });
+  after(() => bed.stop());
 
   it(
     "a do-not-disrupt pod blocks the drain, nothing is evicted, and the agent's failure names the pod",
@@ -217,8 +163,8 @@ describe("drain policy and marks during an update on a real control plane", { ti
       // What the agent writes to status.failure: the client's error text, as failureRecord keeps it.
       const a = agent(nodeBlock);
       const client = new ApiserverClient({
-        baseUrl: server.url,
-        caPem: ca.certPem,
+        baseUrl: bed.server.url,
+        caPem: bed.tls.caPem,
         nodeName: a.node,
         nodeUid: a.nodeUid,
         token: () => a.token,

@@ -19,6 +19,7 @@ import { startRegistry } from "../../kit/testenv/registry.js";
 import { productionPackages, type LockFile } from "../../tools/image/lockfile.js";
 import { blobPath, readOciArchive, type OciArchive } from "../../tools/image/oci.js";
 import { CHART_NODE_FLAGS } from "../../tools/bundle/compile-cache.js";
+import { testbedAgentFlags } from "../kit/agent-command.js";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -370,20 +371,7 @@ describe("container image", { timeout: 1_800_000 }, () => {
       })) as [string];
       const agent = spawn(
         "qemu-aarch64-static",
-        [
-          "-L",
-          rootfs,
-          join(rootfs, "usr/local/bin/node"),
-          main,
-          "agent",
-          `--namespace=${tb.namespace}`,
-          `--apiserver-url=${tb.apiserver.url}`,
-          `--ca-path=${tb.caPath}`,
-          `--token-path=${tb.tokenPath(node)}`,
-          `--socket=${tb.fleet.socketPath(node)}`,
-          `--kubeconfig=${tb.cluster.kubeconfigPath}`,
-          "--loop-interval-ms=500",
-        ],
+        ["-L", rootfs, join(rootfs, "usr/local/bin/node"), main, "agent", ...testbedAgentFlags(tb, node)],
         { stdio: ["ignore", "pipe", "pipe"], env: { MY_NODE_NAME: node, PATH: "/usr/bin:/bin" } },
       );
       let out = "";

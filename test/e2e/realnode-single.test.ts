@@ -9,19 +9,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 
-import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { eventually } from "../kit/kube.js";
-import { imagePulls, REALNODES_SKIP as SKIP, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
+import {
+  BRUPOP_NAMESPACE,
+  imagePulls,
+  listShadows,
+  NEW,
+  REALNODES_SKIP as SKIP,
+  runInstallBlock,
+  startSimulatedHosts,
+  startBrupopRealNodes,
+} from "../kit/realnode.js";
 
-const NS = "brupop-bottlerocket-aws";
-const OLD = "1.19.0";
-const NEW = "1.20.0";
-
-interface Shadow {
-  status?: { current_version?: string; current_state?: string };
-}
+const NS = BRUPOP_NAMESPACE;
 
 describe(
   "one real node: the update finishes although the drain cordons the only node",
@@ -30,11 +33,7 @@ describe(
     let cluster: RealNodeCluster;
 
     before(async () => {
-      cluster = await startRealNodeCluster({
-        nodes: 1,
-        registry: true, // brupop's image and charts are pushed there and pulled by reference
-        nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
-      });
+      cluster = await startBrupopRealNodes(1);
     });
 
     after(async () => {
@@ -44,9 +43,7 @@ describe(
     it("updates the single node, uncordons it, and never evicts brupop's apiserver", async () => {
       try {
         const node = cluster.nodes[0]?.name ?? "";
-        await cluster.startHostApi(node, {
-          args: simulatedHostArgs(OLD, NEW),
-        });
+        await startSimulatedHosts(cluster);
         await runInstallBlock(cluster);
 
         const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
@@ -72,18 +69,9 @@ describe(
         process.stdout.write(`# the node's pulls of brupop's image: ${JSON.stringify(pulls)}\n`);
         assert.ok(pulls.length > 0, "the kubelet pulled brupop's image from the registry (no import)");
 
-        const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
         await eventually("the node on the new version, Idle, uncordoned", 600_000, async () => {
-          const [list, nodes] = await Promise.all([
-            custom.listNamespacedCustomObject({
-              group: "brupop.bottlerocket.aws",
-              version: "v2",
-              namespace: NS,
-              plural: "bottlerocketshadows",
-            }) as Promise<{ items: Shadow[] }>,
-            core.listNode(),
-          ]);
-          const s = list.items[0]?.status;
+          const [list, nodes] = await Promise.all([listShadows(cluster), core.listNode()]);
+          const s = list[0]?.status;
           return (
             s?.current_version === NEW &&
             s.current_state === "Idle" &&

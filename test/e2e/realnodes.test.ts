@@ -10,34 +10,30 @@
 // to skip on machines without them (never skipped silently).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 
-import { startRealNodeCluster, type RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
+import type { RealNodeCluster } from "../../kit/testenv/realnode/cluster.js";
 import { listCgroups } from "../../kit/testenv/realnode/sandbox.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../kit/testenv/realnode/snapshot.js";
-import { imageCacheRoot } from "../../kit/testenv/realnode/paths.js";
 import { eventually, sleep } from "../kit/kube.js";
-import { REALNODES_SKIP as SKIP, run, runInstallBlock, simulatedHostArgs } from "../kit/realnode.js";
+import {
+  applyWebWorkload,
+  BRUPOP_NAMESPACE,
+  HOST_SNAPSHOT_OPTIONS,
+  listShadows,
+  NEW,
+  REALNODES_SKIP as SKIP,
+  run,
+  runInstallBlock,
+  startSimulatedHosts,
+  startBrupopRealNodes,
+} from "../kit/realnode.js";
 
-const NS = "brupop-bottlerocket-aws";
-const OLD = "1.19.0";
-const NEW = "1.20.0";
-// Other jobs on this machine: buildah's storage mounts, the session cgroups of the machine and the
-// benchmark's footprint cgroups come and go meanwhile; everything else must be exactly as before.
-const snapshotOpts = {
-  ignoreMounts: [`${imageCacheRoot()}/`],
-  ignoreCgroups: ["process_api", "brupop-footprint"],
-};
-
-interface Shadow {
-  metadata: { name: string };
-  status?: { current_version?: string; current_state?: string };
-}
+const NS = BRUPOP_NAMESPACE;
+const snapshotOpts = HOST_SNAPSHOT_OPTIONS;
 
 describe(
   "real nodes: install with helm and roll a release through real pods",
@@ -60,11 +56,7 @@ describe(
 
     before(async () => {
       before0 = await snapshotHost(snapshotOpts);
-      cluster = await startRealNodeCluster({
-        nodes: 2,
-        registry: true, // brupop's image and charts are pushed there and pulled by reference
-        nodeLabels: { "bottlerocket.aws/updater-interface-version": "2.0.0" },
-      });
+      cluster = await startBrupopRealNodes(2);
       core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     });
 
@@ -76,60 +68,12 @@ describe(
     it(
       "installs both charts as docs/install.md says and updates every node through real pods",
       withLogs(async () => {
-        for (const n of cluster.nodes) {
-          await cluster.startHostApi(n.name, {
-            args: simulatedHostArgs(OLD, NEW, ["--log-level", "info"]),
-          });
-        }
+        await startSimulatedHosts(cluster, { logLevel: "info" });
 
-        // A workload under a PDB that the drains must respect (pause: it is on every node already).
-        const work = await mkdtemp(join(tmpdir(), "brupop-realnodes-"));
-        try {
-          await writeFile(
-            join(work, "web.json"),
-            JSON.stringify({
-              apiVersion: "v1",
-              kind: "List",
-              items: [
-                {
-                  apiVersion: "apps/v1",
-                  kind: "Deployment",
-                  metadata: { name: "web", namespace: "default" },
-                  spec: {
-                    replicas: 2,
-                    selector: { matchLabels: { app: "web" } },
-                    template: {
-                      metadata: { labels: { app: "web" } },
-                      spec: {
-                        terminationGracePeriodSeconds: 1,
-                        containers: [
-                          {
-                            name: "web",
-                            image: "registry.k8s.io/pause:brupop-testenv",
-                            imagePullPolicy: "Never",
-                            resources: { limits: { memory: "16Mi" } },
-                          },
-                        ],
-                      },
-                    },
-                  },
-                },
-                {
-                  apiVersion: "policy/v1",
-                  kind: "PodDisruptionBudget",
-                  metadata: { name: "web", namespace: "default" },
-                  spec: { minAvailable: 1, selector: { matchLabels: { app: "web" } } },
-                },
-              ],
-            }),
-          );
-          await cluster.kubectl(["apply", "-f", join(work, "web.json")]);
-
-          // docs/install.md, "Without cert-manager", as written (kubectl, helm, openssl on PATH).
-          await runInstallBlock(cluster);
-        } finally {
-          await rm(work, { recursive: true, force: true });
-        }
+        // A workload under a PDB that the drains must respect.
+        await applyWebWorkload(cluster);
+        // docs/install.md, "Without cert-manager", as written (kubectl, helm, openssl on PATH).
+        await runInstallBlock(cluster);
 
         const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
         await eventually(
@@ -166,19 +110,8 @@ describe(
           }
         })();
 
-        const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-        const shadows = async (): Promise<Shadow[]> =>
-          (
-            (await custom.listNamespacedCustomObject({
-              group: "brupop.bottlerocket.aws",
-              version: "v2",
-              namespace: NS,
-              plural: "bottlerocketshadows",
-            })) as { items: Shadow[] }
-          ).items;
-
         await eventually("every node on the new version, Idle, uncordoned", 900_000, async () => {
-          const [list, nodes] = await Promise.all([shadows(), core.listNode()]);
+          const [list, nodes] = await Promise.all([listShadows(cluster), core.listNode()]);
           const done = list.filter(
             (s) => s.status?.current_version === NEW && s.status.current_state === "Idle",
           );

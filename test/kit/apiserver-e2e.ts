@@ -1,21 +1,56 @@
 // The set-up the apiserver e2e files share (test/e2e/apiserver, attack, drain-policy): a real
 // control plane with brupop's namespace, its CRD whose conversion webhook is our in-process server,
 // agents as DaemonSet pods with real bound service-account tokens, and raw HTTPS calls to the server.
+// `ApiserverBed` puts them together for a file:
+//
+//   const e2e = new E2eCluster();
+//   const bed = new ApiserverBed(e2e, { fleet: {...}, tlsPrefix: "...", agents: {...} });
+//   before(() => bed.start());
+//   after(() => bed.stop());
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { request } from "node:https";
+import { join } from "node:path";
 import { text } from "node:stream/consumers";
 
 import {
+  AGENT_COMPONENT,
   AGENT_TOKEN_AUDIENCE,
+  COMPONENT_LABEL,
   UPDATER_INTERFACE_LABEL,
   UPDATER_INTERFACE_VERSION,
 } from "../../src/model/constants.js";
+import { Apiserver, type ApiserverOptions } from "../../src/apiserver/server.js";
+import { silentLogger } from "../../src/log.js";
 import { buildCrd } from "../../src/model/crd.js";
 import type { TestCluster } from "../../kit/testenv/cluster.js";
-import { crdEstablished, type KubeFn, type Poll } from "./kube.js";
+import type { E2eCluster } from "./e2e.js";
+import { bindKube, crdEstablished, type KubeFn, type Poll } from "./kube.js";
+import { eventuallyFast } from "./poll.js";
+import { freshCert, tlsDir as makeTlsDir, type TlsDir } from "./tls.js";
 
 /** brupop's namespace and the agents' service account, as the install names them. */
 export const BRUPOP_NS = "brupop-bottlerocket-aws";
 export const AGENT_SA = "brupop-agent-service-account";
+
+/** The metadata the apiserver e2e files read of the objects they GET. */
+export interface ObjMeta {
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+  deletionTimestamp?: string;
+}
+
+/** An object as those files read it (a Node, a pod, a shadow, a ConfigMap). */
+export interface Obj {
+  metadata: ObjMeta;
+  spec?: Record<string, unknown> & { nodeName?: string; unschedulable?: boolean };
+  status?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
 
 /** One agent pod of the DaemonSet, with a token bound to it. */
 export interface AgentIdentity {
@@ -240,4 +275,116 @@ export async function apiserverFleet(
       metadata: { name },
     });
   return names;
+}
+
+export interface ApiserverBedOptions {
+  /** How many brupop-managed nodes, named `prefix`… (apiserverFleet). */
+  nodes: number;
+  prefix: string;
+  /** Namespaces and service accounts ([namespace, name]) beyond brupop's and its agents'. */
+  namespaces?: readonly string[];
+  serviceAccounts?: readonly (readonly [string, string])[];
+  /** The serving certificate's temporary directory's prefix. */
+  tlsPrefix: string;
+  /** A serving certificate of the bed's own, not the process's shared one (for files that replace it). */
+  freshCert?: boolean;
+  /** Apiserver.start's options beyond namespace, tlsDir and logger (default: the cluster's kubeConfig). */
+  server?: (cluster: TestCluster) => Omit<ApiserverOptions, "namespace" | "tlsDir" | "logger">;
+  /** brupop's CRD with its conversion webhook pointed at the server (default true). */
+  crd?: boolean;
+  /**
+   * The agent DaemonSet (startAgents, in BRUPOP_NS as AGENT_SA); default: selected by
+   * `app.kubernetes.io/name=brupop-agent`, its pods labelled as agents, and the agents taken by that label.
+   */
+  agents?: Partial<Pick<Parameters<typeof startAgents>[2], "selectorLabels" | "podLabels" | "labelSelector">>;
+}
+
+/**
+ * An apiserver e2e file's bed on its E2eCluster: the fleet, an in-process `brupop apiserver` serving
+ * the kit's certificate (the CA's as ca.crt beside it, as cert-manager mounts it), the CRD, and one
+ * agent identity per node. stop() undoes what start() got to.
+ */
+export class ApiserverBed {
+  readonly #e2e: E2eCluster;
+  readonly #o: ApiserverBedOptions;
+  #server: Apiserver | undefined;
+  #tls: TlsDir | undefined;
+  #nodes: string[] = [];
+  /** The agents by node name. */
+  readonly agents = new Map<string, AgentIdentity>();
+
+  constructor(e2e: E2eCluster, o: ApiserverBedOptions) {
+    this.#e2e = e2e;
+    this.#o = o;
+  }
+
+  /** For before(). */
+  async start(): Promise<void> {
+    const cluster = await this.#e2e.start();
+    const kube = bindKube(this.#e2e.rest);
+    const o = this.#o;
+    this.#nodes = await apiserverFleet(cluster, kube, {
+      nodes: o.nodes,
+      prefix: o.prefix,
+      namespaces: [BRUPOP_NS, ...(o.namespaces ?? [])],
+      serviceAccounts: [[BRUPOP_NS, AGENT_SA], ...(o.serviceAccounts ?? [])],
+    });
+    const tls = await makeTlsDir(
+      this.#o.tlsPrefix,
+      this.#o.freshCert === true ? await freshCert() : undefined,
+    );
+    this.#tls = tls;
+    await writeFile(join(tls.dir, "ca.crt"), tls.caPem);
+    this.#server = await Apiserver.start({
+      kubeConfig: cluster.kubeConfig,
+      ...this.#o.server?.(cluster),
+      namespace: BRUPOP_NS,
+      tlsDir: tls.dir,
+      logger: silentLogger(),
+    });
+    if (this.#o.crd !== false)
+      await installCrd(kube, eventuallyFast, BRUPOP_NS, { url: this.server.url, caPem: tls.caPem });
+    await startAgents(kube, eventuallyFast, {
+      namespace: BRUPOP_NS,
+      sa: AGENT_SA,
+      selectorLabels: { "app.kubernetes.io/name": "brupop-agent" },
+      podLabels: { [COMPONENT_LABEL]: AGENT_COMPONENT },
+      labelSelector: `${COMPONENT_LABEL}=${AGENT_COMPONENT}`,
+      ...this.#o.agents,
+      nodes: this.#nodes,
+      agents: this.agents,
+    });
+  }
+
+  /** For after(). */
+  async stop(): Promise<void> {
+    await this.#server?.close(1_000);
+    await this.#e2e.stop();
+    await this.#tls?.remove();
+  }
+
+  get server(): Apiserver {
+    if (this.#server === undefined) throw new Error("apiserver bed: start() first");
+    return this.#server;
+  }
+
+  get tls(): TlsDir {
+    if (this.#tls === undefined) throw new Error("apiserver bed: start() first");
+    return this.#tls;
+  }
+
+  /** The fleet's node names, in order. */
+  get nodes(): readonly string[] {
+    return this.#nodes;
+  }
+
+  /** The agent on `node` (fails the test when there is none). */
+  agent(node: string): AgentIdentity {
+    const a = this.agents.get(node);
+    assert.ok(a, `agent on ${node}`);
+    return a;
+  }
+
+  /** Raw HTTPS calls to the bed's server (httpsCaller). */
+  readonly call: HttpsCall = httpsCaller(() => ({ url: this.server.url, caPem: this.tls.caPem }));
 }

@@ -1,6 +1,7 @@
 // An in-memory KubeApi for unit tests of code that reads and writes through the typed Kubernetes
 // layer (src/k8s/api.ts): the controller's runtime tests drive it; no cluster, no sockets.
-import { eventProblems, type EventsV1Event } from "../../src/k8s/events.js";
+import type { EventsV1Event } from "../../src/k8s/event.js";
+import { eventProblems } from "../../src/k8s/event-problems.js";
 import { KubeApiBase, type Query, type RequestOptions, type RestResponse } from "../../src/k8s/api.js";
 import { paths } from "../../src/k8s/objects.js";
 
