@@ -4,11 +4,14 @@
 //
 //   npx tsx bench/agent-start.ts [--runs 3] [--no-cgroups]
 //
-// Variants: the chart's flags, without and with Node's compile cache (tools/bundle/compile-cache.ts)
-// — see docs/benchmarks.md, "The agent's start under a 10m CPU limit".
+// Variants: `node -e 0` (Node's own start, to its exit), the floor (bench/children/start-floor/floor.js:
+// only the network work of the first report, plain JavaScript), the chart's flags, without and with
+// Node's compile cache (tools/bundle/compile-cache.ts) — see docs/benchmarks.md, "The agent's start
+// under a 10m CPU limit". All under the same cgroup limits, with the same flags and environment.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { median } from "../kit/bench/rollout.js";
 import { measureAgentStart, type StartVariant } from "./footprint.js";
@@ -21,7 +24,10 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const cache = warmCompileCache(BUNDLE_DIR, await mkdtemp(join(tmpdir(), "brupop-compile-cache-")));
 // The cache is written under the chart's flags (CHART_NODE_FLAGS): V8 takes it only under those.
+const floor = join(dirname(fileURLToPath(import.meta.url)), "children", "start-floor", "floor.js");
 const variants: StartVariant[] = [
+  { name: "node -e 0", flags: CHART_NODE_FLAGS.agent, exitArgs: ["-e", "0"] },
+  { name: "floor", flags: CHART_NODE_FLAGS.agent, script: floor },
   { name: "chart flags", flags: CHART_NODE_FLAGS.agent },
   { name: "chart flags + compile cache", flags: CHART_NODE_FLAGS.agent, env: { NODE_COMPILE_CACHE: cache } },
 ];
