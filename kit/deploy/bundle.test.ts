@@ -86,17 +86,31 @@ describe("npm run bundle", { timeout: 180_000 }, () => {
     assert.ok(script.reduce((sum, i) => sum + i.bytes, 0) < 8 * 1024, "TypeBox's Type namespace is not in");
     // Node's modules loaded by the agent's start, up to its configuration check (it then exits 2).
     const probe = join(dir, "module-list.cjs");
+    // Also every EventEmitter made by its class name: loading commander makes its `program`, a
+    // Command (src/cli/run.ts: the agent's own flags skip commander).
     writeFileSync(
       probe,
-      'process.on("exit", () => process.stdout.write(JSON.stringify(process.moduleLoadList)));\n',
+      [
+        'const events = require("node:events"); const made = new Set(); const init = events.EventEmitter.init;',
+        "events.EventEmitter.init = function (...a) { made.add(this.constructor.name); return init.apply(this, a); };",
+        'process.on("exit", () => process.stdout.write("\\nPROBE " + JSON.stringify([...process.moduleLoadList, ...[...made].map((c) => `new ${c}`)])));',
+        "",
+      ].join("\n"),
     );
-    const r = spawnSync(process.execPath, ["-r", probe, join(dir, "main.js"), "agent"], {
-      encoding: "utf8",
-      env: { PATH: process.env.PATH },
-    });
+    const start = (args: string[]) =>
+      spawnSync(process.execPath, ["-r", probe, join(dir, "main.js"), "agent", ...args], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH },
+      });
+    const r = start(["--namespace=x", "--socket", "/run/api.sock"]);
     assert.equal(r.status, 2, r.stderr);
-    const loaded = JSON.parse(r.stdout) as string[];
+    assert.match(r.stderr, /^error: MY_NODE_NAME: /);
+    const probed = (out: string) => JSON.parse(out.slice(out.lastIndexOf("\nPROBE ") + 7)) as string[];
+    const loaded = probed(r.stdout);
     assert.ok(loaded.includes("NativeModule https"), "the probe sees the agent's own modules");
+    assert.ok(!loaded.includes("new Command"), "commander is not loaded (src/cli/run.ts)");
+    const help = probed(start(["--help"]).stdout);
+    assert.ok(help.includes("new Command"), "the probe sees commander when it is loaded");
     for (const lazy of ["NativeModule assert", "NativeModule worker_threads", "NativeModule child_process"]) {
       assert.ok(!loaded.includes(lazy), `${lazy} is not loaded (LAZY_REQUIRES in tools/bundle.ts)`);
     }
