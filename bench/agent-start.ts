@@ -2,7 +2,10 @@
 // does not need the whole bench. Each variant is started `--runs` times (interleaved), from no
 // shadow to its first status; prints each run and the medians (wall time and CPU user + sys).
 //
-//   npx tsx bench/agent-start.ts [--runs 3] [--no-cgroups]
+//   npx tsx bench/agent-start.ts [--runs 3] [--no-cgroups] [--compare-bundle <dir>]
+//
+// --compare-bundle adds the chart's flags with another build's bundles (e.g. a copy of main's
+// dist/bundle), interleaved with the others: a before/after of a change under the same load.
 //
 // Variants: `node -e 0` (Node's own start, to its exit), the floor (bench/children/start-floor/floor.js:
 // only the network work of the first report, plain JavaScript), the chart's flags, without and with
@@ -19,7 +22,11 @@ import { CHART_NODE_FLAGS, warmCompileCache } from "../tools/bundle/compile-cach
 import { BUNDLE_DIR } from "../tools/bundle.js";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "3" }, "no-cgroups": { type: "boolean", default: false } },
+  options: {
+    runs: { type: "string", default: "3" },
+    "no-cgroups": { type: "boolean", default: false },
+    "compare-bundle": { type: "string" },
+  },
 });
 const runs = Number(values.runs);
 const cache = warmCompileCache(BUNDLE_DIR, await mkdtemp(join(tmpdir(), "brupop-compile-cache-")));
@@ -31,6 +38,14 @@ const variants: StartVariant[] = [
   { name: "chart flags", flags: CHART_NODE_FLAGS.agent },
   { name: "chart flags + compile cache", flags: CHART_NODE_FLAGS.agent, env: { NODE_COMPILE_CACHE: cache } },
 ];
+const other = values["compare-bundle"];
+if (other !== undefined) {
+  variants.push({
+    name: `chart flags, ${other}`,
+    flags: CHART_NODE_FLAGS.agent,
+    script: join(other, "main.js"),
+  });
+}
 const figures = await measureAgentStart({ variants, runs, cgroups: values["no-cgroups"] !== true });
 for (const v of variants) {
   const mine = figures.filter((f) => f.variant === v.name);
