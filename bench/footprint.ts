@@ -428,6 +428,13 @@ export interface StartVariant {
   flags: readonly string[];
   /** Extra environment (e.g. NODE_COMPILE_CACHE). */
   env?: Readonly<Record<string, string>>;
+  /** A script run instead of the bundle's launcher, with the agent's arguments (the floor). */
+  script?: string;
+  /**
+   * Node's arguments of a process measured from its start to its exit instead (e.g. `["-e", "0"]`):
+   * no status; its CPU from `/usr/bin/time` (10 ms ticks, as /proc for the others).
+   */
+  exitArgs?: readonly string[];
 }
 
 export interface StartFigure {
@@ -506,6 +513,14 @@ export async function measureAgentStart(opts: {
     const out: StartFigure[] = [];
     for (let run = 0; run < opts.runs; run++) {
       for (const [i, v] of opts.variants.entries()) {
+        if (v.exitArgs !== undefined) {
+          const fig = await timeToExit(v, cgroups, `${tag}-${run}-${i}`);
+          log(
+            `agent start [${v.name}] run ${run + 1}: ${fig.startS} s, ${fig.startCpuS} s CPU (to its exit)`,
+          );
+          out.push(fig);
+          continue;
+        }
         await kube(
           tb.rest,
           "DELETE",
@@ -514,7 +529,7 @@ export async function measureAgentStart(opts: {
         const argv = [
           node,
           ...v.flags,
-          BUNDLE_MAIN,
+          v.script ?? BUNDLE_MAIN,
           "agent",
           `--namespace=${tb.namespace}`,
           `--apiserver-url=https://127.0.0.1:${apiPort}`,
@@ -529,8 +544,13 @@ export async function measureAgentStart(opts: {
           { cgroups, name: `${tag}-${run}-${i}` },
         );
         try {
-          const startS = await waitFirstStatus(tb, agentNode, 180_000).catch((err: unknown) => {
-            throw new Error(`${String(err)}\nagent stderr:\n${r.stderr.join("")}`);
+          const startS = await Promise.race([
+            waitFirstStatus(tb, agentNode, 180_000),
+            exited(r.child).then((code) => {
+              throw new Error(`exited (${code}) before its first status`);
+            }),
+          ]).catch((err: unknown) => {
+            throw new Error(`${String(err)}\n${v.name} stderr:\n${r.stderr.join("")}`);
           });
           const fig = {
             threads: threadCpu(r.child.pid ?? 0),
@@ -554,6 +574,25 @@ export async function measureAgentStart(opts: {
     await tb.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A variant measured from its start to its exit (`node -e 0`) under the agent's limits. */
+async function timeToExit(v: StartVariant, cgroups: boolean, name: string): Promise<StartFigure> {
+  const argv = ["/usr/bin/time", "-f", "%U %S", process.execPath, ...v.flags, ...(v.exitArgs ?? [])];
+  const t0 = performance.now();
+  const r = launch("agent", argv, { PATH: process.env.PATH, ...imageEnv(), ...v.env }, { cgroups, name });
+  await exited(r.child);
+  const startS = (performance.now() - t0) / 1000;
+  r.group?.remove();
+  const [u, sy] = (r.stderr.join("").trim().split("\n").at(-1) ?? "").split(/\s+/).map(Number);
+  if (u === undefined || sy === undefined || Number.isNaN(u + sy))
+    throw new Error(`${v.name}: no CPU time from /usr/bin/time: ${r.stderr.join("")}`);
+  return {
+    variant: v.name,
+    startS: Math.round(startS * 10) / 10,
+    startCpuS: Math.round((u + sy) * 1000) / 1000,
+    threads: {},
+  };
 }
 
 function table(rows: readonly ProcessFootprint[]): string {

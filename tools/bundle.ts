@@ -79,6 +79,20 @@ export const LAZY_REQUIRES: readonly { file: RegExp; from: string; to: string }[
     from: "if (!opts.sync && isMainThread) {",
     to: "if (!opts.sync && lazyWorkerThreads.isMainThread) {",
   },
+  // TypeBox's error reporting (issue 30): used only when a wire object fails its precompiled check
+  // (src/model/validation.ts), and its date-time format only when a timestamp is checked; ~20 ms of
+  // CPU at every agent's start otherwise. esbuild bundles a require() of these ESM modules as a
+  // lazily initialised module.
+  {
+    file: /[\\/]src[\\/]model[\\/]validation\.ts$/,
+    from: 'import { Errors } from "typebox/schema";',
+    to: 'let lazyErrors; const Errors = (...a) => (lazyErrors ??= require("typebox/schema").Errors)(...a);',
+  },
+  {
+    file: /[\\/]src[\\/]model[\\/]validators\.generated\.ts$/,
+    from: 'import { IsDateTime } from "typebox/format";',
+    to: 'let lazyIsDateTime; const IsDateTime = (v) => (lazyIsDateTime ??= require("typebox/format").IsDateTime)(v);',
+  },
   {
     file: /[\\/]sonic-boom[\\/]index\.js$/,
     from: "const assert = require('assert')",
@@ -86,10 +100,11 @@ export const LAZY_REQUIRES: readonly { file: RegExp; from: string; to: string }[
   },
 ];
 
-const lazyRequires: Plugin = {
+export const lazyRequires: Plugin = {
   name: "lazy-requires",
   setup(b) {
-    const filter = /[\\/]((commander|pino)[\\/]lib[\\/][a-z]+|sonic-boom[\\/]index)\.js$/;
+    const filter =
+      /[\\/](((commander|pino)[\\/]lib[\\/][a-z]+|sonic-boom[\\/]index)\.js|src[\\/]model[\\/](validation|validators\.generated)\.ts)$/;
     b.onLoad({ filter }, async (args) => {
       const rules = LAZY_REQUIRES.filter((r) => r.file.test(args.path));
       if (rules.length === 0) return undefined;
@@ -100,7 +115,7 @@ const lazyRequires: Plugin = {
           throw new Error(`lazy-requires: "${rule.from}" not found in ${args.path}`);
         text = text.replace(rule.from, rule.to);
       }
-      return { contents: text, loader: "js" };
+      return { contents: text, loader: args.path.endsWith(".ts") ? "ts" : "js" };
     });
   },
 };
@@ -113,7 +128,7 @@ const kubeOutside: Plugin = {
   },
 };
 
-function common(entry: string, outfile: string): BuildOptions {
+export function common(entry: string, outfile: string): BuildOptions {
   return {
     entryPoints: [entry],
     outfile,

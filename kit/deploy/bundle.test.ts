@@ -8,7 +8,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bundle, type BundleReport } from "../../tools/bundle.js";
+import { build } from "esbuild";
+import { bundle, common, lazyRequires, type BundleReport } from "../../tools/bundle.js";
+import { parseStatus } from "../../src/model/shadow.js";
 import { CHART_NODE_FLAGS } from "../../tools/bundle/compile-cache.js";
 import { bundleFor } from "../../tools/bundle/launcher.js";
 import { requestedCommand } from "../../src/cli/program.js";
@@ -86,20 +88,73 @@ describe("npm run bundle", { timeout: 180_000 }, () => {
     assert.ok(script.reduce((sum, i) => sum + i.bytes, 0) < 8 * 1024, "TypeBox's Type namespace is not in");
     // Node's modules loaded by the agent's start, up to its configuration check (it then exits 2).
     const probe = join(dir, "module-list.cjs");
+    // Also every EventEmitter made by its class name: loading commander makes its `program`, a
+    // Command (src/cli/run.ts: the agent's own flags skip commander).
     writeFileSync(
       probe,
-      'process.on("exit", () => process.stdout.write(JSON.stringify(process.moduleLoadList)));\n',
+      [
+        'const events = require("node:events"); const made = new Set(); const init = events.EventEmitter.init;',
+        "events.EventEmitter.init = function (...a) { made.add(this.constructor.name); return init.apply(this, a); };",
+        'process.on("exit", () => process.stdout.write("\\nPROBE " + JSON.stringify([...process.moduleLoadList, ...[...made].map((c) => `new ${c}`)])));',
+        "",
+      ].join("\n"),
     );
-    const r = spawnSync(process.execPath, ["-r", probe, join(dir, "main.js"), "agent"], {
-      encoding: "utf8",
-      env: { PATH: process.env.PATH },
-    });
+    const start = (args: string[]) =>
+      spawnSync(process.execPath, ["-r", probe, join(dir, "main.js"), "agent", ...args], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH },
+      });
+    const r = start(["--namespace=x", "--socket", "/run/api.sock"]);
     assert.equal(r.status, 2, r.stderr);
-    const loaded = JSON.parse(r.stdout) as string[];
+    assert.match(r.stderr, /^error: MY_NODE_NAME: /);
+    const probed = (out: string) => JSON.parse(out.slice(out.lastIndexOf("\nPROBE ") + 7)) as string[];
+    const loaded = probed(r.stdout);
     assert.ok(loaded.includes("NativeModule https"), "the probe sees the agent's own modules");
+    assert.ok(!loaded.includes("new Command"), "commander is not loaded (src/cli/run.ts)");
+    const help = probed(start(["--help"]).stdout);
+    assert.ok(help.includes("new Command"), "the probe sees commander when it is loaded");
     for (const lazy of ["NativeModule assert", "NativeModule worker_threads", "NativeModule child_process"]) {
       assert.ok(!loaded.includes(lazy), `${lazy} is not loaded (LAZY_REQUIRES in tools/bundle.ts)`);
     }
+  });
+
+  it("reports a bad wire object as the source does, TypeBox's error reporting loaded lazily (issue 30)", async () => {
+    const status = {
+      current_version: "1.2.3",
+      target_version: "1.2.3",
+      current_state: "Idle",
+      crash_count: 0,
+      state_transition_failure_timestamp: null,
+    };
+    const bad = [
+      { ...status, target_version: "latest" },
+      { ...status, current_state: "Rebooting" },
+      { ...status, state_transition_failure_timestamp: "yesterday" },
+      { ...status, state_transition_failure_timestamp: "2026-12-08T00:00:00Z", crash_count: -1 },
+      { ...status, surprise: 1 },
+      "Idle",
+    ];
+    const entry = join(dir, "parse-status.ts");
+    const shadow = join(import.meta.dirname, "..", "..", "src", "model", "shadow.ts");
+    writeFileSync(
+      entry,
+      `import { parseStatus } from ${JSON.stringify(shadow)};\n` +
+        `const out = ${JSON.stringify(bad)}.map((v) => { try { parseStatus(v); return "ok"; } catch (e) { return e.message; } });\n` +
+        "process.stdout.write(JSON.stringify(out));\n",
+    );
+    await build({ ...common(entry, join(dir, "parse-status.js")), plugins: [lazyRequires] });
+    const r = spawnSync(process.execPath, [join(dir, "parse-status.js")], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const expected = bad.map((v) => {
+      try {
+        parseStatus(v);
+        return "ok";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+    assert.deepEqual(JSON.parse(r.stdout), expected);
+    assert.equal(expected[3], "status.crash_count: must be >= 0");
   });
 
   it("warm-compile-cache.js writes the compile cache the launcher then reads (issue 30)", () => {

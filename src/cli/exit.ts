@@ -2,7 +2,8 @@
 // (BRUPOP_DEBUG=1 adds the code and stack), and documented exit codes (docs/cli.md):
 //   0 done · 1 failed · 2 usage or configuration error · 130 interrupted (Ctrl-C) · 143 terminated
 // A reader that closes the pipe (`brupop status -o json | head -1`) ends the command quietly.
-import { CommanderError, type Command } from "commander";
+// Commander only as types: the agent's start (./run.ts) ends through here without loading it.
+import type { Command, CommanderError } from "commander";
 import { BrupopError } from "../errors.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
@@ -12,9 +13,18 @@ export function signalExitCode(signal: NodeJS.Signals | undefined): number {
   return signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
 }
 
+/** Commander's own errors (usage, help, version): their codes all start with "commander.". */
+function isCommanderError(err: unknown): err is CommanderError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<CommanderError>).exitCode === "number" &&
+    String((err as Partial<CommanderError>).code).startsWith("commander.")
+  );
+}
+
 /** The exit code and the line (if any) for an error that ended a command. */
 export function describeFailure(err: unknown, debug = false): { code: number; text: string } {
-  if (err instanceof CommanderError) {
+  if (isCommanderError(err)) {
     // Commander already printed its message (in our style, see styleCommander); help/version are 0.
     return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage, text: "" };
   }
@@ -53,9 +63,14 @@ export async function runCli(
   args: readonly string[],
   from: "node" | "user",
 ): Promise<void> {
+  await runReported(async () => void (await program.parseAsync(args, { from })));
+}
+
+/** Runs a command to its end: how it fails is one `error: …` line and the exit code above. */
+export async function runReported(command: () => Promise<void>): Promise<void> {
   quietOnClosedPipe();
   try {
-    await program.parseAsync(args, { from });
+    await command();
   } catch (err) {
     const { code, text } = describeFailure(err, process.env["BRUPOP_DEBUG"] === "1");
     if (text !== "") process.stderr.write(text);

@@ -1,10 +1,13 @@
 // One declarative option table per component: each option says where it comes from (a flag,
 // upstream's environment variables, the chart value that sets them), how it is parsed, its default
-// and its help. From the table come the commander options and their help (`toCommanderOptions`),
-// the documentation (`markdownTable`, docs/configuration.md) and one typed, validated settings
+// and its help. From the table come the commander options and their help (`addOptionTable`), a
+// commander-free parse of a command line for the agent's start (`parseFlagArgs`, issue 30), the
+// documentation (`markdownTable`, docs/configuration.md) and one typed, validated settings
 // object (`parseOptions`). Cross-option rules (a default built from two values, the namespace from
 // the pod) stay in each component's config module, on top of the parsed values.
-import { Option, type Command } from "commander";
+// Commander only as a type: the agent's start (src/cli/run.ts) parses its argv without loading it.
+import type { Command } from "commander";
+import { parseArgs } from "node:util";
 import { configError } from "./parsers.js";
 
 export interface OptionSpec<T> {
@@ -123,13 +126,6 @@ export function helpText(spec: OptionSpec<unknown>): string {
   return notes.length === 0 ? spec.help : `${spec.help} (${notes.join("; ")})`;
 }
 
-/** Commander options for the table's flags (no parsing there: parseOptions does it, with the env). */
-export function toCommanderOptions(table: OptionTable): Option[] {
-  return Object.values(table).flatMap((spec) =>
-    spec.flag === undefined ? [] : [new Option(spec.flag, helpText(spec))],
-  );
-}
-
 /**
  * The table's variables as [name, "meaning [default]"] rows: those no flag sets, or (withFlags)
  * every one.
@@ -167,10 +163,19 @@ export function optionTableOf(cmd: Command): OptionTable | undefined {
 /** Adds the table's flags and the help of its environment-only variables to `cmd`. */
 export function addOptionTable(cmd: Command, table: OptionTable): Command {
   TABLES.set(cmd, table);
-  for (const option of toCommanderOptions(table)) cmd.addOption(option);
+  // No parsing in commander: parseOptions does it, with the environment.
+  for (const spec of Object.values(table)) {
+    if (spec.flag !== undefined) cmd.addOption(cmd.createOption(spec.flag, helpText(spec)));
+  }
   const env = environmentHelp(table);
   if (env !== "") cmd.addHelpText("after", env);
   return cmd;
+}
+
+/** The key commander stores a flag's value under: `--loop-interval-ms <ms>` → `loopIntervalMs`. */
+export function attributeName(flag: string): string {
+  const name = longFlag(flag).replace(/^--?/, "").replace(/^no-/, "");
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Commander's parsed options → the raw flag values by option key. */
@@ -181,8 +186,47 @@ export function flagValues<S extends OptionTable>(
   const out: Record<string, string | boolean | undefined> = {};
   for (const [key, spec] of Object.entries(table)) {
     if (spec.flag === undefined) continue;
-    const value = opts[new Option(spec.flag).attributeName()];
+    const value = opts[attributeName(spec.flag)];
     if (typeof value === "string" || typeof value === "boolean") out[key] = value;
+  }
+  return out;
+}
+
+/** `--name <value>`: a long flag that takes one value (the only kind parseFlagArgs reads). */
+const VALUE_FLAG = /^--([a-z][a-z0-9-]*) <[^>]+>$/;
+
+/**
+ * The raw flag values of a command line (the words after the subcommand) without commander, as
+ * commander would hand them (`--name value`, `--name=value`, the last one wins) — or undefined for
+ * anything else (`--help`, an unknown flag, a missing value, a word that is not a flag, a table
+ * with other kinds of flags): the caller then lets commander answer, with its help and its errors.
+ */
+export function parseFlagArgs<S extends OptionTable>(
+  table: S,
+  args: readonly string[],
+): FlagValues<S> | undefined {
+  const keys = new Map<string, string>();
+  for (const [key, spec] of Object.entries(table)) {
+    if (spec.flag === undefined) continue;
+    const long = VALUE_FLAG.exec(spec.flag)?.[1];
+    if (long === undefined) return undefined;
+    keys.set(long, key);
+  }
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: Object.fromEntries([...keys.keys()].map((long) => [long, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const [long, value] of Object.entries(values)) {
+    const key = keys.get(long);
+    if (key !== undefined && typeof value === "string") out[key] = value;
   }
   return out;
 }
