@@ -67,6 +67,10 @@ const CASES: {
   // The agents' watches of their shadow and Node reset twice (the second mid-rollout), a NotReady
   // node in a drain between.
   { seed: 4035 },
+  // The 200-schedule run: the node lifecycle controller marked a pod not Ready after the kit's
+  // one-shot re-ready of a rebooted node; nothing reported it Ready again (now kit/testenv/
+  // kubelet-play.ts), its PDB stayed at 0 disruptions and every drain after it failed.
+  { seed: 5149, nodes: 10, faultWindowMs: 20_000 },
 ];
 const scheduleOf = (c: (typeof CASES)[number]): Schedule =>
   generateSchedule(c.seed, {
