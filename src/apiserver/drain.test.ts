@@ -158,6 +158,8 @@ class FakeNode implements DrainApi {
     this.inFlight--;
     this.evictions.push(ref.name);
     const status = this.answers.get(ref.name)?.shift() ?? 201;
+    // 404: the pod is not there (any more), so no list shows it again.
+    if (status === 404) this.pods = this.pods.filter((p) => p.metadata!.name !== ref.name);
     if (status !== 201 && status !== 200) return evictionRefusal(status);
     this.#evictedAt.set(ref.name, this.lists);
     return { kind: "evicted" };
@@ -187,6 +189,47 @@ describe("drainNode", () => {
     assert.equal(result.evicted.length, 12);
     assert.equal(node.maxInFlight, 5);
     assert.equal(node.pods.length, 0);
+  });
+
+  it("evicts a pod bound to the node after its first list too (a scheduler behind the cordon: chaos seed 5181)", async () => {
+    const node = new FakeNode([pod("web-1", { owner: "ReplicaSet" })]);
+    const late = pod("web-2", { owner: "ReplicaSet" });
+    const list = node.listPodsOnNode.bind(node);
+    let calls = 0;
+    node.listPodsOnNode = async () => {
+      // The replacement of web-1 lands on the node right after the first list.
+      if (++calls === 2) node.pods.push(late);
+      return list();
+    };
+    const t = fakeTime();
+    const result = await drainNode(node, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(
+      result.evicted.map((p) => p.name),
+      ["web-1", "web-2"],
+    );
+    assert.deepEqual(node.pods, [], "nothing left on the node when the drain returns");
+  });
+
+  it("a do-not-disrupt pod that arrives during the drain blocks it", async () => {
+    const node = new FakeNode([pod("web-1", { owner: "ReplicaSet" })]);
+    const list = node.listPodsOnNode.bind(node);
+    let calls = 0;
+    node.listPodsOnNode = async () => {
+      if (++calls === 2) {
+        node.pods.push(
+          pod("batch", {
+            owner: "Job",
+            metadata: { annotations: { "karpenter.sh/do-not-disrupt": "true" } },
+          }),
+        );
+      }
+      return list();
+    };
+    const t = fakeTime();
+    await assert.rejects(
+      drainNode(node, "n1", { now: t.now, sleep: t.sleep }),
+      /drain of node n1 blocked: pod default\/batch/,
+    );
   });
 
   it("retries 429 (PDB) and 500 every retryInterval, treats 404 as done", async () => {
@@ -277,17 +320,26 @@ describe("drainNode", () => {
     );
   });
 
-  it("a pod replaced under the same name (new uid) counts as gone", async () => {
-    const node = new FakeNode([pod("sts-0")]);
-    node.goneAfterPolls = Number.POSITIVE_INFINITY;
+  it("a pod replaced under the same name (new uid) counts as gone; the replacement bound here is evicted too", async () => {
+    let pods = [pod("sts-0")];
+    const evictedUids: string[] = [];
+    const api: DrainApi = {
+      listPodsOnNode: () => Promise.resolve(pods),
+      evict: (ref) => {
+        evictedUids.push(ref.uid);
+        // The StatefulSet controller re-creates sts-0 at once: same name, new uid, here on this node
+        // the first time (a scheduler behind the cordon), elsewhere the second.
+        pods =
+          evictedUids.length === 1
+            ? [{ ...pod("sts-0"), metadata: { ...pod("sts-0").metadata, uid: "new-uid" } }]
+            : [];
+        return Promise.resolve({ kind: "evicted" });
+      },
+    };
     const t = fakeTime();
-    const run = drainNode(node, "n1", { pollIntervalMs: 1_000, now: t.now, sleep: t.sleep });
-    // The StatefulSet controller re-creates sts-0 at once: same name, new uid.
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
-    node.pods = [{ ...pod("sts-0"), metadata: { ...pod("sts-0").metadata, uid: "new-uid" } }];
-    const result = await run;
-    assert.equal(result.evicted.length, 1);
+    const result = await drainNode(api, "n1", { pollIntervalMs: 1_000, now: t.now, sleep: t.sleep });
+    assert.deepEqual(evictedUids, ["sts-0-uid", "new-uid"]);
+    assert.equal(result.evicted.length, 2);
   });
 
   it("retries a failed eviction request (network) like a 5xx", async () => {

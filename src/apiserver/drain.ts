@@ -5,7 +5,9 @@
 //      apiserver), completed pods need nothing, evict the rest;
 //   3. evict up to `concurrency` at a time; 429 (a PDB says not now) and 5xx → retry every
 //      `retryIntervalMs`; 404 → already gone;
-//   4. wait until every evicted pod is gone (deleted, or its name now belongs to a pod with another uid).
+//   4. wait until every evicted pod is gone (deleted, or its name now belongs to a pod with another uid);
+//   5. list again: pods bound after the first list (a scheduler that had not seen the cordon yet) are
+//      planned and evicted the same way, until a list has nothing left to evict.
 // One overall deadline covers all of it. The caller cordons first and leaves the node cordoned on error.
 // The drain policy (drain-policy.ts) adds: pods a selector leaves, pods that block the drain before
 // anything is evicted (do-not-disrupt annotations; unmanaged and emptyDir pods when asked, like
@@ -263,10 +265,24 @@ export async function drainNode(
     "draining node",
   );
   if (plan.blocked.length > 0) throw blockedError(nodeName, plan.blocked);
+  let skipped = plan.skipped;
   try {
-    const evicted = await run.evictAll(plan.evict, opts.concurrency ?? 5);
-    await run.waitGone(evicted);
-    return { evicted, skipped: plan.skipped, deleted: [] };
+    let evict = plan.evict;
+    for (;;) {
+      await run.waitGone(await run.evictAll(evict, opts.concurrency ?? 5));
+      // Look again: the scheduler binds by its cache, which may not have seen the cordon yet, so a
+      // pod can land on the node after the first list (chaos seed 5181: bound 0.1 s after the
+      // cordon, rebooted with the node). Until a list shows nothing left to evict, or the deadline.
+      const again = planDrain(await api.listPodsOnNode(nodeName, signal), opts.brupopNamespace, policy);
+      if (again.blocked.length > 0) throw blockedError(nodeName, again.blocked);
+      skipped = again.skipped;
+      if (again.evict.length === 0) return { evicted: run.evicted, skipped, deleted: [] };
+      opts.logger?.info(
+        { node: nodeName, pods: again.evict.map(podKey) },
+        "pods arrived on the cordoned node during the drain; evicting them too",
+      );
+      evict = again.evict;
+    }
   } catch (err) {
     if (!(err instanceof DrainDeadline)) throw err;
     if (policy.onTimeout !== "delete") {
@@ -280,7 +296,7 @@ export async function drainNode(
       "drain deadline passed; deleting the pods still there",
     );
     const deleted = await deleteRemaining(api, nodeName, opts.brupopNamespace, policy, signal);
-    return { evicted: run.evicted, skipped: plan.skipped, deleted };
+    return { evicted: run.evicted, skipped, deleted };
   }
 }
 
