@@ -16,7 +16,7 @@
 // and dist/bundle (npm run bundle: run here first unless --no-bundle).
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,6 +29,7 @@ import { parseDockerfile, stageEnv } from "../kit/deploy/dockerfile.js";
 import { API_GROUP, PLURAL, shadowNameForNode } from "../src/model/constants.js";
 import type { TestCluster } from "../kit/testenv/cluster.js";
 import { kube } from "../kit/testenv/kube-call.js";
+import { inClusterAccess } from "./lib/identities.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BUNDLE_MAIN = join(repoRoot, "dist", "bundle", "main.js");
@@ -193,37 +194,6 @@ async function sample(procs: readonly Running[], windowMs: number): Promise<Proc
   });
 }
 
-/** A service-account identity with cluster-admin, as the in-cluster mount of a pod. */
-async function serviceAccountDir(tb: BrupopTestbed, dir: string): Promise<string> {
-  const name = "bench-footprint";
-  const ns = tb.namespace;
-  await kube(tb.rest, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
-    apiVersion: "v1",
-    kind: "ServiceAccount",
-    metadata: { name },
-  });
-  await kube(tb.rest, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: `bench-footprint-${ns}` },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
-  const tr = await kube<{ status: { token: string } }>(
-    tb.rest,
-    "POST",
-    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 7200 } },
-  );
-  const sa = join(dir, "serviceaccount");
-  await rm(sa, { recursive: true, force: true });
-  await mkdir(sa, { recursive: true });
-  await writeFile(join(sa, "token"), tr.status.token);
-  await writeFile(join(sa, "ca.crt"), tb.cluster.caCertPem);
-  await writeFile(join(sa, "namespace"), ns);
-  return sa;
-}
-
 async function waitFirstStatus(tb: BrupopTestbed, node: string, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
@@ -296,15 +266,12 @@ export async function measureFootprint(opts: FootprintOptions = {}): Promise<Foo
   const running: Running[] = [];
   const tag = `brupop-footprint-${process.pid}`;
   try {
-    const sa = await serviceAccountDir(tb, dir);
-    const server = new URL(tb.cluster.server);
+    const access = await inClusterAccess(tb.cluster, tb.namespace, "bench-footprint", dir);
     const inCluster: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       // As in the image: its ENV (NODE_ENV, malloc settings).
       ...imageEnv(),
-      KUBERNETES_SERVICE_HOST: server.hostname,
-      KUBERNETES_SERVICE_PORT: server.port,
-      BRUPOP_SERVICE_ACCOUNT_DIR: sa,
+      ...access.env,
       TRACING_FILTER_DIRECTIVE: "warn",
     };
     const [agentNode, ...others] = await tb.addNodes(3, {
@@ -484,14 +451,11 @@ export async function measureAgentStart(opts: {
   const tag = `brupop-start-${process.pid}`;
   let api: Running | undefined;
   try {
-    const sa = await serviceAccountDir(tb, dir);
-    const server = new URL(tb.cluster.server);
+    const access = await inClusterAccess(tb.cluster, tb.namespace, "bench-footprint", dir);
     const inCluster: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       ...imageEnv(),
-      KUBERNETES_SERVICE_HOST: server.hostname,
-      KUBERNETES_SERVICE_PORT: server.port,
-      BRUPOP_SERVICE_ACCOUNT_DIR: sa,
+      ...access.env,
       TRACING_FILTER_DIRECTIVE: "warn",
     };
     const [agentNode] = await tb.addNodes(1, { version: VERSION, namePrefix: "st-", startAgents: false });

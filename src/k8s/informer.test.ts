@@ -152,11 +152,10 @@ describe("Informer", () => {
     assert.equal(api.watchRvs[1], "13");
   });
 
-  it("pages its LIST by pageSize, following continue, and watches from the list's resourceVersion", async () => {
-    api.items = ["a", "b", "c", "d", "e"].map((name, i) => ({
-      metadata: { name, resourceVersion: String(i + 1) },
-    }));
-    api.listRv = "60";
+  /** An informer paging by 2 over `names`, started and synced; what it emitted so far. */
+  async function syncPaged(names: string[], listRv: string): Promise<{ inf: Informer<Obj>; seen: string[] }> {
+    api.items = names.map((name, i) => ({ metadata: { name, resourceVersion: String(i + 1) } }));
+    api.listRv = listRv;
     api.listQueries = [];
     api.watchRvs = [];
     api.watchScripts = [];
@@ -165,6 +164,11 @@ describe("Informer", () => {
     inf.on((type, obj) => seen.push(`${type}:${obj.metadata.name}`));
     inf.start();
     await inf.waitForSync();
+    return { inf, seen };
+  }
+
+  it("pages its LIST by pageSize, following continue, and watches from the list's resourceVersion", async () => {
+    const { inf, seen } = await syncPaged(["a", "b", "c", "d", "e"], "60");
     await until(() => api.watchRvs.length >= 1);
     await inf.stop();
     assert.deepEqual(api.listQueries, [
@@ -177,17 +181,8 @@ describe("Informer", () => {
   });
 
   it("a LIST whose next page fails (expired continue) applies nothing and starts over", async () => {
-    api.items = ["a", "b", "c"].map((name, i) => ({ metadata: { name, resourceVersion: String(i + 1) } }));
-    api.listRv = "70";
-    api.listQueries = [];
     api.expireContinues = 1;
-    api.watchRvs = [];
-    api.watchScripts = [];
-    const seen: string[] = [];
-    const inf = informer({ pageSize: 2 });
-    inf.on((type, obj) => seen.push(`${type}:${obj.metadata.name}`));
-    inf.start();
-    await inf.waitForSync();
+    const { inf, seen } = await syncPaged(["a", "b", "c"], "70");
     await inf.stop();
     // First LIST: page 1, then the expired token; no event from the half-read list. Then from the start.
     assert.deepEqual(
