@@ -136,3 +136,23 @@ export function grantedEviction(
   }
   return undefined;
 }
+
+/** The taint a cordon stands for (the scheduler's view of `spec.unschedulable`). */
+export const UNSCHEDULABLE_TAINT = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" } as const;
+
+/**
+ * Whether the pod tolerates the cordon: the scheduler may place it on a cordoned node on purpose
+ * (an `operator: Exists` toleration without a key, or one for node.kubernetes.io/unschedulable with
+ * effect NoSchedule or none), as Kubernetes' toleration matching says.
+ */
+export function toleratesCordon(pod: KubePod): boolean {
+  return (pod.spec?.tolerations ?? []).some((t) => {
+    const effectOk = t.effect === undefined || t.effect === "" || t.effect === UNSCHEDULABLE_TAINT.effect;
+    if (!effectOk) return false;
+    const exists = t.operator === "Exists";
+    if (t.key === undefined || t.key === "") return exists;
+    if (t.key !== UNSCHEDULABLE_TAINT.key) return false;
+    // Equal (the default) against the taint's empty value.
+    return exists || t.value === undefined || t.value === "";
+  });
+}

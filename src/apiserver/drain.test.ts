@@ -16,7 +16,7 @@ import {
   type DrainApi,
   type EvictOutcome,
 } from "./drain-api.js";
-import { planDrain, type PodRef } from "./drain-plan.js";
+import { planDrain, toleratesCordon, type PodRef } from "./drain-plan.js";
 import { drainNode } from "./drain.js";
 import { parseLabelSelector } from "../k8s/label-selector.js";
 import type { KubePod, KubePodDisruptionBudget } from "../k8s/objects.js";
@@ -181,6 +181,35 @@ function fakeTime() {
   };
 }
 
+describe("toleratesCordon (Kubernetes' toleration matching against node.kubernetes.io/unschedulable:NoSchedule)", () => {
+  type T = NonNullable<NonNullable<KubePod["spec"]>["tolerations"]>[number];
+  const table: [string, T[], boolean][] = [
+    ["no tolerations", [], false],
+    ["Exists without a key tolerates every taint", [{ operator: "Exists" }], true],
+    ["Exists without a key, effect NoExecute only", [{ operator: "Exists", effect: "NoExecute" }], false],
+    [
+      "the unschedulable key, Exists",
+      [{ key: "node.kubernetes.io/unschedulable", operator: "Exists" }],
+      true,
+    ],
+    [
+      "the unschedulable key, Equal with no value, NoSchedule",
+      [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }],
+      true,
+    ],
+    [
+      "the unschedulable key, Equal to another value",
+      [{ key: "node.kubernetes.io/unschedulable", value: "x" }],
+      false,
+    ],
+    ["another key", [{ key: "node.kubernetes.io/not-ready", operator: "Exists" }], false],
+    ["a key without Exists and no key match", [{ key: "", operator: "Equal" }], false],
+  ];
+  for (const [title, tolerations, want] of table) {
+    it(title, () => assert.equal(toleratesCordon({ spec: { tolerations } }), want));
+  }
+});
+
 describe("drainNode", () => {
   it("evicts at most `concurrency` pods at a time and waits until they are gone", async () => {
     const node = new FakeNode(Array.from({ length: 12 }, (_, i) => pod(`p${i}`)));
@@ -208,6 +237,46 @@ describe("drainNode", () => {
       ["web-1", "web-2"],
     );
     assert.deepEqual(node.pods, [], "nothing left on the node when the drain returns");
+  });
+
+  it("a replacement that tolerates the cordon is left, not chased until the deadline (review: cilium-operator-like pods)", async () => {
+    const tolerant = (uid: string): KubePod => ({
+      ...pod("op", { owner: "ReplicaSet" }),
+      metadata: { ...pod("op").metadata, uid },
+      spec: { tolerations: [{ operator: "Exists" }] },
+    });
+    let pods = [tolerant("op-1")];
+    const evictedUids: string[] = [];
+    const api: DrainApi = {
+      listPodsOnNode: () => Promise.resolve(pods),
+      evict: (ref) => {
+        evictedUids.push(ref.uid);
+        // Its controller re-creates it at once, and the scheduler may put it right back here.
+        pods = [tolerant(`op-${evictedUids.length + 1}`)];
+        return Promise.resolve({ kind: "evicted" });
+      },
+    };
+    const t = fakeTime();
+    const result = await drainNode(api, "n1", { now: t.now, sleep: t.sleep });
+    assert.deepEqual(evictedUids, ["op-1"], "evicted once, as kubectl drain would");
+    assert.equal(result.evicted.length, 1);
+  });
+
+  it("pods keep arriving behind the cordon: three more lists at most, a poll interval apart, then done", async () => {
+    let n = 0;
+    let pods = [pod("web-0", { owner: "ReplicaSet" })];
+    const api: DrainApi = {
+      listPodsOnNode: () => Promise.resolve(pods),
+      evict: () => {
+        n++;
+        pods = [{ ...pod(`web-${n}`, { owner: "ReplicaSet" }) }];
+        return Promise.resolve({ kind: "evicted" });
+      },
+    };
+    const t = fakeTime();
+    const result = await drainNode(api, "n1", { pollIntervalMs: 1_000, now: t.now, sleep: t.sleep });
+    assert.equal(result.evicted.length, 4, "the first list and three more");
+    assert.equal(t.sleeps.filter((ms) => ms === 1_000).length, 3, "a pause before each extra list");
   });
 
   it("a do-not-disrupt pod that arrives during the drain blocks it", async () => {

@@ -6,8 +6,9 @@
 //   3. evict up to `concurrency` at a time; 429 (a PDB says not now) and 5xx → retry every
 //      `retryIntervalMs`; 404 → already gone;
 //   4. wait until every evicted pod is gone (deleted, or its name now belongs to a pod with another uid);
-//   5. list again: pods bound after the first list (a scheduler that had not seen the cordon yet) are
-//      planned and evicted the same way, until a list has nothing left to evict.
+//   5. list again (up to 3 times, a poll interval apart): pods bound after the first list by a
+//      scheduler that had not seen the cordon yet are evicted the same way; pods that tolerate the
+//      cordon are left, as kubectl leaves them (the scheduler may put them back on purpose).
 // One overall deadline covers all of it. The caller cordons first and leaves the node cordoned on error.
 // The drain policy (drain-policy.ts) adds: pods a selector leaves, pods that block the drain before
 // anything is evicted (do-not-disrupt annotations; unmanaged and emptyDir pods when asked, like
@@ -27,6 +28,7 @@ import {
   planDrain,
   podKey,
   refOf,
+  toleratesCordon,
   type PodRef,
   type SkipReason,
 } from "./drain-plan.js";
@@ -79,6 +81,9 @@ function refusalText(status: number | "network"): string {
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 600_000;
 
+/** Lists after the first one, for pods bound behind the cordon (drainNode). */
+const EXTRA_ROUNDS = 3;
+
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
   sleepTimer(ms, undefined, { signal });
 
@@ -118,6 +123,10 @@ class DrainRun {
   }
 
   /** Sleeps, but never past the deadline (the next check then fails). */
+  pause(ms: number): Promise<void> {
+    return this.#pause(ms);
+  }
+
   async #pause(ms: number): Promise<void> {
     const left = this.#deadline - this.#now();
     await this.#sleep(Math.max(0, Math.min(ms, left)), this.#signal);
@@ -265,24 +274,15 @@ export async function drainNode(
     "draining node",
   );
   if (plan.blocked.length > 0) throw blockedError(nodeName, plan.blocked);
-  let skipped = plan.skipped;
   try {
-    let evict = plan.evict;
-    for (;;) {
-      await run.waitGone(await run.evictAll(evict, opts.concurrency ?? 5));
-      // Look again: the scheduler binds by its cache, which may not have seen the cordon yet, so a
-      // pod can land on the node after the first list (chaos seed 5181: bound 0.1 s after the
-      // cordon, rebooted with the node). Until a list shows nothing left to evict, or the deadline.
-      const again = planDrain(await api.listPodsOnNode(nodeName, signal), opts.brupopNamespace, policy);
-      if (again.blocked.length > 0) throw blockedError(nodeName, again.blocked);
-      skipped = again.skipped;
-      if (again.evict.length === 0) return { evicted: run.evicted, skipped, deleted: [] };
-      opts.logger?.info(
-        { node: nodeName, pods: again.evict.map(podKey) },
-        "pods arrived on the cordoned node during the drain; evicting them too",
-      );
-      evict = again.evict;
-    }
+    return await evictInRounds(run, plan, {
+      node: nodeName,
+      concurrency: opts.concurrency ?? 5,
+      pollMs: opts.pollIntervalMs ?? 1_000,
+      logger: opts.logger,
+      lookAgain: (done) =>
+        arrivals(api, nodeName, { brupopNamespace: opts.brupopNamespace, policy, done, signal }),
+    });
   } catch (err) {
     if (!(err instanceof DrainDeadline)) throw err;
     if (policy.onTimeout !== "delete") {
@@ -296,8 +296,72 @@ export async function drainNode(
       "drain deadline passed; deleting the pods still there",
     );
     const deleted = await deleteRemaining(api, nodeName, opts.brupopNamespace, policy, signal);
-    return { evicted: run.evicted, skipped, deleted };
+    return { evicted: run.evicted, skipped: plan.skipped, deleted };
   }
+}
+
+interface Arrivals {
+  evict: PodRef[];
+  skipped: DrainResult["skipped"];
+}
+
+/**
+ * Evicts the plan's pods and waits for them to go; then looks again (up to EXTRA_ROUNDS times, a
+ * poll interval apart) and drains what arrived. The scheduler binds by its cache, which may not
+ * have seen the cordon yet, so a pod can land on the node after the first list (chaos seed 5181:
+ * bound 0.1 s after the cordon, rebooted with the node).
+ */
+async function evictInRounds(
+  run: DrainRun,
+  first: Arrivals,
+  o: {
+    node: string;
+    concurrency: number;
+    pollMs: number;
+    logger: Logger | undefined;
+    lookAgain: (done: readonly PodRef[]) => Promise<Arrivals>;
+  },
+): Promise<DrainResult> {
+  let { evict, skipped } = first;
+  for (let round = 1; ; round++) {
+    await run.waitGone(await run.evictAll(evict, o.concurrency));
+    if (round > EXTRA_ROUNDS) break;
+    await run.pause(o.pollMs);
+    ({ evict, skipped } = await o.lookAgain(run.evicted));
+    if (evict.length === 0) break;
+    o.logger?.info(
+      { node: o.node, pods: evict.map(podKey) },
+      "pods arrived on the cordoned node during the drain; evicting them too",
+    );
+  }
+  return { evicted: run.evicted, skipped, deleted: [] };
+}
+
+/**
+ * The node's pods again after a round: what arrived behind the cordon and must go too (not pods
+ * already evicted, not pods that tolerate the cordon), and what the plan skips now. Throws the
+ * blocked error for a do-not-disrupt arrival, as the first list would have.
+ */
+async function arrivals(
+  api: DrainApi,
+  node: string,
+  o: {
+    brupopNamespace: string | undefined;
+    policy: DrainPolicy;
+    done: readonly PodRef[];
+    signal: AbortSignal;
+  },
+): Promise<Arrivals> {
+  const { brupopNamespace, policy, done, signal } = o;
+  const current = await api.listPodsOnNode(node, signal);
+  const plan = planDrain(current, brupopNamespace, policy);
+  if (plan.blocked.length > 0) throw blockedError(node, plan.blocked);
+  const gone = new Set(done.map((p) => p.uid));
+  const tolerating = new Set(current.filter(toleratesCordon).map((p) => p.metadata?.uid));
+  return {
+    evict: plan.evict.filter((r) => !gone.has(r.uid) && !tolerating.has(r.uid)),
+    skipped: plan.skipped,
+  };
 }
 
 /**

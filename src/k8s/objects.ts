@@ -67,7 +67,12 @@ export interface KubeNode {
 /** The part of a Pod brupop reads (drain, apiserver's agent check, status). */
 export interface KubePod {
   metadata?: ObjectMeta;
-  spec?: { nodeName?: string; volumes?: { name?: string; emptyDir?: unknown }[] };
+  spec?: {
+    nodeName?: string;
+    volumes?: { name?: string; emptyDir?: unknown }[];
+    /** The drain reads whether the pod tolerates the cordon's taint. */
+    tolerations?: { key?: string; operator?: string; value?: string; effect?: string }[];
+  };
   /** `conditions`: the agent's health gate reads Ready. */
   status?: { phase?: string; conditions?: { type?: string; status?: string; lastTransitionTime?: string }[] };
 }
