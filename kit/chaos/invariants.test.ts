@@ -405,15 +405,24 @@ describe("5: no regression", () => {
     const h: HistoryEvent[] = [
       meta(),
       shadow(1, "n0", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      { t: 1.5, kind: "rebooted", node: "n0", version: TO },
       shadow(2, "n0", "MonitoringUpdate", "MonitoringUpdate", TO),
       shadow(3, "n1", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      { t: 3.5, kind: "rebooted", node: "n1", version: TO },
       shadow(4, "n1", "MonitoringUpdate", "MonitoringUpdate", FROM),
       shadow(5, "n2", "Idle", "Idle", FROM),
+      { t: 5.5, kind: "rebooted", node: "n2", version: TO },
       shadow(6, "n2", "RebootedIntoUpdate", "RebootedIntoUpdate", TO),
+      // No reboot logged in between (a skipped step, not a hidden one): flagged.
+      shadow(7, "n3", "RebootedIntoUpdate", "StagedAndPerformedUpdate", FROM),
+      shadow(8, "n3", "MonitoringUpdate", "MonitoringUpdate", TO),
     ];
     assert.deepEqual(
       checkStatusProgress(h).map((v) => v.message),
-      ["n1 status went StagedAndPerformedUpdate → MonitoringUpdate"],
+      [
+        "n1 status went StagedAndPerformedUpdate → MonitoringUpdate",
+        "n3 status went StagedAndPerformedUpdate → MonitoringUpdate",
+      ],
     );
   });
   it("finds a state going back and a version going back, not a rollback's", () => {

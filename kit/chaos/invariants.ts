@@ -316,25 +316,32 @@ export function allowedStatusStep(from: string, to: string): boolean {
  * miss the steps in between. Two jumps are such gaps, not regressions:
  * - Idle on a newer version: the cycle completed, whatever the last state seen (chaos CI seed 11:
  *   StagedAndPerformedUpdate, then Idle on 1.20.0);
- * - from before the reboot to after it, onto the newer version: the reboot really happened, its
+ * - from before the reboot to after it, onto the newer version, with the host's reboot logged in
+ *   between: the reboot really happened, its
  *   RebootedIntoUpdate report fell in the cut (seed 5116: a kube-apiserver restart while n393
  *   rebooted; StagedAndPerformedUpdate on 1.19.0, then MonitoringUpdate on 1.20.0).
  */
 function stepsHiddenByWatchCut(
   prev: { state: string; version: string },
   next: { state: string; version: string },
+  rebootedBetween: boolean,
 ): boolean {
   if (compareSemver(next.version, prev.version) <= 0) return false;
-  return next.state === "Idle" || (BEFORE_REBOOT.has(prev.state) && AFTER_REBOOT.has(next.state));
+  if (next.state === "Idle") return true;
+  return rebootedBetween && BEFORE_REBOOT.has(prev.state) && AFTER_REBOOT.has(next.state);
 }
 
 export function checkStatusProgress(h: History): Violation[] {
   const last = new Map<string, { state: string; version: string }>();
   const rollbacks = new Set<string>();
+  /** Nodes whose host came back from a reboot since their last shadow event (the simulated hosts' log). */
+  const rebooted = new Set<string>();
   const out: Violation[] = [];
   for (const e of h) {
     if (e.kind === "reboot" && e.rollback) rollbacks.add(e.node);
+    if (e.kind === "rebooted") rebooted.add(e.node);
     if (e.kind !== "shadow") continue;
+    const rebootedBetween = rebooted.delete(e.node);
     if (e.deleted === true) {
       last.delete(e.node);
       continue;
@@ -343,7 +350,10 @@ export function checkStatusProgress(h: History): Violation[] {
     const prev = last.get(e.node);
     last.set(e.node, { state: e.status.state, version: e.status.version });
     if (prev === undefined) continue;
-    if (!allowedStatusStep(prev.state, e.status.state) && !stepsHiddenByWatchCut(prev, e.status)) {
+    if (
+      !allowedStatusStep(prev.state, e.status.state) &&
+      !stepsHiddenByWatchCut(prev, e.status, rebootedBetween)
+    ) {
       out.push({
         invariant: 5,
         t: e.t,
