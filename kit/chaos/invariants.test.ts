@@ -158,6 +158,26 @@ describe("1: concurrency", () => {
       want: 0,
     },
     {
+      name: "a start just before the observer sees the pause lifted (watch lag after a kube-apiserver restart: seed 6201)",
+      h: [
+        meta(2),
+        { t: 1, kind: "policy", spec: { paused: true } },
+        shadow(22_817, "n0", "StagedAndPerformedUpdate", "Idle"),
+        { t: 23_631, kind: "policy", spec: null },
+      ],
+      want: 0,
+    },
+    {
+      name: "a start long before the pause is lifted",
+      h: [
+        meta(2),
+        { t: 1, kind: "policy", spec: { paused: true } },
+        shadow(20_000, "n0", "StagedAndPerformedUpdate", "Idle"),
+        { t: 23_631, kind: "policy", spec: null },
+      ],
+      want: 1,
+    },
+    {
       name: "a second start in one zone under maxConcurrentPerZone 1",
       h: [
         meta(3),
