@@ -172,7 +172,7 @@ describe("1: concurrency", () => {
       h: [
         meta(2),
         { t: 1, kind: "policy", spec: { paused: true } },
-        shadow(20_000, "n0", "StagedAndPerformedUpdate", "Idle"),
+        shadow(12_000, "n0", "StagedAndPerformedUpdate", "Idle"),
         { t: 23_631, kind: "policy", spec: null },
       ],
       want: 1,

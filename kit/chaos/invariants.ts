@@ -42,14 +42,19 @@ export interface Violation {
 export interface CheckOptions {
   /**
    * How long a component may act on what it saw before the observer saw a change (watch lag, one
-   * controller tick), either way: a policy edit binds the controller from graceMs before to graceMs
-   * after the observer saw it, a pod
+   * controller tick): a policy edit binds the controller graceMs after the observer saw it, a pod
    * deleted by the drain may reach the observer graceMs after the reboot. Default 2 s.
    */
   graceMs?: number;
+  /**
+   * How long after the controller acted on a policy change the observer may see it (its watch
+   * resuming after a kube-apiserver restart). Default 10 s.
+   */
+  observerLagMs?: number;
 }
 
 const DEFAULT_GRACE_MS = 2_000;
+const DEFAULT_OBSERVER_LAG_MS = 10_000;
 
 export function checkAll(h: History, opts: CheckOptions = {}): Violation[] {
   return [
@@ -82,17 +87,23 @@ export function effectiveLimit(base: number, policy: PolicyEdit | null, managed:
 }
 
 /**
- * The policies in effect at some instant of [t - graceMs, t + graceMs]: the controller may act on a
- * change the observer has not seen yet (after a kube-apiserver restart the observer's watch resumed
- * 1.3 s after the controller's: seed 6201 started a node 0.8 s before the observer saw the pause
- * lifted), as it may still act on one the observer has already seen.
+ * The policies in effect at some instant of [t - graceMs, t + lagMs]: the controller may still act
+ * on a policy graceMs after the observer saw it change, and it may act on a change the observer has
+ * not seen yet — after a kube-apiserver restart the observer's watch resumed seconds after the
+ * controller's (clean run: seed 6201 started a node 0.8 s before the observer saw the pause lifted,
+ * seed 6327 one 3.8 s before it saw maxConcurrent 3, written 1.9 s before the start).
  */
-function policiesAround(policies: readonly PolicyEvent[], t: number, graceMs: number): (PolicyEdit | null)[] {
+function policiesAround(
+  policies: readonly PolicyEvent[],
+  t: number,
+  graceMs: number,
+  lagMs: number,
+): (PolicyEdit | null)[] {
   let before: PolicyEdit | null = null;
   const during: (PolicyEdit | null)[] = [];
   for (const p of policies) {
     if (p.t <= t - graceMs) before = p.spec;
-    else if (p.t <= t + graceMs) during.push(p.spec);
+    else if (p.t <= t + lagMs) during.push(p.spec);
   }
   return [before, ...during];
 }
@@ -110,7 +121,7 @@ export function checkConcurrency(h: History, opts: CheckOptions = {}): Violation
     if (e.kind !== "shadow" || e.deleted === true) continue;
     if (!isStart(prev, e)) continue;
     const flying = [...s.shadows.values()].filter(inFlight);
-    const inEffect = policiesAround(policies, e.t, grace);
+    const inEffect = policiesAround(policies, e.t, grace, opts.observerLagMs ?? DEFAULT_OBSERVER_LAG_MS);
     const limit = Math.max(...inEffect.map((p) => effectiveLimit(base, p, s.shadows.size)));
     if (flying.length > limit) {
       out.push({
