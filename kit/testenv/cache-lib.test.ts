@@ -30,7 +30,6 @@ key="fake-$(cache_hash_files "$FAKE_SRC" input)"
 cache_init fake-build "$(cache_testenv_root)" "$key" -x bin/tool -s data/out
 cache_exit_if_complete
 cache_lock
-cache_exit_if_complete
 on_abort() { echo aborted >>"$FAKE_SRC/aborts"; }
 cache_begin on_abort
 echo "$CACHE_WORK" >>"$FAKE_SRC/builds"

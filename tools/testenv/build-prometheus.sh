@@ -22,7 +22,6 @@ cache_init prometheus-build "$(cache_testenv_root)" "$key" -x bin/prometheus
 cache_exit_if_complete
 cache_require go "need go >= 1.26"
 cache_lock
-cache_exit_if_complete
 cache_begin
 cache_go_env
 cache_log "cold build of $key with $(go env GOVERSION) ($(nproc) cores; more than 20 min when shared)"

@@ -29,7 +29,6 @@ cache_exit_if_complete
 cache_require go "need go >= 1.26"
 for t in gcc buildah; do cache_require "$t" "run bash tools/testenv/install-realnode-deps.sh"; done
 cache_lock
-cache_exit_if_complete
 
 unmount_buildah() {
   # buildah's storage may hold mounts; unmount before the temp dir is removed.

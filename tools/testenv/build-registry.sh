@@ -20,7 +20,6 @@ cache_init registry-build "$(cache_testenv_root)" "$key" -x bin/registry
 
 cache_exit_if_complete
 cache_lock
-cache_exit_if_complete
 cache_begin
 cache_go_env
 cache_log "cold build of $key with $(go env GOVERSION)"

@@ -26,7 +26,6 @@ cache_exit_if_complete
 cache_require go "need go >= 1.26"
 # One builder at a time per key (parallel `npm test` runs would otherwise both spend 15 min).
 cache_lock
-cache_exit_if_complete
 cache_begin
 cache_go_env
 work="$CACHE_WORK"

@@ -18,8 +18,7 @@
 #   cache_init my-build "$(cache_testenv_root)" "$key" -x bin/tool
 #   cache_exit_if_complete
 #   cache_require go "need go >= 1.26"
-#   cache_lock
-#   cache_exit_if_complete
+#   cache_lock                     # exits too if another builder completed it meanwhile
 #   cache_begin                    # $CACHE_WORK/bin exists now; build into it
 #   ...
 #   cache_commit                   # BUILDINFO, COMPLETE, rename, prints the bin dir
@@ -104,8 +103,9 @@ cache_exit_if_complete() {
   fi
 }
 
-# Takes the key's lock (fd 9), waiting for another builder if one holds it; then records when
-# this builder started. Call cache_exit_if_complete next.
+# Takes the key's lock (fd 9), waiting for another builder if one holds it; exits like
+# cache_exit_if_complete when that builder completed the cache meanwhile; else records when this
+# builder started.
 cache_lock() {
   local lock="$CACHE_ROOT/.lock-$CACHE_KEY" wait_start holder
   mkdir -p "$CACHE_ROOT"
@@ -122,6 +122,7 @@ cache_lock() {
     done
     cache_log "the other build finished after $(cache_dur $((SECONDS - wait_start))) of waiting"
   fi
+  cache_exit_if_complete
   date -u +%Y-%m-%dT%H:%M:%SZ >"$lock.started"
 }
 
