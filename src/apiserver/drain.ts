@@ -123,11 +123,7 @@ class DrainRun {
   }
 
   /** Sleeps, but never past the deadline (the next check then fails). */
-  pause(ms: number): Promise<void> {
-    return this.#pause(ms);
-  }
-
-  async #pause(ms: number): Promise<void> {
+  async pause(ms: number): Promise<void> {
     const left = this.#deadline - this.#now();
     await this.#sleep(Math.max(0, Math.min(ms, left)), this.#signal);
   }
@@ -144,7 +140,7 @@ class DrainRun {
         if (this.#signal.aborted) throw err;
         this.refused.set(podKey(pod), "network");
         this.#logger?.warn({ err, pod: podKey(pod) }, "eviction request failed; retrying");
-        await this.#pause(this.#retryMs);
+        await this.pause(this.#retryMs);
         continue;
       }
       if (outcome.kind === "evicted" || outcome.kind === "gone") {
@@ -162,7 +158,7 @@ class DrainRun {
       if (await this.#completeGrantedEviction(pod, status)) return true;
       this.refused.set(podKey(pod), status);
       this.#logger?.debug({ pod: podKey(pod), status }, "eviction refused for now; retrying");
-      await this.#pause(this.#retryMs);
+      await this.pause(this.#retryMs);
     }
   }
 
@@ -254,7 +250,7 @@ class DrainRun {
       if (waiting.size === 0) return;
       const remaining = [...waiting.keys()];
       this.#checkDeadline(`waiting for pods to terminate: ${listed(remaining)}`, { remaining });
-      await this.#pause(this.#pollMs);
+      await this.pause(this.#pollMs);
     }
   }
 }
